@@ -1,0 +1,43 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AppError } from '../shared/errors';
+
+/**
+ * One CLI command per file in `src/commands/`. The file exports `command`; the
+ * dispatcher in `src/cli.ts` finds it by name, so adding a command touches no
+ * other file.
+ */
+export interface Command {
+  /** One line for `cli --help`. */
+  summary: string;
+  /** Full help text for `cli <command> --help`. */
+  usage: string;
+  /** Run with the arguments after the command name; resolves to the exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parse options strictly; an unknown or malformed option is a usage error (exit 2). */
+export function parseOptions<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+  } catch (err) {
+    throw new AppError('ERR_USAGE', (err as Error).message);
+  }
+}
+
+/** A positive integer option, or a usage error naming it. */
+export function intOption(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new AppError('ERR_USAGE', `--${name} ${value}: expected an integer >= ${min}`);
+  return n;
+}
+
+/** A finite number option, or a usage error naming it. */
+export function numberOption(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new AppError('ERR_USAGE', `--${name} ${value}: expected a number`);
+  return n;
+}

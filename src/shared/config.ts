@@ -1,0 +1,191 @@
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { AppError } from './errors';
+
+/**
+ * Configuration: `.env` (in the app folder) overlaid by the process environment,
+ * resolved once into one validated, frozen object. Every variable is declared in
+ * `VARIABLES` below with its default and what it accepts; `.env.example` documents
+ * the same list (a test keeps the two in step). A bad value stops the process with
+ * one line naming the variable, the value and what was expected.
+ */
+
+type Kind =
+  | { type: 'string' }
+  | { type: 'email' }
+  | { type: 'path' }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'number'; min: number; max: number }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'list' }
+  | { type: 'bool' };
+
+interface Variable {
+  kind: Kind;
+  /** Default as it would be written in `.env`; '' means "not set". */
+  default: string;
+  doc: string;
+}
+
+export const VARIABLES = {
+  // identity and folders
+  APP_NAME: { kind: { type: 'string' }, default: 'syftbox-netflix-svd', doc: 'app folder name under apps/, app_data/ and private/' },
+  AGGREGATOR_DATASITE: { kind: { type: 'email' }, default: '', doc: 'email of the datasite that runs the aggregator (required for participant and aggregator roles)' },
+  SYFTBOX_CLIENT_CONFIG_PATH: { kind: { type: 'path' }, default: '', doc: 'SyftBox client config (JSON with email, data_dir); SyftBox sets it for apps; else ~/.syftbox/config.json, else the embedded local root' },
+  LOCAL_ROOT: { kind: { type: 'path' }, default: 'local-syftbox', doc: 'embedded SyftBox-layout root used when no SyftBox client config exists (relative to the app folder)' },
+  LOCAL_EMAIL: { kind: { type: 'email' }, default: 'me@local.syftbox', doc: 'email of your datasite in the embedded local root' },
+  OUTPUT_DIR: { kind: { type: 'path' }, default: 'netflix_data', doc: 'folder holding profile_<n>/<NETFLIX_CSV> (relative to the app folder)' },
+  NETFLIX_CSV: { kind: { type: 'string' }, default: 'NetflixViewingHistory.csv', doc: 'file name of the export inside each profile folder (NetflixViewingHistory.csv or ViewingActivity.csv)' },
+  NETFLIX_PROFILES: { kind: { type: 'list' }, default: 'profile_0', doc: 'comma-separated profile folders under OUTPUT_DIR' },
+  DATE_ORDER: { kind: { type: 'enum', values: ['auto', 'dmy', 'mdy', 'ymd'] }, default: 'auto', doc: 'day/month order of NetflixViewingHistory.csv dates; auto detects it per file' },
+  CATALOG_PATH: { kind: { type: 'path' }, default: '', doc: 'catalogue CSV (netflix_titles.csv columns); empty = the shipped compact catalogue' },
+  // web page
+  WEB_HOST: { kind: { type: 'string' }, default: '127.0.0.1', doc: 'address the page binds to' },
+  WEB_PORT: { kind: { type: 'int', min: 0, max: 65535 }, default: '8081', doc: 'page port when SYFTBOX_ASSIGNED_PORT is not set' },
+  RECS_PER_COLUMN: { kind: { type: 'int', min: 1, max: 50 }, default: '5', doc: 'shows per column on the page' },
+  DIVERSITY: { kind: { type: 'number', min: 0, max: 1 }, default: '0', doc: 'MMR diversity weight for re-ranking (0 = off)' },
+  // logging
+  LOG_LEVEL: { kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', doc: 'pino log level' },
+  // model
+  MODEL_RANK: { kind: { type: 'int', min: 1, max: 256 }, default: '32', doc: 'rank of the item and user factors' },
+  SEED: { kind: { type: 'int', min: 0, max: 2 ** 31 - 1 }, default: '42', doc: 'seed for the deterministic initialization and sampling' },
+  ALS_REG: { kind: { type: 'number', min: 0, max: 1000 }, default: '0.1', doc: 'L2 regularization (lambda) of user and item factors' },
+  ALS_ALPHA: { kind: { type: 'number', min: 0, max: 10000 }, default: '10', doc: 'confidence scale: c = 1 + alpha * confidence' },
+  LOCAL_EPOCHS: { kind: { type: 'int', min: 1, max: 1000 }, default: '5', doc: 'local passes over the item factors per training' },
+  LOCAL_LR: { kind: { type: 'number', min: 0, max: 100 }, default: '0.05', doc: 'local learning rate of the item-factor update' },
+  FEEDBACK_MODE: { kind: { type: 'enum', values: ['implicit', 'stars'] }, default: 'implicit', doc: 'implicit confidence, or the original app\'s 1-5 star rules' },
+  RECENCY_HALF_LIFE_DAYS: { kind: { type: 'number', min: 1, max: 100000 }, default: '180', doc: 'half-life of the recency weight in the confidence' },
+  // privacy of deltas
+  DELTA_CLIP_NORM: { kind: { type: 'number', min: 0.000001, max: 1e6 }, default: '1', doc: 'L2 bound every published delta is clipped to' },
+  DP_EPSILON: { kind: { type: 'number', min: 0, max: 1000 }, default: '0', doc: 'epsilon of the Gaussian mechanism per published delta (0 = no noise)' },
+  DP_DELTA: { kind: { type: 'number', min: 0, max: 0.1 }, default: '0.00001', doc: 'delta of the Gaussian mechanism per published delta' },
+  PRIVACY_BUDGET_EPSILON: { kind: { type: 'number', min: 0, max: 100000 }, default: '50', doc: 'total epsilon a profile may spend; publishing stops when reached' },
+  // participant loop
+  WATCH_DEBOUNCE_MS: { kind: { type: 'int', min: 0, max: 600000 }, default: '2000', doc: 'quiet time after a change before retraining' },
+  PARTICIPANT_INTERVAL_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '60000', doc: 'how often the participant re-checks for a new Global_V even without file events' },
+  // aggregator
+  MIN_PARTICIPANTS: { kind: { type: 'int', min: 1, max: 1000000 }, default: '2', doc: 'new deltas that trigger a round; also the minimum for community statistics' },
+  ROUND_INTERVAL_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '300000', doc: 'a round runs after this long even with fewer new deltas (if any wait)' },
+  SERVER_LR: { kind: { type: 'number', min: 0, max: 1000 }, default: '1', doc: 'server learning rate applied to the merged delta' },
+  MAX_STALENESS: { kind: { type: 'int', min: 0, max: 1000 }, default: '3', doc: 'deltas based on a Global_V more than this many versions old are rejected' },
+  STALE_DECAY: { kind: { type: 'number', min: 0, max: 1 }, default: '0.5', doc: 'weight multiplier per version of staleness within the limit' },
+  MERGE_MODE: { kind: { type: 'enum', values: ['fedavg', 'trimmed', 'median'] }, default: 'fedavg', doc: 'weighted mean, coordinate-wise trimmed mean, or median' },
+  TRIM_FRACTION: { kind: { type: 'number', min: 0, max: 0.49 }, default: '0.1', doc: 'share trimmed from each end in trimmed mode' },
+  SERVER_CLIP_NORM: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'server-side clip of each delta before merging (0 = off)' },
+  SERVER_NOISE_STD: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'std of Gaussian noise added to the merged delta (0 = off)' },
+  NOISE_TOLERANCE: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'a noised delta may exceed the clip norm by this many noise standard deviations times sqrt(size)' },
+  // insights and blend
+  INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '1', doc: 'epsilon per weekly community-statistics report (0 = do not publish)' },
+  BLEND_WITH: { kind: { type: 'email' }, default: '', doc: 'email of a friend to blend with (both must name each other)' },
+} as const satisfies Record<string, Variable>;
+
+export type VariableName = keyof typeof VARIABLES;
+
+type ValueOf<K extends Kind> = K extends { type: 'int' | 'number' }
+  ? number
+  : K extends { type: 'list' }
+    ? readonly string[]
+    : K extends { type: 'bool' }
+      ? boolean
+      : K extends { type: 'enum'; values: readonly (infer V)[] }
+        ? V
+        : string;
+
+export type Config = {
+  readonly [N in VariableName]: (typeof VARIABLES)[N]['default'] extends ''
+    ? ValueOf<(typeof VARIABLES)[N]['kind']> | null
+    : ValueOf<(typeof VARIABLES)[N]['kind']>;
+} & {
+  /** Folder the app runs from (where `.env`, `ui/` and `data/` are). */
+  readonly appDir: string;
+  /** Port from SYFTBOX_ASSIGNED_PORT when SyftBox assigned one, else WEB_PORT. */
+  readonly port: number;
+  /** Variables in `.env` that the project does not know (probably typos). */
+  readonly unknownDotenvKeys: readonly string[];
+};
+
+export interface LoadConfigOptions {
+  /** Folder holding `.env`; defaults to the project root. */
+  appDir?: string;
+  /** Environment to read; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Skip reading `.env` (tests). */
+  dotenv?: boolean;
+}
+
+export const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+const EMAIL_RE = /^[^\s@/\\]+@[^\s@/\\]+\.[^\s@/\\]+$/;
+
+/** Load, validate and freeze the configuration. Throws AppError(ERR_CONFIG_INVALID) naming the variable. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const appDir = path.resolve(options.appDir ?? process.env.SYFTBOX_APP_DIR ?? PROJECT_ROOT);
+  const env = options.env ?? process.env;
+  const dotenvFile = path.join(appDir, '.env');
+  const fromFile = options.dotenv !== false && existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile)) : {};
+  const unknownDotenvKeys = Object.keys(fromFile).filter((k) => !(k in VARIABLES) && !k.startsWith('SYFTBOX_'));
+
+  const out: Record<string, unknown> = { appDir, unknownDotenvKeys };
+  for (const [name, spec] of Object.entries(VARIABLES) as [VariableName, Variable][]) {
+    const raw = env[name] ?? fromFile[name] ?? spec.default;
+    out[name] = parseValue(name, raw.trim(), spec.kind, appDir);
+  }
+  const assigned = env.SYFTBOX_ASSIGNED_PORT ?? env.SYFTBOX_APP_PORT;
+  out.port = assigned ? parseValue('SYFTBOX_ASSIGNED_PORT', assigned, VARIABLES.WEB_PORT.kind, appDir) : out.WEB_PORT;
+  return Object.freeze(out) as Config;
+}
+
+function parseValue(name: string, raw: string, kind: Kind, appDir: string): unknown {
+  const bad = (expected: string): never => {
+    throw new AppError('ERR_CONFIG_INVALID', `${name}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
+  };
+  if (raw === '' && kind.type !== 'list') return null;
+  switch (kind.type) {
+    case 'string':
+      return raw;
+    case 'email':
+      return EMAIL_RE.test(raw) ? raw.toLowerCase() : bad('an email address such as alice@example.org');
+    case 'path':
+      return path.resolve(appDir, raw.startsWith('~/') ? path.join(os.homedir(), raw.slice(2)) : raw);
+    case 'int': {
+      const n = Number(raw);
+      return Number.isInteger(n) && n >= kind.min && n <= kind.max ? n : bad(`an integer from ${kind.min} to ${kind.max}`);
+    }
+    case 'number': {
+      const n = Number(raw);
+      return Number.isFinite(n) && n >= kind.min && n <= kind.max ? n : bad(`a number from ${kind.min} to ${kind.max}`);
+    }
+    case 'enum':
+      return kind.values.includes(raw) ? raw : bad(`one of ${kind.values.join(', ')}`);
+    case 'list':
+      return Object.freeze(raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+    case 'bool':
+      return ['1', 'true', 'yes'].includes(raw.toLowerCase()) ? true : ['0', 'false', 'no'].includes(raw.toLowerCase()) ? false : bad('true or false');
+  }
+}
+
+/** The value of a variable the caller cannot do without; throws ERR_CONFIG_MISSING naming it. */
+export function requireValue<N extends VariableName>(config: Config, name: N, purpose: string): NonNullable<Config[N]> {
+  const value = config[name];
+  if (value === null || value === undefined) {
+    throw new AppError('ERR_CONFIG_MISSING', `${name} is not set: ${purpose}. Set it in .env (see .env.example) or the environment.`);
+  }
+  return value as NonNullable<Config[N]>;
+}
+
+/** A copy of `config` with some values replaced (tests, the demo and the simulator run many datasites). */
+export function withOverrides(config: Config, overrides: Partial<Record<VariableName, string>>): Config {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of Object.keys(VARIABLES) as VariableName[]) env[name] = serialize(config[name]);
+  Object.assign(env, overrides);
+  if (overrides.WEB_PORT === undefined) env.SYFTBOX_ASSIGNED_PORT = String(config.port);
+  return loadConfig({ appDir: config.appDir, env, dotenv: false });
+}
+
+function serialize(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (Array.isArray(value)) return value.join(',');
+  return String(value);
+}

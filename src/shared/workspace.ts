@@ -1,0 +1,229 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from './config';
+import { AppError } from './errors';
+
+/**
+ * Identity (which datasite am I, where is the SyftBox root) and every path the
+ * project uses. No other module builds paths into the SyftBox tree.
+ *
+ * ```
+ * <data_dir>/
+ *   datasites/<participant>/app_data/<app>/
+ *     syft.pub.yaml                    read: [AGGREGATOR_DATASITE]
+ *     profile_<n>/delta.npy            item-factor delta (float32, items x rank)
+ *     profile_<n>/delta.json           its manifest
+ *     profile_<n>/clicks.jsonl         click-experiment log
+ *     profile_<n>/community.json       locally-private weekly statistics
+ *     blend/syft.pub.yaml              read: [the friend] (only while both consent)
+ *     blend/<profile>.json             blend scores for the friend
+ *   datasites/<aggregator>/app_data/<app>/aggregator/
+ *     syft.pub.yaml                    read: exactly the accepted contributors
+ *     global/v<version>/Global_V.npy   global item factors (float32, items x rank)
+ *     global/v<version>/Global_V.json  manifest; written last, so its presence commits the version
+ *     ledger.jsonl                     hash-chained round ledger
+ *     experiment/ community/           reports for participants
+ *   datasites/<aggregator>/public/index.html   community top shows (public)
+ *   private/<app>/<email>/<profile>/   participant private state (never synced)
+ *   private/<app>/<email>/aggregator/  aggregator private state
+ * ```
+ * The private tree has an `<email>` level so that several datasites may share
+ * one data_dir (tests, the demo, the simulator) without mixing their state.
+ */
+
+export interface Identity {
+  email: string;
+  dataDir: string;
+  /** The client config file this identity came from. */
+  configPath: string;
+  /** True when this is the embedded local root, not a real SyftBox client. */
+  embedded: boolean;
+}
+
+export const DEFAULT_CLIENT_CONFIG = path.join(os.homedir(), '.syftbox', 'config.json');
+/** Name of the embedded root's config file for the datasite `LOCAL_EMAIL`. */
+export const EMBEDDED_CONFIG_NAME = 'config.json';
+const MAX_CLIENT_CONFIG_BYTES = 1024 * 1024; // 1 MiB
+
+/**
+ * Resolve who we are: `SYFTBOX_CLIENT_CONFIG_PATH` if set (it must exist), else
+ * `~/.syftbox/config.json` if present, else the embedded local root (created on
+ * first use with the same layout and its own config file).
+ */
+export function resolveIdentity(config: Config, env: NodeJS.ProcessEnv = process.env): Identity {
+  if (config.SYFTBOX_CLIENT_CONFIG_PATH) return readClientConfig(config.SYFTBOX_CLIENT_CONFIG_PATH, false);
+  const home = env.HOME ? path.join(env.HOME, '.syftbox', 'config.json') : DEFAULT_CLIENT_CONFIG;
+  if (existsSync(home)) return readClientConfig(home, false);
+  const configPath = path.join(config.LOCAL_ROOT, EMBEDDED_CONFIG_NAME);
+  if (!existsSync(configPath)) createEmbeddedDatasite(config.LOCAL_ROOT, config.LOCAL_EMAIL, configPath);
+  return readClientConfig(configPath, true);
+}
+
+/** Read a SyftBox client config (`email`, `data_dir`; other keys ignored). */
+export function readClientConfig(configPath: string, embedded = false): Identity {
+  let parsed: unknown;
+  try {
+    const text = readFileSync(configPath);
+    if (text.length > MAX_CLIENT_CONFIG_BYTES) throw new Error(`larger than ${MAX_CLIENT_CONFIG_BYTES} bytes`);
+    parsed = JSON.parse(text.toString('utf8'));
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
+    throw new AppError(
+      'ERR_SYFTBOX_CONFIG',
+      `SyftBox client config ${configPath} ${reason}: install and log in to SyftBox, or unset SYFTBOX_CLIENT_CONFIG_PATH to use the embedded local root`,
+      { file: configPath },
+    );
+  }
+  const record = (parsed ?? {}) as Record<string, unknown>;
+  const email = record.email;
+  const dataDir = record.data_dir;
+  if (typeof email !== 'string' || !email.includes('@') || typeof dataDir !== 'string' || dataDir === '') {
+    throw new AppError('ERR_SYFTBOX_CONFIG', `SyftBox client config ${configPath} must have "email" and "data_dir" strings`, { file: configPath });
+  }
+  const resolvedDataDir = path.resolve(path.dirname(configPath), dataDir.startsWith('~/') ? path.join(os.homedir(), dataDir.slice(2)) : dataDir);
+  return { email: email.toLowerCase(), dataDir: resolvedDataDir, configPath, embedded };
+}
+
+/** Write a client config file for a datasite (the embedded root, tests, the demo). */
+export function writeClientConfig(configPath: string, email: string, dataDir: string): void {
+  mkdirSync(path.dirname(configPath), { recursive: true });
+  writeFileSync(configPath, `${JSON.stringify({ email, data_dir: dataDir }, null, 2)}\n`);
+}
+
+const OWNER_ONLY_PERMISSIONS = "rules:\n  - pattern: '**'\n    access:\n      read: []\n      write: []\n      admin: []\n";
+const PUBLIC_READ_PERMISSIONS = "rules:\n  - pattern: '**'\n    access:\n      read: ['*']\n      write: []\n      admin: []\n";
+
+/**
+ * Create a datasite in a SyftBox-layout root the way the client does: the
+ * datasite folder with an owner-only `syft.pub.yaml`, and `public/` readable by all.
+ * Idempotent. Writes the config file when `configPath` is given.
+ */
+export function createEmbeddedDatasite(dataDir: string, email: string, configPath?: string): Identity {
+  const site = path.join(dataDir, 'datasites', email);
+  mkdirSync(path.join(site, 'public'), { recursive: true });
+  mkdirSync(path.join(dataDir, 'apps'), { recursive: true });
+  mkdirSync(path.join(dataDir, 'private'), { recursive: true });
+  const own = path.join(site, 'syft.pub.yaml');
+  if (!existsSync(own)) writeFileSync(own, OWNER_ONLY_PERMISSIONS);
+  const pub = path.join(site, 'public', 'syft.pub.yaml');
+  if (!existsSync(pub)) writeFileSync(pub, PUBLIC_READ_PERMISSIONS);
+  const file = configPath ?? path.join(dataDir, '.configs', `${email}.json`);
+  writeClientConfig(file, email, dataDir);
+  return { email, dataDir, configPath: file, embedded: true };
+}
+
+/** Every path of one datasite's view of the SyftBox root, for one app. */
+export class Workspace {
+  readonly email: string;
+  readonly dataDir: string;
+  readonly appName: string;
+
+  constructor(identity: Pick<Identity, 'email' | 'dataDir'>, appName: string) {
+    this.email = identity.email;
+    this.dataDir = identity.dataDir;
+    this.appName = appName;
+  }
+
+  get datasitesDir(): string {
+    return path.join(this.dataDir, 'datasites');
+  }
+
+  /** `datasites/<email>` for any datasite (default: mine). */
+  datasite(email: string = this.email): string {
+    return path.join(this.datasitesDir, email);
+  }
+
+  /** `datasites/<email>/app_data/<app>` (default: mine). */
+  appData(email: string = this.email): string {
+    return path.join(this.datasite(email), 'app_data', this.appName);
+  }
+
+  /** Published folder of one of my profiles: `app_data/<app>/<profile>`. */
+  profileDir(profile: string, email: string = this.email): string {
+    assertProfileName(profile);
+    return path.join(this.appData(email), profile);
+  }
+
+  deltaPayload(profile: string, email?: string): string {
+    return path.join(this.profileDir(profile, email), 'delta.npy');
+  }
+
+  deltaManifest(profile: string, email?: string): string {
+    return path.join(this.profileDir(profile, email), 'delta.json');
+  }
+
+  clickLog(profile: string, email?: string): string {
+    return path.join(this.profileDir(profile, email), 'clicks.jsonl');
+  }
+
+  communityStats(profile: string, email?: string): string {
+    return path.join(this.profileDir(profile, email), 'community.json');
+  }
+
+  blendDir(email: string = this.email): string {
+    return path.join(this.appData(email), 'blend');
+  }
+
+  /** The aggregator's shared folder: `datasites/<aggregator>/app_data/<app>/aggregator`. */
+  aggregatorDir(aggregatorEmail: string): string {
+    return path.join(this.appData(aggregatorEmail), 'aggregator');
+  }
+
+  globalDir(aggregatorEmail: string): string {
+    return path.join(this.aggregatorDir(aggregatorEmail), 'global');
+  }
+
+  /** Folder of one Global_V version: `global/v000012`. */
+  globalVersionDir(aggregatorEmail: string, version: number): string {
+    return path.join(this.globalDir(aggregatorEmail), `v${String(version).padStart(6, '0')}`);
+  }
+
+  ledgerFile(aggregatorEmail: string): string {
+    return path.join(this.aggregatorDir(aggregatorEmail), 'ledger.jsonl');
+  }
+
+  publicDir(email: string = this.email): string {
+    return path.join(this.datasite(email), 'public');
+  }
+
+  /** Private state of the app for this datasite: `<data_dir>/private/<app>/<email>`, never synced. */
+  privateRoot(): string {
+    return path.join(this.dataDir, 'private', this.appName, this.email);
+  }
+
+  /** Private state of one profile (U, local V, history cache, privacy ledger). */
+  privateDir(profile: string): string {
+    assertProfileName(profile);
+    return path.join(this.privateRoot(), profile);
+  }
+
+  /** Private state of the aggregator (applied-delta index, status). */
+  aggregatorPrivateDir(): string {
+    return path.join(this.privateRoot(), 'aggregator');
+  }
+
+  /** True when `file` is inside the datasites tree (i.e. may be synced to others). */
+  isPublished(file: string): boolean {
+    const rel = path.relative(this.datasitesDir, path.resolve(file));
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  }
+}
+
+const PROFILE_RE = /^profile_\d{1,4}$/;
+
+/** Profile folder names are `profile_<n>`: never a user's profile name, never a path. */
+export function assertProfileName(profile: string): void {
+  if (!PROFILE_RE.test(profile)) throw new AppError('ERR_USAGE', `profile ${JSON.stringify(profile)} is not of the form profile_<n>`);
+}
+
+export function isProfileName(name: string): boolean {
+  return PROFILE_RE.test(name);
+}
+
+const EMAIL_FOLDER_RE = /^[^\s@/\\]+@[^\s@/\\]+\.[^\s@/\\]+$/;
+
+/** Datasite folder names are emails; anything else under datasites/ is ignored. */
+export function isEmailFolder(name: string): boolean {
+  return EMAIL_FOLDER_RE.test(name) && !name.includes('..');
+}
