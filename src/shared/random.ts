@@ -1,7 +1,8 @@
 /**
- * Seeded randomness. Every consumer (initialization, sampling, noise, the
- * simulator) takes a `Random` as an argument so that runs are reproducible.
- * Generator: mulberry32 for uniforms, Box-Muller for normals.
+ * Randomness. Every consumer (initialization, sampling, noise, the simulator)
+ * takes a `Random` as an argument so that runs are reproducible. `createRandom`
+ * is seeded (mulberry32); `cryptoRandom` draws from the OS CSPRNG and is what
+ * differential-privacy noise uses outside tests.
  */
 export interface Random {
   /** Uniform in [0, 1). */
@@ -12,16 +13,9 @@ export interface Random {
   int(n: number): number;
 }
 
-export function createRandom(seed: number): Random {
-  let state = seed >>> 0;
+/** Build a `Random` from a uniform source: normals by Box-Muller, cached in pairs. */
+function fromUniform(next: () => number): Random {
   let spare: number | null = null;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   const normal = (): number => {
     if (spare !== null) {
       const s = spare;
@@ -36,6 +30,40 @@ export function createRandom(seed: number): Random {
     return r * Math.cos(2 * Math.PI * v);
   };
   return { next, normal, int: (n: number) => Math.floor(next() * n) };
+}
+
+/** Seeded generator (mulberry32): same seed, same sequence. */
+export function createRandom(seed: number): Random {
+  let state = seed >>> 0;
+  return fromUniform(() => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  });
+}
+
+const CRYPTO_BATCH_WORDS = 2048;
+
+/**
+ * A `Random` backed by the operating system's CSPRNG. Noise from a guessable
+ * seed could be regenerated and subtracted by whoever reads the delta.
+ */
+export function cryptoRandom(): Random {
+  let buffer = new Uint32Array(0);
+  let index = 0;
+  return fromUniform(() => {
+    if (index >= buffer.length) {
+      buffer = new Uint32Array(CRYPTO_BATCH_WORDS);
+      globalThis.crypto.getRandomValues(buffer);
+      index = 0;
+    }
+    // 53 random bits from two 32-bit words
+    const hi = buffer[index++] >>> 5;
+    const lo = buffer[index++] >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  });
 }
 
 /** Derive a seed for a sub-stream (e.g. per participant) from a base seed and a label. */

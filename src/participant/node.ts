@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
+import type { Catalog, Matcher } from '../shared/catalog';
+import { requireValue, type Config } from '../shared/config';
+import { writeDelta, type DeltaManifest } from '../shared/delta';
+import { AppError, formatError } from '../shared/errors';
+import { GLOBAL_MANIFEST, initialItemFactors, readLatestGlobal } from '../shared/global-model';
+import { readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
+import type { Logger } from '../shared/log';
+import { trainLocal } from '../shared/model/factorize';
+import { canRead, writePermissions } from '../shared/permissions';
+import { canSpend, emptyLedger, recordSpend, type PrivacyLedger } from '../shared/privacy';
+import type { Random } from '../shared/random';
+import type { Workspace } from '../shared/workspace';
+import { assignProfiles, groupByProfileName, profileSources, readAssignments, type ProfileSource } from './profiles';
+import { readProfileState, writeProfileModel, type AccessState, type ProfileState, STATE_FORMAT_VERSION } from './state';
+import { matchHistory, privatizeDelta } from './train';
+import { watchTargets } from './watch';
+
+/**
+ * The participant: for every configured profile, read the private export, train
+ * from the newest Global_V this datasite may read (or the documented
+ * initialization before access is granted), keep U and the local item factors
+ * private, and publish only a clipped, optionally noised item-factor delta.
+ */
+
+export interface ParticipantContext {
+  config: Config;
+  ws: Workspace;
+  catalog: Catalog;
+  matcher: Matcher;
+  logger: Logger;
+  now: () => Date;
+  /** Source of DP noise; cryptoRandom() outside tests. */
+  noiseRandom: () => Random;
+}
+
+export type ProfileOutcome =
+  | { profile: string; status: 'published'; manifest: DeltaManifest; access: AccessState; baseVersion: number }
+  | { profile: string; status: 'unchanged' | 'blocked'; access: AccessState; baseVersion: number; reason?: string };
+
+export interface PassResult {
+  profiles: ProfileOutcome[];
+  /** Export files that are configured but absent (normal before the user exports). */
+  missing: string[];
+  /** Export files that failed to parse: file -> one-line reason. */
+  failed: { file: string; error: string }[];
+}
+
+const HISTORY_CACHE_FORMAT_VERSION = 1;
+const MAX_HISTORY_CACHE_BYTES = 512 * 1024 * 1024; // 512 MiB
+const MAX_PRIVACY_LEDGER_BYTES = 16 * 1024 * 1024; // 16 MiB
+
+interface Base {
+  version: number;
+  values: Float32Array;
+  access: AccessState;
+}
+
+/** The Global_V to train from: the newest complete version this datasite may read, else version 0. */
+async function loadBase(ctx: ParticipantContext): Promise<Base> {
+  const { config, ws, catalog } = ctx;
+  const aggregator = requireValue(config, 'AGGREGATOR_DATASITE', 'the participant needs to know whose Global_V to read');
+  const expect = { items: catalog.items.length, rank: config.MODEL_RANK, vocabHash: catalog.hash };
+  try {
+    const model = await readLatestGlobal(ws.globalDir(aggregator), expect);
+    // In a real SyftBox root an unreadable file is simply not synced here; in a
+    // shared local root it is on disk, so the permission files decide.
+    if (model) {
+      const manifest = path.join(ws.globalVersionDir(aggregator, model.manifest.version), GLOBAL_MANIFEST);
+      if (await canRead(ws.datasitesDir, ws.email, manifest)) return { version: model.manifest.version, values: model.values, access: 'granted' };
+    }
+  } catch (err) {
+    ctx.logger.warn({ err: formatError(err) }, 'cannot use the global model; training from the initialization');
+  }
+  return { version: 0, values: initialItemFactors(expect.items, expect.rank, config.SEED), access: 'waiting' };
+}
+
+/** Make sure the app folder in my datasite lets exactly the aggregator read what I publish. */
+async function ensurePublishPermissions(ctx: ParticipantContext): Promise<void> {
+  const aggregator = requireValue(ctx.config, 'AGGREGATOR_DATASITE', 'published deltas are readable by the aggregator only');
+  await writePermissions(ctx.ws.appData(), { rules: [{ pattern: '**', access: { read: [aggregator], write: [], admin: [] } }] });
+}
+
+interface HistoryCache {
+  formatVersion: number;
+  sourceSha256: string;
+  events: ViewingEvent[];
+}
+
+async function fileSha256(file: string): Promise<string | null> {
+  try {
+    const hash = createHash('sha256');
+    const handle = await fs.open(file, 'r');
+    try {
+      for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);
+    } finally {
+      await handle.close();
+    }
+    return hash.digest('hex');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Events per assigned profile for one export file, from the private cache when the file is unchanged. */
+async function eventsOfSource(ctx: ParticipantContext, source: ProfileSource, sourceSha256: string, reserved: readonly string[]): Promise<Map<string, ViewingEvent[]>> {
+  const { ws } = ctx;
+  const mine = (await readAssignments(ws.privateRoot())).filter((a) => a.folder === source.folder);
+  if (mine.length > 0) {
+    const out = new Map<string, ViewingEvent[]>();
+    for (const { profile } of mine) {
+      const cache = (await readJsonFile(path.join(ws.privateDir(profile), 'history.json'), { maxBytes: MAX_HISTORY_CACHE_BYTES })) as HistoryCache | null;
+      if (!cache || cache.formatVersion !== HISTORY_CACHE_FORMAT_VERSION || cache.sourceSha256 !== sourceSha256) break;
+      out.set(profile, cache.events);
+    }
+    if (out.size === mine.length) return out;
+  }
+  const parsed: ParsedHistory = await readHistory(source.file, { dateOrder: ctx.config.DATE_ORDER, now: ctx.now() });
+  const groups = groupByProfileName(parsed.events);
+  const assignments = await assignProfiles(ws.privateRoot(), source.folder, [...groups.keys()], reserved);
+  const out = new Map<string, ViewingEvent[]>();
+  for (const a of assignments) {
+    const events = groups.get(a.name) ?? [];
+    out.set(a.profile, events);
+    await writeJsonAtomic(path.join(ws.privateDir(a.profile), 'history.json'), { formatVersion: HISTORY_CACHE_FORMAT_VERSION, sourceSha256, events } satisfies HistoryCache);
+  }
+  const skipped = Object.entries(parsed.skipped).filter(([, n]) => n > 0);
+  ctx.logger.info({ folder: source.folder, rows: parsed.rows, profiles: assignments.length, skipped: Object.fromEntries(skipped) }, 'read viewing history');
+  return out;
+}
+
+async function readPrivacyLedger(dir: string): Promise<PrivacyLedger> {
+  return ((await readJsonFile(path.join(dir, 'privacy.json'), { maxBytes: MAX_PRIVACY_LEDGER_BYTES })) as PrivacyLedger | null) ?? emptyLedger();
+}
+
+/** Train one profile from `base` and publish its delta, unless nothing changed or the budget is spent. */
+async function processProfile(ctx: ParticipantContext, profile: string, events: ViewingEvent[], sourceSha256: string, base: Base): Promise<ProfileOutcome> {
+  const { config, ws, catalog, logger } = ctx;
+  const dir = ws.privateDir(profile);
+  const items = catalog.items.length;
+  const rank = config.MODEL_RANK;
+  const params = {
+    rank,
+    reg: config.ALS_REG,
+    alpha: config.ALS_ALPHA,
+    epochs: config.LOCAL_EPOCHS,
+    lr: config.LOCAL_LR,
+    clip: config.DELTA_CLIP_NORM,
+    epsilon: config.DP_EPSILON,
+    dpDelta: config.DP_DELTA,
+    mode: config.FEEDBACK_MODE,
+    halfLife: config.RECENCY_HALF_LIFE_DAYS,
+  };
+  const inputsSha256 = createHash('sha256').update(JSON.stringify({ sourceSha256, base: base.version, access: base.access, vocab: catalog.hash, params })).digest('hex');
+  const previous = await readProfileState(dir);
+  if (previous && previous.inputsSha256 === inputsSha256 && previous.lastDeltaSha256 !== null) {
+    return { profile, status: 'unchanged', access: base.access, baseVersion: base.version };
+  }
+
+  const matched = matchHistory(events, ctx.matcher, { now: ctx.now(), halfLifeDays: config.RECENCY_HALF_LIFE_DAYS, mode: config.FEEDBACK_MODE });
+  const trained = trainLocal(base.values, matched.interactions, { ...params, items });
+  const state: ProfileState = {
+    formatVersion: STATE_FORMAT_VERSION,
+    profile,
+    rank,
+    items,
+    vocabHash: catalog.hash,
+    baseVersion: base.version,
+    access: base.access,
+    trainedAt: ctx.now().toISOString(),
+    watched: matched.watched,
+    lastDeltaSha256: previous?.lastDeltaSha256 ?? null,
+    lastPublishedBase: previous?.lastPublishedBase ?? null,
+    publishBlocked: null,
+    inputsSha256,
+  };
+  logger.info(
+    { profile, baseVersion: base.version, interactions: matched.interactions.length, unmatchedShows: matched.unmatchedShows, lossBefore: trained.loss[0], lossAfter: trained.loss.at(-1) },
+    'trained local model',
+  );
+
+  let ledger = await readPrivacyLedger(dir);
+  if (config.DP_EPSILON > 0 && !canSpend(ledger, config.DP_EPSILON, config.PRIVACY_BUDGET_EPSILON)) {
+    state.publishBlocked = `privacy budget spent: ${ledger.epsilonSpent} of ${config.PRIVACY_BUDGET_EPSILON}`;
+    await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
+    logger.warn({ profile, epsilonSpent: ledger.epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: this profile publishes no more deltas (raise PRIVACY_BUDGET_EPSILON to continue)');
+    return { profile, status: 'blocked', access: base.access, baseVersion: base.version, reason: state.publishBlocked };
+  }
+
+  const delta = privatizeDelta(trained.V, base.values, { clipNorm: config.DELTA_CLIP_NORM, epsilon: config.DP_EPSILON, delta: config.DP_DELTA, random: ctx.noiseRandom() });
+  await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
+  const createdAt = ctx.now().toISOString();
+  if (delta.noise) {
+    ledger = recordSpend(ledger, { at: createdAt, kind: 'delta', epsilon: delta.noise.epsilon, delta: delta.noise.delta });
+    // The spend is recorded before the delta is published: a crash in between wastes budget, never overspends it.
+    await writeJsonAtomic(path.join(dir, 'privacy.json'), ledger);
+  }
+  const manifest = await writeDelta(ws.profileDir(profile), delta.values, {
+    items,
+    rank,
+    vocabHash: catalog.hash,
+    baseVersion: base.version,
+    weight: 1,
+    clipNorm: config.DELTA_CLIP_NORM,
+    noise: delta.noise,
+    createdAt,
+  });
+  await writeProfileModel(dir, { state: { ...state, lastDeltaSha256: manifest.sha256, lastPublishedBase: base.version }, u: trained.u, vLocal: trained.V, vGlobal: base.values });
+  logger.info({ profile, baseVersion: base.version, norm: Number(delta.rawNorm.toFixed(4)), clipped: delta.rawNorm > config.DELTA_CLIP_NORM, noise: delta.noise?.sigma ?? 0 }, 'published delta');
+  return { profile, status: 'published', manifest, access: base.access, baseVersion: base.version };
+}
+
+/**
+ * One pass over every configured profile. Missing exports are normal (logged
+ * calmly); a broken export is logged with its file and reason, and the other
+ * profiles still train.
+ */
+export async function runParticipantPass(ctx: ParticipantContext): Promise<PassResult> {
+  const { logger } = ctx;
+  const result: PassResult = { profiles: [], missing: [], failed: [] };
+  const sources = profileSources(ctx.config);
+  await ensurePublishPermissions(ctx);
+  const base = await loadBase(ctx);
+  const reserved = sources.map((s) => s.folder);
+  for (const source of sources) {
+    let events: Map<string, ViewingEvent[]>;
+    try {
+      const sha = await fileSha256(source.file);
+      if (sha === null) {
+        result.missing.push(source.file);
+        continue;
+      }
+      events = await eventsOfSource(ctx, source, sha, reserved);
+      for (const [profile, list] of events) {
+        result.profiles.push(await processProfile(ctx, profile, list, sha, base));
+      }
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      logger.error({ file: err.file ?? source.file, code: err.code }, formatError(err));
+      result.failed.push({ file: source.file, error: formatError(err) });
+    }
+  }
+  return result;
+}
+
+export interface DaemonOptions {
+  signal: AbortSignal;
+  /** Called after each pass (tests and the demo wait on it). */
+  onPass?: (result: PassResult) => void;
+}
+
+/**
+ * Watch the exports and the aggregator's global folder; retrain (debounced) when
+ * either changes, and re-check every PARTICIPANT_INTERVAL_MS in case a change
+ * arrived without a file event (sync tools differ). Resolves when `signal` aborts.
+ */
+export async function runParticipant(ctx: ParticipantContext, { signal, onPass }: DaemonOptions): Promise<void> {
+  const { config, ws, logger } = ctx;
+  const aggregator = requireValue(config, 'AGGREGATOR_DATASITE', 'the participant needs to know whose Global_V to read');
+  let lastAccess: AccessState | null = null;
+  let running: Promise<void> | null = null;
+  let again = false;
+
+  const pass = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          const result = await runParticipantPass(ctx);
+          const access = result.profiles[0]?.access ?? lastAccess;
+          if (access === 'waiting' && lastAccess !== 'waiting') logger.info({ aggregator }, 'waiting for the aggregator to grant access to the global model');
+          if (access === 'granted' && lastAccess !== 'granted') logger.info({ aggregator, version: result.profiles[0]?.baseVersion }, 'the aggregator granted access to the global model');
+          lastAccess = access;
+          for (const file of result.missing) logger.info({ file }, 'no viewing history yet: export it from Netflix (Account > Profile > Viewing activity > Download all) and save it here');
+          onPass?.(result);
+        } catch (err) {
+          logger.error({ code: (err as AppError).code }, formatError(err));
+        }
+      } while (again && !signal.aborted);
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+
+  const exports = profileSources(config).map((s) => s.file);
+  const watcher = watchTargets([...exports, ws.globalDir(aggregator), ws.aggregatorDir(aggregator)], {
+    debounceMs: config.WATCH_DEBOUNCE_MS,
+    logger,
+    onChange: () => void pass(),
+  });
+  await watcher.ready;
+  const timer = setInterval(() => void pass(), config.PARTICIPANT_INTERVAL_MS);
+  await pass();
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  clearInterval(timer);
+  await watcher.close();
+  await running;
+}

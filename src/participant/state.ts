@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
+import { AppError } from '../shared/errors';
+import { decodeNpy, encodeNpy } from '../shared/npy';
+
+/**
+ * A profile's private state, under `<data_dir>/private/<app>/<email>/<profile>/`
+ * (outside `datasites/`, never synced):
+ * - `U.npy`        float32 (1, rank): the private user factors
+ * - `V_local.npy`  float32 (items, rank): the locally fine-tuned item factors
+ * - `V_global.npy` float32 (items, rank): the Global_V the last training started from
+ * - `state.json`   what the page and the CLI need (below); written last, so it
+ *                  always describes complete matrices
+ * - `history.json` the parsed-history cache (events of this profile)
+ * - `privacy.json` the privacy ledger (see `src/shared/privacy.ts`)
+ */
+export const STATE_FORMAT_VERSION = 1;
+const MAX_STATE_BYTES = 16 * 1024 * 1024; // 16 MiB: watched lists of heavy viewers stay far below
+
+export type AccessState = 'waiting' | 'granted';
+
+export interface ProfileState {
+  formatVersion: typeof STATE_FORMAT_VERSION;
+  profile: string;
+  rank: number;
+  items: number;
+  vocabHash: string;
+  /** Global_V version training started from; 0 = the deterministic initialization. */
+  baseVersion: number;
+  /** Whether this participant could read a Global_V at its last training. */
+  access: AccessState;
+  trainedAt: string;
+  /** Catalogue ids of matched watched shows (excluded from recommendations). */
+  watched: number[];
+  /** Manifest sha256 of the last published delta, or null when nothing was published. */
+  lastDeltaSha256: string | null;
+  /** Global_V version of the last published delta. */
+  lastPublishedBase: number | null;
+  /** Why the last pass did not publish, if it did not (e.g. the privacy budget). */
+  publishBlocked: string | null;
+  /** sha256 over the history file, base version and training parameters: an unchanged input is not retrained. */
+  inputsSha256: string;
+}
+
+export interface ProfileModel {
+  state: ProfileState;
+  u: Float32Array;
+  vLocal: Float32Array;
+  vGlobal: Float32Array;
+}
+
+export async function writeProfileModel(dir: string, model: ProfileModel): Promise<void> {
+  const { state } = model;
+  await writeFileAtomic(path.join(dir, 'U.npy'), encodeNpy(model.u, [1, state.rank]));
+  await writeFileAtomic(path.join(dir, 'V_local.npy'), encodeNpy(model.vLocal, [state.items, state.rank]));
+  await writeFileAtomic(path.join(dir, 'V_global.npy'), encodeNpy(model.vGlobal, [state.items, state.rank]));
+  await writeJsonAtomic(path.join(dir, 'state.json'), state);
+}
+
+/** Read the state file alone (cheap); null before the first training. */
+export async function readProfileState(dir: string): Promise<ProfileState | null> {
+  const file = path.join(dir, 'state.json');
+  const raw = (await readJsonFile(file, { maxBytes: MAX_STATE_BYTES })) as ProfileState | null;
+  if (raw === null) return null;
+  if (raw.formatVersion !== STATE_FORMAT_VERSION) {
+    throw new AppError('ERR_MODEL_VERSION', `${file}: state format ${raw.formatVersion} is not ${STATE_FORMAT_VERSION}; delete the folder to retrain`, { file });
+  }
+  return raw;
+}
+
+/** Read the state and its matrices; null before the first training. */
+export async function readProfileModel(dir: string): Promise<ProfileModel | null> {
+  const state = await readProfileState(dir);
+  if (state === null) return null;
+  const matrix = async (name: string, rows: number): Promise<Float32Array> => {
+    const file = path.join(dir, name);
+    const bytes = await readRegularFile(file, { maxBytes: rows * state.rank * 4 + 4096 });
+    if (bytes === null) throw new AppError('ERR_FILE_NOT_FOUND', `${file} is missing; run the participant again to retrain`, { file });
+    return decodeNpy(bytes, file, { dtype: '<f4', shape: [rows, state.rank] }).data as Float32Array;
+  };
+  return {
+    state,
+    u: await matrix('U.npy', 1),
+    vLocal: await matrix('V_local.npy', state.items),
+    vGlobal: await matrix('V_global.npy', state.items),
+  };
+}

@@ -1,0 +1,84 @@
+import type { Matcher } from '../shared/catalog';
+import { clipL2 } from '../shared/delta';
+import type { NoiseRecord } from '../shared/delta';
+import type { ViewingEvent } from '../shared/history';
+import { implicitFeedback, type Interaction, type WatchEvent } from '../shared/model/feedback';
+import { addGaussianNoise, gaussianSigma } from '../shared/privacy';
+import type { Random } from '../shared/random';
+
+/**
+ * The participant's pure pipeline: viewing events -> matched interactions ->
+ * local training from a base item matrix -> a clipped (optionally noised) delta.
+ * No I/O: `node.ts` reads files and publishes.
+ */
+
+export interface MatchedHistory {
+  interactions: Interaction[];
+  /** Catalogue ids of every matched show (excluded from recommendations). */
+  watched: number[];
+  matchedShows: number;
+  unmatchedShows: number;
+}
+
+export interface FeedbackSettings {
+  now: Date;
+  halfLifeDays: number;
+  mode: 'implicit' | 'stars';
+}
+
+/** Match each distinct show once, then turn matched viewing into interactions. */
+export function matchHistory(events: ViewingEvent[], matcher: Matcher, settings: FeedbackSettings): MatchedHistory {
+  const itemOf = new Map<string, number | null>();
+  const watchEvents: WatchEvent[] = [];
+  for (const event of events) {
+    const key = `${event.kind}\u0000${event.show}`;
+    let item = itemOf.get(key);
+    if (item === undefined) {
+      item = matcher.match(event.show, event.kind).item;
+      itemOf.set(key, item);
+    }
+    if (item === null) continue;
+    const episodeKey = event.kind === 'series' ? `${event.season ?? ''}\u0000${event.episode ?? event.title}` : null;
+    watchEvents.push({ item, date: event.date, durationSec: event.durationSec, episodeKey });
+  }
+  const interactions = implicitFeedback(watchEvents, settings);
+  const matched = [...itemOf.values()].filter((v): v is number => v !== null);
+  return {
+    interactions,
+    watched: [...new Set(matched)].sort((a, b) => a - b),
+    matchedShows: matched.length,
+    unmatchedShows: itemOf.size - matched.length,
+  };
+}
+
+export interface PrivacySettings {
+  clipNorm: number;
+  /** 0 = no noise. */
+  epsilon: number;
+  delta: number;
+  random: Random;
+}
+
+export interface PrivateDelta {
+  values: Float32Array;
+  /** L2 norm before clipping. */
+  rawNorm: number;
+  noise: NoiseRecord | null;
+}
+
+/**
+ * delta = local - base, clipped to `clipNorm` in L2, then, when epsilon > 0,
+ * Gaussian noise with sigma calibrated so that one profile's whole delta is
+ * (epsilon, delta)-DP (sensitivity = clipNorm: adding or removing a profile
+ * changes the sum by at most one clipped delta).
+ */
+export function privatizeDelta(local: Float32Array, base: Float32Array, settings: PrivacySettings): PrivateDelta {
+  if (local.length !== base.length) throw new RangeError(`local has ${local.length} values, base ${base.length}`);
+  const values = new Float32Array(local.length);
+  for (let i = 0; i < values.length; i++) values[i] = local[i] - base[i];
+  const rawNorm = clipL2(values, settings.clipNorm);
+  if (settings.epsilon <= 0) return { values, rawNorm, noise: null };
+  const sigma = gaussianSigma(settings.epsilon, settings.delta, settings.clipNorm);
+  addGaussianNoise(values, sigma, settings.random);
+  return { values, rawNorm, noise: { mechanism: 'gaussian', epsilon: settings.epsilon, delta: settings.delta, sigma } };
+}

@@ -1,0 +1,40 @@
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readJsonFile, readRegularFile, writeFileAtomic } from '../../src/shared/atomic';
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
+
+describe('atomic files', () => {
+  it('replaces the whole file and leaves no temporary behind', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'a', 'b.json');
+    await writeFileAtomic(file, 'one');
+    await writeFileAtomic(file, 'two');
+    expect(readFileSync(file, 'utf8')).toBe('two');
+    expect(readdirSync(path.dirname(file))).toEqual(['b.json']);
+  });
+
+  it('never writes an empty file', async () => {
+    await expect(writeFileAtomic(path.join(tmp(), 'e'), '')).rejects.toThrow(/empty/);
+  });
+
+  it('concurrent writers leave one complete version', async () => {
+    const file = path.join(tmp(), 'x');
+    const bodies = Array.from({ length: 20 }, (_, i) => String(i).repeat(10_000));
+    await Promise.all(bodies.map((b) => writeFileAtomic(file, b)));
+    expect(bodies).toContain(readFileSync(file, 'utf8'));
+  });
+
+  it('reads regular files only, within a size limit, and treats absence as null', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'big'), 'x'.repeat(100));
+    symlinkSync('/etc/passwd', path.join(dir, 'link'));
+    await expect(readRegularFile(path.join(dir, 'missing'), { maxBytes: 10 })).resolves.toBeNull();
+    await expect(readRegularFile(path.join(dir, 'big'), { maxBytes: 10 })).rejects.toMatchObject({ code: 'ERR_FILE_TOO_LARGE' });
+    await expect(readRegularFile(path.join(dir, 'link'), { maxBytes: 1e6 })).rejects.toMatchObject({ code: 'ERR_FILE_NOT_REGULAR' });
+    writeFileSync(path.join(dir, 'bad.json'), '{"a":');
+    await expect(readJsonFile(path.join(dir, 'bad.json'), { maxBytes: 100 })).rejects.toMatchObject({ code: 'ERR_JSON_FORMAT' });
+  });
+});
