@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   ERR_HISTORY_EMPTY: 'the viewing-history file has no data rows',
   ERR_HISTORY_COLUMNS: 'the viewing-history file lacks the columns of either Netflix export shape',
   ERR_HISTORY_BINARY: 'the viewing-history file is not text',
+  ERR_HISTORY_CSV: 'the viewing-history file is not well-formed CSV (a quoted field is never closed)',
   ERR_HISTORY_DATE: 'a date in the viewing history cannot be parsed in the file\'s date format',
   ERR_HISTORY_DATE_AMBIGUOUS: 'the day/month order of the history dates cannot be decided from the file',
   ERR_HISTORY_CHANGED: 'the viewing-history file changed while it was being read',
@@ -40,9 +41,14 @@ export const ERROR_CODES = {
   ERR_DELTA_PATH: 'a delta path escapes its datasite (symlink, .., separators)',
   ERR_PRIVACY_BUDGET: 'the privacy budget of a profile is spent; it publishes nothing more',
   ERR_LEDGER_BROKEN: 'the round ledger does not verify (hash chain or Global_V mismatch)',
+  ERR_AGGREGATOR_STATE: 'the aggregator\'s private round records do not match its committed Global_V versions',
   // web server
   ERR_PORT_IN_USE: 'the web port is already taken by another process',
-  ERR_CROSS_ORIGIN: 'a state-changing request came from another origin',
+  ERR_CROSS_ORIGIN: 'a state-changing request came from another origin, another Host, or without its page token',
+  ERR_BAD_REQUEST: 'an HTTP request body or query does not match its route\'s schema, is too large, or names a show that was not on the page',
+  ERR_NOT_FOUND: 'no page or API route at this path',
+  ERR_INTERNAL: 'an unexpected failure inside the web server (details in the app log, none in the response)',
+  ERR_PAGE_VIEW_EXPIRED: 'a click names a page view this server does not know (restarted or too old): reload the page',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

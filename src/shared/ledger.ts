@@ -81,7 +81,7 @@ export function entryHash(entry: Omit<LedgerEntry, 'hash'> | LedgerEntry): strin
 
 /** Build the entry that follows `previous` (null for the first line). */
 export function createLedgerEntry(fields: LedgerFields, previous: LedgerEntry | null): LedgerEntry {
-  const body = { formatVersion: LEDGER_FORMAT_VERSION, ...fields, prevHash: previous ? previous.hash : GENESIS_HASH };
+  const body: Omit<LedgerEntry, 'hash'> = { formatVersion: LEDGER_FORMAT_VERSION, ...fields, prevHash: previous ? previous.hash : GENESIS_HASH };
   return { ...body, hash: entryHash(body) };
 }
 

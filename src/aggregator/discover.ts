@@ -1,0 +1,92 @@
+import { promises as fs, type Dirent } from 'node:fs';
+import path from 'node:path';
+import { DELTA_MANIFEST_NAME } from '../shared/delta';
+import type { Logger } from '../shared/log';
+import { canRead } from '../shared/permissions';
+import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
+
+/**
+ * Which participant profiles the aggregator looks at: every
+ * `datasites/<email>/app_data/<app>/profile_<n>/` holding a `delta.json`, where
+ * each level is a real folder (never a symlink: a symlinked datasite or profile
+ * could point anywhere on the aggregator's disk) and the datasite's permission
+ * files let the aggregator read the manifest (what the SyftBox server enforces;
+ * in the embedded root every file is on disk, so it is checked here).
+ * Everything else (stray files, `*.conflict.*` and `*.rejected.*` copies, the
+ * aggregator's own `aggregator/` folder, folders that are not emails) is skipped
+ * with a debug log. The aggregator's own datasite takes part like any other.
+ */
+export interface ProfileRef {
+  email: string;
+  profile: string;
+  /** Absolute path of the profile folder. */
+  dir: string;
+}
+
+/** Every readable participant profile with a manifest, sorted by email then profile (rounds are reproducible). */
+export async function discoverProfiles(ws: Workspace, logger: Logger): Promise<ProfileRef[]> {
+  const found: ProfileRef[] = [];
+  for (const site of await listEntries(ws.datasitesDir)) {
+    if (!site.isDirectory() || !isEmailFolder(site.name)) {
+      logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
+      continue;
+    }
+    const appData = ws.appData(site.name);
+    if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData))) continue;
+    for (const entry of await listEntries(appData)) {
+      const dir = path.join(appData, entry.name);
+      if (!entry.isDirectory() || !isProfileName(entry.name)) {
+        logger.debug({ email: site.name, entry: entry.name }, 'skipped: not a profile folder');
+        continue;
+      }
+      const manifest = path.join(dir, DELTA_MANIFEST_NAME);
+      if (!(await entryExists(manifest))) continue;
+      if (!(await readableBy(ws, manifest, logger))) {
+        logger.debug({ email: site.name, profile: entry.name }, 'skipped: the profile is not shared with the aggregator');
+        continue;
+      }
+      found.push({ email: site.name, profile: entry.name, dir });
+    }
+  }
+  return found.sort((a, b) => (a.email === b.email ? compareProfiles(a.profile, b.profile) : a.email < b.email ? -1 : 1));
+}
+
+async function listEntries(dir: string): Promise<Dirent[]> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+/** A folder reached without following a symlink. */
+async function isRealFolder(dir: string): Promise<boolean> {
+  try {
+    return (await fs.lstat(dir)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** True when something (of any kind, symlinks included) is at `file`. */
+export async function entryExists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readableBy(ws: Workspace, file: string, logger: Logger): Promise<boolean> {
+  try {
+    return await canRead(ws.datasitesDir, ws.email, file);
+  } catch (err) {
+    logger.debug({ file, err }, 'skipped: permission file unreadable');
+    return false;
+  }
+}
+
+function compareProfiles(a: string, b: string): number {
+  return Number(a.slice('profile_'.length)) - Number(b.slice('profile_'.length));
+}

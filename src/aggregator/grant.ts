@@ -1,0 +1,37 @@
+import path from 'node:path';
+import { canonicalJson } from '../shared/ledger';
+import { PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
+import { readRegularFile } from '../shared/atomic';
+
+/**
+ * Who may read the aggregator's shared folder (`app_data/<app>/aggregator/`):
+ * exactly the participants whose deltas were ever accepted (a contributor keeps
+ * access), never everyone. They read the Global_V versions, the ledger, and the
+ * experiment and community reports; nothing else there (the permission file
+ * itself, so the list of contributors, included) is readable by them.
+ */
+export const CONTRIBUTOR_READABLE: readonly string[] = ['global/**', 'ledger.jsonl', 'experiment/**', 'community/**'];
+
+const MAX_PERMISSION_BYTES = 1024 * 1024; // 1 MiB
+
+/** The rules of `aggregator/syft.pub.yaml`: each pattern readable by the contributors only. */
+export function aggregatorPermissions(contributors: readonly string[], patterns: readonly string[] = CONTRIBUTOR_READABLE): PermissionFile {
+  const read = [...new Set(contributors)].sort();
+  return { terminal: false, rules: patterns.map((pattern) => ({ pattern, access: { read, write: [], admin: [] } })) };
+}
+
+/** Make `<aggregatorDir>/syft.pub.yaml` grant exactly `contributors`; rewrites it only when it differs. Returns whether it wrote. */
+export async function grantContributors(aggregatorDir: string, contributors: readonly string[], patterns?: readonly string[]): Promise<boolean> {
+  const wanted = aggregatorPermissions(contributors, patterns);
+  const file = path.join(aggregatorDir, PERMISSION_FILE);
+  const current = await readRegularFile(file, { maxBytes: MAX_PERMISSION_BYTES }).catch(() => null);
+  if (current !== null) {
+    try {
+      if (canonicalJson(parsePermissions(current.toString('utf8'), file)) === canonicalJson(wanted)) return false;
+    } catch {
+      // malformed: overwrite it below
+    }
+  }
+  await writePermissions(aggregatorDir, wanted);
+  return true;
+}

@@ -1,0 +1,208 @@
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../shared/config';
+import { clipL2 } from '../shared/delta';
+import type { ErrorCode } from '../shared/errors';
+import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
+import type { Logger } from '../shared/log';
+import type { Random } from '../shared/random';
+import type { Workspace } from '../shared/workspace';
+import { discoverProfiles, type ProfileRef } from './discover';
+import { applyServerUpdate, createMerger, type MergeMode } from './merge';
+import { ROUND_RECORD_FORMAT_VERSION, loadLedgerSecret, participantTag, writeRoundRecord, type AcceptedRecord, type RoundRecord } from './record';
+import { reconcile, type CommittedState } from './state';
+import { writeStatus, type RejectedDelta, type RoundSummary, type SkippedDelta } from './status';
+import { peekManifest, validateProfile, type ValidationPolicy } from './validate';
+
+/**
+ * One aggregation round: reconcile the committed state, read every participant's
+ * delta one at a time (validate, then add to the running sum), and commit a new
+ * Global_V version when at least one delta was accepted (see `state.ts` for the
+ * commit order and crash recovery). Used by the daemon, `aggregator --once`, and
+ * in-process by the evaluation and the simulator.
+ */
+export interface RoundParams extends ValidationPolicy {
+  /** SEED: the version-0 initialization. */
+  seed: number;
+  serverLr: number;
+  mergeMode: MergeMode;
+  trimFraction: number;
+  /** SERVER_CLIP_NORM: each accepted delta is clipped to this L2 norm before merging (0 = off). */
+  serverClipNorm: number;
+  /** SERVER_NOISE_STD: Gaussian noise std added to each value of the merged delta (0 = off). */
+  serverNoiseStd: number;
+}
+
+export function roundParams(config: Config): RoundParams {
+  return {
+    seed: config.SEED,
+    serverLr: config.SERVER_LR,
+    mergeMode: config.MERGE_MODE,
+    trimFraction: config.TRIM_FRACTION,
+    serverClipNorm: config.SERVER_CLIP_NORM,
+    serverNoiseStd: config.SERVER_NOISE_STD,
+    clipNorm: config.DELTA_CLIP_NORM,
+    noiseTolerance: config.NOISE_TOLERANCE,
+    maxStaleness: config.MAX_STALENESS,
+    staleDecay: config.STALE_DECAY,
+  };
+}
+
+export interface RoundContext {
+  /** The aggregator's workspace: `ws.email` is the aggregator's datasite. */
+  ws: Workspace;
+  /** items (catalogue size), rank (MODEL_RANK) and vocabHash (catalogue hash) of the model. */
+  model: GlobalExpect;
+  params: RoundParams;
+  /** Source of the server noise (the OS CSPRNG outside tests). */
+  random: Random;
+  now: () => Date;
+  logger: Logger;
+  /** Aborting abandons the round before its commit (safe at any point: see state.ts). */
+  signal?: AbortSignal;
+}
+
+export type RoundResult = RoundSummary;
+
+/** Run one round. Resolves with what it did; rejects only on the aggregator's own failures (I/O, broken ledger) or an abort. */
+export async function runRound(ctx: RoundContext): Promise<RoundResult> {
+  const { ws, model, params, logger, signal } = ctx;
+  const startedAt = ctx.now();
+  const t0 = performance.now();
+  const state = await reconcile(stateContext(ctx));
+  const refs = await discoverProfiles(ws, logger);
+  const merger = createMerger(params.mergeMode, model.items * model.rank, params.trimFraction);
+  const applied = new Set(state.applied);
+  const accepted: Omit<AcceptedRecord, 'participant'>[] = [];
+  const rejected: RejectedDelta[] = [];
+  const replayed: SkippedDelta[] = [];
+  const waiting: SkippedDelta[] = [];
+
+  for (const ref of refs) {
+    signal?.throwIfAborted();
+    const who = { email: ref.email, profile: ref.profile };
+    let outcome;
+    try {
+      outcome = await validateProfile(ref.dir, model, params, { currentVersion: state.version, applied });
+    } catch (err) {
+      logger.warn({ ...who, err }, 'could not read the delta; trying again next round');
+      waiting.push({ ...who, deltaSha256: null, reason: (err as Error).message });
+      continue;
+    }
+    switch (outcome.kind) {
+      case 'accepted': {
+        const { delta, weight, staleness } = outcome;
+        if (params.serverClipNorm > 0) clipL2(delta.values, params.serverClipNorm);
+        merger.add(delta.values, weight);
+        applied.add(delta.manifest.sha256);
+        accepted.push({ ...who, deltaSha256: delta.manifest.sha256, weight, staleness });
+        logger.debug({ ...who, weight, staleness, norm: outcome.norm }, 'delta accepted');
+        break;
+      }
+      case 'rejected':
+        rejected.push({ ...who, deltaSha256: outcome.sha256, code: outcome.code, message: outcome.message });
+        logger.warn({ ...who, code: outcome.code }, outcome.message);
+        break;
+      case 'replay':
+        replayed.push({ ...who, deltaSha256: outcome.sha256, reason: 'ERR_DELTA_REPLAY: already merged in an earlier round' });
+        logger.debug({ ...who, code: 'ERR_DELTA_REPLAY' }, 'delta already merged');
+        break;
+      case 'waiting':
+        waiting.push({ ...who, deltaSha256: null, reason: outcome.reason });
+        logger.debug({ ...who, reason: outcome.reason }, 'delta not ready');
+        break;
+    }
+  }
+
+  const ledgerParams = publicParams(params);
+  let after: CommittedState = state;
+  let records: AcceptedRecord[] = [];
+  if (merger.count > 0) {
+    const version = state.version + 1;
+    const secret = await loadLedgerSecret(ws.aggregatorPrivateDir());
+    records = accepted.map((a) => ({ ...a, participant: participantTag(secret, version, a.email, a.profile) }));
+    const values = applyServerUpdate(state.values, merger.result(), { serverLr: params.serverLr, noiseStd: params.serverNoiseStd, random: ctx.random });
+    const record: RoundRecord = {
+      formatVersion: ROUND_RECORD_FORMAT_VERSION,
+      version,
+      round: version,
+      previousVersion: state.version,
+      createdAt: startedAt.toISOString(),
+      params: ledgerParams,
+      accepted: records,
+      rejectedCount: rejected.length,
+      contributors: [...new Set([...state.contributors, ...accepted.map((a) => a.email)])].sort(),
+    };
+    signal?.throwIfAborted();
+    await writeRoundRecord(ws.aggregatorPrivateDir(), record);
+    await writeGlobalVersion(ws.globalDir(ws.email), values, {
+      version,
+      round: version,
+      items: model.items,
+      rank: model.rank,
+      vocabHash: model.vocabHash,
+      contributors: records.length,
+      createdAt: startedAt.toISOString(),
+    });
+    after = await reconcile(stateContext(ctx));
+  }
+
+  const rejectedByCode: Partial<Record<ErrorCode, number>> = {};
+  for (const r of rejected) rejectedByCode[r.code] = (rejectedByCode[r.code] ?? 0) + 1;
+  const summary: RoundSummary = {
+    outcome: merger.count > 0 ? 'merged' : rejected.length > 0 ? 'none-accepted' : 'nothing-new',
+    version: after.version,
+    previousVersion: state.version,
+    globalSha256: after.globalSha256,
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    counts: { accepted: records.length, rejected: rejected.length, replayed: replayed.length, waiting: waiting.length },
+    rejectedByCode,
+    accepted: records,
+    rejected,
+    replayed,
+    waiting,
+    contributors: after.contributors.length,
+    params: ledgerParams,
+  };
+  await writeStatus(ws.aggregatorPrivateDir(), summary, ctx.now());
+  logger.info({ outcome: summary.outcome, version: summary.version, ...summary.counts, durationMs: summary.durationMs }, 'round finished');
+  return summary;
+}
+
+/**
+ * Profiles whose published delta would be new to a round: the manifest parses
+ * and its hash is not in `known` (merged or already refused). Cheap: manifests
+ * only. Unparseable manifests do not count (a round refuses them again anyway).
+ */
+export async function findNewDeltas(ws: Workspace, known: ReadonlySet<string>, logger: Logger): Promise<ProfileRef[]> {
+  const fresh: ProfileRef[] = [];
+  for (const ref of await discoverProfiles(ws, logger)) {
+    const manifest = await peekManifest(ref.dir);
+    if (manifest && !known.has(manifest.sha256)) fresh.push(ref);
+  }
+  return fresh;
+}
+
+/** The state of the committed versions (runs the same idempotent recovery as a round). */
+export async function loadCommittedState(ctx: Omit<RoundContext, 'random' | 'now' | 'signal'>): Promise<CommittedState> {
+  return reconcile(stateContext(ctx));
+}
+
+function stateContext(ctx: Pick<RoundContext, 'ws' | 'model' | 'params' | 'logger'>) {
+  return { ws: ctx.ws, model: ctx.model, seed: ctx.params.seed, maxStaleness: ctx.params.maxStaleness, logger: ctx.logger };
+}
+
+/** The parameters a round publishes in the ledger (not the seed). */
+function publicParams(p: RoundParams): Record<string, string | number> {
+  return {
+    serverLr: p.serverLr,
+    mergeMode: p.mergeMode,
+    ...(p.mergeMode === 'trimmed' ? { trimFraction: p.trimFraction } : {}),
+    serverClipNorm: p.serverClipNorm,
+    serverNoiseStd: p.serverNoiseStd,
+    clipNorm: p.clipNorm,
+    noiseTolerance: p.noiseTolerance,
+    maxStaleness: p.maxStaleness,
+    staleDecay: p.staleDecay,
+  };
+}

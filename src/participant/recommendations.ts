@@ -1,0 +1,127 @@
+import path from 'node:path';
+import type { Catalog } from '../shared/catalog';
+import type { Config } from '../shared/config';
+import { AppError, formatError } from '../shared/errors';
+import { GLOBAL_MANIFEST, readLatestGlobal, type GlobalExpect, type GlobalModel } from '../shared/global-model';
+import type { Logger } from '../shared/log';
+import { featureSimilarity, mmrRerank, scoreItems, topK } from '../shared/model/recommend';
+import { canRead } from '../shared/permissions';
+import type { Workspace } from '../shared/workspace';
+import { readProfileModel, type AccessState } from './state';
+
+/**
+ * A profile's two recommendation lists: "local" scores the catalogue with the
+ * private user factors u and the locally fine-tuned item factors V_local;
+ * "global" uses the same u with the newest Global_V this datasite may read.
+ * Both leave out the shows the profile has watched. With DIVERSITY > 0 each
+ * list is re-ranked by maximal marginal relevance over the catalogue's genre
+ * and description-term features.
+ */
+
+export interface RecommendedShow {
+  /** Catalogue item id (row of V). */
+  id: number;
+  showId: string;
+  title: string;
+  score: number;
+}
+
+export interface ScoredItem {
+  item: number;
+  score: number;
+}
+
+export interface RankOptions {
+  k: number;
+  /** MMR diversity weight in [0, 1]; 0 = plain top-k by score. */
+  diversity: number;
+  /** Item-item similarity for MMR; required when diversity > 0. */
+  similarity?: (a: number, b: number) => number;
+}
+
+/** How many more candidates than k the MMR re-rank considers. */
+const MMR_POOL_FACTOR = 5;
+
+/** Top-k items for user factors `u` under item factors `V` (items x rank, row-major), without `exclude`. */
+export function rankItems(u: Float32Array, V: Float32Array, rank: number, exclude: ReadonlySet<number>, options: RankOptions): ScoredItem[] {
+  const items = V.length / rank;
+  const scores = scoreItems(u, V, items, rank);
+  if (options.diversity <= 0 || !options.similarity) return topK(scores, options.k, exclude);
+  const pool = topK(scores, options.k * MMR_POOL_FACTOR, exclude);
+  return mmrRerank(pool, options.k, 1 - options.diversity, options.similarity);
+}
+
+export interface ProfileRecommendations {
+  profile: string;
+  /** 'granted' when a Global_V this datasite may read exists; the global list is empty otherwise. */
+  access: AccessState;
+  globalVersion: number | null;
+  /** Global_V version the local model was trained from (0 = the initialization). */
+  localBaseVersion: number;
+  trainedAt: string;
+  local: RecommendedShow[];
+  global: RecommendedShow[];
+}
+
+export interface RecommendationContext {
+  config: Config;
+  ws: Workspace;
+  catalog: Catalog;
+  logger: Logger;
+}
+
+/**
+ * The newest Global_V that `ws`'s datasite may read, or null (none yet, not
+ * granted, or for another vocabulary or rank: logged). In a real SyftBox root an
+ * unreadable file is simply not synced; in a shared local root it is on disk,
+ * so the permission files decide.
+ */
+export async function readGrantedGlobal(ws: Workspace, aggregator: string | null, expect: GlobalExpect, logger: Logger): Promise<GlobalModel | null> {
+  if (aggregator === null) return null;
+  try {
+    const model = await readLatestGlobal(ws.globalDir(aggregator), expect);
+    if (model === null) return null;
+    const manifest = path.join(ws.globalVersionDir(aggregator, model.manifest.version), GLOBAL_MANIFEST);
+    return (await canRead(ws.datasitesDir, ws.email, manifest)) ? model : null;
+  } catch (err) {
+    logger.warn({ err: formatError(err) }, 'cannot use the global model; showing local recommendations only');
+    return null;
+  }
+}
+
+const similarityCache = new WeakMap<Catalog, (a: number, b: number) => number>();
+
+/** The catalogue's feature similarity, built once per catalogue. */
+function catalogSimilarity(catalog: Catalog): (a: number, b: number) => number {
+  let similarity = similarityCache.get(catalog);
+  if (!similarity) similarityCache.set(catalog, (similarity = featureSimilarity(catalog.items)));
+  return similarity;
+}
+
+/** Both lists for `profile`; null before the participant has trained it. */
+export async function loadRecommendations(ctx: RecommendationContext, profile: string, k: number): Promise<ProfileRecommendations | null> {
+  const { config, ws, catalog, logger } = ctx;
+  const model = await readProfileModel(ws.privateDir(profile));
+  if (model === null) return null;
+  const { state } = model;
+  if (state.vocabHash !== catalog.hash || state.items !== catalog.items.length) {
+    throw new AppError('ERR_MODEL_VERSION', `the model of ${profile} was trained on another catalogue (${state.vocabHash.slice(0, 12)}); run the participant again to retrain it`, {
+      file: path.join(ws.privateDir(profile), 'state.json'),
+    });
+  }
+  const expect = { items: state.items, rank: state.rank, vocabHash: state.vocabHash };
+  const global = await readGrantedGlobal(ws, config.AGGREGATOR_DATASITE, expect, logger);
+  const options: RankOptions = { k, diversity: config.DIVERSITY, similarity: config.DIVERSITY > 0 ? catalogSimilarity(catalog) : undefined };
+  const watched = new Set(state.watched);
+  const toShows = (scored: ScoredItem[]): RecommendedShow[] =>
+    scored.map(({ item, score }) => ({ id: item, showId: catalog.items[item].showId, title: catalog.items[item].title, score }));
+  return {
+    profile,
+    access: global ? 'granted' : 'waiting',
+    globalVersion: global ? global.manifest.version : null,
+    localBaseVersion: state.baseVersion,
+    trainedAt: state.trainedAt,
+    local: toShows(rankItems(model.u, model.vLocal, state.rank, watched, options)),
+    global: global ? toShows(rankItems(model.u, global.values, state.rank, watched, options)) : [],
+  };
+}

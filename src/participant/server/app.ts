@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Catalog } from '../../shared/catalog';
+import { PROJECT_ROOT, type Config } from '../../shared/config';
+import { AppError, type ErrorCode } from '../../shared/errors';
+import { silentLogger, type Logger } from '../../shared/log';
+import { LEGACY_PERMISSION_FILE, PERMISSION_FILE, writePermissions } from '../../shared/permissions';
+import { cryptoRandom, type Random } from '../../shared/random';
+import type { Workspace } from '../../shared/workspace';
+import { ClickLog } from '../clicks';
+import { PageViews } from './page-views';
+import { registerRoutes } from './routes';
+import { guardRequest } from './security';
+
+/**
+ * The click-experiment page of one participant profile: static files from
+ * `ui/` and the JSON API of `routes.ts`, hardened as described in
+ * `security.ts`. `buildApp` only builds; `startServer` (the process entry)
+ * listens.
+ */
+
+export interface AppOptions {
+  config: Config;
+  workspace: Workspace;
+  catalog: Catalog;
+  /** Profile folder name, `profile_<n>`. */
+  profile: string;
+  logger?: Logger;
+  now?: () => Date;
+  /** Which list goes on the left of each page view; the OS CSPRNG by default. */
+  random?: Random;
+  /** Click log file; defaults to `ws.clickLog(profile)`. */
+  clickLog?: string;
+  /** Folder of the page's static files; defaults to the project's `ui/`. */
+  uiDir?: string;
+}
+
+/** Largest request body accepted; a click is ~150 bytes. */
+export const MAX_BODY_BYTES = 4 * 1024; // 4 KiB
+
+const STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  ERR_BAD_REQUEST: 400,
+  ERR_CROSS_ORIGIN: 403,
+  ERR_NOT_FOUND: 404,
+  ERR_PAGE_VIEW_EXPIRED: 409,
+};
+const MAX_ECHOED_URL_CHARS = 200;
+/** Bind addresses that mean "every interface"; the printed URL uses loopback for them. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
+
+/**
+ * Make sure the profile folders' parent lets only the aggregator read the click
+ * log; the participant writes the same file before it publishes, this covers a
+ * page served before the first training. Without AGGREGATOR_DATASITE nothing is
+ * written, so the datasite's owner-only default applies.
+ */
+async function ensureAppDataPermissions(ws: Workspace, aggregator: string | null): Promise<void> {
+  const dir = ws.appData();
+  if (aggregator === null || existsSync(path.join(dir, PERMISSION_FILE)) || existsSync(path.join(dir, LEGACY_PERMISSION_FILE))) return;
+  await writePermissions(dir, { rules: [{ pattern: '**', access: { read: [aggregator], write: [], admin: [] } }] });
+}
+
+interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  message: string;
+}
+
+/** The JSON error for any failure: codes from the catalogue, never a stack trace. */
+function errorBody(err: FastifyError | AppError | Error): ErrorBody {
+  if (err instanceof AppError) {
+    return { statusCode: STATUS_OF[err.code] ?? 500, code: err.code, message: err.message };
+  }
+  const statusCode = (err as FastifyError).statusCode;
+  if ((err as FastifyError).validation) return { statusCode: 400, code: 'ERR_BAD_REQUEST', message: `invalid request: ${err.message}` };
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) return { statusCode, code: 'ERR_BAD_REQUEST', message: err.message };
+  return { statusCode: 500, code: 'ERR_INTERNAL', message: 'unexpected error in the page server; the app log has the details' };
+}
+
+/** Build the page's server (not listening). */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const { config, workspace: ws, catalog, profile } = options;
+  const logger = options.logger ?? silentLogger;
+  const clickLog = new ClickLog(options.clickLog ?? ws.clickLog(profile), {
+    logger,
+    prepare: () => ensureAppDataPermissions(ws, config.AGGREGATOR_DATASITE),
+  });
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    bodyLimit: MAX_BODY_BYTES,
+    forceCloseConnections: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+
+  app.addHook('onRequest', guardRequest(config.WEB_HOST));
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const body = errorBody(err);
+    if (body.statusCode >= 500) logger.error({ err, method: request.method, url: request.url }, 'page server failure');
+    else logger.debug({ code: body.code, method: request.method, url: request.url }, body.message);
+    void reply.code(body.statusCode).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = { statusCode: 404, code: 'ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.slice(0, MAX_ECHOED_URL_CHARS)}` };
+    void reply.code(404).type('application/json').send(body);
+  });
+  app.addHook('onClose', async () => clickLog.flushed());
+
+  void app.register(fastifyStatic, { root: options.uiDir ?? path.join(PROJECT_ROOT, 'ui'), prefix: '/', wildcard: false, list: false, index: ['index.html'], dotfiles: 'deny' });
+  registerRoutes(app, {
+    config,
+    ws,
+    catalog,
+    profile,
+    logger,
+    now: options.now ?? (() => new Date()),
+    random: options.random ?? cryptoRandom(),
+    clickLog,
+    pageViews: new PageViews(),
+  });
+  return app;
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+}
+
+/** Listen; resolves to the page's URL. A taken port becomes ERR_PORT_IN_USE with what to do. */
+export async function startServer(app: FastifyInstance, { host, port }: ListenOptions): Promise<string> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new AppError('ERR_PORT_IN_USE', `port ${port} is in use: set WEB_PORT or stop the other process`);
+    }
+    throw err;
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const shownHost = WILDCARD_HOSTS.has(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shownHost}:${actualPort}`;
+}

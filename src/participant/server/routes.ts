@@ -1,0 +1,264 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Catalog } from '../../shared/catalog';
+import type { Config } from '../../shared/config';
+import { AppError } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import type { Random } from '../../shared/random';
+import type { Workspace } from '../../shared/workspace';
+import { armOnSide, otherArm, type Arm, type ClickLog, type Side } from '../clicks';
+import { loadRecommendations, readGrantedGlobal, type ProfileRecommendations } from '../recommendations';
+import { readProfileState } from '../state';
+import type { PageViews } from './page-views';
+import { assertSameOrigin, tokensEqual } from './security';
+
+/**
+ * The page's JSON API:
+ * - `GET  /api/health`  liveness: `{ status: "ok" }`
+ * - `GET  /api/status`  model versions, last training time, access state
+ * - `POST /api/views`   body `{}`: a new page view (both lists, which arm is
+ *                       on which side, the page token); logged as a view row
+ * - `POST /api/click`   body `{ pageView, token, side, item }`: one click,
+ *                       logged once per (page view, list, show)
+ * Responses are serialized through their schemas, so nothing beyond the listed
+ * fields (watched shows, scores, factors) can leave the server.
+ */
+
+export interface RouteContext {
+  config: Config;
+  ws: Workspace;
+  catalog: Catalog;
+  profile: string;
+  logger: Logger;
+  now: () => Date;
+  /** Decides which arm goes on the left, per page view. */
+  random: Random;
+  clickLog: ClickLog;
+  pageViews: PageViews;
+}
+
+export type PageState = 'experiment' | 'waiting' | 'untrained';
+
+export const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
+export const UNTRAINED_MESSAGE =
+  'No recommendations yet: your viewing history has not been trained on. Save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first training.';
+
+const PAGE_VIEW_ID_BYTES = 12; // 16 base64url characters
+const TOKEN_BYTES = 24; // 32 base64url characters
+const ID_PATTERN = '^[A-Za-z0-9_-]{8,64}$';
+
+const emptyObject = { type: 'object', properties: {}, additionalProperties: false } as const;
+const nullableInt = { type: ['integer', 'null'] } as const;
+export const errorSchema = {
+  type: 'object',
+  required: ['statusCode', 'code', 'message'],
+  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
+} as const;
+const errorResponses = { '4xx': errorSchema, '5xx': errorSchema } as const;
+
+const showSchema = {
+  type: 'object',
+  required: ['id', 'showId', 'title', 'kind', 'year', 'genres', 'description', 'image', 'rank', 'inBoth'],
+  properties: {
+    id: { type: 'integer' },
+    showId: { type: 'string' },
+    title: { type: 'string' },
+    kind: { type: 'string' },
+    year: nullableInt,
+    genres: { type: 'array', items: { type: 'string' } },
+    description: { type: 'string' },
+    image: { type: ['string', 'null'] },
+    rank: { type: 'integer' },
+    inBoth: { type: 'boolean' },
+  },
+} as const;
+
+const pageSchema = {
+  type: 'object',
+  required: ['state', 'message', 'pageView', 'token', 'versions', 'columns'],
+  properties: {
+    state: { type: 'string', enum: ['experiment', 'waiting', 'untrained'] },
+    message: { type: ['string', 'null'] },
+    pageView: { type: ['string', 'null'] },
+    token: { type: ['string', 'null'] },
+    versions: { type: 'object', required: ['global', 'localBase'], properties: { global: nullableInt, localBase: nullableInt } },
+    columns: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['side', 'arm', 'shows'],
+        properties: { side: { type: 'string', enum: ['left', 'right'] }, arm: { type: 'string', enum: ['local', 'global'] }, shows: { type: 'array', items: showSchema } },
+      },
+    },
+  },
+} as const;
+
+const statusSchema = {
+  type: 'object',
+  required: ['profile', 'access', 'trainedAt', 'versions', 'recsPerColumn'],
+  properties: {
+    profile: { type: 'string' },
+    access: { type: 'string', enum: ['granted', 'waiting', 'untrained'] },
+    trainedAt: { type: ['string', 'null'] },
+    versions: { type: 'object', required: ['global', 'localBase'], properties: { global: nullableInt, localBase: nullableInt } },
+    recsPerColumn: { type: 'integer' },
+  },
+} as const;
+
+const clickBodySchema = {
+  type: 'object',
+  required: ['pageView', 'token', 'side', 'item'],
+  additionalProperties: false,
+  properties: {
+    pageView: { type: 'string', pattern: ID_PATTERN },
+    token: { type: 'string', pattern: ID_PATTERN },
+    side: { type: 'string', enum: ['left', 'right'] },
+    item: { type: 'integer', minimum: 0, maximum: 10_000_000 },
+  },
+} as const;
+
+interface ClickBody {
+  pageView: string;
+  token: string;
+  side: Side;
+  item: number;
+}
+
+export interface PageShow {
+  id: number;
+  showId: string;
+  title: string;
+  kind: string;
+  year: number | null;
+  genres: string[];
+  description: string;
+  image: string | null;
+  rank: number;
+  inBoth: boolean;
+}
+
+export interface PageData {
+  state: PageState;
+  message: string | null;
+  pageView: string | null;
+  token: string | null;
+  versions: { global: number | null; localBase: number | null };
+  columns: { side: Side; arm: Arm; shows: PageShow[] }[];
+}
+
+function newId(bytes: number): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** The catalogue facts a card shows for each id in `ids` (rank is 1-based). */
+function pageShows(catalog: Catalog, ids: readonly number[], other: ReadonlySet<number>): PageShow[] {
+  return ids.map((id, i) => {
+    const item = catalog.items[id];
+    return {
+      id,
+      showId: item.showId,
+      title: item.title,
+      kind: item.kind,
+      year: item.year ?? null,
+      genres: item.genres,
+      description: item.description,
+      image: item.image,
+      rank: i + 1,
+      inBoth: other.has(id),
+    };
+  });
+}
+
+/** Create, log and describe one page view (or the waiting / untrained states, which are not logged). */
+async function createPageView(ctx: RouteContext): Promise<PageData> {
+  const recs: ProfileRecommendations | null = await loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
+  if (recs === null) {
+    return { state: 'untrained', message: UNTRAINED_MESSAGE, pageView: null, token: null, versions: { global: null, localBase: null }, columns: [] };
+  }
+  const lists: Record<Arm, number[]> = { local: recs.local.map((s) => s.id), global: recs.global.map((s) => s.id) };
+  const versions = { global: recs.globalVersion, localBase: recs.localBaseVersion };
+  if (recs.access === 'waiting' || recs.globalVersion === null) {
+    return { state: 'waiting', message: WAITING_MESSAGE, pageView: null, token: null, versions, columns: [{ side: 'left', arm: 'local', shows: pageShows(ctx.catalog, lists.local, new Set()) }] };
+  }
+  const left: Arm = ctx.random.next() < 0.5 ? 'local' : 'global';
+  const right = otherArm(left);
+  const pageView = newId(PAGE_VIEW_ID_BYTES);
+  const token = newId(TOKEN_BYTES);
+  await ctx.clickLog.append({
+    v: 1,
+    type: 'view',
+    at: ctx.now().toISOString(),
+    pageView,
+    left,
+    local: lists.local,
+    global: lists.global,
+    versions: { global: recs.globalVersion, localBase: recs.localBaseVersion },
+  });
+  ctx.pageViews.add({ id: pageView, token, left, lists });
+  const shows = (arm: Arm) => pageShows(ctx.catalog, lists[arm], new Set(lists[otherArm(arm)]));
+  return {
+    state: 'experiment',
+    message: null,
+    pageView,
+    token,
+    versions,
+    columns: [
+      { side: 'left', arm: left, shows: shows(left) },
+      { side: 'right', arm: right, shows: shows(right) },
+    ],
+  };
+}
+
+export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get('/api/health', { schema: { querystring: emptyObject, response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } }, ...errorResponses } } }, async () => ({
+    status: 'ok',
+  }));
+
+  app.get('/api/status', { schema: { querystring: emptyObject, response: { 200: statusSchema, ...errorResponses } } }, async () => {
+    const state = await readProfileState(ctx.ws.privateDir(ctx.profile));
+    const global = state ? await readGrantedGlobal(ctx.ws, ctx.config.AGGREGATOR_DATASITE, { items: state.items, rank: state.rank, vocabHash: state.vocabHash }, ctx.logger) : null;
+    return {
+      profile: ctx.profile,
+      access: state === null ? 'untrained' : global ? 'granted' : 'waiting',
+      trainedAt: state?.trainedAt ?? null,
+      versions: { global: global?.manifest.version ?? null, localBase: state?.baseVersion ?? null },
+      recsPerColumn: ctx.config.RECS_PER_COLUMN,
+    };
+  });
+
+  app.post(
+    '/api/views',
+    { onRequest: async (request) => assertSameOrigin(request), schema: { querystring: emptyObject, body: emptyObject, response: { 200: pageSchema, ...errorResponses } } },
+    async (): Promise<PageData> => createPageView(ctx),
+  );
+
+  app.post<{ Body: ClickBody }>(
+    '/api/click',
+    {
+      onRequest: async (request) => assertSameOrigin(request),
+      schema: {
+        querystring: emptyObject,
+        body: clickBodySchema,
+        response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['recorded', 'duplicate'] } } }, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { pageView, token, side, item } = request.body;
+      const view = ctx.pageViews.get(pageView);
+      if (!view) throw new AppError('ERR_PAGE_VIEW_EXPIRED', 'this page is out of date (the server restarted or it is too old): reload it');
+      if (!tokensEqual(token, view.token)) throw new AppError('ERR_CROSS_ORIGIN', 'request refused: the page token does not match this page view');
+      const arm = armOnSide(view.left, side);
+      const rank = view.lists[arm].indexOf(item) + 1;
+      if (rank === 0) throw new AppError('ERR_BAD_REQUEST', `show ${item} was not in the ${side} column of this page`);
+      if (!ctx.pageViews.claim(view, arm, item)) return { status: 'duplicate' as const };
+      try {
+        await ctx.clickLog.append({ v: 1, type: 'click', at: ctx.now().toISOString(), pageView, side, arm, item, rank });
+      } catch (err) {
+        ctx.pageViews.release(view, arm, item);
+        throw err;
+      }
+      ctx.logger.debug({ side, arm, rank }, 'recorded a click');
+      return { status: 'recorded' as const };
+    },
+  );
+}

@@ -1,0 +1,152 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { analyzeClicks, writeExperimentReport, type ExperimentRow } from '../../src/aggregator/experiment';
+import { ClickLog, type Arm, type ClickRow, type PageViewRow } from '../../src/participant/clicks';
+import { silentLogger } from '../../src/shared/log';
+import { writePermissions } from '../../src/shared/permissions';
+import { createRandom } from '../../src/shared/random';
+import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
+
+const AT = '2026-11-21T16:00:00.000Z';
+const APP = 'syftbox-netflix-svd';
+const AGGREGATOR = 'aggregator@example.org';
+
+function view(pageView: string, left: Arm = 'local'): PageViewRow {
+  return { v: 1, type: 'view', at: AT, pageView, left, local: [1, 2, 3], global: [3, 4, 5], versions: { global: 1, localBase: 1 } };
+}
+
+/** A click on `arm` for the view made by `view(pageView, left)`. */
+function click(pageView: string, arm: Arm, item: number, left: Arm = 'local'): ClickRow {
+  const side = arm === left ? 'left' : 'right';
+  const list = arm === 'local' ? [1, 2, 3] : [3, 4, 5];
+  return { v: 1, type: 'click', at: AT, pageView, side, arm, item, rank: list.indexOf(item) + 1 };
+}
+
+/** Rows of one participant with `local` and `global` clicks on one page view. */
+function participantRows(participant: string, local: number, global: number): ExperimentRow[] {
+  const pageView = `${participant.replace(/[^a-z0-9]/g, '')}-view`;
+  const rows = [view(pageView), ...[1, 2, 3].slice(0, local).map((i) => click(pageView, 'local', i)), ...[3, 4, 5].slice(0, global).map((i) => click(pageView, 'global', i))];
+  return rows.map((r) => ({ ...r, participant }));
+}
+
+describe('analyzeClicks', () => {
+  it('runs the sign test on participants with a preference and drops ties', () => {
+    const rows = [
+      ...Array.from({ length: 9 }, (_, i) => participantRows(`p${i}@x.org/profile_0`, 0, 2)).flat(),
+      ...participantRows('p9@x.org/profile_0', 2, 1),
+      ...participantRows('tie@x.org/profile_0', 1, 1),
+      ...participantRows('idle@x.org/profile_0', 0, 0),
+    ];
+    const a = analyzeClicks(rows);
+    expect(a.signTest).toMatchObject({ decisive: 10, preferGlobal: 9, preferLocal: 1, ties: 1, withoutClicks: 1 });
+    expect(a.signTest.pValue).toBeCloseTo(0.021484, 5);
+    expect(a.preferenceShare.global).toBeCloseTo(0.9);
+    const [lo, hi] = a.preferenceShare.ci95!;
+    expect(lo).toBeLessThanOrEqual(0.9);
+    expect(hi).toBe(1);
+    expect(a.pageViews).toBe(12);
+    expect(a.arms.local).toEqual({ impressions: 36, clicks: 3, clickRate: 3 / 36 });
+    expect(a.arms.global.clicks).toBe(20);
+    expect(a.participants).toHaveLength(12);
+    expect(a.sampleSize).toEqual({ assumedShare: 0.6, alpha: 0.05, power: 0.8, decisiveNeeded: 194, moreDecisiveNeeded: 184 });
+  });
+
+  it('counts a repeated click once and ignores clicks on shows that were not in that column', () => {
+    const p = 'a@x.org/profile_0';
+    const rows: ExperimentRow[] = [
+      view('view-0001', 'global'),
+      click('view-0001', 'global', 4, 'global'),
+      click('view-0001', 'global', 4, 'global'),
+      { ...click('view-0001', 'local', 1, 'global'), side: 'left' }, // local was on the right
+      click('view-0001', 'local', 9, 'global'), // not shown
+      click('view-9999', 'local', 1), // unknown page view
+    ].map((r) => ({ ...r, participant: p }));
+    const a = analyzeClicks(rows);
+    expect(a.arms.global.clicks).toBe(1);
+    expect(a.arms.local.clicks).toBe(0);
+    expect(a.sides).toEqual({ left: 1, right: 0 });
+    expect(a.ignoredClicks).toBe(4);
+  });
+
+  it('keeps page views of different participants apart even with equal ids', () => {
+    const rows: ExperimentRow[] = [
+      { ...view('same-view-id'), participant: 'a@x.org/profile_0' },
+      { ...click('same-view-id', 'global', 4), participant: 'b@x.org/profile_0' },
+    ];
+    expect(analyzeClicks(rows).ignoredClicks).toBe(1);
+  });
+
+  it('reports nothing decisive for no rows', () => {
+    const a = analyzeClicks([]);
+    expect(a.signTest.pValue).toBe(1);
+    expect(a.preferenceShare).toMatchObject({ global: null, ci95: null });
+    expect(a.arms.global.clickRate).toBeNull();
+  });
+
+  it('is reproducible for the same seed', () => {
+    const rows = [...participantRows('a@x.org/profile_0', 0, 1), ...participantRows('b@x.org/profile_0', 1, 0), ...participantRows('c@x.org/profile_0', 0, 2)];
+    expect(analyzeClicks(rows, { random: createRandom(4) })).toEqual(analyzeClicks(rows, { random: createRandom(4) }));
+  });
+});
+
+describe('writeExperimentReport', () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'experiment-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function participant(email: string, rows: (PageViewRow | ClickRow)[], readers: string[] = [AGGREGATOR]): Promise<string> {
+    createEmbeddedDatasite(dataDir, email);
+    const ws = new Workspace({ email, dataDir }, APP);
+    await writePermissions(ws.appData(), { rules: [{ pattern: '**', access: { read: readers } }] });
+    const log = new ClickLog(ws.clickLog('profile_0'), { logger: silentLogger });
+    for (const row of rows) await log.append(row);
+    return ws.clickLog('profile_0');
+  }
+
+  it('merges every readable log, tolerates torn and junk lines, skips oversized and forbidden logs', async () => {
+    createEmbeddedDatasite(dataDir, AGGREGATOR);
+    const ws = new Workspace({ email: AGGREGATOR, dataDir }, APP);
+    await participant('alice@example.org', [view('alice-view-1'), click('alice-view-1', 'global', 4), click('alice-view-1', 'global', 5)]);
+    const bob = await participant('bob@example.org', [view('bob-view-1'), click('bob-view-1', 'global', 3)]);
+    await fs.appendFile(bob, 'garbage line\n{"v":1,"type":"click","pag');
+    await participant('carol@example.org', [view('carol-view-1'), click('carol-view-1', 'local', 2)], []); // not shared with the aggregator
+    const dave = await participant('dave@example.org', [view('dave-view-1')]);
+    await fs.appendFile(dave, `${JSON.stringify(view('dave-view-2'))}\n`.repeat(200));
+
+    const { report, jsonFile, htmlFile } = await writeExperimentReport(ws, {
+      now: () => new Date(AT),
+      random: createRandom(1),
+      logger: silentLogger,
+      maxLogBytes: 16 * 1024,
+    });
+    expect(jsonFile).toBe(path.join(ws.aggregatorDir(AGGREGATOR), 'experiment', 'report.json'));
+    expect(report.logs).toEqual({ read: 2, skipped: 2, rejectedLines: 1, tornTails: 1 });
+    expect(report.pageViews).toBe(2);
+    expect(report.signTest).toMatchObject({ decisive: 2, preferGlobal: 2, preferLocal: 0 });
+    expect(report.signTest.pValue).toBe(0.5);
+    expect(report.createdAt).toBe(AT);
+
+    const json = await fs.readFile(jsonFile, 'utf8');
+    expect(JSON.parse(json)).toMatchObject({ format: 'syftbox-netflix-svd/experiment', formatVersion: 1 });
+    const html = await fs.readFile(htmlFile, 'utf8');
+    expect(html).toContain('Local vs global recommendations');
+    for (const text of [json, html]) {
+      expect(text).not.toMatch(/@|profile_\d|alice|bob/);
+    }
+  });
+
+  it('writes an empty report before anyone has clicked', async () => {
+    createEmbeddedDatasite(dataDir, AGGREGATOR);
+    const ws = new Workspace({ email: AGGREGATOR, dataDir }, APP);
+    const { report, htmlFile } = await writeExperimentReport(ws, { now: () => new Date(AT), random: createRandom(1), logger: silentLogger });
+    expect(report.pageViews).toBe(0);
+    expect(report.logs.read).toBe(0);
+    expect(await fs.readFile(htmlFile, 'utf8')).toContain('No participant has clicked');
+  });
+});
