@@ -4,6 +4,7 @@ import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import type { Logger } from '../shared/log';
 import { canRead } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
+import { inOrder } from './pipeline';
 
 /**
  * Which participant profiles the aggregator looks at: every
@@ -23,32 +24,46 @@ export interface ProfileRef {
   dir: string;
 }
 
+/** Datasites scanned at once (each scan is a handful of small file-system calls). */
+const SCAN_DEPTH = 16;
+
 /** Every readable participant profile with a manifest, sorted by email then profile (rounds are reproducible). */
 export async function discoverProfiles(ws: Workspace, logger: Logger): Promise<ProfileRef[]> {
   const found: ProfileRef[] = [];
-  for (const site of await listEntries(ws.datasitesDir)) {
-    if (!site.isDirectory() || !isEmailFolder(site.name)) {
-      logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
-      continue;
-    }
-    const appData = ws.appData(site.name);
-    if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData))) continue;
-    for (const entry of await listEntries(appData)) {
-      const dir = path.join(appData, entry.name);
-      if (!entry.isDirectory() || !isProfileName(entry.name)) {
-        logger.debug({ email: site.name, entry: entry.name }, 'skipped: not a profile folder');
-        continue;
-      }
-      const manifest = path.join(dir, DELTA_MANIFEST_NAME);
-      if (!(await entryExists(manifest))) continue;
-      if (!(await readableBy(ws, manifest, logger))) {
-        logger.debug({ email: site.name, profile: entry.name }, 'skipped: the profile is not shared with the aggregator');
-        continue;
-      }
-      found.push({ email: site.name, profile: entry.name, dir });
-    }
+  const sites = (await listEntries(ws.datasitesDir)).filter((site) => {
+    const ok = site.isDirectory() && isEmailFolder(site.name);
+    if (!ok) logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
+    return ok;
+  });
+  for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, s.name, logger), SCAN_DEPTH)) {
+    if (outcome.ok) found.push(...outcome.value);
+    else logger.debug({ email: site.name, err: outcome.error }, 'skipped: datasite unreadable');
   }
   return found.sort((a, b) => (a.email === b.email ? compareProfiles(a.profile, b.profile) : a.email < b.email ? -1 : 1));
+}
+
+async function scanDatasite(ws: Workspace, email: string, logger: Logger): Promise<ProfileRef[]> {
+  const appData = ws.appData(email);
+  if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData))) {
+    if (await entryExists(appData)) logger.debug({ email }, 'skipped: app folder is not a real folder (symlink?)');
+    return [];
+  }
+  const found: ProfileRef[] = [];
+  for (const entry of await listEntries(appData)) {
+    const dir = path.join(appData, entry.name);
+    if (!entry.isDirectory() || !isProfileName(entry.name)) {
+      logger.debug({ email, entry: entry.name }, 'skipped: not a profile folder');
+      continue;
+    }
+    const manifest = path.join(dir, DELTA_MANIFEST_NAME);
+    if (!(await entryExists(manifest))) continue;
+    if (!(await readableBy(ws, manifest, logger))) {
+      logger.debug({ email, profile: entry.name }, 'skipped: the profile is not shared with the aggregator');
+      continue;
+    }
+    found.push({ email, profile: entry.name, dir });
+  }
+  return found;
 }
 
 async function listEntries(dir: string): Promise<Dirent[]> {

@@ -67,8 +67,7 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
 
   const look = async (): Promise<void> => {
     const fresh = await findNewDeltas(ws, known, logger);
-    const due = round.now().getTime() - lastRoundAt >= options.roundIntervalMs;
-    if (fresh.length === 0 || (fresh.length < options.minParticipants && !due)) {
+    if (!roundDue(fresh.length, round.now().getTime() - lastRoundAt, options)) {
       if (fresh.length > 0) logger.debug({ waiting: fresh.length }, 'waiting for more deltas');
       return;
     }
@@ -126,6 +125,11 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
   await watcher.close();
   await running;
   logger.info('aggregator stopped');
+}
+
+/** A round is due when MIN_PARTICIPANTS new deltas wait, or one does and ROUND_INTERVAL_MS passed since the last round. */
+export function roundDue(waiting: number, sinceLastRoundMs: number, limits: { minParticipants: number; roundIntervalMs: number }): boolean {
+  return waiting >= limits.minParticipants || (waiting > 0 && sinceLastRoundMs >= limits.roundIntervalMs);
 }
 
 /** True for the folders on the way to a delta and for its files (relative to datasites/). */

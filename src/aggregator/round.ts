@@ -8,17 +8,18 @@ import type { Random } from '../shared/random';
 import type { Workspace } from '../shared/workspace';
 import { discoverProfiles, type ProfileRef } from './discover';
 import { applyServerUpdate, createMerger, type MergeMode } from './merge';
+import { inOrder } from './pipeline';
 import { ROUND_RECORD_FORMAT_VERSION, loadLedgerSecret, participantTag, writeRoundRecord, type AcceptedRecord, type RoundRecord } from './record';
 import { reconcile, type CommittedState } from './state';
 import { writeStatus, type RejectedDelta, type RoundSummary, type SkippedDelta } from './status';
-import { peekManifest, validateProfile, type ValidationPolicy } from './validate';
+import { peekManifest, validateProfile, type Validation, type ValidationPolicy } from './validate';
 
 /**
- * One aggregation round: reconcile the committed state, read every participant's
- * delta one at a time (validate, then add to the running sum), and commit a new
- * Global_V version when at least one delta was accepted (see `state.ts` for the
- * commit order and crash recovery). Used by the daemon, `aggregator --once`, and
- * in-process by the evaluation and the simulator.
+ * One aggregation round: reconcile the committed state, stream every participant's
+ * delta (validate, then add to the running sum; READ_AHEAD are read ahead, never
+ * all at once), and commit a new Global_V version when at least one delta was
+ * accepted (see `state.ts` for the commit order and crash recovery). Used by the
+ * daemon, `aggregator --once`, and in-process by the evaluation and the simulator.
  */
 export interface RoundParams extends ValidationPolicy {
   /** SEED: the version-0 initialization. */
@@ -63,6 +64,9 @@ export interface RoundContext {
 
 export type RoundResult = RoundSummary;
 
+/** Deltas read ahead while the current one is merged (memory: this many deltas at most). */
+const READ_AHEAD = 4;
+
 /** Run one round. Resolves with what it did; rejects only on the aggregator's own failures (I/O, broken ledger) or an abort. */
 export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const { ws, model, params, logger, signal } = ctx;
@@ -77,38 +81,39 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const replayed: SkippedDelta[] = [];
   const waiting: SkippedDelta[] = [];
 
-  for (const ref of refs) {
+  const validate = (ref: ProfileRef) => validateProfile(ref.dir, model, params, { currentVersion: state.version, applied });
+  for await (const [ref, result] of inOrder(refs, validate, READ_AHEAD)) {
     signal?.throwIfAborted();
     const who = { email: ref.email, profile: ref.profile };
-    let outcome;
-    try {
-      outcome = await validateProfile(ref.dir, model, params, { currentVersion: state.version, applied });
-    } catch (err) {
-      logger.warn({ ...who, err }, 'could not read the delta; trying again next round');
-      waiting.push({ ...who, deltaSha256: null, reason: (err as Error).message });
+    if (!result.ok) {
+      logger.warn({ ...who, err: result.error }, 'could not read the delta; trying again next round');
+      waiting.push({ ...who, deltaSha256: null, reason: (result.error as Error).message });
       continue;
     }
-    switch (outcome.kind) {
+    const outcome = result.value;
+    // deltas are read ahead concurrently: a copy of one accepted a moment ago may still arrive as 'accepted'
+    const v: Validation = outcome.kind === 'accepted' && applied.has(outcome.delta.manifest.sha256) ? { kind: 'replay', sha256: outcome.delta.manifest.sha256 } : outcome;
+    switch (v.kind) {
       case 'accepted': {
-        const { delta, weight, staleness } = outcome;
+        const { delta, weight, staleness, norm } = v;
         if (params.serverClipNorm > 0) clipL2(delta.values, params.serverClipNorm);
         merger.add(delta.values, weight);
         applied.add(delta.manifest.sha256);
         accepted.push({ ...who, deltaSha256: delta.manifest.sha256, weight, staleness });
-        logger.debug({ ...who, weight, staleness, norm: outcome.norm }, 'delta accepted');
+        logger.debug({ ...who, weight, staleness, norm }, 'delta accepted');
         break;
       }
       case 'rejected':
-        rejected.push({ ...who, deltaSha256: outcome.sha256, code: outcome.code, message: outcome.message });
-        logger.warn({ ...who, code: outcome.code }, outcome.message);
+        rejected.push({ ...who, deltaSha256: v.sha256, code: v.code, message: v.message });
+        logger.warn({ ...who, code: v.code }, v.message);
         break;
       case 'replay':
-        replayed.push({ ...who, deltaSha256: outcome.sha256, reason: 'ERR_DELTA_REPLAY: already merged in an earlier round' });
+        replayed.push({ ...who, deltaSha256: v.sha256, reason: 'ERR_DELTA_REPLAY: already merged' });
         logger.debug({ ...who, code: 'ERR_DELTA_REPLAY' }, 'delta already merged');
         break;
       case 'waiting':
-        waiting.push({ ...who, deltaSha256: null, reason: outcome.reason });
-        logger.debug({ ...who, reason: outcome.reason }, 'delta not ready');
+        waiting.push({ ...who, deltaSha256: null, reason: v.reason });
+        logger.debug({ ...who, reason: v.reason }, 'delta not ready');
         break;
     }
   }

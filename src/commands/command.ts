@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Config } from '../shared/config';
 import { AppError } from '../shared/errors';
+import { assertProfileName } from '../shared/workspace';
 
 /**
  * One CLI command per file in `src/commands/`. The file exports `command`; the
@@ -40,4 +42,11 @@ export function numberOption(name: string, value: string | undefined, fallback: 
   const n = Number(value);
   if (!Number.isFinite(n)) throw new AppError('ERR_USAGE', `--${name} ${value}: expected a number`);
   return n;
+}
+
+/** `--profile 3` or `--profile profile_3`; default the first of NETFLIX_PROFILES. Usage error otherwise. */
+export function profileOption(value: string | undefined, config: Config): string {
+  const profile = value === undefined ? (config.NETFLIX_PROFILES[0] ?? 'profile_0') : /^\d+$/.test(value) ? `profile_${value}` : value;
+  assertProfileName(profile);
+  return profile;
 }

@@ -6,16 +6,17 @@ import type { Catalog, Matcher } from '../shared/catalog';
 import { requireValue, type Config } from '../shared/config';
 import { writeDelta, type DeltaManifest } from '../shared/delta';
 import { AppError, formatError } from '../shared/errors';
-import { GLOBAL_MANIFEST, initialItemFactors, readLatestGlobal } from '../shared/global-model';
+import { initialItemFactors } from '../shared/global-model';
 import { readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
 import { trainLocal } from '../shared/model/factorize';
-import { canRead, writePermissions } from '../shared/permissions';
 import { canSpend, emptyLedger, recordSpend, type PrivacyLedger } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import type { Workspace } from '../shared/workspace';
 import { assignProfiles, groupByProfileName, profileSources, readAssignments, type ProfileSource } from './profiles';
 import { readProfileState, writeProfileModel, type AccessState, type ProfileState, STATE_FORMAT_VERSION } from './state';
+import { ensurePublishPermissions } from './publish';
+import { readGrantedGlobal } from './recommendations';
 import { matchHistory, privatizeDelta } from './train';
 import { watchTargets } from './watch';
 
@@ -64,24 +65,9 @@ async function loadBase(ctx: ParticipantContext): Promise<Base> {
   const { config, ws, catalog } = ctx;
   const aggregator = requireValue(config, 'AGGREGATOR_DATASITE', 'the participant needs to know whose Global_V to read');
   const expect = { items: catalog.items.length, rank: config.MODEL_RANK, vocabHash: catalog.hash };
-  try {
-    const model = await readLatestGlobal(ws.globalDir(aggregator), expect);
-    // In a real SyftBox root an unreadable file is simply not synced here; in a
-    // shared local root it is on disk, so the permission files decide.
-    if (model) {
-      const manifest = path.join(ws.globalVersionDir(aggregator, model.manifest.version), GLOBAL_MANIFEST);
-      if (await canRead(ws.datasitesDir, ws.email, manifest)) return { version: model.manifest.version, values: model.values, access: 'granted' };
-    }
-  } catch (err) {
-    ctx.logger.warn({ err: formatError(err) }, 'cannot use the global model; training from the initialization');
-  }
+  const model = await readGrantedGlobal(ws, aggregator, expect, ctx.logger);
+  if (model) return { version: model.manifest.version, values: model.values, access: 'granted' };
   return { version: 0, values: initialItemFactors(expect.items, expect.rank, config.SEED), access: 'waiting' };
-}
-
-/** Make sure the app folder in my datasite lets exactly the aggregator read what I publish. */
-async function ensurePublishPermissions(ctx: ParticipantContext): Promise<void> {
-  const aggregator = requireValue(ctx.config, 'AGGREGATOR_DATASITE', 'published deltas are readable by the aggregator only');
-  await writePermissions(ctx.ws.appData(), { rules: [{ pattern: '**', access: { read: [aggregator], write: [], admin: [] } }] });
 }
 
 interface HistoryCache {
@@ -223,7 +209,7 @@ export async function runParticipantPass(ctx: ParticipantContext): Promise<PassR
   const { logger } = ctx;
   const result: PassResult = { profiles: [], missing: [], failed: [] };
   const sources = profileSources(ctx.config);
-  await ensurePublishPermissions(ctx);
+  await ensurePublishPermissions(ctx.ws, requireValue(ctx.config, 'AGGREGATOR_DATASITE', 'published deltas are readable by the aggregator only'));
   const base = await loadBase(ctx);
   const reserved = sources.map((s) => s.folder);
   for (const source of sources) {

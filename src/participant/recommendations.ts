@@ -1,10 +1,10 @@
 import path from 'node:path';
-import type { Catalog } from '../shared/catalog';
+import type { Catalog, CatalogItem } from '../shared/catalog';
 import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
 import { GLOBAL_MANIFEST, readLatestGlobal, type GlobalExpect, type GlobalModel } from '../shared/global-model';
 import type { Logger } from '../shared/log';
-import { featureSimilarity, mmrRerank, scoreItems, topK } from '../shared/model/recommend';
+import { featureSimilarity, mmrRerank, scoreItems, topK, type Ranked } from '../shared/model/recommend';
 import { canRead } from '../shared/permissions';
 import type { Workspace } from '../shared/workspace';
 import { readProfileModel, type AccessState } from './state';
@@ -26,14 +26,9 @@ export interface RecommendedShow {
   score: number;
 }
 
-export interface ScoredItem {
-  item: number;
-  score: number;
-}
-
 export interface RankOptions {
   k: number;
-  /** MMR diversity weight in [0, 1]; 0 = plain top-k by score. */
+  /** MMR diversity weight lambda in [0, 1]; 0 = plain top-k by score. */
   diversity: number;
   /** Item-item similarity for MMR; required when diversity > 0. */
   similarity?: (a: number, b: number) => number;
@@ -43,12 +38,13 @@ export interface RankOptions {
 const MMR_POOL_FACTOR = 5;
 
 /** Top-k items for user factors `u` under item factors `V` (items x rank, row-major), without `exclude`. */
-export function rankItems(u: Float32Array, V: Float32Array, rank: number, exclude: ReadonlySet<number>, options: RankOptions): ScoredItem[] {
+export function rankItems(u: Float32Array, V: Float32Array, rank: number, exclude: ReadonlySet<number>, options: RankOptions): Ranked[] {
   const items = V.length / rank;
   const scores = scoreItems(u, V, items, rank);
-  if (options.diversity <= 0 || !options.similarity) return topK(scores, options.k, exclude);
+  if (options.diversity <= 0) return topK(scores, options.k, exclude);
+  if (!options.similarity) throw new TypeError('rankItems: a similarity is required when diversity > 0');
   const pool = topK(scores, options.k * MMR_POOL_FACTOR, exclude);
-  return mmrRerank(pool, options.k, 1 - options.diversity, options.similarity);
+  return mmrRerank(pool, options.k, options.diversity, options.similarity);
 }
 
 export interface ProfileRecommendations {
@@ -89,12 +85,35 @@ export async function readGrantedGlobal(ws: Workspace, aggregator: string | null
   }
 }
 
+/** Function words that say nothing about a show; shorter words are dropped anyway. */
+const STOP_WORDS = new Set(
+  'about after also been before being both comes during each even finds from gets goes have herself himself into itself just makes more most must only other over some such takes than that their them then there these they this those through till until upon very were what when where which while will with your'.split(' '),
+);
+const MIN_TERM_LENGTH = 4;
+
+/** An item's MMR features: its genres (`genre:Dramas`) and description terms (`term:heist`). */
+export function showFeatures(item: CatalogItem): Set<string> {
+  const features = new Set(item.genres.map((g) => `genre:${g}`));
+  for (const word of item.description.toLowerCase().match(/\p{L}+/gu) ?? []) {
+    if (word.length >= MIN_TERM_LENGTH && !STOP_WORDS.has(word)) features.add(`term:${word}`);
+  }
+  return features;
+}
+
 const similarityCache = new WeakMap<Catalog, (a: number, b: number) => number>();
 
-/** The catalogue's feature similarity, built once per catalogue. */
+/** The catalogue's feature similarity; features are built on first use per item (MMR looks at a few dozen). */
 function catalogSimilarity(catalog: Catalog): (a: number, b: number) => number {
   let similarity = similarityCache.get(catalog);
-  if (!similarity) similarityCache.set(catalog, (similarity = featureSimilarity(catalog.items)));
+  if (!similarity) {
+    const features = new Map<number, Set<string>>();
+    similarity = featureSimilarity((item) => {
+      let f = features.get(item);
+      if (!f) features.set(item, (f = showFeatures(catalog.items[item])));
+      return f;
+    });
+    similarityCache.set(catalog, similarity);
+  }
   return similarity;
 }
 
@@ -113,7 +132,7 @@ export async function loadRecommendations(ctx: RecommendationContext, profile: s
   const global = await readGrantedGlobal(ws, config.AGGREGATOR_DATASITE, expect, logger);
   const options: RankOptions = { k, diversity: config.DIVERSITY, similarity: config.DIVERSITY > 0 ? catalogSimilarity(catalog) : undefined };
   const watched = new Set(state.watched);
-  const toShows = (scored: ScoredItem[]): RecommendedShow[] =>
+  const toShows = (scored: Ranked[]): RecommendedShow[] =>
     scored.map(({ item, score }) => ({ id: item, showId: catalog.items[item].showId, title: catalog.items[item].title, score }));
   return {
     profile,

@@ -211,7 +211,8 @@ const LETTER_FOLDS: Record<string, string> = { æ: 'ae', ø: 'o', œ: 'oe', ß: 
 /**
  * The comparison key of a title: NFKC (full-width forms), invisible characters and
  * odd spaces removed, accents stripped (NFKD minus marks), lower case, `&` -> and,
- * apostrophes dropped, other punctuation and symbols -> space.
+ * apostrophes and dots dropped (`RuPaul's`, `U.S.`), other punctuation and symbols
+ * -> space.
  */
 export function normalizeTitle(s: string): string {
   return cleanText(s)
@@ -220,7 +221,7 @@ export function normalizeTitle(s: string): string {
     .toLowerCase()
     .replace(/[æøœßłđðþı]/g, (c) => LETTER_FOLDS[c])
     .replace(/&/g, ' and ')
-    .replace(/['’ʼ`´]/g, '')
+    .replace(/['’ʼ`´.]/g, '')
     .replace(/[\p{P}\p{S}]+/gu, ' ')
     .replace(/\s+/g, ' ')
     .trim();

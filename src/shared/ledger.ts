@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readRegularFile, writeFileAtomic } from './atomic';
+import path from 'node:path';
+import { readJsonFile, readRegularFile, writeFileAtomic } from './atomic';
+import { sha256Hex } from './delta';
 import { AppError } from './errors';
+import { GLOBAL_MANIFEST, GLOBAL_PAYLOAD, listGlobalVersions, parseGlobalManifest, versionDirName } from './global-model';
 
 /**
  * The round ledger: `aggregator/ledger.jsonl`, one JSON object per line, one line
@@ -169,6 +172,29 @@ export async function appendLedgerEntry(file: string, entry: LedgerEntry): Promi
 export interface GlobalCopy {
   version: number;
   sha256: string;
+}
+
+const MAX_GLOBAL_MANIFEST_BYTES = 64 * 1024; // 64 KiB
+const NPY_HEADER_SLACK_BYTES = 4096;
+
+/**
+ * The Global_V versions held in `globalDir` (manifest and payload both present;
+ * a version still syncing is left out), with the sha256 of the payload bytes as
+ * they are on disk, newest first.
+ */
+export async function readGlobalCopies(globalDir: string): Promise<GlobalCopy[]> {
+  const copies: GlobalCopy[] = [];
+  for (const version of await listGlobalVersions(globalDir)) {
+    const dir = path.join(globalDir, versionDirName(version));
+    const manifestFile = path.join(dir, GLOBAL_MANIFEST);
+    const raw = await readJsonFile(manifestFile, { maxBytes: MAX_GLOBAL_MANIFEST_BYTES }).catch(() => null);
+    if (raw === null) continue;
+    const manifest = parseGlobalManifest(raw, manifestFile);
+    const bytes = await readRegularFile(path.join(dir, GLOBAL_PAYLOAD), { maxBytes: manifest.items * manifest.rank * 4 + NPY_HEADER_SLACK_BYTES }).catch(() => null);
+    if (bytes === null) continue;
+    copies.push({ version, sha256: sha256Hex(bytes) });
+  }
+  return copies;
 }
 
 /** The participant's latest published delta (from its `delta.json`). */

@@ -59,7 +59,7 @@ describe('analyzeClicks', () => {
       view('view-0001', 'global'),
       click('view-0001', 'global', 4, 'global'),
       click('view-0001', 'global', 4, 'global'),
-      { ...click('view-0001', 'local', 1, 'global'), side: 'left' }, // local was on the right
+      { ...click('view-0001', 'local', 1, 'global'), side: 'left' as const }, // local was on the right
       click('view-0001', 'local', 9, 'global'), // not shown
       click('view-9999', 'local', 1), // unknown page view
     ].map((r) => ({ ...r, participant: p }));

@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Catalog } from '../../shared/catalog';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import { AppError, type ErrorCode } from '../../shared/errors';
 import { silentLogger, type Logger } from '../../shared/log';
-import { LEGACY_PERMISSION_FILE, PERMISSION_FILE, writePermissions } from '../../shared/permissions';
 import { cryptoRandom, type Random } from '../../shared/random';
 import type { Workspace } from '../../shared/workspace';
 import { ClickLog } from '../clicks';
+import { ensurePublishPermissions } from '../publish';
 import { PageViews } from './page-views';
 import { registerRoutes } from './routes';
 import { guardRequest } from './security';
@@ -50,18 +49,6 @@ const MAX_ECHOED_URL_CHARS = 200;
 /** Bind addresses that mean "every interface"; the printed URL uses loopback for them. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
 
-/**
- * Make sure the profile folders' parent lets only the aggregator read the click
- * log; the participant writes the same file before it publishes, this covers a
- * page served before the first training. Without AGGREGATOR_DATASITE nothing is
- * written, so the datasite's owner-only default applies.
- */
-async function ensureAppDataPermissions(ws: Workspace, aggregator: string | null): Promise<void> {
-  const dir = ws.appData();
-  if (aggregator === null || existsSync(path.join(dir, PERMISSION_FILE)) || existsSync(path.join(dir, LEGACY_PERMISSION_FILE))) return;
-  await writePermissions(dir, { rules: [{ pattern: '**', access: { read: [aggregator], write: [], admin: [] } }] });
-}
-
 interface ErrorBody {
   statusCode: number;
   code: ErrorCode;
@@ -85,11 +72,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const logger = options.logger ?? silentLogger;
   const clickLog = new ClickLog(options.clickLog ?? ws.clickLog(profile), {
     logger,
-    prepare: () => ensureAppDataPermissions(ws, config.AGGREGATOR_DATASITE),
+    // The click log's folder must let only the aggregator read it, even before the first training.
+    prepare: async () => {
+      if (config.AGGREGATOR_DATASITE !== null) await ensurePublishPermissions(ws, config.AGGREGATOR_DATASITE);
+    },
   });
   const app = Fastify({
-    loggerInstance: logger,
-    disableRequestLogging: true,
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },

@@ -6,8 +6,8 @@ import { AppError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { Random } from '../../shared/random';
 import type { Workspace } from '../../shared/workspace';
-import { armOnSide, otherArm, type Arm, type ClickLog, type Side } from '../clicks';
-import { loadRecommendations, readGrantedGlobal, type ProfileRecommendations } from '../recommendations';
+import { armOnSide, CLICK_LOG_VERSION, otherArm, type Arm, type ClickLog, type Side } from '../clicks';
+import { loadRecommendations, readGrantedGlobal } from '../recommendations';
 import { readProfileState } from '../state';
 import type { PageViews } from './page-views';
 import { assertSameOrigin, tokensEqual } from './security';
@@ -159,7 +159,7 @@ function pageShows(catalog: Catalog, ids: readonly number[], other: ReadonlySet<
       showId: item.showId,
       title: item.title,
       kind: item.kind,
-      year: item.year ?? null,
+      year: item.year,
       genres: item.genres,
       description: item.description,
       image: item.image,
@@ -171,29 +171,21 @@ function pageShows(catalog: Catalog, ids: readonly number[], other: ReadonlySet<
 
 /** Create, log and describe one page view (or the waiting / untrained states, which are not logged). */
 async function createPageView(ctx: RouteContext): Promise<PageData> {
-  const recs: ProfileRecommendations | null = await loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
+  const recs = await loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
   if (recs === null) {
     return { state: 'untrained', message: UNTRAINED_MESSAGE, pageView: null, token: null, versions: { global: null, localBase: null }, columns: [] };
   }
   const lists: Record<Arm, number[]> = { local: recs.local.map((s) => s.id), global: recs.global.map((s) => s.id) };
-  const versions = { global: recs.globalVersion, localBase: recs.localBaseVersion };
-  if (recs.access === 'waiting' || recs.globalVersion === null) {
+  if (recs.globalVersion === null) {
+    const versions = { global: null, localBase: recs.localBaseVersion };
     return { state: 'waiting', message: WAITING_MESSAGE, pageView: null, token: null, versions, columns: [{ side: 'left', arm: 'local', shows: pageShows(ctx.catalog, lists.local, new Set()) }] };
   }
+  const versions = { global: recs.globalVersion, localBase: recs.localBaseVersion };
   const left: Arm = ctx.random.next() < 0.5 ? 'local' : 'global';
   const right = otherArm(left);
   const pageView = newId(PAGE_VIEW_ID_BYTES);
   const token = newId(TOKEN_BYTES);
-  await ctx.clickLog.append({
-    v: 1,
-    type: 'view',
-    at: ctx.now().toISOString(),
-    pageView,
-    left,
-    local: lists.local,
-    global: lists.global,
-    versions: { global: recs.globalVersion, localBase: recs.localBaseVersion },
-  });
+  await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'view', at: ctx.now().toISOString(), pageView, left, local: lists.local, global: lists.global, versions });
   ctx.pageViews.add({ id: pageView, token, left, lists });
   const shows = (arm: Arm) => pageShows(ctx.catalog, lists[arm], new Set(lists[otherArm(arm)]));
   return {
@@ -252,7 +244,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (rank === 0) throw new AppError('ERR_BAD_REQUEST', `show ${item} was not in the ${side} column of this page`);
       if (!ctx.pageViews.claim(view, arm, item)) return { status: 'duplicate' as const };
       try {
-        await ctx.clickLog.append({ v: 1, type: 'click', at: ctx.now().toISOString(), pageView, side, arm, item, rank });
+        await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'click', at: ctx.now().toISOString(), pageView, side, arm, item, rank });
       } catch (err) {
         ctx.pageViews.release(view, arm, item);
         throw err;

@@ -53,14 +53,18 @@ export function assertSameOrigin(request: FastifyRequest): void {
   }
   const origin = request.headers.origin;
   if (origin === undefined) return;
-  let originHost: string;
-  try {
-    originHost = new URL(origin).host;
-  } catch {
-    throw new AppError('ERR_CROSS_ORIGIN', `request refused: Origin ${JSON.stringify(origin)} is not a URL`);
-  }
-  if (originHost !== request.headers.host) {
+  const originHost = urlHost(origin);
+  if (originHost === null || originHost !== urlHost(`http://${request.headers.host ?? ''}`)) {
     throw new AppError('ERR_CROSS_ORIGIN', `request refused: Origin ${JSON.stringify(origin)} is not this page (${request.headers.host ?? 'no Host'})`);
+  }
+}
+
+/** `host[:port]` of a URL with the scheme's default port dropped (`http://localhost:80` -> `localhost`); null if not a URL. */
+function urlHost(url: string): string | null {
+  try {
+    return new URL(url).host;
+  } catch {
+    return null;
   }
 }
 

@@ -26,13 +26,17 @@ const TWO_DIGIT_YEAR_BASE = 2000;
 const MIN_YEAR = 1970;
 const MAX_MONTH = 12;
 const INITIAL_CAPACITY = 1024;
-/** Digit counts of a row's three fields, packed as d1 | d2 << 3 | d3 << 5; 0 = unreadable. */
+/** Digit counts of a row's three fields, packed as d1 | d2 << 3 | d3 << 6; 0 = unreadable. */
 const UNREADABLE = 0;
-const DIGIT_SHIFT = [0, 3, 5];
-const digitsOf = (packed: number, field: 0 | 1 | 2) => (packed >> DIGIT_SHIFT[field]) & 7;
+const DIGIT_SHIFT = [0, 3, 6];
+const DIGIT_MASK = 0b111;
+const digitsOf = (packed: number, field: 0 | 1 | 2) => (packed >> DIGIT_SHIFT[field]) & DIGIT_MASK;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month === 2 && isLeapYear(year) ? 29 : DAYS_IN_MONTH[month - 1];
 }
 
 /** `YYYY-MM-DD` from numbers, or null when they are not a calendar date. */
@@ -50,11 +54,12 @@ const yearOf = (value: number, digits: number) => (digits <= 2 ? TWO_DIGIT_YEAR_
  */
 export class DateColumn {
   private fields = new Uint16Array(3 * INITIAL_CAPACITY);
-  private digits = new Uint8Array(INITIAL_CAPACITY);
+  private digits = new Uint16Array(INITIAL_CAPACITY);
   private count = 0;
   /** The separator and trailing dot of the first readable date, for `format`. */
   private separator: string | null = null;
   private trailing = '';
+  private readonly isoOf = new Map<number, string | null>();
 
   get length(): number {
     return this.count;
@@ -78,14 +83,14 @@ export class DateColumn {
     this.fields[3 * i] = Number(m[1]);
     this.fields[3 * i + 1] = Number(m[3]);
     this.fields[3 * i + 2] = Number(m[4]);
-    this.digits[i] = d1 | (m[3].length << 3) | (d3 << 5);
+    this.digits[i] = d1 | (m[3].length << 3) | (d3 << 6);
     return i;
   }
 
   private grow(): void {
     const fields = new Uint16Array(this.fields.length * 2);
     fields.set(this.fields);
-    const digits = new Uint8Array(this.digits.length * 2);
+    const digits = new Uint16Array(this.digits.length * 2);
     digits.set(this.digits);
     this.fields = fields;
     this.digits = digits;
@@ -139,10 +144,21 @@ export class DateColumn {
     const a = this.fields[3 * i];
     const b = this.fields[3 * i + 1];
     const c = this.fields[3 * i + 2];
-    if (order === 'ymd') return digitsOf(packed, 2) > 2 ? null : isoDate(yearOf(a, digitsOf(packed, 0)), b, c);
+    if (order === 'ymd') return digitsOf(packed, 2) > 2 ? null : this.iso(yearOf(a, digitsOf(packed, 0)), b, c);
     if (digitsOf(packed, 0) > 2) return null;
     const year = yearOf(c, digitsOf(packed, 2));
-    return order === 'dmy' ? isoDate(year, b, a) : isoDate(year, a, b);
+    return order === 'dmy' ? this.iso(year, b, a) : this.iso(year, a, b);
+  }
+
+  /** `isoDate`, with one string per distinct day: a history repeats its days many times. */
+  private iso(year: number, month: number, day: number): string | null {
+    const key = (year * 100 + month) * 100 + day;
+    let date = this.isoOf.get(key);
+    if (date === undefined) {
+      date = isoDate(year, month, day);
+      this.isoOf.set(key, date);
+    }
+    return date;
   }
 
   /** How the file writes dates in `order`, e.g. `M/D/YY`, `DD.MM.YYYY`, `YYYY-MM-DD`. */

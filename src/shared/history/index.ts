@@ -13,7 +13,7 @@ import { parseHistory, type ParsedHistory } from './parse';
 
 export { decomposeTitle, cleanText, type DecomposedTitle } from './titles';
 export type { DateOrder, DateOrderOption } from './dates';
-export { ACTIVITY_COLUMNS, SIMPLE_COLUMNS, type ParsedHistory, type SkipReason, type ViewingEvent } from './parse';
+export type { ParsedHistory, SkipReason, ViewingEvent } from './parse';
 
 /** Largest export accepted. A ViewingActivity.csv of 100,000 sessions is about 20 MiB. */
 export const MAX_HISTORY_BYTES = 256 * 1024 * 1024; // 256 MiB

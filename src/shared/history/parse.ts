@@ -3,7 +3,7 @@ import Papa from 'papaparse';
 import { AppError } from '../errors';
 import type { Logger } from '../log';
 import { DateColumn, isoDate, type DateOrderOption } from './dates';
-import { cleanText, decomposeTitle, type DecomposedTitle } from './titles';
+import { decomposeTitle, type DecomposedTitle } from './titles';
 
 /**
  * The two Netflix export shapes -> viewing events, parsed from a text stream with
@@ -33,7 +33,7 @@ export interface ViewingEvent {
   episode: string | null;
   /** `YYYY-MM-DD`: the account's local date (simple export) or the UTC date of Start Time. */
   date: string;
-  /** ISO `YYYY-MM-DDTHH:MM:SSZ` (ViewingActivity only). */
+  /** ISO `YYYY-MM-DDTHH:MM:SS.000Z` (ViewingActivity only). */
   startTime: string | null;
   durationSec: number | null;
 }
@@ -68,8 +68,8 @@ export interface ParseOptions {
   log: Logger;
 }
 
-export const SIMPLE_COLUMNS = ['Title', 'Date'] as const;
-export const ACTIVITY_COLUMNS = [
+const SIMPLE_COLUMNS = ['Title', 'Date'] as const;
+const ACTIVITY_COLUMNS = [
   'Profile Name', 'Start Time', 'Duration', 'Attributes', 'Title', 'Supplemental Video Type', 'Device Type', 'Bookmark', 'Latest Bookmark', 'Country',
 ] as const;
 /** The ViewingActivity columns this parser reads; the others may be absent. */
@@ -77,9 +77,10 @@ const ACTIVITY_REQUIRED = ['Profile Name', 'Start Time', 'Duration', 'Title', 'S
 const ACTIVITY_DATE_FORMAT = 'YYYY-MM-DD HH:MM:SS';
 
 /** A quoted field longer than this is an unterminated quote, not a title (and would make papaparse rescan the rest of the file per chunk). */
-export const MAX_RECORD_CHARS = 1024 * 1024; // 1 Mi characters
+const MAX_RECORD_CHARS = 1024 * 1024; // 1 Mi characters
 /** Local dates of the simple export may run ahead of UTC by the earliest time zone. */
 const MAX_ZONE_AHEAD_MS = 14 * 3600 * 1000; // UTC+14
+const ISO_DATE_LENGTH = 'YYYY-MM-DD'.length;
 /** Rows named in the log per skip reason. */
 const LOGGED_ROWS = 5;
 
@@ -173,23 +174,46 @@ class Skips {
     return this.firstRows.get(reason)?.[0];
   }
 
+  /** Previews and blank titles are normal in an export (info); the other reasons mean damaged rows (warn). */
   log(log: Logger, file: string): void {
-    for (const [reason, rows] of this.firstRows) log.warn({ file, reason, count: this.counts[reason], rows }, 'skipped history rows');
+    for (const [reason, rows] of this.firstRows) {
+      const details = { file, reason, count: this.counts[reason], rows };
+      if (reason === 'supplemental' || reason === 'blank_title') log.info(details, 'skipped history rows');
+      else log.warn(details, 'skipped history rows');
+    }
   }
 }
 
-/** Decompositions shared by every row of the same title (rewatches, several sessions), so equal shows share one string. */
-class TitleCache {
-  private readonly byTitle = new Map<string, DecomposedTitle>();
+/**
+ * A copy of a field that does not point into papaparse's chunk text. V8 keeps a
+ * substring as a slice of its parent, so keeping one field of every row would keep
+ * the whole file's text (ignored columns included) alive. A JSON round trip is the
+ * fastest exact way to get a fresh flat string.
+ */
+const detach = (field: string): string => JSON.parse(JSON.stringify(field));
 
-  get(title: string): DecomposedTitle {
-    let d = this.byTitle.get(title);
-    if (!d) {
-      d = decomposeTitle(title);
-      this.byTitle.set(title, d);
+/** A title as kept: the export's text (detached) and its decomposition. */
+type KeptTitle = { title: string } & DecomposedTitle;
+
+/** One decomposition per distinct title: rewatches and the many sessions of one episode (ViewingActivity) share it. */
+class TitleCache {
+  private readonly byTitle = new Map<string, KeptTitle>();
+
+  get(raw: string): KeptTitle {
+    let kept = this.byTitle.get(raw);
+    if (!kept) {
+      const title = detach(raw);
+      const { show, kind, season, episode } = decomposeTitle(title);
+      kept = { title, show, kind, season, episode };
+      this.byTitle.set(title, kept);
     }
-    return d;
+    return kept;
   }
+}
+
+/** Built property by property: same shape for every event, no spread copies (100,000 events add up). */
+function eventOf(profile: string | null, kept: KeptTitle, date: string, startTime: string | null, durationSec: number | null): ViewingEvent {
+  return { profile, title: kept.title, show: kept.show, kind: kept.kind, season: kept.season, episode: kept.episode, date, startTime, durationSec };
 }
 
 function dateRange(events: ViewingEvent[]): { firstDate: string | null; lastDate: string | null } {
@@ -202,7 +226,9 @@ function dateRange(events: ViewingEvent[]): { firstDate: string | null; lastDate
   return { firstDate, lastDate };
 }
 
-const isBlank = (title: string) => cleanText(title) === '';
+/** Nothing but spaces (any kind) and invisible characters. */
+const BLANK = /^[\s\u200B-\u200D\u2060\u00AD]*$/;
+const isBlank = (title: string) => BLANK.test(title);
 
 function noDateParses(file: string, row: number | undefined, expected: string): never {
   throw new AppError(
@@ -216,7 +242,8 @@ function noDateParses(file: string, row: number | undefined, expected: string): 
 class SimpleReader implements ShapeReader {
   private rows = 0;
   private readonly skips = new Skips();
-  private readonly titles: string[] = [];
+  private readonly titles: KeptTitle[] = [];
+  private readonly cache = new TitleCache();
   private records = new Uint32Array(1024);
   private readonly dates = new DateColumn();
 
@@ -238,20 +265,19 @@ class SimpleReader implements ShapeReader {
       this.records = grown;
     }
     this.records[i] = row;
-    this.titles.push(title);
+    this.titles.push(this.cache.get(title));
   }
 
   finish(): ParsedHistory {
     const { file, options, dates, skips } = this;
     const order = dates.decideOrder(options.dateOrder, file, (i) => this.records[i]);
-    const latest = new Date(options.now.getTime() + MAX_ZONE_AHEAD_MS).toISOString().slice(0, 10);
-    const cache = new TitleCache();
+    const latest = new Date(options.now.getTime() + MAX_ZONE_AHEAD_MS).toISOString().slice(0, ISO_DATE_LENGTH);
     const events: ViewingEvent[] = [];
     for (let i = 0; i < dates.length; i++) {
       const date = dates.dateAt(i, order);
       if (date === null) skips.add('bad_date', this.records[i]);
       else if (date > latest) skips.add('future', this.records[i]);
-      else events.push({ profile: null, title: this.titles[i], ...cache.get(this.titles[i]), date, startTime: null, durationSec: null });
+      else events.push(eventOf(null, this.titles[i], date, null, null));
     }
     const format = dates.format(order);
     if (dates.length > 0 && skips.count('bad_date') === dates.length) noDateParses(file, skips.firstRow('bad_date'), format === 'unknown' ? 'e.g. 20/10/2020, 10/20/20 or 2020-10-20' : format);
@@ -273,20 +299,21 @@ const START_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})Z?$/;
 const DURATION_RE = /^(\d{1,3}):([0-5]\d):([0-5]\d)$/;
 const HOURS_PER_DAY = 24;
 const MINUTES_PER_HOUR = 60;
+const SECONDS_PER_MINUTE = 60;
 
-/** `YYYY-MM-DD HH:MM:SS` (UTC) -> ISO, or null. */
-function parseStartTime(text: string): { date: string; iso: string } | null {
+/** `YYYY-MM-DD HH:MM:SS` (UTC) -> epoch milliseconds, or null. */
+function parseStartTime(text: string): number | null {
   const m = START_TIME_RE.exec(text.trim());
   if (!m) return null;
-  const date = isoDate(Number(m[1]), Number(m[2]), Number(m[3]));
-  if (date === null || Number(m[4]) >= HOURS_PER_DAY || Number(m[5]) >= MINUTES_PER_HOUR || Number(m[6]) >= MINUTES_PER_HOUR) return null;
-  return { date, iso: `${date}T${m[4]}:${m[5]}:${m[6]}Z` };
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number);
+  if (isoDate(year, month, day) === null || hour >= HOURS_PER_DAY || minute >= MINUTES_PER_HOUR || second >= SECONDS_PER_MINUTE) return null;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
 }
 
 /** `HH:MM:SS` -> seconds, or null. */
 function parseDuration(text: string): number | null {
   const m = DURATION_RE.exec(text.trim());
-  return m ? (Number(m[1]) * MINUTES_PER_HOUR + Number(m[2])) * MINUTES_PER_HOUR + Number(m[3]) : null;
+  return m ? (Number(m[1]) * MINUTES_PER_HOUR + Number(m[2])) * SECONDS_PER_MINUTE + Number(m[3]) : null;
 }
 
 /** `ViewingActivity.csv`: every row is complete on its own. */
@@ -294,10 +321,11 @@ class ActivityReader implements ShapeReader {
   private rows = 0;
   private readonly skips = new Skips();
   private readonly events: ViewingEvent[] = [];
-  private readonly profiles = new Map<string, number>();
+  private readonly profiles = new Map<string, { name: string; rows: number }>();
   private readonly cache = new TitleCache();
+  private readonly days = new Map<string, string>();
   private readonly lastWidth: number;
-  private readonly nowIso: string;
+  private readonly nowMs: number;
   private dated = 0;
 
   constructor(
@@ -306,25 +334,38 @@ class ActivityReader implements ShapeReader {
     private readonly col: { profile: number; start: number; duration: number; title: number; supplemental: number },
   ) {
     this.lastWidth = Math.max(...Object.values(col));
-    this.nowIso = options.now.toISOString().slice(0, 19) + 'Z';
+    this.nowMs = options.now.getTime();
   }
 
   add(fields: string[], row: number): void {
     this.rows++;
     if (fields.length <= this.lastWidth) return this.skips.add('bad_row', row);
-    const profile = fields[this.col.profile].trim();
-    if (!this.profiles.has(profile)) this.profiles.set(profile, 0);
+    const name = fields[this.col.profile].trim();
+    let profile = this.profiles.get(name);
+    if (!profile) {
+      profile = { name: detach(name), rows: 0 };
+      this.profiles.set(profile.name, profile);
+    }
     if (fields[this.col.supplemental].trim() !== '') return this.skips.add('supplemental', row);
     const title = fields[this.col.title].trim();
     if (isBlank(title)) return this.skips.add('blank_title', row);
     this.dated++;
-    const start = parseStartTime(fields[this.col.start]);
-    if (start === null) return this.skips.add('bad_date', row);
-    if (start.iso > this.nowIso) return this.skips.add('future', row);
+    const startMs = parseStartTime(fields[this.col.start]);
+    if (startMs === null) return this.skips.add('bad_date', row);
+    if (startMs > this.nowMs) return this.skips.add('future', row);
     const durationSec = parseDuration(fields[this.col.duration]);
     if (durationSec === null) return this.skips.add('bad_duration', row);
-    this.profiles.set(profile, (this.profiles.get(profile) ?? 0) + 1);
-    this.events.push({ profile, title, ...this.cache.get(title), date: start.date, startTime: start.iso, durationSec });
+    profile.rows++;
+    const startTime = new Date(startMs).toISOString();
+    this.events.push(eventOf(profile.name, this.cache.get(title), this.day(startTime.slice(0, ISO_DATE_LENGTH)), startTime, durationSec));
+  }
+
+  /** One string per distinct day. */
+  private day(date: string): string {
+    const known = this.days.get(date);
+    if (known !== undefined) return known;
+    this.days.set(date, date);
+    return date;
   }
 
   finish(): ParsedHistory {
@@ -336,7 +377,7 @@ class ActivityReader implements ShapeReader {
       shape: 'ViewingActivity',
       rows: this.rows,
       skipped: skips.counts,
-      profiles: [...this.profiles].map(([name, rows]) => ({ name, rows })),
+      profiles: [...this.profiles.values()],
       dateFormat: ACTIVITY_DATE_FORMAT,
       ...dateRange(events),
       events,

@@ -34,6 +34,8 @@ const SPACE_LIKE = /[\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]/g;
 /** Characters that render as nothing: zero-width spaces and joiners, BOM, soft hyphen. */
 const INVISIBLE = /[\u200B-\u200D\u2060\uFEFF\u00AD]/g;
 const FULLWIDTH_COLON = /\uFF1A/g;
+/** Plain ASCII with single spaces (most titles) is already clean: NFKC leaves it as is. */
+const NEEDS_CLEANING = /[^\x21-\x7E ]| {2}/;
 
 /**
  * Clean a title for display and splitting: invisible characters removed, odd spaces
@@ -41,6 +43,7 @@ const FULLWIDTH_COLON = /\uFF1A/g;
  * accents are kept; `normalizeTitle` in `catalog.ts` goes further for matching.
  */
 export function cleanText(s: string): string {
+  if (!NEEDS_CLEANING.test(s)) return s.trim();
   return s
     .replace(INVISIBLE, '')
     .replace(FULLWIDTH_COLON, ': ')
@@ -90,27 +93,43 @@ const SEASON_RE = whole(`${numbered(SEASON_WORDS)}|第\\s*${NUMBER}\\s*[季期�
 const PART_RE = whole(`${numbered(PART_WORDS)}|collection|.+\\s[-–—]\\s(?:${numbered([...SEASON_WORDS, ...PART_WORDS])})`);
 const EPISODE_RE = whole(`${numbered(EPISODE_WORDS)}|第\\s*${NUMBER}\\s*[話话集回]`);
 /** ": " (or " : ", French) separates the parts; a colon inside a word (`Re:Zero`) does not. */
-const PART_SEPARATOR = /\s*:\s+/;
+const PART_SEPARATOR = /\s*:\s+/g;
+
+/** Start and end offsets of the non-empty ": "-separated parts of a cleaned title. */
+function partSpans(text: string): [number, number][] {
+  const spans: [number, number][] = [];
+  let start = 0;
+  for (const m of text.matchAll(PART_SEPARATOR)) {
+    if (m.index > start) spans.push([start, m.index]);
+    start = m.index + m[0].length;
+  }
+  if (start < text.length) spans.push([start, text.length]);
+  return spans;
+}
 
 /** The ": "-separated parts of a cleaned title. */
 export function splitTitle(text: string): string[] {
-  return text.split(PART_SEPARATOR).filter((p) => p.length > 0);
+  return partSpans(text).map(([start, end]) => text.slice(start, end));
 }
 
 const isSeasonPart = (part: string, partCount: number) => SEASON_RE.test(part) || (partCount >= 3 && PART_RE.test(part));
 
-/** Split a Netflix history title into show, kind, season and episode (see the module comment). */
+/**
+ * Split a Netflix history title into show, kind, season and episode (see the module
+ * comment). Show and episode are slices of the title, not copies: a large history
+ * holds each title's text once.
+ */
 export function decomposeTitle(title: string): DecomposedTitle {
   const text = cleanText(title);
-  const parts = splitTitle(text);
+  const spans = partSpans(text);
+  const parts = spans.map(([start, end]) => text.slice(start, end));
   const n = parts.length;
   const series = (showEnd: number, season: string | null, episodeStart: number): DecomposedTitle => ({
-    show: parts.slice(0, showEnd).join(': '),
+    show: text.slice(0, spans[showEnd - 1][1]),
     kind: 'series',
     season,
-    episode: episodeStart < n ? parts.slice(episodeStart).join(': ') : null,
+    episode: episodeStart < n ? text.slice(spans[episodeStart][0]) : null,
   });
-
   const s = parts.findIndex((p, i) => i >= 1 && isSeasonPart(p, n));
   if (s >= 1) return series(s, parts[s], s + 1);
   const e = parts.findIndex((p, i) => i >= 1 && EPISODE_RE.test(p));

@@ -1,0 +1,249 @@
+import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { readCommunityStats, type CommunityStats } from '../../aggregator/community';
+import type { Catalog, Matcher } from '../../shared/catalog';
+import { PROJECT_ROOT, type Config } from '../../shared/config';
+import type { Logger } from '../../shared/log';
+import type { Workspace } from '../../shared/workspace';
+import { blendView, setBlendConsent, syncBlend, type BlendView } from '../blend';
+import { compareWithCommunity, readHistoryEvents, weekTruth } from '../community';
+import { computeInsights, playsOf, showMatcher, type PersonalInsights } from '../insights';
+import { errorSchema } from './routes';
+import { assertSameOrigin } from './security';
+
+/**
+ * The insights and blend pages of one profile, as a Fastify plugin:
+ * `app.register(insightsRoutes, { config, ws, catalog, matcher, profile, logger })`.
+ *
+ * - `GET /insights`, `GET /blend`          the pages (`ui/insights.html`, `ui/blend.html`);
+ *                                           their scripts and styles come from `ui/` through the static plugin
+ * - `GET /vendor/chart.umd.js`             Chart.js 4's UMD build, read from node_modules (no copy in ui/)
+ * - `GET /api/insights`                    personal insights of the profile, computed from its private
+ *                                           parsed-history cache, and how last week compares with the community
+ * - `GET /api/community`                   the aggregator's community statistics with titles, or why there are none
+ * - `GET /api/blend`                       the blend consent and the watch-together lists
+ * - `POST /api/blend` `{ friend }`         name a friend (an email) or withdraw (null); same answer as GET
+ *
+ * The personal figures never leave this machine (the server binds to
+ * loopback); responses are serialized through their schemas. The POST must
+ * come from the page's own origin (`Sec-Fetch-Site`, `Origin` vs `Host`) with a
+ * JSON body of at most BLEND_BODY_BYTES: an HTML form from another site can
+ * send neither.
+ */
+export interface InsightsRouteOptions {
+  config: Config;
+  ws: Workspace;
+  catalog: Catalog;
+  matcher: Matcher;
+  /** Profile folder name, `profile_<n>`. */
+  profile: string;
+  logger: Logger;
+  now?: () => Date;
+  /** Folder of the pages; defaults to the project's `ui/`. */
+  uiDir?: string;
+}
+
+/** Largest POST /api/blend body: `{"friend": "<254-character email>"}` fits. */
+export const BLEND_BODY_BYTES = 1024; // 1 KiB
+const MAX_EMAIL_CHARS = 254;
+
+export const NO_HISTORY_MESSAGE =
+  'No viewing history yet: save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first pass.';
+
+const emptyObject = { type: 'object', properties: {}, additionalProperties: false } as const;
+const errorResponses = { '4xx': errorSchema, '5xx': errorSchema } as const;
+const num = { type: 'number' } as const;
+const int = { type: 'integer' } as const;
+const str = { type: 'string' } as const;
+const nullableNum = { type: ['number', 'null'] } as const;
+const nullableInt = { type: ['integer', 'null'] } as const;
+const nullableStr = { type: ['string', 'null'] } as const;
+const strings = { type: 'array', items: str } as const;
+const estimate = { type: 'object', required: ['value', 'se'], properties: { value: num, se: num } } as const;
+const obj = <P extends Record<string, unknown>>(properties: P) => ({ type: 'object', required: Object.keys(properties), properties }) as const;
+const nullable = <S extends object>(schema: S) => ({ anyOf: [{ type: 'null' }, schema] }) as const;
+
+const weekPoint = obj({ week: str, start: str, plays: int, hours: nullableNum });
+const personalSchema = obj({
+  totals: obj({ plays: int, hours: nullableNum, shows: int, firstDate: nullableStr, lastDate: nullableStr, hasDurations: { type: 'boolean' } }),
+  weekly: { type: 'array', items: weekPoint },
+  lastWeek: weekPoint,
+  topShows: { type: 'array', items: obj({ title: str, kind: str, matched: { type: 'boolean' }, plays: int, hours: nullableNum, firstDate: str, lastDate: str }) },
+  genres: obj({ months: strings, genres: strings, plays: { type: 'array', items: { type: 'array', items: num } }, unmatchedPlays: int }),
+  binges: obj({
+    minEpisodesPerDay: int,
+    sessions: int,
+    longest: { type: 'array', items: obj({ title: str, start: str, end: str, days: int, episodes: int }) },
+    perMonth: { type: 'array', items: obj({ month: str, sessions: int }) },
+  }),
+});
+const comparisonSchema = obj({
+  week: str,
+  plays: int,
+  band: obj({ min: int, max: nullableInt }),
+  fewer: estimate,
+  interval: { type: 'array', items: num, minItems: 2, maxItems: 2 },
+  mean: nullable(estimate),
+});
+const insightsSchema = obj({
+  profile: str,
+  state: { type: 'string', enum: ['ready', 'no-history'] },
+  message: nullableStr,
+  personal: nullable(personalSchema),
+  comparison: nullable(comparisonSchema),
+});
+const communitySchema = obj({
+  state: { type: 'string', enum: ['ready', 'unavailable'] },
+  message: nullableStr,
+  stats: nullable(
+    obj({
+      week: str,
+      createdAt: str,
+      participants: int,
+      epsilon: obj({ min: num, max: num }),
+      detectableCount: num,
+      topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: num, se: num }) },
+      nothingWatched: obj({ count: num, se: num }),
+      trend: { type: 'array', items: obj({ week: str, participants: int, mean: nullableNum, se: nullableNum }) },
+      bands: { type: 'array', items: obj({ min: int, max: nullableInt, share: num, se: num, below: num, belowSe: num }) },
+    }),
+  ),
+});
+const blendSchema = obj({
+  me: str,
+  friend: nullableStr,
+  source: { type: 'string', enum: ['page', 'config', 'none'] },
+  state: { type: 'string', enum: ['off', 'waiting', 'active', 'untrained'] },
+  message: str,
+  lists: {
+    type: 'array',
+    items: obj({
+      profile: str,
+      items: {
+        type: 'array',
+        items: obj({ item: int, title: str, kind: str, year: nullableInt, genres: strings, mine: int, theirs: int, sharedGenres: strings, reason: str }),
+      },
+    }),
+  },
+});
+const blendBodySchema = {
+  type: 'object',
+  required: ['friend'],
+  additionalProperties: false,
+  properties: { friend: { type: ['string', 'null'], minLength: 3, maxLength: MAX_EMAIL_CHARS } },
+} as const;
+
+const BLEND_MESSAGES: Record<BlendView['state'], (friend: string | null) => string> = {
+  off: () => 'Name a friend to blend with. Nothing is shared until both of you have named each other.',
+  waiting: (friend) => `Waiting for ${friend} to name you on their blend page (or for their scores to arrive). Only ${friend} can read what you share.`,
+  active: (friend) => `Shows you and ${friend} would both enjoy, from your private models. Neither of you sees the other's history.`,
+  untrained: () => 'This profile has no model yet: the watch-together list appears after the participant has trained it.',
+};
+
+/** The Chart.js UMD build in node_modules (resolved once). */
+function chartJsFile(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js');
+}
+
+function titleOf(catalog: Catalog, item: number | null, fallback: string): string {
+  return item === null ? fallback : catalog.items[item].title;
+}
+
+/** PersonalInsights as the page gets it: show names replaced by catalogue titles where matched, ids dropped. */
+function personalView(insights: PersonalInsights, catalog: Catalog) {
+  return {
+    ...insights,
+    topShows: insights.topShows.map((s) => ({ title: titleOf(catalog, s.item, s.show), kind: s.kind, matched: s.item !== null, plays: s.plays, hours: s.hours, firstDate: s.firstDate, lastDate: s.lastDate })),
+    binges: { ...insights.binges, longest: insights.binges.longest.map((b) => ({ title: titleOf(catalog, b.item, b.show), start: b.start, end: b.end, days: b.days, episodes: b.episodes })) },
+  };
+}
+
+function communityView(stats: CommunityStats, catalog: Catalog) {
+  return {
+    ...stats,
+    topShows: stats.topShows.map((s) => {
+      const item = catalog.items[s.item];
+      return { item: s.item, title: item.title, kind: item.kind, year: item.year, count: s.count, se: s.se };
+    }),
+    bands: stats.distribution.bands,
+  };
+}
+
+export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOptions): Promise<void> {
+  const { config, ws, catalog, profile, logger } = opts;
+  const now = opts.now ?? (() => new Date());
+  const uiDir = opts.uiDir ?? path.join(PROJECT_ROOT, 'ui');
+  const matchShow = showMatcher(opts.matcher);
+  const blendCtx = { config, ws, catalog, logger };
+  const chartFile = chartJsFile();
+  let chartJs: Buffer | null = null;
+
+  const loadStats = async (): Promise<{ stats: CommunityStats | null; message: string | null }> => {
+    if (config.AGGREGATOR_DATASITE === null) return { stats: null, message: 'AGGREGATOR_DATASITE is not set: there is no community to compare with.' };
+    const stats = await readCommunityStats(ws, config.AGGREGATOR_DATASITE, catalog, logger);
+    return stats === null
+      ? { stats: null, message: 'No community statistics yet: they appear once enough participants have sent their weekly private reports and the aggregator has shared the results with you.' }
+      : { stats, message: null };
+  };
+
+  const page = (name: string) => async (_request: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(await fs.readFile(path.join(uiDir, name)));
+  app.get('/insights', { schema: { querystring: emptyObject } }, page('insights.html'));
+  app.get('/blend', { schema: { querystring: emptyObject } }, page('blend.html'));
+
+  app.get('/vendor/chart.umd.js', { schema: { querystring: emptyObject } }, async (_request, reply) => {
+    chartJs ??= await fs.readFile(chartFile);
+    return reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(chartJs);
+  });
+
+  app.get('/api/insights', { schema: { querystring: emptyObject, response: { 200: insightsSchema, ...errorResponses } } }, async () => {
+    const events = await readHistoryEvents(ws.privateDir(profile));
+    if (events === null) return { profile, state: 'no-history', message: NO_HISTORY_MESSAGE, personal: null, comparison: null };
+    const insights = computeInsights(events, { catalog, matchShow, now: now() });
+    const { stats } = await loadStats();
+    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(events), stats.week, matchShow).plays, stats);
+    return { profile, state: 'ready', message: null, personal: personalView(insights, catalog), comparison };
+  });
+
+  app.get('/api/community', { schema: { querystring: emptyObject, response: { 200: communitySchema, ...errorResponses } } }, async () => {
+    const { stats, message } = await loadStats();
+    return stats === null ? { state: 'unavailable', message, stats: null } : { state: 'ready', message: null, stats: communityView(stats, catalog) };
+  });
+
+  const blendAnswer = async () => {
+    const view = await blendView(blendCtx, profile);
+    return {
+      me: ws.email,
+      friend: view.consent.friend,
+      source: view.consent.source,
+      state: view.state,
+      message: BLEND_MESSAGES[view.state](view.consent.friend),
+      lists: view.lists.map((list) => ({
+        profile: list.profile,
+        items: list.items.map((t) => {
+          const item = catalog.items[t.item];
+          return { ...t, title: item.title, kind: item.kind, year: item.year, genres: item.genres };
+        }),
+      })),
+    };
+  };
+
+  app.get('/api/blend', { schema: { querystring: emptyObject, response: { 200: blendSchema, ...errorResponses } } }, blendAnswer);
+
+  app.post<{ Body: { friend: string | null } }>(
+    '/api/blend',
+    {
+      bodyLimit: BLEND_BODY_BYTES,
+      onRequest: async (request) => assertSameOrigin(request),
+      schema: { querystring: emptyObject, body: blendBodySchema, response: { 200: blendSchema, ...errorResponses } },
+    },
+    async (request) => {
+      const consent = await setBlendConsent(blendCtx, request.body.friend);
+      const result = await syncBlend(blendCtx);
+      logger.info({ friend: consent.friend !== null, state: result.state }, consent.friend === null ? 'blend withdrawn' : 'blend consent given');
+      return blendAnswer();
+    },
+  );
+}

@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/shared/config';
+
+const REAL_EXPORT = path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'netflix-history', 'nsteenholdt_NetflixViewingHistory.csv');
+const REPORT_KEYS = ['rows', 'skipped', 'profiles', 'dateFormat', 'firstDate', 'lastDate', 'shows', 'matched', 'unmatched', 'unmatchedSample'];
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ingest-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The tsx that `npx tsx` and `npm run cli` run, without npm's start-up time and warnings. */
+const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
+
+/** Run `tsx src/cli.ts ingest ...` from the project root; resolves with exit code and output. */
+async function ingest(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(TSX, ['src/cli.ts', 'ingest', ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'silent', CATALOG_PATH: '', DATE_ORDER: 'auto' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('cli ingest', () => {
+  it('prints one JSON object with exactly the report keys for the real export', async () => {
+    const { code, stdout } = await ingest('--history', REAL_EXPORT, '--json');
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const report = JSON.parse(lines[0]);
+    expect(Object.keys(report).sort()).toEqual([...REPORT_KEYS].sort());
+    expect(report).toMatchObject({
+      rows: 2677,
+      skipped: { blank_title: 2 },
+      profiles: [{ name: '', rows: 2675 }],
+      dateFormat: 'DD/MM/YYYY',
+      firstDate: '2015-02-11',
+      lastDate: '2020-10-20',
+      shows: 336,
+    });
+    expect(report.matched + report.unmatched).toBe(report.shows);
+    expect(report.matched).toBeGreaterThan(150);
+    expect(report.unmatchedSample).toHaveLength(20);
+    expect(report.unmatchedSample).toContain('Venner');
+  });
+
+  it('with --matches lists every distinct show once with its catalogue title', async () => {
+    const { code, stdout } = await ingest('--history', REAL_EXPORT, '--json', '--matches');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(Object.keys(report).sort()).toEqual([...REPORT_KEYS, 'matches'].sort());
+    expect(report.matches).toHaveLength(report.shows);
+    for (const m of report.matches) expect(Object.keys(m).sort()).toEqual(['episodes', 'kind', 'score', 'show', 'title']);
+    expect(report.matches.reduce((n: number, m: { episodes: number }) => n + m.episodes, 0)).toBe(2675);
+    expect(report.matches).toContainEqual({ show: 'Lucifer', kind: 'series', episodes: 75, title: 'Lucifer', score: 1 });
+    expect(report.matches).toContainEqual({ show: 'Venner', kind: 'series', episodes: 235, title: null, score: 0 });
+    expect(report.matches.filter((m: { title: string | null }) => m.title !== null)).toHaveLength(report.matched);
+  });
+
+  it('reads a ViewingActivity.csv against a catalogue given on the command line', async () => {
+    const history = path.join(dir, 'ViewingActivity.csv');
+    await writeFile(
+      history,
+      'Profile Name,Start Time,Duration,Attributes,Title,Supplemental Video Type,Device Type,Bookmark,Latest Bookmark,Country\n' +
+        'Alice,2021-03-04 20:15:33,00:45:12,,"Lucifer: Season 1: Pilot",,TV,00:45:00,00:45:00,DK (Denmark)\n' +
+        'Bob,2021-03-05 20:15:33,00:00:40,,"Lucifer: Season 1 (Trailer)",TRAILER,TV,00:00:40,00:00:40,DK (Denmark)\n',
+    );
+    const catalog = path.join(dir, 'titles.csv');
+    await writeFile(catalog, 'show_id,type,title,director,cast,country,date_added,release_year,rating,duration,listed_in,description\ns1,TV Show,Lucifer,,,,,2016,TV-14,6 Seasons,TV Dramas,A devil.\n');
+    const { code, stdout } = await ingest('--history', history, '--catalog', catalog, '--json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      rows: 2,
+      skipped: { supplemental: 1 },
+      profiles: [{ name: 'Alice', rows: 1 }, { name: 'Bob', rows: 0 }],
+      dateFormat: 'YYYY-MM-DD HH:MM:SS',
+      firstDate: '2021-03-04',
+      lastDate: '2021-03-04',
+      shows: 1,
+      matched: 1,
+      unmatched: 0,
+      unmatchedSample: [],
+    });
+  });
+
+  it('prints a human summary without --json', async () => {
+    const { code, stdout } = await ingest('--history', REAL_EXPORT);
+    expect(code).toBe(0);
+    expect(stdout).toContain('2677');
+    expect(stdout).toContain('336 distinct shows and films');
+  });
+
+  it('exits 1 with one line naming the file when the dates are ambiguous, and 0 with --date-order', async () => {
+    const history = path.join(dir, 'ambiguous.csv');
+    await writeFile(history, 'Title,Date\nInception,01/02/2021\nLucifer: Season 1: Pilot,03/04/2021\n');
+    const failed = await ingest('--history', history, '--json');
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('');
+    expect(failed.stderr.trim().split('\n')).toHaveLength(1);
+    expect(failed.stderr).toContain('ERR_HISTORY_DATE_AMBIGUOUS');
+    expect(failed.stderr).toContain(history);
+    expect(failed.stderr).toContain('--date-order');
+    const forced = await ingest('--history', history, '--json', '--date-order', 'mdy');
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ dateFormat: 'MM/DD/YYYY', firstDate: '2021-01-02', lastDate: '2021-03-04' });
+  });
+
+  it('exits 1 naming file and row when no date parses', async () => {
+    const history = path.join(dir, 'nodates.csv');
+    await writeFile(history, 'Title,Date\nInception,someday\n');
+    const { code, stderr } = await ingest('--history', history);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`ERR_HISTORY_DATE: ${history} row 2`);
+  });
+
+  it('exits 2 on usage errors: no --history, no value, a bad --date-order, an unknown option', async () => {
+    const runs = await Promise.all([[], ['--history'], ['--history', REAL_EXPORT, '--date-order', 'dym'], ['--history', REAL_EXPORT, '--bogus']].map((args) => ingest(...args)));
+    for (const { code, stderr } of runs) {
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/^error: ERR_USAGE: /);
+    }
+    expect(runs[2].stderr).toContain('--date-order dym');
+  });
+});

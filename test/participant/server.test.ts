@@ -1,0 +1,380 @@
+import { existsSync, promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readClickLog, type ClickRow, type PageViewRow } from '../../src/participant/clicks';
+import { buildApp, MAX_BODY_BYTES, startServer, type AppOptions } from '../../src/participant/server/app';
+import type { PageData } from '../../src/participant/server/routes';
+import { AppError } from '../../src/shared/errors';
+import { parsePermissions } from '../../src/shared/permissions';
+import type { Random } from '../../src/shared/random';
+import { AGGREGATOR, createFixture, GLOBAL_VERSION, PROFILE, WATCHED, type Fixture, type FixtureOptions } from './server-fixture';
+
+let fixture: Fixture | null = null;
+let app: FastifyInstance | null = null;
+
+afterEach(async () => {
+  await app?.close();
+  await fixture?.cleanup();
+  app = null;
+  fixture = null;
+});
+
+/** A Random whose next() returns the given values in turn (to choose the left arm). */
+function sequence(...values: number[]): Random {
+  let i = 0;
+  const next = () => values[i++ % values.length];
+  return { next, normal: () => 0, int: (n) => Math.floor(next() * n) };
+}
+
+async function setup(options: FixtureOptions = {}, appOptions: Partial<AppOptions> = {}): Promise<{ fixture: Fixture; app: FastifyInstance }> {
+  fixture = await createFixture(options);
+  app = buildApp({
+    config: fixture.config,
+    workspace: fixture.ws,
+    catalog: fixture.catalog,
+    profile: PROFILE,
+    now: () => new Date('2026-11-21T16:00:00.000Z'),
+    ...appOptions,
+  });
+  await app.ready();
+  return { fixture, app };
+}
+
+function json<T = Record<string, unknown>>(res: LightMyRequestResponse): T {
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  return res.json() as T;
+}
+
+async function newPage(a: FastifyInstance): Promise<PageData> {
+  const res = await a.inject({ method: 'POST', url: '/api/views', payload: {} });
+  expect(res.statusCode).toBe(200);
+  return json<PageData>(res);
+}
+
+function click(a: FastifyInstance, page: Pick<PageData, 'pageView' | 'token'>, side: 'left' | 'right', item: number, headers: Record<string, string> = {}) {
+  return a.inject({ method: 'POST', url: '/api/click', headers, payload: { pageView: page.pageView, token: page.token, side, item } });
+}
+
+async function logRows(f: Fixture) {
+  return (await readClickLog(f.ws.clickLog(PROFILE)))?.rows ?? [];
+}
+
+function expectNoStack(res: LightMyRequestResponse) {
+  expect(res.body).not.toMatch(/\bat .*\.(ts|js):\d+|stack/i);
+}
+
+describe('health and status', () => {
+  it('GET /api/health answers ok', async () => {
+    const { app } = await setup();
+    const res = await app.inject('/api/health');
+    expect(res.statusCode).toBe(200);
+    expect(json(res)).toEqual({ status: 'ok' });
+  });
+
+  it('GET /api/status reports versions, training time and access, and nothing of the history', async () => {
+    const { app } = await setup();
+    const res = await app.inject('/api/status');
+    expect(res.statusCode).toBe(200);
+    expect(json(res)).toEqual({
+      profile: PROFILE,
+      access: 'granted',
+      trainedAt: '2026-11-21T15:00:00.000Z',
+      versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
+      recsPerColumn: 5,
+    });
+  });
+
+  it('GET /api/status says untrained before the first training and waiting before access', async () => {
+    const { app } = await setup({ trained: false });
+    expect(json(await app.inject('/api/status'))).toMatchObject({ access: 'untrained', trainedAt: null, versions: { global: null, localBase: null } });
+    await app.close();
+    await fixture!.cleanup();
+    const second = await setup({ granted: false });
+    expect(json(await second.app.inject('/api/status'))).toMatchObject({ access: 'waiting', versions: { global: null, localBase: GLOBAL_VERSION } });
+  });
+
+  it('rejects unknown query parameters', async () => {
+    const { app } = await setup();
+    const res = await app.inject('/api/health?debug=1');
+    expect(res.statusCode).toBe(400);
+    expect(json(res)).toMatchObject({ code: 'ERR_BAD_REQUEST' });
+  });
+});
+
+describe('page views', () => {
+  it('serves two columns, one per arm, without watched shows, and logs the view', async () => {
+    const { app, fixture } = await setup();
+    const page = await newPage(app);
+    expect(page.state).toBe('experiment');
+    expect(page.message).toBeNull();
+    expect(page.versions).toEqual({ global: GLOBAL_VERSION, localBase: GLOBAL_VERSION });
+    expect(page.columns.map((c) => c.side)).toEqual(['left', 'right']);
+    expect(page.columns.map((c) => c.arm).sort()).toEqual(['global', 'local']);
+    for (const col of page.columns) {
+      expect(col.shows).toHaveLength(5);
+      expect(col.shows.map((s) => s.rank)).toEqual([1, 2, 3, 4, 5]);
+      for (const show of col.shows) {
+        expect(WATCHED).not.toContain(show.id);
+        expect(show).not.toHaveProperty('score');
+        expect(show.title).toBe(fixture.catalog.items[show.id].title);
+      }
+    }
+    const [left, right] = page.columns;
+    for (const show of left.shows) expect(show.inBoth).toBe(right.shows.some((s) => s.id === show.id));
+
+    const rows = await logRows(fixture);
+    expect(rows).toHaveLength(1);
+    const view = rows[0] as PageViewRow;
+    expect(view).toMatchObject({ type: 'view', pageView: page.pageView, left: left.arm, versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION } });
+    expect(view[left.arm]).toEqual(left.shows.map((s) => s.id));
+    expect(view[right.arm]).toEqual(right.shows.map((s) => s.id));
+    expect(JSON.stringify(rows)).not.toContain(left.shows[0].title);
+  });
+
+  it('puts each arm on either side as the injected randomness decides', async () => {
+    const { app } = await setup({}, { random: sequence(0.1, 0.9) });
+    expect((await newPage(app)).columns[0].arm).toBe('local');
+    expect((await newPage(app)).columns[0].arm).toBe('global');
+  });
+
+  it('shows a friendly waiting state with the local list before access is granted', async () => {
+    const { app, fixture } = await setup({ granted: false });
+    const page = await newPage(app);
+    expect(page.state).toBe('waiting');
+    expect(page.message).toMatch(/Waiting for the aggregator to share the global model/);
+    expect(page.pageView).toBeNull();
+    expect(page.columns).toHaveLength(1);
+    expect(page.columns[0]).toMatchObject({ side: 'left', arm: 'local' });
+    expect(page.columns[0].shows).toHaveLength(5);
+    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(false);
+  });
+
+  it('tells the user to run the participant before the first training', async () => {
+    const { app } = await setup({ trained: false, global: false });
+    const page = await newPage(app);
+    expect(page.state).toBe('untrained');
+    expect(page.message).toMatch(/participant/);
+    expect(page.columns).toEqual([]);
+  });
+
+  it('makes sure the app folder lets only the aggregator read the click log', async () => {
+    const { app, fixture } = await setup();
+    await newPage(app);
+    const file = path.join(fixture.ws.appData(), 'syft.pub.yaml');
+    const perms = parsePermissions(await fs.readFile(file, 'utf8'), file);
+    expect(perms.rules).toEqual([{ pattern: '**', access: { read: [AGGREGATOR], write: [], admin: [] } }]);
+  });
+
+  it('answers a broken model with a JSON error, not a stack trace', async () => {
+    const { app, fixture } = await setup();
+    await fs.writeFile(path.join(fixture.ws.privateDir(PROFILE), 'state.json'), '{ not json');
+    const res = await app.inject({ method: 'POST', url: '/api/views', payload: {} });
+    expect(res.statusCode).toBe(500);
+    expect(json(res)).toMatchObject({ code: 'ERR_JSON_FORMAT' });
+    expectNoStack(res);
+  });
+});
+
+describe('clicks', () => {
+  it('records a click with its side, arm and rank', async () => {
+    const { app, fixture } = await setup();
+    const page = await newPage(app);
+    const right = page.columns[1];
+    const res = await click(app, page, 'right', right.shows[2].id);
+    expect(res.statusCode).toBe(200);
+    expect(json(res)).toEqual({ status: 'recorded' });
+    const rows = await logRows(fixture);
+    expect(rows[1]).toEqual({
+      v: 1,
+      type: 'click',
+      at: '2026-11-21T16:00:00.000Z',
+      pageView: page.pageView!,
+      side: 'right',
+      arm: right.arm,
+      item: right.shows[2].id,
+      rank: 3,
+    } satisfies ClickRow);
+  });
+
+  it('counts a show once per list per page view', async () => {
+    const { app, fixture } = await setup({ globalShift: 0.05 });
+    const page = await newPage(app);
+    const shared = page.columns[0].shows.find((s) => s.inBoth);
+    expect(shared).toBeDefined();
+    expect(json(await click(app, page, 'left', shared!.id))).toEqual({ status: 'recorded' });
+    expect(json(await click(app, page, 'left', shared!.id))).toEqual({ status: 'duplicate' });
+    expect(json(await click(app, page, 'right', shared!.id))).toEqual({ status: 'recorded' });
+    const second = await newPage(app);
+    const again = second.columns.find((c) => c.shows.some((s) => s.id === shared!.id))!;
+    expect(json(await click(app, second, again.side, shared!.id))).toEqual({ status: 'recorded' });
+    const clicks = (await logRows(fixture)).filter((r) => r.type === 'click');
+    expect(clicks).toHaveLength(3);
+  });
+
+  it('rejects malformed bodies with 400 and a JSON error', async () => {
+    const { app } = await setup();
+    const page = await newPage(app);
+    const bodies: unknown[] = [
+      {},
+      { pageView: page.pageView, token: page.token, side: 'middle', item: 1 },
+      { pageView: page.pageView, token: page.token, side: 'left', item: 'three' },
+      { pageView: page.pageView, token: page.token, side: 'left', item: -1 },
+      { pageView: page.pageView, token: page.token, side: 'left', item: page.columns[0].shows[0].id, title: 'extra' },
+      { pageView: '../../etc/passwd', token: page.token, side: 'left', item: 1 },
+    ];
+    for (const payload of bodies) {
+      const res = await app.inject({ method: 'POST', url: '/api/click', payload: payload as object });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(json(res)).toMatchObject({ statusCode: 400, code: 'ERR_BAD_REQUEST' });
+      expectNoStack(res);
+    }
+    const notJson = await app.inject({ method: 'POST', url: '/api/click', headers: { 'content-type': 'application/json' }, payload: '{"pageView":' });
+    expect(notJson.statusCode).toBe(400);
+    expect(json(notJson)).toMatchObject({ code: 'ERR_BAD_REQUEST' });
+    expectNoStack(notJson);
+  });
+
+  it('rejects a show that was not in that column', async () => {
+    const { app } = await setup();
+    const page = await newPage(app);
+    const res = await click(app, page, 'left', WATCHED[0]);
+    expect(res.statusCode).toBe(400);
+    expect(json(res)).toMatchObject({ code: 'ERR_BAD_REQUEST' });
+  });
+
+  it('answers 409 for a page view it does not know', async () => {
+    const { app } = await setup();
+    const page = await newPage(app);
+    const res = await click(app, { ...page, pageView: 'AAAAAAAAAAAAAAAA' }, 'left', page.columns[0].shows[0].id);
+    expect(res.statusCode).toBe(409);
+    expect(json(res)).toMatchObject({ code: 'ERR_PAGE_VIEW_EXPIRED' });
+  });
+
+  it('loses and tears no row under 200 concurrent clicks', async () => {
+    const { app, fixture } = await setup();
+    const pages = await Promise.all(Array.from({ length: 20 }, () => newPage(app)));
+    const results = await Promise.all(pages.flatMap((page) => page.columns.flatMap((col) => col.shows.map((s) => click(app, page, col.side, s.id)))));
+    expect(results).toHaveLength(200);
+    expect(results.every((r) => r.statusCode === 200 && r.json().status === 'recorded')).toBe(true);
+    const parsed = (await readClickLog(fixture.ws.clickLog(PROFILE)))!;
+    expect(parsed.rejected).toBe(0);
+    expect(parsed.torn).toBe(false);
+    expect(parsed.rows.filter((r) => r.type === 'click')).toHaveLength(200);
+    expect(parsed.rows.filter((r) => r.type === 'view')).toHaveLength(20);
+  });
+});
+
+describe('cross-origin and request hardening', () => {
+  it('refuses clicks from another origin or site with 403', async () => {
+    const { app, fixture } = await setup();
+    const page = await newPage(app);
+    const item = page.columns[0].shows[0].id;
+    const attempts: Record<string, string>[] = [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'null' }];
+    for (const headers of attempts) {
+      const res = await click(app, page, 'left', item, headers);
+      expect(res.statusCode, JSON.stringify(headers)).toBe(403);
+      expect(json(res)).toMatchObject({ code: 'ERR_CROSS_ORIGIN' });
+    }
+    const views = await app.inject({ method: 'POST', url: '/api/views', headers: { origin: 'https://evil.example' }, payload: {} });
+    expect(views.statusCode).toBe(403);
+    expect((await logRows(fixture)).filter((r) => r.type === 'click')).toHaveLength(0);
+  });
+
+  it('accepts the same origin and refuses a wrong page token', async () => {
+    const { app } = await setup();
+    const page = await newPage(app);
+    const item = page.columns[0].shows[0].id;
+    const sameOrigin = { origin: 'http://localhost:80', 'sec-fetch-site': 'same-origin' };
+    const forged = await click(app, { ...page, token: 'x'.repeat(32) }, 'left', item, sameOrigin);
+    expect(forged.statusCode).toBe(403);
+    expect(json(forged)).toMatchObject({ code: 'ERR_CROSS_ORIGIN' });
+    const ok = await click(app, page, 'left', item, sameOrigin);
+    expect(ok.statusCode).toBe(200);
+  });
+
+  it('refuses a Host name other than this machine (DNS rebinding)', async () => {
+    const { app } = await setup();
+    const res = await app.inject({ url: '/api/status', headers: { host: 'rebind.evil.example:8081' } });
+    expect(res.statusCode).toBe(403);
+    expect(json(res)).toMatchObject({ code: 'ERR_CROSS_ORIGIN' });
+    for (const host of ['127.0.0.1:8081', 'localhost', '[::1]:8081']) {
+      expect((await app.inject({ url: '/api/health', headers: { host } })).statusCode, host).toBe(200);
+    }
+  });
+
+  it('answers an oversized body with 413', async () => {
+    const { app } = await setup();
+    const page = await newPage(app);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/click',
+      payload: { pageView: page.pageView, token: page.token, side: 'left', item: 1, pad: 'x'.repeat(MAX_BODY_BYTES) },
+    });
+    expect(res.statusCode).toBe(413);
+    expect(json(res)).toMatchObject({ statusCode: 413, code: 'ERR_BAD_REQUEST' });
+    expectNoStack(res);
+  });
+
+  it('answers unknown routes with a JSON 404 and no stack trace', async () => {
+    const { app } = await setup();
+    for (const url of ['/nope', '/api/nope', '/../package.json', '/%2e%2e/package.json', '/ui/', '/src/cli.ts']) {
+      const res = await app.inject(url);
+      expect(res.statusCode, url).toBe(404);
+      expect(json(res)).toMatchObject({ statusCode: 404, code: 'ERR_NOT_FOUND' });
+      expectNoStack(res);
+    }
+    const method = await app.inject({ method: 'DELETE', url: '/api/click' });
+    expect(method.statusCode).toBe(404);
+  });
+
+  it('serves the page and its assets, never a directory listing', async () => {
+    const { app } = await setup();
+    const index = await app.inject('/');
+    expect(index.statusCode).toBe(200);
+    expect(index.headers['content-type']).toMatch(/^text\/html/);
+    expect(index.body).toContain('<script src="/app.js" defer></script>');
+    expect((await app.inject('/app.js')).headers['content-type']).toMatch(/javascript/);
+    expect((await app.inject('/style.css')).headers['content-type']).toMatch(/^text\/css/);
+  });
+
+  it('sends the security headers on pages, API answers and errors', async () => {
+    const { app } = await setup();
+    for (const url of ['/', '/app.js', '/api/health', '/api/nope']) {
+      const res = await app.inject(url);
+      expect(res.headers['content-security-policy'], url).toMatch(/default-src 'self'/);
+      expect(res.headers['content-security-policy']).toMatch(/img-src 'self' https:/);
+      expect(res.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['x-frame-options']).toBe('DENY');
+    }
+    expect((await app.inject('/api/status')).headers['cache-control']).toBe('no-store');
+  });
+});
+
+describe('startServer', () => {
+  it('turns a taken port into ERR_PORT_IN_USE with what to do', async () => {
+    const { app } = await setup();
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const err = await startServer(app, { host: '127.0.0.1', port }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe('ERR_PORT_IN_USE');
+      expect((err as AppError).message).toBe(`port ${port} is in use: set WEB_PORT or stop the other process`);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('listens on an ephemeral port and returns the URL', async () => {
+    const { app } = await setup();
+    const url = await startServer(app, { host: '127.0.0.1', port: 0 });
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(`${url}/api/health`);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});

@@ -1,0 +1,242 @@
+// The insights page: personal charts from /api/insights, the community's
+// figures from /api/community, drawn with Chart.js (served at /vendor/chart.umd.js).
+// Plain DOM and textContent only: nothing from the server is parsed as HTML.
+'use strict';
+
+(() => {
+  const Z95 = 1.96;
+  const RECENT_WEEKS = 104;
+  const ACCENT = '#5a3fd8';
+  const ACCENT_SOFT = 'rgba(90, 63, 216, 0.18)';
+  const SECOND = '#d0742c';
+  const MUTED = '#b8b4bf';
+  const PALETTE = ['#5a3fd8', '#d0742c', '#1d7a4f', '#c23b6b', '#2f7fb5', '#a98a12', '#7b4fa0', '#3f9e9a', '#9a9aa3'];
+  const charts = {};
+
+  const $ = (id) => document.getElementById(id);
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function showNotice(kind, text) {
+    const notice = $('notice');
+    notice.hidden = false;
+    notice.className = `notice notice-${kind}`;
+    notice.textContent = text;
+  }
+  const fmt = (x, digits = 0) => Number(x).toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const pct = (x) => `${fmt(100 * x)}%`;
+  const canvas = (name) => document.querySelector(`canvas[data-chart="${name}"]`);
+
+  function draw(name, config) {
+    if (charts[name]) charts[name].destroy();
+    config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options);
+    charts[name] = new Chart(canvas(name), config);
+  }
+
+  async function getJson(url) {
+    const res = await fetch(url, { headers: { accept: 'application/json' } });
+    const body = await res.json().catch(() => null);
+    if (!res.ok) throw new Error(body && body.message ? body.message : `${url} answered ${res.status}`);
+    return body;
+  }
+
+  // ------------------------------------------------------------ personal
+
+  function renderTotals(t) {
+    const dl = $('totals');
+    dl.replaceChildren();
+    const add = (label, value) => {
+      const box = el('div');
+      box.append(el('dt', null, label), el('dd', null, value));
+      dl.append(box);
+    };
+    add('Plays', fmt(t.plays));
+    if (t.hours !== null) add('Hours', fmt(t.hours, 1));
+    add('Shows and films', fmt(t.shows));
+    if (t.firstDate) add('Since', t.firstDate);
+    if (t.lastDate) add('Latest', t.lastDate);
+  }
+
+  function renderWeekly(personal) {
+    const range = $('weekly-range').value;
+    const all = personal.weekly;
+    const weeks = range === 'all' ? all : all.slice(-RECENT_WEEKS);
+    $('weekly-hint').textContent =
+      `${weeks.length} of ${all.length} ISO weeks, zeros included.` +
+      (personal.totals.hasDurations ? ' Hours from the durations in your export.' : ' Your export has no durations, so only plays are shown.');
+    const datasets = [{ type: 'bar', label: 'Plays', data: weeks.map((w) => w.plays), backgroundColor: ACCENT, yAxisID: 'y' }];
+    const scales = { x: { ticks: { autoSkip: true, maxTicksLimit: 14 } }, y: { beginAtZero: true, title: { display: true, text: 'plays' } } };
+    if (personal.totals.hasDurations) {
+      datasets.push({ type: 'line', label: 'Hours', data: weeks.map((w) => w.hours), borderColor: SECOND, backgroundColor: SECOND, pointRadius: 0, borderWidth: 2, yAxisID: 'y2' });
+      scales.y2 = { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'hours' } };
+    }
+    draw('weekly', {
+      data: { labels: weeks.map((w) => w.week), datasets },
+      options: { scales, plugins: { tooltip: { callbacks: { title: (items) => `${items[0].label} (from ${weeks[items[0].dataIndex].start})` } } } },
+    });
+  }
+
+  function renderTopShows(shows) {
+    draw('top-shows', {
+      type: 'bar',
+      data: { labels: shows.map((s) => s.title), datasets: [{ label: 'Plays', data: shows.map((s) => s.plays), backgroundColor: shows.map((s) => (s.matched ? ACCENT : MUTED)) }] },
+      options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true }, y: { ticks: { autoSkip: false } } } },
+    });
+  }
+
+  function renderGenres(genres) {
+    $('genre-hint').textContent =
+      'Plays per month by the catalogue genres of your shows (a play of a show with two genres counts half to each).' +
+      (genres.unmatchedPlays > 0 ? ` ${fmt(genres.unmatchedPlays)} plays of shows not in the catalogue are left out.` : '');
+    draw('genres', {
+      type: 'bar',
+      data: {
+        labels: genres.months,
+        datasets: genres.genres.map((g, i) => ({ label: g, data: genres.plays[i].map((v) => Math.round(v * 10) / 10), backgroundColor: PALETTE[i % PALETTE.length] })),
+      },
+      options: { scales: { x: { stacked: true, ticks: { autoSkip: true, maxTicksLimit: 18 } }, y: { stacked: true, beginAtZero: true } }, plugins: { legend: { position: 'bottom' } } },
+    });
+  }
+
+  function renderBinges(binges) {
+    $('binge-hint').textContent =
+      `A binge day is ${binges.minEpisodesPerDay} or more episodes of one series in a day; consecutive binge days of the same series make one session. ` +
+      `${fmt(binges.sessions)} sessions in all.`;
+    draw('binges', {
+      type: 'bar',
+      data: { labels: binges.perMonth.map((m) => m.month), datasets: [{ label: 'Binge sessions', data: binges.perMonth.map((m) => m.sessions), backgroundColor: SECOND }] },
+      options: { plugins: { legend: { display: false } }, scales: { x: { ticks: { autoSkip: true, maxTicksLimit: 12 } }, y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+    const list = $('binges');
+    list.replaceChildren(
+      ...binges.longest.map((b) => {
+        const li = el('li');
+        const when = b.days > 1 ? `${b.start} to ${b.end}` : b.start;
+        li.append(el('strong', null, b.title), el('span', 'meta', ` · ${b.episodes} episodes, ${when}`));
+        return li;
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------ community
+
+  function bandLabel(band) {
+    if (band.max === null) return `${band.min}+`;
+    return band.min === band.max ? String(band.min) : `${band.min}–${band.max}`;
+  }
+
+  function renderVerdict(insights, community) {
+    const verdict = $('verdict');
+    if (!community.stats) {
+      verdict.textContent = community.message;
+      return;
+    }
+    const c = insights.comparison;
+    if (!c) {
+      verdict.textContent = `The community statistics for ${community.stats.week} are below; your own viewing appears here once your history has been read.`;
+      return;
+    }
+    verdict.replaceChildren(
+      `In ${c.week} you played `,
+      el('strong', null, fmt(c.plays)),
+      ` titles (the ${bandLabel(c.band)} band). Between `,
+      el('strong', null, pct(c.interval[0])),
+      ' and ',
+      el('strong', null, pct(c.interval[1])),
+      ` of the ${fmt(community.stats.participants)} participants played fewer (95% interval; the estimate for the bands below yours is ${pct(c.fewer.value)} ± ${pct(Z95 * c.fewer.se)}).`,
+      c.mean ? ` The community average was ${fmt(c.mean.value, 1)} ± ${fmt(Z95 * c.mean.se, 1)} plays.` : '',
+      c.interval[1] - c.interval[0] > 0.5 ? ' That interval is wide: with this many participants the privacy noise still dominates.' : '',
+    );
+  }
+
+  function renderCommunity(insights, community) {
+    renderVerdict(insights, community);
+    const stats = community.stats;
+    if (!stats) return;
+    $('community-charts').hidden = false;
+    const mine = insights.comparison ? stats.bands.findIndex((b) => b.min === insights.comparison.band.min) : -1;
+    draw('community-distribution', {
+      type: 'bar',
+      data: {
+        labels: stats.bands.map(bandLabel),
+        datasets: [{ label: 'Share of participants (%)', data: stats.bands.map((b) => Math.round(1000 * b.share) / 10), backgroundColor: stats.bands.map((_, i) => (i === mine ? ACCENT : MUTED)) }],
+      },
+      options: {
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: (item) => `${item.formattedValue}% ± ${fmt(100 * Z95 * stats.bands[item.dataIndex].se, 1)}%` } },
+        },
+        scales: { x: { title: { display: true, text: `plays in ${stats.week}` } }, y: { title: { display: true, text: '% of participants' } } },
+      },
+    });
+    const trend = stats.trend;
+    const band = (sign) => trend.map((t) => (t.mean === null ? null : Math.round(10 * (t.mean + sign * Z95 * t.se)) / 10));
+    draw('community-trend', {
+      type: 'line',
+      data: {
+        labels: trend.map((t) => t.week),
+        datasets: [
+          { label: '95% high', data: band(1), borderColor: 'transparent', pointRadius: 0, fill: false },
+          { label: '95% low', data: band(-1), borderColor: 'transparent', pointRadius: 0, backgroundColor: ACCENT_SOFT, fill: '-1' },
+          { label: 'Average plays', data: trend.map((t) => (t.mean === null ? null : Math.round(10 * t.mean) / 10)), borderColor: ACCENT, backgroundColor: ACCENT, pointRadius: 3 },
+        ],
+      },
+      options: {
+        spanGaps: false,
+        plugins: { legend: { display: false }, tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${item.formattedValue} (${trend[item.dataIndex].participants} reports)` } } },
+        scales: { y: { title: { display: true, text: 'plays per participant' } } },
+      },
+    });
+
+    $('community-top-panel').hidden = false;
+    const rows = stats.topShows.map((s, i) => {
+      const tr = el('tr');
+      tr.append(el('td', null, i + 1), el('td', null, s.year ? `${s.title} (${s.year})` : s.title), el('td', null, fmt(s.count, 1)), el('td', null, fmt(s.se, 1)));
+      return tr;
+    });
+    $('community-top').tBodies[0].replaceChildren(...rows);
+    $('community-top').hidden = rows.length === 0;
+    $('community-top-hint').textContent =
+      rows.length > 0
+        ? `Estimated number of participants whose most-played show of ${stats.week} it was. A show is listed only above ${fmt(stats.detectableCount, 1)}, where noise alone is unlikely to reach.`
+        : `No show stands out from the noise yet: with ${fmt(stats.participants)} participants a show must be the most-played of about ${fmt(Math.ceil(stats.detectableCount))} of them to be listed.`;
+  }
+
+  // ------------------------------------------------------------ start
+
+  async function start() {
+    let insights;
+    try {
+      insights = await getJson('/api/insights');
+    } catch (err) {
+      $('loading').hidden = true;
+      showNotice('error', `Could not load your insights: ${err.message}`);
+      return;
+    }
+    $('loading').hidden = true;
+    if (insights.state === 'ready') {
+      const personal = insights.personal;
+      $('personal').hidden = false;
+      renderTotals(personal.totals);
+      renderWeekly(personal);
+      $('weekly-range').addEventListener('change', () => renderWeekly(personal));
+      renderTopShows(personal.topShows);
+      renderGenres(personal.genres);
+      renderBinges(personal.binges);
+    } else {
+      showNotice('waiting', insights.message);
+    }
+    try {
+      renderCommunity(insights, await getJson('/api/community'));
+    } catch (err) {
+      $('verdict').textContent = `Could not load the community statistics: ${err.message}`;
+    }
+    document.body.dataset.ready = 'true';
+  }
+
+  if (typeof Chart === 'undefined') showNotice('error', 'The chart library did not load; reload the page.');
+  else void start();
+})();
