@@ -8,7 +8,6 @@ import { canRead } from '../shared/permissions';
 import { Workspace } from '../shared/workspace';
 import {
   bandProbabilities,
-  COMMUNITY_FILE,
   COMMUNITY_FORMAT,
   COMMUNITY_FORMAT_VERSION,
   EPSILON_SHARES,
@@ -27,7 +26,9 @@ import { discoverProfiles } from './discover';
 /**
  * Community statistics, aggregator side: every participant profile's
  * locally-private weekly report (`profile_<n>/community.json`, see
- * `src/participant/community.ts`) debiased into community figures, each with
+ * `src/participant/community.ts`; profiles are found as `discoverProfiles`
+ * finds them, i.e. those that also publish a delta and let the aggregator
+ * read it) debiased into community figures, each with
  * its standard error, once at least MIN_PARTICIPANTS profiles reported on the
  * same ISO week. Outputs, both written atomically:
  *

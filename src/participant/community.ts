@@ -76,7 +76,6 @@ import { isoWeek, lastCompleteWeek, playsOf, shiftWeek, showMatcher, type Play }
  */
 export const COMMUNITY_FORMAT = 'syftbox-netflix-svd/community';
 export const COMMUNITY_FORMAT_VERSION = 1;
-export const COMMUNITY_FILE = 'community.json';
 /** Weeks of the trend each report carries (the last one is fresh, the others re-published). */
 export const TREND_WEEKS = 8;
 /** Plays per week the weekly total is clipped to: 3 a day. It is the Laplace mechanism's sensitivity. */

@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { loadCatalog } from '../shared/catalog';
+import { loadConfig, PROJECT_ROOT } from '../shared/config';
+import { moduleLogger, rootLogger } from '../shared/log';
+import { cryptoRandom } from '../shared/random';
+import { abortOnSignals } from '../shared/shutdown';
+import { writeExperimentReport } from '../aggregator/experiment';
+import { buildApp, startServer } from '../participant/server/app';
+import { buildDemoRoot, runDemoRounds } from '../demo/embedded';
+import { intOption, parseOptions, type Command } from './command';
+
+/** How often the running demo refreshes the experiment report from the click log. */
+const REPORT_INTERVAL_MS = 15_000;
+
+export const command: Command = {
+  summary: 'run the embedded demo: an aggregator and five participants in a local SyftBox-layout folder',
+  usage: `
+usage: npm run demo [-- --reset] [-- --rounds N] [-- --no-serve]
+
+Builds (or reuses) an embedded SyftBox-layout root at LOCAL_ROOT (default
+./local-syftbox) with one aggregator and one participant per shipped demo history
+in data/demo/, runs federated rounds with the real participant and aggregator
+code until Global_V exists and every participant trains from it, then serves
+your participant's page at http://127.0.0.1:<WEB_PORT>. Put your own export at
+OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
+
+  --reset       delete the embedded root and start over
+  --rounds N    run at least N rounds (default 2)
+  --no-serve    stop after the rounds instead of serving the page
+  --verbose     show every component's log lines (LOG_LEVEL), not only warnings
+`,
+  async run(argv) {
+    const { values } = parseOptions(argv, { reset: { type: 'boolean' }, rounds: { type: 'string' }, 'no-serve': { type: 'boolean' }, verbose: { type: 'boolean' } });
+    const minRounds = intOption('rounds', values.rounds, 2);
+    const config = loadConfig();
+    // The demo prints its own progress lines; component logs would drown them unless asked for.
+    const logger = moduleLogger('demo', rootLogger(values.verbose ? config.LOG_LEVEL : 'warn'));
+    const catalog = await loadCatalog(config.CATALOG_PATH);
+    const root = buildDemoRoot(config, catalog, logger, { reset: values.reset });
+    const me = root.participants[0];
+    const log = (line: string) => process.stdout.write(`${line}\n`);
+    log(`demo root: ${path.relative(PROJECT_ROOT, root.dataDir) || root.dataDir} (aggregator ${root.aggregator.ws.email}, ${root.participants.length} participants)`);
+    for (const p of root.participants) log(`  participant ${p.email} <- ${p.source}`);
+
+    const rounds = await runDemoRounds(root, {
+      minRounds,
+      maxRounds: minRounds + 3,
+      onRound: ({ round, passes, result }) => {
+        const published = passes.flatMap((p) => p.profiles).filter((o) => o.status === 'published').length;
+        const granted = passes.filter((p) => p.profiles.every((o) => o.access === 'granted')).length;
+        log(`round ${round}: ${published} deltas published, ${granted}/${passes.length} participants trained from Global_V; aggregator ${result.outcome} -> Global_V v${result.version} (${result.counts.accepted} accepted, ${result.counts.rejected} rejected)`);
+      },
+    });
+    const last = rounds.at(-1)!;
+    const experiment = () => writeExperimentReport(root.aggregator.ws, { now: () => new Date(), random: cryptoRandom(), logger });
+    await experiment();
+    if (values['no-serve']) {
+      log(`done: Global_V v${last.result.version}, ${last.result.contributors} contributors`);
+      return 0;
+    }
+
+    const app = buildApp({ config: me.ctx.config, workspace: me.ctx.ws, catalog, profile: 'profile_0', logger: moduleLogger('web', logger) });
+    const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
+    log(`\nopen ${url} to compare local and global recommendations (Ctrl-C to stop)`);
+    const timer = setInterval(() => void experiment().catch((err) => logger.warn({ err }, 'experiment report failed')), REPORT_INTERVAL_MS);
+    const signal = abortOnSignals();
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(timer);
+    await app.close();
+    await experiment();
+    return 0;
+  },
+};

@@ -1,0 +1,116 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { createMatcher, type Catalog } from '../shared/catalog';
+import { PROJECT_ROOT, withOverrides, type Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { cryptoRandom } from '../shared/random';
+import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
+import { runParticipantPass, type ParticipantContext, type PassResult } from '../participant/node';
+import { roundParams, runRound, type RoundContext, type RoundResult } from '../aggregator/round';
+
+/**
+ * The embedded demo: a SyftBox-layout root in the project folder with one
+ * aggregator and one participant per shipped demo history (data/demo/), all
+ * running the production code against real files and permission files. Your
+ * own export under OUTPUT_DIR/profile_0/ replaces the first participant's.
+ */
+export const DEMO_AGGREGATOR = 'aggregator@demo.local';
+export const DEMO_DIR = path.join(PROJECT_ROOT, 'data', 'demo');
+
+export interface DemoParticipant {
+  email: string;
+  ctx: ParticipantContext;
+  /** Where the demo history came from (a shipped file or the user's own export). */
+  source: string;
+}
+
+export interface DemoRoot {
+  dataDir: string;
+  aggregator: Omit<RoundContext, 'signal'>;
+  participants: DemoParticipant[];
+}
+
+/** Shipped demo histories, in a stable order. */
+export function demoHistories(): string[] {
+  return readdirSync(DEMO_DIR)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()
+    .map((f) => path.join(DEMO_DIR, f));
+}
+
+/**
+ * Create (or reuse) the embedded root at `config.LOCAL_ROOT`. The participant at
+ * index 0 is you (LOCAL_EMAIL); the others are named after their demo history.
+ */
+export function buildDemoRoot(config: Config, catalog: Catalog, logger: Logger, { reset = false } = {}): DemoRoot {
+  const dataDir = config.LOCAL_ROOT;
+  if (reset) rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
+  const demoConfig = (overrides: Partial<Record<keyof Config, string>>) =>
+    withOverrides(config, { AGGREGATOR_DATASITE: DEMO_AGGREGATOR, NETFLIX_PROFILES: 'profile_0', NETFLIX_CSV: 'NetflixViewingHistory.csv', ...overrides });
+
+  createEmbeddedDatasite(dataDir, DEMO_AGGREGATOR);
+  const aggregatorConfig = demoConfig({});
+  const aggregatorWs = new Workspace({ email: DEMO_AGGREGATOR, dataDir }, config.APP_NAME);
+  const aggregator: Omit<RoundContext, 'signal'> = {
+    ws: aggregatorWs,
+    model: { items: catalog.items.length, rank: config.MODEL_RANK, vocabHash: catalog.hash },
+    params: roundParams(aggregatorConfig),
+    random: cryptoRandom(),
+    now: () => new Date(),
+    logger: logger.child({ datasite: DEMO_AGGREGATOR }),
+  };
+
+  const ownExport = path.join(config.OUTPUT_DIR, 'profile_0', config.NETFLIX_CSV);
+  const matcher = createMatcher(catalog);
+  const participants = demoHistories().map((file, index): DemoParticipant => {
+    const email = index === 0 ? config.LOCAL_EMAIL : `${path.basename(file, '.csv')}@demo.local`;
+    const useOwn = index === 0 && existsSync(ownExport);
+    const csvName = useOwn ? config.NETFLIX_CSV : 'NetflixViewingHistory.csv';
+    const exportsDir = path.join(dataDir, 'exports', email);
+    const target = path.join(exportsDir, 'profile_0', csvName);
+    mkdirSync(path.dirname(target), { recursive: true });
+    copyFileSync(useOwn ? ownExport : file, target);
+    createEmbeddedDatasite(dataDir, email, index === 0 ? path.join(dataDir, 'config.json') : undefined);
+    const participantConfig = demoConfig({ OUTPUT_DIR: exportsDir, NETFLIX_CSV: csvName, DATE_ORDER: useOwn ? config.DATE_ORDER : 'auto' });
+    return {
+      email,
+      source: useOwn ? ownExport : path.relative(PROJECT_ROOT, file),
+      ctx: {
+        config: participantConfig,
+        ws: new Workspace({ email, dataDir }, config.APP_NAME),
+        catalog,
+        matcher,
+        logger: logger.child({ datasite: email }),
+        now: () => new Date(),
+        noiseRandom: cryptoRandom,
+      },
+    };
+  });
+  return { dataDir, aggregator, participants };
+}
+
+export interface DemoRound {
+  round: number;
+  passes: PassResult[];
+  result: RoundResult;
+}
+
+/**
+ * Run federated rounds until a Global_V exists and every participant trained
+ * from it (access granted), at least `minRounds` times.
+ */
+export async function runDemoRounds(root: DemoRoot, { minRounds, maxRounds, onRound }: { minRounds: number; maxRounds: number; onRound?: (r: DemoRound) => void }): Promise<DemoRound[]> {
+  const rounds: DemoRound[] = [];
+  for (let round = 1; round <= maxRounds; round++) {
+    const passes: PassResult[] = [];
+    for (const p of root.participants) passes.push(await runParticipantPass(p.ctx));
+    const result = await runRound(root.aggregator);
+    const entry = { round, passes, result };
+    rounds.push(entry);
+    onRound?.(entry);
+    const everyoneGranted = passes.every((p) => p.profiles.length > 0 && p.profiles.every((o) => o.access === 'granted'));
+    if (round >= minRounds && everyoneGranted) break;
+  }
+  return rounds;
+}
