@@ -21,6 +21,7 @@ import {
   WEEKLY_CLIP,
   type CommunityReport,
 } from '../participant/community';
+import { isoWeek } from '../participant/insights';
 import { discoverProfiles } from './discover';
 
 /**
@@ -84,8 +85,8 @@ const PRIVATE_STATE_VERSION = 1;
 const MAX_PRIVATE_STATE_BYTES = 64 * 1024; // 64 KiB
 /** Largest stats.json read back (one is ~5 KB). */
 export const MAX_STATS_BYTES = 1024 * 1024; // 1 MiB
-/** A Laplace draw beyond this many scales has probability e^-50: such a value is refused as forged. */
-const MAX_NOISE_SCALES = 50;
+/** A Laplace draw beyond this many scales has probability e^-20 (2e-9): such a value is refused as forged. */
+const MAX_NOISE_SCALES = 20;
 
 export interface Estimate {
   /** Point estimate. */
@@ -237,12 +238,17 @@ export function estimateShowCounts(reports: readonly DecodedReport[], items: num
 
 /**
  * Debiased community figures from decoded reports (pure). Top shows and the
- * distribution use the reports of the newest week; the trend uses every
+ * distribution use the reports of the newest week that MIN_PARTICIPANTS
+ * reported on (else of the newest week: the caller then waits), so a lone
+ * report from a skewed clock cannot hold the figures back; the trend uses every
  * report's weekly values.
  */
 export function estimateCommunity(decoded: readonly DecodedReport[], options: { items: number; minParticipants: number }): CommunityEstimates | null {
   if (decoded.length === 0) return null;
-  const week = decoded.map((d) => d.report.week).reduce((a, b) => (a > b ? a : b));
+  const perWeek = new Map<string, number>();
+  for (const d of decoded) perWeek.set(d.report.week, (perWeek.get(d.report.week) ?? 0) + 1);
+  const weeks = [...perWeek.keys()].sort().reverse();
+  const week = weeks.find((w) => perWeek.get(w)! >= options.minParticipants) ?? weeks[0];
   const current = decoded.filter((d) => d.report.week === week);
   const n = current.length;
   const epsilons = current.map((d) => d.report.epsilon.total);
@@ -360,7 +366,11 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
       logger.warn({ file, err: formatError(err) }, 'skipped a community report');
     }
   }
-  const estimates = estimateCommunity(decoded, { items: expect.items, minParticipants: options.minParticipants });
+  const thisWeek = isoWeek(options.now().toISOString().slice(0, 10));
+  const future = decoded.filter((d) => d.report.week > thisWeek).length;
+  if (future > 0) logger.warn({ reports: future, thisWeek }, 'skipped community reports about weeks that have not happened yet (a participant\'s clock is wrong)');
+  const timely = decoded.filter((d) => d.report.week <= thisWeek);
+  const estimates = estimateCommunity(timely, { items: expect.items, minParticipants: options.minParticipants });
   if (estimates === null || estimates.participants < options.minParticipants) {
     logger.info({ week: estimates?.week ?? null, participants: estimates?.participants ?? 0, needed: options.minParticipants }, 'too few community reports to publish statistics');
     return { status: 'waiting', week: estimates?.week ?? null, participants: estimates?.participants ?? 0 };

@@ -2,14 +2,14 @@ import path from 'node:path';
 import { loadCatalog } from '../shared/catalog';
 import { loadConfig, PROJECT_ROOT } from '../shared/config';
 import { moduleLogger, rootLogger } from '../shared/log';
-import { cryptoRandom } from '../shared/random';
 import { abortOnSignals } from '../shared/shutdown';
-import { writeExperimentReport } from '../aggregator/experiment';
+import { publishAggregatorReports } from '../aggregator/reports';
+import { afterParticipantPass } from '../participant/extras';
 import { buildApp, startServer } from '../participant/server/app';
 import { buildDemoRoot, runDemoRounds } from '../demo/embedded';
 import { intOption, parseOptions, type Command } from './command';
 
-/** How often the running demo refreshes the experiment report from the click log. */
+/** How often the running demo refreshes the experiment report and community statistics. */
 const REPORT_INTERVAL_MS = 15_000;
 
 export const command: Command = {
@@ -52,8 +52,12 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
       },
     });
     const last = rounds.at(-1)!;
-    const experiment = () => writeExperimentReport(root.aggregator.ws, { now: () => new Date(), random: cryptoRandom(), logger });
-    await experiment();
+    // Twice: the first publishes each blend friend's consent, the second the scores, once both consents are readable.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [i, p] of root.participants.entries()) await afterParticipantPass(p.ctx, last.passes[i]);
+    }
+    const reports = () => publishAggregatorReports(root.aggregator, config, catalog);
+    await reports();
     if (values['no-serve']) {
       log(`done: Global_V v${last.result.version}, ${last.result.contributors} contributors`);
       return 0;
@@ -62,12 +66,12 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     const app = buildApp({ config: me.ctx.config, workspace: me.ctx.ws, catalog, profile: 'profile_0', logger: moduleLogger('web', logger) });
     const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
     log(`\nopen ${url} to compare local and global recommendations (Ctrl-C to stop)`);
-    const timer = setInterval(() => void experiment().catch((err) => logger.warn({ err }, 'experiment report failed')), REPORT_INTERVAL_MS);
+    const timer = setInterval(() => void reports(), REPORT_INTERVAL_MS);
     const signal = abortOnSignals();
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(timer);
     await app.close();
-    await experiment();
+    await reports();
     return 0;
   },
 };

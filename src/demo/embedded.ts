@@ -63,8 +63,12 @@ export function buildDemoRoot(config: Config, catalog: Catalog, logger: Logger, 
 
   const ownExport = path.join(config.OUTPUT_DIR, 'profile_0', config.NETFLIX_CSV);
   const matcher = createMatcher(catalog);
-  const participants = demoHistories().map((file, index): DemoParticipant => {
-    const email = index === 0 ? config.LOCAL_EMAIL : `${path.basename(file, '.csv')}@demo.local`;
+  const files = demoHistories();
+  const emails = files.map((file, index) => (index === 0 ? config.LOCAL_EMAIL : `${path.basename(file, '.csv')}@demo.local`));
+  // You and the second participant are friends who both opted in to a blend.
+  const blendWith = (index: number) => (index === 0 ? emails[1] : index === 1 ? emails[0] : '');
+  const participants = files.map((file, index): DemoParticipant => {
+    const email = emails[index];
     const useOwn = index === 0 && existsSync(ownExport);
     const csvName = useOwn ? config.NETFLIX_CSV : 'NetflixViewingHistory.csv';
     const exportsDir = path.join(dataDir, 'exports', email);
@@ -72,7 +76,7 @@ export function buildDemoRoot(config: Config, catalog: Catalog, logger: Logger, 
     mkdirSync(path.dirname(target), { recursive: true });
     copyFileSync(useOwn ? ownExport : file, target);
     createEmbeddedDatasite(dataDir, email, index === 0 ? path.join(dataDir, 'config.json') : undefined);
-    const participantConfig = demoConfig({ OUTPUT_DIR: exportsDir, NETFLIX_CSV: csvName, DATE_ORDER: useOwn ? config.DATE_ORDER : 'auto' });
+    const participantConfig = demoConfig({ OUTPUT_DIR: exportsDir, NETFLIX_CSV: csvName, DATE_ORDER: useOwn ? config.DATE_ORDER : 'auto', BLEND_WITH: blendWith(index) });
     return {
       email,
       source: useOwn ? ownExport : path.relative(PROJECT_ROOT, file),

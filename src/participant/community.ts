@@ -5,10 +5,11 @@ import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
 import type { ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
-import { canSpend, emptyLedger, laplaceNoise, parsePrivacyLedger, recordSpend, type PrivacyLedger } from '../shared/privacy';
+import { canSpend, laplaceNoise, recordSpend } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import type { Workspace } from '../shared/workspace';
 import type { CommunityStats } from '../aggregator/community';
+import { readHistoryCache, readPrivacyLedger, writePrivacyLedger } from './state';
 import { isoWeek, lastCompleteWeek, playsOf, shiftWeek, showMatcher, type Play } from './insights';
 
 /**
@@ -90,9 +91,6 @@ export const PRIVACY_KIND = 'community';
 
 const PRIVATE_STATE_FILE = 'community.json';
 const PRIVATE_STATE_VERSION = 1;
-const HISTORY_CACHE_VERSION = 1;
-const MAX_HISTORY_CACHE_BYTES = 512 * 1024 * 1024; // 512 MiB, as the participant writes it
-const MAX_PRIVACY_LEDGER_BYTES = 16 * 1024 * 1024; // 16 MiB
 
 export interface WeeklyValue {
   week: string;
@@ -285,24 +283,7 @@ export function compareWithCommunity(plays: number, stats: Pick<CommunityStats, 
 
 // ---------------------------------------------------------------- publishing (I/O)
 
-interface HistoryCache {
-  formatVersion: number;
-  events: ViewingEvent[];
-}
 
-/**
- * The events of a profile's private parsed-history cache (`history.json`,
- * written by the participant pass); null before the first pass.
- */
-export async function readHistoryEvents(privateDir: string): Promise<ViewingEvent[] | null> {
-  const file = path.join(privateDir, 'history.json');
-  const cache = (await readJsonFile(file, { maxBytes: MAX_HISTORY_CACHE_BYTES })) as HistoryCache | null;
-  if (cache === null) return null;
-  if (cache.formatVersion !== HISTORY_CACHE_VERSION || !Array.isArray(cache.events)) {
-    throw new AppError('ERR_JSON_FORMAT', `${file}: not a version ${HISTORY_CACHE_VERSION} history cache; delete it, the participant rebuilds it from the export`, { file });
-  }
-  return cache.events;
-}
 
 interface PrivateCommunityState {
   formatVersion: typeof PRIVATE_STATE_VERSION;
@@ -349,12 +330,10 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
     if (JSON.stringify(current) !== JSON.stringify(previous)) await writeJsonAtomic(published, previous);
     return { profile, status: 'unchanged', week };
   }
-  const events = await readHistoryEvents(dir);
+  const events = (await readHistoryCache(dir))?.events ?? null;
   if (events === null) return { profile, status: 'skipped', reason: 'no parsed history yet' };
 
-  const ledgerFile = path.join(dir, 'privacy.json');
-  const raw = await readJsonFile(ledgerFile, { maxBytes: MAX_PRIVACY_LEDGER_BYTES });
-  let ledger: PrivacyLedger = raw === null ? emptyLedger() : parsePrivacyLedger(raw, ledgerFile);
+  let ledger = await readPrivacyLedger(dir);
   if (!canSpend(ledger, epsilon, config.PRIVACY_BUDGET_EPSILON)) {
     logger.warn({ profile, epsilonSpent: ledger.epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: no community statistics this week');
     return { profile, status: 'skipped', reason: `privacy budget spent: ${ledger.epsilonSpent} of ${config.PRIVACY_BUDGET_EPSILON}` };
@@ -365,7 +344,7 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
   const report = buildCommunityReport(truth, { epsilon, items: catalog.items.length, vocabHash: catalog.hash, random: ctx.noiseRandom(), earlier });
 
   ledger = recordSpend(ledger, { at: ctx.now().toISOString(), kind: PRIVACY_KIND, epsilon, delta: 0 });
-  await writeJsonAtomic(ledgerFile, ledger);
+  await writePrivacyLedger(dir, ledger);
   await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, lastReport: report } satisfies PrivateCommunityState);
   await writeJsonAtomic(published, report);
   logger.info({ profile, week, epsilon, epsilonSpent: ledger.epsilonSpent }, 'published community statistics');

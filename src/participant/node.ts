@@ -10,11 +10,21 @@ import { initialItemFactors } from '../shared/global-model';
 import { readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
 import { trainLocal } from '../shared/model/factorize';
-import { canSpend, emptyLedger, recordSpend, type PrivacyLedger } from '../shared/privacy';
+import { canSpend, recordSpend } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import type { Workspace } from '../shared/workspace';
 import { assignProfiles, groupByProfileName, profileSources, readAssignments, type ProfileSource } from './profiles';
-import { readProfileState, writeProfileModel, type AccessState, type ProfileState, STATE_FORMAT_VERSION } from './state';
+import {
+  readHistoryCache,
+  readPrivacyLedger,
+  readProfileState,
+  STATE_FORMAT_VERSION,
+  writeHistoryCache,
+  writePrivacyLedger,
+  writeProfileModel,
+  type AccessState,
+  type ProfileState,
+} from './state';
 import { ensurePublishPermissions } from './publish';
 import { readGrantedGlobal } from './recommendations';
 import { matchHistory, privatizeDelta } from './train';
@@ -50,9 +60,6 @@ export interface PassResult {
   failed: { file: string; error: string }[];
 }
 
-const HISTORY_CACHE_FORMAT_VERSION = 1;
-const MAX_HISTORY_CACHE_BYTES = 512 * 1024 * 1024; // 512 MiB
-const MAX_PRIVACY_LEDGER_BYTES = 16 * 1024 * 1024; // 16 MiB
 
 interface Base {
   version: number;
@@ -68,12 +75,6 @@ async function loadBase(ctx: ParticipantContext): Promise<Base> {
   const model = await readGrantedGlobal(ws, aggregator, expect, ctx.logger);
   if (model) return { version: model.manifest.version, values: model.values, access: 'granted' };
   return { version: 0, values: initialItemFactors(expect.items, expect.rank, config.SEED), access: 'waiting' };
-}
-
-interface HistoryCache {
-  formatVersion: number;
-  sourceSha256: string;
-  events: ViewingEvent[];
 }
 
 async function fileSha256(file: string): Promise<string | null> {
@@ -99,8 +100,8 @@ async function eventsOfSource(ctx: ParticipantContext, source: ProfileSource, so
   if (mine.length > 0) {
     const out = new Map<string, ViewingEvent[]>();
     for (const { profile } of mine) {
-      const cache = (await readJsonFile(path.join(ws.privateDir(profile), 'history.json'), { maxBytes: MAX_HISTORY_CACHE_BYTES })) as HistoryCache | null;
-      if (!cache || cache.formatVersion !== HISTORY_CACHE_FORMAT_VERSION || cache.sourceSha256 !== sourceSha256) break;
+      const cache = await readHistoryCache(ws.privateDir(profile)).catch(() => null);
+      if (!cache || cache.sourceSha256 !== sourceSha256) break;
       out.set(profile, cache.events);
     }
     if (out.size === mine.length) return out;
@@ -112,15 +113,11 @@ async function eventsOfSource(ctx: ParticipantContext, source: ProfileSource, so
   for (const a of assignments) {
     const events = groups.get(a.name) ?? [];
     out.set(a.profile, events);
-    await writeJsonAtomic(path.join(ws.privateDir(a.profile), 'history.json'), { formatVersion: HISTORY_CACHE_FORMAT_VERSION, sourceSha256, events } satisfies HistoryCache);
+    await writeHistoryCache(ws.privateDir(a.profile), sourceSha256, events);
   }
   const skipped = Object.entries(parsed.skipped).filter(([, n]) => n > 0);
   ctx.logger.info({ folder: source.folder, rows: parsed.rows, profiles: assignments.length, skipped: Object.fromEntries(skipped) }, 'read viewing history');
   return out;
-}
-
-async function readPrivacyLedger(dir: string): Promise<PrivacyLedger> {
-  return ((await readJsonFile(path.join(dir, 'privacy.json'), { maxBytes: MAX_PRIVACY_LEDGER_BYTES })) as PrivacyLedger | null) ?? emptyLedger();
 }
 
 /** Train one profile from `base` and publish its delta, unless nothing changed or the budget is spent. */
@@ -183,7 +180,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   if (delta.noise) {
     ledger = recordSpend(ledger, { at: createdAt, kind: 'delta', epsilon: delta.noise.epsilon, delta: delta.noise.delta });
     // The spend is recorded before the delta is published: a crash in between wastes budget, never overspends it.
-    await writeJsonAtomic(path.join(dir, 'privacy.json'), ledger);
+    await writePrivacyLedger(dir, ledger);
   }
   const manifest = await writeDelta(ws.profileDir(profile), delta.values, {
     items,

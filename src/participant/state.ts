@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
+import type { ViewingEvent } from '../shared/history';
 import { decodeNpy, encodeNpy } from '../shared/npy';
+import { emptyLedger, parsePrivacyLedger, type PrivacyLedger } from '../shared/privacy';
 
 /**
  * A profile's private state, under `<data_dir>/private/<app>/<email>/<profile>/`
@@ -84,4 +86,44 @@ export async function readProfileModel(dir: string): Promise<ProfileModel | null
     vLocal: await matrix('V_local.npy', state.items),
     vGlobal: await matrix('V_global.npy', state.items),
   };
+}
+
+/** The parsed-history cache: a profile's events, keyed by the sha256 of the export they came from. */
+export interface HistoryCache {
+  formatVersion: typeof HISTORY_CACHE_FORMAT_VERSION;
+  sourceSha256: string;
+  events: ViewingEvent[];
+}
+
+export const HISTORY_CACHE_FORMAT_VERSION = 1;
+const HISTORY_CACHE_FILE = 'history.json';
+const MAX_HISTORY_CACHE_BYTES = 512 * 1024 * 1024; // 512 MiB: millions of events
+const PRIVACY_LEDGER_FILE = 'privacy.json';
+const MAX_PRIVACY_LEDGER_BYTES = 16 * 1024 * 1024; // 16 MiB
+
+/** The cache of a profile's parsed history; null before the first pass. */
+export async function readHistoryCache(dir: string): Promise<HistoryCache | null> {
+  const file = path.join(dir, HISTORY_CACHE_FILE);
+  const cache = (await readJsonFile(file, { maxBytes: MAX_HISTORY_CACHE_BYTES })) as HistoryCache | null;
+  if (cache === null) return null;
+  if (cache.formatVersion !== HISTORY_CACHE_FORMAT_VERSION || typeof cache.sourceSha256 !== 'string' || !Array.isArray(cache.events)) {
+    throw new AppError('ERR_JSON_FORMAT', `${file}: not a version ${HISTORY_CACHE_FORMAT_VERSION} history cache; delete it, the participant rebuilds it from the export`, { file });
+  }
+  return cache;
+}
+
+export async function writeHistoryCache(dir: string, sourceSha256: string, events: ViewingEvent[]): Promise<void> {
+  await writeJsonAtomic(path.join(dir, HISTORY_CACHE_FILE), { formatVersion: HISTORY_CACHE_FORMAT_VERSION, sourceSha256, events } satisfies HistoryCache);
+}
+
+/** The profile's privacy ledger (every epsilon spent, validated); empty before the first spend. */
+export async function readPrivacyLedger(dir: string): Promise<PrivacyLedger> {
+  const file = path.join(dir, PRIVACY_LEDGER_FILE);
+  const raw = await readJsonFile(file, { maxBytes: MAX_PRIVACY_LEDGER_BYTES });
+  return raw === null ? emptyLedger() : parsePrivacyLedger(raw, file);
+}
+
+/** Record the ledger; written before the release it accounts for, so a crash never hides a spend. */
+export async function writePrivacyLedger(dir: string, ledger: PrivacyLedger): Promise<void> {
+  await writeJsonAtomic(path.join(dir, PRIVACY_LEDGER_FILE), ledger);
 }

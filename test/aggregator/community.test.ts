@@ -159,6 +159,15 @@ describe('estimateCommunity on a synthetic population', () => {
     expect(outside / catalog.items.length).toBeLessThan(0.01);
   });
 
+  it('is not held back by a lone report from a skewed clock', () => {
+    const random = createRandom(9);
+    const decoded = decodeAll(reportsOf(population(random, 30), random, 1));
+    decoded.push({ ...decoded[0], report: { ...decoded[0].report, week: '2099-W01' } });
+    const stats = estimateCommunity(decoded, { items: catalog.items.length, minParticipants: 20 })!;
+    expect(stats.week).toBe(WEEK);
+    expect(stats.participants).toBe(30);
+  });
+
   it('refuses malformed or foreign reports with a reason', () => {
     const random = createRandom(1);
     const [report] = reportsOf(population(random, 1), random, 1);
@@ -224,7 +233,7 @@ describe('aggregateCommunity', () => {
 
   it('says so on the public page when no show stands out from the noise', async () => {
     const ws = await setup(12, createRandom(4), 1);
-    await aggregateCommunity(ws, { catalog, minParticipants: 5, now: () => new Date(), logger: silentLogger });
+    await aggregateCommunity(ws, { catalog, minParticipants: 5, now: () => new Date('2026-01-14T10:00:00Z'), logger: silentLogger });
     const html = await fs.readFile(path.join(ws.publicDir(), 'index.html'), 'utf8');
     expect(html).toContain('No show stands out from the noise yet');
     expect(html).not.toContain('<table>');
@@ -235,7 +244,7 @@ describe('aggregateCommunity', () => {
     const hidden = new Workspace({ email: 'p0@example.org', dataDir }, APP);
     await writePermissions(hidden.appData(), { rules: [{ pattern: '**', access: { read: [] } }] });
     await fs.writeFile(new Workspace({ email: 'p1@example.org', dataDir }, APP).communityStats('profile_0'), '{"format":');
-    const result = await aggregateCommunity(ws, { catalog, minParticipants: 3, now: () => new Date(), logger: silentLogger });
+    const result = await aggregateCommunity(ws, { catalog, minParticipants: 3, now: () => new Date('2026-01-14T10:00:00Z'), logger: silentLogger });
     expect(result).toMatchObject({ status: 'waiting', participants: 2 });
   });
 });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import type { Catalog } from '../../shared/catalog';
+import { createMatcher, type Catalog, type Matcher } from '../../shared/catalog';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import { AppError, type ErrorCode } from '../../shared/errors';
 import { silentLogger, type Logger } from '../../shared/log';
@@ -10,6 +10,7 @@ import type { Workspace } from '../../shared/workspace';
 import { ClickLog } from '../clicks';
 import { ensurePublishPermissions } from '../publish';
 import { PageViews } from './page-views';
+import { insightsRoutes } from './insights-routes';
 import { registerRoutes } from './routes';
 import { guardRequest } from './security';
 
@@ -26,6 +27,8 @@ export interface AppOptions {
   catalog: Catalog;
   /** Profile folder name, `profile_<n>`. */
   profile: string;
+  /** Title matcher for the insights pages; built from `catalog` when absent. */
+  matcher?: Matcher;
   logger?: Logger;
   now?: () => Date;
   /** Which list goes on the left of each page view; the OS CSPRNG by default. */
@@ -112,6 +115,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
     random: options.random ?? cryptoRandom(),
     clickLog,
     pageViews: new PageViews(),
+  });
+  void app.register(insightsRoutes, {
+    config,
+    ws,
+    catalog,
+    matcher: options.matcher ?? createMatcher(catalog),
+    profile,
+    logger,
+    now: options.now,
+    uiDir: options.uiDir,
   });
   return app;
 }

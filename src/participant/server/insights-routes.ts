@@ -8,7 +8,8 @@ import { PROJECT_ROOT, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Workspace } from '../../shared/workspace';
 import { blendView, setBlendConsent, syncBlend, type BlendView } from '../blend';
-import { compareWithCommunity, readHistoryEvents, weekTruth } from '../community';
+import { compareWithCommunity, weekTruth } from '../community';
+import { readHistoryCache } from '../state';
 import { computeInsights, playsOf, showMatcher, type PersonalInsights } from '../insights';
 import { errorSchema } from './routes';
 import { assertSameOrigin } from './security';
@@ -199,7 +200,7 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
   });
 
   app.get('/api/insights', { schema: { querystring: emptyObject, response: { 200: insightsSchema, ...errorResponses } } }, async () => {
-    const events = await readHistoryEvents(ws.privateDir(profile));
+    const events = (await readHistoryCache(ws.privateDir(profile)))?.events ?? null;
     if (events === null) return { profile, state: 'no-history', message: NO_HISTORY_MESSAGE, personal: null, comparison: null };
     const insights = computeInsights(events, { catalog, matchShow, now: now() });
     const { stats } = await loadStats();
