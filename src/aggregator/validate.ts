@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readJsonFile } from '../shared/atomic';
 import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, l2Norm, parseDeltaManifest, readDelta, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
 import { AppError, type ErrorCode } from '../shared/errors';
+import { gaussianSigma } from '../shared/privacy';
 import { entryExists } from './discover';
 
 /**
@@ -41,6 +42,24 @@ export function allowedNorm(manifest: Pick<DeltaManifest, 'clipNorm' | 'noise' |
   const sigma = manifest.noise?.sigma ?? 0;
   if (sigma > 0) return manifest.clipNorm + noiseTolerance * sigma * Math.sqrt(manifest.items * manifest.rank);
   return manifest.clipNorm * (1 + CLIP_ROUNDING_TOLERANCE);
+}
+
+/**
+ * The noise widens the accepted norm, so a participant must not be able to
+ * declare any sigma it likes: sigma must be what (epsilon, delta, clipNorm)
+ * imply, and epsilon at least MIN_DECLARED_EPSILON, which bounds sigma.
+ */
+export const MIN_DECLARED_EPSILON = 0.1;
+const SIGMA_REL_TOLERANCE = 1e-6;
+
+function checkDeclaredNoise(m: Pick<DeltaManifest, 'clipNorm' | 'noise'>): string | null {
+  if (m.noise === null) return null;
+  const { epsilon, delta, sigma } = m.noise;
+  if (epsilon < MIN_DECLARED_EPSILON) return `declared noise epsilon ${epsilon} is below ${MIN_DECLARED_EPSILON}`;
+  if (!(delta > 0)) return 'declared noise delta must be above 0 for the Gaussian mechanism';
+  const expected = gaussianSigma(epsilon, delta, m.clipNorm);
+  if (Math.abs(sigma - expected) > SIGMA_REL_TOLERANCE * expected) return `declared noise sigma ${sigma} is not what epsilon ${epsilon}, delta ${delta} and clipNorm ${m.clipNorm} imply (${expected})`;
+  return null;
 }
 
 /** The manifest alone if it parses (cheap: no payload), else null; never throws. */
@@ -87,6 +106,8 @@ export async function validateProfile(
     return reject('ERR_DELTA_STALE', `baseVersion ${m.baseVersion} is ${staleness} versions behind ${view.currentVersion} (MAX_STALENESS=${policy.maxStaleness}); retrain from the current Global_V`);
   }
   if (m.clipNorm > policy.clipNorm) return reject('ERR_DELTA_NORM', `declared clipNorm ${m.clipNorm} exceeds the aggregator's DELTA_CLIP_NORM=${policy.clipNorm}`);
+  const noiseProblem = checkDeclaredNoise(m);
+  if (noiseProblem) return reject('ERR_DELTA_NORM', noiseProblem);
   const norm = l2Norm(delta.values);
   const bound = allowedNorm(m, policy.noiseTolerance);
   if (norm > bound) return reject('ERR_DELTA_NORM', `L2 norm ${norm.toPrecision(6)} exceeds the allowed ${bound.toPrecision(6)} (clipNorm ${m.clipNorm}, noise sigma ${m.noise?.sigma ?? 0})`);

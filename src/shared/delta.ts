@@ -32,6 +32,11 @@ import { decodeNpy, encodeNpy } from './npy';
 export const DELTA_FORMAT = 'syftbox-netflix-svd/delta';
 export const DELTA_FORMAT_VERSION = 1;
 export const DELTA_MANIFEST_NAME = 'delta.json';
+/**
+ * Every profile counts at most once in FedAvg: a participant may down-weight its
+ * delta but never outweigh another profile.
+ */
+export const MAX_DELTA_WEIGHT = 1;
 /** A real manifest is < 1 KiB; anything far larger is hostile. */
 export const MAX_MANIFEST_BYTES = 64 * 1024; // 64 KiB
 const PAYLOAD_RE = /^delta-[0-9a-f]{16}\.npy$/;
@@ -119,6 +124,7 @@ export function parseDeltaManifest(value: unknown, file: string): DeltaManifest 
     if (typeof m[k] !== 'number' || !Number.isFinite(m[k]) || (m[k] as number) <= 0) fail(`${k} must be a positive finite number`);
   };
   finitePos('weight');
+  if ((m.weight as number) > MAX_DELTA_WEIGHT) fail(`weight ${m.weight} exceeds ${MAX_DELTA_WEIGHT}: a profile cannot outweigh another`);
   finitePos('clipNorm');
   if (m.noise !== null) {
     const n = m.noise as Record<string, unknown>;

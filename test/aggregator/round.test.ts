@@ -1,3 +1,4 @@
+import { gaussianSigma } from '../../src/shared/privacy';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -34,7 +35,7 @@ describe('merge', () => {
   it('starts from the version-0 initialization and applies the weighted mean times the server learning rate', async () => {
     const random = createRandom(1);
     const deltas = [randomDelta(random, 0.9), randomDelta(random, 0.4), randomDelta(random, 0.7)];
-    const weights = [1, 2, 3];
+    const weights = [1, 0.5, 0.25];
     for (let i = 0; i < 3; i++) await publish(await addParticipant(root, `p${i}@example.org`), 'profile_0', deltas[i], { weight: weights[i] });
 
     const result = await runRound(roundContext(root, { serverLr: 0.5 }));
@@ -43,7 +44,7 @@ describe('merge', () => {
     expect(result.version).toBe(1);
     expect(result.accepted.map((a) => a.weight)).toEqual(weights);
     const v0 = initialItemFactors(MODEL.items, MODEL.rank, PARAMS.seed);
-    const expected = v0.map((v, i) => v + (0.5 * (1 * deltas[0][i] + 2 * deltas[1][i] + 3 * deltas[2][i])) / 6);
+    const expected = v0.map((v, i) => v + (0.5 * (1 * deltas[0][i] + 0.5 * deltas[1][i] + 0.25 * deltas[2][i])) / 1.75);
     const model = await readLatestGlobal(globalDir(), MODEL);
     expect(model?.manifest).toMatchObject({ version: 1, round: 1, contributors: 3, items: MODEL.items, rank: MODEL.rank });
     expectClose(model!.values, expected);
@@ -97,7 +98,7 @@ describe('validation', () => {
     await publish(await addParticipant(root, 'good1@example.org'), 'profile_0', good[0]);
     await publish(await addParticipant(root, 'good2@example.org'), 'profile_3', good[1]);
     const noisy = randomDelta(random, 3);
-    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: 0.1 } });
+    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: gaussianSigma(1, 1e-5, 1) } });
 
     const dir = async (email: string) => (await addParticipant(root, email)).profileDir('profile_0');
     const valid = () => randomDelta(random);
@@ -120,6 +121,9 @@ describe('validation', () => {
     await publish(await addParticipant(root, 'norm@example.org'), 'profile_0', randomDelta(random, 50));
     await publish(await addParticipant(root, 'clip@example.org'), 'profile_0', valid(), { clipNorm: 5 });
     await publish(await addParticipant(root, 'newer@example.org'), 'profile_0', valid(), { baseVersion: 2 });
+    await publish(await addParticipant(root, 'heavy@example.org'), 'profile_0', valid(), { weight: 50 });
+    await publish(await addParticipant(root, 'sigma@example.org'), 'profile_0', randomDelta(random, 40), { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: 100 } });
+    await publish(await addParticipant(root, 'tinyeps@example.org'), 'profile_0', valid(), { noise: { mechanism: 'gaussian', epsilon: 0.001, delta: 1e-5, sigma: gaussianSigma(0.001, 1e-5, 1) } });
     const hashDir = await dir('hash@example.org');
     const hashed = await publishRaw(hashDir, npy(valid()));
     await fs.writeFile(path.join(hashDir, hashed.payload), npy(valid()));
@@ -164,6 +168,9 @@ describe('validation', () => {
       norm: 'ERR_DELTA_NORM',
       clip: 'ERR_DELTA_NORM',
       newer: 'ERR_DELTA_STALE',
+      heavy: 'ERR_DELTA_MANIFEST',
+      sigma: 'ERR_DELTA_NORM',
+      tinyeps: 'ERR_DELTA_NORM',
       hash: 'ERR_DELTA_HASH',
       empty: 'ERR_DELTA_MANIFEST',
       huge: 'ERR_DELTA_MANIFEST',
@@ -176,7 +183,7 @@ describe('validation', () => {
     const v1 = (await readLatestGlobal(globalDir(), MODEL))!.values;
     expectClose(v1, v0.map((v, i) => v + (good[0][i] + good[1][i] + noisy[i]) / 3));
     const ledger = await readLedger(root.ws.ledgerFile(AGGREGATOR));
-    expect(ledger[0].rejectedCount).toBe(17);
+    expect(ledger[0].rejectedCount).toBe(20);
     const status = await readStatus(root.ws.aggregatorPrivateDir());
     expect(status?.rejected.find((r) => r.email === 'norm@example.org')?.message).toMatch(/L2 norm .* exceeds/);
     expect(status?.rejectedByCode.ERR_NPY_FORMAT).toBe(4);
