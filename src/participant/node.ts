@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog, Matcher } from '../shared/catalog';
@@ -262,7 +262,11 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
           if (access === 'waiting' && lastAccess !== 'waiting') logger.info({ aggregator }, 'waiting for the aggregator to grant access to the global model');
           if (access === 'granted' && lastAccess !== 'granted') logger.info({ aggregator, version: result.profiles[0]?.baseVersion }, 'the aggregator granted access to the global model');
           lastAccess = access;
-          for (const file of result.missing) logger.info({ file }, 'no viewing history yet: export it from Netflix (Account > Profile > Viewing activity > Download all) and save it here');
+          if (result.missing.length > 0 && !existsSync(config.OUTPUT_DIR)) {
+            logger.warn({ outputDir: config.OUTPUT_DIR }, `OUTPUT_DIR=${config.OUTPUT_DIR} does not exist: set OUTPUT_DIR in .env to the folder that holds profile_0/${config.NETFLIX_CSV}`);
+          } else {
+            for (const file of result.missing) logger.info({ file }, 'no viewing history yet: export it from Netflix (Account > Profile > Viewing activity > Download all) and save it here');
+          }
           onPass?.(result);
         } catch (err) {
           logger.error({ code: (err as AppError).code }, formatError(err));

@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { auditRoot } from '../../src/aggregator/audit';
+import { PROJECT_ROOT } from '../../src/shared/config';
+import { readLedger, verifyLedger } from '../../src/shared/ledger';
+
+const APP = 'syftbox-netflix-svd';
+const AGG = 'aggregator@demo.local';
+
+function demo(localRoot: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli.ts'), 'demo', ...args], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH, HOME: localRoot, LOCAL_ROOT: localRoot, OUTPUT_DIR: path.join(localRoot, 'no-own-export'), MODEL_RANK: '8' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('npm run demo', () => {
+  it('builds an embedded root, runs rounds until every participant trains from Global_V, and reuses or resets the root', async () => {
+    const root = path.join(mkdtempSync(path.join(os.tmpdir(), 'demo-')), 'local-syftbox');
+    const first = demo(root, ['--no-serve']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/5 participants/);
+    expect(first.stdout).toMatch(/round 2: 5 deltas published, 5\/5 participants trained from Global_V; aggregator merged -> Global_V v2/);
+    expect(first.stdout).toMatch(/done: Global_V v2, 5 contributors/);
+    const datasites = readdirSync(path.join(root, 'datasites')).sort();
+    expect(datasites).toEqual([AGG, 'docs-and-comedy@demo.local', 'family-and-anime@demo.local', 'me@local.syftbox', 'nsteenholdt-cc0@demo.local', 'romance-and-drama@demo.local']);
+    expect(existsSync(path.join(root, 'config.json'))).toBe(true);
+
+    const audit = await auditRoot({ dataDir: root, appName: APP, aggregator: AGG });
+    expect(audit.violations).toEqual([]);
+    const ledger = await readLedger(path.join(root, 'datasites', AGG, 'app_data', APP, 'aggregator', 'ledger.jsonl'));
+    expect(verifyLedger(ledger).ok).toBe(true);
+
+    const second = demo(root, ['--no-serve', '--rounds', '1']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/done: Global_V v3,/);
+
+    const reset = demo(root, ['--no-serve', '--reset']);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/done: Global_V v2,/);
+  }, 240_000);
+});
