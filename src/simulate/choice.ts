@@ -1,0 +1,134 @@
+import { ARMS, armOnSide, CLICK_LOG_VERSION, type Arm, type ClickRow, type PageViewRow, type Side } from '../participant/clicks';
+import type { Random } from '../shared/random';
+
+/**
+ * The choice model: how a simulated participant clicks on the two-column page,
+ * and what its hidden tastes say about a list. Pure.
+ *
+ * Position-based examination model (Craswell et al. 2008; Joachims et al. 2017):
+ * a card is clicked when it is looked at and the show appeals, independently per card:
+ * ```
+ * P(click on the card at column c, rank r) = θ_c · r^(−η) · u_pj
+ * θ_left = 1, θ_right = 0.8     people look at the left column more
+ * r^(−η), η = 1                 and at lower cards less
+ * u_pj = σ(s_pj − τ)            hidden utility (population.ts): P(click | looked at)
+ * ```
+ * Cards are visited rank by rank, left before right; a show already chosen (on
+ * this page, earlier this week, or watched before) is not clicked again, so a
+ * show in both columns is clicked at most once. Which arm is on the left is drawn
+ * per page view with probability 1/2, as the page does: the column bias then
+ * cancels between the arms.
+ *
+ * Ground truth for the metrics:
+ * ```
+ * value(list)  = Σ_r r^(−η) · u_{p,list_r}           expected clicks of the list in a column (up to θ_c)
+ * p favours global  ⇔  value(global) > value(local)    (equal values, e.g. identical lists: no preference)
+ * NDCG@N(list) = Σ_r u_{p,list_r} / log2(r + 1)  /  the same sum over the N unseen shows of highest u_pj
+ * ```
+ */
+
+export interface ChoiceParams {
+  /** θ_c: how much each column is looked at. */
+  columnBias: Record<Side, number>;
+  /** η: examination falls as rank^(−η). */
+  positionDecay: number;
+}
+
+export const DEFAULT_CHOICE: Readonly<ChoiceParams> = Object.freeze({ columnBias: Object.freeze({ left: 1, right: 0.8 }), positionDecay: 1 });
+
+const SIDES: readonly Side[] = ['left', 'right'];
+const PAGE_VIEW_ID_LENGTH = 16;
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** θ_c · r^(−η): the probability that the card at column `side`, 1-based `rank`, is looked at. */
+export function examination(side: Side, rank: number, params: ChoiceParams): number {
+  return params.columnBias[side] * rank ** -params.positionDecay;
+}
+
+/** A page-view id of the click log's alphabet, from the seeded Random (the page draws it from the OS). */
+export function pageViewId(random: Random): string {
+  let id = '';
+  for (let i = 0; i < PAGE_VIEW_ID_LENGTH; i++) id += ID_ALPHABET[random.int(ID_ALPHABET.length)];
+  return id;
+}
+
+export interface PageViewInput {
+  pageView: string;
+  /** ISO time of the view and its clicks. */
+  at: string;
+  lists: Record<Arm, readonly number[]>;
+  versions: PageViewRow['versions'];
+  /** u_pj of a catalogue item. */
+  utility: (item: number) => number;
+  /** Shows not clicked again; the shows clicked here are added. */
+  chosen: Set<number>;
+  random: Random;
+  params?: ChoiceParams;
+}
+
+export interface SimulatedPageView {
+  view: PageViewRow;
+  clicks: ClickRow[];
+}
+
+/** One page view and its clicks, as the rows the page writes to the click log. */
+export function simulatePageView(input: PageViewInput): SimulatedPageView {
+  const params = input.params ?? DEFAULT_CHOICE;
+  const { random, lists, chosen } = input;
+  const left: Arm = random.next() < 0.5 ? 'local' : 'global';
+  const view: PageViewRow = {
+    v: CLICK_LOG_VERSION,
+    type: 'view',
+    at: input.at,
+    pageView: input.pageView,
+    left,
+    local: [...lists.local],
+    global: [...lists.global],
+    versions: { ...input.versions },
+  };
+  const clicks: ClickRow[] = [];
+  const depth = Math.max(...ARMS.map((arm) => lists[arm].length));
+  for (let rank = 1; rank <= depth; rank++) {
+    for (const side of SIDES) {
+      const arm = armOnSide(left, side);
+      const item = lists[arm][rank - 1];
+      if (item === undefined || chosen.has(item)) continue;
+      if (random.next() < examination(side, rank, params) * input.utility(item)) {
+        chosen.add(item);
+        clicks.push({ v: CLICK_LOG_VERSION, type: 'click', at: input.at, pageView: input.pageView, side, arm, item, rank });
+      }
+    }
+  }
+  return { view, clicks };
+}
+
+/** Σ_r r^(−η) u(list_r): the list's expected clicks in one column, up to the column's θ. */
+export function listValue(list: readonly number[], utility: (item: number) => number, params: ChoiceParams = DEFAULT_CHOICE): number {
+  let value = 0;
+  list.forEach((item, i) => {
+    value += (i + 1) ** -params.positionDecay * utility(item);
+  });
+  return value;
+}
+
+/** Which list the hidden tastes favour: the higher value, or null when they are equal. */
+export function truePreference(lists: Record<Arm, readonly number[]>, utility: (item: number) => number, params: ChoiceParams = DEFAULT_CHOICE): Arm | null {
+  const local = listValue(lists.local, utility, params);
+  const global = listValue(lists.global, utility, params);
+  return local === global ? null : global > local ? 'global' : 'local';
+}
+
+/** Σ_r gain(list_r) / log2(r + 1). */
+function dcg(list: readonly number[], gain: (item: number) => number): number {
+  let sum = 0;
+  list.forEach((item, i) => {
+    sum += gain(item) / Math.log2(i + 2);
+  });
+  return sum;
+}
+
+/** NDCG of `list` with graded relevance u against `ideal` (the N best unseen shows by u, best first); 0 when the ideal has no gain. */
+export function gradedNdcg(list: readonly number[], ideal: readonly number[], utility: (item: number) => number): number {
+  const best = dcg(ideal, utility);
+  return best > 0 ? dcg(list, utility) / best : 0;
+}
