@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog, Matcher } from '../shared/catalog';
@@ -7,7 +7,7 @@ import { requireValue, type Config } from '../shared/config';
 import { writeDelta, type DeltaManifest } from '../shared/delta';
 import { AppError, formatError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
-import { readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
+import { hashHistory, readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
 import { trainLocal } from '../shared/model/factorize';
 import { canSpend, recordSpend } from '../shared/privacy';
@@ -77,22 +77,6 @@ async function loadBase(ctx: ParticipantContext): Promise<Base> {
   return { version: 0, values: initialItemFactors(expect.items, expect.rank, config.SEED), access: 'waiting' };
 }
 
-async function fileSha256(file: string): Promise<string | null> {
-  try {
-    const hash = createHash('sha256');
-    const handle = await fs.open(file, 'r');
-    try {
-      for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);
-    } finally {
-      await handle.close();
-    }
-    return hash.digest('hex');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
 /** Events per assigned profile for one export file, from the private cache when the file is unchanged. */
 async function eventsOfSource(ctx: ParticipantContext, source: ProfileSource, sourceSha256: string, reserved: readonly string[]): Promise<Map<string, ViewingEvent[]>> {
   const { ws } = ctx;
@@ -106,7 +90,11 @@ async function eventsOfSource(ctx: ParticipantContext, source: ProfileSource, so
     }
     if (out.size === mine.length) return out;
   }
-  const parsed: ParsedHistory = await readHistory(source.file, { dateOrder: ctx.config.DATE_ORDER, now: ctx.now() });
+  const parsed: ParsedHistory = await readHistory(source.file, { dateOrder: ctx.config.DATE_ORDER, now: ctx.now(), log: ctx.logger });
+  if (parsed.events.length === 0) {
+    const skipped = Object.entries(parsed.skipped).map(([reason, n]) => `${n} ${reason}`).join(', ');
+    throw new AppError('ERR_HISTORY_EMPTY', `${source.file}: no usable row (${parsed.rows} rows, skipped: ${skipped}); export the history again from Netflix`, { file: source.file });
+  }
   const groups = groupByProfileName(parsed.events);
   const assignments = await assignProfiles(ws.privateRoot(), source.folder, [...groups.keys()], reserved);
   const out = new Map<string, ViewingEvent[]>();
@@ -212,7 +200,7 @@ export async function runParticipantPass(ctx: ParticipantContext): Promise<PassR
   for (const source of sources) {
     let events: Map<string, ViewingEvent[]>;
     try {
-      const sha = await fileSha256(source.file);
+      const sha = await hashHistory(source.file);
       if (sha === null) {
         result.missing.push(source.file);
         continue;

@@ -56,13 +56,14 @@ export interface ReadLimits {
 }
 
 /**
- * Read a regular file (never through a symlink) up to `maxBytes`.
+ * Read a regular file (never through a symlink, never a FIFO or device) up to `maxBytes`.
  * Returns null when the file does not exist: for synced files, absence is normal.
  */
 export async function readRegularFile(file: string, { maxBytes }: ReadLimits): Promise<Buffer | null> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO put in a file's place must not hang the open (and the process); it is refused below.
+    handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
@@ -81,13 +82,16 @@ export async function readRegularFile(file: string, { maxBytes }: ReadLimits): P
   }
 }
 
-/** Read and parse a JSON file with a size limit; null when absent. */
+/** Read and parse a JSON file with a size limit; null when absent (and only then: a file holding `null` is an error). */
 export async function readJsonFile(file: string, limits: ReadLimits): Promise<unknown | null> {
   const bytes = await readRegularFile(file, limits);
   if (bytes === null) return null;
+  let value: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new AppError('ERR_JSON_FORMAT', `${file} is not valid JSON (${(err as Error).message})`, { file, cause: err });
   }
+  if (value === null) throw new AppError('ERR_JSON_FORMAT', `${file} holds JSON null, not a document`, { file });
+  return value;
 }

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   ERR_HISTORY_CHANGED: 'the viewing-history file changed while it was being read',
   // catalogue and model
   ERR_CATALOG_FORMAT: 'the catalogue file is malformed',
+  ERR_RATINGS_FORMAT: 'a MovieLens-format ratings.csv (evaluation input) is malformed',
   ERR_MODEL_SHAPE: 'a model matrix has a shape other than items x rank',
   ERR_MODEL_VERSION: 'a model file has an unknown format version or a different vocabulary',
   // deltas and aggregation

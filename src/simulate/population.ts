@@ -25,7 +25,8 @@ import { createRandom, deriveSeed, type Random } from '../shared/random';
  * distinct shows (clamped to [HISTORY_MIN_SHOWS, HISTORY_MAX_SHOWS]), drawn without
  * replacement with probability ∝ u_pj^HISTORY_SHARPNESS (Gumbel top-k), each on a
  * random day of the HISTORY_DAYS before the start; a series gets 1 + Geometric
- * episodes (mean SERIES_MEAN_EPISODES), one a day, `Show: Season s: Episode e`.
+ * episodes (mean SERIES_MEAN_EPISODES, at most MAX_HISTORY_EPISODES), one a day,
+ * `Show: Season s: Episode e` (EPISODES_PER_SEASON to a season).
  */
 
 export const LATENT_DIMS = 8;
@@ -41,9 +42,11 @@ export const HISTORY_MAX_SHOWS = 80;
 export const HISTORY_SHARPNESS = 2;
 export const HISTORY_DAYS = 182;
 export const SERIES_MEAN_EPISODES = 4;
+/** Most episodes of one series in an initial history (four seasons). */
+export const MAX_HISTORY_EPISODES = 40;
 /** Most episodes one click brings (a series chosen from the page is watched for a few episodes). */
 export const MAX_EPISODES_PER_CHOICE = 4;
-const EPISODES_PER_SEASON = 10;
+export const EPISODES_PER_SEASON = 10;
 const MS_PER_DAY = 86_400_000;
 
 /** Item side of the hidden model, shared by every participant of one seed. */
@@ -75,7 +78,7 @@ export interface SimParticipant {
   index: number;
   email: string;
   taste: Taste;
-  /** The global list is replaced by random shows for this participant (`--degrade-global`). */
+  /** The global list is replaced by the shows this participant likes least (`--degrade-global`). */
   degraded: boolean;
   history: HistoryRow[];
   /** Every catalogue item in the history (the ground truth, whatever the title matcher makes of it). */
@@ -154,7 +157,7 @@ export function utilities(world: World, taste: Taste): Float32Array {
   return out;
 }
 
-/** The k items with the highest utility among those not in `exclude`, best first (the NDCG's ideal list). */
+/** The k items of highest value (e.g. utility: the NDCG's ideal list) among those not in `exclude`, best first; ties to the lower id. */
 export function bestItems(utility: ArrayLike<number>, k: number, exclude: ReadonlySet<number>): number[] {
   const best: number[] = [];
   for (let j = 0; j < utility.length; j++) {
@@ -169,7 +172,7 @@ export function bestItems(utility: ArrayLike<number>, k: number, exclude: Readon
 }
 
 /** `YYYY-MM-DD` of a UTC time. */
-export function isoDay(ms: number): string {
+function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
@@ -211,7 +214,7 @@ function episodeCount(random: Random, mean: number, cap: number): number {
 export interface PopulationOptions {
   participants: number;
   seed: number;
-  /** Share of participants whose global list is replaced by random shows. */
+  /** Share of participants whose global list is replaced by the shows they like least. */
   degradeGlobal: number;
   /** First day of week 1 (UTC midnight); the initial histories end the day before. */
   startMs: number;
@@ -239,7 +242,7 @@ export function createPopulation(catalog: Catalog, world: World, options: Popula
     const lastMs = options.startMs - MS_PER_DAY;
     for (const item of gumbelTop(u, shows, HISTORY_SHARPNESS, random)) {
       const day = options.startMs - (1 + random.int(HISTORY_DAYS)) * MS_PER_DAY;
-      participant.history.push(...watchRows(catalog, participant, item, episodeCount(random, SERIES_MEAN_EPISODES, 4 * EPISODES_PER_SEASON), day, lastMs));
+      participant.history.push(...watchRows(catalog, participant, item, episodeCount(random, SERIES_MEAN_EPISODES, MAX_HISTORY_EPISODES), day, lastMs));
     }
     people.push(participant);
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { createMatcher, type Catalog, type Matcher } from '../../shared/catalog';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import { AppError, type ErrorCode } from '../../shared/errors';
@@ -12,7 +12,7 @@ import { ensurePublishPermissions } from '../publish';
 import { PageViews } from './page-views';
 import { insightsRoutes } from './insights-routes';
 import { registerRoutes } from './routes';
-import { guardRequest } from './security';
+import { guardRequest, SECURITY_HEADERS } from './security';
 
 /**
  * The click-experiment page of one participant profile: static files from
@@ -86,6 +86,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
     bodyLimit: MAX_BODY_BYTES,
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // A URL that does not decode (`/%zz`) is refused before routing and hooks: answer it like every other error.
+    frameworkErrors: (err, _request, reply) => {
+      const body = errorBody(err);
+      void (reply as FastifyReply).headers(SECURITY_HEADERS).code(body.statusCode).type('application/json').send(body);
+    },
   });
 
   app.addHook('onRequest', guardRequest(config.WEB_HOST));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs, constants as fsc, type Stats } from 'node:fs';
 import { AppError } from '../errors';
 import { silentLogger, type Logger } from '../log';
@@ -13,7 +14,7 @@ import { parseHistory, type ParsedHistory } from './parse';
 
 export { decomposeTitle, cleanText, type DecomposedTitle } from './titles';
 export type { DateOrder, DateOrderOption } from './dates';
-export type { ParsedHistory, SkipReason, ViewingEvent } from './parse';
+export { MAX_HISTORY_ROWS, type ParsedHistory, type SkipReason, type ViewingEvent } from './parse';
 
 /** Largest export accepted. A ViewingActivity.csv of 100,000 sessions is about 20 MiB. */
 export const MAX_HISTORY_BYTES = 256 * 1024 * 1024; // 256 MiB
@@ -33,11 +34,7 @@ export interface ReadHistoryOptions {
 export async function readHistory(file: string, options: ReadHistoryOptions = {}): Promise<ParsedHistory> {
   const handle = await openHistory(file);
   try {
-    const before = await handle.stat();
-    if (!before.isFile()) throw new AppError('ERR_FILE_NOT_REGULAR', `${file} is not a regular file`, { file });
-    if (before.size > MAX_HISTORY_BYTES) {
-      throw new AppError('ERR_FILE_TOO_LARGE', `${file} is ${before.size} bytes; a viewing history may be at most ${MAX_HISTORY_BYTES} bytes`, { file });
-    }
+    const before = await statHistory(handle, file);
     if (before.size === 0) throw new AppError('ERR_HISTORY_EMPTY', `${file} is empty; export the history again from Netflix`, { file });
     await assertText(handle, file);
     // Reading up to one byte past the size seen at open makes growth visible in bytesRead.
@@ -60,6 +57,39 @@ export async function readHistory(file: string, options: ReadHistoryOptions = {}
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * sha256 (hex) of an export's bytes, opened and checked as `readHistory` does it
+ * (no symlink, FIFO or folder, at most MAX_HISTORY_BYTES); null when the file does
+ * not exist (normal before the user exports).
+ */
+export async function hashHistory(file: string): Promise<string | null> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await openHistory(file);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'ERR_FILE_NOT_FOUND') return null;
+    throw err;
+  }
+  try {
+    await statHistory(handle, file);
+    const hash = createHash('sha256');
+    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The open export's stats; throws unless it is a regular file within MAX_HISTORY_BYTES. */
+async function statHistory(handle: fs.FileHandle, file: string): Promise<Stats> {
+  const stats = await handle.stat();
+  if (!stats.isFile()) throw new AppError('ERR_FILE_NOT_REGULAR', `${file} is not a regular file`, { file });
+  if (stats.size > MAX_HISTORY_BYTES) {
+    throw new AppError('ERR_FILE_TOO_LARGE', `${file} is ${stats.size} bytes; a viewing history may be at most ${MAX_HISTORY_BYTES} bytes`, { file });
+  }
+  return stats;
 }
 
 async function openHistory(file: string): Promise<fs.FileHandle> {

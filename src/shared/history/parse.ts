@@ -76,6 +76,12 @@ const ACTIVITY_COLUMNS = [
 const ACTIVITY_REQUIRED = ['Profile Name', 'Start Time', 'Duration', 'Title', 'Supplemental Video Type'] as const;
 const ACTIVITY_DATE_FORMAT = 'YYYY-MM-DD HH:MM:SS';
 
+/**
+ * Data rows accepted. A heavy account's ViewingActivity.csv holds about 100,000
+ * sessions; ten times that is not a Netflix export, and reading on would keep
+ * millions of events (and their cache) in memory. Checked as the file streams by.
+ */
+export const MAX_HISTORY_ROWS = 1_000_000;
 /** A quoted field longer than this is an unterminated quote, not a title (and would make papaparse rescan the rest of the file per chunk). */
 const MAX_RECORD_CHARS = 1024 * 1024; // 1 Mi characters
 /** Local dates of the simple export may run ahead of UTC by the earliest time zone. */
@@ -109,6 +115,9 @@ export function parseHistory(input: Readable, file: string, options: ParseOption
         }
         for (const fields of results.data) {
           record++;
+          if (record - 1 > MAX_HISTORY_ROWS) {
+            throw new AppError('ERR_FILE_TOO_LARGE', `${file} row ${record}: more than ${MAX_HISTORY_ROWS} data rows; a Netflix export has far fewer: is this the right file?`, { file, row: record });
+          }
           if (fields.length === 1 && fields[0].trim() === '') continue;
           if (reader) reader.add(fields, record);
           else reader = readerFor(fields, file, record, options);

@@ -174,6 +174,14 @@ describe('trainLocal', () => {
     expect(b.loss).toEqual(a.loss);
   });
 
+  it('leaves V unchanged for a user with no interactions (u = 0)', () => {
+    const { V } = setup(11);
+    const result = trainLocal(V, [], { ...params, items, epochs: 2, lr: 0.05 });
+    expect(result.V).toEqual(V);
+    expect([...result.u].every((x) => x === 0)).toBe(true);
+    expect(result.loss).toEqual([0, 0, 0]);
+  });
+
   it('rejects duplicate or out-of-range items and mis-shaped matrices', () => {
     const { V } = setup(10);
     const opts = { ...params, items, epochs: 1, lr: 0.05 };

@@ -1,0 +1,167 @@
+import path from 'node:path';
+import { AppError } from '../shared/errors';
+import { moduleLogger, rootLogger } from '../shared/log';
+import { ALL_BASELINES, runExplicit, runImplicit, runPredictions, runRecommendations, type BaselineName, type DpMode, type EvalOptions } from '../eval/run';
+import type { TitleStyle } from '../eval/movielens';
+import { intOption, numberOption, parseOptions, type Command } from './command';
+
+/** Tuned on ml-latest-small (see docs/eval/results.json). */
+const DEFAULTS = {
+  implicit: { rank: 32, reg: 1, alpha: 2, epochs: 1, lr: 100, serverLr: 4, rounds: 10, clip: 1000 },
+  explicit: { rank: 16, reg: 0.1, alpha: 0, epochs: 1, lr: 100, serverLr: 4, rounds: 10, clip: 1000 },
+} as const;
+const DEFAULT_HALF_LIFE_DAYS = 100000;
+const DEFAULT_EPSILONS = '1,8';
+const DEFAULT_DP_DELTA = 1e-5;
+const DEFAULT_DP_CLIP = 2;
+const DEFAULT_CENTRAL_ITERATIONS = 10;
+const DEFAULT_FOLDS = 5;
+const DEFAULT_SEED = 42;
+
+export const command: Command = {
+  summary: 'evaluate the federated model on a MovieLens-format folder (metrics, baselines, DP, charts)',
+  usage: `
+usage: npm run -s cli -- eval --ratings <dir> [options]
+
+Turns every user of a MovieLens-format folder (ratings.csv, movies.csv) into a
+participant with a Netflix-style export in a temporary SyftBox-layout root, runs
+the real participant pipeline and aggregator rounds, and compares the federated
+model with baselines on the same split. Progress goes to stderr.
+
+  --ratings <dir>         MovieLens-format folder (required)
+  --protocol <p>          implicit (leave-last-out; HR@10, NDCG@10, Recall@20, sampled HR/NDCG)
+                          or explicit (k-fold; RMSE, MAE)                 [implicit]
+  --folds <k>             folds of the explicit protocol                  [5]
+  --holdout <h>           last (evaluate) or none (train on everything and write
+                          recommendations.jsonl, or predictions.csv with --predict)  [last]
+  --predict <csv>         explicit + --holdout none: userId,movieId pairs to predict
+  --out <dir>             where reports, charts and outputs go            [eval-results]
+  --rounds <n>            federated rounds                                [10]
+  --rank <k> --reg <l> --alpha <a> --epochs <e> --lr <lr>
+                          model and local training (defaults tuned per protocol)
+  --server-lr <s>         FedAvg server learning rate                     [4]
+  --clip <c>              participants' delta clip norm without DP        [1000]
+  --half-life <days>      recency half-life of the implicit confidence   [100000 = off]
+  --epsilons <list>       DP settings: total ε per user over all rounds, comma-separated,
+                          or none                                         [1,8]
+  --dp <mode>             central (aggregator noise), local (participant noise) or both  [central]
+  --dp-delta <d>          total δ per user                                [1e-5]
+  --dp-clip <c>           clip norm of the DP settings                    [2]
+  --baselines <list>      popularity,local,central,fedopt, all or none    [all]
+  --central-iterations <n> ALS iterations of the central baseline         [10]
+  --titles <style>        export titles: catalog (Netflix-like, no year) or movielens  [catalog]
+  --users <n>             only the first n users (quick runs)
+  --seed <n>              split, sampling, initialization and noise seed  [42]
+  --scores                add scores to recommendations.jsonl
+  --keep-root             keep the temporary SyftBox root (printed)
+  --json                  print the report JSON on stdout
+`,
+  async run(argv) {
+    const { values } = parseOptions(argv, {
+      ratings: { type: 'string' },
+      protocol: { type: 'string' },
+      folds: { type: 'string' },
+      holdout: { type: 'string' },
+      predict: { type: 'string' },
+      out: { type: 'string' },
+      rounds: { type: 'string' },
+      rank: { type: 'string' },
+      reg: { type: 'string' },
+      alpha: { type: 'string' },
+      epochs: { type: 'string' },
+      lr: { type: 'string' },
+      'server-lr': { type: 'string' },
+      clip: { type: 'string' },
+      'half-life': { type: 'string' },
+      epsilons: { type: 'string' },
+      dp: { type: 'string' },
+      'dp-delta': { type: 'string' },
+      'dp-clip': { type: 'string' },
+      baselines: { type: 'string' },
+      'central-iterations': { type: 'string' },
+      titles: { type: 'string' },
+      users: { type: 'string' },
+      seed: { type: 'string' },
+      scores: { type: 'boolean' },
+      'keep-root': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (!values.ratings) throw new AppError('ERR_USAGE', '--ratings <dir> is required (a folder with ratings.csv and movies.csv)');
+    const protocol = oneOf('protocol', values.protocol ?? 'implicit', ['implicit', 'explicit'] as const);
+    const holdout = oneOf('holdout', values.holdout ?? 'last', ['last', 'none'] as const);
+    if (values.predict && (protocol !== 'explicit' || holdout !== 'none')) throw new AppError('ERR_USAGE', '--predict goes with --protocol explicit --holdout none');
+    const d = DEFAULTS[protocol];
+    const options: EvalOptions = {
+      ratingsDir: path.resolve(values.ratings),
+      out: path.resolve(values.out ?? 'eval-results'),
+      protocol,
+      holdout,
+      folds: intOption('folds', values.folds, DEFAULT_FOLDS, 2),
+      predictFile: values.predict ? path.resolve(values.predict) : null,
+      maxUsers: values.users === undefined ? null : intOption('users', values.users, 0),
+      rounds: intOption('rounds', values.rounds, d.rounds),
+      rank: intOption('rank', values.rank, d.rank),
+      reg: positive('reg', numberOption('reg', values.reg, d.reg), true),
+      alpha: positive('alpha', numberOption('alpha', values.alpha, d.alpha), true),
+      epochs: intOption('epochs', values.epochs, d.epochs),
+      lr: positive('lr', numberOption('lr', values.lr, d.lr)),
+      halfLifeDays: positive('half-life', numberOption('half-life', values['half-life'], DEFAULT_HALF_LIFE_DAYS)),
+      serverLr: positive('server-lr', numberOption('server-lr', values['server-lr'], d.serverLr)),
+      clipNorm: positive('clip', numberOption('clip', values.clip, d.clip)),
+      epsilons: parseEpsilons(values.epsilons ?? DEFAULT_EPSILONS),
+      dpDelta: positive('dp-delta', numberOption('dp-delta', values['dp-delta'], DEFAULT_DP_DELTA)),
+      dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'central', ['central', 'local'] as const) as DpMode],
+      dpClipNorm: positive('dp-clip', numberOption('dp-clip', values['dp-clip'], DEFAULT_DP_CLIP)),
+      baselines: parseBaselines(values.baselines ?? 'all'),
+      centralIterations: intOption('central-iterations', values['central-iterations'], DEFAULT_CENTRAL_ITERATIONS),
+      titles: oneOf('titles', values.titles ?? 'catalog', ['catalog', 'movielens'] as const) as TitleStyle,
+      seed: intOption('seed', values.seed, DEFAULT_SEED, 0),
+      keepRoot: values['keep-root'] === true,
+      scores: values.scores === true,
+      command: `npm run -s cli -- eval ${argv.join(' ')}`,
+      logger: moduleLogger('eval', rootLogger(process.env.LOG_LEVEL ?? 'warn')),
+      progress: (line) => process.stderr.write(`${line}\n`),
+    };
+
+    if (holdout === 'none') {
+      const result = protocol === 'implicit' ? await runRecommendations(options) : await runPredictions(options);
+      for (const file of result.files) process.stderr.write(`wrote ${file}\n`);
+      if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      return 0;
+    }
+    const { report, files } = protocol === 'implicit' ? await runImplicit(options) : await runExplicit(options);
+    const rows = report.settings.map((s) => `  ${s.name.padEnd(32)} ${Object.entries(s.metrics).filter(([k]) => k !== 'users' && k !== 'count').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ')}`);
+    process.stderr.write(`${rows.join('\n')}\n`);
+    for (const c of report.checks) process.stderr.write(`  ${c.met ? 'met    ' : 'NOT MET'} ${c.name}: ${c.value.toFixed(4)} (threshold ${c.threshold})\n`);
+    for (const file of files) process.stderr.write(`wrote ${file}\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  },
+};
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new AppError('ERR_USAGE', `--${name} ${value}: expected one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function positive(name: string, value: number, allowZero = false): number {
+  if (value < 0 || (!allowZero && value === 0)) throw new AppError('ERR_USAGE', `--${name} ${value}: expected a number ${allowZero ? '>= 0' : '> 0'}`);
+  return value;
+}
+
+function parseEpsilons(text: string): number[] {
+  if (text === 'none') return [];
+  return text.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!(n > 0) || !Number.isFinite(n)) throw new AppError('ERR_USAGE', `--epsilons ${text}: expected positive numbers separated by commas, or none`);
+    return n;
+  });
+}
+
+function parseBaselines(text: string): Set<BaselineName> {
+  if (text === 'all') return new Set(ALL_BASELINES);
+  if (text === 'none') return new Set();
+  return new Set(
+    text.split(',').map((s) => oneOf('baselines', s.trim(), ALL_BASELINES)),
+  );
+}

@@ -1,0 +1,105 @@
+import { applyServerUpdate, createMerger } from '../aggregator/merge';
+import { clipL2 } from '../shared/delta';
+import type { Interaction } from '../shared/model/feedback';
+import { predictExplicit } from '../shared/model/factorize';
+import { scoreItems } from '../shared/model/recommend';
+import { createRandom } from '../shared/random';
+import { privatizeDelta } from '../participant/train';
+import type { Predictor, RankingUser, RatingUser, Scorer } from './evaluate';
+import type { LocalTrainer } from './training';
+
+/**
+ * The settings the federated model is compared with, all in memory on the same
+ * split and the same pipeline-produced interactions:
+ * - popularity: items ranked by how many users trained on them;
+ * - global mean and damped item mean (explicit protocol);
+ * - local-only: each user trains alone from the initialization, for as many
+ *   local epochs as the federated run gives them in total (epochs x rounds);
+ * - the federated optimizer in memory (`simulateFederated`): the same rounds,
+ *   local training, clipping, FedAvg and server learning rate, without files,
+ *   permissions or noise; the centralized ALS (`trainCentral*`) is called by the
+ *   caller directly.
+ */
+
+/** Items ranked by their number of training users. */
+export function popularityScorer(users: readonly RankingUser[], items: number): Scorer {
+  const counts = new Float32Array(items);
+  for (const user of users) for (const { item } of user.train) counts[item]++;
+  return () => counts;
+}
+
+/** Every rating predicted as the mean training rating. */
+export function meanPredictor(mean: number): Predictor {
+  return () => () => mean;
+}
+
+/** Damping of the item mean toward the global mean, in pseudo-ratings. */
+export const ITEM_MEAN_DAMPING = 5;
+
+/** Item mean, shrunk toward the global mean: (Σ r + k·mean) / (n + k). */
+export function itemMeanPredictor(users: readonly RatingUser[], items: number, mean: number): Predictor {
+  const sum = new Float64Array(items);
+  const count = new Float64Array(items);
+  for (const user of users) {
+    for (const { item, preference } of user.train) {
+      sum[item] += preference;
+      count[item]++;
+    }
+  }
+  const predicted = new Float64Array(items);
+  for (let j = 0; j < items; j++) predicted[j] = (sum[j] + ITEM_MEAN_DAMPING * mean) / (count[j] + ITEM_MEAN_DAMPING);
+  return () => (item) => predicted[item];
+}
+
+/** Scorer of users trained alone from `V0` (`trainer` set up with the local-only epochs): s = V_local u. */
+export function localOnlyScorer(V0: Float32Array, rank: number, trainer: LocalTrainer): Scorer {
+  const items = V0.length / rank;
+  const train = trainer(V0);
+  return (user) => {
+    const local = train(user.train);
+    return scoreItems(local.u, local.V, items, rank);
+  };
+}
+
+/** Predictor of users trained alone from `V0`: mean + b_u + u·v_j with their own local V. */
+export function localOnlyPredictor(V0: Float32Array, rank: number, trainer: LocalTrainer, mean: number): Predictor {
+  const train = trainer(V0);
+  return (user) => {
+    const local = train(user.train);
+    return (item) => predictExplicit(local, local.V, item, rank, mean);
+  };
+}
+
+export interface SimulationOptions {
+  rounds: number;
+  /** DELTA_CLIP_NORM applied by each participant. */
+  clipNorm: number;
+  /** SERVER_CLIP_NORM (0 = off). */
+  serverClipNorm: number;
+  serverLr: number;
+  /** Called after each round with the new item factors. */
+  onRound?: (round: number, V: Float32Array) => void;
+}
+
+/**
+ * The federated optimizer without the federation: every round, every user trains
+ * from the current V, the clipped deltas are averaged (FedAvg) and applied with
+ * the server learning rate, exactly as `runRound` does it from the files (no
+ * noise). Returns the final V.
+ */
+export function simulateFederated(trains: readonly Interaction[][], V0: Float32Array, trainer: LocalTrainer, options: SimulationOptions): Float32Array {
+  let V = V0;
+  const noNoise = createRandom(0);
+  for (let round = 1; round <= options.rounds; round++) {
+    const train = trainer(V);
+    const merger = createMerger('fedavg', V.length);
+    for (const interactions of trains) {
+      const delta = privatizeDelta(train(interactions).V, V, { clipNorm: options.clipNorm, epsilon: 0, delta: 0, random: noNoise }).values;
+      if (options.serverClipNorm > 0) clipL2(delta, options.serverClipNorm);
+      merger.add(delta, 1);
+    }
+    V = applyServerUpdate(V, merger.result(), { serverLr: options.serverLr, noiseStd: 0, random: noNoise });
+    options.onRound?.(round, V);
+  }
+  return V;
+}

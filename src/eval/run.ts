@@ -1,0 +1,663 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createMatcher, loadCatalog, type Catalog, type Matcher } from '../shared/catalog';
+import { loadConfig, withOverrides, type Config } from '../shared/config';
+import { writeFileAtomic } from '../shared/atomic';
+import { AppError } from '../shared/errors';
+import { initialItemFactors } from '../shared/global-model';
+import type { Logger } from '../shared/log';
+import { solveUserExplicit, predictExplicit, trainCentral, trainCentralExplicit } from '../shared/model/factorize';
+import { scoreItems, topK } from '../shared/model/recommend';
+import { createRandom, deriveSeed } from '../shared/random';
+import { Workspace } from '../shared/workspace';
+import { itemMeanPredictor, localOnlyPredictor, localOnlyScorer, meanPredictor, popularityScorer, simulateFederated } from './baselines';
+import { epsilonOfMultiplier, noiseMultiplier } from './dp';
+import { accumulateRatings, evaluateRanking, explicitPredictor, factorScorer, type Predictor, type RankingUser, type RatingUser } from './evaluate';
+import { AGGREGATOR_EMAIL, EVAL_APP_NAME, createTempRoot, participantEmail, runFederated, setUpRoot, type FederatedParticipant, type RoundReport } from './federated';
+import { ingestParticipants, type MatchReport, type Participant } from './ingest';
+import { RatingAccumulator, clampRating, type RankingMetrics, type RatingMetrics } from './metrics';
+import { NETFLIX_EXPORT_FILE, exportTitles, firstUsers, movieIndex, movieLensFiles, readRatings, type RatingTable, type TitleStyle } from './movielens';
+import { check, writeReport, REPORT_FORMAT, REPORT_FORMAT_VERSION, type Check, type EvalReport, type PrivacyRecord, type RoundEntry, type SettingResult } from './report';
+import { assignFolds, leaveLastOut } from './split';
+import { explicitTrainer, implicitTrainer, type LocalTrainer } from './training';
+
+/**
+ * The evaluation protocols end to end: read a MovieLens-format folder, split it,
+ * turn the users into participants through the real pipeline (`ingest.ts`), run
+ * the baselines in memory and the federated settings through the files
+ * (`federated.ts`), and write the report. Also the two "train on everything"
+ * modes: recommendations.jsonl (implicit) and predictions.csv (explicit).
+ */
+
+export type BaselineName = 'popularity' | 'local' | 'central' | 'fedopt';
+export const ALL_BASELINES: readonly BaselineName[] = ['popularity', 'local', 'central', 'fedopt'];
+export type DpMode = 'central' | 'local';
+
+export interface EvalOptions {
+  ratingsDir: string;
+  out: string;
+  protocol: 'implicit' | 'explicit';
+  holdout: 'last' | 'none';
+  folds: number;
+  /** Explicit + holdout none: the (userId, movieId) pairs to predict. */
+  predictFile: string | null;
+  /** Only the first n users (by userId); null = all. */
+  maxUsers: number | null;
+  rounds: number;
+  rank: number;
+  reg: number;
+  alpha: number;
+  epochs: number;
+  lr: number;
+  halfLifeDays: number;
+  serverLr: number;
+  /** DELTA_CLIP_NORM of the participants in the runs without DP. */
+  clipNorm: number;
+  /** DP settings: total ε per user over the run. */
+  epsilons: number[];
+  dpDelta: number;
+  dpModes: DpMode[];
+  /** Clip norm C of the DP runs. */
+  dpClipNorm: number;
+  baselines: ReadonlySet<BaselineName>;
+  centralIterations: number;
+  titles: TitleStyle;
+  seed: number;
+  keepRoot: boolean;
+  /** Add the scores to recommendations.jsonl. */
+  scores: boolean;
+  command: string;
+  logger: Logger;
+  /** One line of progress (the CLI writes it to stderr). */
+  progress: (line: string) => void;
+}
+
+/** Recommendations per user in recommendations.jsonl. */
+export const RECOMMENDATIONS = 100;
+const RATING_SCALE_FALLBACK = { min: 0.5, max: 5 };
+const BYTES_PER_FLOAT = 4;
+const SCORE_DECIMALS = 5;
+const PREDICTION_DECIMALS = 4;
+
+interface Data {
+  files: { ratings: string; movies: string };
+  catalog: Catalog;
+  matcher: Matcher;
+  table: RatingTable;
+  titles: string[];
+  index: Map<number, number>;
+}
+
+async function loadData(o: EvalOptions): Promise<Data> {
+  const files = await movieLensFiles(o.ratingsDir);
+  const catalog = await loadCatalog(files.movies);
+  const all = await readRatings(files.ratings);
+  const table = o.maxUsers === null ? all : firstUsers(all, o.maxUsers);
+  return { files, catalog, matcher: createMatcher(catalog), table, titles: await exportTitles(catalog, files.movies, o.titles), index: movieIndex(catalog) };
+}
+
+/** The configuration of one federated setting: the production variables, overridden. */
+function settingConfig(o: EvalOptions, overrides: { clipNorm: number; dpEpsilon?: number; serverClipNorm?: number; serverNoiseStd?: number }): Config {
+  const base = loadConfig({ dotenv: false, env: {} });
+  return withOverrides(base, {
+    APP_NAME: EVAL_APP_NAME,
+    AGGREGATOR_DATASITE: AGGREGATOR_EMAIL,
+    LOG_LEVEL: 'silent',
+    MODEL_RANK: String(o.rank),
+    SEED: String(o.seed),
+    ALS_REG: String(o.reg),
+    ALS_ALPHA: String(o.alpha),
+    LOCAL_EPOCHS: String(o.epochs),
+    LOCAL_LR: String(o.lr),
+    RECENCY_HALF_LIFE_DAYS: String(o.halfLifeDays),
+    SERVER_LR: String(o.serverLr),
+    DELTA_CLIP_NORM: String(overrides.clipNorm),
+    DP_EPSILON: String(overrides.dpEpsilon ?? 0),
+    DP_DELTA: String(o.dpDelta),
+    SERVER_CLIP_NORM: String(overrides.serverClipNorm ?? 0),
+    SERVER_NOISE_STD: String(overrides.serverNoiseStd ?? 0),
+  });
+}
+
+function exportFileOf(dataDir: string): (userId: number) => string {
+  return (userId) => path.join(new Workspace({ email: participantEmail(userId), dataDir }, EVAL_APP_NAME).privateRoot(), 'export', NETFLIX_EXPORT_FILE);
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+/** One federated setting through the files, with an evaluation and a progress line after every round. */
+async function runSetting<M extends RankingMetrics | RatingMetrics>(
+  o: EvalOptions,
+  root: string,
+  name: string,
+  config: Config,
+  catalog: Catalog,
+  participants: readonly FederatedParticipant[],
+  trainer: LocalTrainer,
+  evaluate: ((V: Float32Array) => M) | null,
+  onLastTraining?: Parameters<typeof runFederated>[0]['onLastTraining'],
+): Promise<{ rounds: RoundEntry<M>[]; ms: number; finalV: Float32Array }> {
+  const dataDir = path.join(root, name.replace(/[^a-z0-9.-]+/gi, '_'));
+  await setUpRoot(dataDir, config.APP_NAME, participants);
+  const rounds: RoundEntry<M>[] = [];
+  const started = performance.now();
+  let finalV: Float32Array | null = null;
+  await runFederated({
+    dataDir,
+    config,
+    catalog,
+    participants,
+    trainer,
+    rounds: o.rounds,
+    logger: o.logger,
+    onLastTraining,
+    onRound: (r: RoundReport) => {
+      finalV = r.values;
+      const metrics = evaluate ? evaluate(r.values) : null;
+      if (metrics) {
+        rounds.push({ round: r.round, metrics, accepted: r.summary.counts.accepted, rejected: r.summary.counts.rejected, participantsMs: Math.round(r.participantsMs), aggregatorMs: Math.round(r.aggregatorMs) });
+      }
+      const elapsed = performance.now() - started;
+      const eta = (elapsed / r.round) * (o.rounds - r.round);
+      const shown = metrics === null ? '' : 'hr10' in metrics ? `  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}` : `  RMSE ${metrics.rmse.toFixed(4)}  MAE ${metrics.mae.toFixed(4)}`;
+      o.progress(
+        `[${name}] round ${r.round}/${o.rounds}  deltas accepted ${r.summary.counts.accepted} rejected ${r.summary.counts.rejected}  ` +
+          `participants ${formatDuration(r.participantsMs)} aggregator ${formatDuration(r.aggregatorMs)}  elapsed ${formatDuration(elapsed)}  ETA ${formatDuration(eta)}${shown}`,
+      );
+    },
+  });
+  if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
+  return { rounds, ms: performance.now() - started, finalV: finalV! };
+}
+
+function environment(root: string) {
+  return { node: process.versions.node, platform: `${process.platform}-${process.arch}`, cpus: os.cpus().length, tempRoot: path.dirname(root) };
+}
+
+function commonParams(o: EvalOptions): Record<string, number | string> {
+  return {
+    rank: o.rank,
+    reg: o.reg,
+    alpha: o.alpha,
+    localEpochs: o.epochs,
+    localLr: o.lr,
+    serverLr: o.serverLr,
+    rounds: o.rounds,
+    clipNorm: o.clipNorm,
+    halfLifeDays: o.halfLifeDays,
+    centralIterations: o.centralIterations,
+    titles: o.titles,
+    seed: o.seed,
+  };
+}
+
+function bytesPerRound(participants: number, items: number, rank: number): number {
+  return participants * items * rank * BYTES_PER_FLOAT;
+}
+
+/** The DP settings: for each ε and mode, the configuration and what the report records. */
+function dpSettings(o: EvalOptions, participants: number): { name: string; config: Config; privacy: PrivacyRecord }[] {
+  const out: { name: string; config: Config; privacy: PrivacyRecord }[] = [];
+  for (const epsilon of o.epsilons) {
+    const z = noiseMultiplier(epsilon, o.dpDelta, o.rounds);
+    const composition = `zCDP over ${o.rounds} rounds (Bun & Steinke 2016): total (ε=${epsilon}, δ=${o.dpDelta}) per user`;
+    for (const mode of o.dpModes) {
+      if (mode === 'central') {
+        const serverNoiseStd = (z * o.dpClipNorm) / participants;
+        out.push({
+          name: `federated-dp-central-eps${epsilon}`,
+          config: settingConfig(o, { clipNorm: o.clipNorm, serverClipNorm: o.dpClipNorm, serverNoiseStd }),
+          privacy: { mode, epsilon, delta: o.dpDelta, noiseMultiplier: z, clipNorm: o.dpClipNorm, serverNoiseStd, composition },
+        });
+      } else {
+        const perDeltaEpsilon = epsilonOfMultiplier(z, o.dpDelta);
+        out.push({
+          name: `federated-dp-local-eps${epsilon}`,
+          config: settingConfig(o, { clipNorm: o.dpClipNorm, dpEpsilon: perDeltaEpsilon }),
+          privacy: { mode, epsilon, delta: o.dpDelta, noiseMultiplier: z, clipNorm: o.dpClipNorm, perDeltaEpsilon, composition },
+        });
+      }
+    }
+  }
+  return out;
+}
+
+const NO_PRIVACY: PrivacyRecord = { mode: 'none', epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, composition: null };
+
+/** Implicit protocol: leave-last-out, full ranking and sampled metrics, every setting. */
+export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<RankingMetrics>; files: string[] }> {
+  const t0 = performance.now();
+  const { catalog, matcher, table, titles, index } = await loadData(o);
+  const items = catalog.items.length;
+  const heldOutRows = leaveLastOut(table);
+  const isTrain = new Uint8Array(table.rows).fill(1);
+  const heldOutOf = new Map<number, number>();
+  for (let u = 0; u < table.userCount; u++) {
+    const row = heldOutRows[u];
+    if (row < 0) continue;
+    isTrain[row] = 0;
+    const item = index.get(table.movieId[row]);
+    if (item !== undefined) heldOutOf.set(table.userIds[u], item);
+  }
+  const root = await createTempRoot(bytesPerRound(table.userCount, items, o.rank));
+  try {
+    const participants: Participant[] = [];
+    const ingestStart = performance.now();
+    const matching = await ingestParticipants(
+      { table, isTrain, catalog, matcher, titles, index, exportFile: exportFileOf(path.join(root, 'participants')), halfLifeDays: o.halfLifeDays, protocol: 'implicit' },
+      (p) => participants.push(p),
+    );
+    const ingestMs = performance.now() - ingestStart;
+    o.progress(`[ingest] ${participants.length} participants, ${matching.ratings} ratings exported; titles mapped back exactly: ${(matching.rate * 100).toFixed(2)}% of ratings (${matching.wrong} to another movie, ${matching.unmatched} unmatched) in ${formatDuration(ingestMs)}`);
+    const users: RankingUser[] = participants.filter((p) => heldOutOf.has(p.userId)).map((p) => ({ userId: p.userId, train: p.train, heldOut: heldOutOf.get(p.userId)! }));
+    const params = { rank: o.rank, reg: o.reg, alpha: o.alpha };
+    const evaluate = (V: Float32Array) => evaluateRanking(users, items, factorScorer(V, o.rank, params), o.seed);
+    const V0 = initialItemFactors(items, o.rank, o.seed);
+    const trainer = implicitTrainer({ items, rank: o.rank, reg: o.reg, alpha: o.alpha, epochs: o.epochs, lr: o.lr });
+    const settings: SettingResult<RankingMetrics>[] = [];
+    const timings: Record<string, number> = {};
+    const timed = <T>(name: string, fn: () => T): T => {
+      const s = performance.now();
+      const value = fn();
+      timings[name] = Math.round(performance.now() - s);
+      o.progress(`[${name}] done in ${formatDuration(timings[name])}`);
+      return value;
+    };
+
+    if (o.baselines.has('popularity')) {
+      const metrics = timed('popularity', () => evaluateRanking(users, items, popularityScorer(users, items), o.seed));
+      settings.push({ name: 'popularity', kind: 'baseline', description: 'items ranked by their number of training users', metrics });
+    }
+    if (o.baselines.has('local')) {
+      const localEpochs = o.epochs * o.rounds;
+      const local = implicitTrainer({ items, rank: o.rank, reg: o.reg, alpha: o.alpha, epochs: localEpochs, lr: o.lr });
+      const metrics = timed('local-only', () => evaluateRanking(users, items, localOnlyScorer(V0, o.rank, local), o.seed));
+      settings.push({ name: 'local-only', kind: 'baseline', description: `each user trains alone from the initialization for ${localEpochs} local epochs (epochs x rounds), no federation`, metrics });
+    }
+    if (o.baselines.has('central')) {
+      const metrics = timed('central-als', () => {
+        const trained = trainCentral(participants.map((p) => p.train), items, o.rank, { ...params, iterations: o.centralIterations }, V0);
+        return evaluate(trained.V);
+      });
+      settings.push({ name: 'central-als', kind: 'central', description: `the same model (trainCentral: exact ALS on all training data) for ${o.centralIterations} iterations`, metrics });
+    }
+    if (o.baselines.has('fedopt')) {
+      const rounds: RoundEntry<RankingMetrics>[] = [];
+      timed('central-fedopt', () =>
+        simulateFederated(participants.map((p) => p.train), V0, trainer, {
+          rounds: o.rounds,
+          clipNorm: o.clipNorm,
+          serverClipNorm: 0,
+          serverLr: o.serverLr,
+          onRound: (round, V) => rounds.push({ round, metrics: evaluate(V) }),
+        }),
+      );
+      settings.push({ name: 'central-fedopt', kind: 'central', description: 'the federated optimizer (local epochs, clipping, FedAvg, server lr) run in memory on all data: no files, no noise', metrics: rounds.at(-1)!.metrics, rounds });
+    }
+
+    const runs = [{ name: 'federated', config: settingConfig(o, { clipNorm: o.clipNorm }), privacy: NO_PRIVACY }, ...dpSettings(o, participants.length)];
+    for (const run of runs) {
+      const result = await runSetting(o, root, run.name, run.config, catalog, participants, trainer, evaluate);
+      timings[run.name] = Math.round(result.ms);
+      settings.push({
+        name: run.name,
+        kind: 'federated',
+        description: run.privacy.mode === 'none' ? 'federated through SyftBox-layout files, no DP' : `federated with ${run.privacy.mode} DP`,
+        metrics: result.rounds.at(-1)!.metrics,
+        rounds: result.rounds,
+        privacy: run.privacy,
+      });
+    }
+
+    const report: EvalReport<RankingMetrics> = {
+      format: REPORT_FORMAT,
+      formatVersion: REPORT_FORMAT_VERSION,
+      protocol: 'implicit',
+      createdAt: new Date().toISOString(),
+      command: o.command,
+      dataset: { ratingsDir: o.ratingsDir, users: table.userCount, items, ratings: table.rows, participants: participants.length, evaluatedUsers: users.length },
+      split: { kind: 'leave-last-out', seed: o.seed },
+      params: { ...commonParams(o), dpDelta: o.dpDelta, dpClipNorm: o.dpClipNorm },
+      matching,
+      settings,
+      checks: implicitChecks(settings),
+      timings: { totalMs: Math.round(performance.now() - t0), ingestMs: Math.round(ingestMs), settings: timings },
+      environment: environment(root),
+    };
+    return { report, files: await writeReport(o.out, report) };
+  } finally {
+    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+/** a / b, or 0 when b is 0 (a check on an empty baseline fails instead of yielding NaN). */
+const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+
+/** The quality bars of the implicit protocol that the settings present allow to check. */
+function implicitChecks(settings: SettingResult<RankingMetrics>[]): Check[] {
+  const find = (name: string) => settings.find((s) => s.name === name)?.metrics;
+  const fed = find('federated');
+  const checks: Check[] = [];
+  if (!fed) return checks;
+  checks.push(check('federated HR@10 >= 0.065', fed.hr10, 0.065), check('federated HR@10 >= 0.079 (aim)', fed.hr10, 0.079));
+  const local = find('local-only');
+  if (local) checks.push(check('federated HR@10 above local-only', fed.hr10, local.hr10 + Number.EPSILON));
+  const central = find('central-als');
+  if (central) {
+    checks.push(check('federated / central-als HR@10 >= 0.95', ratio(fed.hr10, central.hr10), 0.95));
+    checks.push(check('federated / central-als NDCG@10 >= 0.95', ratio(fed.ndcg10, central.ndcg10), 0.95));
+  }
+  for (const s of settings) {
+    if (s.privacy && s.privacy.mode !== 'none' && s.privacy.epsilon === 8) {
+      checks.push(check(`${s.name} / federated HR@10 >= 0.85`, ratio(s.metrics.hr10, fed.hr10), 0.85));
+    }
+  }
+  return checks;
+}
+
+function meanRating(table: RatingTable, isTrain: Uint8Array): number {
+  let sum = 0;
+  let n = 0;
+  for (let r = 0; r < table.rows; r++) {
+    if (!isTrain[r]) continue;
+    sum += table.rating[r];
+    n++;
+  }
+  return n === 0 ? 0 : sum / n;
+}
+
+function ratingScale(table: RatingTable): { min: number; max: number } {
+  if (table.rows === 0) return RATING_SCALE_FALLBACK;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let r = 0; r < table.rows; r++) {
+    min = Math.min(min, table.rating[r]);
+    max = Math.max(max, table.rating[r]);
+  }
+  return { min, max };
+}
+
+function sumMatching(total: MatchReport | null, next: MatchReport): MatchReport {
+  if (total === null) return next;
+  const ratings = total.ratings + next.ratings;
+  const exact = total.exact + next.exact;
+  return {
+    ...total,
+    ratings,
+    exact,
+    wrong: total.wrong + next.wrong,
+    unmatched: total.unmatched + next.unmatched,
+    rate: ratings === 0 ? 0 : exact / ratings,
+    unknownMovies: total.unknownMovies + next.unknownMovies,
+    droppedWithoutRating: total.droppedWithoutRating + next.droppedWithoutRating,
+  };
+}
+
+/** Explicit protocol: k-fold over the ratings, RMSE/MAE pooled over the folds, every setting. */
+export async function runExplicit(o: EvalOptions): Promise<{ report: EvalReport<RatingMetrics>; files: string[] }> {
+  const t0 = performance.now();
+  const { catalog, matcher, table, titles, index } = await loadData(o);
+  const items = catalog.items.length;
+  const scale = ratingScale(table);
+  const folds = assignFolds(table.rows, o.folds, createRandom(deriveSeed(o.seed, 'folds')));
+  const root = await createTempRoot(bytesPerRound(table.userCount, items, o.rank));
+  const pooled = new Map<string, RatingAccumulator>();
+  const pooledRounds = new Map<string, RatingAccumulator[]>();
+  const acc = (name: string) => pooled.get(name) ?? pooled.set(name, new RatingAccumulator(scale.min, scale.max)).get(name)!;
+  const roundAcc = (name: string, round: number) => {
+    const list = pooledRounds.get(name) ?? pooledRounds.set(name, []).get(name)!;
+    list[round - 1] ??= new RatingAccumulator(scale.min, scale.max);
+    return list[round - 1];
+  };
+  const timings: Record<string, number> = {};
+  let matching: MatchReport | null = null;
+  let ingestMs = 0;
+  let participantsCount = 0;
+  let evaluatedUsers = 0;
+  const descriptions: Record<string, { kind: SettingResult<RatingMetrics>['kind']; description: string }> = {};
+  try {
+    for (let fold = 0; fold < o.folds; fold++) {
+      const isTrain = new Uint8Array(table.rows);
+      for (let r = 0; r < table.rows; r++) isTrain[r] = folds[r] === fold ? 0 : 1;
+      const mean = meanRating(table, isTrain);
+      const participants: Participant[] = [];
+      const ingestStart = performance.now();
+      const foldMatching = await ingestParticipants(
+        { table, isTrain, catalog, matcher, titles, index, exportFile: exportFileOf(path.join(root, `participants-fold${fold + 1}`)), halfLifeDays: o.halfLifeDays, protocol: 'explicit' },
+        (p) => participants.push(p),
+      );
+      ingestMs += performance.now() - ingestStart;
+      matching = sumMatching(matching, foldMatching);
+      participantsCount = Math.max(participantsCount, participants.length);
+      o.progress(`[fold ${fold + 1}/${o.folds}] ${participants.length} participants; titles mapped back exactly: ${(foldMatching.rate * 100).toFixed(2)}% of ratings`);
+      const trainOf = new Map(participants.map((p) => [p.userId, p.train]));
+      const users: RatingUser[] = [];
+      for (let u = 0; u < table.userCount; u++) {
+        const test: RatingUser['test'] = [];
+        for (let r = table.userStart[u]; r < table.userStart[u + 1]; r++) {
+          const item = index.get(table.movieId[r]);
+          if (!isTrain[r] && item !== undefined) test.push({ item, rating: table.rating[r] });
+        }
+        if (test.length > 0) users.push({ userId: table.userIds[u], train: trainOf.get(table.userIds[u]) ?? [], test });
+      }
+      evaluatedUsers += users.length;
+      const params = { rank: o.rank, reg: o.reg, mean };
+      const V0 = initialItemFactors(items, o.rank, o.seed);
+      const trainer = explicitTrainer({ items, rank: o.rank, reg: o.reg, epochs: o.epochs, lr: o.lr, mean });
+      const run = (name: string, kind: SettingResult<RatingMetrics>['kind'], description: string, predictor: () => Predictor) => {
+        descriptions[name] = { kind, description };
+        const s = performance.now();
+        accumulateRatings(users, predictor(), acc(name));
+        timings[name] = (timings[name] ?? 0) + Math.round(performance.now() - s);
+      };
+      if (o.baselines.has('popularity')) {
+        run('global-mean', 'baseline', 'every rating predicted as the training mean', () => meanPredictor(mean));
+        run('item-mean', 'baseline', 'damped item mean (5 pseudo-ratings at the global mean)', () => itemMeanPredictor(users, items, mean));
+      }
+      if (o.baselines.has('local')) {
+        const localEpochs = o.epochs * o.rounds;
+        const local = explicitTrainer({ items, rank: o.rank, reg: o.reg, epochs: localEpochs, lr: o.lr, mean });
+        run('local-only', 'baseline', `each user trains alone from the initialization for ${localEpochs} local epochs, no federation`, () => localOnlyPredictor(V0, o.rank, local, mean));
+      }
+      if (o.baselines.has('central')) {
+        run('central-als', 'central', `the same biased MF (trainCentralExplicit: exact ALS) for ${o.centralIterations} iterations`, () =>
+          explicitPredictor(trainCentralExplicit(participants.map((p) => p.train), items, o.rank, { ...params, iterations: o.centralIterations }, V0).V, params),
+        );
+      }
+      if (o.baselines.has('fedopt')) {
+        run('central-fedopt', 'central', 'the federated optimizer run in memory on all data: no files, no noise', () =>
+          explicitPredictor(
+            simulateFederated(participants.map((p) => p.train), V0, trainer, {
+              rounds: o.rounds,
+              clipNorm: o.clipNorm,
+              serverClipNorm: 0,
+              serverLr: o.serverLr,
+              onRound: (round, V) => accumulateRatings(users, explicitPredictor(V, params), roundAcc('central-fedopt', round)),
+            }),
+            params,
+          ),
+        );
+      }
+      const name = 'federated';
+      descriptions[name] = { kind: 'federated', description: 'federated through SyftBox-layout files (explicit variant), no DP' };
+      let round = 0;
+      let last: RatingAccumulator | null = null;
+      const result = await runSetting(o, root, `${name}-fold${fold + 1}`, settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, (V) => {
+        round++;
+        last = accumulateRatings(users, explicitPredictor(V, params), new RatingAccumulator(scale.min, scale.max));
+        roundAcc(name, round).merge(last);
+        return last.result();
+      });
+      acc(name).merge(last!);
+      timings[name] = (timings[name] ?? 0) + Math.round(result.ms);
+    }
+    const settings: SettingResult<RatingMetrics>[] = [];
+    for (const [name, a] of pooled) {
+      const rounds = pooledRounds.get(name)?.map((r, i) => ({ round: i + 1, metrics: r.result() }));
+      settings.push({ name, ...descriptions[name], metrics: a.result(), ...(rounds ? { rounds } : {}), ...(name === 'federated' ? { privacy: NO_PRIVACY } : {}) });
+    }
+    const report: EvalReport<RatingMetrics> = {
+      format: REPORT_FORMAT,
+      formatVersion: REPORT_FORMAT_VERSION,
+      protocol: 'explicit',
+      createdAt: new Date().toISOString(),
+      command: o.command,
+      dataset: { ratingsDir: o.ratingsDir, users: table.userCount, items, ratings: table.rows, participants: participantsCount, evaluatedUsers: Math.round(evaluatedUsers / o.folds) },
+      split: { kind: 'k-fold', folds: o.folds, seed: o.seed },
+      params: commonParams(o),
+      matching: matching!,
+      settings,
+      checks: explicitChecks(settings),
+      timings: { totalMs: Math.round(performance.now() - t0), ingestMs: Math.round(ingestMs), settings: timings },
+      environment: environment(root),
+    };
+    return { report, files: await writeReport(o.out, report) };
+  } finally {
+    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+function explicitChecks(settings: SettingResult<RatingMetrics>[]): Check[] {
+  const fed = settings.find((s) => s.name === 'federated')?.metrics;
+  const central = settings.find((s) => s.name === 'central-als')?.metrics;
+  if (!fed) return [];
+  const checks = [check('federated RMSE <= 0.89', fed.rmse, 0.89, true), check('federated RMSE <= 0.873 (aim)', fed.rmse, 0.873, true)];
+  if (central) checks.push(check('federated / central-als RMSE <= 1.02', ratio(fed.rmse, central.rmse), 1.02, true));
+  return checks;
+}
+
+/** Catalogue ids of every movie a user rated (all rows), by userId. */
+function ratedItems(table: RatingTable, index: ReadonlyMap<number, number>): Map<number, Set<number>> {
+  const out = new Map<number, Set<number>>();
+  for (let u = 0; u < table.userCount; u++) {
+    const set = new Set<number>();
+    for (let r = table.userStart[u]; r < table.userStart[u + 1]; r++) {
+      const item = index.get(table.movieId[r]);
+      if (item !== undefined) set.add(item);
+    }
+    out.set(table.userIds[u], set);
+  }
+  return out;
+}
+
+const round5 = (x: number) => Number(x.toFixed(SCORE_DECIMALS));
+
+/**
+ * Implicit, no hold-out: train the federated model on every rating and write
+ * `<out>/recommendations.jsonl`, one line per user:
+ * `{"user":"<userId>","global":["<movieId>",…],"local":[…]}` (top 100 each, best
+ * first), plus `"scores":{"global":[…],"local":[…]}` with `scores`. As on the
+ * participant's page, both lists use the user factors u of the participant's last
+ * local training: "global" scores Global_V after the last round, "local" the
+ * participant's locally trained item factors. Excluded: the items the user trained
+ * on and every movie the user rated (also when its title matched another movie).
+ */
+export async function runRecommendations(o: EvalOptions): Promise<{ files: string[]; participants: number; matching: MatchReport }> {
+  const { catalog, matcher, table, titles, index } = await loadData(o);
+  const items = catalog.items.length;
+  const isTrain = new Uint8Array(table.rows).fill(1);
+  const root = await createTempRoot(bytesPerRound(table.userCount, items, o.rank));
+  try {
+    const participants: Participant[] = [];
+    const matching = await ingestParticipants(
+      { table, isTrain, catalog, matcher, titles, index, exportFile: exportFileOf(path.join(root, 'participants')), halfLifeDays: o.halfLifeDays, protocol: 'implicit' },
+      (p) => participants.push(p),
+    );
+    o.progress(`[ingest] ${participants.length} participants; titles mapped back exactly: ${(matching.rate * 100).toFixed(2)}% of ratings`);
+    const rated = ratedItems(table, index);
+    const excludedOf = (p: FederatedParticipant) => new Set([...p.train.map((i) => i.item), ...(rated.get(p.userId) ?? [])]);
+    const local = new Map<number, { u: Float32Array; items: number[]; scores: number[] }>();
+    const trainer = implicitTrainer({ items, rank: o.rank, reg: o.reg, alpha: o.alpha, epochs: o.epochs, lr: o.lr });
+    const result = await runSetting(o, root, 'federated', settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, null, (p, update) => {
+      const top = topK(scoreItems(update.u, update.V, items, o.rank), RECOMMENDATIONS, excludedOf(p));
+      local.set(p.userId, { u: update.u, items: top.map((t) => t.item), scores: top.map((t) => t.score) });
+    });
+    const lines: string[] = [];
+    for (const p of participants) {
+      const mine = local.get(p.userId)!;
+      const global = topK(scoreItems(mine.u, result.finalV, items, o.rank), RECOMMENDATIONS, excludedOf(p));
+      const ids = (list: number[]) => list.map((item) => catalog.items[item].showId);
+      const line: Record<string, unknown> = { user: String(p.userId), global: ids(global.map((g) => g.item)), local: ids(mine.items) };
+      if (o.scores) line.scores = { global: global.map((g) => round5(g.score)), local: mine.scores.map(round5) };
+      lines.push(JSON.stringify(line));
+    }
+    const file = path.join(o.out, 'recommendations.jsonl');
+    await writeFileAtomic(file, `${lines.join('\n')}\n`);
+    return { files: [file], participants: participants.length, matching };
+  } finally {
+    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+/** (userId, movieId) pairs of a predict CSV: a header row is skipped when its first field is not a number. */
+export async function readPredictPairs(file: string): Promise<{ userId: number; movieId: number }[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new AppError('ERR_FILE_NOT_FOUND', `--predict ${file} cannot be read: give a CSV of userId,movieId rows`, { file });
+  }
+  const pairs: { userId: number; movieId: number }[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    const fields = line.trim().split(',');
+    if (line.trim() === '' || (i === 0 && !/^\d+$/.test(fields[0].trim()))) return;
+    const userId = Number(fields[0]);
+    const movieId = Number(fields[1]);
+    if (!Number.isSafeInteger(userId) || !Number.isSafeInteger(movieId)) {
+      throw new AppError('ERR_RATINGS_FORMAT', `${file} row ${i + 1}: expected userId,movieId integers`, { file, row: i + 1 });
+    }
+    pairs.push({ userId, movieId });
+  });
+  return pairs;
+}
+
+/**
+ * Explicit, no hold-out: train the federated explicit model on every rating and
+ * write `<out>/predictions.csv` (`userId,movieId,prediction`, clipped to the rating
+ * scale) for the pairs of `--predict`, from Global_V after the last round: (u, b_u)
+ * solved from the user's ratings, mean + b_u + u·v_j. A user without ratings gets
+ * mean + the item bias; a movie outside movies.csv gets mean + b_u.
+ */
+export async function runPredictions(o: EvalOptions): Promise<{ files: string[]; predictions: number }> {
+  if (o.predictFile === null) throw new AppError('ERR_USAGE', '--protocol explicit --holdout none needs --predict <csv of userId,movieId>');
+  const pairs = await readPredictPairs(o.predictFile);
+  const { catalog, matcher, table, titles, index } = await loadData(o);
+  const items = catalog.items.length;
+  const scale = ratingScale(table);
+  const isTrain = new Uint8Array(table.rows).fill(1);
+  const mean = meanRating(table, isTrain);
+  const root = await createTempRoot(bytesPerRound(table.userCount, items, o.rank));
+  try {
+    const participants: Participant[] = [];
+    await ingestParticipants(
+      { table, isTrain, catalog, matcher, titles, index, exportFile: exportFileOf(path.join(root, 'participants')), halfLifeDays: o.halfLifeDays, protocol: 'explicit' },
+      (p) => participants.push(p),
+    );
+    const trainer = explicitTrainer({ items, rank: o.rank, reg: o.reg, epochs: o.epochs, lr: o.lr, mean });
+    const { finalV } = await runSetting(o, root, 'federated', settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, null);
+    const params = { rank: o.rank, reg: o.reg, mean };
+    const trainOf = new Map(participants.map((p) => [p.userId, p.train]));
+    const solved = new Map<number, ReturnType<typeof solveUserExplicit>>();
+    const lines = ['userId,movieId,prediction'];
+    for (const { userId, movieId } of pairs) {
+      let user = solved.get(userId);
+      if (!user) {
+        user = solveUserExplicit(finalV, o.rank, trainOf.get(userId) ?? [], params);
+        solved.set(userId, user);
+      }
+      const item = index.get(movieId);
+      const prediction = item === undefined ? mean + user.bias : predictExplicit(user, finalV, item, o.rank, mean);
+      lines.push(`${userId},${movieId},${clampRating(prediction, scale.min, scale.max).toFixed(PREDICTION_DECIMALS)}`);
+    }
+    const file = path.join(o.out, 'predictions.csv');
+    await writeFileAtomic(file, `${lines.join('\n')}\n`);
+    return { files: [file], predictions: pairs.length };
+  } finally {
+    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+  }
+}
