@@ -175,6 +175,46 @@ describe('participant pass', () => {
   });
 });
 
+describe('several profiles', () => {
+  it('gives each profile of a ViewingActivity.csv its own profile_<n>, stable across passes, and publishes no profile name', async () => {
+    const f = makeFixture({ NETFLIX_CSV: 'ViewingActivity.csv' });
+    const header = 'Profile Name,Start Time,Duration,Attributes,Title,Supplemental Video Type,Device Type,Bookmark,Latest Bookmark,Country';
+    const series = catalog.items.filter((i) => i.kind === 'series' && /^[A-Za-z ]{6,}$/.test(i.title));
+    const row = (profile: string, title: string, day: number, extra = '') =>
+      `${profile},2021-10-${String(day).padStart(2, '0')} 20:00:00,00:42:00,,"${title}",${extra},Smart TV,00:42:00,00:42:00,DK (Denmark)`;
+    const rows = [
+      row('Zelda Household', `${series[0].title}: Season 1: Episode 1`, 3),
+      row('Zelda Household', `${series[1].title}: Season 2: Episode 4`, 4),
+      row('Amira', `${series[2].title}: Season 1: Episode 2`, 5),
+      row('Amira', `${series[3].title}: Season 1: Episode 1`, 6, 'TRAILER'),
+    ];
+    const file = path.join(path.dirname(f.historyFile), 'ViewingActivity.csv');
+    writeFileSync(file, `${header}\n${rows.join('\n')}\n`);
+
+    const first = await runParticipantPass(f.ctx);
+    expect(first.failed).toEqual([]);
+    expect(first.profiles.map((p) => [p.profile, p.status]).sort()).toEqual([
+      ['profile_0', 'published'],
+      ['profile_1', 'published'],
+    ]);
+    // sorted by name: Amira keeps the folder's number, the other profile gets the next free one
+    expect((await readProfileModel(f.ws.privateDir('profile_0')))!.state.watched).toHaveLength(1);
+    expect((await readProfileModel(f.ws.privateDir('profile_1')))!.state.watched).toHaveLength(2);
+
+    // a new profile appears: the earlier numbers do not move
+    writeFileSync(file, `${header}\n${[...rows, row('Aaron', `${series[4].title}: Season 1: Episode 1`, 7)].join('\n')}\n`);
+    const second = await runParticipantPass(f.ctx);
+    expect(second.profiles.map((p) => p.profile).sort()).toEqual(['profile_0', 'profile_1', 'profile_2']);
+    expect((await readProfileModel(f.ws.privateDir('profile_2')))!.state.watched).toHaveLength(1);
+    expect((await readProfileModel(f.ws.privateDir('profile_1')))!.state.watched).toHaveLength(2);
+
+    for (const published of walk(f.ws.datasite(ME))) {
+      const text = readFileSync(published).toString('latin1');
+      for (const name of ['Zelda', 'Amira', 'Aaron', 'Household']) expect(text, `${name} in ${published}`).not.toContain(name);
+    }
+  });
+});
+
 describe('participant daemon', () => {
   const controllers: AbortController[] = [];
   afterEach(() => controllers.forEach((c) => c.abort()));
