@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readJsonFile } from '../shared/atomic';
 import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, l2Norm, parseDeltaManifest, readDelta, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
 import { AppError, type ErrorCode } from '../shared/errors';
-import { gaussianSigma } from '../shared/privacy';
+import { deltaNoiseSigma } from '../shared/privacy';
 import { entryExists } from './discover';
 
 /**
@@ -57,7 +57,7 @@ function checkDeclaredNoise(m: Pick<DeltaManifest, 'clipNorm' | 'noise'>): strin
   const { epsilon, delta, sigma } = m.noise;
   if (epsilon < MIN_DECLARED_EPSILON) return `declared noise epsilon ${epsilon} is below ${MIN_DECLARED_EPSILON}`;
   if (!(delta > 0)) return 'declared noise delta must be above 0 for the Gaussian mechanism';
-  const expected = gaussianSigma(epsilon, delta, m.clipNorm);
+  const expected = deltaNoiseSigma(epsilon, delta, m.clipNorm);
   if (Math.abs(sigma - expected) > SIGMA_REL_TOLERANCE * expected) return `declared noise sigma ${sigma} is not what epsilon ${epsilon}, delta ${delta} and clipNorm ${m.clipNorm} imply (${expected})`;
   return null;
 }

@@ -267,6 +267,9 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
   };
 
   const exports = profileSources(config).map((s) => s.file);
+  if (config.DP_EPSILON === 0) {
+    logger.warn('DP_EPSILON=0: deltas are published without differential-privacy noise, so the aggregator could infer which shows you watched; set DP_EPSILON (e.g. 8) to add noise');
+  }
   const watcher = watchTargets([...exports, ws.globalDir(aggregator), ws.aggregatorDir(aggregator)], {
     debounceMs: config.WATCH_DEBOUNCE_MS,
     logger,

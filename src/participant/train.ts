@@ -3,7 +3,7 @@ import { clipL2 } from '../shared/delta';
 import type { NoiseRecord } from '../shared/delta';
 import type { ViewingEvent } from '../shared/history';
 import { implicitFeedback, type Interaction, type WatchEvent } from '../shared/model/feedback';
-import { addGaussianNoise, gaussianSigma } from '../shared/privacy';
+import { addGaussianNoise, deltaNoiseSigma } from '../shared/privacy';
 import type { Random } from '../shared/random';
 
 /**
@@ -68,9 +68,9 @@ export interface PrivateDelta {
 
 /**
  * delta = local - base, clipped to `clipNorm` in L2, then, when epsilon > 0,
- * Gaussian noise with sigma calibrated so that one profile's whole delta is
- * (epsilon, delta)-DP (sensitivity = clipNorm: adding or removing a profile
- * changes the sum by at most one clipped delta).
+ * Gaussian noise calibrated so that the published delta is (epsilon, delta)-DP
+ * with respect to the profile's whole history, as seen by the aggregator
+ * (local, replace-one: sensitivity 2 * clipNorm, see `deltaNoiseSigma`).
  */
 export function privatizeDelta(local: Float32Array, base: Float32Array, settings: PrivacySettings): PrivateDelta {
   if (local.length !== base.length) throw new RangeError(`local has ${local.length} values, base ${base.length}`);
@@ -78,7 +78,7 @@ export function privatizeDelta(local: Float32Array, base: Float32Array, settings
   for (let i = 0; i < values.length; i++) values[i] = local[i] - base[i];
   const rawNorm = clipL2(values, settings.clipNorm);
   if (settings.epsilon <= 0) return { values, rawNorm, noise: null };
-  const sigma = gaussianSigma(settings.epsilon, settings.delta, settings.clipNorm);
+  const sigma = deltaNoiseSigma(settings.epsilon, settings.delta, settings.clipNorm);
   addGaussianNoise(values, sigma, settings.random);
   return { values, rawNorm, noise: { mechanism: 'gaussian', epsilon: settings.epsilon, delta: settings.delta, sigma } };
 }

@@ -12,7 +12,10 @@ import { decodeNpy, encodeNpy } from './npy';
  * - `delta-<first 16 hex of sha256>.npy`: float32, shape (items, rank), the local
  *   item factors after training minus the Global_V they started from, clipped to
  *   `clipNorm` (Frobenius/L2 over the whole matrix), optionally plus Gaussian noise.
- *   Every row is present, so the rows do not reveal which shows were watched.
+ *   Every row is present, so which rows a delta carries says nothing about which
+ *   shows were watched. Their values do: without noise, unwatched rows all move by
+ *   one shared linear map and watched rows stand out, so only the DP noise (or,
+ *   later, secure aggregation) hides the watched set from the aggregator.
  * - `delta.json`: the manifest, written after the payload; its appearance commits
  *   the delta. Because the payload name carries its hash, a reader never pairs a
  *   new manifest with an old payload.

@@ -79,6 +79,15 @@ function gaussianDelta(s: number, epsilon: number): number {
   return Math.exp(logNormalCdf(a - b)) - Math.exp(epsilon + logNormalCdf(-a - b));
 }
 
+/**
+ * σ of the noise on one published delta. The aggregator sees every delta on its
+ * own, so the guarantee is local, with replace-one neighbours: any two histories
+ * give clipped deltas at most 2·clipNorm apart in L2, hence sensitivity 2·clipNorm.
+ */
+export function deltaNoiseSigma(epsilon: number, delta: number, clipNorm: number): number {
+  return gaussianSigma(epsilon, delta, 2 * clipNorm);
+}
+
 /** values[i] += N(0, σ²), in place. */
 export function addGaussianNoise(values: Float32Array, sigma: number, random: Random): void {
   if (!(sigma >= 0)) throw new RangeError(`sigma must be >= 0, got ${sigma}`);

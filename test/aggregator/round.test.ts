@@ -1,4 +1,4 @@
-import { gaussianSigma } from '../../src/shared/privacy';
+import { deltaNoiseSigma } from '../../src/shared/privacy';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -98,7 +98,7 @@ describe('validation', () => {
     await publish(await addParticipant(root, 'good1@example.org'), 'profile_0', good[0]);
     await publish(await addParticipant(root, 'good2@example.org'), 'profile_3', good[1]);
     const noisy = randomDelta(random, 3);
-    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: gaussianSigma(1, 1e-5, 1) } });
+    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: deltaNoiseSigma(1, 1e-5, 1) } });
 
     const dir = async (email: string) => (await addParticipant(root, email)).profileDir('profile_0');
     const valid = () => randomDelta(random);
@@ -123,7 +123,7 @@ describe('validation', () => {
     await publish(await addParticipant(root, 'newer@example.org'), 'profile_0', valid(), { baseVersion: 2 });
     await publish(await addParticipant(root, 'heavy@example.org'), 'profile_0', valid(), { weight: 50 });
     await publish(await addParticipant(root, 'sigma@example.org'), 'profile_0', randomDelta(random, 40), { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: 100 } });
-    await publish(await addParticipant(root, 'tinyeps@example.org'), 'profile_0', valid(), { noise: { mechanism: 'gaussian', epsilon: 0.001, delta: 1e-5, sigma: gaussianSigma(0.001, 1e-5, 1) } });
+    await publish(await addParticipant(root, 'tinyeps@example.org'), 'profile_0', valid(), { noise: { mechanism: 'gaussian', epsilon: 0.001, delta: 1e-5, sigma: deltaNoiseSigma(0.001, 1e-5, 1) } });
     const hashDir = await dir('hash@example.org');
     const hashed = await publishRaw(hashDir, npy(valid()));
     await fs.writeFile(path.join(hashDir, hashed.payload), npy(valid()));
