@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --full]`: measured figures, printed and written to
+ * `npm run bench [-- --quick | --full] [--scale]`: measured figures, printed and written to
  * bench-results/bench.json.
  *
  * - training: trainLocal and solveUser calls per second at rank 32 and 100 over the
@@ -12,7 +12,10 @@
  *   (8,807 items: 10,000 x 8,807 x 32 float32 would be 11 GB, so the large case
  *   uses rank 8, 2.8 GB); --full runs 10,000 at rank 32 on disk; --quick 200 and 1,000;
  * - page: requests/s and p50/p99 latency of the participant page (`buildApp`, real
- *   HTTP over a keep-alive agent, a small closed-loop load generator).
+ *   HTTP over a keep-alive agent, a small closed-loop load generator);
+ * - scale (--scale, or --full): the evaluation harness on a synthetic 6,000-user
+ *   MovieLens-format folder (4,000 items, rank 32, 2 rounds, popularity baseline
+ *   only): wall time and the eval process's peak RSS, from its report.
  * No dependency beyond the project's own.
  */
 import { execFile } from 'node:child_process';
@@ -23,6 +26,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createTempRoot, AGGREGATOR_EMAIL, EVAL_APP_NAME, PROFILE, participantEmail } from '../src/eval/federated';
+import { writeSyntheticMovieLens } from '../src/eval/synthetic';
 import { roundParams, runRound } from '../src/aggregator/round';
 import { createParticipantContext } from '../src/participant/context';
 import { runParticipantPass } from '../src/participant/node';
@@ -46,6 +50,7 @@ const ACTIVITY_ROWS = 15_000;
 const ACTIVITY_PROFILES = ['Alex', 'Sam', 'Kids'];
 const PAGE_CONCURRENCY = 16;
 const BYTES_PER_MB = 1024 * 1024;
+const SCALE = { users: 6000, items: 4000, rounds: 2 };
 
 type Mode = 'quick' | 'default' | 'full';
 interface Plan {
@@ -293,6 +298,42 @@ async function benchAggregator(catalog: Catalog, plan: Plan) {
   return out;
 }
 
+/** The eval CLI on a synthetic 6,000-user folder, in a child process; figures from its report. */
+async function benchScale() {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-scale-'));
+  try {
+    const data = path.join(dir, 'data');
+    const ratings = await writeSyntheticMovieLens(data, { users: SCALE.users, items: SCALE.items, seed: SEED });
+    const started = performance.now();
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'eval', '--ratings', data, '--rounds', String(SCALE.rounds), '--baselines', 'popularity', '--epsilons', 'none', '--out', path.join(dir, 'out'), '--json'],
+        { cwd: PROJECT, maxBuffer: 256 * BYTES_PER_MB, env: { ...process.env, LOG_LEVEL: 'silent' } },
+        (err, out, stderr) => (err ? reject(new Error(`eval at scale failed: ${stderr || err.message}`)) : resolve(out)),
+      );
+    });
+    const report = JSON.parse(stdout);
+    const fed = report.settings.find((x: { name: string }) => x.name === 'federated');
+    const result = {
+      users: SCALE.users,
+      items: SCALE.items,
+      ratings,
+      rank: report.params.rank,
+      rounds: SCALE.rounds,
+      wallMs: Math.round(performance.now() - started),
+      ingestMs: report.timings.ingestMs,
+      peakRssMb: report.timings.peakRssMb,
+      tempRoot: report.environment.tempRoot,
+      perRound: fed.rounds.map((r: { round: number; participantsMs: number; aggregatorMs: number }) => ({ round: r.round, participantsMs: r.participantsMs, aggregatorMs: r.aggregatorMs })),
+    };
+    log(`eval at scale: ${SCALE.users} users, ${ratings} ratings, ${SCALE.items} items, ${SCALE.rounds} rounds: ${Math.round(result.wallMs / 1000)} s, peak RSS ${result.peakRssMb} MB`);
+    return result;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === '--child') {
     const args = JSON.parse(argv[2]) as AggregatorArgs;
@@ -314,6 +355,7 @@ async function main(argv: string[]): Promise<void> {
     await fs.rm(participant.root, { recursive: true, force: true });
   }
   const aggregator = await benchAggregator(catalog, plan);
+  const scale = argv.includes('--scale') || mode === 'full' ? await benchScale() : null;
   const report = {
     format: 'syftbox-netflix-svd/bench',
     formatVersion: 1,
@@ -328,6 +370,7 @@ async function main(argv: string[]): Promise<void> {
       p99LatencyMs: Object.fromEntries(Object.entries(page.endpoints).map(([k, v]) => [k, v.p99Ms])),
       ...page,
     },
+    scale,
     totalMs: Math.round(performance.now() - started),
   };
   await fs.mkdir(path.dirname(OUT_FILE), { recursive: true });

@@ -7,8 +7,8 @@ import { intOption, numberOption, parseOptions, type Command } from './command';
 
 /** Tuned on ml-latest-small (see docs/eval/results.json). */
 const DEFAULTS = {
-  implicit: { rank: 32, reg: 1, alpha: 2, epochs: 1, lr: 100, serverLr: 4, rounds: 10, clip: 1000 },
-  explicit: { rank: 16, reg: 0.1, alpha: 0, epochs: 1, lr: 100, serverLr: 4, rounds: 10, clip: 1000 },
+  implicit: { rank: 32, reg: 1, alpha: 2, epochs: 1, lr: 100, serverLr: 8, rounds: 10, clip: 1000 },
+  explicit: { rank: 16, reg: 3, alpha: 0, epochs: 1, lr: 100, serverLr: 4, rounds: 30, clip: 1000 },
 } as const;
 const DEFAULT_HALF_LIFE_DAYS = 100000;
 const DEFAULT_EPSILONS = '1,8';
@@ -36,16 +36,18 @@ model with baselines on the same split. Progress goes to stderr.
                           recommendations.jsonl, or predictions.csv with --predict)  [last]
   --predict <csv>         explicit + --holdout none: userId,movieId pairs to predict
   --out <dir>             where reports, charts and outputs go            [eval-results]
-  --rounds <n>            federated rounds                                [10]
+  --rounds <n>            federated rounds                                [implicit 10, explicit 30]
   --rank <k> --reg <l> --alpha <a> --epochs <e> --lr <lr>
                           model and local training (defaults tuned per protocol)
-  --server-lr <s>         FedAvg server learning rate                     [4]
+  --server-lr <s>         FedAvg server learning rate                     [implicit 8, explicit 4]
   --clip <c>              participants' delta clip norm without DP        [1000]
   --half-life <days>      recency half-life of the implicit confidence   [100000 = off]
   --epsilons <list>       DP settings: total ε per user over all rounds, comma-separated,
                           or none                                         [1,8]
   --dp <mode>             central (aggregator noise), local (participant noise) or both  [central]
-  --dp-delta <d>          total δ per user                                [1e-5]
+  --dp-budget <b>         what ε bounds: total (the user's whole run, zCDP over the rounds),
+                          per-round (each round's Gaussian), or both      [total]
+  --dp-delta <d>          δ per user (of the run, or of each round with per-round)  [1e-5]
   --dp-clip <c>           clip norm of the DP settings                    [2]
   --baselines <list>      popularity,local,central,fedopt, all or none    [all]
   --central-iterations <n> ALS iterations of the central baseline         [10]
@@ -75,6 +77,7 @@ model with baselines on the same split. Progress goes to stderr.
       'half-life': { type: 'string' },
       epsilons: { type: 'string' },
       dp: { type: 'string' },
+      'dp-budget': { type: 'string' },
       'dp-delta': { type: 'string' },
       'dp-clip': { type: 'string' },
       baselines: { type: 'string' },
@@ -109,6 +112,7 @@ model with baselines on the same split. Progress goes to stderr.
       serverLr: positive('server-lr', numberOption('server-lr', values['server-lr'], d.serverLr)),
       clipNorm: positive('clip', numberOption('clip', values.clip, d.clip)),
       epsilons: parseEpsilons(values.epsilons ?? DEFAULT_EPSILONS),
+      dpBudgets: values['dp-budget'] === 'both' ? ['total', 'per-round'] : [oneOf('dp-budget', values['dp-budget'] ?? 'total', ['total', 'per-round'] as const)],
       dpDelta: positive('dp-delta', numberOption('dp-delta', values['dp-delta'], DEFAULT_DP_DELTA)),
       dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'central', ['central', 'local'] as const) as DpMode],
       dpClipNorm: positive('dp-clip', numberOption('dp-clip', values['dp-clip'], DEFAULT_DP_CLIP)),

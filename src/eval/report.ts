@@ -17,10 +17,10 @@ import type { RankingMetrics, RatingMetrics } from './metrics';
  * matching  MatchReport (see ingest.ts), summed over folds for k-fold
  * settings  [{ name, kind: 'baseline' | 'central' | 'federated', description,
  *              metrics (final), rounds?: [{ round, metrics, accepted?, rejected?, participantsMs?, aggregatorMs? }],
- *              privacy?: { mode: 'none' | 'central' | 'local', epsilon, delta, noiseMultiplier, clipNorm,
- *                          serverNoiseStd?, perDeltaEpsilon?, composition } }]
+ *              privacy?: { mode: 'none' | 'central' | 'local', budget: 'total' | 'per-round' | null, epsilon, delta,
+ *                          noiseMultiplier, clipNorm, perRoundEpsilon, totalEpsilon, serverNoiseStd?, composition } }]
  * checks    [{ name, value, threshold, met }]: the quality bars
- * timings   { totalMs, ingestMs, settings: { <name>: ms } }
+ * timings   { totalMs, ingestMs, peakRssMb (of the eval process), settings: { <name>: ms } }
  * environment { node, platform, cpus, tempRoot }
  * ```
  * Ranking metrics: { users, hr10, ndcg10, recall20, sampledHr10, sampledNdcg10 };
@@ -43,13 +43,19 @@ export interface RoundEntry<M extends Metrics> {
 
 export interface PrivacyRecord {
   mode: 'none' | 'central' | 'local';
-  /** Total ε per user over the run; null without DP. */
+  /** What `epsilon` bounds: the user's whole run ('total') or each round ('per-round'); null without DP. */
+  budget: 'total' | 'per-round' | null;
   epsilon: number | null;
   delta: number | null;
+  /** z: the noise std is z times the clip norm (on the sum of deltas, or on each delta for local DP). */
   noiseMultiplier: number | null;
   clipNorm: number | null;
+  /** ε of one round's Gaussian at δ (analytic calibration); for local DP the ε in each delta manifest. */
+  perRoundEpsilon: number | null;
+  /** ε of all rounds at δ by zCDP composition. */
+  totalEpsilon: number | null;
+  /** Central DP: SERVER_NOISE_STD, the std added to each value of the mean delta. */
   serverNoiseStd?: number;
-  perDeltaEpsilon?: number;
   composition: string | null;
 }
 
@@ -81,7 +87,7 @@ export interface EvalReport<M extends Metrics> {
   matching: MatchReport;
   settings: SettingResult<M>[];
   checks: Check[];
-  timings: { totalMs: number; ingestMs: number; settings: Record<string, number> };
+  timings: { totalMs: number; ingestMs: number; peakRssMb: number; settings: Record<string, number> };
   environment: { node: string; platform: string; cpus: number; tempRoot: string };
 }
 

@@ -13,7 +13,8 @@ import { scoreItems, topK } from '../shared/model/recommend';
 import { createRandom, deriveSeed } from '../shared/random';
 import { Workspace } from '../shared/workspace';
 import { itemMeanPredictor, localOnlyPredictor, localOnlyScorer, meanPredictor, popularityScorer, simulateFederated } from './baselines';
-import { epsilonOfMultiplier, noiseMultiplier } from './dp';
+import { epsilonOfMultiplier, noiseMultiplier, totalEpsilon } from './dp';
+import { gaussianSigma } from '../shared/privacy';
 import { accumulateRatings, evaluateRanking, explicitPredictor, factorScorer, type Predictor, type RankingUser, type RatingUser } from './evaluate';
 import { AGGREGATOR_EMAIL, EVAL_APP_NAME, createTempRoot, participantEmail, runFederated, setUpRoot, type FederatedParticipant, type RoundReport } from './federated';
 import { ingestParticipants, type MatchReport, type Participant } from './ingest';
@@ -34,6 +35,7 @@ import { explicitTrainer, implicitTrainer, type LocalTrainer } from './training'
 export type BaselineName = 'popularity' | 'local' | 'central' | 'fedopt';
 export const ALL_BASELINES: readonly BaselineName[] = ['popularity', 'local', 'central', 'fedopt'];
 export type DpMode = 'central' | 'local';
+export type DpBudget = 'total' | 'per-round';
 
 export interface EvalOptions {
   ratingsDir: string;
@@ -59,6 +61,8 @@ export interface EvalOptions {
   epsilons: number[];
   dpDelta: number;
   dpModes: DpMode[];
+  /** How ε is meant: the user's total over all rounds, or each round's. */
+  dpBudgets: DpBudget[];
   /** Clip norm C of the DP runs. */
   dpClipNorm: number;
   baselines: ReadonlySet<BaselineName>;
@@ -79,6 +83,8 @@ export const RECOMMENDATIONS = 100;
 const RATING_SCALE_FALLBACK = { min: 0.5, max: 5 };
 const BYTES_PER_FLOAT = 4;
 const SCORE_DECIMALS = 5;
+/** The ε of the DP quality bar (HR@10 within 15% of the non-private model). */
+const DP_BAR_EPSILON = 8;
 const PREDICTION_DECIMALS = 4;
 
 interface Data {
@@ -175,6 +181,11 @@ async function runSetting<M extends RankingMetrics | RatingMetrics>(
   return { rounds, ms: performance.now() - started, finalV: finalV! };
 }
 
+/** Peak resident memory of this process so far (MB). */
+function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
 function environment(root: string) {
   return { node: process.versions.node, platform: `${process.platform}-${process.arch}`, cpus: os.cpus().length, tempRoot: path.dirname(root) };
 }
@@ -200,34 +211,50 @@ function bytesPerRound(participants: number, items: number, rank: number): numbe
   return participants * items * rank * BYTES_PER_FLOAT;
 }
 
-/** The DP settings: for each ε and mode, the configuration and what the report records. */
+/**
+ * The DP settings: for each ε, budget and mode, the configuration and what the
+ * report records. Budget `total`: ε is the user's budget over all rounds (zCDP,
+ * see dp.ts); `per-round`: every round is an (ε, δ) Gaussian mechanism on its
+ * own (analytic calibration), the total being reported by zCDP composition.
+ */
 function dpSettings(o: EvalOptions, participants: number): { name: string; config: Config; privacy: PrivacyRecord }[] {
   const out: { name: string; config: Config; privacy: PrivacyRecord }[] = [];
-  for (const epsilon of o.epsilons) {
-    const z = noiseMultiplier(epsilon, o.dpDelta, o.rounds);
-    const composition = `zCDP over ${o.rounds} rounds (Bun & Steinke 2016): total (ε=${epsilon}, δ=${o.dpDelta}) per user`;
-    for (const mode of o.dpModes) {
-      if (mode === 'central') {
-        const serverNoiseStd = (z * o.dpClipNorm) / participants;
-        out.push({
-          name: `federated-dp-central-eps${epsilon}`,
-          config: settingConfig(o, { clipNorm: o.clipNorm, serverClipNorm: o.dpClipNorm, serverNoiseStd }),
-          privacy: { mode, epsilon, delta: o.dpDelta, noiseMultiplier: z, clipNorm: o.dpClipNorm, serverNoiseStd, composition },
-        });
-      } else {
-        const perDeltaEpsilon = epsilonOfMultiplier(z, o.dpDelta);
-        out.push({
-          name: `federated-dp-local-eps${epsilon}`,
-          config: settingConfig(o, { clipNorm: o.dpClipNorm, dpEpsilon: perDeltaEpsilon }),
-          privacy: { mode, epsilon, delta: o.dpDelta, noiseMultiplier: z, clipNorm: o.dpClipNorm, perDeltaEpsilon, composition },
-        });
+  for (const budget of o.dpBudgets) {
+    for (const epsilon of o.epsilons) {
+      const z = budget === 'total' ? noiseMultiplier(epsilon, o.dpDelta, o.rounds) : gaussianSigma(epsilon, o.dpDelta, 1);
+      const accounting = {
+        budget,
+        epsilon,
+        delta: o.dpDelta,
+        noiseMultiplier: z,
+        clipNorm: o.dpClipNorm,
+        perRoundEpsilon: epsilonOfMultiplier(z, o.dpDelta),
+        totalEpsilon: totalEpsilon(z, o.rounds, o.dpDelta),
+        composition: `zCDP over ${o.rounds} rounds (Bun & Steinke 2016), δ=${o.dpDelta}`,
+      };
+      const suffix = `eps${epsilon}${budget === 'per-round' ? '-per-round' : ''}`;
+      for (const mode of o.dpModes) {
+        if (mode === 'central') {
+          const serverNoiseStd = (z * o.dpClipNorm) / participants;
+          out.push({
+            name: `federated-dp-central-${suffix}`,
+            config: settingConfig(o, { clipNorm: o.clipNorm, serverClipNorm: o.dpClipNorm, serverNoiseStd }),
+            privacy: { mode, ...accounting, serverNoiseStd },
+          });
+        } else {
+          out.push({
+            name: `federated-dp-local-${suffix}`,
+            config: settingConfig(o, { clipNorm: o.dpClipNorm, dpEpsilon: accounting.perRoundEpsilon }),
+            privacy: { mode, ...accounting },
+          });
+        }
       }
     }
   }
   return out;
 }
 
-const NO_PRIVACY: PrivacyRecord = { mode: 'none', epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, composition: null };
+const NO_PRIVACY: PrivacyRecord = { mode: 'none', budget: null, epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, perRoundEpsilon: null, totalEpsilon: null, composition: null };
 
 /** Implicit protocol: leave-last-out, full ranking and sampled metrics, every setting. */
 export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<RankingMetrics>; files: string[] }> {
@@ -326,7 +353,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       matching,
       settings,
       checks: implicitChecks(settings),
-      timings: { totalMs: Math.round(performance.now() - t0), ingestMs: Math.round(ingestMs), settings: timings },
+      timings: { totalMs: Math.round(performance.now() - t0), ingestMs: Math.round(ingestMs), peakRssMb: peakRssMb(), settings: timings },
       environment: environment(root),
     };
     return { report, files: await writeReport(o.out, report) };
@@ -353,7 +380,7 @@ function implicitChecks(settings: SettingResult<RankingMetrics>[]): Check[] {
     checks.push(check('federated / central-als NDCG@10 >= 0.95', ratio(fed.ndcg10, central.ndcg10), 0.95));
   }
   for (const s of settings) {
-    if (s.privacy && s.privacy.mode !== 'none' && s.privacy.epsilon === 8) {
+    if (s.privacy && s.privacy.mode !== 'none' && s.privacy.epsilon === DP_BAR_EPSILON) {
       checks.push(check(`${s.name} / federated HR@10 >= 0.85`, ratio(s.metrics.hr10, fed.hr10), 0.85));
     }
   }
@@ -513,7 +540,7 @@ export async function runExplicit(o: EvalOptions): Promise<{ report: EvalReport<
       matching: matching!,
       settings,
       checks: explicitChecks(settings),
-      timings: { totalMs: Math.round(performance.now() - t0), ingestMs: Math.round(ingestMs), settings: timings },
+      timings: { totalMs: Math.round(performance.now() - t0), ingestMs: Math.round(ingestMs), peakRssMb: peakRssMb(), settings: timings },
       environment: environment(root),
     };
     return { report, files: await writeReport(o.out, report) };

@@ -69,7 +69,7 @@ describe('eval CLI', () => {
     // The run through files, manifests, permissions and runRound computes the same model as the in-memory optimizer.
     expect(byName.federated.metrics).toEqual(byName['central-fedopt'].metrics);
     expect(byName['federated-dp-central-eps8'].privacy).toMatchObject({ mode: 'central', epsilon: 8, delta: 1e-5 });
-    expect(byName['federated-dp-local-eps8'].privacy.perDeltaEpsilon).toBeGreaterThan(0);
+    expect(byName['federated-dp-local-eps8'].privacy.perRoundEpsilon).toBeGreaterThan(0);
     for (const chart of ['implicit-hr10.svg', 'implicit-ndcg10.svg']) expect(readFileSync(path.join(out, chart), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   });
 
