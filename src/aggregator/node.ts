@@ -6,6 +6,7 @@ import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import { AppError, formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { cryptoRandom } from '../shared/random';
+import { coalesce, untilAborted } from '../shared/serial';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { findNewDeltas, loadCommittedState, roundParams, runRound, type RoundContext, type RoundResult } from './round';
 
@@ -62,9 +63,6 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
   /** Content hashes a round has already decided about (merged or refused). */
   const known = new Set(state.applied);
   let lastRoundAt = round.now().getTime();
-  let running: Promise<void> | null = null;
-  let again = false;
-
   const look = async (): Promise<void> => {
     const fresh = await findNewDeltas(ws, known, logger);
     if (!roundDue(fresh.length, round.now().getTime() - lastRoundAt, options)) {
@@ -77,26 +75,10 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
     options.onRound?.(result);
   };
 
-  const check = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          await look();
-        } catch (err) {
-          if (signal.aborted) return;
-          logger.error({ code: err instanceof AppError ? err.code : undefined, err }, formatError(err));
-        }
-      } while (again && !signal.aborted);
-    })().finally(() => {
-      running = null;
-    });
-    return running;
-  };
+  const check = coalesce(look, {
+    signal,
+    onError: (err) => logger.error({ code: err instanceof AppError ? err.code : undefined, err }, formatError(err)),
+  });
 
   let debounce: NodeJS.Timeout | undefined;
   const watcher = watch(ws.datasitesDir, {
@@ -116,14 +98,11 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
   const timer = setInterval(() => void check(), Math.min(options.rescanIntervalMs ?? RESCAN_INTERVAL_MS, options.roundIntervalMs));
   logger.info({ aggregator: ws.email, version: state.version, contributors: state.contributors.length }, 'aggregator started');
   await check();
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilAborted(signal);
   clearInterval(timer);
   clearTimeout(debounce);
   await watcher.close();
-  await running;
+  await check.idle();
   logger.info('aggregator stopped');
 }
 

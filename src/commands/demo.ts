@@ -2,6 +2,7 @@ import path from 'node:path';
 import { loadCatalog } from '../shared/catalog';
 import { loadConfig, PROJECT_ROOT } from '../shared/config';
 import { moduleLogger, rootLogger } from '../shared/log';
+import { untilAborted } from '../shared/serial';
 import { abortOnSignals } from '../shared/shutdown';
 import { publishAggregatorReports } from '../aggregator/reports';
 import { afterParticipantPass } from '../participant/extras';
@@ -68,7 +69,7 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     log(`\nopen ${url} to compare local and global recommendations (Ctrl-C to stop)`);
     const timer = setInterval(() => void reports(), REPORT_INTERVAL_MS);
     const signal = abortOnSignals();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await untilAborted(signal);
     clearInterval(timer);
     await app.close();
     await reports();

@@ -7,7 +7,7 @@ import { intOption, numberOption, parseOptions, type Command } from './command';
 
 /** Tuned on ml-latest-small (see docs/eval/results.json). */
 const DEFAULTS = {
-  implicit: { rank: 32, reg: 1, alpha: 2, epochs: 1, lr: 100, serverLr: 8, rounds: 10, clip: 1000 },
+  implicit: { rank: 32, reg: 1, alpha: 2, epochs: 1, lr: 100, serverLr: 8, rounds: 5, clip: 1000 },
   explicit: { rank: 16, reg: 3, alpha: 0, epochs: 1, lr: 100, serverLr: 4, rounds: 30, clip: 1000 },
 } as const;
 const DEFAULT_HALF_LIFE_DAYS = 100000;
@@ -36,7 +36,7 @@ model with baselines on the same split. Progress goes to stderr.
                           recommendations.jsonl, or predictions.csv with --predict)  [last]
   --predict <csv>         explicit + --holdout none: userId,movieId pairs to predict
   --out <dir>             where reports, charts and outputs go            [eval-results]
-  --rounds <n>            federated rounds                                [implicit 10, explicit 30]
+  --rounds <n>            federated rounds                                [implicit 5, explicit 30]
   --rank <k> --reg <l> --alpha <a> --epochs <e> --lr <lr>
                           model and local training (defaults tuned per protocol)
   --server-lr <s>         FedAvg server learning rate                     [implicit 8, explicit 4]

@@ -1,6 +1,7 @@
 import { loadCatalog } from '../shared/catalog';
 import { loadConfig } from '../shared/config';
 import { moduleLogger, rootLogger } from '../shared/log';
+import { untilAborted } from '../shared/serial';
 import { abortOnSignals } from '../shared/shutdown';
 import { resolveIdentity, Workspace } from '../shared/workspace';
 import { buildApp, startServer } from '../participant/server/app';
@@ -33,7 +34,7 @@ stops it.
     process.stdout.write(`${url}\n`);
     logger.info({ url, profile }, 'serving the recommendation page');
     const signal = abortOnSignals();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await untilAborted(signal);
     await app.close();
     return 0;
   },

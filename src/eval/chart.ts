@@ -8,6 +8,8 @@ export interface ChartSeries {
   name: string;
   /** [x, y] pairs, x ascending. */
   points: [number, number][];
+  /** Draw dotted (a reference curve, e.g. the same optimizer without federation). */
+  dotted?: boolean;
 }
 
 export interface ChartReference {
@@ -28,7 +30,9 @@ const HEIGHT = 440;
 const MARGIN = { left: 64, right: 250, top: 40, bottom: 50 };
 const TICKS = 5;
 /** Colour-blind-safe palette (Okabe & Ito). */
-const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
+const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999999'];
+/** Space above the highest value, as a share of the range, so that no line runs on the frame. */
+const HEADROOM = 0.05;
 const LEGEND_ROW = 20;
 const FONT = 'font-family="system-ui, sans-serif"';
 
@@ -60,7 +64,7 @@ export function lineChartSvg(spec: ChartSpec): string {
   const yHigh = ys.length > 0 ? Math.max(...ys) : 1;
   const yStep = niceStep(Math.max(yHigh - Math.min(0, yLow), 1e-9), TICKS);
   const yMin = Math.min(0, Math.floor(yLow / yStep) * yStep);
-  const yMax = Math.max(yMin + yStep, Math.ceil(yHigh / yStep) * yStep);
+  const yMax = Math.max(yMin + yStep, Math.ceil((yHigh + HEADROOM * (yHigh - yMin)) / yStep) * yStep);
   const xStep = Math.max(1, niceStep(xMax - xMin, TICKS));
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
@@ -95,10 +99,11 @@ export function lineChartSvg(spec: ChartSpec): string {
   };
   spec.series.forEach((series, i) => {
     const color = COLORS[i % COLORS.length];
+    const dash = series.dotted ? ' stroke-dasharray="2 3"' : '';
     const d = series.points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${f(px(x))},${f(py(y))}`).join(' ');
-    if (d !== '') out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    if (d !== '') out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
     for (const [x, y] of series.points) out.push(`<circle cx="${f(px(x))}" cy="${f(py(y))}" r="2.5" fill="${color}"/>`);
-    legendEntry(color, '', series.name);
+    legendEntry(color, dash, series.name);
   });
   spec.references.forEach((ref, i) => {
     const color = COLORS[(spec.series.length + i) % COLORS.length];

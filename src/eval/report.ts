@@ -112,7 +112,7 @@ export function chartData<M extends Metrics>(report: EvalReport<M>, key: keyof M
   const series: ChartSeries[] = [];
   const references: ChartReference[] = [];
   for (const s of report.settings) {
-    if (s.rounds && s.rounds.length > 0) series.push({ name: s.name, points: s.rounds.map((r) => [r.round, r.metrics[key] as number]) });
+    if (s.rounds && s.rounds.length > 0) series.push({ name: s.name, points: s.rounds.map((r) => [r.round, r.metrics[key] as number]), dotted: s.kind !== 'federated' });
     else references.push({ name: s.name, y: s.metrics[key] as number });
   }
   return { series, references };

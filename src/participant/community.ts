@@ -1,14 +1,11 @@
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
-import type { Catalog, Matcher } from '../shared/catalog';
 import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
-import type { ViewingEvent } from '../shared/history';
-import type { Logger } from '../shared/log';
 import { canSpend, laplaceNoise, recordSpend } from '../shared/privacy';
 import type { Random } from '../shared/random';
-import type { Workspace } from '../shared/workspace';
 import type { CommunityStats } from '../aggregator/community';
+import type { ParticipantContext } from './node';
 import { readHistoryCache, readPrivacyLedger, writePrivacyLedger } from './state';
 import { isoWeek, lastCompleteWeek, playsOf, shiftWeek, showMatcher, type Play } from './insights';
 
@@ -291,16 +288,10 @@ interface PrivateCommunityState {
   lastReport: CommunityReport;
 }
 
-export interface CommunityContext {
+/** What a community report needs: the participant's context, with only the privacy settings of its config. */
+export type CommunityContext = Pick<ParticipantContext, 'ws' | 'catalog' | 'matcher' | 'logger' | 'now' | 'noiseRandom'> & {
   config: Pick<Config, 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON'>;
-  ws: Workspace;
-  catalog: Catalog;
-  matcher: Matcher;
-  logger: Logger;
-  now: () => Date;
-  /** Source of the mechanisms' randomness; cryptoRandom() outside tests. */
-  noiseRandom: () => Random;
-}
+};
 
 export type CommunityOutcome =
   | { profile: string; status: 'published'; week: string; epsilon: number }

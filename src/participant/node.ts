@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog, Matcher } from '../shared/catalog';
 import { requireValue, type Config } from '../shared/config';
 import { writeDelta, type DeltaManifest } from '../shared/delta';
@@ -12,6 +10,7 @@ import type { Logger } from '../shared/log';
 import { trainLocal } from '../shared/model/factorize';
 import { canSpend, recordSpend } from '../shared/privacy';
 import type { Random } from '../shared/random';
+import { coalesce, untilAborted } from '../shared/serial';
 import type { Workspace } from '../shared/workspace';
 import { assignProfiles, groupByProfileName, profileSources, readAssignments, type ProfileSource } from './profiles';
 import {
@@ -233,38 +232,20 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
   const { config, ws, logger } = ctx;
   const aggregator = requireValue(config, 'AGGREGATOR_DATASITE', 'the participant needs to know whose Global_V to read');
   let lastAccess: AccessState | null = null;
-  let running: Promise<void> | null = null;
-  let again = false;
-
-  const pass = async (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
+  const passOnce = async (): Promise<void> => {
+    const result = await runParticipantPass(ctx);
+    const access = result.profiles[0]?.access ?? lastAccess;
+    if (access === 'waiting' && lastAccess !== 'waiting') logger.info({ aggregator }, 'waiting for the aggregator to grant access to the global model');
+    if (access === 'granted' && lastAccess !== 'granted') logger.info({ aggregator, version: result.profiles[0]?.baseVersion }, 'the aggregator granted access to the global model');
+    lastAccess = access;
+    if (result.missing.length > 0 && !existsSync(config.OUTPUT_DIR)) {
+      logger.warn({ outputDir: config.OUTPUT_DIR }, `OUTPUT_DIR=${config.OUTPUT_DIR} does not exist: set OUTPUT_DIR in .env to the folder that holds profile_0/${config.NETFLIX_CSV}`);
+    } else {
+      for (const file of result.missing) logger.info({ file }, 'no viewing history yet: export it from Netflix (Account > Profile > Viewing activity > Download all) and save it here');
     }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          const result = await runParticipantPass(ctx);
-          const access = result.profiles[0]?.access ?? lastAccess;
-          if (access === 'waiting' && lastAccess !== 'waiting') logger.info({ aggregator }, 'waiting for the aggregator to grant access to the global model');
-          if (access === 'granted' && lastAccess !== 'granted') logger.info({ aggregator, version: result.profiles[0]?.baseVersion }, 'the aggregator granted access to the global model');
-          lastAccess = access;
-          if (result.missing.length > 0 && !existsSync(config.OUTPUT_DIR)) {
-            logger.warn({ outputDir: config.OUTPUT_DIR }, `OUTPUT_DIR=${config.OUTPUT_DIR} does not exist: set OUTPUT_DIR in .env to the folder that holds profile_0/${config.NETFLIX_CSV}`);
-          } else {
-            for (const file of result.missing) logger.info({ file }, 'no viewing history yet: export it from Netflix (Account > Profile > Viewing activity > Download all) and save it here');
-          }
-          onPass?.(result);
-        } catch (err) {
-          logger.error({ code: (err as AppError).code }, formatError(err));
-        }
-      } while (again && !signal.aborted);
-    })().finally(() => {
-      running = null;
-    });
-    return running;
+    onPass?.(result);
   };
+  const pass = coalesce(passOnce, { signal, onError: (err) => logger.error({ code: (err as AppError).code }, formatError(err)) });
 
   const exports = profileSources(config).map((s) => s.file);
   if (config.DP_EPSILON === 0) {
@@ -278,11 +259,8 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
   await watcher.ready;
   const timer = setInterval(() => void pass(), config.PARTICIPANT_INTERVAL_MS);
   await pass();
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilAborted(signal);
   clearInterval(timer);
   await watcher.close();
-  await running;
+  await pass.idle();
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { SIGNIFICANCE_LEVEL } from '../aggregator/experiment';
-import { renderLineChart, type LineChartSpec } from './chart';
+import { lineChartSvg, type ChartSeries, type ChartSpec } from '../eval/chart';
 import type { SimulationResult, WeekMetrics } from './loop';
 
 /**
@@ -12,49 +12,46 @@ import type { SimulationResult, WeekMetrics } from './loop';
 export const RESULTS_FILE = 'results.json';
 
 const WEEK = 'week';
-const BASELINE_COLOR = '#999999';
 const fmt = (v: number | null, digits = 3) => (v === null ? '–' : v.toFixed(digits));
 
-/** One chart per metric: file name -> spec. */
-export function simulationCharts(result: SimulationResult): Record<string, LineChartSpec> {
-  const x = result.weeks.map((w) => w.week);
-  const arms = (pick: (w: WeekMetrics) => Record<'local' | 'global', number | null>) => [
-    { name: 'local', values: result.weeks.map((w) => pick(w).local) },
-    { name: 'global', values: result.weeks.map((w) => pick(w).global) },
-  ];
-  const one = (name: string, pick: (w: WeekMetrics) => number | null) => [{ name, values: result.weeks.map(pick) }];
-  const { participants, degradeGlobal, aa, seed, recsPerColumn } = result.params;
-  const setting = aa ? 'A/A (same list in both columns)' : degradeGlobal > 0 ? `global list degraded for ${Math.round(degradeGlobal * 100)}%` : 'local vs global';
-  const common = { subtitle: `${participants} simulated participants, ${setting}, seed ${seed}`, xLabel: WEEK, x };
+/** One chart per metric: file name -> spec (the evaluation's chart: one line per series, dashed references). */
+export function simulationCharts(result: SimulationResult): Record<string, ChartSpec> {
+  const { participants, degradeGlobal, aa, recsPerColumn } = result.params;
+  const setting = aa ? 'A/A' : degradeGlobal > 0 ? `global degraded for ${Math.round(degradeGlobal * 100)}%` : 'local vs global';
+  const title = (metric: string) => `${metric} (${participants} participants, ${setting})`;
+  const line = (name: string, pick: (w: WeekMetrics) => number | null): ChartSeries => ({
+    name,
+    points: result.weeks.flatMap((w): [number, number][] => {
+      const y = pick(w);
+      return y === null ? [] : [[w.week, y]];
+    }),
+  });
+  const arms = (pick: (w: WeekMetrics) => Record<'local' | 'global', number | null>) => [line('local', (w) => pick(w).local), line('global', (w) => pick(w).global)];
   return {
-    'ctr.svg': { ...common, title: 'Click-through rate per week', yLabel: 'clicks / impressions', series: arms((w) => w.ctr), yMin: 0 },
+    'ctr.svg': { title: title('Click-through rate per week'), xLabel: WEEK, yLabel: 'clicks / impressions', series: arms((w) => w.ctr), references: [] },
     'p-value.svg': {
-      ...common,
-      title: 'Sign test p-value on the clicks so far',
-      yLabel: 'p (log scale)',
-      series: one('p-value', (w) => w.pValue),
-      logY: true,
-      yMax: 1,
-      guides: [{ value: SIGNIFICANCE_LEVEL, label: `α = ${SIGNIFICANCE_LEVEL}` }],
+      title: title('Sign test on the clicks so far'),
+      xLabel: WEEK,
+      yLabel: '−log10(p): higher is more significant',
+      series: [line('−log10(p)', (w) => -Math.log10(w.pValue))],
+      references: [{ name: `p = ${SIGNIFICANCE_LEVEL}`, y: -Math.log10(SIGNIFICANCE_LEVEL) }],
     },
     'true-preference.svg': {
-      ...common,
-      title: 'Hidden tastes favouring the global list',
+      title: title('Hidden tastes favouring the global list'),
+      xLabel: WEEK,
       yLabel: 'share of participants',
-      series: one('favour global', (w) => w.truePreference),
-      yMin: 0,
-      yMax: 1,
-      guides: [{ value: 0.5, label: 'no preference' }],
+      series: [line('favour global', (w) => w.truePreference)],
+      references: [{ name: 'no preference', y: 0.5 }],
     },
     'ndcg.svg': {
-      ...common,
-      title: `NDCG@${recsPerColumn} against the hidden utility`,
+      title: title(`NDCG@${recsPerColumn} against the hidden utility`),
+      xLabel: WEEK,
       yLabel: 'mean NDCG',
-      series: [...arms((w) => w.ndcg), { name: 'random shows', values: result.weeks.map((w) => w.ndcgRandomBaseline), color: BASELINE_COLOR }],
-      yMin: 0,
+      series: [...arms((w) => w.ndcg), line('random unseen shows', (w) => w.ndcgRandomBaseline)],
+      references: [],
     },
-    'epsilon.svg': { ...common, title: 'Privacy spent per participant', yLabel: 'epsilon (largest total)', series: one('epsilon', (w) => w.epsilonSpent), yMin: 0 },
-    'round-ms.svg': { ...common, title: 'Aggregation round wall time', yLabel: 'ms', series: one('round', (w) => w.roundMs), yMin: 0 },
+    'epsilon.svg': { title: title('Privacy spent per participant'), xLabel: WEEK, yLabel: 'epsilon (largest total)', series: [line('epsilon', (w) => w.epsilonSpent)], references: [] },
+    'round-ms.svg': { title: title('Aggregation round wall time'), xLabel: WEEK, yLabel: 'ms', series: [line('round', (w) => w.roundMs)], references: [] },
   };
 }
 
@@ -65,7 +62,7 @@ export async function writeSimulationResults(outDir: string, result: SimulationR
   await writeJsonAtomic(files[0], result);
   for (const [name, spec] of Object.entries(simulationCharts(result))) {
     const file = path.join(outDir, name);
-    await writeFileAtomic(file, renderLineChart(spec));
+    await writeFileAtomic(file, lineChartSvg(spec));
     files.push(file);
   }
   return files;

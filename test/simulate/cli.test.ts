@@ -55,7 +55,7 @@ describe('cli simulate', () => {
     const written = await fs.readdir(out);
     expect(written.sort()).toEqual(['results.json', ...CHARTS].sort());
     expect(JSON.parse(await fs.readFile(path.join(out, 'results.json'), 'utf8'))).toEqual(result);
-    expect(await fs.readFile(path.join(out, 'ndcg.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+    expect(await fs.readFile(path.join(out, 'ndcg.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<path d="M[\s\S]*<\/svg>\n$/);
   });
 
   it('refuses --aa with --degrade-global, and a share outside [0, 1] (exit 2)', async () => {
