@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './commands/command';
+import { loadConfig } from './shared/config';
 import { AppError, formatError } from './shared/errors';
 
 /**
@@ -36,6 +37,17 @@ async function printHelp(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** A variable in .env that the app does not know is probably a typo: say so on stderr, once per key. */
+function warnUnknownDotenvKeys(): void {
+  let keys: readonly string[];
+  try {
+    keys = loadConfig().unknownDotenvKeys;
+  } catch {
+    return; // an invalid value: the command reports it when it loads the configuration
+  }
+  for (const key of keys) process.stderr.write(`warning: .env sets ${key}, which this app does not use (typo?); see .env.example\n`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < MIN_NODE_MAJOR) {
@@ -52,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${cmd.usage.trim()}\n`);
     return 0;
   }
+  // `app` logs these itself, as pino lines in the app log.
+  if (name !== 'app') warnUnknownDotenvKeys();
   return cmd.run(rest);
 }
 

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { roundParams, runRound, type RoundResult } from '../aggregator/round';
 import type { Catalog } from '../shared/catalog';
 import type { Config } from '../shared/config';
+import { AppError } from '../shared/errors';
 import { writeDelta } from '../shared/delta';
 import { GLOBAL_MANIFEST, initialItemFactors, readLatestGlobal, type GlobalExpect } from '../shared/global-model';
 import type { Logger } from '../shared/log';
@@ -159,7 +160,8 @@ export async function runFederated(settings: FederatedSettings): Promise<void> {
     const t2 = performance.now();
     const merged = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
     if (merged === null || summary.outcome !== 'merged') {
-      throw new Error(`round ${round} merged nothing (outcome ${summary.outcome}, rejected ${summary.counts.rejected}: ${summary.rejected[0]?.message ?? 'no message'})`);
+      const first = summary.rejected[0];
+      throw new AppError(first?.code ?? 'ERR_AGGREGATOR_STATE', `evaluation round ${round} merged nothing (${summary.outcome}, ${summary.counts.rejected} rejected${first ? `; first: ${first.message}` : ''})`);
     }
     await settings.onRound?.({ round, version: merged.manifest.version, values: merged.values, summary, participantsMs: t1 - t0, aggregatorMs: t2 - t1 });
   }

@@ -4,7 +4,7 @@ import type { Catalog, Matcher } from '../shared/catalog';
 import { decomposeTitle, readHistory } from '../shared/history';
 import type { Interaction } from '../shared/model/feedback';
 import { matchHistory } from '../participant/train';
-import { NETFLIX_EXPORT_FILE, netflixExportText, type ExportRow, type RatingTable } from './movielens';
+import { netflixExportText, type ExportRow, type RatingTable } from './movielens';
 
 /**
  * MovieLens users -> participants: each user's training ratings are written as a

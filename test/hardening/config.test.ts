@@ -49,6 +49,13 @@ describe('configuration through the CLI', () => {
     ]);
   });
 
+  it('warns on stderr about unknown .env variables for the other commands too', async () => {
+    await fs.writeFile(path.join(appDir, '.env'), 'MODEL_RANKK=4\n');
+    const exit = await startCli(['aggregator', '--once'], env).done;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(exit.stderr).toBe('warning: .env sets MODEL_RANKK, which this app does not use (typo?); see .env.example\n');
+  });
+
   it.each([
     ['the environment', 'MODEL_RANK', '0', 'aggregator --once', 'an integer from 1 to 256'],
     ['the environment', 'ROUND_INTERVAL_MS', '10', 'app', 'an integer from 1000 to 86400000'],
