@@ -25,12 +25,14 @@ export interface ChartSpec {
   references: ChartReference[];
 }
 
-const WIDTH = 860;
+const WIDTH = 980;
 const HEIGHT = 440;
-const MARGIN = { left: 64, right: 250, top: 40, bottom: 50 };
+const MARGIN = { left: 64, right: 330, top: 40, bottom: 50 };
 const TICKS = 5;
 /** Colour-blind-safe palette (Okabe & Ito). */
-const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#999999'];
+const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0A0A0', '#332288'];
+/** Reference lines: dark neutrals, distinct from the series. */
+const REFERENCE_COLORS = ['#000000', '#8c8c8c', '#8c510a', '#01665e'];
 /** Space above the highest value, as a share of the range, so that no line runs on the frame. */
 const HEADROOM = 0.05;
 const LEGEND_ROW = 20;
@@ -106,7 +108,7 @@ export function lineChartSvg(spec: ChartSpec): string {
     legendEntry(color, dash, series.name);
   });
   spec.references.forEach((ref, i) => {
-    const color = COLORS[(spec.series.length + i) % COLORS.length];
+    const color = REFERENCE_COLORS[i % REFERENCE_COLORS.length];
     const dash = ' stroke-dasharray="6 4"';
     out.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${f(py(ref.y))}" y2="${f(py(ref.y))}" stroke="${color}" stroke-width="1.5"${dash}/>`);
     legendEntry(color, dash, `${ref.name} (${ref.y.toFixed(4)})`);

@@ -63,8 +63,10 @@ export interface EvalOptions {
   dpModes: DpMode[];
   /** How ε is meant: the user's total over all rounds, or each round's. */
   dpBudgets: DpBudget[];
-  /** Clip norm C of the DP runs. */
+  /** Clip norm C, rounds and server learning rate of the DP runs. */
   dpClipNorm: number;
+  dpRounds: number;
+  dpServerLr: number;
   baselines: ReadonlySet<BaselineName>;
   centralIterations: number;
   titles: TitleStyle;
@@ -105,7 +107,7 @@ async function loadData(o: EvalOptions): Promise<Data> {
 }
 
 /** The configuration of one federated setting: the production variables, overridden. */
-function settingConfig(o: EvalOptions, overrides: { clipNorm: number; dpEpsilon?: number; serverClipNorm?: number; serverNoiseStd?: number }): Config {
+function settingConfig(o: EvalOptions, overrides: { clipNorm: number; serverLr?: number; dpEpsilon?: number; serverClipNorm?: number; serverNoiseStd?: number }): Config {
   const base = loadConfig({ dotenv: false, env: {} });
   return withOverrides(base, {
     APP_NAME: EVAL_APP_NAME,
@@ -118,7 +120,7 @@ function settingConfig(o: EvalOptions, overrides: { clipNorm: number; dpEpsilon?
     LOCAL_EPOCHS: String(o.epochs),
     LOCAL_LR: String(o.lr),
     RECENCY_HALF_LIFE_DAYS: String(o.halfLifeDays),
-    SERVER_LR: String(o.serverLr),
+    SERVER_LR: String(overrides.serverLr ?? o.serverLr),
     DELTA_CLIP_NORM: String(overrides.clipNorm),
     DP_EPSILON: String(overrides.dpEpsilon ?? 0),
     DP_DELTA: String(o.dpDelta),
@@ -141,6 +143,7 @@ async function runSetting<M extends RankingMetrics | RatingMetrics>(
   o: EvalOptions,
   root: string,
   name: string,
+  rounds: number,
   config: Config,
   catalog: Catalog,
   participants: readonly FederatedParticipant[],
@@ -150,7 +153,7 @@ async function runSetting<M extends RankingMetrics | RatingMetrics>(
 ): Promise<{ rounds: RoundEntry<M>[]; ms: number; finalV: Float32Array }> {
   const dataDir = path.join(root, name.replace(/[^a-z0-9.-]+/gi, '_'));
   await setUpRoot(dataDir, config.APP_NAME, participants);
-  const rounds: RoundEntry<M>[] = [];
+  const entries: RoundEntry<M>[] = [];
   const started = performance.now();
   let finalV: Float32Array | null = null;
   await runFederated({
@@ -159,26 +162,26 @@ async function runSetting<M extends RankingMetrics | RatingMetrics>(
     catalog,
     participants,
     trainer,
-    rounds: o.rounds,
+    rounds,
     logger: o.logger,
     onLastTraining,
     onRound: (r: RoundReport) => {
       finalV = r.values;
       const metrics = evaluate ? evaluate(r.values) : null;
       if (metrics) {
-        rounds.push({ round: r.round, metrics, accepted: r.summary.counts.accepted, rejected: r.summary.counts.rejected, participantsMs: Math.round(r.participantsMs), aggregatorMs: Math.round(r.aggregatorMs) });
+        entries.push({ round: r.round, metrics, accepted: r.summary.counts.accepted, rejected: r.summary.counts.rejected, participantsMs: Math.round(r.participantsMs), aggregatorMs: Math.round(r.aggregatorMs) });
       }
       const elapsed = performance.now() - started;
-      const eta = (elapsed / r.round) * (o.rounds - r.round);
+      const eta = (elapsed / r.round) * (rounds - r.round);
       const shown = metrics === null ? '' : 'hr10' in metrics ? `  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}` : `  RMSE ${metrics.rmse.toFixed(4)}  MAE ${metrics.mae.toFixed(4)}`;
       o.progress(
-        `[${name}] round ${r.round}/${o.rounds}  deltas accepted ${r.summary.counts.accepted} rejected ${r.summary.counts.rejected}  ` +
+        `[${name}] round ${r.round}/${rounds}  deltas accepted ${r.summary.counts.accepted} rejected ${r.summary.counts.rejected}  ` +
           `participants ${formatDuration(r.participantsMs)} aggregator ${formatDuration(r.aggregatorMs)}  elapsed ${formatDuration(elapsed)}  ETA ${formatDuration(eta)}${shown}`,
       );
     },
   });
   if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
-  return { rounds, ms: performance.now() - started, finalV: finalV! };
+  return { rounds: entries, ms: performance.now() - started, finalV: finalV! };
 }
 
 /** Peak resident memory of this process so far (MB). */
@@ -211,17 +214,25 @@ function bytesPerRound(participants: number, items: number, rank: number): numbe
   return participants * items * rank * BYTES_PER_FLOAT;
 }
 
+interface FederatedRunSpec {
+  name: string;
+  rounds: number;
+  config: Config;
+  privacy: PrivacyRecord;
+}
+
 /**
  * The DP settings: for each ε, budget and mode, the configuration and what the
  * report records. Budget `total`: ε is the user's budget over all rounds (zCDP,
  * see dp.ts); `per-round`: every round is an (ε, δ) Gaussian mechanism on its
  * own (analytic calibration), the total being reported by zCDP composition.
  */
-function dpSettings(o: EvalOptions, participants: number): { name: string; config: Config; privacy: PrivacyRecord }[] {
-  const out: { name: string; config: Config; privacy: PrivacyRecord }[] = [];
+function dpSettings(o: EvalOptions, participants: number): FederatedRunSpec[] {
+  const out: FederatedRunSpec[] = [];
+  const rounds = o.dpRounds;
   for (const budget of o.dpBudgets) {
     for (const epsilon of o.epsilons) {
-      const z = budget === 'total' ? noiseMultiplier(epsilon, o.dpDelta, o.rounds) : gaussianSigma(epsilon, o.dpDelta, 1);
+      const z = budget === 'total' ? noiseMultiplier(epsilon, o.dpDelta, rounds) : gaussianSigma(epsilon, o.dpDelta, 1);
       const accounting = {
         budget,
         epsilon,
@@ -229,8 +240,8 @@ function dpSettings(o: EvalOptions, participants: number): { name: string; confi
         noiseMultiplier: z,
         clipNorm: o.dpClipNorm,
         perRoundEpsilon: epsilonOfMultiplier(z, o.dpDelta),
-        totalEpsilon: totalEpsilon(z, o.rounds, o.dpDelta),
-        composition: `zCDP over ${o.rounds} rounds (Bun & Steinke 2016), δ=${o.dpDelta}`,
+        totalEpsilon: totalEpsilon(z, rounds, o.dpDelta),
+        composition: `zCDP over ${rounds} rounds (Bun & Steinke 2016), δ=${o.dpDelta}`,
       };
       const suffix = `eps${epsilon}${budget === 'per-round' ? '-per-round' : ''}`;
       for (const mode of o.dpModes) {
@@ -238,13 +249,15 @@ function dpSettings(o: EvalOptions, participants: number): { name: string; confi
           const serverNoiseStd = (z * o.dpClipNorm) / participants;
           out.push({
             name: `federated-dp-central-${suffix}`,
-            config: settingConfig(o, { clipNorm: o.clipNorm, serverClipNorm: o.dpClipNorm, serverNoiseStd }),
+            rounds,
+            config: settingConfig(o, { clipNorm: o.clipNorm, serverLr: o.dpServerLr, serverClipNorm: o.dpClipNorm, serverNoiseStd }),
             privacy: { mode, ...accounting, serverNoiseStd },
           });
         } else {
           out.push({
             name: `federated-dp-local-${suffix}`,
-            config: settingConfig(o, { clipNorm: o.dpClipNorm, dpEpsilon: accounting.perRoundEpsilon }),
+            rounds,
+            config: settingConfig(o, { clipNorm: o.dpClipNorm, serverLr: o.dpServerLr, dpEpsilon: accounting.perRoundEpsilon }),
             privacy: { mode, ...accounting },
           });
         }
@@ -327,9 +340,9 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       settings.push({ name: 'central-fedopt', kind: 'central', description: 'the federated optimizer (local epochs, clipping, FedAvg, server lr) run in memory on all data: no files, no noise', metrics: rounds.at(-1)!.metrics, rounds });
     }
 
-    const runs = [{ name: 'federated', config: settingConfig(o, { clipNorm: o.clipNorm }), privacy: NO_PRIVACY }, ...dpSettings(o, participants.length)];
+    const runs: FederatedRunSpec[] = [{ name: 'federated', rounds: o.rounds, config: settingConfig(o, { clipNorm: o.clipNorm }), privacy: NO_PRIVACY }, ...dpSettings(o, participants.length)];
     for (const run of runs) {
-      const result = await runSetting(o, root, run.name, run.config, catalog, participants, trainer, evaluate);
+      const result = await runSetting(o, root, run.name, run.rounds, run.config, catalog, participants, trainer, evaluate);
       timings[run.name] = Math.round(result.ms);
       settings.push({
         name: run.name,
@@ -349,7 +362,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       command: o.command,
       dataset: { ratingsDir: o.ratingsDir, users: table.userCount, items, ratings: table.rows, participants: participants.length, evaluatedUsers: users.length },
       split: { kind: 'leave-last-out', seed: o.seed },
-      params: { ...commonParams(o), dpDelta: o.dpDelta, dpClipNorm: o.dpClipNorm },
+      params: { ...commonParams(o), dpDelta: o.dpDelta, dpClipNorm: o.dpClipNorm, dpRounds: o.dpRounds, dpServerLr: o.dpServerLr },
       matching,
       settings,
       checks: implicitChecks(settings),
@@ -514,7 +527,7 @@ export async function runExplicit(o: EvalOptions): Promise<{ report: EvalReport<
       descriptions[name] = { kind: 'federated', description: 'federated through SyftBox-layout files (explicit variant), no DP' };
       let round = 0;
       let last: RatingAccumulator | null = null;
-      const result = await runSetting(o, root, `${name}-fold${fold + 1}`, settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, (V) => {
+      const result = await runSetting(o, root, `${name}-fold${fold + 1}`, o.rounds, settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, (V) => {
         round++;
         last = accumulateRatings(users, explicitPredictor(V, params), new RatingAccumulator(scale.min, scale.max));
         roundAcc(name, round).merge(last);
@@ -600,7 +613,7 @@ export async function runRecommendations(o: EvalOptions): Promise<{ files: strin
     const excludedOf = (p: FederatedParticipant) => new Set([...p.train.map((i) => i.item), ...(rated.get(p.userId) ?? [])]);
     const local = new Map<number, { u: Float32Array; items: number[]; scores: number[] }>();
     const trainer = implicitTrainer({ items, rank: o.rank, reg: o.reg, alpha: o.alpha, epochs: o.epochs, lr: o.lr });
-    const result = await runSetting(o, root, 'federated', settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, null, (p, update) => {
+    const result = await runSetting(o, root, 'federated', o.rounds, settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, null, (p, update) => {
       const top = topK(scoreItems(update.u, update.V, items, o.rank), RECOMMENDATIONS, excludedOf(p));
       local.set(p.userId, { u: update.u, items: top.map((t) => t.item), scores: top.map((t) => t.score) });
     });
@@ -666,7 +679,7 @@ export async function runPredictions(o: EvalOptions): Promise<{ files: string[];
       (p) => participants.push(p),
     );
     const trainer = explicitTrainer({ items, rank: o.rank, reg: o.reg, epochs: o.epochs, lr: o.lr, mean });
-    const { finalV } = await runSetting(o, root, 'federated', settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, null);
+    const { finalV } = await runSetting(o, root, 'federated', o.rounds, settingConfig(o, { clipNorm: o.clipNorm }), catalog, participants, trainer, null);
     const params = { rank: o.rank, reg: o.reg, mean };
     const trainOf = new Map(participants.map((p) => [p.userId, p.train]));
     const solved = new Map<number, ReturnType<typeof solveUserExplicit>>();

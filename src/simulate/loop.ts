@@ -22,10 +22,13 @@ import {
   createPopulation,
   createWorld,
   formatHistoryCsv,
-  MAX_EPISODES_PER_CHOICE,
+  DAYS_PER_WEEK,
+  MS_PER_DAY,
+  organicViewing,
   titleMatchRate,
   utilities,
-  watchRows,
+  watchThisWeek,
+  type HistoryRow,
   type SimParticipant,
   type World,
 } from './population';
@@ -37,11 +40,12 @@ import {
  * 1. every participant runs `runParticipantPass` on its own export file (parse,
  *    train, write private state, publish the delta and its permission file);
  * 2. the aggregator runs `runRound` (validate, merge, Global_V, grant, ledger);
- * 3. every participant granted a Global_V is shown the page's two lists
- *    (`loadRecommendations`, as the page server; left arm drawn per view), clicks
- *    by the choice model (`choice.ts`) on its hidden tastes, the rows go through
- *    the real `ClickLog`, and the chosen shows are appended to its export, dated
- *    in that week;
+ * 3. every participant watches a show it finds by itself (drawn from its hidden
+ *    tastes), and, once granted a Global_V, is shown the page's two lists
+ *    (`loadRecommendations`, as the page server; left arm drawn per view) and
+ *    clicks by the choice model (`choice.ts`) on its hidden tastes; the rows go
+ *    through the real `ClickLog`, and everything watched is appended to its
+ *    export, dated in that week;
  * 4. the aggregator writes its experiment report from the click logs on disk.
  *
  * Everything is sequential and in-process; time is a simulated clock (week w ends
@@ -58,8 +62,6 @@ export const SIMULATION_FORMAT = 'syftbox-netflix-svd/simulation';
 export const SIMULATION_FORMAT_VERSION = 1;
 const PROFILE = 'profile_0';
 const CSV_NAME = 'NetflixViewingHistory.csv';
-const MS_PER_DAY = 86_400_000;
-const DAYS_PER_WEEK = 7;
 /** Page views happen on the last day of the week, at 20:00 UTC; shows are watched on the days before. */
 const PAGE_HOUR_MS = 20 * 3_600_000;
 const BYTES_PER_MB = 1024 * 1024;
@@ -115,11 +117,11 @@ export interface WeekTimings {
   round: number;
   /** loadRecommendations for every page. */
   recommendation: number;
-  /** Hidden utilities, NDCG, the choice model. */
+  /** Hidden utilities, the shows found without the page, NDCG, the choice model. */
   choice: number;
   /** ClickLog appends (fsynced). */
   clickWrite: number;
-  /** Export files rewritten with the chosen shows. */
+  /** Export files rewritten with the week's viewing. */
   historyWrite: number;
   /** The aggregator's experiment report from the click logs. */
   report: number;
@@ -323,19 +325,39 @@ function randomUnseen(items: number, n: number, seen: ReadonlySet<number>, rando
   return out;
 }
 
-/** One participant's page views of the week: lists as the page builds them, clicks by the choice model, rows to its click log, chosen shows to its export. */
-async function showPages(site: SimSite, week: number, nowMs: number, options: SimulationOptions, catalog: Catalog, world: World): Promise<PagesOutcome> {
+/** Append the week's viewing to the participant's export (the file is rewritten, newest first). */
+async function appendViewing(site: SimSite, rows: HistoryRow[]): Promise<void> {
+  site.person.history.push(...rows);
+  await fs.writeFile(site.exportFile, formatHistoryCsv(site.person.history));
+}
+
+/**
+ * One participant's end of the week: the shows it found by itself, then its page
+ * views (lists as the page builds them, clicks by the choice model, rows to its
+ * click log), then everything watched appended to its export.
+ */
+async function endWeek(site: SimSite, week: number, nowMs: number, options: SimulationOptions, catalog: Catalog, world: World): Promise<PagesOutcome> {
   const { person } = site;
   const timings = { recommendation: 0, choice: 0, clickWrite: 0, historyWrite: 0 };
   let t0 = performance.now();
+  const u = utilities(world, person.taste);
+  const watched = organicViewing(catalog, person, u, weekStartMs(week), nowMs, createRandom(deriveSeed(options.seed, `organic/${person.index}/${week}`)));
+  timings.choice = elapsedSince(t0);
+  const finish = async (outcome: Omit<PagesOutcome, 'timings'>): Promise<PagesOutcome> => {
+    t0 = performance.now();
+    await appendViewing(site, watched);
+    timings.historyWrite = elapsedSince(t0);
+    return { ...outcome, timings };
+  };
+
+  t0 = performance.now();
   const recs = await loadRecommendations(site.ctx, PROFILE, options.recsPerColumn);
   timings.recommendation = elapsedSince(t0);
   // as on the page: no experiment before a Global_V is readable
-  if (recs === null || recs.globalVersion === null) return { rows: [], truth: null, timings };
+  if (recs === null || recs.globalVersion === null) return finish({ rows: [], truth: null });
 
   t0 = performance.now();
   const random = createRandom(deriveSeed(options.seed, `choice/${person.index}/${week}`));
-  const u = utilities(world, person.taste);
   const utility = (item: number) => u[item];
   const local = recs.local.map((s) => s.id);
   // the planted difference: the unseen shows this participant's hidden tastes rate lowest
@@ -364,22 +386,14 @@ async function showPages(site: SimSite, week: number, nowMs: number, options: Si
     logRows.push(page.view, ...page.clicks);
     chosen.push(...page.clicks.map((c) => c.item));
   }
-  const newRows = chosen.flatMap((item) =>
-    watchRows(catalog, person, item, 1 + random.int(MAX_EPISODES_PER_CHOICE), weekStartMs(week) + random.int(DAYS_PER_WEEK - 1) * MS_PER_DAY, nowMs),
-  );
-  timings.choice = elapsedSince(t0);
+  for (const item of chosen) watched.push(...watchThisWeek(catalog, person, item, weekStartMs(week), nowMs, random));
+  timings.choice += elapsedSince(t0);
 
   t0 = performance.now();
   await Promise.all(logRows.map((row) => site.clickLog.append(row)));
   timings.clickWrite = elapsedSince(t0);
-  if (newRows.length > 0) {
-    t0 = performance.now();
-    person.history.push(...newRows);
-    await fs.writeFile(site.exportFile, formatHistoryCsv(person.history));
-    timings.historyWrite = elapsedSince(t0);
-  }
   const participant = `${person.email}/${PROFILE}`;
-  return { rows: logRows.map((row) => ({ ...row, participant })), truth, timings };
+  return finish({ rows: logRows.map((row) => ({ ...row, participant })), truth });
 }
 
 /** One week: passes, round, pages and clicks, report. */
@@ -413,7 +427,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
   const favour = { global: 0, local: 0 };
   let participantsShown = 0;
   for (const site of root.sites) {
-    const outcome = await showPages(site, week, root.clock.nowMs, options, env.catalog, world);
+    const outcome = await endWeek(site, week, root.clock.nowMs, options, env.catalog, world);
     for (const [step, ms] of Object.entries(outcome.timings)) timings[step as keyof typeof outcome.timings] += ms;
     rows.push(...outcome.rows);
     if (outcome.truth === null) continue;

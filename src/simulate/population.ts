@@ -26,7 +26,9 @@ import { createRandom, deriveSeed, type Random } from '../shared/random';
  * replacement with probability ∝ u_pj^HISTORY_SHARPNESS (Gumbel top-k), each on a
  * random day of the HISTORY_DAYS before the start; a series gets 1 + Geometric
  * episodes (mean SERIES_MEAN_EPISODES, at most MAX_HISTORY_EPISODES), one a day,
- * `Show: Season s: Episode e` (EPISODES_PER_SEASON to a season).
+ * `Show: Season s: Episode e` (EPISODES_PER_SEASON to a season). Every simulated
+ * week adds ORGANIC_SHOWS_PER_WEEK shows drawn the same way among the unseen ones
+ * (what people find without the page), and the shows clicked on the page.
  */
 
 export const LATENT_DIMS = 8;
@@ -44,10 +46,13 @@ export const HISTORY_DAYS = 182;
 export const SERIES_MEAN_EPISODES = 4;
 /** Most episodes of one series in an initial history (four seasons). */
 export const MAX_HISTORY_EPISODES = 40;
-/** Most episodes one click brings (a series chosen from the page is watched for a few episodes). */
+/** Most episodes one choice brings (a series chosen in a week is watched for a few episodes). */
 export const MAX_EPISODES_PER_CHOICE = 4;
+/** New shows each participant finds by itself every week, besides the page (so every export changes weekly). */
+export const ORGANIC_SHOWS_PER_WEEK = 1;
+export const DAYS_PER_WEEK = 7;
 export const EPISODES_PER_SEASON = 10;
-const MS_PER_DAY = 86_400_000;
+export const MS_PER_DAY = 86_400_000;
 
 /** Item side of the hidden model, shared by every participant of one seed. */
 export interface World {
@@ -240,7 +245,7 @@ export function createPopulation(catalog: Catalog, world: World, options: Popula
     const u = utilities(world, taste);
     const shows = Math.min(HISTORY_MAX_SHOWS, Math.max(HISTORY_MIN_SHOWS, Math.round(Math.exp(Math.log(HISTORY_MEDIAN_SHOWS) + HISTORY_SPREAD * random.normal()))));
     const lastMs = options.startMs - MS_PER_DAY;
-    for (const item of gumbelTop(u, shows, HISTORY_SHARPNESS, random)) {
+    for (const item of drawShows(u, shows, participant.seen, random)) {
       const day = options.startMs - (1 + random.int(HISTORY_DAYS)) * MS_PER_DAY;
       participant.history.push(...watchRows(catalog, participant, item, episodeCount(random, SERIES_MEAN_EPISODES, MAX_HISTORY_EPISODES), day, lastMs));
     }
@@ -249,18 +254,30 @@ export function createPopulation(catalog: Catalog, world: World, options: Popula
   return people;
 }
 
-/** k distinct items drawn without replacement with probability ∝ weight^sharpness (Gumbel top-k). */
-function gumbelTop(weight: Float32Array, k: number, sharpness: number, random: Random): number[] {
-  const keys = new Float64Array(weight.length);
-  for (let j = 0; j < weight.length; j++) {
+/** k distinct shows not in `exclude`, drawn without replacement with probability ∝ u^HISTORY_SHARPNESS (Gumbel top-k). */
+function drawShows(u: Float32Array, k: number, exclude: ReadonlySet<number>, random: Random): number[] {
+  const keys = new Float64Array(u.length);
+  for (let j = 0; j < u.length; j++) {
     let x = 0;
     while (x === 0) x = random.next();
-    keys[j] = sharpness * Math.log(weight[j]) - Math.log(-Math.log(x));
+    keys[j] = HISTORY_SHARPNESS * Math.log(u[j]) - Math.log(-Math.log(x));
   }
-  return bestItems(keys, k, NO_ITEMS);
+  return bestItems(keys, k, exclude);
 }
 
-const NO_ITEMS: ReadonlySet<number> = new Set();
+/**
+ * What a participant watches in a week besides the page's suggestions:
+ * ORGANIC_SHOWS_PER_WEEK new shows drawn like the initial history (∝ u^HISTORY_SHARPNESS,
+ * unseen only), each from a random day of the week, 1 to MAX_EPISODES_PER_CHOICE episodes.
+ */
+export function organicViewing(catalog: Catalog, participant: SimParticipant, u: Float32Array, weekStartMs: number, lastMs: number, random: Random): HistoryRow[] {
+  return drawShows(u, ORGANIC_SHOWS_PER_WEEK, participant.seen, random).flatMap((item) => watchThisWeek(catalog, participant, item, weekStartMs, lastMs, random));
+}
+
+/** Rows for a show chosen this week: from a random day of the week (not after `lastMs`), 1 to MAX_EPISODES_PER_CHOICE episodes of a series. */
+export function watchThisWeek(catalog: Catalog, participant: SimParticipant, item: number, weekStartMs: number, lastMs: number, random: Random): HistoryRow[] {
+  return watchRows(catalog, participant, item, 1 + random.int(MAX_EPISODES_PER_CHOICE), weekStartMs + random.int(DAYS_PER_WEEK - 1) * MS_PER_DAY, lastMs);
+}
 
 /** The rows as a `NetflixViewingHistory.csv`: header, newest first, titles quoted. */
 export function formatHistoryCsv(rows: readonly HistoryRow[]): string {

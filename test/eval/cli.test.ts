@@ -47,7 +47,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('eval CLI', () => {
   it('runs the implicit protocol end to end and writes the documented report', async () => {
     const out = path.join(dir, 'implicit');
-    const run = await cli(['--ratings', data, '--rounds', '2', '--out', out, '--central-iterations', '2', '--epsilons', '8', '--dp', 'both', '--json']);
+    const run = await cli(['--ratings', data, '--rounds', '2', '--out', out, '--central-iterations', '2', '--epsilons', '8', '--dp', 'both', '--dp-rounds', '2', '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/\[federated\] round 2\/2 .*ETA .*HR@10 \d\.\d{4}/);
     const report = JSON.parse(run.stdout);

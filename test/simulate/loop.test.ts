@@ -67,7 +67,7 @@ describe('the closed loop', () => {
     expect(report.signTest.pValue).toBe(result.weeks[1].pValue);
   });
 
-  it('writes click logs only the aggregator may read, and appends the chosen shows to the exports, dated in their week', async () => {
+  it('writes click logs only the aggregator may read, and appends the week\'s shows (found and clicked) to the exports, dated in their week', async () => {
     const ws = new Workspace({ email: SIM_AGGREGATOR, dataDir: root }, config.APP_NAME);
     const [first, second] = ['participant-00001@sim.example', 'participant-00002@sim.example'];
     const log = ws.clickLog('profile_0', first);
@@ -82,8 +82,8 @@ describe('the closed loop', () => {
       const clicks = rows.filter((r) => r.type === 'click').length;
       const history = await readHistory(path.join(root, 'exports', email, 'profile_0', 'NetflixViewingHistory.csv'), { dateOrder: 'mdy', now: new Date('2025-01-20T00:00:00Z') });
       const inWeeks = history.events.filter((e) => e.date >= '2025-01-06');
-      if (clicks > 0) expect(inWeeks.length).toBeGreaterThanOrEqual(clicks);
-      else expect(inWeeks).toHaveLength(0);
+      // one show found without the page each week, plus every click, each at least one row
+      expect(new Set(inWeeks.map((e) => e.show)).size).toBe(2 + clicks);
       expect(inWeeks.every((e) => e.date <= '2025-01-19')).toBe(true);
       clicked += clicks;
     }

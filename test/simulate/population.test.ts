@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchHistory } from '../../src/participant/train';
 import { createMatcher, loadCatalog, type Catalog, type Matcher } from '../../src/shared/catalog';
 import { readHistory } from '../../src/shared/history';
+import { createRandom } from '../../src/shared/random';
 import {
   bestItems,
   createPopulation,
@@ -12,6 +13,7 @@ import {
   createWorld,
   formatHistoryCsv,
   historyTitle,
+  organicViewing,
   titleMatchRate,
   utilities,
   type World,
@@ -103,6 +105,19 @@ describe('initial viewing histories', () => {
     expect(historyTitle(catalog, series.id, 3)).toBe(`${series.title}: Season 1: Episode 3`);
     expect(historyTitle(catalog, series.id, 12)).toBe(`${series.title}: Season 2: Episode 2`);
     expect(historyTitle(catalog, film.id, 1)).toBe(film.title);
+  });
+
+  it('grow each week by a show the participant finds by itself, unseen, dated in that week', () => {
+    const [person] = createPopulation(catalog, world, { participants: 1, seed: 7, degradeGlobal: 0, startMs: START_MS, email });
+    const before = new Set(person.seen);
+    const weekStart = START_MS + 7 * 86_400_000;
+    const last = weekStart + 6 * 86_400_000;
+    const rows = organicViewing(catalog, person, utilities(world, person.taste), weekStart, last, createRandom(1));
+    const added = [...person.seen].filter((item) => !before.has(item));
+    expect(added).toHaveLength(1);
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows.every((r) => r.date >= '2025-01-13' && r.date <= '2025-01-19')).toBe(true);
+    expect(rows[0].title.startsWith(catalog.items[added[0]].title)).toBe(true);
   });
 
   it('quote titles with quotes and commas', () => {
