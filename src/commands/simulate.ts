@@ -24,17 +24,19 @@ Builds a SyftBox-layout root with one aggregator (${SIM_AGGREGATOR}) and P
 participants, each with hidden tastes over the catalogue's genres and latent
 factors and a NetflixViewingHistory.csv drawn from them. Every week, every
 participant runs the production participant pass (train, publish its delta),
-the aggregator runs its round, each participant is shown the page's local and
-global lists (sides drawn per page view) and clicks by the choice model on its
-hidden tastes (src/simulate/choice.ts); clicks go to its click log, chosen
-shows to its export. Writes results.json and one SVG chart per metric to --out.
+the aggregator runs its round, each participant watches a show it finds by
+itself, is shown the page's local and global lists (sides drawn per page view)
+and clicks by the choice model on its hidden tastes (src/simulate/choice.ts);
+clicks go to its click log, everything watched to its export. Writes
+results.json and one SVG chart per metric to --out.
 Model and privacy settings come from the configuration (.env, environment),
-e.g. SERVER_LR=50 npm run -s cli -- simulate.
+e.g. SERVER_LR=30 LOCAL_EPOCHS=1 npm run -s cli -- simulate.
 
   --participants P     simulated participants (default ${d.participants}; 5,000 fit one machine)
   --weeks W            weeks to simulate (default ${d.weeks})
   --seed S             seed of tastes, histories, choices and noise (default ${d.seed})
-  --rank R             MODEL_RANK of the simulated federation (default ${d.rank})
+  --rank R             MODEL_RANK of the simulated federation (default ${d.rank}, half the
+                       app's default: files, training and merging cost about half)
   --recs N             shows per column, and N of NDCG@N (default ${d.recsPerColumn})
   --views-per-week V   page views per participant and week (default ${d.viewsPerWeek})
   --degrade-global F   for a share F of the participants, replace the global list by

@@ -51,10 +51,10 @@ export const VARIABLES = {
   // model
   MODEL_RANK: { kind: { type: 'int', min: 1, max: 256 }, default: '32', doc: 'rank of the item and user factors' },
   SEED: { kind: { type: 'int', min: 0, max: 2 ** 31 - 1 }, default: '42', doc: 'seed for the deterministic initialization and sampling' },
-  ALS_REG: { kind: { type: 'number', min: 0, max: 1000 }, default: '0.1', doc: 'L2 regularization (lambda) of user and item factors' },
-  ALS_ALPHA: { kind: { type: 'number', min: 0, max: 10000 }, default: '10', doc: 'confidence scale: c = 1 + alpha * confidence' },
-  LOCAL_EPOCHS: { kind: { type: 'int', min: 1, max: 1000 }, default: '5', doc: 'local passes over the item factors per training' },
-  LOCAL_LR: { kind: { type: 'number', min: 0, max: 100 }, default: '0.05', doc: 'local learning rate of the item-factor update' },
+  ALS_REG: { kind: { type: 'number', min: 0, max: 1000 }, default: '1', doc: 'L2 regularization (lambda) of user and item factors' },
+  ALS_ALPHA: { kind: { type: 'number', min: 0, max: 10000 }, default: '2', doc: 'confidence scale: c = 1 + alpha * confidence' },
+  LOCAL_EPOCHS: { kind: { type: 'int', min: 1, max: 1000 }, default: '1', doc: 'local passes over the item factors per training' },
+  LOCAL_LR: { kind: { type: 'number', min: 0, max: 1000 }, default: '100', doc: 'largest local step of the item-factor update; the step is capped where the loss is guaranteed to fall, so a large value means "always the safe step"' },
   FEEDBACK_MODE: { kind: { type: 'enum', values: ['implicit', 'stars'] }, default: 'implicit', doc: 'implicit confidence, or the original app\'s 1-5 star rules' },
   RECENCY_HALF_LIFE_DAYS: { kind: { type: 'number', min: 1, max: 100000 }, default: '180', doc: 'half-life of the recency weight in the confidence' },
   // privacy of deltas
@@ -68,7 +68,7 @@ export const VARIABLES = {
   // aggregator
   MIN_PARTICIPANTS: { kind: { type: 'int', min: 1, max: 1000000 }, default: '2', doc: 'new deltas that trigger a round; also the minimum for community statistics' },
   ROUND_INTERVAL_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '300000', doc: 'a round runs after this long even with fewer new deltas (if any wait)' },
-  SERVER_LR: { kind: { type: 'number', min: 0, max: 1000 }, default: '1', doc: 'server learning rate applied to the merged delta' },
+  SERVER_LR: { kind: { type: 'number', min: 0, max: 1000 }, default: '8', doc: 'server learning rate applied to the merged delta' },
   MAX_STALENESS: { kind: { type: 'int', min: 0, max: 1000 }, default: '3', doc: 'deltas based on a Global_V more than this many versions old are rejected' },
   STALE_DECAY: { kind: { type: 'number', min: 0, max: 1 }, default: '0.5', doc: 'weight multiplier per version of staleness within the limit' },
   MERGE_MODE: { kind: { type: 'enum', values: ['fedavg', 'trimmed', 'median'] }, default: 'fedavg', doc: 'weighted mean, coordinate-wise trimmed mean, or median' },
