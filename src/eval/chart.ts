@@ -33,7 +33,7 @@ const TICKS = 5;
 const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0A0A0', '#332288'];
 /** Reference lines: dark neutrals, distinct from the series. */
 const REFERENCE_COLORS = ['#000000', '#8c8c8c', '#8c510a', '#01665e'];
-/** Space above the highest value, as a share of the range, so that no line runs on the frame. */
+/** Space above and below the data, as a share of its range, so that no line runs on the frame. */
 const HEADROOM = 0.05;
 const LEGEND_ROW = 20;
 const FONT = 'font-family="system-ui, sans-serif"';
@@ -64,9 +64,11 @@ export function lineChartSvg(spec: ChartSpec): string {
   const xMax = xs.length > 0 ? Math.max(...xs, xMin + 1) : 1;
   const yLow = ys.length > 0 ? Math.min(...ys) : 0;
   const yHigh = ys.length > 0 ? Math.max(...ys) : 1;
-  const yStep = niceStep(Math.max(yHigh - Math.min(0, yLow), 1e-9), TICKS);
-  const yMin = Math.min(0, Math.floor(yLow / yStep) * yStep);
-  const yMax = Math.max(yMin + yStep, Math.ceil((yHigh + HEADROOM * (yHigh - yMin)) / yStep) * yStep);
+  const span = Math.max(yHigh - yLow, Math.abs(yHigh) * 0.1, 1e-9);
+  const yStep = niceStep(span * (1 + 2 * HEADROOM), TICKS);
+  // The axis hugs the data (RMSE lives near 0.9), but never dips below 0 for non-negative data.
+  const yMin = Math.max(yLow >= 0 ? 0 : -Infinity, Math.floor((yLow - HEADROOM * span) / yStep) * yStep);
+  const yMax = Math.max(yMin + yStep, Math.ceil((yHigh + HEADROOM * span) / yStep) * yStep);
   const xStep = Math.max(1, niceStep(xMax - xMin, TICKS));
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseDocument, stringify } from 'yaml';
@@ -383,12 +384,37 @@ export async function readPermissionFolder(
   onUnknownKeys?: UnknownKeysHandler,
 ): Promise<PermissionFile | null> {
   const folder = path.join(datasitesDir, ...folderRel.split('/'));
-  const current = path.join(folder, PERMISSION_FILE);
-  const text = await readRegularFile(current, { maxBytes: MAX_PERMISSION_FILE_BYTES });
-  if (text !== null) return parsePermissions(text.toString('utf8'), current, onUnknownKeys);
-  const legacy = path.join(folder, LEGACY_PERMISSION_FILE);
-  const legacyText = await readRegularFile(legacy, { maxBytes: MAX_PERMISSION_FILE_BYTES });
-  return legacyText === null ? null : parseLegacyPermissions(legacyText.toString('utf8'), legacy);
+  const current = await readCachedPermissions(path.join(folder, PERMISSION_FILE), (text, file) => parsePermissions(text, file, onUnknownKeys));
+  if (current !== null) return current;
+  return readCachedPermissions(path.join(folder, LEGACY_PERMISSION_FILE), parseLegacyPermissions);
+}
+
+/**
+ * Parsed permission files by path, valid while the file's inode, size and mtime
+ * are unchanged (writers replace files by rename, which changes the inode).
+ * Without it every access check re-parses the aggregator's file, which lists
+ * every contributor: quadratic work over a round at thousands of participants.
+ */
+const permissionCache = new Map<string, { key: string; parsed: PermissionFile }>();
+const MAX_CACHED_PERMISSION_FILES = 10_000;
+
+async function readCachedPermissions(file: string, parse: (text: string, file: string) => PermissionFile): Promise<PermissionFile | null> {
+  let key: string;
+  try {
+    const stat = await fs.lstat(file);
+    key = `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.isFile()}`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const cached = permissionCache.get(file);
+  if (cached?.key === key) return cached.parsed;
+  const text = await readRegularFile(file, { maxBytes: MAX_PERMISSION_FILE_BYTES });
+  if (text === null) return null;
+  const parsed = parse(text.toString('utf8'), file);
+  if (permissionCache.size >= MAX_CACHED_PERMISSION_FILES) permissionCache.clear();
+  permissionCache.set(file, { key, parsed });
+  return parsed;
 }
 
 /** Effective access of `user` to `target` (absolute path of a file inside <dataDir>/datasites/<owner>/...). */

@@ -278,6 +278,19 @@ describe('permission files on disk', () => {
     await expect(fs.access(path.join(dir, PERMISSION_FILE))).rejects.toThrow();
   });
 
+  it('sees a rewritten permission file at once (the parse cache follows the file)', async () => {
+    const dir = path.join(datasites, A, 'app_data', 'app');
+    const target = path.join(dir, 'profile_0', 'delta.json');
+    await writePermissions(dir, { rules: [{ pattern: '**', access: { read: [B] } }] });
+    expect(await canRead(datasites, B, target)).toBe(true);
+    expect(await canRead(datasites, C, target)).toBe(false);
+    await writePermissions(dir, { rules: [{ pattern: '**', access: { read: [C] } }] });
+    expect(await canRead(datasites, B, target)).toBe(false);
+    expect(await canRead(datasites, C, target)).toBe(true);
+    await fs.rm(path.join(dir, PERMISSION_FILE));
+    expect(await canRead(datasites, C, target)).toBe(false);
+  });
+
   it('writes atomically a file that parses back to the same rules', async () => {
     const dir = path.join(datasites, A, 'app_data', 'app');
     const file: PermissionFile = {
