@@ -16,6 +16,8 @@
  * - scale (--scale, or --full): the evaluation harness on a synthetic 6,000-user
  *   MovieLens-format folder (4,000 items, rank 32, 2 rounds, popularity baseline
  *   only): wall time and the eval process's peak RSS, from its report.
+ * - simulation: one steady-state week of the closed-loop simulation at 1,000
+ *   participants (--full: also 5,000): wall and CPU time, peak RSS, the dominant step.
  * No dependency beyond the project's own.
  */
 import { execFile } from 'node:child_process';
@@ -27,6 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createTempRoot, AGGREGATOR_EMAIL, EVAL_APP_NAME, PROFILE, participantEmail } from '../src/eval/federated';
 import { writeSyntheticMovieLens } from '../src/eval/synthetic';
+import { simulateWeekBenchmark } from '../src/simulate/benchmark';
 import { roundParams, runRound } from '../src/aggregator/round';
 import { createParticipantContext } from '../src/participant/context';
 import { runParticipantPass } from '../src/participant/node';
@@ -57,11 +60,13 @@ interface Plan {
   trainingSeconds: number;
   pageSeconds: number;
   aggregator: { participants: number; rank: number; onDisk: boolean }[];
+  /** Closed-loop simulation sizes: one steady-state week each (the second of two). */
+  simulation: number[];
 }
 const PLANS: Record<Mode, Plan> = {
-  quick: { trainingSeconds: 0.5, pageSeconds: 1, aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }] },
-  default: { trainingSeconds: 2, pageSeconds: 3, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }] },
-  full: { trainingSeconds: 5, pageSeconds: 10, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }] },
+  quick: { trainingSeconds: 0.5, pageSeconds: 1, aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }], simulation: [50] },
+  default: { trainingSeconds: 2, pageSeconds: 3, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }], simulation: [1000] },
+  full: { trainingSeconds: 5, pageSeconds: 10, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }], simulation: [1000, 5000] },
 };
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -299,6 +304,20 @@ async function benchAggregator(catalog: Catalog, plan: Plan) {
 }
 
 /** The eval CLI on a synthetic 6,000-user folder, in a child process; figures from its report. */
+/** The closed-loop simulation's week at each planned size: wall and CPU time, peak memory, and which step dominates. */
+async function benchSimulation(catalog: Catalog, plan: Plan) {
+  const config = loadConfig({ dotenv: false, env: { LOG_LEVEL: 'silent' } });
+  const results = [];
+  for (const participants of plan.simulation) {
+    const r = await simulateWeekBenchmark({ participants, weeks: 2, audit: false }, { config, catalog });
+    const week = r.weekMs.at(-1) ?? 0;
+    const cpu = r.weekCpuMs.at(-1) ?? 0;
+    log(`simulation: ${participants} participants, one week ${Math.round(week / 1000)} s wall / ${Math.round(cpu / 1000)} s CPU, peak RSS ${r.peakRssMb} MB; dominant step: ${r.dominant} (${Math.round(r.steps[r.dominant] / 1000)} s)`);
+    results.push({ participants, weekMs: week, weekCpuMs: cpu, peakRssMb: r.peakRssMb, dominant: r.dominant, steps: r.steps, rootMb: r.rootMb, ledgerOk: r.ledgerOk });
+  }
+  return results;
+}
+
 async function benchScale() {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-scale-'));
   try {
@@ -356,6 +375,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const aggregator = await benchAggregator(catalog, plan);
   const scale = argv.includes('--scale') || mode === 'full' ? await benchScale() : null;
+  const simulation = await benchSimulation(catalog, plan);
   const report = {
     format: 'syftbox-netflix-svd/bench',
     formatVersion: 1,
@@ -371,6 +391,7 @@ async function main(argv: string[]): Promise<void> {
       ...page,
     },
     scale,
+    simulation,
     totalMs: Math.round(performance.now() - started),
   };
   await fs.mkdir(path.dirname(OUT_FILE), { recursive: true });
