@@ -1,4 +1,4 @@
-import { gaussianSigma } from '../shared/privacy';
+import { deltaNoiseSigma } from '../shared/privacy';
 
 /**
  * How the evaluation turns a per-user privacy budget into noise.
@@ -22,8 +22,8 @@ import { gaussianSigma } from '../shared/privacy';
  * - local (`DP_EPSILON`, the participant's own noise): each participant adds
  *   N(0, (z·C)²) to its delta before publishing; protects against the aggregator
  *   too, at √N times the noise of the mean. The per-delta ε recorded in the delta
- *   manifest is the ε of that Gaussian alone (analytic calibration at DP_DELTA),
- *   so that `privatizeDelta` draws exactly σ = z·C.
+ *   manifest is the ε of that Gaussian alone (analytic calibration at DP_DELTA,
+ *   local sensitivity 2·C), so that `privatizeDelta` draws exactly σ = z·C.
  */
 
 /** Per-round noise multiplier z for a total budget (ε, δ) over `rounds` Gaussian rounds. */
@@ -44,14 +44,18 @@ export function totalEpsilon(z: number, rounds: number, delta: number): number {
 
 const BISECTION_STEPS = 100;
 
-/** The ε whose analytic Gaussian σ at (δ, sensitivity 1) equals z (the per-delta ε a participant records). */
+/**
+ * The per-delta ε a participant records for noise multiplier z: the ε whose
+ * participant-side σ (`deltaNoiseSigma`, local replace-one sensitivity 2·C) at
+ * clip norm 1 equals z, so that `privatizeDelta` draws exactly σ = z·C.
+ */
 export function epsilonOfMultiplier(z: number, delta: number): number {
   let lo = 1e-6;
   let hi = 1;
-  while (gaussianSigma(hi, delta, 1) > z) hi *= 2;
+  while (deltaNoiseSigma(hi, delta, 1) > z) hi *= 2;
   for (let i = 0; i < BISECTION_STEPS; i++) {
     const mid = (lo + hi) / 2;
-    if (gaussianSigma(mid, delta, 1) > z) lo = mid;
+    if (deltaNoiseSigma(mid, delta, 1) > z) lo = mid;
     else hi = mid;
   }
   return hi;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { epsilonOfMultiplier, noiseMultiplier, totalEpsilon } from '../../src/eval/dp';
-import { gaussianSigma } from '../../src/shared/privacy';
+import { deltaNoiseSigma } from '../../src/shared/privacy';
 
 describe('privacy accounting of the evaluation', () => {
   it('splits a total budget over the rounds by zCDP (documented example)', () => {
@@ -18,7 +18,7 @@ describe('privacy accounting of the evaluation', () => {
   it('finds the per-round ε whose analytic Gaussian has the given multiplier', () => {
     for (const z of [0.6, 1.5, 5]) {
       const epsilon = epsilonOfMultiplier(z, 1e-5);
-      expect(gaussianSigma(epsilon, 1e-5, 1)).toBeCloseTo(z, 6);
+      expect(deltaNoiseSigma(epsilon, 1e-5, 1)).toBeCloseTo(z, 6);
     }
   });
 
