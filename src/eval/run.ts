@@ -8,13 +8,13 @@ import { writeFileAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
 import type { Logger } from '../shared/log';
+import { gaussianSigma } from '../shared/privacy';
 import { solveUserExplicit, predictExplicit, trainCentral, trainCentralExplicit } from '../shared/model/factorize';
 import { scoreItems, topK } from '../shared/model/recommend';
 import { createRandom, deriveSeed } from '../shared/random';
 import { Workspace } from '../shared/workspace';
 import { itemMeanPredictor, localOnlyPredictor, localOnlyScorer, meanPredictor, popularityScorer, simulateFederated } from './baselines';
 import { epsilonOfMultiplier, noiseMultiplier, totalEpsilon } from './dp';
-import { gaussianSigma } from '../shared/privacy';
 import { accumulateRatings, evaluateRanking, explicitPredictor, factorScorer, type Predictor, type RankingUser, type RatingUser } from './evaluate';
 import { AGGREGATOR_EMAIL, EVAL_APP_NAME, createTempRoot, participantEmail, runFederated, setUpRoot, type FederatedParticipant, type RoundReport } from './federated';
 import { ingestParticipants, type MatchReport, type Participant } from './ingest';
@@ -57,7 +57,7 @@ export interface EvalOptions {
   serverLr: number;
   /** DELTA_CLIP_NORM of the participants in the runs without DP. */
   clipNorm: number;
-  /** DP settings: total ε per user over the run. */
+  /** ε of the DP settings (`dpBudgets` says what each bounds); empty = no DP setting. */
   epsilons: number[];
   dpDelta: number;
   dpModes: DpMode[];
@@ -90,7 +90,6 @@ const DP_BAR_EPSILON = 8;
 const PREDICTION_DECIMALS = 4;
 
 interface Data {
-  files: { ratings: string; movies: string };
   catalog: Catalog;
   matcher: Matcher;
   table: RatingTable;
@@ -103,7 +102,7 @@ async function loadData(o: EvalOptions): Promise<Data> {
   const catalog = await loadCatalog(files.movies);
   const all = await readRatings(files.ratings);
   const table = o.maxUsers === null ? all : firstUsers(all, o.maxUsers);
-  return { files, catalog, matcher: createMatcher(catalog), table, titles: await exportTitles(catalog, files.movies, o.titles), index: movieIndex(catalog) };
+  return { catalog, matcher: createMatcher(catalog), table, titles: await exportTitles(catalog, files.movies, o.titles), index: movieIndex(catalog) };
 }
 
 /** The configuration of one federated setting: the production variables, overridden. */
@@ -182,6 +181,12 @@ async function runSetting<M extends RankingMetrics | RatingMetrics>(
   });
   if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
   return { rounds: entries, ms: performance.now() - started, finalV: finalV! };
+}
+
+/** Delete the temporary SyftBox root, or say where it is with --keep-root. */
+async function releaseRoot(o: EvalOptions, root: string): Promise<void> {
+  if (o.keepRoot) o.progress(`[root] kept the SyftBox-layout root at ${root}`);
+  else await fs.rm(root, { recursive: true, force: true });
 }
 
 /** Peak resident memory of this process so far (MB). */
@@ -371,7 +376,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
     };
     return { report, files: await writeReport(o.out, report) };
   } finally {
-    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+    await releaseRoot(o, root);
   }
 }
 
@@ -558,7 +563,7 @@ export async function runExplicit(o: EvalOptions): Promise<{ report: EvalReport<
     };
     return { report, files: await writeReport(o.out, report) };
   } finally {
-    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+    await releaseRoot(o, root);
   }
 }
 
@@ -630,7 +635,7 @@ export async function runRecommendations(o: EvalOptions): Promise<{ files: strin
     await writeFileAtomic(file, `${lines.join('\n')}\n`);
     return { files: [file], participants: participants.length, matching };
   } finally {
-    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+    await releaseRoot(o, root);
   }
 }
 
@@ -698,6 +703,6 @@ export async function runPredictions(o: EvalOptions): Promise<{ files: string[];
     await writeFileAtomic(file, `${lines.join('\n')}\n`);
     return { files: [file], predictions: pairs.length };
   } finally {
-    if (!o.keepRoot) await fs.rm(root, { recursive: true, force: true });
+    await releaseRoot(o, root);
   }
 }
