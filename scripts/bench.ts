@@ -303,7 +303,6 @@ async function benchAggregator(catalog: Catalog, plan: Plan) {
   return out;
 }
 
-/** The eval CLI on a synthetic 6,000-user folder, in a child process; figures from its report. */
 /** The closed-loop simulation's week at each planned size: wall and CPU time, peak memory, and which step dominates. */
 async function benchSimulation(catalog: Catalog, plan: Plan) {
   const config = loadConfig({ dotenv: false, env: { LOG_LEVEL: 'silent' } });
@@ -318,6 +317,7 @@ async function benchSimulation(catalog: Catalog, plan: Plan) {
   return results;
 }
 
+/** The eval CLI on a synthetic 6,000-user folder, in a child process; figures from its report. */
 async function benchScale() {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-scale-'));
   try {

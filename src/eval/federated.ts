@@ -10,7 +10,7 @@ import { writeDelta } from '../shared/delta';
 import { GLOBAL_MANIFEST, initialItemFactors, readLatestGlobal, type GlobalExpect } from '../shared/global-model';
 import type { Logger } from '../shared/log';
 import type { Interaction } from '../shared/model/feedback';
-import { ancestorFolders, evaluate, grants, readPermissionFolder, toDatasitesRelative, type PermissionFile } from '../shared/permissions';
+import { canRead } from '../shared/permissions';
 import { createRandom, deriveSeed } from '../shared/random';
 import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
 import { ensurePublishPermissions } from '../participant/publish';
@@ -21,9 +21,9 @@ import type { LocalTrainer, LocalUpdate } from './training';
  * The federated run of the evaluation, through the production code and files: a
  * SyftBox-layout root with one datasite per user (`user<id>@eval.local`) and one
  * for the aggregator. Every round, each participant
- *   1. reads the newest Global_V it may read (the permission files decide, as in
- *      a shared local root, evaluated as `canRead` does; before the first grant:
- *      the version-0 initialization),
+ *   1. reads the newest Global_V it may read (`canRead`: the permission files
+ *      decide, as in a shared local root; before the first grant: the version-0
+ *      initialization),
  *   2. trains locally (`trainLocal` / `trainLocalExplicit`),
  *   3. clips (and, with local DP, noises) the delta (`privatizeDelta`),
  *   4. publishes it with `writeDelta` into `datasites/<me>/app_data/<app>/profile_0/`
@@ -110,21 +110,6 @@ export async function setUpRoot(dataDir: string, appName: string, participants: 
   }
 }
 
-/**
- * Who may read `target`: `canRead` with the permission files read once. The
- * aggregator's file lists every contributor, so reading it once per participant
- * would cost O(participants²) per round.
- */
-async function readAccess(datasitesDir: string, target: string): Promise<(user: string) => boolean> {
-  const rel = toDatasitesRelative(datasitesDir, target);
-  const files = new Map<string, PermissionFile>();
-  for (const folder of ancestorFolders(rel)) {
-    const file = await readPermissionFolder(datasitesDir, folder);
-    if (file !== null) files.set(folder, file);
-  }
-  return (user) => grants(evaluate(files, user, rel), 'read');
-}
-
 /** Run `rounds` federated rounds over the files of `dataDir` (set up by `setUpRoot`). */
 export async function runFederated(settings: FederatedSettings): Promise<void> {
   const { dataDir, config, catalog, participants, trainer, logger } = settings;
@@ -139,13 +124,13 @@ export async function runFederated(settings: FederatedSettings): Promise<void> {
   for (let round = 1; round <= settings.rounds; round++) {
     const t0 = performance.now();
     const latest = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
-    const mayRead = latest ? await readAccess(aggregatorWs.datasitesDir, path.join(aggregatorWs.globalVersionDir(AGGREGATOR_EMAIL, latest.manifest.version), GLOBAL_MANIFEST)) : () => false;
+    const manifest = latest ? path.join(aggregatorWs.globalVersionDir(AGGREGATOR_EMAIL, latest.manifest.version), GLOBAL_MANIFEST) : null;
     const trainFromLatest = latest ? trainer(latest.values) : null;
     const createdAt = new Date().toISOString();
     for (const p of participants) {
       const email = participantEmail(p.userId);
       const ws = new Workspace({ email, dataDir }, appName);
-      const granted = latest !== null && mayRead(email);
+      const granted = latest !== null && manifest !== null && (await canRead(ws.datasitesDir, email, manifest));
       let update: LocalUpdate;
       if (granted) update = trainFromLatest!(p.train);
       else {

@@ -18,7 +18,8 @@ import type { RankingMetrics, RatingMetrics } from './metrics';
  * settings  [{ name, kind: 'baseline' | 'central' | 'federated', description,
  *              metrics (final), rounds?: [{ round, metrics, accepted?, rejected?, participantsMs?, aggregatorMs? }],
  *              privacy?: { mode: 'none' | 'central' | 'local', budget: 'total' | 'per-round' | null, epsilon, delta,
- *                          noiseMultiplier, clipNorm, perRoundEpsilon, totalEpsilon, serverNoiseStd?, composition } }]
+ *                          noiseMultiplier, clipNorm, sensitivity, perRoundEpsilon, totalEpsilon, serverNoiseStd?,
+ *                          composition } }]
  * checks    [{ name, value, threshold, met }]: the quality bars
  * timings   { totalMs, ingestMs, peakRssMb (of the eval process), settings: { <name>: ms } }
  * environment { node, platform, cpus, tempRoot }
@@ -50,6 +51,8 @@ export interface PrivacyRecord {
   /** z: the noise std is z times the clip norm (on the sum of deltas, or on each delta for local DP). */
   noiseMultiplier: number | null;
   clipNorm: number | null;
+  /** L2 sensitivity the noise is calibrated to: C (central, add/remove a user) or 2·C (local, replace a history). */
+  sensitivity: number | null;
   /** ε of one round's Gaussian at δ (analytic calibration); for local DP the ε in each delta manifest. */
   perRoundEpsilon: number | null;
   /** ε of all rounds at δ by zCDP composition. */

@@ -14,7 +14,7 @@ import { scoreItems, topK } from '../shared/model/recommend';
 import { createRandom, deriveSeed } from '../shared/random';
 import { Workspace } from '../shared/workspace';
 import { itemMeanPredictor, localOnlyPredictor, localOnlyScorer, meanPredictor, popularityScorer, simulateFederated } from './baselines';
-import { epsilonOfMultiplier, noiseMultiplier, totalEpsilon } from './dp';
+import { epsilonOfNoise, noiseMultiplier, totalEpsilon } from './dp';
 import { accumulateRatings, evaluateRanking, explicitPredictor, factorScorer, type Predictor, type RankingUser, type RatingUser } from './evaluate';
 import { AGGREGATOR_EMAIL, EVAL_APP_NAME, createTempRoot, participantEmail, runFederated, setUpRoot, type FederatedParticipant, type RoundReport } from './federated';
 import { ingestParticipants, type MatchReport, type Participant } from './ingest';
@@ -85,6 +85,8 @@ export const RECOMMENDATIONS = 100;
 const RATING_SCALE_FALLBACK = { min: 0.5, max: 5 };
 const BYTES_PER_FLOAT = 4;
 const SCORE_DECIMALS = 5;
+/** Local DP's sensitivity in clip norms: replace-one neighbours (see `deltaNoiseSigma`). */
+const LOCAL_SENSITIVITY_IN_CLIPS = 2;
 /** The ε of the DP quality bar (HR@10 within 15% of the non-private model). */
 const DP_BAR_EPSILON = 8;
 const PREDICTION_DECIMALS = 4;
@@ -231,39 +233,46 @@ interface FederatedRunSpec {
  * report records. Budget `total`: ε is the user's budget over all rounds (zCDP,
  * see dp.ts); `per-round`: every round is an (ε, δ) Gaussian mechanism on its
  * own (analytic calibration), the total being reported by zCDP composition.
+ * Sensitivity: C for central DP (one user added or removed), 2·C for local DP
+ * (the participant's calibration, `deltaNoiseSigma`).
  */
 function dpSettings(o: EvalOptions, participants: number): FederatedRunSpec[] {
   const out: FederatedRunSpec[] = [];
   const rounds = o.dpRounds;
   for (const budget of o.dpBudgets) {
     for (const epsilon of o.epsilons) {
-      const z = budget === 'total' ? noiseMultiplier(epsilon, o.dpDelta, rounds) : gaussianSigma(epsilon, o.dpDelta, 1);
-      const accounting = {
-        budget,
-        epsilon,
-        delta: o.dpDelta,
-        noiseMultiplier: z,
-        clipNorm: o.dpClipNorm,
-        perRoundEpsilon: epsilonOfMultiplier(z, o.dpDelta),
-        totalEpsilon: totalEpsilon(z, rounds, o.dpDelta),
-        composition: `zCDP over ${rounds} rounds (Bun & Steinke 2016), δ=${o.dpDelta}`,
-      };
+      const noise = budget === 'total' ? noiseMultiplier(epsilon, o.dpDelta, rounds) : gaussianSigma(epsilon, o.dpDelta, 1);
       const suffix = `eps${epsilon}${budget === 'per-round' ? '-per-round' : ''}`;
       for (const mode of o.dpModes) {
+        const sensitivityInClips = mode === 'central' ? 1 : LOCAL_SENSITIVITY_IN_CLIPS;
+        const z = noise * sensitivityInClips;
+        const privacy: PrivacyRecord = {
+          mode,
+          budget,
+          epsilon,
+          delta: o.dpDelta,
+          noiseMultiplier: z,
+          clipNorm: o.dpClipNorm,
+          sensitivity: sensitivityInClips * o.dpClipNorm,
+          perRoundEpsilon: epsilonOfNoise(noise, o.dpDelta),
+          totalEpsilon: totalEpsilon(noise, rounds, o.dpDelta),
+          composition: `zCDP over ${rounds} rounds (Bun & Steinke 2016), δ=${o.dpDelta}`,
+        };
         if (mode === 'central') {
           const serverNoiseStd = (z * o.dpClipNorm) / participants;
           out.push({
             name: `federated-dp-central-${suffix}`,
             rounds,
             config: settingConfig(o, { clipNorm: o.clipNorm, serverLr: o.dpServerLr, serverClipNorm: o.dpClipNorm, serverNoiseStd }),
-            privacy: { mode, ...accounting, serverNoiseStd },
+            privacy: { ...privacy, serverNoiseStd },
           });
         } else {
+          // DP_EPSILON = the per-round ε: privatizeDelta then draws deltaNoiseSigma(ε, δ, C) = noise · 2C = z · C.
           out.push({
             name: `federated-dp-local-${suffix}`,
             rounds,
-            config: settingConfig(o, { clipNorm: o.dpClipNorm, serverLr: o.dpServerLr, dpEpsilon: accounting.perRoundEpsilon }),
-            privacy: { mode, ...accounting },
+            config: settingConfig(o, { clipNorm: o.dpClipNorm, serverLr: o.dpServerLr, dpEpsilon: privacy.perRoundEpsilon! }),
+            privacy,
           });
         }
       }
@@ -272,7 +281,7 @@ function dpSettings(o: EvalOptions, participants: number): FederatedRunSpec[] {
   return out;
 }
 
-const NO_PRIVACY: PrivacyRecord = { mode: 'none', budget: null, epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, perRoundEpsilon: null, totalEpsilon: null, composition: null };
+const NO_PRIVACY: PrivacyRecord = { mode: 'none', budget: null, epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, sensitivity: null, perRoundEpsilon: null, totalEpsilon: null, composition: null };
 
 /** Implicit protocol: leave-last-out, full ranking and sampled metrics, every setting. */
 export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<RankingMetrics>; files: string[] }> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { epsilonOfMultiplier, noiseMultiplier, totalEpsilon } from '../../src/eval/dp';
-import { deltaNoiseSigma } from '../../src/shared/privacy';
+import { epsilonOfNoise, noiseMultiplier, totalEpsilon } from '../../src/eval/dp';
+import { deltaNoiseSigma, gaussianSigma } from '../../src/shared/privacy';
 
 describe('privacy accounting of the evaluation', () => {
   it('splits a total budget over the rounds by zCDP (documented example)', () => {
@@ -15,10 +15,12 @@ describe('privacy accounting of the evaluation', () => {
     }
   });
 
-  it('finds the per-round ε whose analytic Gaussian has the given multiplier', () => {
-    for (const z of [0.6, 1.5, 5]) {
-      const epsilon = epsilonOfMultiplier(z, 1e-5);
-      expect(deltaNoiseSigma(epsilon, 1e-5, 1)).toBeCloseTo(z, 6);
+  it('finds the per-round ε of a Gaussian with the given noise per unit sensitivity', () => {
+    for (const s of [0.6, 1.5, 5]) {
+      const epsilon = epsilonOfNoise(s, 1e-5);
+      expect(gaussianSigma(epsilon, 1e-5, 1)).toBeCloseTo(s, 6);
+      // local DP: a participant recording this ε draws σ = s · 2C (its sensitivity is 2C)
+      expect(deltaNoiseSigma(epsilon, 1e-5, 3)).toBeCloseTo(s * 2 * 3, 5);
     }
   });
 
