@@ -5,23 +5,11 @@
 
 (() => {
   const columnsEl = document.getElementById('columns');
-  const noticeEl = document.getElementById('notice');
   const liveEl = document.getElementById('live');
   const COLUMN_TITLES = { left: 'List 1', right: 'List 2' };
   let page = null;
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function showNotice(kind, text) {
-    noticeEl.hidden = false;
-    noticeEl.className = `notice notice-${kind}`;
-    noticeEl.textContent = text;
-  }
+  const { el, showNotice } = window.dom;
 
   /** A stable hue from the title, so each show keeps its colours. */
   function titleHue(title) {

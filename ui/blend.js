@@ -10,19 +10,7 @@
   const status = $('status');
   const lists = $('lists');
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function showNotice(kind, text) {
-    const notice = $('notice');
-    notice.hidden = text === null;
-    notice.className = `notice notice-${kind}`;
-    notice.textContent = text ?? '';
-  }
+  const { el, showNotice } = window.dom;
 
   function meter(label, value, className) {
     const row = el('div', 'meter');

@@ -14,18 +14,7 @@
   const charts = {};
 
   const $ = (id) => document.getElementById(id);
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function showNotice(kind, text) {
-    const notice = $('notice');
-    notice.hidden = false;
-    notice.className = `notice notice-${kind}`;
-    notice.textContent = text;
-  }
+  const { el, showNotice } = window.dom;
   const fmt = (x, digits = 0) => Number(x).toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const pct = (x) => `${fmt(100 * x)}%`;
   const canvas = (name) => document.querySelector(`canvas[data-chart="${name}"]`);
