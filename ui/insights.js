@@ -110,6 +110,23 @@
     );
   }
 
+  function renderNotInCatalogue(shows) {
+    $('not-in-catalogue-panel').hidden = shows.length === 0;
+    if (shows.length === 0) return;
+    const plays = shows.reduce((n, s) => n + s.plays, 0);
+    $('not-in-catalogue-hint').textContent =
+      `${fmt(shows.length)} of your shows and films (${fmt(plays)} plays) matched no catalogue title, or only doubtfully: another work of the same name, ` +
+      'a title in another language, a film taken for a series. The model ignores them. This list is computed on this computer and never sent anywhere.';
+    $('not-in-catalogue-summary').textContent = `Show the ${fmt(shows.length)} titles`;
+    $('not-in-catalogue').replaceChildren(
+      ...shows.map((s) => {
+        const li = el('li');
+        li.append(el('strong', null, s.title), el('span', 'meta', ` · ${s.kind}, ${fmt(s.plays)} ${s.plays === 1 ? 'play' : 'plays'}`));
+        return li;
+      }),
+    );
+  }
+
   // ------------------------------------------------------------ community
 
   function bandLabel(band) {
@@ -215,6 +232,7 @@
       renderTopShows(personal.topShows);
       renderGenres(personal.genres);
       renderBinges(personal.binges);
+      renderNotInCatalogue(personal.notInCatalogue);
     } else {
       showNotice('waiting', insights.message);
     }

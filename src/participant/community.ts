@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
+import { matchEvents } from '../shared/catalog';
 import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
 import { canSpend, laplaceNoise, recordSpend } from '../shared/privacy';
@@ -7,7 +8,7 @@ import type { Random } from '../shared/random';
 import type { CommunityStats } from '../aggregator/community';
 import type { ParticipantContext } from './node';
 import { readHistoryCache, readPrivacyLedger, writePrivacyLedger } from './state';
-import { isoWeek, lastCompleteWeek, playsOf, shiftWeek, showMatcher, type Play } from './insights';
+import { isoWeek, lastCompleteWeek, playsOf, shiftWeek, type Play } from './insights';
 
 /**
  * Community statistics, participant side: once per ISO week each profile
@@ -331,7 +332,8 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
   }
 
   const earlier = new Map((previous?.weekly.values ?? []).filter((v) => v.plays !== null).map((v) => [v.week, v]));
-  const truth = weekTruth(playsOf(events), week, showMatcher(ctx.matcher));
+  const matched = matchEvents(events, ctx.matcher);
+  const truth = weekTruth(playsOf(matched.events), week, matched.itemOf);
   const report = buildCommunityReport(truth, { epsilon, items: catalog.items.length, vocabHash: catalog.hash, random: ctx.noiseRandom(), earlier });
 
   ledger = recordSpend(ledger, { at: ctx.now().toISOString(), kind: PRIVACY_KIND, epsilon, delta: 0 });

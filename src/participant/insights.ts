@@ -1,4 +1,4 @@
-import type { Catalog, Matcher } from '../shared/catalog';
+import type { Catalog, HistoryMatches } from '../shared/catalog';
 import type { ViewingEvent } from '../shared/history';
 
 /**
@@ -104,19 +104,8 @@ export function playsOf(events: readonly ViewingEvent[]): Play[] {
   return [...byKey.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
 }
 
-/** Memoized show -> catalogue id (null when unmatched). */
-export function showMatcher(matcher: Matcher): (show: string, kind: 'series' | 'film') => number | null {
-  const memo = new Map<string, number | null>();
-  return (show, kind) => {
-    const key = `${kind}\u0000${show}`;
-    let item = memo.get(key);
-    if (item === undefined) {
-      item = matcher.match(show, kind).item;
-      memo.set(key, item);
-    }
-    return item;
-  };
-}
+/** Show -> catalogue id, null when the show is not in the catalogue (`HistoryMatches.itemOf`). */
+type ShowLookup = HistoryMatches['itemOf'];
 
 export interface WeekPoint {
   /** `YYYY-Www` */
@@ -177,21 +166,22 @@ export interface PersonalInsights {
   /** The last complete ISO week before `now` and this user's exact plays in it (the community comparison). */
   lastWeek: WeekPoint;
   topShows: ShowTotal[];
+  /** Every show the catalogue match left out, most plays first: what the model ignores. */
+  notInCatalogue: ShowTotal[];
   genres: GenreSeries;
   binges: BingeSummary;
 }
 
 export interface InsightOptions {
   catalog: Catalog;
-  /** Show -> catalogue id; use `showMatcher(createMatcher(catalog))`. */
-  matchShow: (show: string, kind: 'series' | 'film') => number | null;
   now: Date;
 }
 
 const sum = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : a + b);
 
-/** Everything the insights page charts, from one profile's events. */
-export function computeInsights(events: readonly ViewingEvent[], options: InsightOptions): PersonalInsights {
+/** Everything the insights page charts, from one profile's history matched against the catalogue (`matchEvents`). */
+export function computeInsights(history: HistoryMatches, options: InsightOptions): PersonalInsights {
+  const { events, itemOf } = history;
   const plays = playsOf(events);
   const hasDurations = events.some((e) => e.durationSec !== null);
   const firstDate = plays[0]?.date ?? null;
@@ -205,7 +195,7 @@ export function computeInsights(events: readonly ViewingEvent[], options: Insigh
     lastWeek.plays++;
     lastWeek.hours = sum(lastWeek.hours, play.hours);
   }
-  const shows = showTotals(plays, options.matchShow);
+  const shows = showTotals(plays, itemOf);
   const months = firstDate && lastDate ? monthsBetween(firstDate.slice(0, 7), lastDate.slice(0, 7)) : [];
   return {
     totals: {
@@ -219,8 +209,9 @@ export function computeInsights(events: readonly ViewingEvent[], options: Insigh
     weekly,
     lastWeek,
     topShows: shows.slice(0, TOP_SHOWS),
-    genres: genreSeries(plays, months, options),
-    binges: bingeSummary(plays, months, options.matchShow),
+    notInCatalogue: shows.filter((s) => s.item === null),
+    genres: genreSeries(plays, months, options.catalog, itemOf),
+    binges: bingeSummary(plays, months, itemOf),
   };
 }
 
@@ -242,7 +233,7 @@ function weeklyPoints(plays: Play[], firstDate: string, lastDate: string, hasDur
   return [...points.values()];
 }
 
-function showTotals(plays: Play[], matchShow: InsightOptions['matchShow']): ShowTotal[] {
+function showTotals(plays: Play[], matchShow: ShowLookup): ShowTotal[] {
   const totals = new Map<string, ShowTotal>();
   for (const play of plays) {
     const key = `${play.kind}\u0000${play.show}`;
@@ -258,7 +249,7 @@ function showTotals(plays: Play[], matchShow: InsightOptions['matchShow']): Show
   return [...totals.values()].sort((a, b) => b.plays - a.plays || (b.hours ?? 0) - (a.hours ?? 0) || a.show.localeCompare(b.show));
 }
 
-function genreSeries(plays: Play[], months: string[], { catalog, matchShow }: InsightOptions): GenreSeries {
+function genreSeries(plays: Play[], months: string[], catalog: Catalog, matchShow: ShowLookup): GenreSeries {
   const monthIndex = new Map(months.map((m, i) => [m, i]));
   const byGenre = new Map<string, Float64Array>();
   let unmatchedPlays = 0;
@@ -289,7 +280,7 @@ function genreSeries(plays: Play[], months: string[], { catalog, matchShow }: In
   return { months, genres: series.map((s) => s.genre), plays: series.map((s) => s.row), unmatchedPlays };
 }
 
-function bingeSummary(plays: Play[], months: string[], matchShow: InsightOptions['matchShow']): BingeSummary {
+function bingeSummary(plays: Play[], months: string[], matchShow: ShowLookup): BingeSummary {
   // distinct episodes per series per day
   const episodes = new Map<string, Map<number, Set<string>>>();
   for (const play of plays) {

@@ -64,6 +64,8 @@ function history(): ViewingEvent[] {
       events.push({ profile: null, title: `${show}: Season 1: Episode ${day}-${e}`, show, kind: 'series', season: 'Season 1', episode: `Episode ${day}-${e}`, date, startTime: `${date}T20:00:00Z`, durationSec: 1200 + random.int(2400) });
     }
   }
+  const film = 'A Film Nobody Catalogued';
+  events.push({ profile: null, title: film, show: film, kind: 'film', season: null, episode: null, date: '2025-08-01', startTime: '2025-08-01T20:00:00Z', durationSec: 5400 });
   return events;
 }
 
@@ -193,6 +195,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     expect(await page.locator('#community-top tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#community-top').textContent()).toContain('Tom & Jerry <Live>');
     expect(await page.locator('#binges li').count()).toBeGreaterThan(0);
+    await page.locator('#not-in-catalogue-summary').click();
+    expect(await page.locator('#not-in-catalogue li').allTextContents()).toEqual(['A Film Nobody Catalogued · film, 1 play']);
     expect(errors).toEqual([]);
     await page.close();
   });

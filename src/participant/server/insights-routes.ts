@@ -3,14 +3,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { readCommunityStats, type CommunityStats } from '../../aggregator/community';
-import type { Catalog, Matcher } from '../../shared/catalog';
+import { matchEvents, type Catalog, type Matcher } from '../../shared/catalog';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Workspace } from '../../shared/workspace';
 import { blendView, setBlendConsent, syncBlend, type BlendView } from '../blend';
 import { compareWithCommunity, weekTruth } from '../community';
 import { readHistoryCache } from '../state';
-import { computeInsights, playsOf, showMatcher, type PersonalInsights } from '../insights';
+import { computeInsights, playsOf, type PersonalInsights } from '../insights';
 import { errorSchema } from './routes';
 import { assertSameOrigin } from './security';
 
@@ -22,7 +22,8 @@ import { assertSameOrigin } from './security';
  *                                           their scripts and styles come from `ui/` through the static plugin
  * - `GET /vendor/chart.umd.js`             Chart.js 4's UMD build, read from node_modules (no copy in ui/)
  * - `GET /api/insights`                    personal insights of the profile, computed from its private
- *                                           parsed-history cache, and how last week compares with the community
+ *                                           parsed-history cache (with the shows not in the catalogue, which
+ *                                           the model ignores), and how last week compares with the community
  * - `GET /api/community`                   the aggregator's community statistics with titles, or why there are none
  * - `GET /api/blend`                       the blend consent and the watch-together lists
  * - `POST /api/blend` `{ friend }`         name a friend (an email) or withdraw (null); same answer as GET
@@ -72,6 +73,7 @@ const personalSchema = obj({
   weekly: { type: 'array', items: weekPoint },
   lastWeek: weekPoint,
   topShows: { type: 'array', items: obj({ title: str, kind: str, matched: { type: 'boolean' }, plays: int, hours: nullableNum, firstDate: str, lastDate: str }) },
+  notInCatalogue: { type: 'array', items: obj({ title: str, kind: str, plays: int }) },
   genres: obj({ months: strings, genres: strings, plays: { type: 'array', items: { type: 'array', items: num } }, unmatchedPlays: int }),
   binges: obj({
     minEpisodesPerDay: int,
@@ -158,6 +160,7 @@ function personalView(insights: PersonalInsights, catalog: Catalog) {
   return {
     ...insights,
     topShows: insights.topShows.map((s) => ({ title: titleOf(catalog, s.item, s.show), kind: s.kind, matched: s.item !== null, plays: s.plays, hours: s.hours, firstDate: s.firstDate, lastDate: s.lastDate })),
+    notInCatalogue: insights.notInCatalogue.map((s) => ({ title: s.show, kind: s.kind, plays: s.plays })),
     binges: { ...insights.binges, longest: insights.binges.longest.map((b) => ({ title: titleOf(catalog, b.item, b.show), start: b.start, end: b.end, days: b.days, episodes: b.episodes })) },
   };
 }
@@ -177,7 +180,6 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
   const { config, ws, catalog, profile, logger } = opts;
   const now = opts.now ?? (() => new Date());
   const uiDir = opts.uiDir ?? path.join(PROJECT_ROOT, 'ui');
-  const matchShow = showMatcher(opts.matcher);
   const blendCtx = { config, ws, catalog, logger };
   const chartFile = chartJsFile();
   let chartJs: Buffer | null = null;
@@ -202,9 +204,10 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
   app.get('/api/insights', { schema: { querystring: emptyObject, response: { 200: insightsSchema, ...errorResponses } } }, async () => {
     const events = (await readHistoryCache(ws.privateDir(profile)))?.events ?? null;
     if (events === null) return { profile, state: 'no-history', message: NO_HISTORY_MESSAGE, personal: null, comparison: null };
-    const insights = computeInsights(events, { catalog, matchShow, now: now() });
+    const matched = matchEvents(events, opts.matcher);
+    const insights = computeInsights(matched, { catalog, now: now() });
     const { stats } = await loadStats();
-    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(events), stats.week, matchShow).plays, stats);
+    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(matched.events), stats.week, matched.itemOf).plays, stats);
     return { profile, state: 'ready', message: null, personal: personalView(insights, catalog), comparison };
   });
 
