@@ -12,7 +12,7 @@ import { parseHistory, type ParsedHistory } from './parse';
  * being read, the result would mix two files, so it is refused.
  */
 
-export { decomposeTitle, cleanText, type DecomposedTitle } from './titles';
+export { decomposeTitle, cleanText, parseSeason, type DecomposedTitle, type SeasonLabel } from './titles';
 export type { DateOrder, DateOrderOption } from './dates';
 export { MAX_HISTORY_ROWS, type ParsedHistory, type SkipReason, type ViewingEvent } from './parse';
 
