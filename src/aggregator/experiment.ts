@@ -7,7 +7,7 @@ import { canRead } from '../shared/permissions';
 import { createRandom, type Random } from '../shared/random';
 import { bootstrapMeanInterval, DEFAULT_BOOTSTRAP_SAMPLES, signTestPValue, signTestSampleSize } from '../shared/stats';
 import { isEmailFolder, isProfileName, Workspace } from '../shared/workspace';
-import { ARMS, armOnSide, MAX_CLICK_LOG_BYTES, readClickLog, type Arm, type ClickLogRow, type PageViewRow } from '../participant/clicks';
+import { ARMS, armOnSide, MAX_CLICK_LOG_BYTES, readClickLog, type Arm, type ClickLogRow, type PageViewRow } from '../shared/clicks';
 
 /**
  * The click experiment's report: every participant profile's click log merged

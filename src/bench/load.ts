@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { readClickLog } from '../participant/clicks';
+import { readClickLog } from '../shared/clicks';
 import type { PageData } from '../participant/server/routes';
 
 /**

@@ -1,4 +1,4 @@
-import { ARMS, armOnSide, CLICK_LOG_VERSION, type Arm, type ClickRow, type PageViewRow, type Side } from '../participant/clicks';
+import { ARMS, armOnSide, CLICK_LOG_VERSION, type Arm, type ClickRow, type PageViewRow, type Side } from '../shared/clicks';
 import type { Random } from '../shared/random';
 
 /**

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runRound } from '../../src/aggregator/round';
 import { runClickLoad, type LoadTarget } from '../../src/bench/load';
-import { readClickLog } from '../../src/participant/clicks';
+import { readClickLog } from '../../src/shared/clicks';
 import { buildApp, startServer } from '../../src/participant/server/app';
 import { STATE_FORMAT_VERSION, writeProfileModel } from '../../src/participant/state';
 import { loadCatalog, type Catalog } from '../../src/shared/catalog';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClickLog } from '../../src/participant/clicks';
+import { readClickLog } from '../../src/shared/clicks';
 import { buildApp, MAX_BODY_BYTES, startServer } from '../../src/participant/server/app';
 import { BLEND_BODY_BYTES } from '../../src/participant/server/insights-routes';
 import type { PageData } from '../../src/participant/server/routes';

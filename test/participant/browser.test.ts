@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readClickLog, type ClickRow } from '../../src/participant/clicks';
+import { readClickLog, type ClickRow } from '../../src/shared/clicks';
 import { buildApp, startServer } from '../../src/participant/server/app';
 import { createFixture, PROFILE, type Fixture, type FixtureOptions } from './server-fixture';
 

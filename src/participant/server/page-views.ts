@@ -1,4 +1,4 @@
-import type { Arm } from '../clicks';
+import type { Arm } from '../../shared/clicks';
 
 /**
  * Page views this server has issued, kept in memory: which arm is on which
