@@ -1,5 +1,6 @@
 import type { Catalog, Matcher } from '../shared/catalog';
 import type { ViewingEvent } from '../shared/history';
+import { dateOfDay, DAY_MS, dayNumber, isoWeek, lastCompleteWeek, weekStart } from '../shared/weeks';
 
 /**
  * Personal insights: what the page at /insights shows the local user about
@@ -13,8 +14,7 @@ import type { ViewingEvent } from '../shared/history';
  *   the simple export has one row per title and day anyway;
  * - *hours* sum every row's Duration; they are null when the export has no
  *   durations (NetflixViewingHistory.csv);
- * - weeks are ISO 8601 weeks (Monday to Sunday, week 1 holds the year's first
- *   Thursday), written `2021-W01`; 2021-01-03 belongs to `2020-W53`;
+ * - weeks are ISO 8601 weeks (`src/shared/weeks.ts`);
  * - a *binge day* is a day with at least BINGE_MIN_EPISODES distinct episodes
  *   of one series; consecutive binge days of the same series form one *binge
  *   session* (so a weekend marathon is one session of two days);
@@ -31,45 +31,6 @@ export const TOP_GENRES = 8;
 export const OTHER_GENRE = 'Other';
 /** Binge sessions listed (the longest first). */
 export const TOP_BINGES = 10;
-
-const DAY_MS = 86_400_000;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-
-function dayNumber(date: string): number {
-  const m = DATE_RE.exec(date);
-  if (!m) throw new RangeError(`${JSON.stringify(date)} is not a YYYY-MM-DD date`);
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS;
-}
-
-function dateOfDay(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** The ISO week of a `YYYY-MM-DD` date: `2020-12-31` -> `2020-W53`, `2021-01-04` -> `2021-W01`. */
-export function isoWeek(date: string): string {
-  const day = dayNumber(date);
-  const weekday = (new Date(day * DAY_MS).getUTCDay() + 6) % 7; // Monday = 0
-  const thursday = day - weekday + 3;
-  const year = new Date(thursday * DAY_MS).getUTCFullYear();
-  const week = 1 + Math.floor((thursday - Date.UTC(year, 0, 1) / DAY_MS) / 7);
-  return `${year}-W${String(week).padStart(2, '0')}`;
-}
-
-/** The Monday (`YYYY-MM-DD`) that starts the ISO week of `date`. */
-export function weekStart(date: string): string {
-  const day = dayNumber(date);
-  return dateOfDay(day - ((new Date(day * DAY_MS).getUTCDay() + 6) % 7));
-}
-
-/** The ISO week `offset` weeks after the week of `date` (negative: before). */
-export function shiftWeek(date: string, offset: number): string {
-  return isoWeek(dateOfDay(dayNumber(weekStart(date)) + 7 * offset));
-}
-
-/** The last complete ISO week before `now` (UTC): on any day of 2021-W02, `2021-W01`. */
-export function lastCompleteWeek(now: Date): string {
-  return shiftWeek(now.toISOString().slice(0, 10), -1);
-}
 
 function monthsBetween(first: string, last: string): string[] {
   const out: string[] = [];

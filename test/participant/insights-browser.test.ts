@@ -5,20 +5,22 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateCommunity, communityDir } from '../../src/aggregator/community';
+import { aggregateCommunity } from '../../src/aggregator/community';
 import { setBlendConsent, syncBlend, blendView } from '../../src/participant/blend';
-import { buildCommunityReport, shiftWeekLabel, TREND_WEEKS, type WeeklyValue } from '../../src/participant/community';
+import { buildCommunityReport } from '../../src/participant/community';
 import { insightsRoutes } from '../../src/participant/server/insights-routes';
 import { guardRequest } from '../../src/participant/server/security';
 import { STATE_FORMAT_VERSION, writeProfileModel } from '../../src/participant/state';
 import { writeJsonAtomic } from '../../src/shared/atomic';
 import { createMatcher, type Catalog } from '../../src/shared/catalog';
+import { communityStatsFile, TREND_WEEKS, type CommunityStats, type WeeklyValue } from '../../src/shared/community';
 import { loadConfig, PROJECT_ROOT, withOverrides, type Config } from '../../src/shared/config';
 import { AppError } from '../../src/shared/errors';
 import type { ViewingEvent } from '../../src/shared/history';
 import { silentLogger } from '../../src/shared/log';
 import { writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
+import { shiftWeekLabel } from '../../src/shared/weeks';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 
 /**
@@ -103,7 +105,7 @@ async function communityStats(dataDir: string): Promise<void> {
   expect(result.status).toBe('published');
   // what the aggregator's grant step does for contributors
   await writePermissions(agg.aggregatorDir(AGG), { rules: [{ pattern: 'community/**', access: { read: [ME] } }] });
-  expect(existsSync(path.join(communityDir(agg), 'stats.json'))).toBe(true);
+  expect(existsSync(communityStatsFile(agg))).toBe(true);
 }
 
 const STATUS_OF: Record<string, number> = { ERR_BAD_REQUEST: 400, ERR_CROSS_ORIGIN: 403 };
@@ -195,6 +197,43 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     expect(await page.locator('#binges li').count()).toBeGreaterThan(0);
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('shows no impossible share: unbiased estimates outside [0, 100%] are drawn at the nearest end, and the page says so', async () => {
+    const file = communityStatsFile(new Workspace({ email: AGG, dataDir }, APP));
+    const original = await fs.readFile(file, 'utf8');
+    const stats = JSON.parse(original) as CommunityStats;
+    // what 40 reports at a small epsilon give: the issue's −50% and 175%, a negative mean, a count above the participants
+    const shares = [-0.5, 1.75, 0.3, -0.2, -0.35];
+    const noisy: CommunityStats = {
+      ...stats,
+      topShows: [{ ...stats.topShows[0], count: 55, se: 9 }],
+      trend: stats.trend.map((t, i) => (i === stats.trend.length - 1 ? { ...t, mean: -1.2, se: 1.5 } : t)),
+      distribution: { ...stats.distribution, bands: stats.distribution.bands.map((b, k) => ({ ...b, share: shares[k], se: 0.3 })) },
+    };
+    await writeJsonAtomic(file, noisy);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+      const errors = watchPage(page);
+      await page.goto(`${url}/insights`);
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT_MS });
+      const drawn = await page.locator('canvas[data-chart="community-distribution"]').evaluate((canvas) => {
+        const chart = (window as unknown as { Chart: { getChart(c: unknown): { data: { labels: string[]; datasets: { data: number[] }[] } } } }).Chart.getChart(canvas);
+        return { labels: chart.data.labels, values: chart.data.datasets[0].data };
+      });
+      expect(drawn.values).toEqual([0, 100, 30, 0, 0]);
+      expect(drawn.labels.filter((l) => l.endsWith('*'))).toHaveLength(4);
+      const note = page.locator('#community-clipped');
+      expect(await note.isVisible()).toBe(true);
+      expect(await note.textContent()).toMatch(/\* The privacy noise pushed the share of bands 0, 1–3, 10–20, 21\+ and the average of 2026-W02 outside what is possible/);
+      const text = (await page.locator('#community').textContent()) ?? '';
+      for (const [, value] of text.matchAll(/(-?[\d.]+)%/g)) expect(Number(value) >= 0 && Number(value) <= 100, `${value}% on the page`).toBe(true);
+      expect(await page.locator('#community-top tbody td').nth(2).textContent()).toBe('40.0*');
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await fs.writeFile(file, original);
+    }
   });
 
   it('lists shows to watch together on /blend, and withdrawing removes the blend on both sides', async () => {

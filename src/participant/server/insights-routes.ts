@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { readCommunityStats, type CommunityStats } from '../../aggregator/community';
 import type { Catalog, Matcher } from '../../shared/catalog';
+import { displayedCommunity, readCommunityStats, type CommunityStats } from '../../shared/community';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Workspace } from '../../shared/workspace';
@@ -62,9 +62,11 @@ const nullableNum = { type: ['number', 'null'] } as const;
 const nullableInt = { type: ['integer', 'null'] } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
 const strings = { type: 'array', items: str } as const;
-const estimate = { type: 'object', required: ['value', 'se'], properties: { value: num, se: num } } as const;
+const bool = { type: 'boolean' } as const;
 const obj = <P extends Record<string, unknown>>(properties: P) => ({ type: 'object', required: Object.keys(properties), properties }) as const;
 const nullable = <S extends object>(schema: S) => ({ anyOf: [{ type: 'null' }, schema] }) as const;
+/** An estimate within its valid range (`boundedEstimate`). */
+const bounded = obj({ value: num, low: num, high: num, clipped: bool });
 
 const weekPoint = obj({ week: str, start: str, plays: int, hours: nullableNum });
 const personalSchema = obj({
@@ -84,9 +86,9 @@ const comparisonSchema = obj({
   week: str,
   plays: int,
   band: obj({ min: int, max: nullableInt }),
-  fewer: estimate,
+  fewer: bounded,
   interval: { type: 'array', items: num, minItems: 2, maxItems: 2 },
-  mean: nullable(estimate),
+  mean: nullable(bounded),
 });
 const insightsSchema = obj({
   profile: str,
@@ -105,10 +107,10 @@ const communitySchema = obj({
       participants: int,
       epsilon: obj({ min: num, max: num }),
       detectableCount: num,
-      topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: num, se: num }) },
-      nothingWatched: obj({ count: num, se: num }),
-      trend: { type: 'array', items: obj({ week: str, participants: int, mean: nullableNum, se: nullableNum }) },
-      bands: { type: 'array', items: obj({ min: int, max: nullableInt, share: num, se: num, below: num, belowSe: num }) },
+      topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: bounded }) },
+      nothingWatched: bounded,
+      trend: { type: 'array', items: obj({ week: str, participants: int, mean: nullable(bounded) }) },
+      bands: { type: 'array', items: obj({ min: int, max: nullableInt, share: bounded, below: bounded }) },
     }),
   ),
 });
@@ -162,14 +164,18 @@ function personalView(insights: PersonalInsights, catalog: Catalog) {
   };
 }
 
+/** The statistics as the page gets them: every estimate within its range, shows with titles. */
 function communityView(stats: CommunityStats, catalog: Catalog) {
+  const shown = displayedCommunity(stats);
   return {
-    ...stats,
-    topShows: stats.topShows.map((s) => {
+    ...shown,
+    createdAt: stats.createdAt,
+    epsilon: stats.epsilon,
+    detectableCount: stats.detectableCount,
+    topShows: shown.topShows.map((s) => {
       const item = catalog.items[s.item];
-      return { item: s.item, title: item.title, kind: item.kind, year: item.year, count: s.count, se: s.se };
+      return { item: s.item, title: item.title, kind: item.kind, year: item.year, count: s.count };
     }),
-    bands: stats.distribution.bands,
   };
 }
 
@@ -204,7 +210,7 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
     if (events === null) return { profile, state: 'no-history', message: NO_HISTORY_MESSAGE, personal: null, comparison: null };
     const insights = computeInsights(events, { catalog, matchShow, now: now() });
     const { stats } = await loadStats();
-    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(events), stats.week, matchShow).plays, stats);
+    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(events), stats.week, matchShow).plays, displayedCommunity(stats));
     return { profile, state: 'ready', message: null, personal: personalView(insights, catalog), comparison };
   });
 
