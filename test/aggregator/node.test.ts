@@ -4,7 +4,8 @@ import type { RoundResult } from '../../src/aggregator/round';
 import { loadCatalog } from '../../src/shared/catalog';
 import { readLatestGlobal } from '../../src/shared/global-model';
 import { createRandom } from '../../src/shared/random';
-import { AGGREGATOR, addParticipant, cliEnv, createRoot, publish, randomDelta, roundContext, startCli, waitFor, writeCatalog, type TestRoot } from './fixtures';
+import { startCli, waitFor } from '../helpers/process';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, roundContext, type TestRoot, writeCatalog } from '../helpers/root';
 
 let root: TestRoot;
 let controller: AbortController;

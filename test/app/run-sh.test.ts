@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { verifyLedger, readLedger } from '../../src/shared/ledger';
 import { canRead } from '../../src/shared/permissions';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 import { readProfileState } from '../../src/participant/state';
-import { waitFor } from '../aggregator/fixtures';
+import { freePort, waitFor } from '../helpers/process';
 
 const AGG = 'aggregator@example.org';
 const ALICE = 'alice@example.org';
@@ -24,17 +23,6 @@ interface RunSh {
   child: ChildProcess;
   output: () => string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Start run.sh as SyftBox does: `$SHELL -lc 'exec <app>/run.sh'` from the app folder, with its env. */

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/shared/config';
+import { REAL_EXPORT } from '../helpers/data';
 
-const REAL_EXPORT = path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'netflix-history', 'nsteenholdt_NetflixViewingHistory.csv');
 const REPORT_KEYS = ['rows', 'skipped', 'profiles', 'dateFormat', 'firstDate', 'lastDate', 'shows', 'matched', 'unmatched', 'unmatchedSample'];
 
 let dir: string;

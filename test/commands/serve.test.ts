@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/shared/catalog';
-import { startCli, waitFor, type CliRun } from '../aggregator/fixtures';
-import { createFixture, participantEnv, type Fixture } from '../participant/server-fixture';
+import { type CliRun, startCli, waitFor } from '../helpers/process';
+import { createFixture, type Fixture, participantEnv } from '../helpers/server';
 
 let fixture: Fixture | null = null;
 let run: CliRun | null = null;

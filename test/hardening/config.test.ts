@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AGGREGATOR, cliEnv, createRoot, startCli, waitFor, writeCatalog, type TestRoot } from '../aggregator/fixtures';
-import { logLines } from './harness';
+import { logLines, startCli, waitFor } from '../helpers/process';
+import { AGGREGATOR, cliEnv, createRoot, type TestRoot, writeCatalog } from '../helpers/root';
 
 /**
  * Configuration through the real CLI: a missing .env is fine, variables in .env

@@ -12,24 +12,9 @@ import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import { encodeNpy } from '../../src/shared/npy';
 import { writePermissions } from '../../src/shared/permissions';
 import { createRandom, type Random } from '../../src/shared/random';
-import {
-  AGGREGATOR,
-  APP,
-  MODEL,
-  addParticipant,
-  cliEnv,
-  deltaFields,
-  createRoot,
-  publish,
-  publishRaw,
-  randomDelta,
-  roundContext,
-  startCli,
-  waitFor,
-  writeCatalog,
-  type TestRoot,
-} from '../aggregator/fixtures';
-import { isAlive, put } from './harness';
+import { put } from '../helpers/data';
+import { isAlive, startCli, waitFor } from '../helpers/process';
+import { addParticipant, AGGREGATOR, APP, cliEnv, createRoot, deltaFields, MODEL, publish, publishRaw, randomDelta, roundContext, type TestRoot, writeCatalog } from '../helpers/root';
 
 /**
  * Hostile deltas and manifests. `test/aggregator/round.test.ts` covers NaN and

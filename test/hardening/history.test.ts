@@ -11,8 +11,9 @@ import type { ErrorCode } from '../../src/shared/errors';
 import { MAX_HISTORY_BYTES, MAX_HISTORY_ROWS } from '../../src/shared/history';
 import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
-import { AGGREGATOR, APP, cliEnv, createRoot, startCli, waitFor, type TestRoot } from '../aggregator/fixtures';
-import { historyFor, isAlive, logLines, put, writeRepeated, writeSmallCatalog } from './harness';
+import { historyFor, put, writeRepeated, writeSmallCatalog } from '../helpers/data';
+import { isAlive, logLines, startCli, waitFor } from '../helpers/process';
+import { AGGREGATOR, APP, cliEnv, createRoot, type TestRoot } from '../helpers/root';
 
 /**
  * Hostile viewing histories go through the participant (not only the parser):
@@ -33,7 +34,7 @@ let outputDir: string;
 let ws: Workspace;
 beforeEach(async () => {
   root = await createRoot();
-  catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'netflix_titles.csv'), 200);
+  catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 200);
   catalog = await loadCatalog(catalogFile);
   outputDir = path.join(root.dataDir, 'exports');
   createEmbeddedDatasite(root.dataDir, ME);

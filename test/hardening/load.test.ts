@@ -12,8 +12,9 @@ import { readLatestGlobal, type GlobalExpect } from '../../src/shared/global-mod
 import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import { createRandom, type Random } from '../../src/shared/random';
 import type { Workspace } from '../../src/shared/workspace';
-import { AGGREGATOR, APP, addParticipant, cliEnv, createRoot, publish, randomDelta, roundContext, startCli, waitFor, type CliRun, type TestRoot } from '../aggregator/fixtures';
-import { isAlive, writeSmallCatalog } from './harness';
+import { writeSmallCatalog } from '../helpers/data';
+import { type CliRun, isAlive, startCli, waitFor } from '../helpers/process';
+import { addParticipant, AGGREGATOR, APP, cliEnv, createRoot, publish, randomDelta, roundContext, type TestRoot } from '../helpers/root';
 
 /**
  * Ten participant pages and one aggregator on one machine: sustained clicks on
@@ -73,7 +74,7 @@ async function trainProfile(ws: Workspace, catalog: Catalog, random: Random, bas
 
 describe('ten pages and an aggregator under sustained clicks', () => {
   it('loses no click and records none twice', async () => {
-    const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'netflix_titles.csv'), 200);
+    const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 200);
     const catalog = await loadCatalog(catalogFile);
     const model: GlobalExpect = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
     const fields = { items: model.items, rank: RANK, vocabHash: model.vocabHash };

@@ -7,8 +7,8 @@ import { buildApp, MAX_BODY_BYTES, startServer } from '../../src/participant/ser
 import { BLEND_BODY_BYTES } from '../../src/participant/server/insights-routes';
 import type { PageData } from '../../src/participant/server/routes';
 import { SECURITY_HEADERS } from '../../src/participant/server/security';
-import { PROJECT_ROOT } from '../aggregator/fixtures';
-import { createFixture, PROFILE, type Fixture } from '../participant/server-fixture';
+import { PROJECT_ROOT } from '../../src/shared/config';
+import { createFixture, type Fixture, PROFILE } from '../helpers/server';
 
 /**
  * The page's server as a browser or an attacker reaches it: a real listening

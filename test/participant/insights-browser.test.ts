@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregateCommunity } from '../../src/aggregator/community';
 import { setBlendConsent, syncBlend, blendView } from '../../src/participant/blend';
@@ -22,6 +22,9 @@ import { writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
 import { shiftWeekLabel } from '../../src/shared/weeks';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
+import { launchBrowser, noChromium, watchPage } from '../helpers/browser';
+import { catalogOf } from '../helpers/data';
+import { WAIT_MS } from '../helpers/process';
 
 /**
  * The insights and blend pages in a real Chromium, served by a minimal Fastify
@@ -30,9 +33,6 @@ import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
  * history, community statistics the aggregator produced from 40 reports, and a
  * friend who blends back.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-const WAIT_MS = 15_000;
 const APP = 'insights-browser';
 const AGG = 'agg@example.org';
 const ME = 'me@example.org';
@@ -43,14 +43,13 @@ const RANK = 4;
 const GENRES = ['Dramas', 'Comedies', 'Thrillers', 'Documentaries', 'Reality TV', 'Anime Series'];
 const NOW = new Date('2026-01-14T12:00:00Z'); // 2026-W03: reports are about 2026-W02
 
-const catalog: Catalog = {
-  items: Array.from({ length: ITEMS }, (_, id) => ({
-    id, showId: `s${id + 1}`, title: id === 5 ? 'Tom & Jerry <Live>' : `Show ${id}`, kind: id % 3 === 0 ? ('film' as const) : ('series' as const), year: 2000 + (id % 20),
-    genres: [GENRES[id % GENRES.length], GENRES[(id + 2) % GENRES.length]], countries: [], description: '', rating: null, duration: null, image: null,
+const catalog = catalogOf(
+  Array.from({ length: ITEMS }, (_, id) => ({
+    title: id === 5 ? 'Tom & Jerry <Live>' : `Show ${id}`, kind: id % 3 === 0 ? ('film' as const) : ('series' as const), year: 2000 + (id % 20),
+    genres: [GENRES[id % GENRES.length], GENRES[(id + 2) % GENRES.length]],
   })),
-  hash: 'd'.repeat(64),
-  source: 'test',
-};
+  'd'.repeat(64),
+);
 
 /** Half a year of viewing: a few series most days, a binge now and then, durations included. */
 function history(): ViewingEvent[] {
@@ -123,15 +122,6 @@ async function serve(config: Config, ws: Workspace): Promise<{ app: FastifyInsta
   return { app, url };
 }
 
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`${msg.text()} ${msg.location().url}`);
-  });
-  return errors;
-}
-
 /** Canvas size and how many of its pixels were painted (any non-transparent pixel). */
 async function painted(page: Page, name: string): Promise<{ width: number; height: number; pixels: number }> {
   return page.locator(`canvas[data-chart="${name}"]`).evaluate((canvas: HTMLCanvasElement) => {
@@ -142,7 +132,7 @@ async function painted(page: Page, name: string): Promise<{ width: number; heigh
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium', () => {
+describe.skipIf(noChromium())('the insights and blend pages in Chromium', () => {
   let browser: Browser;
   let dataDir: string;
   let app: FastifyInstance;
@@ -171,7 +161,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     await syncBlend(me);
     await syncBlend(friend);
     ({ app, url } = await serve(config, me.ws));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+    browser = await launchBrowser();
   });
 
   afterAll(async () => {
@@ -182,7 +172,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
 
   it('draws every chart of /insights, with the community comparison, under the page CSP', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-    const errors = collectConsoleErrors(page);
+    const watched = watchPage(page);
     await page.goto(`${url}/insights`);
     await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT_MS });
     for (const name of ['weekly', 'top-shows', 'genres', 'binges', 'community-distribution', 'community-trend']) {
@@ -195,7 +185,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     expect(await page.locator('#community-top tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#community-top').textContent()).toContain('Tom & Jerry <Live>');
     expect(await page.locator('#binges li').count()).toBeGreaterThan(0);
-    expect(errors).toEqual([]);
+    expect(await watched.problems()).toEqual([]);
     await page.close();
   });
 
@@ -214,7 +204,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     await writeJsonAtomic(file, noisy);
     try {
       const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-      const errors = watchPage(page);
+      const watched = watchPage(page);
       await page.goto(`${url}/insights`);
       await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT_MS });
       const drawn = await page.locator('canvas[data-chart="community-distribution"]').evaluate((canvas) => {
@@ -229,7 +219,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
       const text = (await page.locator('#community').textContent()) ?? '';
       for (const [, value] of text.matchAll(/(-?[\d.]+)%/g)) expect(Number(value) >= 0 && Number(value) <= 100, `${value}% on the page`).toBe(true);
       expect(await page.locator('#community-top tbody td').nth(2).textContent()).toBe('40.0*');
-      expect(errors).toEqual([]);
+      expect(await watched.problems()).toEqual([]);
       await page.close();
     } finally {
       await fs.writeFile(file, original);
@@ -238,7 +228,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
 
   it('lists shows to watch together on /blend, and withdrawing removes the blend on both sides', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-    const errors = collectConsoleErrors(page);
+    const watched = watchPage(page);
     await page.goto(`${url}/blend`);
     const items = page.locator('ol.together li[data-item-id]');
     await items.first().waitFor({ timeout: WAIT_MS });
@@ -253,7 +243,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     expect(await items.count()).toBe(0);
     expect(await fs.readdir(me.ws.blendDir()).catch(() => [])).toEqual([]);
     expect((await blendView(friend, PROFILE)).state).toBe('waiting');
-    expect(errors).toEqual([]);
+    expect(await watched.problems()).toEqual([]);
     await page.close();
   });
 

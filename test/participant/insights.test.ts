@@ -1,22 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { computeInsights, OTHER_GENRE, playsOf, showMatcher } from '../../src/participant/insights';
-import { createMatcher, type Catalog, type CatalogItem } from '../../src/shared/catalog';
+import { createMatcher } from '../../src/shared/catalog';
 import type { ViewingEvent } from '../../src/shared/history';
+import { catalogOf } from '../helpers/data';
 
-function item(id: number, title: string, kind: 'series' | 'film', genres: string[]): CatalogItem {
-  return { id, showId: `s${id + 1}`, title, kind, year: 2020, genres, countries: [], description: '', rating: null, duration: null, image: null };
-}
-
-const catalog: Catalog = {
-  items: [
-    item(0, 'Dark Harbor', 'series', ['Crime TV Shows', 'TV Dramas']),
-    item(1, 'Baking Stars', 'series', ['Reality TV']),
-    item(2, 'The Long Road', 'film', ['Dramas']),
-    ...['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I'].map((x, i) => item(3 + i, `Genre Film ${x}`, 'film', [`Genre ${x}`])),
-  ],
-  hash: 'test',
-  source: 'test',
-};
+const catalog = catalogOf([
+  { title: 'Dark Harbor', kind: 'series', year: 2020, genres: ['Crime TV Shows', 'TV Dramas'] },
+  { title: 'Baking Stars', kind: 'series', year: 2020, genres: ['Reality TV'] },
+  { title: 'The Long Road', kind: 'film', year: 2020, genres: ['Dramas'] },
+  ...['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I'].map((x) => ({ title: `Genre Film ${x}`, kind: 'film' as const, year: 2020, genres: [`Genre ${x}`] })),
+]);
 const matchShow = showMatcher(createMatcher(catalog));
 
 function episode(show: string, n: number, date: string, durationSec: number | null = null): ViewingEvent {
