@@ -7,7 +7,7 @@ import { auditRoot } from '../aggregator/audit';
 import { roundParams, runRound, type RoundContext } from '../aggregator/round';
 import { ClickLog } from '../participant/clicks';
 import type { Arm, ClickLogRow } from '../shared/clicks';
-import { runParticipantPass, type ParticipantContext } from '../participant/node';
+import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
 import { ensurePublishPermissions } from '../participant/publish';
 import { loadRecommendations } from '../participant/recommendations';
 import { createMatcher, type Catalog, type Matcher } from '../shared/catalog';
@@ -196,6 +196,8 @@ export interface SimulationEnv {
 }
 
 export interface SimulationProbe {
+  /** Each step of a participant pass as it ends (`ParticipantContext.onStep`). */
+  passStep?(step: PassStep): void;
   /** Each participant pass's start and end (performance.now()). */
   passDone(startMs: number, endMs: number): void;
   /** The finished root, before a temporary one is deleted: the aggregator's and the participants' workspaces. */
@@ -299,6 +301,7 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
       logger: siteLogger,
       now,
       noiseRandom: () => createRandom(deriveSeed(options.seed, `dp-noise/${person.index}/${deltas++}`)),
+      onStep: env.probe?.passStep?.bind(env.probe),
     };
     const clickLog = new ClickLog(ws.clickLog(PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
     sites.push({ person, ctx, exportFile, clickLog, epsilon: 0, lastDeltaSha256: null });
