@@ -38,21 +38,21 @@ import { discoverProfiles } from './discover';
  * their errors are derived in docs/community.md.
  */
 /** Chance, over the whole catalogue, of listing a show that no participant played most. */
-export const DETECTION_ALPHA = 0.05;
+const DETECTION_ALPHA = 0.05;
 /** Shows listed in stats.json (at most). */
-export const TOP_COMMUNITY_SHOWS = 20;
+const TOP_COMMUNITY_SHOWS = 20;
 /** Shows listed on the public page. */
-export const PUBLIC_TOP_SHOWS = 10;
+const PUBLIC_TOP_SHOWS = 10;
 const PUBLIC_PAGE = 'index.html';
 const PRIVATE_STATE_FILE = 'community.json';
 const PRIVATE_STATE_VERSION = 1;
 const MAX_PRIVATE_STATE_BYTES = 64 * 1024; // 64 KiB
 
-export type CommunityEstimates = Omit<CommunityStats, 'format' | 'formatVersion' | 'createdAt' | 'vocabHash'>;
+type CommunityEstimates = Omit<CommunityStats, 'format' | 'formatVersion' | 'createdAt' | 'vocabHash'>;
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
-export interface ShowCounts {
+interface ShowCounts {
   /** Debiased counts per position: item ids, then `items` = no matched show. */
   counts: Float64Array;
   /** Standard error of one position's count. */
@@ -186,7 +186,7 @@ export function estimateCommunity(decoded: readonly DecodedReport[], options: { 
   };
 }
 
-export interface AggregateCommunityOptions {
+interface AggregateCommunityOptions {
   /** App folder whose reports are read; defaults to the workspace's. */
   appName?: string;
   /** Whose aggregator folder receives stats.json; defaults to the workspace's own datasite. */
@@ -197,7 +197,7 @@ export interface AggregateCommunityOptions {
   logger: Logger;
 }
 
-export type CommunityResult =
+type CommunityResult =
   | { status: 'published'; week: string; participants: number; statsFile: string; publicFile: string }
   | { status: 'unchanged'; week: string; participants: number }
   | { status: 'waiting'; week: string | null; participants: number };
@@ -266,7 +266,7 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 

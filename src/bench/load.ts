@@ -23,7 +23,7 @@ export interface LoadTarget {
   clickLog: string;
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   targets: readonly LoadTarget[];
   durationMs: number;
   /** Clients per page, each with one request in flight at a time. */
@@ -32,7 +32,7 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
 }
 
-export interface LoadReport {
+interface LoadReport {
   /** Wall time from the first request to the last answer. */
   durationMs: number;
   /** Requests answered or failed (page views and clicks). */

@@ -18,7 +18,7 @@ const ENDPOINTS = [
   ['GET /', 'GET', '/'],
 ] as const;
 
-export interface EndpointLoad {
+interface EndpointLoad {
   requests: number;
   errors: number;
   requestsPerSec: number;
@@ -26,7 +26,7 @@ export interface EndpointLoad {
   p99Ms: number;
 }
 
-export interface PageBench {
+interface PageBench {
   concurrency: number;
   seconds: number;
   endpoints: Record<string, EndpointLoad>;

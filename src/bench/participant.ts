@@ -26,7 +26,7 @@ const PREVIEW_SHARE = 0.05;
 const MAX_GAP_MS = 4 * 3600 * 1000;
 const BYTES_PER_ROOT_ROUND = 32 * 4 * 8;
 
-export interface ParticipantBench {
+interface ParticipantBench {
   result: { rows: number; profiles: number; published: number; rank: number; items: number; firstPassMs: number; unchangedPassMs: number; unchangedStatuses: string[] };
   /** The temporary root (the caller deletes it), with the trained participant in it. */
   root: string;

@@ -13,7 +13,7 @@ const USERS = 16;
 const MIN_CALLS = 3;
 const RANKS = [32, 100];
 
-export interface TrainingRate {
+interface TrainingRate {
   rank: number;
   items: number;
   interactions: number;

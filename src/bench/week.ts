@@ -20,7 +20,7 @@ import { DEFAULT_SIMULATION, roundEach, runSimulation, type SimulationOptions, t
  * (`ParticipantContext.onStep`).
  */
 
-export interface WeekBenchmarkOptions {
+interface WeekBenchmarkOptions {
   participants: number;
   /** Weeks simulated; the steps are those of the last (default 2: the first steady-state week). */
   weeks?: number;
@@ -31,13 +31,13 @@ export interface WeekBenchmarkOptions {
   audit?: boolean;
 }
 
-export interface WeekBenchmarkEnv {
+interface WeekBenchmarkEnv {
   config: Config;
   catalog: Catalog;
 }
 
 /** Milliseconds per step of the measured week, summed over participants. */
-export interface BenchmarkSteps {
+interface BenchmarkSteps {
   /** Pass start to the export parsed: permission files, Global_V read and permission check, export hash and parse. */
   historyParse: number;
   /** Title matching, feedback and local training. */
@@ -55,7 +55,7 @@ export interface BenchmarkSteps {
   report: number;
 }
 
-export interface WeekBenchmarkResult {
+interface WeekBenchmarkResult {
   participants: number;
   items: number;
   rank: number;

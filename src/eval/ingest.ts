@@ -21,7 +21,7 @@ import { netflixExportText, type ExportRow, type RatingTable } from './movielens
  * remake with the same title: the export has no year), `unmatched` otherwise.
  */
 
-export interface IngestSettings {
+interface IngestSettings {
   table: RatingTable;
   /** 1 = the row is training data (written to the export). */
   isTrain: Uint8Array;
@@ -44,7 +44,7 @@ export interface Participant {
   train: Interaction[];
 }
 
-export interface TitleFailure {
+interface TitleFailure {
   movieId: number;
   /** The title written to the exports. */
   title: string;
@@ -74,11 +74,11 @@ export interface MatchReport {
   failureCount: number;
 }
 
-export const MAX_LISTED_FAILURES = 100;
+const MAX_LISTED_FAILURES = 100;
 const MS_PER_SECOND = 1000;
 
 /** What the matcher makes of every catalogue item's export title (catalogue id or null), as the pipeline would. */
-export function matchTitles(catalog: Catalog, matcher: Matcher, titles: readonly string[]): (number | null)[] {
+function matchTitles(catalog: Catalog, matcher: Matcher, titles: readonly string[]): (number | null)[] {
   return catalog.items.map((item) => {
     const decomposed = decomposeTitle(titles[item.id]);
     return matcher.match(decomposed.show, decomposed.kind).item;

@@ -22,7 +22,7 @@ interface PendingRow {
   reject: (err: unknown) => void;
 }
 
-export interface ClickLogOptions {
+interface ClickLogOptions {
   logger: Logger;
   /** Runs once before the first write (e.g. make sure the folder's syft.pub.yaml exists). */
   prepare?: () => Promise<void>;

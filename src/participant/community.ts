@@ -66,7 +66,7 @@ export function weekTruth(plays: readonly Play[], week: string, matchShow: (show
   return { week, plays: count, topItem };
 }
 
-export interface ReportOptions {
+interface ReportOptions {
   epsilon: number;
   items: number;
   vocabHash: string;
@@ -119,7 +119,7 @@ export function buildCommunityReport(truth: WeekTruth, options: ReportOptions): 
 
 // ---------------------------------------------------------------- "am I watching too much?" (pure)
 
-export interface Comparison {
+interface Comparison {
   week: string;
   /** This profile's exact plays in `week`. */
   plays: number;
@@ -167,7 +167,7 @@ export type CommunityContext = Pick<ParticipantContext, 'ws' | 'catalog' | 'matc
   config: Pick<Config, 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON'>;
 };
 
-export type CommunityOutcome =
+type CommunityOutcome =
   | { profile: string; status: 'published'; week: string; epsilon: number }
   | { profile: string; status: 'unchanged'; week: string }
   | { profile: string; status: 'skipped'; reason: string };

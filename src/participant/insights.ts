@@ -23,14 +23,14 @@ import { dateOfDay, DAY_MS, dayNumber, isoWeek, lastCompleteWeek, weekStart } fr
  *   month's genre values add up to its matched plays.
  */
 
-export const BINGE_MIN_EPISODES = 3;
+const BINGE_MIN_EPISODES = 3;
 /** Shows listed in "top shows". */
-export const TOP_SHOWS = 10;
+const TOP_SHOWS = 10;
 /** Genres drawn separately in "genres over time"; the rest are summed as OTHER_GENRE. */
-export const TOP_GENRES = 8;
+const TOP_GENRES = 8;
 export const OTHER_GENRE = 'Other';
 /** Binge sessions listed (the longest first). */
-export const TOP_BINGES = 10;
+const TOP_BINGES = 10;
 
 function monthsBetween(first: string, last: string): string[] {
   const out: string[] = [];
@@ -79,7 +79,7 @@ export function showMatcher(matcher: Matcher): (show: string, kind: 'series' | '
   };
 }
 
-export interface WeekPoint {
+interface WeekPoint {
   /** `YYYY-Www` */
   week: string;
   /** Monday of the week, `YYYY-MM-DD`. */
@@ -89,7 +89,7 @@ export interface WeekPoint {
   hours: number | null;
 }
 
-export interface ShowTotal {
+interface ShowTotal {
   show: string;
   kind: 'series' | 'film';
   /** Catalogue id, null when the show is not in the catalogue. */
@@ -100,7 +100,7 @@ export interface ShowTotal {
   lastDate: string;
 }
 
-export interface GenreSeries {
+interface GenreSeries {
   /** `YYYY-MM`, oldest first. */
   months: string[];
   /** The TOP_GENRES genres with most plays, then OTHER_GENRE if any play fell outside them. */
@@ -111,7 +111,7 @@ export interface GenreSeries {
   unmatchedPlays: number;
 }
 
-export interface BingeSession {
+interface BingeSession {
   show: string;
   item: number | null;
   /** First and last day, `YYYY-MM-DD`. */
@@ -122,7 +122,7 @@ export interface BingeSession {
   episodes: number;
 }
 
-export interface BingeSummary {
+interface BingeSummary {
   minEpisodesPerDay: number;
   sessions: number;
   /** The TOP_BINGES sessions with most episodes (ties: the most recent first). */
@@ -142,7 +142,7 @@ export interface PersonalInsights {
   binges: BingeSummary;
 }
 
-export interface InsightOptions {
+interface InsightOptions {
   catalog: Catalog;
   /** Show -> catalogue id; use `showMatcher(createMatcher(catalog))`. */
   matchShow: (show: string, kind: 'series' | 'film') => number | null;

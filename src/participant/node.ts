@@ -52,7 +52,7 @@ export interface ParticipantContext {
 /** The steps of a pass: an export parsed, a profile trained, its delta published. */
 export type PassStep = 'history' | 'training' | 'delta';
 
-export type ProfileOutcome =
+type ProfileOutcome =
   | { profile: string; status: 'published'; manifest: DeltaManifest; access: AccessState; baseVersion: number }
   | { profile: string; status: 'unchanged' | 'blocked'; access: AccessState; baseVersion: number; reason?: string };
 
@@ -225,7 +225,7 @@ export async function runParticipantPass(ctx: ParticipantContext): Promise<PassR
   return result;
 }
 
-export interface DaemonOptions {
+interface DaemonOptions {
   signal: AbortSignal;
   /** Called after each pass (tests and the demo wait on it). */
   onPass?: (result: PassResult) => void;

@@ -58,8 +58,8 @@ export interface Catalog {
   source: string;
 }
 
-export const CATALOG_FORMAT = 'syftbox-netflix-svd/catalog';
-export const CATALOG_FORMAT_VERSION = 1;
+const CATALOG_FORMAT = 'syftbox-netflix-svd/catalog';
+const CATALOG_FORMAT_VERSION = 1;
 export const SHIPPED_CATALOG = path.join(PROJECT_ROOT, 'data', 'catalog.json');
 const MAX_CATALOG_BYTES = 64 * 1024 * 1024; // 64 MiB: netflix_titles.csv is 3.4 MB
 const COLUMNS = ['showId', 'title', 'kind', 'year', 'genres', 'countries', 'description', 'rating', 'duration', 'image'] as const;
@@ -227,7 +227,7 @@ export function normalizeTitle(s: string): string {
     .trim();
 }
 
-export interface TitleMatch {
+interface TitleMatch {
   /** Catalogue id, or null when nothing matched. */
   item: number | null;
   /** 1 for an exact (normalized) match, else the trigram Dice similarity. */

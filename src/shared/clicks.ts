@@ -110,7 +110,7 @@ export function parseClickLogRow(value: unknown): ClickLogRow | null {
   return null;
 }
 
-export interface ParsedClickLog {
+interface ParsedClickLog {
   rows: ClickLogRow[];
   /** Complete lines that are not valid rows (junk, other versions). */
   rejected: number;

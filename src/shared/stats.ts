@@ -31,7 +31,7 @@ export function signTestPValue(successes: number, n: number): number {
   return Math.min(1, 2 * sum);
 }
 
-export interface BootstrapOptions {
+interface BootstrapOptions {
   random: Random;
   /** Resamples drawn. */
   samples?: number;
@@ -120,7 +120,7 @@ export function boundedEstimate(value: number, se: number, min: number, max: num
   return { value: clamp(value), low: clamp(value - Z95 * se), high: clamp(value + Z95 * se), clipped: value < min || value > max };
 }
 
-export interface SampleSizeOptions {
+interface SampleSizeOptions {
   /** True share of decisive pairs preferring one side, e.g. 0.6 for a 60/40 preference. */
   share: number;
   /** Two-sided significance level. */

@@ -56,11 +56,11 @@ import {
 
 export const SIM_AGGREGATOR = 'aggregator@sim.example';
 /** Monday 6 January 2025, 00:00 UTC: day 0 of week 1. */
-export const SIM_START_MS = Date.UTC(2025, 0, 6);
+const SIM_START_MS = Date.UTC(2025, 0, 6);
 /** Rank of the simulated model: half the default MODEL_RANK, so the files and training per participant cost half. */
-export const DEFAULT_SIM_RANK = 16;
-export const SIMULATION_FORMAT = 'syftbox-netflix-svd/simulation';
-export const SIMULATION_FORMAT_VERSION = 1;
+const DEFAULT_SIM_RANK = 16;
+const SIMULATION_FORMAT = 'syftbox-netflix-svd/simulation';
+const SIMULATION_FORMAT_VERSION = 1;
 const PROFILE = 'profile_0';
 const CSV_NAME = 'NetflixViewingHistory.csv';
 /** Page views happen on the last day of the week, at 20:00 UTC; shows are watched on the days before. */
@@ -112,7 +112,7 @@ export const DEFAULT_SIMULATION: Readonly<SimulationOptions> = Object.freeze({
 });
 
 /** Wall time of each step of a week, summed over participants (ms). Participants run one after the other, so the steps add up to the week. */
-export interface WeekTimings {
+interface WeekTimings {
   /** runParticipantPass: history parse, training, private state and delta write. */
   participantPass: number;
   round: number;
@@ -184,7 +184,7 @@ export interface SimulationResult {
   peakRssMb: number;
 }
 
-export interface SimulationEnv {
+interface SimulationEnv {
   /** Model, privacy and merge parameters (the simulator overrides identity, paths, rank, page size, epsilon). */
   config: Config;
   catalog: Catalog;
@@ -223,13 +223,13 @@ interface SimRoot {
 }
 
 /** Bytes the root will take on disk, roughly. */
-export function estimateRootBytes(participants: number, items: number, rank: number, weeks: number): number {
+function estimateRootBytes(participants: number, items: number, rank: number, weeks: number): number {
   const matrix = items * rank * Float32Array.BYTES_PER_ELEMENT;
   return participants * (MATRICES_PER_PARTICIPANT * matrix + PARTICIPANT_OVERHEAD_BYTES) + (weeks + 1) * matrix;
 }
 
 /** Where a temporary root goes: /dev/shm (memory) when it has room to spare, else the OS temp folder. */
-export function temporaryBase(estimateBytes: number): string {
+function temporaryBase(estimateBytes: number): string {
   try {
     if (existsSync(SHM_DIR)) {
       const fsStats = statfsSync(SHM_DIR);

@@ -33,7 +33,7 @@ import { assertSameOrigin } from './security';
  * JSON body of at most BLEND_BODY_BYTES: an HTML form from another site can
  * send neither.
  */
-export interface InsightsRouteOptions {
+interface InsightsRouteOptions {
   config: Config;
   ws: Workspace;
   catalog: Catalog;
@@ -50,7 +50,7 @@ export interface InsightsRouteOptions {
 export const BLEND_BODY_BYTES = 1024; // 1 KiB
 const MAX_EMAIL_CHARS = 254;
 
-export const NO_HISTORY_MESSAGE =
+const NO_HISTORY_MESSAGE =
   'No viewing history yet: save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first pass.';
 
 const emptyObject = { type: 'object', properties: {}, additionalProperties: false } as const;

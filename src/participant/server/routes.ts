@@ -25,7 +25,7 @@ import { assertSameOrigin, tokensEqual } from './security';
  * fields (watched shows, scores, factors) can leave the server.
  */
 
-export interface RouteContext {
+interface RouteContext {
   config: Config;
   ws: Workspace;
   catalog: Catalog;
@@ -38,10 +38,10 @@ export interface RouteContext {
   pageViews: PageViews;
 }
 
-export type PageState = 'experiment' | 'waiting' | 'untrained';
+type PageState = 'experiment' | 'waiting' | 'untrained';
 
-export const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
-export const UNTRAINED_MESSAGE =
+const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
+const UNTRAINED_MESSAGE =
   'No recommendations yet: your viewing history has not been trained on. Save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first training.';
 
 const PAGE_VIEW_ID_BYTES = 12; // 16 base64url characters
@@ -125,7 +125,7 @@ interface ClickBody {
   item: number;
 }
 
-export interface PageShow {
+interface PageShow {
   id: number;
   showId: string;
   title: string;

@@ -18,7 +18,7 @@ import { AppError } from '../errors';
  * `--date-order ymd`.
  */
 
-export type DateOrder = 'dmy' | 'mdy' | 'ymd';
+type DateOrder = 'dmy' | 'mdy' | 'ymd';
 export type DateOrderOption = 'auto' | DateOrder;
 
 const DATE_RE = /^(\d{1,4})(\s*[./-]\s*|\s+)(\d{1,2})\2(\d{1,4})(\.?)$/;

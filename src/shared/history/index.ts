@@ -12,16 +12,16 @@ import { parseHistory, type ParsedHistory } from './parse';
  * being read, the result would mix two files, so it is refused.
  */
 
-export { decomposeTitle, cleanText, type DecomposedTitle } from './titles';
-export type { DateOrder, DateOrderOption } from './dates';
-export { MAX_HISTORY_ROWS, type ParsedHistory, type SkipReason, type ViewingEvent } from './parse';
+export { decomposeTitle, cleanText } from './titles';
+export type { DateOrderOption } from './dates';
+export { MAX_HISTORY_ROWS, type ParsedHistory, type ViewingEvent } from './parse';
 
 /** Largest export accepted. A ViewingActivity.csv of 100,000 sessions is about 20 MiB. */
 export const MAX_HISTORY_BYTES = 256 * 1024 * 1024; // 256 MiB
 /** Bytes checked for NUL and invalid UTF-8 before parsing. */
 const SNIFF_BYTES = 1024; // 1 KiB
 
-export interface ReadHistoryOptions {
+interface ReadHistoryOptions {
   /** Day/month order of the simple export's dates; 'auto' (default) detects it per file. */
   dateOrder?: DateOrderOption;
   /** Rows dated after this are skipped as `future`; defaults to the current time. */

@@ -60,9 +60,9 @@ export interface ParsedHistory {
  * format); `future` (after `now`); `supplemental` (a trailer, hook or recap);
  * `bad_duration` (Duration not `HH:MM:SS`); `bad_row` (too few fields).
  */
-export type SkipReason = 'blank_title' | 'bad_date' | 'future' | 'supplemental' | 'bad_duration' | 'bad_row';
+type SkipReason = 'blank_title' | 'bad_date' | 'future' | 'supplemental' | 'bad_duration' | 'bad_row';
 
-export interface ParseOptions {
+interface ParseOptions {
   dateOrder: DateOrderOption;
   now: Date;
   log: Logger;
