@@ -26,6 +26,8 @@ export interface LoadTarget {
 interface LoadOptions {
   targets: readonly LoadTarget[];
   durationMs: number;
+  /** Go on past `durationMs` until this many clicks were recorded (or a request failed): a slow machine still gets a real load. */
+  minClicks?: number;
   /** Clients per page, each with one request in flight at a time. */
   clientsPerTarget?: number;
   /** A request without an answer after this long counts as an error. */
@@ -136,9 +138,12 @@ export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
 
   const started = performance.now();
   const deadline = started + options.durationMs;
+  const minClicks = options.minClicks ?? 0;
+  let clicks = 0;
+  const going = () => performance.now() < deadline || (errors === 0 && clicks < minClicks);
   const client = async (target: number, agent: http.Agent): Promise<void> => {
     const base = new URL(options.targets[target].url);
-    while (performance.now() < deadline) {
+    while (going()) {
       const view = await timed(agent, base, '/api/views', {});
       const page = view.body as PageData;
       if (view.status !== 200 || page.state !== 'experiment' || page.pageView === null) {
@@ -149,10 +154,12 @@ export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
       pageViews[target].add(page.pageView);
       for (const column of page.columns) {
         for (const show of column.shows) {
-          if (performance.now() >= deadline) return;
+          if (!going()) return;
           const click = await timed(agent, base, '/api/click', { pageView: page.pageView, token: page.token, side: column.side, item: show.id });
-          if (click.status === 200 && (click.body as { status?: string }).status === 'recorded') recorded[target].add(clickKey(page.pageView, column.side, show.id));
-          else fail(`${base.origin} /api/click`, click);
+          if (click.status === 200 && (click.body as { status?: string }).status === 'recorded') {
+            recorded[target].add(clickKey(page.pageView, column.side, show.id));
+            clicks++;
+          } else fail(`${base.origin} /api/click`, click);
         }
       }
     }

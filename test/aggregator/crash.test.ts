@@ -7,7 +7,7 @@ import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import { canRead, EVERYONE } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
 import { startCli } from '../helpers/process';
-import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, type TestRoot, writeCatalog } from '../helpers/root';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, writeCatalog, type TestRoot } from '../helpers/root';
 
 /**
  * Exactly-once under kill -9: a real `aggregator --once` process is killed at

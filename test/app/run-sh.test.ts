@@ -73,15 +73,15 @@ describe('run.sh', () => {
     running.push(aggregator, participant);
 
     // the page URL is printed early, before training finishes
-    await waitFor(async () => participant.output().includes(`http://127.0.0.1:${alicePort}`), 30_000, 'the page URL');
+    await waitFor(async () => participant.output().includes(`http://127.0.0.1:${alicePort}`), 'the page URL');
     const catalog = await loadCatalog(null);
     const model = { items: catalog.items.length, rank: Number(RANK), vocabHash: catalog.hash };
     const aliceWs = new Workspace({ email: ALICE, dataDir }, APP);
     const aggWs = new Workspace({ email: AGG, dataDir }, APP);
 
     // the participant publishes, the aggregator merges and grants, the participant retrains from Global_V
-    await waitFor(() => readLatestGlobal(aggWs.globalDir(AGG), model), 60_000, 'Global_V');
-    await waitFor(async () => (await readProfileState(aliceWs.privateDir('profile_0')))?.access === 'granted', 60_000, 'access granted');
+    await waitFor(() => readLatestGlobal(aggWs.globalDir(AGG), model), 'Global_V');
+    await waitFor(async () => (await readProfileState(aliceWs.privateDir('profile_0')))?.access === 'granted', 'access granted');
     const health = await fetch(`http://127.0.0.1:${alicePort}/api/health`);
     expect(health.status).toBe(200);
 
@@ -114,7 +114,7 @@ describe('run.sh', () => {
     // the lock is released: nothing is left claiming to run
     expect(existsSync(path.join(aliceWs.privateRoot(), 'app.lock'))).toBe(false);
     expect(readFileSync(path.join(dataDir, 'datasites', ALICE, 'app_data', APP, 'syft.pub.yaml'), 'utf8')).toContain(AGG);
-  }, 180_000);
+  });
 
   it('stops with one line naming the problem when the SyftBox config is missing', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'runsh-'));
@@ -124,5 +124,5 @@ describe('run.sh', () => {
     const lines = run.output().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/ERR_SYFTBOX_CONFIG: SyftBox client config .*nope\.json does not exist/);
-  }, 60_000);
+  });
 });

@@ -161,5 +161,5 @@ describe('participants and aggregator under kill -9', () => {
       expect(audit.problems, p.ws.email).toEqual([]);
       expect(await canRead(root.ws.datasitesDir, p.ws.email, payload), p.ws.email).toBe(true);
     }
-  }, 240_000);
+  });
 });

@@ -230,16 +230,16 @@ describe('hostile exports and the participant process', () => {
     run.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const errorFor = (code: ErrorCode) => logLines(stdout).find((l) => l.level === 50 && l.file === exportOf('profile_1') && l.code === code);
     try {
-      await waitFor(async () => errorFor('ERR_HISTORY_BINARY') && existsSync(ws.deltaManifest('profile_0')), 20_000, 'the first pass');
+      await waitFor(async () => errorFor('ERR_HISTORY_BINARY') && existsSync(ws.deltaManifest('profile_0')), 'the first pass');
       expect(isAlive(run.child.pid)).toBe(true);
 
       await put(exportOf('profile_1'), 'Title,Date\n');
-      await waitFor(async () => errorFor('ERR_HISTORY_EMPTY'), 20_000, 'the header-only export to be reported');
+      await waitFor(async () => errorFor('ERR_HISTORY_EMPTY'), 'the header-only export to be reported');
       expect(isAlive(run.child.pid)).toBe(true);
       expectNothingWritten('profile_1');
 
       await put(exportOf('profile_1'), historyFor(catalog, 1));
-      await waitFor(async () => existsSync(ws.deltaManifest('profile_1')), 20_000, 'profile_1 to publish');
+      await waitFor(async () => existsSync(ws.deltaManifest('profile_1')), 'profile_1 to publish');
       expect(await publishedDelta('profile_1')).not.toBeNull();
     } finally {
       run.child.kill('SIGTERM');

@@ -7,7 +7,7 @@ import { loadCatalog } from '../../src/shared/catalog';
 import { createRandom } from '../../src/shared/random';
 import type { Workspace } from '../../src/shared/workspace';
 import { logLines, startCli } from '../helpers/process';
-import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, type TestRoot, writeCatalog } from '../helpers/root';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, writeCatalog, type TestRoot } from '../helpers/root';
 
 /**
  * Hostile permission files in participants' app folders, seen by a real

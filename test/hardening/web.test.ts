@@ -8,7 +8,8 @@ import { BLEND_BODY_BYTES } from '../../src/participant/server/insights-routes';
 import type { PageData } from '../../src/participant/server/routes';
 import { SECURITY_HEADERS } from '../../src/participant/server/security';
 import { PROJECT_ROOT } from '../../src/shared/config';
-import { createFixture, type Fixture, PROFILE } from '../helpers/server';
+import { WAIT_MS } from '../helpers/process';
+import { createFixture, PROFILE, type Fixture } from '../helpers/server';
 
 /**
  * The page's server as a browser or an attacker reaches it: a real listening
@@ -245,6 +246,6 @@ function rawExchange(text: string): Promise<string> {
     });
     socket.on('end', done);
     socket.on('error', (err) => (answer ? done() : reject(err)));
-    socket.setTimeout(2000, done);
+    socket.setTimeout(WAIT_MS, done);
   });
 }

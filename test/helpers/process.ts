@@ -45,8 +45,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliExit>
   return startCli(args, env).done;
 }
 
-/** Poll `probe` until it returns a truthy value, or fail after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = WAIT_MS, what = 'condition'): Promise<T> {
+/** Poll `probe` until it returns a truthy value, or fail naming `what` after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, what: string, timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -9,7 +9,7 @@ import type { PageData } from '../../src/participant/server/routes';
 import { AppError } from '../../src/shared/errors';
 import { parsePermissions } from '../../src/shared/permissions';
 import type { Random } from '../../src/shared/random';
-import { AGGREGATOR, createFixture, type Fixture, type FixtureOptions, GLOBAL_VERSION, PROFILE, WATCHED } from '../helpers/server';
+import { AGGREGATOR, createFixture, GLOBAL_VERSION, PROFILE, WATCHED, type Fixture, type FixtureOptions } from '../helpers/server';
 
 let fixture: Fixture | null = null;
 let app: FastifyInstance | null = null;
