@@ -39,7 +39,7 @@ import { Workspace, isEmailFolder, isProfileName } from '../shared/workspace';
 
 export type FileKind = 'profile' | 'blend' | 'global' | 'aggregator' | 'other';
 
-export interface AuditedFile {
+interface AuditedFile {
   /** Relative to `datasites/`, '/'-separated. */
   path: string;
   owner: string;
@@ -48,7 +48,7 @@ export interface AuditedFile {
   kind: FileKind;
 }
 
-export interface Violation {
+interface Violation {
   path: string;
   problem: string;
 }
@@ -61,7 +61,7 @@ export interface AuditReport {
   ok: boolean;
 }
 
-export interface AuditOptions {
+interface AuditOptions {
   dataDir: string;
   appName: string;
   aggregator: string;

@@ -10,12 +10,12 @@ import { readRegularFile } from '../shared/atomic';
  * experiment and community reports; nothing else there (the permission file
  * itself, so the list of contributors, included) is readable by them.
  */
-export const CONTRIBUTOR_READABLE: readonly string[] = ['global/**', 'ledger.jsonl', 'experiment/**', 'community/**'];
+const CONTRIBUTOR_READABLE: readonly string[] = ['global/**', 'ledger.jsonl', 'experiment/**', 'community/**'];
 
 const MAX_PERMISSION_BYTES = 1024 * 1024; // 1 MiB
 
 /** The rules of `aggregator/syft.pub.yaml`: each pattern readable by the contributors only. */
-export function aggregatorPermissions(contributors: readonly string[], patterns: readonly string[] = CONTRIBUTOR_READABLE): PermissionFile {
+function aggregatorPermissions(contributors: readonly string[], patterns: readonly string[] = CONTRIBUTOR_READABLE): PermissionFile {
   const read = [...new Set(contributors)].sort();
   return { terminal: false, rules: patterns.map((pattern) => ({ pattern, access: { read, write: [], admin: [] } })) };
 }

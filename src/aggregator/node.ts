@@ -18,7 +18,7 @@ import { findNewDeltas, loadCommittedState, roundParams, runRound, type RoundCon
  * events). Aborting `signal` (SIGTERM) abandons a round in progress before its
  * commit (safe: see state.ts), closes the watcher and resolves.
  */
-export interface AggregatorOptions {
+interface AggregatorOptions {
   /** Everything a round needs except the signal. */
   round: Omit<RoundContext, 'signal'>;
   minParticipants: number;
@@ -32,7 +32,7 @@ export interface AggregatorOptions {
   onRound?: (result: RoundResult) => void;
 }
 
-export const RESCAN_INTERVAL_MS = 30_000;
+const RESCAN_INTERVAL_MS = 30_000;
 
 /**
  * Resolve what a round needs from the configuration: the model shape from the

@@ -54,7 +54,7 @@ export interface RoundRecord {
   contributors: string[];
 }
 
-export function roundsDir(privateDir: string): string {
+function roundsDir(privateDir: string): string {
   return path.join(privateDir, 'rounds');
 }
 

@@ -26,8 +26,8 @@ import type { AcceptedRecord } from './record';
  * has not published since, or a copy of another's delta): not an error.
  * `waiting` lists deltas not decidable yet (payload not synced), retried next round.
  */
-export const STATUS_FORMAT_VERSION = 1;
-export const STATUS_FILE = 'status.json';
+const STATUS_FORMAT_VERSION = 1;
+const STATUS_FILE = 'status.json';
 const MAX_STATUS_BYTES = 64 * 1024 * 1024; // 64 MiB
 
 export interface RejectedDelta {
@@ -46,7 +46,7 @@ export interface SkippedDelta {
   reason: string;
 }
 
-export type RoundOutcome = 'merged' | 'nothing-new' | 'none-accepted';
+type RoundOutcome = 'merged' | 'nothing-new' | 'none-accepted';
 
 /** What one round did (also the body of status.json). */
 export interface RoundSummary {
@@ -75,7 +75,7 @@ export interface AggregatorStatus extends RoundSummary {
   updatedAt: string;
 }
 
-export function statusFile(privateDir: string): string {
+function statusFile(privateDir: string): string {
   return path.join(privateDir, STATUS_FILE);
 }
 

@@ -38,7 +38,7 @@ export type Validation =
  * rounding); with Gaussian noise of std sigma per value, a noise vector of d values
  * has norm about sigma * sqrt(d), so `clipNorm + NOISE_TOLERANCE * sigma * sqrt(d)`.
  */
-export function allowedNorm(manifest: Pick<DeltaManifest, 'clipNorm' | 'noise' | 'items' | 'rank'>, noiseTolerance: number): number {
+function allowedNorm(manifest: Pick<DeltaManifest, 'clipNorm' | 'noise' | 'items' | 'rank'>, noiseTolerance: number): number {
   const sigma = manifest.noise?.sigma ?? 0;
   if (sigma > 0) return manifest.clipNorm + noiseTolerance * sigma * Math.sqrt(manifest.items * manifest.rank);
   return manifest.clipNorm * (1 + CLIP_ROUNDING_TOLERANCE);
@@ -49,7 +49,7 @@ export function allowedNorm(manifest: Pick<DeltaManifest, 'clipNorm' | 'noise' |
  * declare any sigma it likes: sigma must be what (epsilon, delta, clipNorm)
  * imply, and epsilon at least MIN_DECLARED_EPSILON, which bounds sigma.
  */
-export const MIN_DECLARED_EPSILON = 0.1;
+const MIN_DECLARED_EPSILON = 0.1;
 const SIGMA_REL_TOLERANCE = 1e-6;
 
 function checkDeclaredNoise(m: Pick<DeltaManifest, 'clipNorm' | 'noise'>): string | null {

@@ -8,7 +8,7 @@ import { assertProfileName, isProfileName, resolveIdentity, Workspace } from '..
 import { parseOptions, type Command } from './command';
 
 /** How long a published delta may take to reach the aggregator (sync every few seconds, clocks apart) before its absence counts. */
-export const SYNC_GRACE_MS = 5 * 60_000;
+const SYNC_GRACE_MS = 5 * 60_000;
 
 export const command: Command = {
   summary: 'check the aggregator\'s ledger: hash chain, your Global_V copies, your latest delta merged',

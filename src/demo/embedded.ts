@@ -14,24 +14,24 @@ import { roundParams, runRound, type RoundContext, type RoundResult } from '../a
  * running the production code against real files and permission files. Your
  * own export under OUTPUT_DIR/profile_0/ replaces the first participant's.
  */
-export const DEMO_AGGREGATOR = 'aggregator@demo.local';
-export const DEMO_DIR = path.join(PROJECT_ROOT, 'data', 'demo');
+const DEMO_AGGREGATOR = 'aggregator@demo.local';
+const DEMO_DIR = path.join(PROJECT_ROOT, 'data', 'demo');
 
-export interface DemoParticipant {
+interface DemoParticipant {
   email: string;
   ctx: ParticipantContext;
   /** Where the demo history came from (a shipped file or the user's own export). */
   source: string;
 }
 
-export interface DemoRoot {
+interface DemoRoot {
   dataDir: string;
   aggregator: Omit<RoundContext, 'signal'>;
   participants: DemoParticipant[];
 }
 
 /** Shipped demo histories, in a stable order. */
-export function demoHistories(): string[] {
+function demoHistories(): string[] {
   return readdirSync(DEMO_DIR)
     .filter((f) => f.endsWith('.csv'))
     .sort()
@@ -94,7 +94,7 @@ export function buildDemoRoot(config: Config, catalog: Catalog, logger: Logger, 
   return { dataDir, aggregator, participants };
 }
 
-export interface DemoRound {
+interface DemoRound {
   round: number;
   passes: PassResult[];
   result: RoundResult;

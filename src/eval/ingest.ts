@@ -23,7 +23,7 @@ import { netflixExportText, type ExportRow, type RatingTable } from './movielens
  * predates the other film's year).
  */
 
-export interface IngestSettings {
+interface IngestSettings {
   table: RatingTable;
   /** 1 = the row is training data (written to the export). */
   isTrain: Uint8Array;
@@ -46,7 +46,7 @@ export interface Participant {
   train: Interaction[];
 }
 
-export interface TitleFailure {
+interface TitleFailure {
   movieId: number;
   /** The title written to the exports. */
   title: string;
@@ -76,7 +76,7 @@ export interface MatchReport {
   failureCount: number;
 }
 
-export const MAX_LISTED_FAILURES = 100;
+const MAX_LISTED_FAILURES = 100;
 const MS_PER_SECOND = 1000;
 
 /** Per movie rated: where its ratings that did not map back went (catalogue id, -1 = unmatched) and how many. */

@@ -19,7 +19,7 @@ import { MOVIES_FILE, RATINGS_FILE } from './movielens';
  * Written streaming: memory O(items · rank), whatever the number of users.
  */
 
-export interface SyntheticOptions {
+interface SyntheticOptions {
   users: number;
   items: number;
   seed: number;
@@ -47,7 +47,7 @@ const FIRST_YEAR = 1950;
 const YEARS = 50;
 
 /** Distinct title of item j (j < 8000 with these word lists). */
-export function syntheticTitle(j: number): string {
+function syntheticTitle(j: number): string {
   const a = WORDS_A[j % WORDS_A.length];
   const b = WORDS_B[Math.floor(j / WORDS_A.length) % WORDS_B.length];
   const c = WORDS_C[Math.floor(j / (WORDS_A.length * WORDS_B.length)) % WORDS_C.length];

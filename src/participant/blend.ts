@@ -56,22 +56,22 @@ import { readProfileModel, readProfileState } from './state';
  * least (|a − b|; ties: higher average, then lower id). Both sides compute it
  * from the two published files, so both see the same list.
  */
-export const BLEND_FORMAT = 'syftbox-netflix-svd/blend';
-export const BLEND_FORMAT_VERSION = 1;
-export const BLEND_ENCODING = 'uint8-percentile-base64';
+const BLEND_FORMAT = 'syftbox-netflix-svd/blend';
+const BLEND_FORMAT_VERSION = 1;
+const BLEND_ENCODING = 'uint8-percentile-base64';
 export const CONSENT_MARKER = 'consent.json';
-export const CONSENT_FORMAT = 'syftbox-netflix-svd/blend-consent';
+const CONSENT_FORMAT = 'syftbox-netflix-svd/blend-consent';
 /** Highest percentile byte; EXCLUDED marks watched shows and decoys. */
 export const MAX_PERCENTILE = 254;
 export const EXCLUDED = 255;
 /** Share of unwatched items excluded as decoys. */
-export const DECOY_RATE = 0.05;
+const DECOY_RATE = 0.05;
 /** Shows in the watch-together list. */
-export const WATCH_TOGETHER = 10;
+const WATCH_TOGETHER = 10;
 /** Each side's taste genres: the most frequent TASTE_GENRES among its TASTE_ITEMS highest-ranked items. */
-export const TASTE_ITEMS = 100;
-export const TASTE_GENRES = 5;
-export const MAX_BLEND_BYTES = 256 * 1024; // 256 KiB: a scores file is ~12 KB at 8,807 items
+const TASTE_ITEMS = 100;
+const TASTE_GENRES = 5;
+const MAX_BLEND_BYTES = 256 * 1024; // 256 KiB: a scores file is ~12 KB at 8,807 items
 
 const PRIVATE_FILE = 'blend.json';
 const PRIVATE_VERSION = 1;
@@ -79,7 +79,7 @@ const SECRET_BYTES = 32;
 const MAX_PRIVATE_BYTES = 64 * 1024; // 64 KiB
 const SCORES_FILE_RE = /^profile_\d{1,4}\.json$/;
 
-export interface BlendScores {
+interface BlendScores {
   format: typeof BLEND_FORMAT;
   formatVersion: typeof BLEND_FORMAT_VERSION;
   vocabHash: string;
@@ -111,7 +111,7 @@ export function decoyItems(secret: Buffer, profile: string, items: number, rate 
   return out;
 }
 
-export function encodeBlendScores(bytes: Uint8Array, vocabHash: string): BlendScores {
+function encodeBlendScores(bytes: Uint8Array, vocabHash: string): BlendScores {
   return { format: BLEND_FORMAT, formatVersion: BLEND_FORMAT_VERSION, vocabHash, items: bytes.length, encoding: BLEND_ENCODING, scores: Buffer.from(bytes).toString('base64') };
 }
 
@@ -127,7 +127,7 @@ export function decodeBlendScores(value: unknown, expect: { items: number; vocab
   return new Uint8Array(bytes);
 }
 
-export interface TogetherItem {
+interface TogetherItem {
   item: number;
   /** Percentiles 0–100 of each side. */
   mine: number;
@@ -182,9 +182,9 @@ interface PrivateBlend {
   choice: { friend: string | null; configValue: string | null } | null;
 }
 
-export type ConsentSource = 'page' | 'config' | 'none';
+type ConsentSource = 'page' | 'config' | 'none';
 
-export interface BlendConsent {
+interface BlendConsent {
   friend: string | null;
   source: ConsentSource;
 }
@@ -241,9 +241,9 @@ async function decoySecret(ws: Workspace): Promise<Buffer> {
 
 // ---------------------------------------------------------------- publishing (I/O)
 
-export type BlendState = 'off' | 'waiting' | 'active';
+type BlendState = 'off' | 'waiting' | 'active';
 
-export interface BlendSyncResult {
+interface BlendSyncResult {
   friend: string | null;
   state: BlendState;
   /** Profiles whose scores are published. */
@@ -268,7 +268,7 @@ async function trainedProfiles(ws: Workspace): Promise<string[]> {
 }
 
 /** This profile's score bytes from its private model; null before its first training or on another catalogue. */
-export async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile: string, secret: Buffer): Promise<Uint8Array | null> {
+async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile: string, secret: Buffer): Promise<Uint8Array | null> {
   const model = await readProfileModel(ws.privateDir(profile));
   if (model === null || model.state.vocabHash !== catalog.hash || model.state.items !== catalog.items.length) return null;
   const { state } = model;
@@ -278,7 +278,7 @@ export async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile
 }
 
 /** True when `friend` has named this datasite: their consent marker is readable here. */
-export async function friendConsents(ws: Workspace, friend: string): Promise<boolean> {
+async function friendConsents(ws: Workspace, friend: string): Promise<boolean> {
   const marker = path.join(ws.blendDir(friend), CONSENT_MARKER);
   try {
     return (await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES })) !== null && (await canRead(ws.datasitesDir, ws.email, marker));
@@ -375,7 +375,7 @@ async function removeScoresFor(dir: string, friend: string): Promise<void> {
 
 // ---------------------------------------------------------------- the page's view
 
-export interface FriendBlend {
+interface FriendBlend {
   /** The friend's profile folder, e.g. profile_0. */
   profile: string;
   items: TogetherItem[];

@@ -1,5 +1,6 @@
 import type { Catalog, HistoryMatches } from '../shared/catalog';
 import type { ViewingEvent } from '../shared/history';
+import { dateOfDay, DAY_MS, dayNumber, isoWeek, lastCompleteWeek, weekStart } from '../shared/weeks';
 
 /**
  * Personal insights: what the page at /insights shows the local user about
@@ -13,8 +14,7 @@ import type { ViewingEvent } from '../shared/history';
  *   the simple export has one row per title and day anyway;
  * - *hours* sum every row's Duration; they are null when the export has no
  *   durations (NetflixViewingHistory.csv);
- * - weeks are ISO 8601 weeks (Monday to Sunday, week 1 holds the year's first
- *   Thursday), written `2021-W01`; 2021-01-03 belongs to `2020-W53`;
+ * - weeks are ISO 8601 weeks (`src/shared/weeks.ts`);
  * - a *binge day* is a day with at least BINGE_MIN_EPISODES distinct episodes
  *   of one series; consecutive binge days of the same series form one *binge
  *   session* (so a weekend marathon is one session of two days);
@@ -23,53 +23,14 @@ import type { ViewingEvent } from '../shared/history';
  *   month's genre values add up to its matched plays.
  */
 
-export const BINGE_MIN_EPISODES = 3;
+const BINGE_MIN_EPISODES = 3;
 /** Shows listed in "top shows". */
-export const TOP_SHOWS = 10;
+const TOP_SHOWS = 10;
 /** Genres drawn separately in "genres over time"; the rest are summed as OTHER_GENRE. */
-export const TOP_GENRES = 8;
+const TOP_GENRES = 8;
 export const OTHER_GENRE = 'Other';
 /** Binge sessions listed (the longest first). */
-export const TOP_BINGES = 10;
-
-const DAY_MS = 86_400_000;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-
-function dayNumber(date: string): number {
-  const m = DATE_RE.exec(date);
-  if (!m) throw new RangeError(`${JSON.stringify(date)} is not a YYYY-MM-DD date`);
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS;
-}
-
-function dateOfDay(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** The ISO week of a `YYYY-MM-DD` date: `2020-12-31` -> `2020-W53`, `2021-01-04` -> `2021-W01`. */
-export function isoWeek(date: string): string {
-  const day = dayNumber(date);
-  const weekday = (new Date(day * DAY_MS).getUTCDay() + 6) % 7; // Monday = 0
-  const thursday = day - weekday + 3;
-  const year = new Date(thursday * DAY_MS).getUTCFullYear();
-  const week = 1 + Math.floor((thursday - Date.UTC(year, 0, 1) / DAY_MS) / 7);
-  return `${year}-W${String(week).padStart(2, '0')}`;
-}
-
-/** The Monday (`YYYY-MM-DD`) that starts the ISO week of `date`. */
-export function weekStart(date: string): string {
-  const day = dayNumber(date);
-  return dateOfDay(day - ((new Date(day * DAY_MS).getUTCDay() + 6) % 7));
-}
-
-/** The ISO week `offset` weeks after the week of `date` (negative: before). */
-export function shiftWeek(date: string, offset: number): string {
-  return isoWeek(dateOfDay(dayNumber(weekStart(date)) + 7 * offset));
-}
-
-/** The last complete ISO week before `now` (UTC): on any day of 2021-W02, `2021-W01`. */
-export function lastCompleteWeek(now: Date): string {
-  return shiftWeek(now.toISOString().slice(0, 10), -1);
-}
+const TOP_BINGES = 10;
 
 function monthsBetween(first: string, last: string): string[] {
   const out: string[] = [];
@@ -107,7 +68,7 @@ export function playsOf(events: readonly ViewingEvent[]): Play[] {
 /** Show -> catalogue id, null when the show is not in the catalogue (`HistoryMatches.itemOf`). */
 type ShowLookup = HistoryMatches['itemOf'];
 
-export interface WeekPoint {
+interface WeekPoint {
   /** `YYYY-Www` */
   week: string;
   /** Monday of the week, `YYYY-MM-DD`. */
@@ -117,7 +78,7 @@ export interface WeekPoint {
   hours: number | null;
 }
 
-export interface ShowTotal {
+interface ShowTotal {
   show: string;
   kind: 'series' | 'film';
   /** Catalogue id, null when the show is not in the catalogue. */
@@ -128,7 +89,7 @@ export interface ShowTotal {
   lastDate: string;
 }
 
-export interface GenreSeries {
+interface GenreSeries {
   /** `YYYY-MM`, oldest first. */
   months: string[];
   /** The TOP_GENRES genres with most plays, then OTHER_GENRE if any play fell outside them. */
@@ -139,7 +100,7 @@ export interface GenreSeries {
   unmatchedPlays: number;
 }
 
-export interface BingeSession {
+interface BingeSession {
   show: string;
   item: number | null;
   /** First and last day, `YYYY-MM-DD`. */
@@ -150,7 +111,7 @@ export interface BingeSession {
   episodes: number;
 }
 
-export interface BingeSummary {
+interface BingeSummary {
   minEpisodesPerDay: number;
   sessions: number;
   /** The TOP_BINGES sessions with most episodes (ties: the most recent first). */
@@ -172,7 +133,7 @@ export interface PersonalInsights {
   binges: BingeSummary;
 }
 
-export interface InsightOptions {
+interface InsightOptions {
   catalog: Catalog;
   now: Date;
 }

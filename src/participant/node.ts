@@ -45,9 +45,14 @@ export interface ParticipantContext {
   now: () => Date;
   /** Source of DP noise; cryptoRandom() outside tests. */
   noiseRandom: () => Random;
+  /** Called as each step of the pass ends (the benchmark times the steps with it). */
+  onStep?: (step: PassStep) => void;
 }
 
-export type ProfileOutcome =
+/** The steps of a pass: an export parsed, a profile trained, its delta published. */
+export type PassStep = 'history' | 'training' | 'delta';
+
+type ProfileOutcome =
   | { profile: string; status: 'published'; manifest: DeltaManifest; access: AccessState; baseVersion: number }
   | { profile: string; status: 'unchanged' | 'blocked'; access: AccessState; baseVersion: number; reason?: string };
 
@@ -104,6 +109,7 @@ async function eventsOfSource(ctx: ParticipantContext, source: ProfileSource, so
   }
   const skipped = Object.entries(parsed.skipped).filter(([, n]) => n > 0);
   ctx.logger.info({ folder: source.folder, rows: parsed.rows, profiles: assignments.length, skipped: Object.fromEntries(skipped) }, 'read viewing history');
+  ctx.onStep?.('history');
   return out;
 }
 
@@ -152,6 +158,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     { profile, baseVersion: base.version, interactions: matched.interactions.length, unmatchedShows: matched.unmatchedShows, lossBefore: trained.loss[0], lossAfter: trained.loss.at(-1) },
     'trained local model',
   );
+  ctx.onStep?.('training');
 
   let ledger = await readPrivacyLedger(dir);
   if (config.DP_EPSILON > 0 && !canSpend(ledger, config.DP_EPSILON, config.PRIVACY_BUDGET_EPSILON)) {
@@ -181,6 +188,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   });
   await writeProfileModel(dir, { state: { ...state, lastDeltaSha256: manifest.sha256, lastPublishedBase: base.version }, u: trained.u, vLocal: trained.V, vGlobal: base.values });
   logger.info({ profile, baseVersion: base.version, norm: Number(delta.rawNorm.toFixed(4)), clipped: delta.rawNorm > config.DELTA_CLIP_NORM, noise: delta.noise?.sigma ?? 0 }, 'published delta');
+  ctx.onStep?.('delta');
   return { profile, status: 'published', manifest, access: base.access, baseVersion: base.version };
 }
 
@@ -217,7 +225,7 @@ export async function runParticipantPass(ctx: ParticipantContext): Promise<PassR
   return result;
 }
 
-export interface DaemonOptions {
+interface DaemonOptions {
   signal: AbortSignal;
   /** Called after each pass (tests and the demo wait on it). */
   onPass?: (result: PassResult) => void;

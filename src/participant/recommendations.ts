@@ -26,7 +26,7 @@ export interface RecommendedShow {
   score: number;
 }
 
-export interface RankOptions {
+interface RankOptions {
   k: number;
   /** MMR diversity weight lambda in [0, 1]; 0 = plain top-k by score. */
   diversity: number;
@@ -59,7 +59,7 @@ export interface ProfileRecommendations {
   global: RecommendedShow[];
 }
 
-export interface RecommendationContext {
+interface RecommendationContext {
   config: Config;
   ws: Workspace;
   catalog: Catalog;

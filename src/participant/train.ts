@@ -12,7 +12,7 @@ import type { Random } from '../shared/random';
  * No I/O: `node.ts` reads files and publishes.
  */
 
-export interface MatchedHistory {
+interface MatchedHistory {
   interactions: Interaction[];
   /** Catalogue ids of every matched show (excluded from recommendations). */
   watched: number[];
@@ -20,7 +20,7 @@ export interface MatchedHistory {
   unmatchedShows: number;
 }
 
-export interface FeedbackSettings {
+interface FeedbackSettings {
   now: Date;
   halfLifeDays: number;
   mode: 'implicit' | 'stars';
@@ -49,7 +49,7 @@ export function historyFeedback(matched: HistoryMatches, settings: FeedbackSetti
   };
 }
 
-export interface PrivacySettings {
+interface PrivacySettings {
   clipNorm: number;
   /** 0 = no noise. */
   epsilon: number;
@@ -57,7 +57,7 @@ export interface PrivacySettings {
   random: Random;
 }
 
-export interface PrivateDelta {
+interface PrivateDelta {
   values: Float32Array;
   /** L2 norm before clipping. */
   rawNorm: number;

@@ -81,7 +81,7 @@ export const VARIABLES = {
   BLEND_WITH: { kind: { type: 'email' }, default: '', doc: 'email of a friend to blend with (both must name each other)' },
 } as const satisfies Record<string, Variable>;
 
-export type VariableName = keyof typeof VARIABLES;
+type VariableName = keyof typeof VARIABLES;
 
 type ValueOf<K extends Kind> = K extends { type: 'int' | 'number' }
   ? number
@@ -106,7 +106,7 @@ export type Config = {
   readonly unknownDotenvKeys: readonly string[];
 };
 
-export interface LoadConfigOptions {
+interface LoadConfigOptions {
   /** Folder holding `.env`; defaults to the project root. */
   appDir?: string;
   /** Environment to read; defaults to process.env. */

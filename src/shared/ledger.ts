@@ -32,13 +32,13 @@ import { GLOBAL_MANIFEST, GLOBAL_PAYLOAD, listGlobalVersions, parseGlobalManifes
  * one line (the whole file is rewritten atomically so that a crash never leaves a
  * half line).
  */
-export const LEDGER_FORMAT_VERSION = 1;
+const LEDGER_FORMAT_VERSION = 1;
 export const GENESIS_HASH = '0'.repeat(64);
 /** Far above a long deployment's ledger (about 170 bytes per accepted delta). */
-export const MAX_LEDGER_BYTES = 256 * 1024 * 1024; // 256 MiB
+const MAX_LEDGER_BYTES = 256 * 1024 * 1024; // 256 MiB
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
-export interface LedgerAccepted {
+interface LedgerAccepted {
   /** Keyed hash of the contributing participant profile (never the email). */
   participant: string;
   deltaSha256: string;
@@ -88,7 +88,7 @@ export function createLedgerEntry(fields: LedgerFields, previous: LedgerEntry | 
   return { ...body, hash: entryHash(body) };
 }
 
-export type LedgerCheck =
+type LedgerCheck =
   | { ok: true; entries: number; head: LedgerEntry | null }
   | { ok: false; entries: number; index: number; reason: string };
 
@@ -169,7 +169,7 @@ export async function appendLedgerEntry(file: string, entry: LedgerEntry): Promi
 }
 
 /** A Global_V version a participant holds: the sha256 of its payload bytes. */
-export interface GlobalCopy {
+interface GlobalCopy {
   version: number;
   sha256: string;
 }

@@ -6,11 +6,11 @@ import path from 'node:path';
  * run.sh repeatedly; a user may also start it by hand) does not run two loops
  * over the same state. A lock whose process is gone is taken over.
  */
-export interface Lock {
+interface Lock {
   release(): Promise<void>;
 }
 
-export type LockResult = { acquired: true; lock: Lock } | { acquired: false; holderPid: number };
+type LockResult = { acquired: true; lock: Lock } | { acquired: false; holderPid: number };
 
 function isAlive(pid: number): boolean {
   try {

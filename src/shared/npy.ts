@@ -9,9 +9,9 @@ import { AppError } from './errors';
  * padded with spaces to a multiple of 64 bytes and ending in '\n', then 24
  * bytes of data. `numpy.load('Global_V.npy')` reads it.
  */
-export type NpyDtype = '<f4' | '<i4';
+type NpyDtype = '<f4' | '<i4';
 
-export interface NpyArray {
+interface NpyArray {
   dtype: NpyDtype;
   shape: number[];
   data: Float32Array | Int32Array;
@@ -44,7 +44,7 @@ export function encodeNpy(data: Float32Array | Int32Array, shape: number[]): Buf
   return out;
 }
 
-export interface DecodeExpect {
+interface DecodeExpect {
   dtype?: NpyDtype;
   /** Expected shape; -1 matches any size in that position. */
   shape?: number[];

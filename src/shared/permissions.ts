@@ -58,7 +58,7 @@ import { moduleLogger } from './log';
  */
 
 export type AccessLevel = 'none' | 'read' | 'write' | 'admin';
-export interface PermissionRule {
+interface PermissionRule {
   pattern: string;
   access: { read?: string[]; write?: string[]; admin?: string[] };
 }
@@ -68,7 +68,7 @@ export interface PermissionFile {
 }
 
 export const PERMISSION_FILE = 'syft.pub.yaml';
-export const LEGACY_PERMISSION_FILE = 'syftperm.yaml';
+const LEGACY_PERMISSION_FILE = 'syftperm.yaml';
 /** Access-list token for every user; also the pseudo-user "anyone at all" for `evaluate`. */
 export const EVERYONE = '*';
 /** Access-list token replaced by the requesting user. */
@@ -113,7 +113,7 @@ export async function writePermissions(dir: string, file: PermissionFile): Promi
 
 // ---------------------------------------------------------------- parsing
 
-export type UnknownKeysHandler = (info: { file: string; keys: string[] }) => void;
+type UnknownKeysHandler = (info: { file: string; keys: string[] }) => void;
 
 const logUnknownKeys: UnknownKeysHandler = ({ file, keys }) => {
   moduleLogger('permissions').warn({ file, keys }, 'unknown keys in permission file ignored');

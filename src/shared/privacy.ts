@@ -27,7 +27,7 @@ import type { Random } from './random';
  * ```
  */
 
-export interface PrivacySpend {
+interface PrivacySpend {
   /** ISO timestamp. */
   at: string;
   /** What was released, e.g. 'delta' or 'insights'. */
@@ -44,7 +44,7 @@ export interface PrivacyLedger {
   deltaSpent: number;
 }
 
-export const COMPOSITION_METHOD = 'basic-composition';
+const COMPOSITION_METHOD = 'basic-composition';
 /** Slack for float sums: ten spends of 0.1 fit a budget of 1. */
 const BUDGET_TOLERANCE = 1e-9;
 const BISECTION_STEPS = 200;

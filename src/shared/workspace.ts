@@ -32,7 +32,7 @@ import { AppError } from './errors';
  * one data_dir (tests, the demo, the simulator) without mixing their state.
  */
 
-export interface Identity {
+interface Identity {
   email: string;
   dataDir: string;
   /** The client config file this identity came from. */
@@ -41,9 +41,9 @@ export interface Identity {
   embedded: boolean;
 }
 
-export const DEFAULT_CLIENT_CONFIG = path.join(os.homedir(), '.syftbox', 'config.json');
+const DEFAULT_CLIENT_CONFIG = path.join(os.homedir(), '.syftbox', 'config.json');
 /** Name of the embedded root's config file for the datasite `LOCAL_EMAIL`. */
-export const EMBEDDED_CONFIG_NAME = 'config.json';
+const EMBEDDED_CONFIG_NAME = 'config.json';
 const MAX_CLIENT_CONFIG_BYTES = 1024 * 1024; // 1 MiB
 
 /**

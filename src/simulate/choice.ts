@@ -1,4 +1,4 @@
-import { ARMS, armOnSide, CLICK_LOG_VERSION, type Arm, type ClickRow, type PageViewRow, type Side } from '../participant/clicks';
+import { ARMS, armOnSide, CLICK_LOG_VERSION, type Arm, type ClickRow, type PageViewRow, type Side } from '../shared/clicks';
 import type { Random } from '../shared/random';
 
 /**
@@ -52,7 +52,7 @@ export function pageViewId(random: Random): string {
   return id;
 }
 
-export interface PageViewInput {
+interface PageViewInput {
   pageView: string;
   /** ISO time of the view and its clicks. */
   at: string;
@@ -66,7 +66,7 @@ export interface PageViewInput {
   params?: ChoiceParams;
 }
 
-export interface SimulatedPageView {
+interface SimulatedPageView {
   view: PageViewRow;
   clicks: ClickRow[];
 }

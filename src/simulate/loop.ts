@@ -5,8 +5,9 @@ import { performance } from 'node:perf_hooks';
 import { analyzeClicks, writeExperimentReport, type ExperimentRow } from '../aggregator/experiment';
 import { auditRoot } from '../aggregator/audit';
 import { roundParams, runRound, type RoundContext } from '../aggregator/round';
-import { ClickLog, type Arm, type ClickLogRow } from '../participant/clicks';
-import { runParticipantPass, type ParticipantContext } from '../participant/node';
+import { ClickLog } from '../participant/clicks';
+import type { Arm, ClickLogRow } from '../shared/clicks';
+import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
 import { ensurePublishPermissions } from '../participant/publish';
 import { loadRecommendations } from '../participant/recommendations';
 import { createMatcher, type Catalog, type Matcher } from '../shared/catalog';
@@ -55,11 +56,11 @@ import {
 
 export const SIM_AGGREGATOR = 'aggregator@sim.example';
 /** Monday 6 January 2025, 00:00 UTC: day 0 of week 1. */
-export const SIM_START_MS = Date.UTC(2025, 0, 6);
+const SIM_START_MS = Date.UTC(2025, 0, 6);
 /** Rank of the simulated model: half the default MODEL_RANK, so the files and training per participant cost half. */
-export const DEFAULT_SIM_RANK = 16;
-export const SIMULATION_FORMAT = 'syftbox-netflix-svd/simulation';
-export const SIMULATION_FORMAT_VERSION = 1;
+const DEFAULT_SIM_RANK = 16;
+const SIMULATION_FORMAT = 'syftbox-netflix-svd/simulation';
+const SIMULATION_FORMAT_VERSION = 1;
 const PROFILE = 'profile_0';
 const CSV_NAME = 'NetflixViewingHistory.csv';
 /** Page views happen on the last day of the week, at 20:00 UTC; shows are watched on the days before. */
@@ -111,7 +112,7 @@ export const DEFAULT_SIMULATION: Readonly<SimulationOptions> = Object.freeze({
 });
 
 /** Wall time of each step of a week, summed over participants (ms). Participants run one after the other, so the steps add up to the week. */
-export interface WeekTimings {
+interface WeekTimings {
   /** runParticipantPass: history parse, training, private state and delta write. */
   participantPass: number;
   round: number;
@@ -183,7 +184,7 @@ export interface SimulationResult {
   peakRssMb: number;
 }
 
-export interface SimulationEnv {
+interface SimulationEnv {
   /** Model, privacy and merge parameters (the simulator overrides identity, paths, rank, page size, epsilon). */
   config: Config;
   catalog: Catalog;
@@ -195,6 +196,8 @@ export interface SimulationEnv {
 }
 
 export interface SimulationProbe {
+  /** Each step of a participant pass as it ends (`ParticipantContext.onStep`). */
+  passStep?(step: PassStep): void;
   /** Each participant pass's start and end (performance.now()). */
   passDone(startMs: number, endMs: number): void;
   /** The finished root, before a temporary one is deleted: the aggregator's and the participants' workspaces. */
@@ -220,13 +223,13 @@ interface SimRoot {
 }
 
 /** Bytes the root will take on disk, roughly. */
-export function estimateRootBytes(participants: number, items: number, rank: number, weeks: number): number {
+function estimateRootBytes(participants: number, items: number, rank: number, weeks: number): number {
   const matrix = items * rank * Float32Array.BYTES_PER_ELEMENT;
   return participants * (MATRICES_PER_PARTICIPANT * matrix + PARTICIPANT_OVERHEAD_BYTES) + (weeks + 1) * matrix;
 }
 
 /** Where a temporary root goes: /dev/shm (memory) when it has room to spare, else the OS temp folder. */
-export function temporaryBase(estimateBytes: number): string {
+function temporaryBase(estimateBytes: number): string {
   try {
     if (existsSync(SHM_DIR)) {
       const fsStats = statfsSync(SHM_DIR);
@@ -298,6 +301,7 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
       logger: siteLogger,
       now,
       noiseRandom: () => createRandom(deriveSeed(options.seed, `dp-noise/${person.index}/${deltas++}`)),
+      onStep: env.probe?.passStep?.bind(env.probe),
     };
     const clickLog = new ClickLog(ws.clickLog(PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
     sites.push({ person, ctx, exportFile, clickLog, epsilon: 0, lastDeltaSha256: null });

@@ -31,27 +31,27 @@ import { createRandom, deriveSeed, type Random } from '../shared/random';
  * (what people find without the page), and the shows clicked on the page.
  */
 
-export const LATENT_DIMS = 8;
-export const GENRE_NOISE = 0.5;
-export const FAVOURITE_GENRES = 3;
-export const FAVOURITE_BOOST = 2;
-export const QUALITY_WEIGHT = 0.5;
-export const UTILITY_THRESHOLD = 3;
-export const HISTORY_MEDIAN_SHOWS = 20;
-export const HISTORY_SPREAD = 0.5;
-export const HISTORY_MIN_SHOWS = 5;
-export const HISTORY_MAX_SHOWS = 80;
-export const HISTORY_SHARPNESS = 2;
-export const HISTORY_DAYS = 182;
-export const SERIES_MEAN_EPISODES = 4;
+const LATENT_DIMS = 8;
+const GENRE_NOISE = 0.5;
+const FAVOURITE_GENRES = 3;
+const FAVOURITE_BOOST = 2;
+const QUALITY_WEIGHT = 0.5;
+const UTILITY_THRESHOLD = 3;
+const HISTORY_MEDIAN_SHOWS = 20;
+const HISTORY_SPREAD = 0.5;
+const HISTORY_MIN_SHOWS = 5;
+const HISTORY_MAX_SHOWS = 80;
+const HISTORY_SHARPNESS = 2;
+const HISTORY_DAYS = 182;
+const SERIES_MEAN_EPISODES = 4;
 /** Most episodes of one series in an initial history (four seasons). */
-export const MAX_HISTORY_EPISODES = 40;
+const MAX_HISTORY_EPISODES = 40;
 /** Most episodes one choice brings (a series chosen in a week is watched for a few episodes). */
-export const MAX_EPISODES_PER_CHOICE = 4;
+const MAX_EPISODES_PER_CHOICE = 4;
 /** New shows each participant finds by itself every week, besides the page (so every export changes weekly). */
-export const ORGANIC_SHOWS_PER_WEEK = 1;
+const ORGANIC_SHOWS_PER_WEEK = 1;
 export const DAYS_PER_WEEK = 7;
-export const EPISODES_PER_SEASON = 10;
+const EPISODES_PER_SEASON = 10;
 export const MS_PER_DAY = 86_400_000;
 
 /** Item side of the hidden model, shared by every participant of one seed. */
@@ -66,7 +66,7 @@ export interface World {
   quality: Float32Array;
 }
 
-export interface Taste {
+interface Taste {
   /** Affinity per genre of `World.genres`. */
   genre: Float32Array;
   latent: Float32Array;
@@ -199,7 +199,7 @@ export function historyTitle(catalog: Catalog, item: number, episode: number): s
  * Rows for watching `item` starting on day `startMs`: one for a film, `count`
  * consecutive episodes (one a day, never past `lastMs`) for a series.
  */
-export function watchRows(catalog: Catalog, participant: SimParticipant, item: number, count: number, startMs: number, lastMs: number): HistoryRow[] {
+function watchRows(catalog: Catalog, participant: SimParticipant, item: number, count: number, startMs: number, lastMs: number): HistoryRow[] {
   participant.seen.add(item);
   if (catalog.items[item].kind === 'film') return [{ title: historyTitle(catalog, item, 1), date: isoDay(startMs) }];
   const done = participant.episodes.get(item) ?? 0;
@@ -216,7 +216,7 @@ function episodeCount(random: Random, mean: number, cap: number): number {
   return n;
 }
 
-export interface PopulationOptions {
+interface PopulationOptions {
   participants: number;
   seed: number;
   /** Share of participants whose global list is replaced by the shows they like least. */

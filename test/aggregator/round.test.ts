@@ -12,7 +12,7 @@ import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import { encodeNpy } from '../../src/shared/npy';
 import { EVERYONE, canRead } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
-import { AGGREGATOR, MODEL, PARAMS, addParticipant, createRoot, publish, publishRaw, randomDelta, roundContext, type TestRoot } from './fixtures';
+import { addParticipant, AGGREGATOR, createRoot, MODEL, PARAMS, publish, publishRaw, randomDelta, roundContext, type TestRoot } from '../helpers/root';
 
 let root: TestRoot;
 beforeEach(async () => {

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { verifyLedger, readLedger } from '../../src/shared/ledger';
 import { canRead } from '../../src/shared/permissions';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 import { readProfileState } from '../../src/participant/state';
-import { waitFor } from '../aggregator/fixtures';
+import { freePort, waitFor } from '../helpers/process';
 
 const AGG = 'aggregator@example.org';
 const ALICE = 'alice@example.org';
@@ -24,17 +23,6 @@ interface RunSh {
   child: ChildProcess;
   output: () => string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Start run.sh as SyftBox does: `$SHELL -lc 'exec <app>/run.sh'` from the app folder, with its env. */
@@ -85,15 +73,15 @@ describe('run.sh', () => {
     running.push(aggregator, participant);
 
     // the page URL is printed early, before training finishes
-    await waitFor(async () => participant.output().includes(`http://127.0.0.1:${alicePort}`), 30_000, 'the page URL');
+    await waitFor(async () => participant.output().includes(`http://127.0.0.1:${alicePort}`), 'the page URL');
     const catalog = await loadCatalog(null);
     const model = { items: catalog.items.length, rank: Number(RANK), vocabHash: catalog.hash };
     const aliceWs = new Workspace({ email: ALICE, dataDir }, APP);
     const aggWs = new Workspace({ email: AGG, dataDir }, APP);
 
     // the participant publishes, the aggregator merges and grants, the participant retrains from Global_V
-    await waitFor(() => readLatestGlobal(aggWs.globalDir(AGG), model), 60_000, 'Global_V');
-    await waitFor(async () => (await readProfileState(aliceWs.privateDir('profile_0')))?.access === 'granted', 60_000, 'access granted');
+    await waitFor(() => readLatestGlobal(aggWs.globalDir(AGG), model), 'Global_V');
+    await waitFor(async () => (await readProfileState(aliceWs.privateDir('profile_0')))?.access === 'granted', 'access granted');
     const health = await fetch(`http://127.0.0.1:${alicePort}/api/health`);
     expect(health.status).toBe(200);
 
@@ -126,7 +114,7 @@ describe('run.sh', () => {
     // the lock is released: nothing is left claiming to run
     expect(existsSync(path.join(aliceWs.privateRoot(), 'app.lock'))).toBe(false);
     expect(readFileSync(path.join(dataDir, 'datasites', ALICE, 'app_data', APP, 'syft.pub.yaml'), 'utf8')).toContain(AGG);
-  }, 180_000);
+  });
 
   it('stops with one line naming the problem when the SyftBox config is missing', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'runsh-'));
@@ -136,5 +124,5 @@ describe('run.sh', () => {
     const lines = run.output().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/ERR_SYFTBOX_CONFIG: SyftBox client config .*nope\.json does not exist/);
-  }, 60_000);
+  });
 });

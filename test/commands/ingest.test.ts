@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/shared/config';
+import { REAL_EXPORT } from '../helpers/data';
+import { runCli } from '../helpers/process';
 
-const REAL_EXPORT = path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'netflix-history', 'nsteenholdt_NetflixViewingHistory.csv');
 const REPORT_KEYS = ['rows', 'skipped', 'profiles', 'dateFormat', 'firstDate', 'lastDate', 'shows', 'matched', 'unmatched', 'reasons', 'unmatchedSample'];
 
 let dir: string;
@@ -17,22 +15,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The tsx that `npx tsx` and `npm run cli` run, without npm's start-up time and warnings. */
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
-
-/** Run `tsx src/cli.ts ingest ...` from the project root; resolves with exit code and output. */
-async function ingest(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(TSX, ['src/cli.ts', 'ingest', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'silent', CATALOG_PATH: '', DATE_ORDER: 'auto' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const ingest = (...args: string[]) => runCli(['ingest', ...args], { ...process.env, LOG_LEVEL: 'silent', CATALOG_PATH: '', DATE_ORDER: 'auto' });
 
 describe('cli ingest', () => {
   it('prints one JSON object with exactly the report keys for the real export', async () => {

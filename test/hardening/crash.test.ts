@@ -11,8 +11,9 @@ import { decodeNpy } from '../../src/shared/npy';
 import { canRead } from '../../src/shared/permissions';
 import { createRandom, type Random } from '../../src/shared/random';
 import { Workspace } from '../../src/shared/workspace';
-import { AGGREGATOR, APP, cliEnv, createRoot, startCli, type TestRoot } from '../aggregator/fixtures';
-import { historyFor, put, viewingHistory, writeSmallCatalog } from './harness';
+import { hasNumpy, historyFor, put, viewingHistory, writeSmallCatalog } from '../helpers/data';
+import { startCli } from '../helpers/process';
+import { AGGREGATOR, APP, cliEnv, createRoot, type TestRoot } from '../helpers/root';
 
 /**
  * Crash safety of the whole system: three participant processes and one
@@ -84,18 +85,9 @@ async function publishedManifest(ws: Workspace): Promise<DeltaManifest | null> {
 }
 
 /** True when python3 with numpy is installed (then Global_V is also loaded by numpy itself). */
-function hasNumpy(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('participants and aggregator under kill -9', () => {
   it(`${ROUNDS} rounds with random kills leave Global_V, the ledger and the applied deltas consistent`, async () => {
-    const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'netflix_titles.csv'), 300);
+    const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 300);
     const catalog: Catalog = await loadCatalog(catalogFile);
     const model: GlobalExpect = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
     const shared = { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK) };
@@ -169,5 +161,5 @@ describe('participants and aggregator under kill -9', () => {
       expect(audit.problems, p.ws.email).toEqual([]);
       expect(await canRead(root.ws.datasitesDir, p.ws.email, payload), p.ws.email).toBe(true);
     }
-  }, 240_000);
+  });
 });

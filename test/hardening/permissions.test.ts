@@ -6,8 +6,8 @@ import type { RoundResult } from '../../src/aggregator/round';
 import { loadCatalog } from '../../src/shared/catalog';
 import { createRandom } from '../../src/shared/random';
 import type { Workspace } from '../../src/shared/workspace';
-import { AGGREGATOR, addParticipant, cliEnv, createRoot, publish, randomDelta, startCli, writeCatalog, type TestRoot } from '../aggregator/fixtures';
-import { logLines } from './harness';
+import { logLines, startCli } from '../helpers/process';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, writeCatalog, type TestRoot } from '../helpers/root';
 
 /**
  * Hostile permission files in participants' app folders, seen by a real

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { computeInsights, isoWeek, lastCompleteWeek, OTHER_GENRE, playsOf, shiftWeek, weekStart } from '../../src/participant/insights';
+import { computeInsights, OTHER_GENRE, playsOf } from '../../src/participant/insights';
+import { isoWeek, lastCompleteWeek, shiftWeek, weekStart } from '../../src/shared/weeks';
 import { createMatcher, matchEvents, type Catalog, type CatalogItem } from '../../src/shared/catalog';
 import type { ViewingEvent } from '../../src/shared/history';
 
@@ -25,29 +26,6 @@ function episode(show: string, n: number, date: string, durationSec: number | nu
 function film(title: string, date: string, durationSec: number | null = null): ViewingEvent {
   return { profile: null, title, show: title, kind: 'film', season: null, episode: null, date, startTime: null, durationSec };
 }
-
-describe('ISO weeks', () => {
-  it('follows ISO 8601 across year boundaries', () => {
-    expect(isoWeek('2020-12-28')).toBe('2020-W53');
-    expect(isoWeek('2020-12-31')).toBe('2020-W53');
-    expect(isoWeek('2021-01-03')).toBe('2020-W53');
-    expect(isoWeek('2021-01-04')).toBe('2021-W01');
-    expect(isoWeek('2019-12-30')).toBe('2020-W01'); // a Monday in December that starts week 1 of the next year
-    expect(isoWeek('2018-12-31')).toBe('2019-W01');
-    expect(isoWeek('2016-01-03')).toBe('2015-W53');
-    expect(isoWeek('2024-12-30')).toBe('2025-W01');
-    expect(isoWeek('2021-06-15')).toBe('2021-W24');
-    expect(weekStart('2021-01-03')).toBe('2020-12-28');
-    expect(shiftWeek('2021-01-05', -1)).toBe('2020-W53');
-    expect(shiftWeek('2020-12-30', 1)).toBe('2021-W01');
-    expect(lastCompleteWeek(new Date('2021-01-04T00:30:00Z'))).toBe('2020-W53');
-    expect(lastCompleteWeek(new Date('2021-01-03T23:59:00Z'))).toBe('2020-W52');
-  });
-
-  it('rejects what is not a date', () => {
-    expect(() => isoWeek('03/01/2021')).toThrow(RangeError);
-  });
-});
 
 describe('computeInsights', () => {
   const events: ViewingEvent[] = [

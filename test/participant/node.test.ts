@@ -13,6 +13,7 @@ import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 import { runParticipant, runParticipantPass, type ParticipantContext, type PassResult } from '../../src/participant/node';
 import { readProfileModel } from '../../src/participant/state';
+import { WAIT_MS } from '../helpers/process';
 
 const AGG = 'agg@test.org';
 const ME = 'alice@test.org';
@@ -225,7 +226,7 @@ describe('participant daemon', () => {
     const waiters: { n: number; resolve: () => void }[] = [];
     const untilPasses = (n: number) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for pass ${n}; got ${passes.length}`)), 20_000);
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for pass ${n}; got ${passes.length}`)), WAIT_MS);
         waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
         if (passes.length >= n) resolve();
       });
@@ -251,7 +252,7 @@ describe('participant daemon', () => {
     await writePermissions(aggWs.aggregatorDir(AGG), { rules: [{ pattern: '**', access: { read: [ME] } }] });
     const { items, rank, vocabHash } = expectModel();
     await writeGlobalVersion(aggWs.globalDir(AGG), initialItemFactors(items, rank, 5), { version: 1, round: 1, items, rank, vocabHash, contributors: 1, createdAt: new Date().toISOString() });
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + WAIT_MS;
     while (!passes.some((p) => p.profiles[0]?.baseVersion === 1) && Date.now() < deadline) await untilPasses(passes.length + 1);
     expect(passes.at(-1)!.profiles[0]).toMatchObject({ status: 'published', access: 'granted', baseVersion: 1 });
 

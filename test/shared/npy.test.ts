@@ -5,15 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/shared/errors';
 import { decodeNpy, encodeNpy } from '../../src/shared/npy';
-
-function hasNumpy(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { hasNumpy, unavailable } from '../helpers/data';
 
 describe('npy', () => {
   it('round-trips float32 and int32 matrices', () => {
@@ -30,7 +22,7 @@ describe('npy', () => {
     expect((10 + bytes.readUInt16LE(8)) % 64).toBe(0);
   });
 
-  it.runIf(hasNumpy())('is readable by numpy.load', () => {
+  it.skipIf(unavailable('numpy (python3 -c "import numpy")', hasNumpy()))('is readable by numpy.load', () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'npy-')), 'a.npy');
     writeFileSync(file, encodeNpy(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]));
     const out = execFileSync('python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(file)}); print(a.dtype, a.shape, a.sum())`]).toString().trim();

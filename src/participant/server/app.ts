@@ -134,7 +134,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   return app;
 }
 
-export interface ListenOptions {
+interface ListenOptions {
   host: string;
   port: number;
 }

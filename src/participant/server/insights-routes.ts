@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { readCommunityStats, type CommunityStats } from '../../aggregator/community';
 import { matchEvents, type Catalog, type Matcher } from '../../shared/catalog';
+import { displayedCommunity, readCommunityStats, type CommunityStats } from '../../shared/community';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Workspace } from '../../shared/workspace';
@@ -34,7 +34,7 @@ import { assertSameOrigin } from './security';
  * JSON body of at most BLEND_BODY_BYTES: an HTML form from another site can
  * send neither.
  */
-export interface InsightsRouteOptions {
+interface InsightsRouteOptions {
   config: Config;
   ws: Workspace;
   catalog: Catalog;
@@ -51,7 +51,7 @@ export interface InsightsRouteOptions {
 export const BLEND_BODY_BYTES = 1024; // 1 KiB
 const MAX_EMAIL_CHARS = 254;
 
-export const NO_HISTORY_MESSAGE =
+const NO_HISTORY_MESSAGE =
   'No viewing history yet: save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first pass.';
 
 const emptyObject = { type: 'object', properties: {}, additionalProperties: false } as const;
@@ -63,9 +63,11 @@ const nullableNum = { type: ['number', 'null'] } as const;
 const nullableInt = { type: ['integer', 'null'] } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
 const strings = { type: 'array', items: str } as const;
-const estimate = { type: 'object', required: ['value', 'se'], properties: { value: num, se: num } } as const;
+const bool = { type: 'boolean' } as const;
 const obj = <P extends Record<string, unknown>>(properties: P) => ({ type: 'object', required: Object.keys(properties), properties }) as const;
 const nullable = <S extends object>(schema: S) => ({ anyOf: [{ type: 'null' }, schema] }) as const;
+/** An estimate within its valid range (`boundedEstimate`). */
+const bounded = obj({ value: num, low: num, high: num, clipped: bool });
 
 const weekPoint = obj({ week: str, start: str, plays: int, hours: nullableNum });
 const personalSchema = obj({
@@ -86,9 +88,9 @@ const comparisonSchema = obj({
   week: str,
   plays: int,
   band: obj({ min: int, max: nullableInt }),
-  fewer: estimate,
+  fewer: bounded,
   interval: { type: 'array', items: num, minItems: 2, maxItems: 2 },
-  mean: nullable(estimate),
+  mean: nullable(bounded),
 });
 const insightsSchema = obj({
   profile: str,
@@ -107,10 +109,10 @@ const communitySchema = obj({
       participants: int,
       epsilon: obj({ min: num, max: num }),
       detectableCount: num,
-      topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: num, se: num }) },
-      nothingWatched: obj({ count: num, se: num }),
-      trend: { type: 'array', items: obj({ week: str, participants: int, mean: nullableNum, se: nullableNum }) },
-      bands: { type: 'array', items: obj({ min: int, max: nullableInt, share: num, se: num, below: num, belowSe: num }) },
+      topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: bounded }) },
+      nothingWatched: bounded,
+      trend: { type: 'array', items: obj({ week: str, participants: int, mean: nullable(bounded) }) },
+      bands: { type: 'array', items: obj({ min: int, max: nullableInt, share: bounded, below: bounded }) },
     }),
   ),
 });
@@ -165,14 +167,18 @@ function personalView(insights: PersonalInsights, catalog: Catalog) {
   };
 }
 
+/** The statistics as the page gets them: every estimate within its range, shows with titles. */
 function communityView(stats: CommunityStats, catalog: Catalog) {
+  const shown = displayedCommunity(stats);
   return {
-    ...stats,
-    topShows: stats.topShows.map((s) => {
+    ...shown,
+    createdAt: stats.createdAt,
+    epsilon: stats.epsilon,
+    detectableCount: stats.detectableCount,
+    topShows: shown.topShows.map((s) => {
       const item = catalog.items[s.item];
-      return { item: s.item, title: item.title, kind: item.kind, year: item.year, count: s.count, se: s.se };
+      return { item: s.item, title: item.title, kind: item.kind, year: item.year, count: s.count };
     }),
-    bands: stats.distribution.bands,
   };
 }
 
@@ -207,7 +213,7 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
     const matched = matchEvents(events, opts.matcher);
     const insights = computeInsights(matched, { catalog, now: now() });
     const { stats } = await loadStats();
-    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(matched.events), stats.week, matched.itemOf).plays, stats);
+    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(matched.events), stats.week, matched.itemOf).plays, displayedCommunity(stats));
     return { profile, state: 'ready', message: null, personal: personalView(insights, catalog), comparison };
   });
 

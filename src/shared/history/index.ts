@@ -21,7 +21,7 @@ export const MAX_HISTORY_BYTES = 256 * 1024 * 1024; // 256 MiB
 /** Bytes checked for NUL and invalid UTF-8 before parsing. */
 const SNIFF_BYTES = 1024; // 1 KiB
 
-export interface ReadHistoryOptions {
+interface ReadHistoryOptions {
   /** Day/month order of the simple export's dates; 'auto' (default) detects it per file. */
   dateOrder?: DateOrderOption;
   /** Rows dated after this are skipped as `future`; defaults to the current time. */

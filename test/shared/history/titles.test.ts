@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import Papa from 'papaparse';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../../src/shared/config';
 import { cleanText, decomposeTitle, parseSeason } from '../../../src/shared/history';
+import { REAL_EXPORT } from '../../helpers/data';
 
-const REAL_EXPORT = path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'netflix-history', 'nsteenholdt_NetflixViewingHistory.csv');
 
 const series = (show: string, season: string | null, episode: string | null) => ({ show, kind: 'series', season, episode });
 const film = (show: string) => ({ show, kind: 'film', season: null, episode: null });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import { writePermissions } from '../../src/shared/permissions';
 import { createRandom, type Random } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 
-/** Test fixtures: a SyftBox-layout root with an aggregator and participants that publish deltas. */
+/** A SyftBox-layout root in a temporary folder, with an aggregator and participants that publish deltas. */
 export const APP = 'fedsvd-test';
 export const AGGREGATOR = 'agg@example.org';
 export const MODEL: GlobalExpect = { items: 40, rank: 3, vocabHash: 'ab'.repeat(32) };
@@ -107,8 +106,6 @@ export function roundContext(root: TestRoot, params: Partial<RoundParams> = {}, 
   };
 }
 
-export const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-
 /** A MovieLens-shaped catalogue of `items` films in the root (small models for process tests). */
 export async function writeCatalog(root: TestRoot, items: number): Promise<string> {
   const file = path.join(root.dataDir, 'movies.csv');
@@ -130,34 +127,4 @@ export function cliEnv(root: TestRoot, email: string, extra: Record<string, stri
     LOG_LEVEL: 'silent',
     ...extra,
   };
-}
-
-export interface CliRun {
-  child: ChildProcess;
-  /** Resolves when the child exits: exit code (null when killed) and its output. */
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-}
-
-/** Start `src/cli.ts <args>` in one node process (no npx wrapper, so a kill reaches the aggregator itself). */
-export function startCli(args: string[], env: NodeJS.ProcessEnv): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli.ts'), ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, done };
-}
-
-/** Poll `probe` until it returns a truthy value, or fail after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
