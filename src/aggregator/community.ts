@@ -4,7 +4,7 @@ import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic
 import type { Catalog } from '../shared/catalog';
 import { formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import { canRead } from '../shared/permissions';
+import { readableHere } from '../shared/permissions';
 import { Workspace } from '../shared/workspace';
 import {
   bandProbabilities,
@@ -352,7 +352,7 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
   for (const { email, profile } of await discoverProfiles(view, logger)) {
     const file = view.communityStats(profile, email);
     try {
-      if (!(await canRead(view.datasitesDir, view.email, file))) continue;
+      if (!(await readableHere(view, file))) continue;
       const value = await readJsonFile(file, { maxBytes: MAX_COMMUNITY_BYTES });
       if (value === null) continue;
       const result = decodeCommunityReport(value, expect);
@@ -400,14 +400,14 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
 
 /**
  * The community statistics a participant may read: `stats.json` in the
- * aggregator's folder, once synced here and readable by this datasite, for
+ * aggregator's folder, once synced here (`readableHere`), for
  * this catalogue; null otherwise (not published yet, not granted, another
  * catalogue, malformed: the last two are logged).
  */
 export async function readCommunityStats(ws: Workspace, aggregatorEmail: string, catalog: Catalog, logger: Logger): Promise<CommunityStats | null> {
   const file = path.join(communityDir(ws, aggregatorEmail), STATS_FILE);
   try {
-    if (!(await canRead(ws.datasitesDir, ws.email, file))) return null;
+    if (!(await readableHere(ws, file))) return null;
     const value = (await readJsonFile(file, { maxBytes: MAX_STATS_BYTES })) as CommunityStats | null;
     if (value === null) return null;
     const shaped =

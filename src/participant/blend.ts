@@ -7,7 +7,7 @@ import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { scoreItems } from '../shared/model/recommend';
-import { canRead, PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
+import { PERMISSION_FILE, parsePermissions, readableHere, writePermissions, type PermissionFile } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { readProfileModel, readProfileState } from './state';
 
@@ -277,11 +277,11 @@ export async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile
   return percentileScores(scoreItems(model.u, model.vLocal, state.items, state.rank), excluded);
 }
 
-/** True when `friend` has named this datasite: their consent marker is readable here. */
+/** True when `friend` has named this datasite: their consent marker is here and readable (`readableHere`). */
 export async function friendConsents(ws: Workspace, friend: string): Promise<boolean> {
   const marker = path.join(ws.blendDir(friend), CONSENT_MARKER);
   try {
-    return (await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES })) !== null && (await canRead(ws.datasitesDir, ws.email, marker));
+    return (await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES })) !== null && (await readableHere(ws, marker));
   } catch {
     return false;
   }
@@ -401,7 +401,7 @@ export async function blendView(ctx: BlendContext, profile: string): Promise<Ble
     if (!SCORES_FILE_RE.test(name)) continue;
     const file = path.join(ws.blendDir(friend), name);
     try {
-      if (!(await canRead(ws.datasitesDir, ws.email, file))) continue;
+      if (!(await readableHere(ws, file))) continue;
       const decoded = decodeBlendScores(await readJsonFile(file, { maxBytes: MAX_BLEND_BYTES }), expect);
       if (typeof decoded === 'string') logger.warn({ file, problem: decoded }, 'skipped a friend\'s blend file');
       else theirs.push({ profile: name.slice(0, -'.json'.length), bytes: decoded });
