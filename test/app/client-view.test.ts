@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoRoot, runDemoRounds, type DemoRoot } from '../../src/demo/embedded';
+import { buildDemoRoot, publishDemoExtras, runDemoRounds, type DemoRoot } from '../../src/demo/embedded';
 import { loadCatalog, type Catalog } from '../../src/shared/catalog';
 import { loadConfig } from '../../src/shared/config';
 import { silentLogger } from '../../src/shared/log';
@@ -10,6 +11,7 @@ import { readClientConfig, Workspace, writeClientConfig } from '../../src/shared
 import { runParticipantPass } from '../../src/participant/node';
 import { buildApp } from '../../src/participant/server/app';
 import { readCommunityStats } from '../../src/aggregator/community';
+import { blendView } from '../../src/participant/blend';
 import { syncView } from './sync-view';
 
 /**
@@ -30,8 +32,9 @@ beforeAll(async () => {
   const local = path.join(mkdtempSync(path.join(os.tmpdir(), 'client-view-')), 'shared');
   const config = loadConfig({ env: { LOCAL_ROOT: local, OUTPUT_DIR: path.join(local, 'no-own-export'), MODEL_RANK: '4', LOG_LEVEL: 'silent' }, dotenv: false });
   catalog = await loadCatalog(null);
-  root = buildDemoRoot(config, catalog, silentLogger);
+  root = await buildDemoRoot(config, catalog, silentLogger);
   const rounds = await runDemoRounds(root, { minRounds: 1, maxRounds: 4 });
+  await publishDemoExtras(root, rounds.at(-1)!, config, catalog);
   version = rounds.at(-1)!.result.version;
   expect(version).toBeGreaterThan(0);
 }, 240_000);
@@ -77,8 +80,19 @@ describe('a contributor on a real SyftBox client', () => {
     expect(pass.profiles[0]).toMatchObject({ access: 'waiting', baseVersion: 0 });
   }, 120_000);
 
-  it('reads the community statistics sync delivered, and nothing that was not delivered', async () => {
-    const { ws } = await onItsOwnMachine(3, false);
-    expect(await readCommunityStats(ws, root.aggregator.ws.email, catalog, silentLogger)).toBeNull(); // none published yet: not yet, no error
+  it('reads the community statistics sync delivered', async () => {
+    const { ws, synced } = await onItsOwnMachine(3, false);
+    expect(synced).toContain(`${root.aggregator.ws.email}/app_data/${APP}/aggregator/community/stats.json`);
+    expect(await readCommunityStats(ws, root.aggregator.ws.email, catalog, silentLogger)).toMatchObject({ participants: root.participants.length });
+  }, 120_000);
+
+  it('reads its blend friend\'s scores that sync delivered, without the friend\'s blend syft.pub.yaml', async () => {
+    const { ws, synced, participant } = await onItsOwnMachine(1, false);
+    const friend = root.participants[0].email; // the demo's blend pair: participants 0 and 1
+    expect(synced).toContain(`${friend}/app_data/${APP}/blend/consent.json`);
+    await rm(path.join(ws.blendDir(friend), 'syft.pub.yaml'), { force: true }); // a client that has it or not: presence decides
+    const view = await blendView({ config: participant.ctx.config, ws, catalog, logger: silentLogger }, 'profile_0');
+    expect(view).toMatchObject({ state: 'active' });
+    expect(view.lists[0].items.length).toBeGreaterThan(0);
   }, 120_000);
 });
