@@ -80,7 +80,7 @@ find_node() {
 
 if ! find_node; then
   say "cannot find Node.js $MIN_NODE or newer (looked on PATH, through nvm in ${NVM_HOME:-~/.nvm}, and in ${NODE_SEARCH_PATH-the usual install folders})${TOO_OLD:+; found $TOO_OLD, which is too old}: install Node.js 22 LTS from https://nodejs.org (or: nvm install 22); the app starts by itself once it is installed"
-  until find_node; do sleep 30; done
+  until sleep 30 && find_node; do :; done
 fi
 PATH="${NODE%/*}:$PATH"
 export PATH
