@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog } from '../shared/catalog';
-import { formatError } from '../shared/errors';
+import { formatError, isAppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { readableHere } from '../shared/permissions';
 import { Workspace } from '../shared/workspace';
@@ -363,7 +363,9 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
       decoded.push(result);
       hash.update(`${email}/${profile}\u0000${JSON.stringify(value)}\n`);
     } catch (err) {
-      logger.warn({ file, err: formatError(err) }, 'skipped a community report');
+      // Not JSON (yet): still being written; read again next time.
+      if (isAppError(err, 'ERR_JSON_FORMAT')) logger.debug({ file }, 'a community report is not complete yet');
+      else logger.warn({ file, err: formatError(err) }, 'skipped a community report');
     }
   }
   const thisWeek = isoWeek(options.now().toISOString().slice(0, 10));
@@ -424,7 +426,8 @@ export async function readCommunityStats(ws: Workspace, aggregatorEmail: string,
     }
     return value;
   } catch (err) {
-    logger.warn({ file, err: formatError(err) }, 'cannot read the community statistics');
+    if (isAppError(err, 'ERR_JSON_FORMAT')) logger.debug({ file }, 'the community statistics are not complete yet');
+    else logger.warn({ file, err: formatError(err) }, 'cannot read the community statistics');
     return null;
   }
 }

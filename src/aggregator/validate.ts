@@ -1,9 +1,9 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile } from '../shared/atomic';
 import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, l2Norm, parseDeltaManifest, readDelta, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
 import { AppError, type ErrorCode } from '../shared/errors';
 import { deltaNoiseSigma } from '../shared/privacy';
-import { entryExists } from './discover';
 
 /**
  * Policy checks on top of the format checks of `readDelta` (schema, format
@@ -87,7 +87,14 @@ export async function validateProfile(
 ): Promise<Validation> {
   const peeked = await peekManifest(profileDir);
   if (peeked && view.applied.has(peeked.sha256)) return { kind: 'replay', sha256: peeked.sha256 };
-  if (peeked && !(await entryExists(path.join(profileDir, peeked.payload)))) return { kind: 'waiting', reason: `payload ${peeked.payload} not synced yet` };
+  if (peeked) {
+    // Sync delivers small files first: the manifest may be here before its payload, or while it is still being written.
+    const size = await fs.lstat(path.join(profileDir, peeked.payload)).then((s) => s.size, () => null);
+    if (size === null) return { kind: 'waiting', reason: `payload ${peeked.payload} not synced yet` };
+    const dataBytes = model.items * model.rank * Float32Array.BYTES_PER_ELEMENT;
+    const declaresModelShape = peeked.items === model.items && peeked.rank === model.rank;
+    if (declaresModelShape && size < dataBytes) return { kind: 'waiting', reason: `payload ${peeked.payload} still arriving (${size} of more than ${dataBytes} bytes)` };
+  }
   let delta: Delta | null;
   try {
     delta = await readDelta(profileDir, model);
