@@ -9,6 +9,7 @@ import {
   grants,
   readPermissionFolder,
   toDatasitesRelative,
+  uncheckedPatterns,
   type AccessLevel,
   type PermissionFile,
 } from '../shared/permissions';
@@ -31,10 +32,18 @@ import { Workspace, isEmailFolder, isProfileName } from '../shared/workspace';
  *   owner and the aggregator (write implies read: co-writers see each other's data).
  *
  * Readers and writers are the datasites in the root, every email or glob named
- * in a permission file found (so outsiders are reported too), and '*' when any
- * user at all has the access. Files SyftBox does not sync are skipped (symlinks,
+ * in a permission file found (so outsiders are reported too), and '*' when the
+ * server's public pseudo-user has the access. Access is decided as the SyftBox
+ * server decides it (`src/shared/permissions.ts`: ownership by email prefix,
+ * templates, doublestar globs, empty and unparsable permission files ignored),
+ * and where the answer is uncertain the audit reports the more readable one:
+ * rules of equal specificity count with the most permissive; a legacy
+ * `syftperm.yaml` counts both ways (the current server ignores it, the old
+ * Python one applied it) and the readers of both are reported; date templates
+ * are resolved at `now`. Files SyftBox does not sync are skipped (symlinks,
  * `*.tmp`, `*.log`, 0-byte files). A malformed permission file is a violation
- * and is otherwise skipped, as the server skips a ruleset it cannot parse.
+ * and is otherwise skipped, as the server skips it; so is a rule whose template
+ * this audit cannot evaluate (the server may still apply it).
  */
 
 export type FileKind = 'profile' | 'blend' | 'global' | 'aggregator' | 'other';
@@ -65,12 +74,14 @@ interface AuditOptions {
   dataDir: string;
   appName: string;
   aggregator: string;
+  /** Clock for date templates (default: now). */
+  now?: Date;
 }
 
 const NOT_SYNCED_SUFFIXES = ['.tmp', '.log'];
 
 /** Scan a SyftBox root and judge every published file of the app. */
-export async function auditRoot({ dataDir, appName, aggregator }: AuditOptions): Promise<AuditReport> {
+export async function auditRoot({ dataDir, appName, aggregator, now = new Date() }: AuditOptions): Promise<AuditReport> {
   const ws = new Workspace({ email: aggregator, dataDir }, appName);
   const sites = await listDatasites(ws.datasitesDir);
   const published: { abs: string; rel: string; owner: string }[] = [];
@@ -80,25 +91,39 @@ export async function auditRoot({ dataDir, appName, aggregator }: AuditOptions):
 
   const violations: Violation[] = [];
   const warnings: string[] = [];
-  const permissions = new Map<string, PermissionFile>();
   const folders = [...new Set(published.flatMap(({ rel }) => ancestorFolders(rel)))].sort();
-  for (const folder of folders) {
-    try {
-      const file = await readPermissionFolder(ws.datasitesDir, folder, ({ file: name, keys }) => {
-        warnings.push(`${toDatasitesRelative(ws.datasitesDir, name)}: unknown keys ignored: ${keys.join(', ')}`);
-      });
-      if (file !== null) permissions.set(folder, file);
-    } catch (err) {
-      if (!isAppError(err, 'ERR_PERMISSION_FILE') || err.file === undefined) throw err;
-      violations.push({ path: toDatasitesRelative(ws.datasitesDir, err.file), problem: `malformed permission file (ignored): ${err.message}` });
+  const views = await Promise.all(
+    [false, true].map(async (legacy) => {
+      const permissions = new Map<string, PermissionFile>();
+      for (const folder of folders) {
+        try {
+          const file = await readPermissionFolder(ws.datasitesDir, folder, {
+            legacy,
+            onUnknownKeys: ({ file: name, keys }) => warnings.push(`${toDatasitesRelative(ws.datasitesDir, name)}: unknown keys ignored: ${keys.join(', ')}`),
+          });
+          if (file !== null) permissions.set(folder, file);
+        } catch (err) {
+          if (!isAppError(err, 'ERR_PERMISSION_FILE') || err.file === undefined) throw err;
+          const problem = `malformed permission file (ignored): ${err.message}`;
+          const where = toDatasitesRelative(ws.datasitesDir, err.file);
+          if (!violations.some((v) => v.path === where)) violations.push({ path: where, problem });
+        }
+      }
+      return permissions;
+    }),
+  );
+  for (const [folder, file] of views[0]) {
+    for (const pattern of uncheckedPatterns(file, folder)) {
+      violations.push({ path: `${folder}/syft.pub.yaml`, problem: `rule "${pattern}" uses template syntax this audit cannot evaluate; the server may apply it: check who it grants by hand` });
     }
   }
 
   const contributors = new Set(published.filter(({ abs, owner }) => isDeltaManifest(ws, abs, owner)).map(({ owner }) => owner));
-  const principals = [...new Set([...sites, ...namedPrincipals(permissions)])].sort();
+  const principals = [...new Set([...sites, ...views.flatMap(namedPrincipals)])].sort();
   const holders = (rel: string, needed: AccessLevel): string[] => {
-    const named = principals.filter((p) => grants(evaluate(permissions, p, rel), needed));
-    return grants(evaluate(permissions, EVERYONE, rel), needed) ? [...named, EVERYONE] : named;
+    const has = (user: string) => views.some((permissions) => grants(evaluate(permissions, user, rel, now), needed));
+    const named = principals.filter(has);
+    return has(EVERYONE) ? [...named, EVERYONE] : named;
   };
 
   const files = published.map(({ abs, rel, owner }): AuditedFile => ({
@@ -111,7 +136,7 @@ export async function auditRoot({ dataDir, appName, aggregator }: AuditOptions):
   for (const file of files) {
     for (const problem of judge(file, aggregator, contributors)) violations.push({ path: file.path, problem });
   }
-  return { files, violations, warnings, ok: violations.length === 0 };
+  return { files, violations, warnings: [...new Set(warnings)], ok: violations.length === 0 };
 }
 
 /** The privacy problems of one file (empty when it is fine). */

@@ -21,9 +21,9 @@ import {
   type ShowCount,
   type TrendPoint,
 } from '../shared/community';
-import { formatError } from '../shared/errors';
+import { formatError, isAppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import { canRead } from '../shared/permissions';
+import { readableHere } from '../shared/permissions';
 import { isoWeek, shiftWeekLabel } from '../shared/weeks';
 import { Workspace } from '../shared/workspace';
 import { discoverProfiles } from './discover';
@@ -218,7 +218,7 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
   for (const { email, profile } of await discoverProfiles(view, logger)) {
     const file = view.communityStats(profile, email);
     try {
-      if (!(await canRead(view.datasitesDir, view.email, file))) continue;
+      if (!(await readableHere(view, file))) continue;
       const value = await readJsonFile(file, { maxBytes: MAX_COMMUNITY_BYTES });
       if (value === null) continue;
       const result = decodeCommunityReport(value, expect);
@@ -229,7 +229,9 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
       decoded.push(result);
       hash.update(`${email}/${profile}\u0000${JSON.stringify(value)}\n`);
     } catch (err) {
-      logger.warn({ file, err: formatError(err) }, 'skipped a community report');
+      // Not JSON (yet): still being written; read again next time.
+      if (isAppError(err, 'ERR_JSON_FORMAT')) logger.debug({ file }, 'a community report is not complete yet');
+      else logger.warn({ file, err: formatError(err) }, 'skipped a community report');
     }
   }
   const thisWeek = isoWeek(options.now().toISOString().slice(0, 10));

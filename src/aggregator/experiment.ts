@@ -3,7 +3,7 @@ import path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import { canRead } from '../shared/permissions';
+import { readableHere } from '../shared/permissions';
 import { createRandom, type Random } from '../shared/random';
 import { bootstrapMeanInterval, DEFAULT_BOOTSTRAP_SAMPLES, signTestPValue, signTestSampleSize } from '../shared/stats';
 import { isEmailFolder, isProfileName, Workspace } from '../shared/workspace';
@@ -204,7 +204,7 @@ export async function writeExperimentReport(ws: Workspace, options: ExperimentRe
   const logs = { read: 0, skipped: 0, rejectedLines: 0, tornTails: 0 };
   for (const { email, profile, file } of await findClickLogs(view)) {
     try {
-      if (!(await canRead(view.datasitesDir, view.email, file))) {
+      if (!(await readableHere(view, file))) {
         logs.skipped++;
         logger.debug({ file }, 'click log not readable by this datasite; skipped');
         continue;

@@ -5,9 +5,8 @@ import { moduleLogger, rootLogger } from '../shared/log';
 import { untilAborted } from '../shared/serial';
 import { abortOnSignals } from '../shared/shutdown';
 import { publishAggregatorReports } from '../aggregator/reports';
-import { afterParticipantPass } from '../participant/extras';
 import { buildApp, startServer } from '../participant/server/app';
-import { buildDemoRoot, runDemoRounds } from '../demo/embedded';
+import { buildDemoRoot, publishDemoExtras, runDemoRounds } from '../demo/embedded';
 import { intOption, parseOptions, type Command } from './command';
 
 /** How often the running demo refreshes the experiment report and community statistics. */
@@ -20,8 +19,10 @@ usage: npm run demo [-- --reset] [-- --rounds N] [-- --no-serve]
 
 Builds (or reuses) an embedded SyftBox-layout root at LOCAL_ROOT (default
 ./local-syftbox) with one aggregator and one participant per shipped demo history
-in data/demo/, runs federated rounds with the real participant and aggregator
-code until Global_V exists and every participant trains from it, then serves
+in data/demo/ (moved forward in time so the newest viewing is today), runs
+federated rounds with the real participant and aggregator code until Global_V
+exists and every participant trains from it, publishes the community reports of
+the last weeks as if the demo had run weekly, then serves
 your participant's page at http://127.0.0.1:<WEB_PORT>. Put your own export at
 OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
 
@@ -37,7 +38,7 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     // The demo prints its own progress lines; component logs would drown them unless asked for.
     const logger = moduleLogger('demo', rootLogger(values.verbose ? config.LOG_LEVEL : 'warn'));
     const catalog = await loadCatalog(config.CATALOG_PATH);
-    const root = buildDemoRoot(config, catalog, logger, { reset: values.reset });
+    const root = await buildDemoRoot(config, catalog, logger, { reset: values.reset });
     const me = root.participants[0];
     const log = (line: string) => process.stdout.write(`${line}\n`);
     log(`demo root: ${path.relative(PROJECT_ROOT, root.dataDir) || root.dataDir} (aggregator ${root.aggregator.ws.email}, ${root.participants.length} participants)`);
@@ -53,12 +54,8 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
       },
     });
     const last = rounds.at(-1)!;
-    // Twice: the first publishes each blend friend's consent, the second the scores, once both consents are readable.
-    for (let pass = 0; pass < 2; pass++) {
-      for (const [i, p] of root.participants.entries()) await afterParticipantPass(p.ctx, last.passes[i]);
-    }
+    await publishDemoExtras(root, last, config, catalog);
     const reports = () => publishAggregatorReports(root.aggregator, config, catalog);
-    await reports();
     if (values['no-serve']) {
       log(`done: Global_V v${last.result.version}, ${last.result.contributors} contributors`);
       return 0;

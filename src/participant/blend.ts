@@ -4,10 +4,10 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog } from '../shared/catalog';
 import type { Config } from '../shared/config';
-import { AppError, formatError } from '../shared/errors';
+import { AppError, formatError, isAppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { scoreItems } from '../shared/model/recommend';
-import { canRead, PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
+import { PERMISSION_FILE, parsePermissions, readableHere, writePermissions, type PermissionFile } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { readProfileModel, readProfileState } from './state';
 
@@ -30,6 +30,10 @@ import { readProfileModel, readProfileState } from './state';
  * then the permission file, in that order, so that no file is ever left under
  * the broader app-folder permission; the friend's app sees the marker gone and
  * deletes its own scores on its next pass, and both pages stop showing a blend.
+ * For the same reason, under a SyftBox client the marker and scores are first
+ * written PERMISSION_SETTLE_MS after the permission file, so that it reaches
+ * the server before them (sync uploads the files of one pass together, in no
+ * set order). An embedded root uploads nothing: there all go in one pass.
  *
  * Scores file (example abridged):
  * ```json
@@ -111,7 +115,7 @@ export function decoyItems(secret: Buffer, profile: string, items: number, rate 
   return out;
 }
 
-function encodeBlendScores(bytes: Uint8Array, vocabHash: string): BlendScores {
+export function encodeBlendScores(bytes: Uint8Array, vocabHash: string): BlendScores {
   return { format: BLEND_FORMAT, formatVersion: BLEND_FORMAT_VERSION, vocabHash, items: bytes.length, encoding: BLEND_ENCODING, scores: Buffer.from(bytes).toString('base64') };
 }
 
@@ -194,7 +198,18 @@ export interface BlendContext {
   ws: Workspace;
   catalog: Catalog;
   logger: Logger;
+  /** Clock for the upload order of the blend files (default: now). */
+  now?: () => Date;
 }
+
+/**
+ * Under a SyftBox client, how long the blend folder's syft.pub.yaml must have
+ * been in place before anything is written beside it. The client uploads
+ * what changed every ~5 s, several files at once in no set order; a file that
+ * reached the server before the permission file restricting it would be
+ * governed by the app folder's (readable by the aggregator). Six syncs.
+ */
+export const PERMISSION_SETTLE_MS = 30_000;
 
 async function readPrivate(ws: Workspace): Promise<PrivateBlend | null> {
   const file = path.join(ws.privateRoot(), PRIVATE_FILE);
@@ -277,11 +292,11 @@ async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile: strin
   return percentileScores(scoreItems(model.u, model.vLocal, state.items, state.rank), excluded);
 }
 
-/** True when `friend` has named this datasite: their consent marker is readable here. */
-async function friendConsents(ws: Workspace, friend: string): Promise<boolean> {
+/** True when `friend` has named this datasite: their consent marker is here and readable (`readableHere`). */
+export async function friendConsents(ws: Workspace, friend: string): Promise<boolean> {
   const marker = path.join(ws.blendDir(friend), CONSENT_MARKER);
   try {
-    return (await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES })) !== null && (await canRead(ws.datasitesDir, ws.email, marker));
+    return (await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES })) !== null && (await readableHere(ws, marker));
   } catch {
     return false;
   }
@@ -332,6 +347,13 @@ export async function syncBlend(ctx: BlendContext): Promise<BlendSyncResult> {
   }
   await removeScoresFor(dir, friend);
   await ensurePermissions(dir, friend);
+  if (!ws.embedded) {
+    const sinceMs = (ctx.now ?? (() => new Date()))().getTime() - (await fs.stat(path.join(dir, PERMISSION_FILE))).mtimeMs;
+    if (sinceMs < PERMISSION_SETTLE_MS) {
+      logger.debug({ friend, sinceMs }, 'blend permission file written; the consent and scores follow once it has synced');
+      return { friend, state: 'waiting', published: [] };
+    }
+  }
   const marker = path.join(dir, CONSENT_MARKER);
   if ((await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES }).catch(() => null)) === null) {
     await writeJsonAtomic(marker, { format: CONSENT_FORMAT, formatVersion: 1 });
@@ -401,12 +423,14 @@ export async function blendView(ctx: BlendContext, profile: string): Promise<Ble
     if (!SCORES_FILE_RE.test(name)) continue;
     const file = path.join(ws.blendDir(friend), name);
     try {
-      if (!(await canRead(ws.datasitesDir, ws.email, file))) continue;
+      if (!(await readableHere(ws, file))) continue;
       const decoded = decodeBlendScores(await readJsonFile(file, { maxBytes: MAX_BLEND_BYTES }), expect);
       if (typeof decoded === 'string') logger.warn({ file, problem: decoded }, 'skipped a friend\'s blend file');
       else theirs.push({ profile: name.slice(0, -'.json'.length), bytes: decoded });
     } catch (err) {
-      logger.warn({ file, err: formatError(err) }, 'skipped a friend\'s blend file');
+      // Not JSON (yet): a file still being written, like a payload behind its manifest. Looked at again on the next view.
+      if (isAppError(err, 'ERR_JSON_FORMAT')) logger.debug({ file }, 'a friend\'s blend file is not complete yet');
+      else logger.warn({ file, err: formatError(err) }, 'skipped a friend\'s blend file');
     }
   }
   if (theirs.length === 0) return { consent, state: 'waiting', lists: [] };

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { readJsonFile } from './atomic';
 import type { Catalog } from './catalog';
-import { formatError } from './errors';
+import { formatError, isAppError } from './errors';
 import type { Logger } from './log';
-import { canRead } from './permissions';
+import { readableHere } from './permissions';
 import { boundedEstimate, type BoundedEstimate } from './stats';
 import { shiftWeekLabel } from './weeks';
 import type { Workspace } from './workspace';
@@ -221,7 +221,7 @@ export function communityStatsFile(ws: Workspace, aggregatorEmail: string = ws.e
 export async function readCommunityStats(ws: Workspace, aggregatorEmail: string, catalog: Catalog, logger: Logger): Promise<CommunityStats | null> {
   const file = communityStatsFile(ws, aggregatorEmail);
   try {
-    if (!(await canRead(ws.datasitesDir, ws.email, file))) return null;
+    if (!(await readableHere(ws, file))) return null;
     const value = (await readJsonFile(file, { maxBytes: MAX_STATS_BYTES })) as CommunityStats | null;
     if (value === null) return null;
     const shaped =
@@ -238,7 +238,8 @@ export async function readCommunityStats(ws: Workspace, aggregatorEmail: string,
     }
     return value;
   } catch (err) {
-    logger.warn({ file, err: formatError(err) }, 'cannot read the community statistics');
+    if (isAppError(err, 'ERR_JSON_FORMAT')) logger.debug({ file }, 'the community statistics are not complete yet');
+    else logger.warn({ file, err: formatError(err) }, 'cannot read the community statistics');
     return null;
   }
 }

@@ -119,11 +119,16 @@ export const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).p
 
 const EMAIL_RE = /^[^\s@/\\]+@[^\s@/\\]+\.[^\s@/\\]+$/;
 
+/** The `.env` the app reads: in SYFTBOX_APP_DIR when SyftBox started it, else in the project folder. */
+export function dotenvPath(appDir?: string): string {
+  return path.join(path.resolve(appDir ?? process.env.SYFTBOX_APP_DIR ?? PROJECT_ROOT), '.env');
+}
+
 /** Load, validate and freeze the configuration. Throws AppError(ERR_CONFIG_INVALID) naming the variable. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
-  const appDir = path.resolve(options.appDir ?? process.env.SYFTBOX_APP_DIR ?? PROJECT_ROOT);
+  const dotenvFile = dotenvPath(options.appDir);
+  const appDir = path.dirname(dotenvFile);
   const env = options.env ?? process.env;
-  const dotenvFile = path.join(appDir, '.env');
   const fromFile = options.dotenv !== false && existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile)) : {};
   const unknownDotenvKeys = Object.keys(fromFile).filter((k) => !(k in VARIABLES) && !k.startsWith('SYFTBOX_'));
 

@@ -85,21 +85,27 @@ describe('run.sh', () => {
     const health = await fetch(`http://127.0.0.1:${alicePort}/api/health`);
     expect(health.status).toBe(200);
 
-    // a second start while one runs does nothing and corrupts nothing
-    const second = startRunSh({ ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(await freePort()) });
+    // a second start (the client restarted after a crash) stops the first cleanly and takes over
+    const secondPort = await freePort();
+    const second = startRunSh({ ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(secondPort) });
     running.push(second);
-    expect((await second.exit).code).toBe(0);
-    expect(second.output()).toMatch(/already running/);
-
-    participant.child.kill('SIGTERM');
-    aggregator.child.kill('SIGTERM');
-    const [pExit, aExit] = await Promise.all([participant.exit, aggregator.exit]);
-    expect(pExit).toEqual({ code: 0, signal: null });
-    expect(aExit).toEqual({ code: 0, signal: null });
+    expect(await participant.exit).toEqual({ code: 0, signal: null });
     expect(participant.output()).toMatch(/"msg":"stopped"/);
-    expect(aggregator.output()).toMatch(/"msg":"stopped"/);
     expect(participant.output()).not.toMatch(/"level":50/);
     expect(participant.output()).toMatch(/waiting for the aggregator to grant access|granted access/);
+    await waitFor(async () => second.output().includes(`http://127.0.0.1:${secondPort}`), 'the second page URL', 60_000);
+    const takeover = second.output().split('\n').filter((l) => l.includes('earlier copy'));
+    expect(takeover).toHaveLength(1);
+    expect(takeover[0]).toContain(`stopped an earlier copy of the app (pid ${participant.child.pid}) and took over`);
+    expect((await fetch(`http://127.0.0.1:${secondPort}/api/health`)).status).toBe(200);
+
+    second.child.kill('SIGTERM');
+    aggregator.child.kill('SIGTERM');
+    const [sExit, aExit] = await Promise.all([second.exit, aggregator.exit]);
+    expect(sExit).toEqual({ code: 0, signal: null });
+    expect(aExit).toEqual({ code: 0, signal: null });
+    expect(second.output()).toMatch(/"msg":"stopped"/);
+    expect(aggregator.output()).toMatch(/"msg":"stopped"/);
 
     // outputs and permissions
     const delta = await readDelta(aliceWs.profileDir('profile_0'), model);
@@ -116,12 +122,13 @@ describe('run.sh', () => {
     expect(readFileSync(path.join(dataDir, 'datasites', ALICE, 'app_data', APP, 'syft.pub.yaml'), 'utf8')).toContain(AGG);
   });
 
-  it('stops with one line naming the problem when the SyftBox config is missing', async () => {
+  it('started by hand, stops with one line naming the problem when the SyftBox config is missing', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'runsh-'));
     const run = startRunSh({ HOME: root, AGGREGATOR_DATASITE: AGG, SYFTBOX_CLIENT_CONFIG_PATH: path.join(root, 'nope.json') });
     running.push(run);
     expect((await run.exit).code).toBe(2);
-    const lines = run.output().trim().split('\n');
+    const [using, ...lines] = run.output().trim().split('\n');
+    expect(using).toMatch(/^run\.sh: using Node\.js v\d+/);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/ERR_SYFTBOX_CONFIG: SyftBox client config .*nope\.json does not exist/);
   });

@@ -29,7 +29,7 @@ describe('npm run demo', () => {
     expect(first.stdout).toMatch(/round 2: 5 deltas published, 5\/5 participants trained from Global_V; aggregator merged -> Global_V v2/);
     expect(first.stdout).toMatch(/done: Global_V v2, 5 contributors/);
     const datasites = readdirSync(path.join(root, 'datasites')).sort();
-    expect(datasites).toEqual([AGG, 'docs-and-comedy@demo.local', 'family-and-anime@demo.local', 'me@local.syftbox', 'nsteenholdt-cc0@demo.local', 'romance-and-drama@demo.local']);
+    expect(datasites).toEqual([AGG, 'crime-and-thrillers@demo.local', 'docs-and-comedy@demo.local', 'family-and-anime@demo.local', 'me@local.syftbox', 'nsteenholdt-cc0@demo.local']);
     expect(existsSync(path.join(root, 'config.json'))).toBe(true);
 
     const audit = await auditRoot({ dataDir: root, appName: APP, aggregator: AGG });
