@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadCatalog } from '../shared/catalog';
-import { dotenvPath, loadConfig, requireValue, type Config } from '../shared/config';
+import { dotenvPath, loadConfig, requireValue, VARIABLES, type Config } from '../shared/config';
 import { isAppError, type ErrorCode } from '../shared/errors';
 import { acquireLock, type LockResult } from '../shared/lock';
 import { moduleLogger, rootLogger, type Logger } from '../shared/log';
@@ -107,7 +107,9 @@ earlier copy running stops it and takes over.
   async run(argv) {
     parseOptions(argv, {});
     const signal = abortOnSignals();
-    const root = rootLogger();
+    // The level from the environment if it is one (the configuration, .env included, may not load yet).
+    const levels: readonly string[] = VARIABLES.LOG_LEVEL.kind.values;
+    const root = rootLogger(levels.includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL : 'info');
     const logger = moduleLogger('app', root);
     const setup = await waitForSetup(logger, signal, process.env);
     if (setup === null) return 0;

@@ -55,9 +55,9 @@ export function clientConfigCandidates(env: NodeJS.ProcessEnv = process.env): st
   return [path.join(home, '.syftbox', 'config.json'), path.join(home, '.config', 'syftbox', 'config.json')];
 }
 
-/** True when the SyftBox client started this process (it sets these for every app). */
+/** True when the SyftBox client started this process (it sets SYFTBOX_APP_ID for every app). */
 export function isUnderSyftBox(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env.SYFTBOX_APP_ID || env.SYFTBOX_APP_DIR);
+  return Boolean(env.SYFTBOX_APP_ID);
 }
 
 /**
