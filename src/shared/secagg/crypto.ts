@@ -47,14 +47,29 @@ function checkKey(key: Uint8Array, what: string): void {
   }
 }
 
+// Importing a DER key costs 10x an X25519 agreement (OpenSSL's decoder), and the same key meets
+// k peers: memoize KeyObjects per key array. Raw key arrays are treated as immutable.
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+const publicKeys = new WeakMap<Uint8Array, KeyObject>();
+
 function privateKeyObject(raw: Uint8Array): KeyObject {
-  checkKey(raw, 'private key');
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  let key = privateKeys.get(raw);
+  if (key === undefined) {
+    checkKey(raw, 'private key');
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+    privateKeys.set(raw, key);
+  }
+  return key;
 }
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
-  checkKey(raw, 'public key');
-  return createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, raw]), format: 'der', type: 'spki' });
+  let key = publicKeys.get(raw);
+  if (key === undefined) {
+    checkKey(raw, 'public key');
+    key = createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, raw]), format: 'der', type: 'spki' });
+    publicKeys.set(raw, key);
+  }
+  return key;
 }
 
 function tail(der: Buffer): Uint8Array {

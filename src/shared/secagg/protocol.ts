@@ -13,7 +13,7 @@
  */
 import { AppError } from '../errors';
 import { generateKeyPair, openShare, pairSeed, publicKeyOf, sealShare, type KeyPair, type SealedShare } from './crypto';
-import { addMod, expandMask } from './prg';
+import { addMask } from './prg';
 import { combineShares, splitSecret } from './shamir';
 
 export interface MemberSecrets {
@@ -123,18 +123,17 @@ export function maskInput(me: number, input: Uint32Array, secrets: MemberSecrets
     throw new AppError('ERR_SECAGG_REFUSED', `round ${cohort.roundId}: member ${me} is not in U2 (its shares were not delivered), so it does not mask`);
   }
   const y = Uint32Array.from(input);
-  addMod(y, expandMask(secrets.selfSeed, y.length));
+  addMask(y, secrets.selfSeed);
   for (const v of neighbours) {
     if (!inU2.has(v)) continue;
-    const seed = pairSeed(secrets.s.privateKey, memberOf(cohort, v).sPk, cohort.roundId, me, v);
-    addMod(y, expandMask(seed, y.length), v > me ? 1 : -1);
+    addMask(y, pairSeed(secrets.s.privateKey, memberOf(cohort, v).sPk, cohort.roundId, me, v), v > me ? 1 : -1);
   }
   return y;
 }
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {
   const set = new Set(a);
-  return set.size === a.length && a.length === b.length && b.every((x) => set.has(x));
+  return set.size === a.length && new Set(b).size === b.length && a.length === b.length && b.every((x) => set.has(x));
 }
 
 /** Why an unmask request is inconsistent with U2 and T, or null if it is consistent. */
@@ -226,10 +225,9 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
   if (short.length > 0) {
     throw new AppError('ERR_SECAGG_ABORT', `round ${cohort.roundId}: fewer than t=${cohort.t} shares revealed for ${short.join(', ')}; nobody is unmasked`);
   }
-  const length = maskedSum.length;
   const sum = Uint32Array.from(maskedSum);
   for (const [v, shares] of bShares) {
-    addMod(sum, expandMask(await rebuild(cohort, shares, `survivor ${v}'s self-mask seed`), length), -1);
+    addMask(sum, await rebuild(cohort, shares, `survivor ${v}'s self-mask seed`), -1);
   }
   for (const [v, shares] of sShares) {
     const sPrivate = await rebuild(cohort, shares, `dropped member ${v}'s mask key`);
@@ -239,8 +237,7 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
     for (const w of neighboursOf(cohort, v)) {
       if (!survivors.has(w)) continue;
       // Survivor w added +PRG(s_wv) if v > w, −PRG(s_wv) if v < w; take it back out.
-      const seed = pairSeed(sPrivate, memberOf(cohort, w).sPk, cohort.roundId, v, w);
-      addMod(sum, expandMask(seed, length), v > w ? -1 : 1);
+      addMask(sum, pairSeed(sPrivate, memberOf(cohort, w).sPk, cohort.roundId, v, w), v > w ? -1 : 1);
     }
   }
   return sum;
