@@ -7,7 +7,7 @@ import { addMod } from '../../../src/shared/secagg/prg';
 function vectorOfNorm(length: number, norm: number, seed: number): Float64Array {
   const random = createRandom(seed);
   const x = Float64Array.from({ length }, () => random.normal());
-  const scale = norm / Math.hypot(...x);
+  const scale = norm / Math.sqrt(x.reduce((acc, v) => acc + v * v, 0));
   return x.map((v) => v * scale);
 }
 

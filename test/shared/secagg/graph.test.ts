@@ -94,7 +94,7 @@ describe('cohortShape', () => {
     const random = createRandom(9);
     const shortRounds = (k: number, t: number): number => {
       let short = 0;
-      for (let round = 0; round < 20; round++) {
+      for (let round = 0; round < 5; round++) {
         const graph = neighbourGraph(n, k, (m) => random.int(m));
         const alive = Array.from({ length: n }, () => random.next() >= dropoutRate);
         if (graph.some((list) => list.filter((v) => alive[v]).length < t)) short++;
@@ -104,7 +104,7 @@ describe('cohortShape', () => {
     const robust = cohortShape(n, { ...defaults, dropoutRate });
     const baseline = cohortShape(n, { ...defaults, dropoutRate: 0 });
     expect(shortRounds(robust.k, robust.t)).toBe(0);
-    expect(shortRounds(baseline.k, baseline.t)).toBeGreaterThan(10);
+    expect(shortRounds(baseline.k, baseline.t)).toBe(5);
   });
 
   it('caps the degree at the Shamir limit and n − 1', () => {
