@@ -8,7 +8,7 @@ import { initialItemFactors } from '../shared/global-model';
 import { hashHistory, readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
 import { trainLocal } from '../shared/model/factorize';
-import { canSpend, recordSpend } from '../shared/privacy';
+import { canSpend, deltaNoiseSigma, gaussianSpend, privacySpent, recordSpend, type PrivacyBudget } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import { coalesce, untilAborted } from '../shared/serial';
 import type { Workspace } from '../shared/workspace';
@@ -154,18 +154,24 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   );
 
   let ledger = await readPrivacyLedger(dir);
-  if (config.DP_EPSILON > 0 && !canSpend(ledger, config.DP_EPSILON, config.PRIVACY_BUDGET_EPSILON)) {
-    state.publishBlocked = `privacy budget spent: ${ledger.epsilonSpent} of ${config.PRIVACY_BUDGET_EPSILON}`;
+  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+  // The delta's noise is a Gaussian on sensitivity 2·clip (see deltaNoiseSigma); its RDP curve is what the ledger composes.
+  const spend = config.DP_EPSILON > 0
+    ? gaussianSpend(ctx.now().toISOString(), 'delta-local', { l2: 2 * config.DELTA_CLIP_NORM, sigma: deltaNoiseSigma(config.DP_EPSILON, config.DP_DELTA, config.DELTA_CLIP_NORM) })
+    : null;
+  if (spend !== null && !canSpend(ledger, spend, budget, ctx.now())) {
+    const epsilonSpent = privacySpent(ledger, budget, ctx.now()).epsilon;
+    state.publishBlocked = `privacy budget spent: ${epsilonSpent.toFixed(2)} of ${config.PRIVACY_BUDGET_EPSILON}`;
     await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
-    logger.warn({ profile, epsilonSpent: ledger.epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: this profile publishes no more deltas (raise PRIVACY_BUDGET_EPSILON to continue)');
+    logger.warn({ profile, epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: this profile publishes no more deltas (raise PRIVACY_BUDGET_EPSILON to continue)');
     return { profile, status: 'blocked', access: base.access, baseVersion: base.version, reason: state.publishBlocked };
   }
 
   const delta = privatizeDelta(trained.V, base.values, { clipNorm: config.DELTA_CLIP_NORM, epsilon: config.DP_EPSILON, delta: config.DP_DELTA, random: ctx.noiseRandom() });
   await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
   const createdAt = ctx.now().toISOString();
-  if (delta.noise) {
-    ledger = recordSpend(ledger, { at: createdAt, kind: 'delta', epsilon: delta.noise.epsilon, delta: delta.noise.delta });
+  if (spend !== null) {
+    ledger = recordSpend(ledger, { ...spend, at: createdAt });
     // The spend is recorded before the delta is published: a crash in between wastes budget, never overspends it.
     await writePrivacyLedger(dir, ledger);
   }

@@ -153,7 +153,7 @@ describe('participant pass', () => {
     const delta = await readDelta(f.ws.profileDir('profile_0'), expectModel());
     expect(delta!.manifest.noise).toMatchObject({ mechanism: 'gaussian', epsilon: 1 });
     const ledger = JSON.parse(readFileSync(path.join(f.ws.privateDir('profile_0'), 'privacy.json'), 'utf8'));
-    expect(ledger.epsilonSpent).toBeCloseTo(1);
+    expect(ledger.entries).toMatchObject([{ kind: 'delta-local', mechanism: 'gaussian', params: { l2: 2 * f.config.DELTA_CLIP_NORM } }]);
 
     writeFileSync(f.historyFile, `Title,Date\n${historyRows(5).rows.join('\n')}\n`);
     const second = await runParticipantPass(f.ctx);
