@@ -7,7 +7,7 @@ import { decodeSum, encodeContribution, scaleOf, toModular, type Encoding } from
 import { addMask } from '../../../src/shared/secagg/prg';
 import { combineShares } from '../../../src/shared/secagg/shamir';
 import { createMemberSecrets, makeShares, maskInput, openInbox, revealFor, unmaskSum, type Reveal, type UnmaskRequest } from '../../../src/shared/secagg/protocol';
-import { buildCohort, plainSum, runPhases, runRound, type TestCohort } from './round';
+import { buildCohort, plainSum, runPhases, runRound, type Dropouts, type TestCohort } from './round';
 
 const ROUND = 'r000001';
 const majority = (k: number) => Math.floor(k / 2) + 1;
@@ -68,7 +68,7 @@ describe('dropouts', () => {
   const inputs = randomWords(20, 300, 7);
   const everyone = [...Array(20).keys()];
 
-  it.each([
+  it.each<[string, Dropouts]>([
     ['before sending shares', { beforeShares: [3] }],
     ['after sharing, before masking', { beforeMask: [5, 11] }],
     ['after masking, before revealing', { afterMask: [8, 15] }],
