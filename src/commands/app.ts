@@ -9,7 +9,6 @@ import { resolveIdentity, Workspace } from '../shared/workspace';
 import { createRoundContext, runAggregator } from '../aggregator/node';
 import { publishAggregatorReports } from '../aggregator/reports';
 import { createParticipantContext } from '../participant/context';
-import { afterParticipantPass } from '../participant/extras';
 import { runParticipant } from '../participant/node';
 import { profileSources } from '../participant/profiles';
 import { buildApp, startServer } from '../participant/server/app';
@@ -60,7 +59,7 @@ everything cleanly. A second start while one runs exits at once.
         const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
         logger.info({ url }, `page at ${url}`);
         close = () => app.close();
-        tasks.push(runParticipant(ctx, { signal, onPass: (result) => void afterParticipantPass(ctx, result) }));
+        tasks.push(runParticipant(ctx, { signal }));
       }
       if (isAggregator) {
         const round = await createRoundContext(config, ws, moduleLogger('aggregator', root));

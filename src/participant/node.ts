@@ -26,6 +26,8 @@ import {
 } from './state';
 import { ensurePublishPermissions } from './publish';
 import { readGrantedGlobal } from './recommendations';
+import { afterParticipantPass } from './extras';
+import { recordContributionMode, respondToSecureRound, type MemberStep } from './secagg';
 import { matchHistory, privatizeDelta } from './train';
 import { watchTargets } from './watch';
 
@@ -47,9 +49,15 @@ export interface ParticipantContext {
   noiseRandom: () => Random;
 }
 
+/**
+ * `published`: a plain delta went out (SECURE_AGGREGATION=off). `trained`: the model
+ * was retrained and waits privately for the next secure round, which takes it in
+ * the datasite's masked contribution (SECURE_AGGREGATION=on). `unchanged`: nothing
+ * new to train on. `blocked`: the privacy budget is spent.
+ */
 export type ProfileOutcome =
   | { profile: string; status: 'published'; manifest: DeltaManifest; access: AccessState; baseVersion: number }
-  | { profile: string; status: 'unchanged' | 'blocked'; access: AccessState; baseVersion: number; reason?: string };
+  | { profile: string; status: 'trained' | 'unchanged' | 'blocked'; access: AccessState; baseVersion: number; reason?: string };
 
 export interface PassResult {
   profiles: ProfileOutcome[];
@@ -126,8 +134,10 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     halfLife: config.RECENCY_HALF_LIFE_DAYS,
   };
   const inputsSha256 = createHash('sha256').update(JSON.stringify({ sourceSha256, base: base.version, access: base.access, vocab: catalog.hash, params })).digest('hex');
+  const secure = config.SECURE_AGGREGATION === 'on';
   const previous = await readProfileState(dir);
-  if (previous && previous.inputsSha256 === inputsSha256 && previous.lastDeltaSha256 !== null) {
+  // Plain mode retrains until a delta went out; under secure aggregation nothing is published here.
+  if (previous && previous.inputsSha256 === inputsSha256 && (secure || previous.lastDeltaSha256 !== null)) {
     return { profile, status: 'unchanged', access: base.access, baseVersion: base.version };
   }
 
@@ -152,6 +162,11 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     { profile, baseVersion: base.version, interactions: matched.interactions.length, unmatchedShows: matched.unmatchedShows, lossBefore: trained.loss[0], lossAfter: trained.loss.at(-1) },
     'trained local model',
   );
+  if (secure) {
+    // The delta leaves only inside the datasite's masked contribution to a secure round (see secagg.ts).
+    await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
+    return { profile, status: 'trained', access: base.access, baseVersion: base.version };
+  }
 
   let ledger = await readPrivacyLedger(dir);
   const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
@@ -223,6 +238,26 @@ export async function runParticipantPass(ctx: ParticipantContext): Promise<PassR
   return result;
 }
 
+export interface CycleResult {
+  pass: PassResult;
+  /** What the secure round asked of this datasite (null with SECURE_AGGREGATION=off). */
+  secure: MemberStep[] | null;
+}
+
+/**
+ * One turn of the participant loop, the same from every entry point (`participant`,
+ * `app`, the demo): train every profile (and, in plain mode, publish its delta),
+ * publish the community report and the blend, then answer whatever the secure
+ * round in progress asks of this datasite.
+ */
+export async function runParticipantCycle(ctx: ParticipantContext): Promise<CycleResult> {
+  const pass = await runParticipantPass(ctx);
+  await afterParticipantPass(ctx, pass);
+  await recordContributionMode(ctx);
+  const secure = ctx.config.SECURE_AGGREGATION === 'on' ? await respondToSecureRound(ctx) : null;
+  return { pass, secure };
+}
+
 export interface DaemonOptions {
   signal: AbortSignal;
   /** Called after each pass (tests and the demo wait on it). */
@@ -230,16 +265,17 @@ export interface DaemonOptions {
 }
 
 /**
- * Watch the exports and the aggregator's global folder; retrain (debounced) when
- * either changes, and re-check every PARTICIPANT_INTERVAL_MS in case a change
- * arrived without a file event (sync tools differ). Resolves when `signal` aborts.
+ * Watch the exports and the aggregator's folder (Global_V, secure round files);
+ * run a cycle (debounced) when either changes, and every PARTICIPANT_INTERVAL_MS
+ * in case a change arrived without a file event (sync tools differ). Resolves
+ * when `signal` aborts.
  */
 export async function runParticipant(ctx: ParticipantContext, { signal, onPass }: DaemonOptions): Promise<void> {
   const { config, ws, logger } = ctx;
   const aggregator = requireValue(config, 'AGGREGATOR_DATASITE', 'the participant needs to know whose Global_V to read');
   let lastAccess: AccessState | null = null;
   const passOnce = async (): Promise<void> => {
-    const result = await runParticipantPass(ctx);
+    const { pass: result } = await runParticipantCycle(ctx);
     const access = result.profiles[0]?.access ?? lastAccess;
     if (access === 'waiting' && lastAccess !== 'waiting') logger.info({ aggregator }, 'waiting for the aggregator to grant access to the global model');
     if (access === 'granted' && lastAccess !== 'granted') logger.info({ aggregator, version: result.profiles[0]?.baseVersion }, 'the aggregator granted access to the global model');
@@ -254,7 +290,7 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
   const pass = coalesce(passOnce, { signal, onError: (err) => logger.error({ code: (err as AppError).code }, formatError(err)) });
 
   const exports = profileSources(config).map((s) => s.file);
-  if (config.DP_EPSILON === 0) {
+  if (config.SECURE_AGGREGATION === 'off' && config.DP_EPSILON === 0) {
     logger.warn('DP_EPSILON=0: deltas are published without differential-privacy noise, so the aggregator could infer which shows you watched; set DP_EPSILON (e.g. 8) to add noise');
   }
   const watcher = watchTargets([...exports, ws.globalDir(aggregator), ws.aggregatorDir(aggregator)], {

@@ -1,5 +1,7 @@
 import { clipL2 } from '../delta';
-import type { ContributionLayout } from './files';
+import { calibrateRoundNoise, integerL1Bound, skellamSpend, type PrivacyEntry } from '../privacy';
+import { quantizedSensitivity, type Encoding } from './encoding';
+import type { ContributionLayout, RoundNoise } from './files';
 
 /**
  * One datasite's contribution to a secure round, as a float64 vector laid out by
@@ -46,10 +48,12 @@ export interface ProfileModelPair {
 }
 
 /**
- * The contribution of a datasite: the mean of its profiles' clipped deltas and
- * weight 1, or (no profiles) the zero vector with weight 0.
+ * The contribution of a datasite: the mean of its profiles' deltas, each clipped
+ * to `clipNorm` (at most `weightScale`), and weight 1; or, without profiles, the
+ * zero vector with weight 0.
  */
-export function buildContribution(profiles: readonly ProfileModelPair[], layout: ContributionLayout, weightScale: number): Float64Array {
+export function buildContribution(profiles: readonly ProfileModelPair[], layout: ContributionLayout, { clipNorm, weightScale }: { clipNorm: number; weightScale: number }): Float64Array {
+  if (!(clipNorm > 0 && clipNorm <= weightScale)) throw new RangeError(`clipNorm ${clipNorm} must be in (0, weightScale ${weightScale}]`);
   const at = offsets(layout);
   const delta = at.get(DELTA_SEGMENT)!;
   const x = new Float64Array(layout.segments.reduce((sum, s) => sum + s.length, 0));
@@ -58,11 +62,11 @@ export function buildContribution(profiles: readonly ProfileModelPair[], layout:
   for (const { local, base } of profiles) {
     if (local.length !== delta.length || base.length !== delta.length) throw new RangeError(`a profile model has ${local.length} values, the delta segment ${delta.length}`);
     for (let i = 0; i < one.length; i++) one[i] = local[i] - base[i];
-    clipL2(one, weightScale);
+    clipL2(one, clipNorm);
     for (let i = 0; i < one.length; i++) x[delta.start + i] += one[i] / profiles.length;
   }
   // the mean of clipped vectors is within the bound up to rounding; make it exact
-  clipL2(x.subarray(delta.start, delta.start + delta.length), weightScale);
+  clipL2(x.subarray(delta.start, delta.start + delta.length), clipNorm);
   x[at.get(WEIGHT_SEGMENT)!.start] = weightScale;
   return x;
 }
@@ -72,4 +76,24 @@ export function splitSum(sum: Float64Array, layout: ContributionLayout, weightSc
   const at = offsets(layout);
   const delta = at.get(DELTA_SEGMENT)!;
   return { delta: sum.subarray(delta.start, delta.start + delta.length), weight: sum[at.get(WEIGHT_SEGMENT)!.start] / weightScale };
+}
+
+/**
+ * The noise a round asks for so that one round's sum is (epsilon, delta)-DP with
+ * respect to one datasite (add/remove neighbours, L2 sensitivity γ·clipNorm + √L in
+ * quantization steps): Skellam with total variance μ from the RDP calibration, as
+ * its standard deviation; none when epsilon is 0.
+ */
+export function roundNoise(encoding: Encoding, epsilon: number, delta: number): RoundNoise {
+  if (epsilon <= 0) return { mechanism: 'none', sigma: 0 };
+  const l2 = quantizedSensitivity(encoding);
+  const { mu } = calibrateRoundNoise({ epsilonTotal: epsilon, delta, rounds: 1, l2, l1: integerL1Bound(l2, encoding.length) });
+  return { mechanism: 'skellam', sigma: Math.sqrt(mu) };
+}
+
+/** The privacy spend of contributing to a round with `noise` (null: no noise, nothing to account). */
+export function roundSpend(at: string, encoding: Encoding, noise: RoundNoise): PrivacyEntry | null {
+  if (noise.mechanism !== 'skellam' || noise.sigma <= 0) return null;
+  const l2 = quantizedSensitivity(encoding);
+  return skellamSpend(at, 'round', { l2, l1: integerL1Bound(l2, encoding.length), mu: noise.sigma * noise.sigma });
 }
