@@ -52,6 +52,8 @@ const SEED_BYTES = 32;
 const SHARE_BYTES = SEED_BYTES + 1;
 /** Sealed plaintext: u32le from, u32le to, share of s_sk, share of b. */
 const PLAINTEXT_BYTES = 8 + 2 * SHARE_BYTES;
+/** Members named in an abort message; the rest are counted. */
+const MAX_NAMED = 10;
 
 /** Fresh per-round secrets from the OS CSPRNG: two X25519 pairs and the self-mask seed. */
 export function createMemberSecrets(): MemberSecrets {
@@ -223,7 +225,8 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
     ...[...sShares].filter(([, list]) => list.length < cohort.t).map(([v, list]) => `dropped ${v} (${list.length} s-shares)`),
   ];
   if (short.length > 0) {
-    throw new AppError('ERR_SECAGG_ABORT', `round ${cohort.roundId}: fewer than t=${cohort.t} shares revealed for ${short.join(', ')}; nobody is unmasked`);
+    const named = short.length > MAX_NAMED ? `${short.slice(0, MAX_NAMED).join(', ')} and ${short.length - MAX_NAMED} more` : short.join(', ');
+    throw new AppError('ERR_SECAGG_ABORT', `round ${cohort.roundId}: fewer than t=${cohort.t} shares revealed for ${named}; nobody is unmasked`);
   }
   const sum = Uint32Array.from(maskedSum);
   for (const [v, shares] of bShares) {

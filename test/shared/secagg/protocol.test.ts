@@ -113,6 +113,12 @@ describe('below threshold', () => {
     await expectCode('ERR_SECAGG_ABORT', () => unmaskSum(state.maskedSum, test.cohort, state.u2, state.request, state.reveals), 'dropped 0 (6 s-shares)');
   });
 
+  it('names at most ten short members and counts the rest', async () => {
+    const test = buildCohort(createRandom(17), complete(12));
+    const state = await runPhases(test, randomWords(12, 20, 17));
+    await expectCode('ERR_SECAGG_ABORT', () => unmaskSum(state.maskedSum, test.cohort, state.u2, state.request, []), 'survivor 9 (0 b-shares) and 2 more');
+  });
+
   it('a wrong revealed share is caught when the rebuilt mask key does not match its public key', async () => {
     const test = buildCohort(createRandom(16), complete(6));
     const state = await runPhases(test, randomWords(6, 50, 16), { beforeMask: [2] });
