@@ -6,7 +6,7 @@ import { acquireLock } from '../shared/lock';
 import { moduleLogger, rootLogger } from '../shared/log';
 import { abortOnSignals } from '../shared/shutdown';
 import { resolveIdentity, Workspace } from '../shared/workspace';
-import { createRoundContext, runAggregator } from '../aggregator/node';
+import { createRoundContext, runAggregator, secureParamsOf } from '../aggregator/node';
 import { publishAggregatorReports } from '../aggregator/reports';
 import { createParticipantContext } from '../participant/context';
 import { runParticipant } from '../participant/node';
@@ -70,11 +70,13 @@ everything cleanly. A second start while one runs exits at once.
         tasks.push(
           runAggregator({
             round,
+            secure: secureParamsOf(config, round),
             minParticipants: config.MIN_PARTICIPANTS,
             roundIntervalMs: config.ROUND_INTERVAL_MS,
             debounceMs: config.WATCH_DEBOUNCE_MS,
             signal,
             onRound: () => void reports(),
+            onSecureRound: () => void reports(),
           }).finally(() => clearInterval(timer)),
         );
       }

@@ -130,6 +130,8 @@ export function cliEnv(root: TestRoot, email: string, extra: Record<string, stri
     AGGREGATOR_DATASITE: AGGREGATOR,
     APP_NAME: APP,
     LOG_LEVEL: 'silent',
+    // the CLI tests built on these fixtures are about plain deltas; secure rounds between processes: secagg-process.test.ts
+    SECURE_AGGREGATION: 'off',
     ...extra,
   };
 }
