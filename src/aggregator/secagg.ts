@@ -382,21 +382,20 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
   const u2 = state.u2!;
   const length = layoutLength(state.round.layout);
   const inputs = new Map<number, { sha256: string; values: Uint32Array }>();
-  let answered = 0;
+  const invalid: AppError[] = [];
   for (const u of u2) {
     const dir = ctx.ws.secaggAnswersDir(state.roundId, cohort.members[u].email);
     try {
       const masked = await readMaskedInput(dir, { roundId: state.roundId, length });
-      if (masked === null) continue;
-      answered++;
-      inputs.set(u, { sha256: masked.manifest.sha256, values: masked.values });
+      if (masked !== null) inputs.set(u, { sha256: masked.manifest.sha256, values: masked.values });
     } catch (err) {
       if (!isAppError(err)) throw err;
-      answered++;
-      if (due) logger.error({ roundId: state.roundId, file: err.file ?? dir, code: err.code }, `${formatError(err)}; the member is left out of the sum`);
+      invalid.push(err);
     }
   }
+  const answered = inputs.size + invalid.length;
   if (!due && answered < u2.length) return { action: 'waiting', roundId: state.roundId, phase: 'masked', answered, expected: u2.length };
+  for (const err of invalid) logger.error({ roundId: state.roundId, file: err.file, code: err.code }, `${formatError(err)}; the member is left out of the sum`);
 
   const survivors = [...inputs.keys()].sort((a, b) => a - b);
   if (survivors.length < cohort.minSurvivors) {

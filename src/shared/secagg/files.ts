@@ -518,10 +518,9 @@ export async function writeMaskedInput(dir: string, roundId: string, values: Uin
 }
 
 /**
- * Read a member's masked input: manifest, payload present, sha256, dtype `<u4`
- * and length. Null while the manifest is absent; ERR_SECAGG_FILE (naming the
- * file) for everything else, a payload not synced yet included (the caller
- * decides whether to wait).
+ * Read a member's masked input: manifest, payload, sha256, dtype `<u4` and
+ * length. Null while the manifest or its payload is absent (SyftBox syncs the
+ * small manifest first); an AppError naming the file for anything wrong.
  */
 export async function readMaskedInput(dir: string, expect: FileExpect & { length: number }): Promise<MaskedInput | null> {
   const manifestFile = path.join(dir, MASKED_MANIFEST);
@@ -529,7 +528,7 @@ export async function readMaskedInput(dir: string, expect: FileExpect & { length
   if (manifest === null) return null;
   const payloadFile = path.join(dir, manifest.payload);
   const bytes = await readRegularFile(payloadFile, { maxBytes: expect.length * 4 + NPY_HEADER_SLACK_BYTES });
-  if (bytes === null) throw new AppError('ERR_SECAGG_FILE', `${manifestFile} names ${manifest.payload}, which is not there (not synced yet?)`, { file: manifestFile });
+  if (bytes === null) return null;
   if (sha256Hex(bytes) !== manifest.sha256) throw new AppError('ERR_SECAGG_FILE', `${payloadFile}: sha256 differs from ${MASKED_MANIFEST}`, { file: payloadFile });
   const npy = decodeNpy(bytes, payloadFile, { dtype: '<u4', shape: [expect.length] });
   return { manifest, values: npy.data as Uint32Array };
