@@ -181,8 +181,9 @@ export interface AdvanceOptions {
 /** Move the secure round on as far as the files allow right now (at most one transition). */
 export async function advanceSecureRound(ctx: SecureContext, options: AdvanceOptions = {}): Promise<SecureStep> {
   const state = await latestState(ctx);
+  // a crash may have cut off the last transition's public files: republish them first
+  if (state !== null) await republish(ctx, state);
   if (state === null || state.phase === 'finished') return openRound(ctx, state);
-  await republish(ctx, state);
   const due = (deadline: string) => options.force === true || ctx.now().getTime() >= Date.parse(deadline);
   const { deadlines } = state.round.params;
   switch (state.phase) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { auditRoot } from '../../src/aggregator/audit';
 import { advanceSecureRound, finishedSecureRounds } from '../../src/aggregator/secagg';
 import { runParticipantPass } from '../../src/participant/node';
 import { ensurePublishPermissions } from '../../src/participant/publish';
@@ -13,7 +14,7 @@ import { initialItemFactors, listGlobalVersions, readLatestGlobal } from '../../
 import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import type { Logger } from '../../src/shared/log';
 import { encodeNpy } from '../../src/shared/npy';
-import { canRead } from '../../src/shared/permissions';
+import { canRead, writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
 import { buildContribution, contributionBound, contributionLayout, splitSum } from '../../src/shared/secagg/contribution';
 import { scaleOf } from '../../src/shared/secagg/encoding';
@@ -283,5 +284,33 @@ describe('hostile members', () => {
     const end = await advanceSecureRound(agg);
     expect(end).toMatchObject({ action: 'finished', summary: { outcome: 'merged', cohort: 4, dropped: 1 } });
     expect((end as { summary: { survivors: string[] } }).summary.survivors.sort()).toEqual(inCohort.slice(1).map((m) => m.ws.email).sort());
+  });
+});
+
+describe('audit', () => {
+  it('passes after a secure round, and flags a round file or member answer readable by more than it should be', async () => {
+    fed = await createFederation(4);
+    const f = fed;
+    for (const m of f.members) await runParticipantPass(m);
+    const agg = f.aggregator;
+    // stop in the middle of the round, with inboxes published
+    expect((await advanceSecureRound(agg)).action).toBe('opened');
+    for (const step of ['cohort', 'routed']) {
+      for (const m of f.members) await respondToSecureRound(m);
+      expect((await advanceSecureRound(agg)).action).toBe(step);
+    }
+    const audit = () => auditRoot({ dataDir: f.root.dataDir, appName: APP, aggregator: AGGREGATOR });
+    const clean = await audit();
+    expect(clean.violations).toEqual([]);
+    expect(clean.files.filter((x) => x.kind === 'secagg-round' && x.path.includes('/inbox/')).every((x) => x.readers.length === 2)).toBe(true);
+    expect(clean.files.filter((x) => x.kind === 'secagg').length).toBeGreaterThan(0);
+
+    const roundDir = agg.ws.secaggRoundDir(AGGREGATOR, 'r000001');
+    const permissions = await fs.readFile(path.join(roundDir, 'syft.pub.yaml'), 'utf8');
+    await fs.writeFile(path.join(roundDir, 'syft.pub.yaml'), permissions.replace(/pattern: inbox\/0\.json\n(\s+)access:\n(\s+)read:\n(\s+)- (\S+)/, (m, a, b, c, who) => `${m}\n${c}- ${f.emails.find((e) => e !== who)}`));
+    await writePermissions(f.members[1].ws.appData(), { rules: [{ pattern: '**', access: { read: ['*'] } }] });
+    const leaky = await audit();
+    expect(leaky.violations.some((v) => v.path.endsWith('inbox/0.json') && /only the member it is sealed for/.test(v.problem))).toBe(true);
+    expect(leaky.violations.some((v) => v.path.includes(`${f.emails[1]}/app_data/${APP}/secagg/`) && /only its owner and the aggregator/.test(v.problem))).toBe(true);
   });
 });
