@@ -21,7 +21,8 @@ import { DEFAULT_SIMULATION, roundEach, runSimulation, type SimulationOptions, t
  * its steps: pass start → "read viewing history" (own permission file, Global_V
  * read and permission check, export hash and parse) → "trained local model"
  * (matching, feedback, local training) → "published delta" (private state,
- * delta and manifest written) → pass end. A logger at level info with a
+ * delta and manifest written; under secure aggregation "kept the trained model
+ * for the next secure round": private state written) → pass end. A logger at level info with a
  * high-resolution timestamp records them; the production code is unchanged.
  */
 
@@ -47,7 +48,7 @@ export interface BenchmarkSteps {
   historyParse: number;
   /** Title matching, feedback and local training. */
   training: number;
-  /** Private state (U, V_local, V_global) and the delta + manifest written. */
+  /** Private state (U, V_local, V_global) written, and in plain mode the delta + manifest. */
   deltaWrite: number;
   /** The rest of the pass (after the delta, or a pass without the log lines). */
   passOther: number;
@@ -89,6 +90,7 @@ const PASS_MARKS: readonly [string, PassStep][] = [
   ['read viewing history', 'historyParse'],
   ['trained local model', 'training'],
   ['published delta', 'deltaWrite'],
+  ['kept the trained model for the next secure round', 'deltaWrite'],
 ];
 const MICROSECONDS_PER_MS = 1000;
 /** Repetitions of the per-participant access measurement. */
