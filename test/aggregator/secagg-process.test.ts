@@ -127,8 +127,11 @@ describe('secure aggregation between real processes', () => {
     expect(verifyLedger(ledger).ok).toBe(true);
     expect(ledger[0].secagg).toMatchObject({ protocol: 'secagg+', cohort: 4, survivors: 4, dropped: 0 });
 
-    // each member reads the result, keeps its masked input, and `verify` tells it that it was counted
+    // each member reads the result, keeps its masked input, and `verify` tells it that it was counted;
+    // the daemon runs the participant's one cycle: its community report is published, no plain delta
     for (const m of members) {
+      expect(await exists(m.ws.communityStats('profile_0')), m.email).toBe(true);
+      expect(await exists(m.ws.deltaManifest('profile_0')), m.email).toBe(false);
       await waitFor(async () => !(await exists(answer(m, KEYS_FILE))), 60_000, `${m.email} read the result`);
       expect(await exists(answer(m, MASKED_MANIFEST))).toBe(true);
       const verify = await startCli(['verify', '--json'], cliEnv(root, m.email, shared())).done;
