@@ -162,6 +162,21 @@ describe('secure aggregation between real processes', () => {
     expect(await distanceToPlainFedAvg(survivors.map((e) => contributions.get(e)!))).toBeLessThan(QUANTIZATION_BOUND);
   }, 240_000);
 
+  it('the aggregator daemon runs secure rounds one after the other, and stops cleanly on SIGTERM', async () => {
+    const members = await startMembers(3);
+    const daemon = startCli(['aggregator'], cliEnv(root, AGGREGATOR, shared()));
+    running.push(daemon);
+    // members retrain from each new version and join the next round: the federation keeps learning
+    await waitFor(async () => ((await readLatestGlobal(root.ws.globalDir(AGGREGATOR), model))?.manifest.version ?? 0) >= 2, 120_000, 'Global_V v2');
+    daemon.child.kill('SIGTERM');
+    const exit = await daemon.done;
+    expect(exit.code, exit.stderr).toBe(0);
+    const ledger = await readLedger(root.ws.ledgerFile(AGGREGATOR));
+    expect(verifyLedger(ledger).ok).toBe(true);
+    expect(ledger.slice(0, 2).map((e) => e.secagg?.survivors)).toEqual([3, 3]);
+    for (const m of members) expect(await exists(m.ws.deltaManifest('profile_0'))).toBe(false);
+  }, 240_000);
+
   it('aborts below the threshold and publishes nothing that would unmask anyone', async () => {
     const members = await startMembers(4);
     const aggregator = startAggregatorOnce();
