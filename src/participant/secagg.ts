@@ -207,7 +207,7 @@ async function roundIds(dir: string): Promise<string[]> {
   return names.filter(isRoundId).sort((a, b) => roundNumber(b) - roundNumber(a));
 }
 
-export function roundNumber(roundId: string): number {
+function roundNumber(roundId: string): number {
   return Number(roundId.slice(1));
 }
 
@@ -242,7 +242,7 @@ async function stepOnce(ctx: MemberContext): Promise<MemberStep> {
   } catch (err) {
     if (!isAppError(err)) throw err;
     logger.error({ roundId, file: err.file, code: err.code }, formatError(err));
-    return { action: 'idle', reason: formatError(err) };
+    return rememberDeclined(ctx, roundId, formatError(err));
   }
   if (round === null) return { action: 'idle', reason: `round ${roundId} is not readable by this datasite` };
   const view: RoundView = { roundId, dir, round };
@@ -265,7 +265,7 @@ async function stepOnce(ctx: MemberContext): Promise<MemberStep> {
     if (!isAppError(err)) throw err;
     logger.error({ roundId, file: err.file, code: err.code }, formatError(err));
     // A round this datasite cannot take part in safely: it sits it out and joins the next.
-    return state ? finish(ctx, view, state, { outcome: 'left', reason: formatError(err) }) : decline(ctx, roundId, formatError(err));
+    return state ? finish(ctx, view, state, { outcome: 'left', reason: formatError(err) }) : rememberDeclined(ctx, roundId, formatError(err));
   }
 }
 
@@ -370,8 +370,12 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
 
 /** Decline a round once: remembered in the status (so the reason is logged once), never retried. */
 async function decline(ctx: MemberContext, roundId: string, reason: string): Promise<MemberStep> {
-  await writeMemberStatus(ctx, { declined: { roundId, reason } });
   ctx.logger.info({ roundId }, `not joining secure round ${roundId}: ${reason}`);
+  return rememberDeclined(ctx, roundId, reason);
+}
+
+async function rememberDeclined(ctx: MemberContext, roundId: string, reason: string): Promise<MemberStep> {
+  await writeMemberStatus(ctx, { declined: { roundId, reason } });
   return { action: 'idle', reason };
 }
 

@@ -99,7 +99,7 @@ function captureLogger(): { logger: Logger; lines: { level: number; msg: string;
 /** Each member's contribution (mean of its clipped profile deltas) and weight, as it stands now in its private state. */
 async function contributions(f: Federation): Promise<Map<string, Float64Array>> {
   const out = new Map<string, Float64Array>();
-  for (const [i, m] of f.members.entries()) out.set(f.emails[i], await plainMean(f, [i]));
+  for (const [i, email] of f.emails.entries()) out.set(email, await plainMean(f, [i]));
   return out;
 }
 
@@ -307,7 +307,7 @@ describe('audit', () => {
 
     const roundDir = agg.ws.secaggRoundDir(AGGREGATOR, 'r000001');
     const permissions = await fs.readFile(path.join(roundDir, 'syft.pub.yaml'), 'utf8');
-    await fs.writeFile(path.join(roundDir, 'syft.pub.yaml'), permissions.replace(/pattern: inbox\/0\.json\n(\s+)access:\n(\s+)read:\n(\s+)- (\S+)/, (m, a, b, c, who) => `${m}\n${c}- ${f.emails.find((e) => e !== who)}`));
+    await fs.writeFile(path.join(roundDir, 'syft.pub.yaml'), permissions.replace(/pattern: inbox\/0\.json\n\s+access:\n\s+read:\n(\s+)- (\S+)/, (m, indent, who) => `${m}\n${indent}- ${f.emails.find((e) => e !== who)}`));
     await writePermissions(f.members[1].ws.appData(), { rules: [{ pattern: '**', access: { read: ['*'] } }] });
     const leaky = await audit();
     expect(leaky.violations.some((v) => v.path.endsWith('inbox/0.json') && /only the member it is sealed for/.test(v.problem))).toBe(true);

@@ -406,7 +406,7 @@ export function parseInboxFile(value: unknown, file: string, expect: FileExpect 
   const r = c.object(value, 'inbox', ['format', 'formatVersion', 'roundId', 'to', 'u2', 'shares']);
   c.head(r, 'inbox', expect);
   if (r.to !== expect.to) c.fail(`to ${JSON.stringify(r.to)} is not ${expect.to}`);
-  const u2 = c.indices(r.u2, 'u2', expect);
+  c.indices(r.u2, 'u2', expect);
   const shares = c.list(r.shares, 'shares', expect.n ?? MAX_COHORT, (b, where) => c.box(b, where, 'from', expect));
   c.distinct(shares, 'shares');
   return value as InboxFile;
