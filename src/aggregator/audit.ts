@@ -13,6 +13,7 @@ import {
   type AccessLevel,
   type PermissionFile,
 } from '../shared/permissions';
+import { INBOX_DIR, MASKED_MANIFEST } from '../shared/secagg/files';
 import { Workspace, isEmailFolder, isProfileName } from '../shared/workspace';
 
 /**
@@ -25,9 +26,14 @@ import { Workspace, isEmailFolder, isProfileName } from '../shared/workspace';
  * - blend files (`<participant>/app_data/<app>/blend/...`) additionally by ONE
  *   other user, the friend its `blend/syft.pub.yaml` names (a second reader, or
  *   '*', is a violation; which friend is not checked: consent lives with the owner);
+ * - secure-round answers (`<participant>/app_data/<app>/secagg/...`) only by their
+ *   owner and the aggregator; the aggregator's round files (`aggregator/secagg/...`)
+ *   never by everyone, and each inbox (`inbox/<i>.json`, shares sealed for one
+ *   member) by ONE member at most;
  * - Global_V (`<aggregator>/app_data/<app>/aggregator/global/...`) only by the
  *   aggregator and contributors, i.e. datasites with a published
- *   `profile_<n>/delta.json` (the ledger names participants only by salted hash);
+ *   `profile_<n>/delta.json` or secure-round `masked.json` (the ledger names
+ *   participants only by salted hash);
  * - no file is writable by '*', an email glob, or more than one user besides its
  *   owner and the aggregator (write implies read: co-writers see each other's data).
  *
@@ -46,7 +52,7 @@ import { Workspace, isEmailFolder, isProfileName } from '../shared/workspace';
  * this audit cannot evaluate (the server may still apply it).
  */
 
-export type FileKind = 'profile' | 'blend' | 'global' | 'aggregator' | 'other';
+export type FileKind = 'profile' | 'blend' | 'global' | 'secagg' | 'secagg-round' | 'aggregator' | 'other';
 
 interface AuditedFile {
   /** Relative to `datasites/`, '/'-separated. */
@@ -118,7 +124,7 @@ export async function auditRoot({ dataDir, appName, aggregator, now = new Date()
     }
   }
 
-  const contributors = new Set(published.filter(({ abs, owner }) => isDeltaManifest(ws, abs, owner)).map(({ owner }) => owner));
+  const contributors = new Set(published.filter(({ abs, owner }) => isContribution(ws, abs, owner)).map(({ owner }) => owner));
   const principals = [...new Set([...sites, ...views.flatMap(namedPrincipals)])].sort();
   const holders = (rel: string, needed: AccessLevel): string[] => {
     const has = (user: string) => views.some((permissions) => grants(evaluate(permissions, user, rel, now), needed));
@@ -144,8 +150,14 @@ function judge(file: AuditedFile, aggregator: string, contributors: Set<string>)
   const problems: string[] = [];
   const others = (list: string[], allowed: string[]) => list.filter((p) => !allowed.includes(p));
   const extraReaders = others(file.readers, [file.owner, aggregator]);
-  if (file.kind === 'profile' && extraReaders.length > 0) {
+  if ((file.kind === 'profile' || file.kind === 'secagg') && extraReaders.length > 0) {
     problems.push(`participant file readable by ${extraReaders.join(', ')}: only its owner and the aggregator may read it`);
+  }
+  if (file.kind === 'secagg-round' && extraReaders.includes(EVERYONE)) {
+    problems.push('secure-round file readable by everyone: only the round\'s members may read it');
+  }
+  if (file.kind === 'secagg-round' && path.posix.basename(path.posix.dirname(file.path)) === INBOX_DIR && extraReaders.length > 1) {
+    problems.push(`inbox readable by ${extraReaders.join(', ')}: only the member it is sealed for may read it`);
   }
   if (file.kind === 'blend' && (extraReaders.length > 1 || extraReaders.includes(EVERYONE))) {
     problems.push(`blend file readable by ${extraReaders.join(', ')}: only its owner, the aggregator and one friend may read it`);
@@ -168,15 +180,19 @@ function isGroup(principal: string): boolean {
 
 function classify(ws: Workspace, abs: string, owner: string): FileKind {
   if (owner === ws.email && isInside(abs, ws.globalDir(owner))) return 'global';
+  if (owner === ws.email && isInside(abs, ws.secaggDir(owner))) return 'secagg-round';
+  if (isInside(abs, ws.secaggAnswersRoot(owner))) return 'secagg';
   if (owner === ws.email && isInside(abs, ws.aggregatorDir(owner))) return 'aggregator';
   if (isInside(abs, ws.blendDir(owner))) return 'blend';
   const [first, ...rest] = path.relative(ws.appData(owner), abs).split(path.sep);
   return isProfileName(first) && rest.length > 0 ? 'profile' : 'other';
 }
 
-function isDeltaManifest(ws: Workspace, abs: string, owner: string): boolean {
+/** A published delta manifest, or a secure round's masked-input manifest: its owner contributed. */
+function isContribution(ws: Workspace, abs: string, owner: string): boolean {
   const [first] = path.relative(ws.appData(owner), abs).split(path.sep);
-  return isProfileName(first) && abs === ws.deltaManifest(first, owner);
+  if (isProfileName(first)) return abs === ws.deltaManifest(first, owner);
+  return isInside(abs, ws.secaggAnswersRoot(owner)) && path.basename(abs) === MASKED_MANIFEST;
 }
 
 function isInside(file: string, dir: string): boolean {

@@ -2,7 +2,7 @@ import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import type { Logger } from '../shared/log';
-import { canRead, canWrite, EVERYONE } from '../shared/permissions';
+import { canRead, canWrite, EVERYONE, PERMISSION_FILE } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { inOrder } from './pipeline';
 
@@ -70,6 +70,26 @@ async function scanDatasite(ws: Workspace, email: string, logger: Logger): Promi
     found.push({ email, profile: entry.name, dir });
   }
   return found;
+}
+
+/**
+ * Datasites that may join a secure round: `app_data/<app>/` is a real folder with
+ * the participant's `syft.pub.yaml` (every participant writes it on its first pass),
+ * which lets the aggregator read the member's round answers and does not let
+ * everyone write them. The aggregator's own datasite qualifies only when it runs a
+ * participant too (it then has that permission file). Sorted.
+ */
+export async function discoverMembers(ws: Workspace, logger: Logger): Promise<string[]> {
+  const found: string[] = [];
+  for (const site of await listEntries(ws.datasitesDir)) {
+    if (!site.isDirectory() || !isEmailFolder(site.name)) continue;
+    const appData = ws.appData(site.name);
+    if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData)) || !(await entryExists(path.join(appData, PERMISSION_FILE)))) continue;
+    const sharing = await sharingOf(ws, path.join(ws.secaggAnswersRoot(site.name), 'r000000', 'keys.json'), logger);
+    if (sharing === 'shared') found.push(site.name);
+    else logger.debug({ email: site.name, sharing }, 'skipped for secure rounds: answers not readable by the aggregator alone');
+  }
+  return found.sort();
 }
 
 async function listEntries(dir: string): Promise<Dirent[]> {

@@ -22,16 +22,20 @@ function aggregatorPermissions(contributors: readonly string[], patterns: readon
 
 /** Make `<aggregatorDir>/syft.pub.yaml` grant exactly `contributors`; rewrites it only when it differs. Returns whether it wrote. */
 export async function grantContributors(aggregatorDir: string, contributors: readonly string[], patterns?: readonly string[]): Promise<boolean> {
-  const wanted = aggregatorPermissions(contributors, patterns);
-  const file = path.join(aggregatorDir, PERMISSION_FILE);
+  return ensurePermissions(aggregatorDir, aggregatorPermissions(contributors, patterns));
+}
+
+/** Make `<dir>/syft.pub.yaml` say exactly `wanted`; rewrites it only when it differs (no churn for the sync). Returns whether it wrote. */
+export async function ensurePermissions(dir: string, wanted: PermissionFile): Promise<boolean> {
+  const file = path.join(dir, PERMISSION_FILE);
   const current = await readRegularFile(file, { maxBytes: MAX_PERMISSION_BYTES }).catch(() => null);
   if (current !== null) {
     try {
-      if (canonicalJson(parsePermissions(current.toString('utf8'), file)) === canonicalJson(wanted)) return false;
+      if (canonicalJson(parsePermissions(current.toString('utf8'), file)) === canonicalJson({ terminal: false, ...wanted })) return false;
     } catch {
       // malformed: overwrite it below
     }
   }
-  await writePermissions(aggregatorDir, wanted);
+  await writePermissions(dir, wanted);
   return true;
 }

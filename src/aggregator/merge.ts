@@ -18,7 +18,7 @@ import type { Random } from '../shared/random';
  */
 export type MergeMode = 'fedavg' | 'trimmed' | 'median';
 
-interface Merger {
+export interface Merger {
   /** Add one delta. The robust modes keep a reference to `values`: do not modify it afterwards. */
   add(values: Float32Array, weight: number): void;
   readonly count: number;

@@ -46,11 +46,11 @@ export interface SkippedDelta {
   reason: string;
 }
 
-type RoundOutcome = 'merged' | 'nothing-new' | 'none-accepted';
+export type RoundOutcome = 'merged' | 'nothing-new' | 'none-accepted' | 'too-few-datasites';
 
 /** What one round did (also the body of status.json). */
 export interface RoundSummary {
-  /** merged: a new version; nothing-new: only already-merged deltas; none-accepted: every new delta was rejected. */
+  /** merged: a new version; nothing-new: only already-merged deltas; none-accepted: every new delta was rejected; too-few-datasites: valid deltas from fewer than MIN_DATASITES datasites wait. */
   outcome: RoundOutcome;
   /** Global_V version after the round (0 = the initialization). */
   version: number;

@@ -42,7 +42,7 @@ interface BenchmarkSteps {
   historyParse: number;
   /** Title matching, feedback and local training. */
   training: number;
-  /** Private state (U, V_local, V_global) and the delta + manifest written. */
+  /** Private state (U, V_local, V_global) written, and in plain mode the delta + manifest. */
   deltaWrite: number;
   /** The rest of the pass (after the delta, or a pass that published nothing). */
   passOther: number;

@@ -7,10 +7,9 @@ import { acquireLock, type LockResult } from '../shared/lock';
 import { moduleLogger, rootLogger, type Logger } from '../shared/log';
 import { abortOnSignals } from '../shared/shutdown';
 import { clientConfigCandidates, isUnderSyftBox, resolveIdentity, Workspace, type Identity } from '../shared/workspace';
-import { createRoundContext, runAggregator } from '../aggregator/node';
+import { createRoundContext, runAggregator, secureParamsOf } from '../aggregator/node';
 import { publishAggregatorReports } from '../aggregator/reports';
 import { createParticipantContext } from '../participant/context';
-import { afterParticipantPass } from '../participant/extras';
 import { runParticipant } from '../participant/node';
 import { profileSources } from '../participant/profiles';
 import { buildApp, startServer } from '../participant/server/app';
@@ -140,7 +139,7 @@ earlier copy running stops it and takes over.
         const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
         logger.info({ url }, `page at ${url}`);
         close = () => app.close();
-        tasks.push(runParticipant(ctx, { signal, onPass: (result) => void afterParticipantPass(ctx, result) }));
+        tasks.push(runParticipant(ctx, { signal }));
       }
       if (isAggregator) {
         const round = await createRoundContext(config, ws, moduleLogger('aggregator', root));
@@ -151,11 +150,13 @@ earlier copy running stops it and takes over.
         tasks.push(
           runAggregator({
             round,
+            secure: secureParamsOf(config, round),
             minParticipants: config.MIN_PARTICIPANTS,
             roundIntervalMs: config.ROUND_INTERVAL_MS,
             debounceMs: config.WATCH_DEBOUNCE_MS,
             signal,
             onRound: () => void reports(),
+            onSecureRound: () => void reports(),
           }).finally(() => clearInterval(timer)),
         );
       }

@@ -8,12 +8,16 @@ import { readHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
 import { cryptoRandom } from '../shared/random';
 import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
+import { performance } from 'node:perf_hooks';
 import { publishAllCommunityStats } from '../participant/community';
 import { TREND_WEEKS } from '../shared/community';
 import { afterParticipantPass } from '../participant/extras';
-import { runParticipantPass, type ParticipantContext, type PassResult } from '../participant/node';
+import { runParticipantCycle, type ParticipantContext, type PassResult } from '../participant/node';
 import { publishAggregatorReports } from '../aggregator/reports';
+import { secureParamsOf } from '../aggregator/node';
 import { roundParams, runRound, type RoundContext, type RoundResult } from '../aggregator/round';
+import type { SecureContext, SecureRoundSummary } from '../aggregator/secagg';
+import { runSecureRoundInProcess } from '../simulate/secure-round';
 
 /**
  * The embedded demo: a SyftBox-layout root in the project folder with one
@@ -43,6 +47,8 @@ interface DemoParticipant {
 export interface DemoRoot {
   dataDir: string;
   aggregator: Omit<RoundContext, 'signal'>;
+  /** Secure-round parameters (SECURE_AGGREGATION=on, the default); null = plain rounds. */
+  secure: SecureContext['secure'] | null;
   participants: DemoParticipant[];
 }
 
@@ -98,6 +104,7 @@ export async function buildDemoRoot(config: Config, catalog: Catalog, logger: Lo
     now,
     logger: logger.child({ datasite: DEMO_AGGREGATOR }),
   };
+  const secure = secureParamsOf(aggregatorConfig, aggregator);
 
   const ownExport = path.join(config.OUTPUT_DIR, 'profile_0', config.NETFLIX_CSV);
   const matcher = createMatcher(catalog);
@@ -131,7 +138,7 @@ export async function buildDemoRoot(config: Config, catalog: Catalog, logger: Lo
       },
     });
   }
-  return { dataDir, aggregator, participants };
+  return { dataDir, aggregator, secure, participants };
 }
 
 /**
@@ -167,20 +174,28 @@ export async function publishDemoExtras(root: DemoRoot, last: DemoRound, config:
 export interface DemoRound {
   round: number;
   passes: PassResult[];
-  result: RoundResult;
+  /** What the aggregator did: a secure round (null: none could open) or a plain one. */
+  outcome: { mode: 'secure'; summary: SecureRoundSummary | null } | { mode: 'plain'; result: RoundResult };
+  durationMs: number;
 }
 
 /**
  * Run federated rounds until a Global_V exists and every participant trained
- * from it (access granted), at least `minRounds` times.
+ * from it (access granted), at least `minRounds` times. Each participant runs the
+ * same cycle as the `participant` process (train, community report, blend), then
+ * the aggregator runs a secure round with all of them in process (or, with
+ * SECURE_AGGREGATION=off, a plain round over their deltas).
  */
 export async function runDemoRounds(root: DemoRoot, { minRounds, maxRounds, onRound }: { minRounds: number; maxRounds: number; onRound?: (r: DemoRound) => void }): Promise<DemoRound[]> {
   const rounds: DemoRound[] = [];
   for (let round = 1; round <= maxRounds; round++) {
     const passes: PassResult[] = [];
-    for (const p of root.participants) passes.push(await runParticipantPass(p.ctx));
-    const result = await runRound(root.aggregator);
-    const entry = { round, passes, result };
+    for (const p of root.participants) passes.push((await runParticipantCycle(p.ctx)).pass);
+    const t0 = performance.now();
+    const outcome: DemoRound['outcome'] = root.secure
+      ? { mode: 'secure', summary: await runSecureRoundInProcess({ ...root.aggregator, secure: root.secure }, root.participants.map((p) => p.ctx)) }
+      : { mode: 'plain', result: await runRound(root.aggregator) };
+    const entry = { round, passes, outcome, durationMs: Math.round(performance.now() - t0) };
     rounds.push(entry);
     onRound?.(entry);
     const everyoneGranted = passes.every((p) => p.profiles.length > 0 && p.profiles.every((o) => o.access === 'granted'));

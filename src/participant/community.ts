@@ -20,7 +20,7 @@ import {
 } from '../shared/community';
 import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
-import { canSpend, laplaceNoise, recordSpend } from '../shared/privacy';
+import { canSpend, laplaceNoise, privacySpent, pureDpSpend, recordSpend, type PrivacyBudget } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import type { BoundedEstimate } from '../shared/stats';
 import { isoWeek, lastCompleteWeek, shiftWeekLabel } from '../shared/weeks';
@@ -165,7 +165,7 @@ interface PrivateCommunityState {
 
 /** What a community report needs: the participant's context, with only the privacy settings of its config. */
 export type CommunityContext = Pick<ParticipantContext, 'ws' | 'catalog' | 'matcher' | 'logger' | 'now' | 'noiseRandom'> & {
-  config: Pick<Config, 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON'>;
+  config: Pick<Config, 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON' | 'DP_DELTA'>;
 };
 
 type CommunityOutcome =
@@ -200,9 +200,12 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
   if (events === null) return { profile, status: 'skipped', reason: 'no parsed history yet' };
 
   let ledger = await readPrivacyLedger(dir);
-  if (!canSpend(ledger, epsilon, config.PRIVACY_BUDGET_EPSILON)) {
-    logger.warn({ profile, epsilonSpent: ledger.epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: no community statistics this week');
-    return { profile, status: 'skipped', reason: `privacy budget spent: ${ledger.epsilonSpent} of ${config.PRIVACY_BUDGET_EPSILON}` };
+  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+  const spend = pureDpSpend(ctx.now().toISOString(), PRIVACY_KIND, 'pure-dp', epsilon);
+  if (!canSpend(ledger, spend, budget, ctx.now())) {
+    const epsilonSpent = privacySpent(ledger, budget, ctx.now()).epsilon;
+    logger.warn({ profile, epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: no community statistics this week');
+    return { profile, status: 'skipped', reason: `privacy budget spent: ${epsilonSpent.toFixed(2)} of ${config.PRIVACY_BUDGET_EPSILON}` };
   }
 
   const earlier = new Map((previous?.weekly.values ?? []).filter((v) => v.plays !== null).map((v) => [v.week, v]));
@@ -210,11 +213,11 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
   const truth = weekTruth(playsOf(matched.events), week, matched.itemOf);
   const report = buildCommunityReport(truth, { epsilon, items: catalog.items.length, vocabHash: catalog.hash, random: ctx.noiseRandom(), earlier });
 
-  ledger = recordSpend(ledger, { at: ctx.now().toISOString(), kind: PRIVACY_KIND, epsilon, delta: 0 });
+  ledger = recordSpend(ledger, spend);
   await writePrivacyLedger(dir, ledger);
   await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, lastReport: report } satisfies PrivateCommunityState);
   await writeJsonAtomic(published, report);
-  logger.info({ profile, week, epsilon, epsilonSpent: ledger.epsilonSpent }, 'published community statistics');
+  logger.info({ profile, week, epsilon, epsilonSpent: privacySpent(ledger, budget, ctx.now()).epsilon }, 'published community statistics');
   return { profile, status: 'published', week, epsilon };
 }
 

@@ -195,7 +195,7 @@ export function l2Norm(values: ArrayLike<number>): number {
 }
 
 /** Scale `values` in place so its L2 norm is at most `bound`; returns the norm before clipping. */
-export function clipL2(values: Float32Array, bound: number): number {
+export function clipL2(values: Float32Array | Float64Array, bound: number): number {
   const norm = l2Norm(values);
   if (norm > bound) {
     const scale = bound / norm;

@@ -69,7 +69,7 @@ import { moduleLogger } from './log';
  */
 
 export type AccessLevel = 'none' | 'read' | 'write' | 'admin';
-interface PermissionRule {
+export interface PermissionRule {
   pattern: string;
   access: { read?: string[]; write?: string[]; admin?: string[] };
 }

@@ -240,6 +240,40 @@ export class Workspace {
     const rel = path.relative(this.datasitesDir, path.resolve(file));
     return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
   }
+
+  // Secure aggregation (file formats: src/shared/secagg/files.ts).
+
+  /** The aggregator's secure rounds: `aggregator/secagg`. */
+  secaggDir(aggregatorEmail: string): string {
+    return path.join(this.aggregatorDir(aggregatorEmail), 'secagg');
+  }
+
+  /** One round on the aggregator's datasite: `aggregator/secagg/r000007`. */
+  secaggRoundDir(aggregatorEmail: string, roundId: string): string {
+    assertRoundId(roundId);
+    return path.join(this.secaggDir(aggregatorEmail), roundId);
+  }
+
+  /** A member's answers to all rounds: `app_data/<app>/secagg` (default: mine). */
+  secaggAnswersRoot(email: string = this.email): string {
+    return path.join(this.appData(email), 'secagg');
+  }
+
+  /** A member's answers to one round: `app_data/<app>/secagg/r000007` (default: mine). */
+  secaggAnswersDir(roundId: string, email: string = this.email): string {
+    assertRoundId(roundId);
+    return path.join(this.secaggAnswersRoot(email), roundId);
+  }
+
+  /** The member's private round state (keys, self-mask seed, its input, what it answered). */
+  secaggPrivateDir(): string {
+    return path.join(this.privateRoot(), 'secagg');
+  }
+
+  /** The aggregator's private round state (cohort with emails, phase, deadlines). */
+  aggregatorSecaggPrivateDir(): string {
+    return path.join(this.aggregatorPrivateDir(), 'secagg');
+  }
 }
 
 const PROFILE_RE = /^profile_\d{1,4}$/;
@@ -251,6 +285,17 @@ export function assertProfileName(profile: string): void {
 
 export function isProfileName(name: string): boolean {
   return PROFILE_RE.test(name);
+}
+
+const ROUND_ID_RE = /^r\d{6,}$/;
+
+/** Secure round ids are `r` and a zero-padded counter (`r000007`): never a path. */
+export function assertRoundId(roundId: string): void {
+  if (!isRoundId(roundId)) throw new AppError('ERR_USAGE', `round id ${JSON.stringify(roundId)} is not of the form r000007`);
+}
+
+export function isRoundId(name: string): boolean {
+  return ROUND_ID_RE.test(name);
 }
 
 const EMAIL_FOLDER_RE = /^[^\s@/\\]+@[^\s@/\\]+\.[^\s@/\\]+$/;

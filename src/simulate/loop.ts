@@ -8,6 +8,10 @@ import { roundParams, runRound, type RoundContext } from '../aggregator/round';
 import { ClickLog } from '../participant/clicks';
 import type { Arm, ClickLogRow } from '../shared/clicks';
 import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
+import { readMemberStatus } from '../participant/secagg';
+import { secureParamsOf } from '../aggregator/node';
+import type { SecureParams } from '../aggregator/secagg';
+import { runSecureRoundInProcess } from './secure-round';
 import { ensurePublishPermissions } from '../participant/publish';
 import { loadRecommendations } from '../participant/recommendations';
 import { createMatcher, type Catalog, type Matcher } from '../shared/catalog';
@@ -40,7 +44,9 @@ import {
  *
  * 1. every participant runs `runParticipantPass` on its own export file (parse,
  *    train, write private state, publish the delta and its permission file);
- * 2. the aggregator runs `runRound` (validate, merge, Global_V, grant, ledger);
+ * 2. the aggregator runs a secure round with every participant in process
+ *    (`runSecureRoundInProcess`: masked contributions, the sum becomes Global_V), or,
+ *    with SECURE_AGGREGATION=off, `runRound` over the published deltas;
  * 3. every participant watches a show it finds by itself (drawn from its hidden
  *    tastes), and, once granted a Global_V, is shown the page's two lists
  *    (`loadRecommendations`, as the page server; left arm drawn per view) and
@@ -218,6 +224,8 @@ interface SimRoot {
   dataDir: string;
   temporary: boolean;
   aggregator: RoundContext;
+  /** Secure-round parameters (SECURE_AGGREGATION=on, the default); null = plain rounds. */
+  secure: SecureParams | null;
   sites: SimSite[];
   clock: { nowMs: number };
 }
@@ -283,6 +291,7 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
     now,
     logger: logger.child({ datasite: SIM_AGGREGATOR }),
   };
+  const secure = secureParamsOf(base, aggregator);
   const sites: SimSite[] = [];
   for (const person of people) {
     const exportsDir = path.join(dataDir, 'exports', person.email);
@@ -306,7 +315,7 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
     const clickLog = new ClickLog(ws.clickLog(PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
     sites.push({ person, ctx, exportFile, clickLog, epsilon: 0, lastDeltaSha256: null });
   }
-  return { dataDir, temporary, aggregator, sites, clock };
+  return { dataDir, temporary, aggregator, secure, sites, clock };
 }
 
 const mean = (values: number[]) => (values.length === 0 ? null : values.reduce((s, v) => s + v, 0) / values.length);
@@ -415,6 +424,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
     timings.participantPass += t1 - t0;
     failedPasses += result.failed.length;
     for (const outcome of result.profiles) {
+      if (outcome.status === 'trained') deltasPublished++;
       if (outcome.status !== 'published') continue;
       deltasPublished++;
       site.epsilon += outcome.manifest.noise?.epsilon ?? 0;
@@ -423,7 +433,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
   }
 
   let t0 = performance.now();
-  const round = await runRound(root.aggregator);
+  const round = await runWeekRound(root, options);
   timings.round = elapsedSince(t0);
 
   const rows: ExperimentRow[] = [];
@@ -462,7 +472,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
     roundMs: Math.round(timings.round),
     counts: {
       deltasPublished,
-      deltasAccepted: round.counts.accepted,
+      deltasAccepted: round.accepted,
       failedPasses,
       globalVersion: round.version,
       participantsShown,
@@ -473,6 +483,27 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
     },
     timingsMs: roundEach(timings),
   };
+}
+
+/**
+ * The week's aggregation: a secure round with every participant in process (each
+ * counted one records the sha256 of its masked input and, with noise, the round's
+ * epsilon), or a plain round over the published deltas.
+ */
+async function runWeekRound(root: SimRoot, options: SimulationOptions): Promise<{ accepted: number; version: number }> {
+  if (root.secure === null) {
+    const result = await runRound(root.aggregator);
+    return { accepted: result.counts.accepted, version: result.version };
+  }
+  const summary = await runSecureRoundInProcess({ ...root.aggregator, secure: root.secure }, root.sites.map((s) => s.ctx));
+  if (summary?.outcome !== 'merged') return { accepted: 0, version: summary?.version ?? 0 };
+  for (const site of root.sites) {
+    const counted = (await readMemberStatus(site.ctx.ws))?.lastCounted;
+    if (counted?.roundId !== summary.roundId) continue;
+    site.lastDeltaSha256 = counted.maskedSha256;
+    if (root.secure.noise.sigma > 0 && counted.weight === 1) site.epsilon += options.epsilon;
+  }
+  return { accepted: summary.survivors.length, version: summary.version };
 }
 
 /** Every value rounded to a whole number (of milliseconds). */
@@ -560,6 +591,7 @@ export async function runSimulation(options: SimulationOptions, env: SimulationE
           PRIVACY_BUDGET_EPSILON: config.PRIVACY_BUDGET_EPSILON,
           SERVER_LR: config.SERVER_LR,
           MERGE_MODE: config.MERGE_MODE,
+          SECURE_AGGREGATION: config.SECURE_AGGREGATION,
           DIVERSITY: config.DIVERSITY,
         },
       },

@@ -35,7 +35,7 @@ describe('runAggregator', () => {
   function start(options: { minParticipants: number; roundIntervalMs: number }) {
     const rounds: RoundResult[] = [];
     const ctx = { ...roundContext(root), now: () => new Date() };
-    stopped = runAggregator({ round: ctx, signal: controller.signal, debounceMs: 20, rescanIntervalMs: 50, onRound: (r) => rounds.push(r), ...options });
+    stopped = runAggregator({ round: ctx, secure: null, signal: controller.signal, debounceMs: 20, rescanIntervalMs: 50, onRound: (r) => rounds.push(r), ...options });
     return rounds;
   }
 

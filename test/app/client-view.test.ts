@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/shared/config';
 import { silentLogger } from '../../src/shared/log';
 import { readClientConfig, Workspace, writeClientConfig } from '../../src/shared/workspace';
 import { runParticipantPass } from '../../src/participant/node';
+import { loadCommittedState } from '../../src/aggregator/round';
 import { buildApp } from '../../src/participant/server/app';
 import { readCommunityStats } from '../../src/shared/community';
 import { blendView } from '../../src/participant/blend';
@@ -35,7 +36,7 @@ beforeAll(async () => {
   root = await buildDemoRoot(config, catalog, silentLogger);
   const rounds = await runDemoRounds(root, { minRounds: 1, maxRounds: 4 });
   await publishDemoExtras(root, rounds.at(-1)!, config, catalog);
-  version = rounds.at(-1)!.result.version;
+  version = (await loadCommittedState(root.aggregator)).version;
   expect(version).toBeGreaterThan(0);
 }, 240_000);
 afterAll(async () => {

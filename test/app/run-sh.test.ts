@@ -62,6 +62,9 @@ describe('run.sh', () => {
       AGGREGATOR_DATASITE: AGG,
       MODEL_RANK: RANK,
       MIN_PARTICIPANTS: '1',
+      // one participant: the plain path (a secure round needs 3 datasites; secure rounds between processes: test/aggregator/secagg-process.test.ts)
+      SECURE_AGGREGATION: 'off',
+      MIN_DATASITES: '1',
       WATCH_DEBOUNCE_MS: '200',
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
@@ -112,6 +115,9 @@ describe('run.sh', () => {
     expect(delta).not.toBeNull();
     expect(await canRead(aliceWs.datasitesDir, AGG, aliceWs.deltaManifest('profile_0'))).toBe(true);
     expect(await canRead(aliceWs.datasitesDir, OUTSIDER, aliceWs.deltaManifest('profile_0'))).toBe(false);
+    // the app runs the participant's one cycle: the community report goes out too
+    expect(existsSync(aliceWs.communityStats('profile_0'))).toBe(true);
+    expect(await canRead(aliceWs.datasitesDir, OUTSIDER, aliceWs.communityStats('profile_0'))).toBe(false);
     const global = (await readLatestGlobal(aggWs.globalDir(AGG), model))!;
     const manifest = path.join(aggWs.globalVersionDir(AGG, global.manifest.version), 'Global_V.json');
     expect(await canRead(aggWs.datasitesDir, ALICE, manifest)).toBe(true);

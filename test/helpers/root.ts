@@ -22,6 +22,8 @@ export const PARAMS: RoundParams = {
   trimFraction: 0.1,
   serverClipNorm: 0,
   serverNoiseStd: 0,
+  // the round tests publish from one or two datasites; MIN_DATASITES has its own tests
+  minDatasites: 1,
   clipNorm: 1,
   noiseTolerance: 4,
   maxStaleness: 3,
@@ -125,6 +127,8 @@ export function cliEnv(root: TestRoot, email: string, extra: Record<string, stri
     AGGREGATOR_DATASITE: AGGREGATOR,
     APP_NAME: APP,
     LOG_LEVEL: 'silent',
+    // the CLI tests built on these fixtures are about plain deltas; secure rounds between processes: secagg-process.test.ts
+    SECURE_AGGREGATION: 'off',
     ...extra,
   };
 }

@@ -9,7 +9,7 @@ import { displayedCommunity, packBits, TREND_WEEKS, unpackBits, WEEKLY_BUCKETS, 
 import type { ViewingEvent } from '../../src/shared/history';
 import { silentLogger } from '../../src/shared/log';
 import { canRead, writePermissions } from '../../src/shared/permissions';
-import { parsePrivacyLedger } from '../../src/shared/privacy';
+import { parsePrivacyLedger, privacySpent } from '../../src/shared/privacy';
 import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 
@@ -36,7 +36,7 @@ let clock: Date;
 function context(overrides: Partial<CommunityContext['config']> = {}): CommunityContext {
   let seed = 1;
   return {
-    config: { INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, ...overrides },
+    config: { INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, DP_DELTA: 1e-5, ...overrides },
     ws,
     catalog,
     matcher: createMatcher(catalog),
@@ -92,7 +92,7 @@ describe('publishCommunityStats', () => {
     expect(await canRead(ws.datasitesDir, 'someone@example.org', ws.communityStats(PROFILE))).toBe(false);
 
     const spent = await ledger();
-    expect(spent.entries).toEqual([{ at: clock.toISOString(), kind: 'community', epsilon: 1, delta: 0 }]);
+    expect(spent.entries).toMatchObject([{ at: clock.toISOString(), kind: 'community', mechanism: 'pure-dp', dp: { epsilon: 1, delta: 0 } }]);
   });
 
   it('is idempotent within a week: the same report again, restored if deleted, at no further cost', async () => {
@@ -117,7 +117,7 @@ describe('publishCommunityStats', () => {
     expect(second.weekly.values.at(-1)!.plays).not.toBe(first.weekly.values.at(-1)!.plays);
     const spent = await ledger();
     expect(spent.entries.map((e) => e.kind)).toEqual(['community', 'community']);
-    expect(spent.epsilonSpent).toBe(2);
+    expect(privacySpent(spent, { epsilon: 50, delta: 1e-5, periodDays: 0 }, clock).epsilon).toBeCloseTo(2, 12);
   });
 
   it('stops when the privacy budget is spent, and publishes nothing when disabled or without history', async () => {

@@ -70,7 +70,8 @@ function makeFixture(env: Record<string, string> = {}): Fixture {
   const config = loadConfig({
     appDir: root,
     dotenv: false,
-    env: { AGGREGATOR_DATASITE: AGG, OUTPUT_DIR: outputDir, MODEL_RANK: '8', LOCAL_EPOCHS: '2', WATCH_DEBOUNCE_MS: '100', DATE_ORDER: 'dmy', ...env },
+    // these tests are about the plain path (a published delta); the secure path: test/participant/secagg.test.ts
+    env: { AGGREGATOR_DATASITE: AGG, OUTPUT_DIR: outputDir, MODEL_RANK: '8', LOCAL_EPOCHS: '2', WATCH_DEBOUNCE_MS: '100', DATE_ORDER: 'dmy', SECURE_AGGREGATION: 'off', ...env },
   });
   const ws = new Workspace({ email: ME, dataDir }, config.APP_NAME);
   const logs: { level: number; msg: string }[] = [];
@@ -154,7 +155,7 @@ describe('participant pass', () => {
     const delta = await readDelta(f.ws.profileDir('profile_0'), expectModel());
     expect(delta!.manifest.noise).toMatchObject({ mechanism: 'gaussian', epsilon: 1 });
     const ledger = JSON.parse(readFileSync(path.join(f.ws.privateDir('profile_0'), 'privacy.json'), 'utf8'));
-    expect(ledger.epsilonSpent).toBeCloseTo(1);
+    expect(ledger.entries).toMatchObject([{ kind: 'delta-local', mechanism: 'gaussian', params: { l2: 2 * f.config.DELTA_CLIP_NORM } }]);
 
     writeFileSync(f.historyFile, `Title,Date\n${historyRows(5).rows.join('\n')}\n`);
     const second = await runParticipantPass(f.ctx);
