@@ -34,7 +34,7 @@ const running: CliRun[] = [];
 
 beforeEach(async () => {
   root = await createRoot();
-  catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'netflix_titles.csv'), 150);
+  catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 150);
   catalog = await loadCatalog(catalogFile);
   model = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
 });

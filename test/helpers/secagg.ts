@@ -33,7 +33,7 @@ export const memberEmail = (i: number) => `m${i}@example.org`;
 
 export async function createFederation(n: number, env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<Federation> {
   const root = await createRoot();
-  const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'netflix_titles.csv'), CATALOG_ITEMS);
+  const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), CATALOG_ITEMS);
   const catalog = await loadCatalog(catalogFile);
   const config = loadConfig({
     appDir: root.dataDir,
