@@ -184,8 +184,14 @@ function headOf(text: string): { head: string; tail: string } | null {
 
 const wordCount = (s: string) => normalizeTitle(s).split(' ').filter((w) => w !== '').length;
 
-/** `3 Seasons` -> 3, `1 Season` -> 1; null for films and unknown durations. */
+/** `3 Seasons` -> 3, `1 Season` -> 1 (netflix_titles.csv `duration` of a series). */
 const SEASONS = /^(\d+) Seasons?$/;
+
+/** How many seasons the catalogue lists for a series; null for films and when its duration does not say. */
+export function seasonCount(item: CatalogItem): number | null {
+  const m = item.duration === null ? null : SEASONS.exec(item.duration);
+  return m === null ? null : Number(m[1]);
+}
 
 /** Trigrams of a normalized title, padded so that word starts count. */
 function trigramsOf(norm: string): Set<string> {
@@ -258,12 +264,10 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
   const exact = { series: new Map<string, number[]>(), film: new Map<string, number[]>() };
   const heads = { series: new Map<string, number[]>(), film: new Map<string, number[]>() };
   const fuzzy = { series: new TrigramIndex(items.length), film: new TrigramIndex(items.length) };
-  const seasons: (number | null)[] = [];
+  const seasons = items.map(seasonCount);
   const work: string[] = [];
   for (const item of items) {
     const norm = normalizeTitle(item.title);
-    const m = item.duration === null ? null : SEASONS.exec(item.duration);
-    seasons.push(m ? Number(m[1]) : null);
     work.push(`${norm}\u0000${item.kind}\u0000${item.year}\u0000${item.duration}`);
     if (norm === '') continue;
     push(exact[item.kind], norm, item.id);
