@@ -85,6 +85,7 @@ export {
   matchEvents,
   normalizeTitle,
   PARTIAL_SCORE,
+  seasonCount,
   type HistoryMatches,
   type Kind,
   type Matcher,

@@ -184,8 +184,14 @@ function headOf(text: string): { head: string; tail: string } | null {
 
 const wordCount = (s: string) => normalizeTitle(s).split(' ').filter((w) => w !== '').length;
 
-/** `3 Seasons` -> 3, `1 Season` -> 1; null for films and unknown durations. */
+/** `3 Seasons` -> 3, `1 Season` -> 1 (netflix_titles.csv `duration` of a series). */
 const SEASONS = /^(\d+) Seasons?$/;
+
+/** How many seasons the catalogue lists for a series; null for films and when its duration does not say. */
+export function seasonCount(item: CatalogItem): number | null {
+  const m = item.duration === null ? null : SEASONS.exec(item.duration);
+  return m === null ? null : Number(m[1]);
+}
 
 /** Trigrams of a normalized title, padded so that word starts count. */
 function trigramsOf(norm: string): Set<string> {
@@ -258,12 +264,10 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
   const exact = { series: new Map<string, number[]>(), film: new Map<string, number[]>() };
   const heads = { series: new Map<string, number[]>(), film: new Map<string, number[]>() };
   const fuzzy = { series: new TrigramIndex(items.length), film: new TrigramIndex(items.length) };
-  const seasons: (number | null)[] = [];
+  const seasons = items.map(seasonCount);
   const work: string[] = [];
   for (const item of items) {
     const norm = normalizeTitle(item.title);
-    const m = item.duration === null ? null : SEASONS.exec(item.duration);
-    seasons.push(m ? Number(m[1]) : null);
     work.push(`${norm}\u0000${item.kind}\u0000${item.year}\u0000${item.duration}`);
     if (norm === '') continue;
     push(exact[item.kind], norm, item.id);
@@ -279,8 +283,9 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
   /** Dates bound films and one-season series only: a longer series carries its latest season's year. */
   const yearBinds = (id: number) => items[id].kind === 'film' || seasons[id] === 1;
   const fitsLocale = (id: number, language: string) => items[id].countries.some((c) => LANGUAGE_COUNTRIES[language]?.includes(c) ?? false);
-  const addedBy = (id: number, date: string) => (items[id].dateAdded ?? null) !== null && items[id].dateAdded! <= date;
-  const addedAfter = (id: number, date: string) => (items[id].dateAdded ?? null) !== null && items[id].dateAdded! > date;
+  const addedOn = (id: number) => items[id].dateAdded ?? null;
+  const addedBy = (id: number, date: string) => addedOn(id) !== null && addedOn(id)! <= date;
+  const addedAfter = (id: number, date: string) => addedOn(id) !== null && addedOn(id)! > date;
 
   function partial(text: string, kind: Kind, language: string | null): number[] {
     const split = headOf(text);
@@ -299,17 +304,23 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
     return passing.length === 1 && candidates.every((c) => c === passing[0] || rejects(c.id)) ? passing[0] : null;
   }
 
+  /** Among several works: the one that alone fits the locale, else the one that alone was on Netflix when first viewed, else null. */
+  function tieBreak(candidates: Candidate[], { language, firstDate }: ShowEvidence): Candidate | null {
+    const byLocale = language === null ? null : alone(candidates, (id) => fitsLocale(id, language), (id) => !fitsLocale(id, language));
+    return byLocale ?? (firstDate === null ? null : alone(candidates, (id) => addedBy(id, firstDate), (id) => addedAfter(id, firstDate)));
+  }
+
   function decide(candidates: Candidate[], ev: ShowEvidence): TitleMatch {
     const firstYear = ev.firstDate === null ? null : Number(ev.firstDate.slice(0, 4));
     const byDate: number[] = [];
     const bySeasons: number[] = [];
+    const english = ev.language === ENGLISH;
     const scored: { candidate: Candidate; score: number }[] = [];
     for (const c of candidates) {
       const item = items[c.id];
       if (firstYear !== null && item.year !== null && yearBinds(c.id) && firstYear < item.year) byDate.push(c.id);
       else if (ev.maxSeason !== null && seasons[c.id] !== null && ev.maxSeason > seasons[c.id]!) bySeasons.push(c.id);
       else {
-        const english = ev.language === ENGLISH;
         const late = english && ev.firstDate !== null && yearBinds(c.id) && addedAfter(c.id, ev.firstDate);
         const foreign = english && item.countries.length > 0 && !fitsLocale(c.id, ENGLISH);
         scored.push({ candidate: c, score: c.score * (late ? BEFORE_ADDED_CONFIDENCE : 1) * (foreign ? FOREIGN_CONFIDENCE : 1) });
@@ -322,11 +333,7 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
     for (const s of [...sure].sort((a, b) => a.candidate.id - b.candidate.id)) if (!works.has(work[s.candidate.id])) works.set(work[s.candidate.id], s);
     const left = [...works.values()];
     const leftCandidates = left.map((s) => s.candidate);
-    const chosen =
-      left.length === 1
-        ? left[0].candidate
-        : ((ev.language === null ? null : alone(leftCandidates, (id) => fitsLocale(id, ev.language!), (id) => !fitsLocale(id, ev.language!))) ??
-          (ev.firstDate === null ? null : alone(leftCandidates, (id) => addedBy(id, ev.firstDate!), (id) => addedAfter(id, ev.firstDate!))));
+    const chosen = left.length === 1 ? left[0].candidate : tieBreak(leftCandidates, ev);
     if (chosen === null) return unmatched('ambiguous', leftCandidates.map((c) => c.id));
     return {
       item: chosen.id,

@@ -1,5 +1,4 @@
-import type { Catalog, Matcher } from '../shared/catalog';
-import { decomposeTitle } from '../shared/history';
+import { seasonCount, type Catalog, type Matcher } from '../shared/catalog';
 import { createRandom, deriveSeed, type Random } from '../shared/random';
 
 /**
@@ -191,7 +190,8 @@ function usDate(isoDate: string): string {
 export function historyTitle(catalog: Catalog, item: number, episode: number): string {
   const { title, kind } = catalog.items[item];
   if (kind === 'film') return title;
-  const season = Math.ceil(episode / EPISODES_PER_SEASON);
+  // never a season the catalogue does not list: the matcher would rightly refuse it
+  const season = Math.min(Math.ceil(episode / EPISODES_PER_SEASON), seasonCount(catalog.items[item]) ?? Infinity);
   return `${title}: Season ${season}: Episode ${episode - (season - 1) * EPISODES_PER_SEASON}`;
 }
 
@@ -288,8 +288,8 @@ export function formatHistoryCsv(rows: readonly HistoryRow[]): string {
 
 /**
  * Share of distinct (participant, show) pairs of the histories whose export title
- * comes back as the same catalogue item through the history parser's title
- * split and the matcher (the rest are titles the matcher cannot tell apart or split wrongly).
+ * comes back as the same catalogue item through the matcher's title split
+ * (`Matcher.decompose`) and match (the rest are titles the matcher cannot tell apart or split wrongly).
  */
 export function titleMatchRate(catalog: Catalog, matcher: Matcher, people: readonly SimParticipant[]): number {
   const cache = new Map<number, boolean>();
@@ -299,7 +299,7 @@ export function titleMatchRate(catalog: Catalog, matcher: Matcher, people: reado
     for (const item of p.seen) {
       let ok = cache.get(item);
       if (ok === undefined) {
-        const title = decomposeTitle(historyTitle(catalog, item, 1));
+        const title = matcher.decompose(historyTitle(catalog, item, 1));
         ok = matcher.match(title.show, title.kind).item === item;
         cache.set(item, ok);
       }

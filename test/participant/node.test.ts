@@ -186,7 +186,7 @@ describe('several profiles', () => {
       `${profile},2021-10-${String(day).padStart(2, '0')} 20:00:00,00:42:00,,"${title}",${extra},Smart TV,00:42:00,00:42:00,DK (Denmark)`;
     const rows = [
       row('Zelda Household', `${series[0].title}: Season 1: Episode 1`, 3),
-      row('Zelda Household', `${series[1].title}: Season 2: Episode 4`, 4),
+      row('Zelda Household', `${series[1].title}: Season 1: Episode 4`, 4),
       row('Amira', `${series[2].title}: Season 1: Episode 2`, 5),
       row('Amira', `${series[3].title}: Season 1: Episode 1`, 6, 'TRAILER'),
     ];
