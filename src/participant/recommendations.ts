@@ -82,7 +82,7 @@ export async function readGrantedGlobal(ws: Workspace, aggregator: string | null
     const model = await readLatestGlobal(ws.globalDir(aggregator), expect);
     const [newest] = await listGlobalVersions(ws.globalDir(aggregator));
     if (newest !== undefined && newest !== model?.manifest.version) {
-      logger.debug({ version: newest, using: model?.manifest.version ?? null }, 'a newer Global_V is not complete here yet (payload not synced); using the newest complete one');
+      logger.debug({ version: newest, using: model?.manifest.version ?? null }, 'the newest Global_V here is not complete (yet); using the newest complete one');
     }
     if (model === null) return null;
     const manifest = path.join(ws.globalVersionDir(aggregator, model.manifest.version), GLOBAL_MANIFEST);

@@ -461,7 +461,7 @@ export async function readPermissionFolder(datasitesDir: string, folderRel: stri
  * are unchanged (writers replace files by rename, which changes the inode).
  * Without it every access check re-parses the aggregator's file, which lists
  * every contributor: quadratic work over a round at thousands of participants.
- * A parse failure is cached too, and logged once per version of the file.
+ * A parse failure is cached too (the same error object while the file is unchanged).
  */
 type CachedPermissions = { parsed: PermissionFile | null; error?: undefined } | { parsed?: undefined; error: AppError };
 const permissionCache = new Map<string, { key: string; value: CachedPermissions }>();
@@ -482,7 +482,6 @@ async function readCachedPermissions(file: string, parse: (text: string, file: s
     value = await parseFile(file, parse);
     if (permissionCache.size >= MAX_CACHED_PERMISSION_FILES) permissionCache.clear();
     permissionCache.set(file, { key, value });
-    if (value.error) moduleLogger('permissions').warn({ file, err: value.error.message }, 'permission file does not parse; like the server, the folder above governs');
   }
   if (value.error) throw value.error;
   return value.parsed;
@@ -510,13 +509,20 @@ export async function accessOf(datasitesDir: string, user: string, target: strin
   const files = new Map<string, PermissionFile>();
   for (const folder of ancestorFolders(rel)) {
     const file = await readPermissionFolder(datasitesDir, folder).catch((err: unknown) => {
-      if (isAppError(err, 'ERR_PERMISSION_FILE')) return null;
-      throw err;
+      if (!isAppError(err, 'ERR_PERMISSION_FILE')) throw err;
+      if (!reportedMalformed.has(err)) {
+        reportedMalformed.add(err);
+        moduleLogger('permissions').warn({ file: err.file, err: err.message }, 'permission file does not parse; like the server, the folder above governs');
+      }
+      return null;
     });
     if (file !== null) files.set(folder, file);
   }
   return evaluate(files, user, rel, now);
 }
+
+/** Parse failures already logged: one line per version of a malformed file (the cache keeps one error object per version). */
+const reportedMalformed = new WeakSet<AppError>();
 
 export async function canRead(datasitesDir: string, user: string, target: string): Promise<boolean> {
   return grants(await accessOf(datasitesDir, user, target), 'read');

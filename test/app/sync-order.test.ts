@@ -102,7 +102,7 @@ describe('a Global_V manifest before its payload (participant)', () => {
     await fs.rm(payload);
     let log = capture();
     expect((await readGrantedGlobal(ws, AGGREGATOR, MODEL, log.logger))?.manifest.version).toBe(1);
-    expect(log.lines.map((l) => [l.level, l.msg])).toEqual([[20, 'a newer Global_V is not complete here yet (payload not synced); using the newest complete one']]);
+    expect(log.lines.map((l) => [l.level, l.msg])).toEqual([[20, 'the newest Global_V here is not complete (yet); using the newest complete one']]);
 
     await fs.writeFile(payload, full.subarray(0, 64));
     log = capture();
