@@ -172,7 +172,7 @@
     if (weeks.length > 0) parts.push(`the average of ${weeks.join(', ')}`);
     const note = $('community-clipped');
     note.hidden = parts.length === 0;
-    note.textContent = parts.length === 0 ? '' : `* The privacy noise pushed ${parts.join(' and ')} outside what is possible (below 0 or above 100%); shown at the nearest possible value.`;
+    note.textContent = parts.length === 0 ? '' : `* The privacy noise pushed ${parts.join(' and ')} outside what is possible (a share below 0% or above 100%, an average below 0 or above the clip); each is shown at the nearest possible value.`;
   }
 
   function renderCommunity(insights, community) {

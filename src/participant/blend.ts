@@ -14,51 +14,21 @@ import { readProfileModel, readProfileState } from './state';
 /**
  * Blend: two participants who name each other see a "watch together" list on
  * their pages, computed from both sides' predicted interest, without either
- * sending the other their viewing history.
+ * sending the other their viewing history. Consent, the files and what they
+ * disclose are explained in docs/blend.md.
  *
- * Consent. Each side names one friend: BLEND_WITH, or the page (POST
- * /api/blend), whose choice is kept privately in `<private>/blend.json` and
- * wins until BLEND_WITH itself is changed. With a friend named, the app keeps
- * in `app_data/<app>/blend/`:
- * - `syft.pub.yaml` granting read to exactly the friend. SyftBox applies only
- *   the nearest permission file, so this one replaces the app folder's for
- *   everything in blend/: the aggregator (and anyone else) cannot read it;
- * - `consent.json`, a marker saying "I blend with you" (no content);
- * - `profile_<n>.json`, the scores below, one per trained profile, written
- *   only while the friend's marker is readable here, i.e. while both consent.
- * Withdrawing (or naming someone else) deletes the scores, then the marker,
- * then the permission file, in that order, so that no file is ever left under
- * the broader app-folder permission; the friend's app sees the marker gone and
- * deletes its own scores on its next pass, and both pages stop showing a blend.
- * For the same reason, under a SyftBox client the marker and scores are first
- * written PERMISSION_SETTLE_MS after the permission file, so that it reaches
- * the server before them (sync uploads the files of one pass together, in no
- * set order). An embedded root uploads nothing: there all go in one pass.
+ * Under a SyftBox client the consent marker and scores are written PERMISSION_SETTLE_MS
+ * after `blend/syft.pub.yaml`, so the permission file reaches the server first.
  *
- * Scores file (example abridged):
+ * Scores file `blend/profile_<n>.json`, readable by the friend only (example abridged):
  * ```json
  * { "format": "syftbox-netflix-svd/blend", "formatVersion": 1,
  *   "vocabHash": "5d41…", "items": 8807, "encoding": "uint8-percentile-base64",
  *   "scores": "AAEC…" }
  * ```
  * `scores` decodes to one byte per catalogue item: 0–254 the item's percentile
- * rank of predicted interest u·v_j (from the private U and V_local; 254 = this
- * profile's highest), 255 = excluded. Why scores and not the history: the
- * friend learns a ranking of taste over the catalogue, never which shows were
- * watched or when. Ranks rather than raw scores: comparable between two
- * models, and they reveal no more than the order. Excluded items are the
- * profile's watched shows plus decoys: each unwatched item with probability
- * DECOY_RATE, chosen by a keyed hash under a private secret so the same decoys
- * come back every time (fresh decoys per write could be intersected away). At
- * 8,807 items and 100 watched, ~440 decoys: an excluded item was watched with
- * probability ~0.19. What remains disclosed, by design and with consent: the
- * taste ranking, and that watched ⊆ excluded. No differential privacy is
- * claimed for it; nothing is spent from the privacy budget.
- *
- * Watch together (`watchTogether`): items neither side excludes; the 2N with
- * the highest average percentile; of those, the N where the two disagree
- * least (|a − b|; ties: higher average, then lower id). Both sides compute it
- * from the two published files, so both see the same list.
+ * rank of predicted interest u·v_j (254 = this profile's highest), 255 =
+ * excluded (watched, or a decoy).
  */
 const BLEND_FORMAT = 'syftbox-netflix-svd/blend';
 const BLEND_FORMAT_VERSION = 1;

@@ -5,29 +5,8 @@ import { createRandom, deriveSeed, type Random } from '../shared/random';
  * The simulated world: hidden tastes over the catalogue and the viewing
  * histories drawn from them, written in the Netflix `NetflixViewingHistory.csv`
  * shape (`Title,Date`, newest first, US `M/D/YY` dates). Pure: randomness and
- * dates are passed in; the loop writes the files.
- *
- * Hidden utility of item j for participant p (never seen by the model):
- * ```
- * s_pj = mean_{g in genres(j)} a_pg  +  z_p · y_j  +  QUALITY_WEIGHT · q_j
- * u_pj = σ(s_pj − UTILITY_THRESHOLD)            (σ = logistic; u in (0, 1))
- * a_pg ~ N(0, GENRE_NOISE²), plus FAVOURITE_BOOST for FAVOURITE_GENRES genres drawn ∝ genre size
- * z_p  ~ N(0, I_D),  y_j ~ N(0, I_D / D)   (D = LATENT_DIMS hidden factors, so z·y ~ N(0, 1))
- * q_j  ~ N(0, 1)                          (item appeal shared by everyone)
- * ```
- * u_pj is the probability that p clicks item j once p looks at it (see
- * `choice.ts`) and the graded relevance of the NDCG. Item factors and appeal are
- * one world per seed; participant i's taste depends only on (seed, i), so a run
- * with more participants extends a smaller one.
- *
- * Initial history: n_p = round(exp(N(ln HISTORY_MEDIAN_SHOWS, HISTORY_SPREAD²)))
- * distinct shows (clamped to [HISTORY_MIN_SHOWS, HISTORY_MAX_SHOWS]), drawn without
- * replacement with probability ∝ u_pj^HISTORY_SHARPNESS (Gumbel top-k), each on a
- * random day of the HISTORY_DAYS before the start; a series gets 1 + Geometric
- * episodes (mean SERIES_MEAN_EPISODES, at most MAX_HISTORY_EPISODES), one a day,
- * `Show: Season s: Episode e` (EPISODES_PER_SEASON to a season). Every simulated
- * week adds ORGANIC_SHOWS_PER_WEEK shows drawn the same way among the unseen ones
- * (what people find without the page), and the shows clicked on the page.
+ * dates are passed in; the loop writes the files. The model and its constants
+ * are explained in docs/simulate/model.md.
  */
 
 const LATENT_DIMS = 8;

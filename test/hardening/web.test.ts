@@ -147,8 +147,9 @@ describe('paths', () => {
 });
 
 describe('the insights and blend pages', () => {
-  it('serve their pages, scripts, Chart.js and JSON with the security headers', async () => {
+  it('serve their pages, scripts, Chart.js, the icon and JSON with the security headers', async () => {
     for (const [path, type] of [
+      ['/favicon.svg', /^image\/svg\+xml/],
       ['/insights', /^text\/html/],
       ['/blend', /^text\/html/],
       ['/insights.js', /javascript/],
