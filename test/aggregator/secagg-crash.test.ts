@@ -49,7 +49,7 @@ afterEach(async () => {
   await root.cleanup();
 });
 
-const shared = () => ({ CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), SERVER_LR: '1', SECURE_AGGREGATION: 'on', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
+const shared = () => ({ CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), SERVER_LR: '1', SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
 
 async function exists(file: string): Promise<boolean> {
   return fs.lstat(file).then(

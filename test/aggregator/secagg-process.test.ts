@@ -46,7 +46,7 @@ afterEach(async () => {
   await root.cleanup();
 });
 
-const shared = () => ({ CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), SERVER_LR: String(SERVER_LR), DELTA_CLIP_NORM: String(CLIP), SECURE_AGGREGATION: 'on', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
+const shared = () => ({ CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), SERVER_LR: String(SERVER_LR), DELTA_CLIP_NORM: String(CLIP), SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
 
 interface Member {
   email: string;

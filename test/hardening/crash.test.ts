@@ -92,7 +92,8 @@ describe('participants and aggregator under kill -9', () => {
     const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 300);
     const catalog: Catalog = await loadCatalog(catalogFile);
     const model: GlobalExpect = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
-    const shared = { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK) };
+    // the community report (the participant's cycle publishes it) is not what this test is about: skip its work
+    const shared = { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), INSIGHTS_EPSILON: '0' };
     const participants: Participant[] = [];
     const nodes: Node[] = [];
     for (let i = 0; i < PARTICIPANTS; i++) {
@@ -163,5 +164,5 @@ describe('participants and aggregator under kill -9', () => {
       expect(audit.problems, p.ws.email).toEqual([]);
       expect(await canRead(root.ws.datasitesDir, p.ws.email, payload), p.ws.email).toBe(true);
     }
-  });
+  }, 900_000); // 20 rounds of real process starts: a loaded 2-core machine needs minutes
 });

@@ -52,7 +52,8 @@ function participant(profileNames: string[], logs: Record<string, unknown>[] = [
   const config = loadConfig({
     appDir: root.dataDir,
     dotenv: false,
-    env: { APP_NAME: APP, AGGREGATOR_DATASITE: AGGREGATOR, OUTPUT_DIR: outputDir, NETFLIX_PROFILES: profileNames.join(','), CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), LOCAL_EPOCHS: '2' },
+    // hostile exports against the plain path, where each good profile publishes a delta
+    env: { APP_NAME: APP, AGGREGATOR_DATASITE: AGGREGATOR, OUTPUT_DIR: outputDir, NETFLIX_PROFILES: profileNames.join(','), CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), LOCAL_EPOCHS: '2', SECURE_AGGREGATION: 'off' },
   });
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   return { config, ws, catalog, matcher: createMatcher(catalog), logger, now: () => NOW, noiseRandom: () => createRandom(3) };

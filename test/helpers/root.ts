@@ -127,8 +127,10 @@ export function cliEnv(root: TestRoot, email: string, extra: Record<string, stri
     AGGREGATOR_DATASITE: AGGREGATOR,
     APP_NAME: APP,
     LOG_LEVEL: 'silent',
-    // the CLI tests built on these fixtures are about plain deltas; secure rounds between processes: secagg-process.test.ts
+    // the CLI tests built on these fixtures are about plain deltas, often from one or two datasites;
+    // secure rounds between processes: secagg-process.test.ts; MIN_DATASITES: round.test.ts
     SECURE_AGGREGATION: 'off',
+    MIN_DATASITES: '1',
     ...extra,
   };
 }

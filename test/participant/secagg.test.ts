@@ -105,7 +105,7 @@ describe('participant --once', () => {
     fed = await createFederation(1);
     const f = fed;
     const member = f.members[0];
-    const run = await startCli(['participant', '--once', '--json'], cliEnv(f.root, member.ws.email, { SECURE_AGGREGATION: 'on', CATALOG_PATH: f.catalogFile, MODEL_RANK: String(RANK), OUTPUT_DIR: member.config.OUTPUT_DIR, DATE_ORDER: 'dmy' })).done;
+    const run = await startCli(['participant', '--once', '--json'], cliEnv(f.root, member.ws.email, { SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', CATALOG_PATH: f.catalogFile, MODEL_RANK: String(RANK), OUTPUT_DIR: member.config.OUTPUT_DIR, DATE_ORDER: 'dmy' })).done;
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out.profiles).toEqual([{ profile: 'profile_0', status: 'trained', access: 'waiting', baseVersion: 0 }]);
