@@ -215,7 +215,7 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
   const expect = { items: catalog.items.length, vocabHash: catalog.hash };
   const decoded: DecodedReport[] = [];
   const hash = createHash('sha256').update(JSON.stringify({ minParticipants: options.minParticipants, vocab: catalog.hash }));
-  for (const { email, profile } of await discoverProfiles(view, logger)) {
+  for (const { email, profile } of await discoverProfiles(view, logger, path.basename(view.communityStats('profile_0')))) {
     const file = view.communityStats(profile, email);
     try {
       if (!(await readableHere(view, file))) continue;

@@ -28,22 +28,26 @@ export interface ProfileRef {
 /** Datasites scanned at once (each scan is a handful of small file-system calls). */
 const SCAN_DEPTH = 16;
 
-/** Every readable participant profile with a manifest, sorted by email then profile (rounds are reproducible). */
-export async function discoverProfiles(ws: Workspace, logger: Logger): Promise<ProfileRef[]> {
+/**
+ * Every readable participant profile holding `fileName` (the delta manifest by
+ * default; the community reader asks for `community.json`, which profiles publish
+ * under secure aggregation too), sorted by email then profile (rounds are reproducible).
+ */
+export async function discoverProfiles(ws: Workspace, logger: Logger, fileName: string = DELTA_MANIFEST_NAME): Promise<ProfileRef[]> {
   const found: ProfileRef[] = [];
   const sites = (await listEntries(ws.datasitesDir)).filter((site) => {
     const ok = site.isDirectory() && isEmailFolder(site.name);
     if (!ok) logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
     return ok;
   });
-  for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, s.name, logger), SCAN_DEPTH)) {
+  for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, s.name, fileName, logger), SCAN_DEPTH)) {
     if (outcome.ok) found.push(...outcome.value);
     else logger.debug({ email: site.name, err: outcome.error }, 'skipped: datasite unreadable');
   }
   return found.sort((a, b) => (a.email === b.email ? compareProfiles(a.profile, b.profile) : a.email < b.email ? -1 : 1));
 }
 
-async function scanDatasite(ws: Workspace, email: string, logger: Logger): Promise<ProfileRef[]> {
+async function scanDatasite(ws: Workspace, email: string, fileName: string, logger: Logger): Promise<ProfileRef[]> {
   const appData = ws.appData(email);
   if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData))) {
     if (await entryExists(appData)) logger.debug({ email }, 'skipped: app folder is not a real folder (symlink?)');
@@ -56,7 +60,7 @@ async function scanDatasite(ws: Workspace, email: string, logger: Logger): Promi
       logger.debug({ email, entry: entry.name }, 'skipped: not a profile folder');
       continue;
     }
-    const manifest = path.join(dir, DELTA_MANIFEST_NAME);
+    const manifest = path.join(dir, fileName);
     if (!(await entryExists(manifest))) continue;
     const sharing = await sharingOf(ws, manifest, logger);
     if (sharing === 'private') {
