@@ -38,7 +38,7 @@ interface ClickLogOptions {
 const APPEND_FLAGS = fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
 const NEWLINE = 0x0a;
 /** The longest a written row waits for its fsync. */
-export const FSYNC_INTERVAL_MS = 200;
+const FSYNC_INTERVAL_MS = 200;
 
 /**
  * The writer of one click log. Every append in this process goes through one
