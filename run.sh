@@ -10,8 +10,10 @@
 #     a login shell whose .bashrc returns early skips nvm, and the client drops
 #     PATH entries containing env/bin, conda, pyenv or .virtualenvs.
 #  3. Installs dependencies when package-lock.json changed since the last install.
-#  4. Replaces itself with one long-running Node process (src/cli.ts app), which
-#     picks its role (aggregator and/or participant) from the client config and .env.
+#  4. Replaces itself with one long-running Node process (`cli app`), which
+#     picks its role (aggregator and/or participant) from the client config and .env:
+#     the production build dist/cli.js (`npm run build`) when no file in src/ is
+#     newer than it, else the sources through tsx.
 set -u
 
 case "$0" in */*) cd "${0%/*}" || exit 1 ;; esac
@@ -102,4 +104,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 # ---- 4. the app
+if [ -f dist/cli.js ] && [ -z "$(find src -newer dist/cli.js 2>/dev/null | head -n 1)" ]; then
+  exec "$NODE" dist/cli.js app "$@"
+fi
 exec "$NODE" --import tsx src/cli.ts app "$@"

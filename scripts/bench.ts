@@ -16,6 +16,8 @@
  * - scale (--scale, or --full): the evaluation harness on a synthetic 6,000-user
  *   MovieLens-format folder (4,000 items, rank 32, 2 rounds, popularity baseline
  *   only): wall time and the eval process's peak RSS, from its report.
+ * - start-up: `--help`, `ingest --help` and a whole `ingest` from the production build
+ *   and through tsx, each as a ratio to `node -e 0` timed in the same run (src/bench/startup.ts);
  * - simulation: one steady-state week of the closed-loop simulation at 1,000
  *   participants (--full: also 5,000): wall and CPU time, peak RSS, the dominant step.
  * The measurements live in src/bench/; this file is the command: plans, output, and
@@ -30,6 +32,7 @@ import { benchAggregator, runAggregatorTask, type AggregatorCase, type Aggregato
 import { benchPage } from '../src/bench/page';
 import { benchParticipant } from '../src/bench/participant';
 import { benchScale } from '../src/bench/scale';
+import { benchStartup } from '../src/bench/startup';
 import { benchTraining } from '../src/bench/training';
 import { benchSimulation } from '../src/bench/week';
 import { loadCatalog } from '../src/shared/catalog';
@@ -41,14 +44,16 @@ type Mode = 'quick' | 'default' | 'full';
 interface Plan {
   trainingSeconds: number;
   pageSeconds: number;
+  /** Interleaved runs of each start-up command (the median is the figure). */
+  startupRuns: number;
   aggregator: AggregatorCase[];
   /** Closed-loop simulation sizes: one steady-state week each (the second of two). */
   simulation: number[];
 }
 const PLANS: Record<Mode, Plan> = {
-  quick: { trainingSeconds: 0.5, pageSeconds: 1, aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }], simulation: [50] },
-  default: { trainingSeconds: 2, pageSeconds: 3, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }], simulation: [1000] },
-  full: { trainingSeconds: 5, pageSeconds: 10, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }], simulation: [1000, 5000] },
+  quick: { trainingSeconds: 0.5, pageSeconds: 1, startupRuns: 3, aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }], simulation: [50] },
+  default: { trainingSeconds: 2, pageSeconds: 3, startupRuns: 5, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }], simulation: [1000] },
+  full: { trainingSeconds: 5, pageSeconds: 10, startupRuns: 9, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }], simulation: [1000, 5000] },
 };
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -63,6 +68,7 @@ async function main(argv: string[]): Promise<void> {
   const plan = PLANS[mode];
   const started = performance.now();
   log(`bench (${mode}) on Node ${process.versions.node}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const startup = await benchStartup(plan.startupRuns, log);
   const catalog = await loadCatalog(null);
   const training = benchTraining(catalog.items.length, plan.trainingSeconds, log);
   const participant = await benchParticipant(catalog, log);
@@ -81,6 +87,7 @@ async function main(argv: string[]): Promise<void> {
     createdAt: new Date().toISOString(),
     mode,
     environment: { node: process.versions.node, platform: `${process.platform}-${process.arch}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, loadAverageAtStart: os.loadavg() },
+    startup,
     training,
     participantPass: participant.result,
     aggregator,

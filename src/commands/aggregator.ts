@@ -8,7 +8,6 @@ import { resolveIdentity, Workspace } from '../shared/workspace';
 import { parseOptions, type Command } from './command';
 
 export const command: Command = {
-  summary: 'merge participants\' deltas into Global_V (daemon, or --once)',
   usage: `
 usage: npm run -s cli -- aggregator [--once] [--json]
 

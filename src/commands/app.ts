@@ -88,7 +88,6 @@ function describeTakeover(replaced: NonNullable<Extract<LockResult, { acquired: 
 }
 
 export const command: Command = {
-  summary: 'the SyftBox app process that run.sh starts: aggregator and/or participant loops and the page',
   usage: `
 usage: ./run.sh   (or: npm run -s cli -- app)
 

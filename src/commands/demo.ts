@@ -15,7 +15,6 @@ import { intOption, parseOptions, type Command } from './command';
 const REPORT_INTERVAL_MS = 15_000;
 
 export const command: Command = {
-  summary: 'run the embedded demo: an aggregator and five participants in a local SyftBox-layout folder',
   usage: `
 usage: npm run demo [-- --reset] [-- --rounds N] [-- --no-serve]
 

@@ -112,7 +112,6 @@ function humanSummary(file: string, r: IngestReport): string {
 }
 
 export const command: Command = {
-  summary: 'read a Netflix export and report its rows, dates, shows and catalogue matches',
   usage: `
 usage: npm run -s cli -- ingest --history <file> [--catalog <file>] [--date-order dmy|mdy|ymd] [--matches] [--json]
 

@@ -7,7 +7,6 @@ import { resolveIdentity, Workspace } from '../shared/workspace';
 import { parseOptions, type Command } from './command';
 
 export const command: Command = {
-  summary: 'train on your private history and contribute to the aggregator\'s rounds (watch mode, or --once)',
   usage: `
 usage: npm run -s cli -- participant [--once] [--json]
 

@@ -9,7 +9,6 @@ import { parseOptions, profileOption, type Command } from './command';
 
 
 export const command: Command = {
-  summary: 'serve the two-column recommendation page (click experiment) for one profile',
   usage: `
 usage: npm run -s cli -- serve [--profile profile_0]
 

@@ -12,7 +12,6 @@ import { parseOptions, type Command } from './command';
 const SYNC_GRACE_MS = 5 * 60_000;
 
 export const command: Command = {
-  summary: 'check the aggregator\'s ledger: hash chain, your Global_V copies, your latest contribution merged (and counted)',
   usage: `
 usage: npm run -s cli -- verify [--profile profile_<n>] [--json]
 

@@ -38,6 +38,31 @@ interface RouteContext {
   pageViews: PageViews;
 }
 
+/**
+ * Both lists change only when the participant retrains or a Global_V arrives
+ * (minutes apart), but computing them reads the model files and ranks every
+ * item: one computation serves every page view of the next RECS_FRESH_MS, and
+ * concurrent requests share the one in flight.
+ */
+const RECS_FRESH_MS = 1000;
+
+function freshRecommendations(ctx: RouteContext): () => ReturnType<typeof loadRecommendations> {
+  let cached: { at: number; recs: ReturnType<typeof loadRecommendations> } | null = null;
+  return () => {
+    const now = ctx.now().getTime();
+    if (cached === null || now - cached.at >= RECS_FRESH_MS || now < cached.at) {
+      const recs = loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
+      const entry = { at: now, recs };
+      cached = entry;
+      // a failure is not remembered: the next request tries again
+      recs.catch(() => {
+        if (cached === entry) cached = null;
+      });
+    }
+    return cached.recs;
+  };
+}
+
 type PageState = 'experiment' | 'waiting' | 'untrained';
 
 const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
@@ -171,8 +196,8 @@ function pageShows(catalog: Catalog, ids: readonly number[], other: ReadonlySet<
 }
 
 /** Create, log and describe one page view (or the waiting / untrained states, which are not logged). */
-async function createPageView(ctx: RouteContext): Promise<PageData> {
-  const recs = await loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
+async function createPageView(ctx: RouteContext, recommendations: () => ReturnType<typeof loadRecommendations>): Promise<PageData> {
+  const recs = await recommendations();
   if (recs === null) {
     return { state: 'untrained', message: UNTRAINED_MESSAGE, pageView: null, token: null, versions: { global: null, localBase: null }, columns: [] };
   }
@@ -203,6 +228,7 @@ async function createPageView(ctx: RouteContext): Promise<PageData> {
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const recommendations = freshRecommendations(ctx);
   app.get('/api/health', { schema: { querystring: emptyObject, response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } }, ...errorResponses } } }, async () => ({
     status: 'ok',
   }));
@@ -222,7 +248,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post(
     '/api/views',
     { onRequest: async (request) => assertSameOrigin(request), schema: { querystring: emptyObject, body: emptyObject, response: { 200: pageSchema, ...errorResponses } } },
-    async (): Promise<PageData> => createPageView(ctx),
+    async (): Promise<PageData> => createPageView(ctx, recommendations),
   );
 
   app.post<{ Body: ClickBody }>(
