@@ -5,7 +5,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readClickLog, type ClickRow, type PageViewRow } from '../../src/shared/clicks';
 import { buildApp, MAX_BODY_BYTES, startServer, type AppOptions } from '../../src/participant/server/app';
-import type { PageData } from '../../src/participant/server/routes';
+import { protectionStatement, type PageData } from '../../src/participant/server/routes';
 import { AppError } from '../../src/shared/errors';
 import { parsePermissions } from '../../src/shared/permissions';
 import type { Random } from '../../src/shared/random';
@@ -376,5 +376,21 @@ describe('startServer', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const res = await fetch(`${url}/api/health`);
     expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('what the page says is protected', () => {
+  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3 };
+  it('with the defaults: masked update, but no noise and what that reveals', () => {
+    const text = protectionStatement(base);
+    expect(text).toContain('secure aggregation the aggregator learns the sum over at least 3 datasites');
+    expect(text).toContain('No differential-privacy noise');
+    expect(text).not.toMatch(/never leaves/);
+  });
+  it('with noise: the per-round guarantee', () => {
+    expect(protectionStatement({ ...base, DP_EPSILON: 1 })).toContain('(ε = 1, δ = 0.000001) per round');
+  });
+  it('in plain mode without noise: says the aggregator can see the update', () => {
+    expect(protectionStatement({ ...base, SECURE_AGGREGATION: 'off' })).toContain('the aggregator can see your model update');
   });
 });

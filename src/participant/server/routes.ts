@@ -25,6 +25,24 @@ import { assertSameOrigin, tokensEqual } from './security';
  * fields (watched shows, scores, factors) can leave the server.
  */
 
+/**
+ * What protects this datasite's contribution under the active settings, in one
+ * sentence for the page: never more than the mechanism gives (README, "What is
+ * protected with the default settings").
+ */
+export function protectionStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES'>): string {
+  const noise =
+    config.DP_EPSILON > 0
+      ? ` Each round's sum also carries differential-privacy noise: (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per round for your whole datasite.`
+      : ' No differential-privacy noise is added (DP_EPSILON=0), so the change between two Global_V versions, which every contributor can compute, reveals the shows the round\'s members watched, taken together.';
+  if (config.SECURE_AGGREGATION === 'on') {
+    return `Your viewing history stays on this computer. Your model update leaves it only masked: with secure aggregation the aggregator learns the sum over at least ${config.MIN_DATASITES} datasites, never your update.${noise}`;
+  }
+  return config.DP_EPSILON > 0
+    ? `Your viewing history stays on this computer. Secure aggregation is off: the aggregator sees your model update, which carries differential-privacy noise, (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per update.`
+    : 'Your viewing history stays on this computer, but secure aggregation and noise are off: the aggregator can see your model update, and from it which shows you watched.';
+}
+
 interface RouteContext {
   config: Config;
   ws: Workspace;
@@ -121,9 +139,10 @@ const pageSchema = {
 
 const statusSchema = {
   type: 'object',
-  required: ['profile', 'access', 'trainedAt', 'versions', 'recsPerColumn'],
+  required: ['profile', 'access', 'trainedAt', 'versions', 'recsPerColumn', 'protection'],
   properties: {
     profile: { type: 'string' },
+    protection: { type: 'string' },
     access: { type: 'string', enum: ['granted', 'waiting', 'untrained'] },
     trainedAt: { type: ['string', 'null'] },
     versions: { type: 'object', required: ['global', 'localBase'], properties: { global: nullableInt, localBase: nullableInt } },
@@ -242,6 +261,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       trainedAt: state?.trainedAt ?? null,
       versions: { global: global?.manifest.version ?? null, localBase: state?.baseVersion ?? null },
       recsPerColumn: ctx.config.RECS_PER_COLUMN,
+      protection: protectionStatement(ctx.config),
     };
   });
 
