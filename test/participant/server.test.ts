@@ -83,6 +83,7 @@ describe('health and status', () => {
       trainedAt: '2026-11-21T15:00:00.000Z',
       versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
       recsPerColumn: 5,
+      protection: expect.stringContaining('secure aggregation'),
     });
   });
 
