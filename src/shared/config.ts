@@ -75,7 +75,7 @@ export const VARIABLES = {
   TRIM_FRACTION: { kind: { type: 'number', min: 0, max: 0.49 }, default: '0.1', doc: 'share trimmed from each end in trimmed mode' },
   SERVER_CLIP_NORM: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'server-side clip of each delta before merging (0 = off)' },
   SERVER_NOISE_STD: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'std of Gaussian noise added to the merged delta (0 = off)' },
-  NOISE_TOLERANCE: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'a noised delta may exceed the clip norm by this many noise standard deviations times sqrt(size)' },
+  NOISE_TOLERANCE: { kind: { type: 'number', min: 3, max: 10 }, default: '6', doc: 'how far (in standard deviations of its norm) a noised delta may look from its declared Gaussian noise, in total and per row; an honest delta is refused with probability 3·e^(-t²/2)' },
   // insights and blend
   INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'epsilon of each weekly locally-private community report (0 = do not publish); counted in PRIVACY_BUDGET_EPSILON' },
   BLEND_WITH: { kind: { type: 'email' }, default: '', doc: 'email of a friend to blend with (both must name each other)' },
