@@ -206,7 +206,7 @@ async function readPrivate(ws: Workspace): Promise<PrivateBlend | null> {
 }
 
 async function writePrivate(ws: Workspace, value: PrivateBlend): Promise<void> {
-  await writeJsonAtomic(path.join(ws.privateRoot(), PRIVATE_FILE), value);
+  await writeJsonAtomic(path.join(ws.privateRoot(), PRIVATE_FILE), value, { private: true });
 }
 
 /** Who this datasite blends with, and whether the page or BLEND_WITH decided it. */

@@ -336,7 +336,7 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
 
   ledger = recordSpend(ledger, { at: ctx.now().toISOString(), kind: PRIVACY_KIND, epsilon, delta: 0 });
   await writePrivacyLedger(dir, ledger);
-  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, lastReport: report } satisfies PrivateCommunityState);
+  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, lastReport: report } satisfies PrivateCommunityState, { private: true });
   await writeJsonAtomic(published, report);
   logger.info({ profile, week, epsilon, epsilonSpent: ledger.epsilonSpent }, 'published community statistics');
   return { profile, status: 'published', week, epsilon };

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './atomic';
 
 /**
  * A pid lock file, so that a second start of the app (SyftBox's old client ran
@@ -22,10 +23,10 @@ function isAlive(pid: number): boolean {
 }
 
 export async function acquireLock(file: string): Promise<LockResult> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const handle = await fs.open(file, 'wx');
+      const handle = await fs.open(file, 'wx', PRIVATE_FILE_MODE);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
       return {
