@@ -65,7 +65,7 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     }
 
     const app = buildApp({ config: me.ctx.config, workspace: me.ctx.ws, catalog, profile: 'profile_0', logger: moduleLogger('web', logger) });
-    const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
+    const url = await startServer(app, { host: config.WEB_HOST, port: config.port, allowRemote: config.WEB_ALLOW_REMOTE, logger });
     log(`\nopen ${url} to compare local and global recommendations (Ctrl-C to stop)`);
     const timer = setInterval(() => void reports(), REPORT_INTERVAL_MS);
     const signal = abortOnSignals();

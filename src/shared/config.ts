@@ -43,6 +43,7 @@ export const VARIABLES = {
   CATALOG_PATH: { kind: { type: 'path' }, default: '', doc: 'catalogue CSV (netflix_titles.csv columns); empty = the shipped compact catalogue' },
   // web page
   WEB_HOST: { kind: { type: 'string' }, default: '127.0.0.1', doc: 'address the page binds to' },
+  WEB_ALLOW_REMOTE: { kind: { type: 'bool' }, default: 'false', doc: 'allow a WEB_HOST other machines can reach (the page shows your recommendations and viewing insights and has no login); warned about on every start' },
   WEB_PORT: { kind: { type: 'int', min: 0, max: 65535 }, default: '8081', doc: 'page port when SYFTBOX_ASSIGNED_PORT is not set' },
   RECS_PER_COLUMN: { kind: { type: 'int', min: 1, max: 50 }, default: '5', doc: 'shows per column on the page' },
   DIVERSITY: { kind: { type: 'number', min: 0, max: 1 }, default: '0', doc: 'MMR diversity weight for re-ranking (0 = off)' },
