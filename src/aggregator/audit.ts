@@ -3,10 +3,10 @@ import path from 'node:path';
 import { AppError, isAppError } from '../shared/errors';
 import {
   EVERYONE,
-  USER_TOKEN,
   ancestorFolders,
   evaluate,
   grants,
+  namedPrincipals,
   readPermissionFolder,
   toDatasitesRelative,
   type AccessLevel,
@@ -95,7 +95,7 @@ export async function auditRoot({ dataDir, appName, aggregator }: AuditOptions):
   }
 
   const contributors = new Set(published.filter(({ abs, owner }) => isDeltaManifest(ws, abs, owner)).map(({ owner }) => owner));
-  const principals = [...new Set([...sites, ...namedPrincipals(permissions)])].sort();
+  const principals = [...new Set([...sites, ...namedPrincipals(permissions.values())])].sort();
   const holders = (rel: string, needed: AccessLevel): string[] => {
     const named = principals.filter((p) => grants(evaluate(permissions, p, rel), needed));
     return grants(evaluate(permissions, EVERYONE, rel), needed) ? [...named, EVERYONE] : named;
@@ -157,14 +157,6 @@ function isDeltaManifest(ws: Workspace, abs: string, owner: string): boolean {
 function isInside(file: string, dir: string): boolean {
   const rel = path.relative(dir, file);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
-
-/** Emails and email globs named in any access list (outsiders included); tokens excluded. */
-function namedPrincipals(permissions: Map<string, PermissionFile>): string[] {
-  const named = [...permissions.values()].flatMap((file) =>
-    file.rules.flatMap((rule) => [...(rule.access.read ?? []), ...(rule.access.write ?? []), ...(rule.access.admin ?? [])]),
-  );
-  return named.filter((p) => p !== EVERYONE && p !== USER_TOKEN);
 }
 
 async function listDatasites(datasitesDir: string): Promise<string[]> {

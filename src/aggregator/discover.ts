@@ -2,7 +2,7 @@ import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import type { Logger } from '../shared/log';
-import { canRead, canWrite, EVERYONE } from '../shared/permissions';
+import { canRead, writersBesidesOwner } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { inOrder } from './pipeline';
 
@@ -12,8 +12,8 @@ import { inOrder } from './pipeline';
  * each level is a real folder (never a symlink: a symlinked datasite or profile
  * could point anywhere on the aggregator's disk) and the datasite's permission
  * files let the aggregator read the manifest (what the SyftBox server enforces;
- * in the embedded root every file is on disk, so it is checked here), and do
- * not let everyone write it (then anyone could have written the delta).
+ * in the embedded root every file is on disk, so it is checked here), and let
+ * no one but its owner write it (else someone else could have written the delta).
  * Everything else (stray files, `*.conflict.*` and `*.rejected.*` copies, the
  * aggregator's own `aggregator/` folder, folders that are not emails) is skipped
  * with a debug log. The aggregator's own datasite takes part like any other.
@@ -63,8 +63,8 @@ async function scanDatasite(ws: Workspace, email: string, logger: Logger): Promi
       logger.debug({ email, profile: entry.name }, 'skipped: the profile is not shared with the aggregator');
       continue;
     }
-    if (sharing === 'open') {
-      logger.warn({ email, profile: entry.name, file: manifest }, 'skipped: a syft.pub.yaml lets everyone write this delta, so anyone could have written it; it is merged once no one but its owner may write it');
+    if (sharing.length > 0) {
+      logger.warn({ email, profile: entry.name, file: manifest, writers: sharing }, `skipped: a syft.pub.yaml lets ${sharing.join(', ')} write this delta, so someone other than its owner could have written it; it is merged once no one but its owner may write it`);
       continue;
     }
     found.push({ email, profile: entry.name, dir });
@@ -100,14 +100,15 @@ export async function entryExists(file: string): Promise<boolean> {
 }
 
 /**
- * How a manifest is shared: `shared` (the aggregator may read it, everyone may not
- * write it), `private` (the aggregator may not read it, or the permission files do
- * not parse) or `open` (everyone may write it: its content proves nothing about its owner).
+ * How a manifest is shared: `private` (the aggregator may not read it, or the
+ * permission files do not parse), else who besides its owner may write it
+ * (`writersBesidesOwner`: '*', '*@*', another email...). Shared properly means
+ * none: a delta someone else may write proves nothing about its owner.
  */
-async function sharingOf(ws: Workspace, file: string, logger: Logger): Promise<'shared' | 'private' | 'open'> {
+async function sharingOf(ws: Workspace, file: string, logger: Logger): Promise<'private' | string[]> {
   try {
     if (!(await canRead(ws.datasitesDir, ws.email, file))) return 'private';
-    return (await canWrite(ws.datasitesDir, EVERYONE, file)) ? 'open' : 'shared';
+    return await writersBesidesOwner(ws.datasitesDir, file);
   } catch (err) {
     logger.debug({ file, err }, 'skipped: permission file unreadable');
     return 'private';
