@@ -6,6 +6,7 @@ import { untilAborted } from '../shared/serial';
 import { abortOnSignals } from '../shared/shutdown';
 import { publishAggregatorReports } from '../aggregator/reports';
 import { afterParticipantPass } from '../participant/extras';
+import { logProtection } from '../participant/protection';
 import { buildApp, startServer } from '../participant/server/app';
 import { buildDemoRoot, runDemoRounds } from '../demo/embedded';
 import { intOption, parseOptions, type Command } from './command';
@@ -38,6 +39,7 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     const logger = moduleLogger('demo', rootLogger(values.verbose ? config.LOG_LEVEL : 'warn'));
     const catalog = await loadCatalog(config.CATALOG_PATH);
     const root = buildDemoRoot(config, catalog, logger, { reset: values.reset });
+    logProtection(config, logger);
     const me = root.participants[0];
     const log = (line: string) => process.stdout.write(`${line}\n`);
     log(`demo root: ${path.relative(PROJECT_ROOT, root.dataDir) || root.dataDir} (aggregator ${root.aggregator.ws.email}, ${root.participants.length} participants)`);

@@ -2,6 +2,7 @@ import { loadConfig, requireValue } from '../shared/config';
 import { moduleLogger, rootLogger } from '../shared/log';
 import { createParticipantContext } from '../participant/context';
 import { runParticipant, runParticipantPass } from '../participant/node';
+import { logProtection } from '../participant/protection';
 import { abortOnSignals } from '../shared/shutdown';
 import { resolveIdentity, Workspace } from '../shared/workspace';
 import { parseOptions, type Command } from './command';
@@ -29,6 +30,7 @@ model and retrains when either changes; SIGTERM stops it.
     const ws = new Workspace(identity, config.APP_NAME);
     const ctx = await createParticipantContext(config, ws, logger);
     if (values.once) {
+      logProtection(config, logger);
       const result = await runParticipantPass(ctx);
       if (values.json) process.stdout.write(`${JSON.stringify(result.profiles.map((p) => ({ profile: p.profile, status: p.status, access: p.access, baseVersion: p.baseVersion })))}\n`);
       return result.failed.length > 0 ? 1 : 0;

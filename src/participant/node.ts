@@ -24,6 +24,7 @@ import {
   type AccessState,
   type ProfileState,
 } from './state';
+import { logProtection } from './protection';
 import { ensurePublishPermissions } from './publish';
 import { readGrantedGlobal } from './recommendations';
 import { matchHistory, privatizeDelta } from './train';
@@ -248,9 +249,7 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
   const pass = coalesce(passOnce, { signal, onError: (err) => logger.error({ code: (err as AppError).code }, formatError(err)) });
 
   const exports = profileSources(config).map((s) => s.file);
-  if (config.DP_EPSILON === 0) {
-    logger.warn('DP_EPSILON=0: deltas are published without differential-privacy noise, so the aggregator could infer which shows you watched; set DP_EPSILON (e.g. 8) to add noise');
-  }
+  logProtection(config, logger);
   const watcher = watchTargets([...exports, ws.globalDir(aggregator), ws.aggregatorDir(aggregator)], {
     debounceMs: config.WATCH_DEBOUNCE_MS,
     logger,
