@@ -129,10 +129,18 @@ describe('page views', () => {
     const rows = await logRows(fixture);
     expect(rows).toHaveLength(1);
     const view = rows[0] as PageViewRow;
-    expect(view).toMatchObject({ type: 'view', pageView: page.pageView, left: left.arm, versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION } });
-    expect(view[left.arm]).toEqual(left.shows.map((s) => s.id));
-    expect(view[right.arm]).toEqual(right.shows.map((s) => s.id));
-    expect(JSON.stringify(rows)).not.toContain(left.shows[0].title);
+    expect(view).toEqual({
+      v: 2,
+      type: 'view',
+      pageView: page.pageView,
+      left: left.arm,
+      shown: { [left.arm]: left.shows.length, [right.arm]: right.shows.length },
+      versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
+    });
+    // no titles, no show ids, no times (issue 20: the aggregator read both lists of every page view)
+    const text = await fs.readFile(fixture.ws.clickLog(PROFILE), 'utf8');
+    expect(text).not.toContain(left.shows[0].title);
+    expect(text).not.toMatch(/"at"|"item"|2026-/);
   });
 
   it('puts each arm on either side as the injected randomness decides', async () => {
@@ -189,13 +197,11 @@ describe('clicks', () => {
     expect(json(res)).toEqual({ status: 'recorded' });
     const rows = await logRows(fixture);
     expect(rows[1]).toEqual({
-      v: 1,
+      v: 2,
       type: 'click',
-      at: '2026-11-21T16:00:00.000Z',
       pageView: page.pageView!,
       side: 'right',
       arm: right.arm,
-      item: right.shows[2].id,
       rank: 3,
     } satisfies ClickRow);
   });
