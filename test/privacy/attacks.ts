@@ -1,5 +1,5 @@
 import { EigenvalueDecomposition, Matrix, solve } from 'ml-matrix';
-import { EXCLUDED, MAX_PERCENTILE } from '../../src/participant/blend';
+import { DECOY_RATE, EXCLUDED, MAX_PERCENTILE } from '../../src/participant/blend';
 import { normalQuantile } from '../../src/shared/stats';
 
 /**
@@ -181,9 +181,12 @@ export function estimateConfidenceWeights(base: Float32Array, fit: LinearFit, ro
  * Global_V. For shows not excluded, the percentile is a rank of u·v_j (the local
  * map is linear in the Global_V row), so regressing the percentiles' normal
  * scores on the Global_V rows recovers u's direction; then every excluded show
- * gets a predicted interest. Watched shows are the ones the user's factors were
- * fitted to, so they sit at the top; decoys are random unwatched shows and
- * spread over the whole range.
+ * gets a predicted interest. Decoys are a uniform DECOY_RATE sample of the
+ * unwatched shows, so their predicted interest is distributed like that of the
+ * shows left in the file: above the score of the k-th best shown show, about
+ * k·rate/(1 − rate) decoys are expected. The attacker names the excluded shows
+ * above the k where that is half a decoy; the watched shows, which the
+ * friend's factors were fitted to, are up there.
  */
 export function recoverWatchedFromBlend(percentiles: Uint8Array, globalV: Float32Array, { items, rank }: Rows): { named: number[]; ranking: number[]; predicted: Float64Array } {
   const gram = new Matrix(rank, rank);
@@ -204,13 +207,16 @@ export function recoverWatchedFromBlend(percentiles: Uint8Array, globalV: Float3
     for (let a = 0; a < rank; a++) s += globalV[j * rank + a] * beta[a];
     predicted[j] = s;
   }
-  const excluded = Array.from({ length: items }, (_, j) => j).filter((j) => percentiles[j] === EXCLUDED);
-  const ranking = excluded.sort((a, b) => predicted[b] - predicted[a] || a - b);
-  // Positive gaps over the minimum keep the ratio rule meaningful for scores of any sign.
-  const low = predicted[ranking[ranking.length - 1]];
-  const named = ranking.slice(0, largestGapSplit(ranking.map((j) => predicted[j] - low), Math.floor(ranking.length / 2)));
-  return { named, ranking, predicted };
+  const byScore = rankDescending(predicted);
+  const ranking = byScore.filter((j) => percentiles[j] === EXCLUDED);
+  const shown = byScore.filter((j) => percentiles[j] !== EXCLUDED);
+  const k = Math.ceil((EXPECTED_DECOYS_NAMED * (1 - DECOY_RATE)) / DECOY_RATE);
+  const threshold = predicted[shown[Math.min(k, shown.length) - 1]];
+  return { named: ranking.filter((j) => predicted[j] > threshold), ranking, predicted };
 }
+
+/** Decoys the blend attack accepts to name, in expectation. */
+const EXPECTED_DECOYS_NAMED = 0.5;
 
 /** A page view as the click log shows it to the aggregator (attack (d)). */
 export interface LoggedView {
@@ -262,8 +268,15 @@ export interface AttackScore {
   chanceBound: number;
 }
 
-/** Pool (attack, truth, population) triples into one score against guessing (means and variances add). */
-export function scoreAgainstChance(trials: readonly { guess: readonly number[]; truth: ReadonlySet<number>; population: number }[]): AttackScore {
+/** One attack on one target: what it named, what is true, and how many it could have named from. */
+export interface Trial {
+  guess: readonly number[];
+  truth: ReadonlySet<number>;
+  population: number;
+}
+
+/** Pool independent trials into one score against guessing (hits, means and variances add). */
+export function scoreAgainstChance(trials: readonly Trial[]): AttackScore {
   let hits = 0;
   let guessed = 0;
   let relevant = 0;
@@ -308,9 +321,9 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   return sxy / Math.sqrt(sxx * syy);
 }
 
-/** Two standard errors of a Pearson r of n independent pairs under "no relation" (Fisher z: SE = 1/√(n − 3)). */
+/** Two standard errors of a Pearson r of n pairs under "no relation" (over all pairings of the two lists, Var r = 1/(n − 1) whatever their distributions). */
 export function chanceCorrelationBound(n: number): number {
-  return Math.tanh(2 / Math.sqrt(n - 3));
+  return 2 / Math.sqrt(n - 1);
 }
 
 function median(values: ArrayLike<number>): number {
