@@ -47,9 +47,15 @@ import { readProfileModel, readProfileState } from './state';
  * DECOY_RATE, chosen by a keyed hash under a private secret so the same decoys
  * come back every time (fresh decoys per write could be intersected away). At
  * 8,807 items and 100 watched, ~440 decoys: an excluded item was watched with
- * probability ~0.19. What remains disclosed, by design and with consent: the
- * taste ranking, and that watched ⊆ excluded. No differential privacy is
- * claimed for it; nothing is spent from the privacy budget.
+ * probability ~0.19 if it were picked blindly. But it is not: the ranking,
+ * fitted against the Global_V the friend also reads, gives the friend this
+ * profile's taste, and the watched shows are the excluded ones that taste
+ * rates highest, above nearly every decoy (issue 20, test/privacy/blend.test.ts:
+ * the exact watched sets of the demo's friends). Decoys that looked like watched
+ * shows would have to be the top recommendations the blend exists to share. So
+ * what is disclosed, by design and with consent, is the taste ranking and, in
+ * practice, the watched set. No differential privacy is claimed for it;
+ * nothing is spent from the privacy budget.
  *
  * Watch together (`watchTogether`): items neither side excludes; the 2N with
  * the highest average percentile; of those, the N where the two disagree
