@@ -234,7 +234,7 @@ export function readLoggedViews(text: string): LoggedView[] {
     const row = JSON.parse(line) as Record<string, unknown>;
     if (row.type !== 'view') continue;
     const list = (v: unknown) => (Array.isArray(v) && v.every((x) => Number.isInteger(x)) ? (v as number[]) : null);
-    out.push({ pageView: String(row.pageView), at: String(row.at ?? row.day ?? ''), local: list(row.local), global: list(row.global) });
+    out.push({ pageView: String(row.pageView), at: typeof row.at === 'string' ? row.at : '', local: list(row.local), global: list(row.global) });
   }
   return out;
 }
