@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJsonFile } from '../../src/shared/atomic';
+import { readJsonFile, writeJsonAtomic } from '../../src/shared/atomic';
 import { decodeBlendScores, EXCLUDED, MAX_BLEND_BYTES } from '../../src/participant/blend';
 import { afterParticipantPass } from '../../src/participant/extras';
 import { readGrantedGlobal } from '../../src/participant/recommendations';
@@ -41,6 +41,10 @@ async function observe(settings: Settings): Promise<Observed> {
   try {
     await runUntilGranted(root);
     const [me, friend] = (await victims(root)).slice(0, 2);
+    // fixed decoy secrets (the app draws them from the OS), so that the run is repeatable
+    for (const [i, v] of [me, friend].entries()) {
+      await writeJsonAtomic(path.join(v.participant.ctx.ws.privateRoot(), 'blend.json'), { formatVersion: 1, secret: String(i + 1).repeat(64), choice: null }, { private: true });
+    }
     // twice: the first pass publishes each side's consent, the second the scores (as in the demo)
     for (let pass = 0; pass < 2; pass++) for (const v of [me, friend]) await afterParticipantPass(v.participant.ctx, { profiles: [], missing: [], failed: [] });
     const shape = { items: root.model.items, rank: root.model.rank };
