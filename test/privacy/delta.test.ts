@@ -103,6 +103,7 @@ afterAll(() => {
         line('(b) delta, top |W|', o.deltaTop),
         `(b) confidence r = ${o.confidence.r.toFixed(4)} over ${o.confidence.n} shows`,
         line('(a) one-delta round, named', scoreAgainstChance([o.single.named])),
+        line('(a) one-delta round, top |W|', scoreAgainstChance([o.single.top])),
         line('(a) five-delta round, named', scoreAgainstChance([o.union.named])),
         line('(a) five-delta round, top |W|', scoreAgainstChance([o.union.top])),
       ].join('\n  '),
