@@ -23,7 +23,7 @@ import { normalQuantile } from '../../src/shared/stats';
  * residuals are noise, and the ranking is a random guess.
  */
 
-/** Rows of a row-major items × rank matrix, and the rows a fit must leave out. */
+/** The shape of a row-major items × rank matrix. */
 export interface Rows {
   items: number;
   rank: number;
@@ -134,6 +134,7 @@ export function recoverWatched(base: Float32Array, diff: ArrayLike<number>, shap
  * and a|u|²) and watched rows the residual −a[(c_j(u·v_j − 1) − u·v_j) u + λ v_j]:
  * the part orthogonal to û gives a (λ = ALS_REG is public), the part along û
  * then gives c_j. The sign of u is taken so that the weights come out ≥ 1.
+ * The tests hand in the true watched rows, which only helps the attacker.
  */
 export function estimateConfidenceWeights(base: Float32Array, fit: LinearFit, rows: readonly number[], { rank }: Rows, reg: number): Float64Array {
   const symmetric = new Matrix(rank, rank);
