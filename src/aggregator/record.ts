@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import { versionDirName } from '../shared/global-model';
-import type { LedgerFields } from '../shared/ledger';
+import type { LedgerFields, SecaggRecord } from '../shared/ledger';
 
 /**
  * The round record: everything a committed Global_V version needs to redo the
@@ -52,9 +52,11 @@ export interface RoundRecord {
   accepted: AcceptedRecord[];
   rejectedCount: number;
   contributors: string[];
+  /** Secure rounds: how the round ran (goes to the ledger line as is). */
+  secagg?: SecaggRecord;
 }
 
-export function roundsDir(privateDir: string): string {
+function roundsDir(privateDir: string): string {
   return path.join(privateDir, 'rounds');
 }
 
@@ -109,6 +111,7 @@ export function ledgerFields(record: RoundRecord, globalSha256: string): LedgerF
     rejectedCount: record.rejectedCount,
     params: record.params,
     createdAt: record.createdAt,
+    ...(record.secagg ? { secagg: record.secagg } : {}),
   };
 }
 

@@ -1,9 +1,9 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile } from '../shared/atomic';
-import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, parseDeltaManifest, readDelta, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
+import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, parseDeltaManifest, readDelta, sha256Hex, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
 import { AppError, type ErrorCode } from '../shared/errors';
 import { deltaNoiseSigma } from '../shared/privacy';
-import { entryExists } from './discover';
 
 /**
  * Policy checks on top of the format checks of `readDelta` (schema, format
@@ -76,7 +76,7 @@ export function normBounds(manifest: Pick<DeltaManifest, 'clipNorm' | 'noise' | 
  * declare any sigma it likes: sigma must be what (epsilon, delta, clipNorm)
  * imply, and epsilon at least MIN_DECLARED_EPSILON, which bounds sigma.
  */
-export const MIN_DECLARED_EPSILON = 0.1;
+const MIN_DECLARED_EPSILON = 0.1;
 const SIGMA_REL_TOLERANCE = 1e-6;
 
 function checkDeclaredNoise(m: Pick<DeltaManifest, 'clipNorm' | 'noise'>): string | null {
@@ -136,7 +136,18 @@ export async function validateProfile(
 ): Promise<Validation> {
   const peeked = await peekManifest(profileDir);
   if (peeked && view.applied.has(peeked.sha256)) return { kind: 'replay', sha256: peeked.sha256 };
-  if (peeked && !(await entryExists(path.join(profileDir, peeked.payload)))) return { kind: 'waiting', reason: `payload ${peeked.payload} not synced yet` };
+  if (peeked) {
+    // Sync delivers small files first: the manifest may be here before its payload, or while the payload is still being written.
+    const payloadFile = path.join(profileDir, peeked.payload);
+    const stat = await fs.lstat(payloadFile).catch(() => null);
+    if (stat === null) return { kind: 'waiting', reason: `payload ${peeked.payload} not synced yet` };
+    const dataBytes = model.items * model.rank * Float32Array.BYTES_PER_ELEMENT;
+    const shortOfModel = stat.isFile() && peeked.items === model.items && peeked.rank === model.rank && stat.size < dataBytes;
+    // A short payload whose hash matches its manifest is complete (and malformed): readDelta rejects it below.
+    if (shortOfModel && sha256Hex(await fs.readFile(payloadFile)) !== peeked.sha256) {
+      return { kind: 'waiting', reason: `payload ${peeked.payload} still arriving (${stat.size} of more than ${dataBytes} bytes)` };
+    }
+  }
   let delta: Delta | null;
   try {
     delta = await readDelta(profileDir, model);

@@ -18,7 +18,7 @@ export interface LocalUpdate {
 /** Prepared once per base (a round), then called once per participant. */
 export type LocalTrainer = (base: Float32Array) => (train: Interaction[]) => LocalUpdate;
 
-export interface ImplicitTraining {
+interface ImplicitTraining {
   items: number;
   rank: number;
   reg: number;
@@ -38,7 +38,7 @@ export function implicitTrainer(options: ImplicitTraining): LocalTrainer {
   };
 }
 
-export interface ExplicitTraining {
+interface ExplicitTraining {
   items: number;
   rank: number;
   reg: number;

@@ -22,7 +22,7 @@ export interface ProfileSource {
   file: string;
 }
 
-export interface ProfileAssignment {
+interface ProfileAssignment {
   folder: string;
   /** Netflix profile name inside a ViewingActivity.csv; null for the simple export. */
   name: string | null;

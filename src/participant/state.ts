@@ -46,7 +46,7 @@ export interface ProfileState {
   inputsSha256: string;
 }
 
-export interface ProfileModel {
+interface ProfileModel {
   state: ProfileState;
   u: Float32Array;
   vLocal: Float32Array;
@@ -91,13 +91,13 @@ export async function readProfileModel(dir: string): Promise<ProfileModel | null
 }
 
 /** The parsed-history cache: a profile's events, keyed by the sha256 of the export they came from. */
-export interface HistoryCache {
+interface HistoryCache {
   formatVersion: typeof HISTORY_CACHE_FORMAT_VERSION;
   sourceSha256: string;
   events: ViewingEvent[];
 }
 
-export const HISTORY_CACHE_FORMAT_VERSION = 1;
+const HISTORY_CACHE_FORMAT_VERSION = 1;
 const HISTORY_CACHE_FILE = 'history.json';
 const MAX_HISTORY_CACHE_BYTES = 512 * 1024 * 1024; // 512 MiB: millions of events
 const PRIVACY_LEDGER_FILE = 'privacy.json';

@@ -71,7 +71,7 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-export interface ReadLimits {
+interface ReadLimits {
   /** Largest file accepted, in bytes. */
   maxBytes: number;
 }

@@ -2,8 +2,9 @@ import { promises as fs, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateCommunity, communityDir, MIN_REPORT_EPSILON, type CommunityStats } from '../../src/aggregator/community';
-import { buildCommunityReport, EPSILON_SHARES, packBits, WEEKLY_CLIP, type CommunityReport } from '../../src/participant/community';
+import { aggregateCommunity } from '../../src/aggregator/community';
+import { buildCommunityReport } from '../../src/participant/community';
+import { communityStatsFile, EPSILON_SHARES, MIN_REPORT_EPSILON, packBits, WEEKLY_CLIP, type CommunityReport, type CommunityStats } from '../../src/shared/community';
 import { writeJsonAtomic } from '../../src/shared/atomic';
 import { loadCatalog, type Catalog } from '../../src/shared/catalog';
 import { silentLogger } from '../../src/shared/log';
@@ -64,7 +65,7 @@ async function aggregate(): Promise<{ stats: CommunityStats; html: string }> {
   const result = await aggregateCommunity(ws, { catalog, minParticipants: 2, now: NOW, logger: silentLogger });
   expect(result.status).not.toBe('waiting');
   return {
-    stats: JSON.parse(await fs.readFile(path.join(communityDir(ws), 'stats.json'), 'utf8')) as CommunityStats,
+    stats: JSON.parse(await fs.readFile(communityStatsFile(ws), 'utf8')) as CommunityStats,
     html: await fs.readFile(path.join(ws.publicDir(), 'index.html'), 'utf8'),
   };
 }

@@ -4,7 +4,7 @@ import { privatizeDelta } from '../../src/participant/train';
 import { l2Norm } from '../../src/shared/delta';
 import { deltaNoiseSigma } from '../../src/shared/privacy';
 import { createRandom } from '../../src/shared/random';
-import { addParticipant, createRoot, deltaFields, MODEL, PARAMS, publish, randomDelta, type TestRoot } from './fixtures';
+import { addParticipant, createRoot, deltaFields, MODEL, PARAMS, publish, randomDelta, type TestRoot } from '../helpers/root';
 
 /**
  * A delta that declares DP noise may be far larger than its clip norm, so the

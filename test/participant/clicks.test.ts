@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ClickLog, parseClickLog, readClickLog, type ClickLogRow, type ClickRow, type PageViewRow } from '../../src/participant/clicks';
+import { ClickLog } from '../../src/participant/clicks';
+import { parseClickLog, readClickLog, type ClickLogRow, type ClickRow, type PageViewRow } from '../../src/shared/clicks';
 import { silentLogger } from '../../src/shared/log';
 
 function viewRow(pageView: string, overrides: Partial<PageViewRow> = {}): PageViewRow {

@@ -3,14 +3,24 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeProtection } from '../../src/participant/protection';
 import { DEMO_DIR } from '../../src/demo/embedded';
-import { cliEnv, createRoot, startCli, type TestRoot } from '../aggregator/fixtures';
+import { startCli } from '../helpers/process';
+import { cliEnv, createRoot, type TestRoot } from '../helpers/root';
 
 const SETTINGS = { DP_DELTA: 1e-5, DELTA_CLIP_NORM: 1 };
 
 describe('describeProtection', () => {
-  it('warns when deltas go out without noise, and says what the noise buys otherwise', () => {
-    expect(describeProtection({ ...SETTINGS, DP_EPSILON: 0 })).toMatchObject({ deltas: 'none', warn: true, message: expect.stringMatching(/^DP_EPSILON=0: .*can tell which shows you watched/) });
-    expect(describeProtection({ ...SETTINGS, DP_EPSILON: 8 })).toMatchObject({ deltas: 'dp-noise', warn: false, message: expect.stringMatching(/\(8, 0\.00001\)-differentially private/) });
+  it('plain deltas: warns without noise, and says what the noise buys otherwise', () => {
+    const plain = { ...SETTINGS, SECURE_AGGREGATION: 'off' as const };
+    expect(describeProtection({ ...plain, DP_EPSILON: 0 })).toMatchObject({ aggregation: 'plain', deltas: 'none', warn: true, message: expect.stringMatching(/^DP_EPSILON=0: .*can tell which shows you watched/) });
+    expect(describeProtection({ ...plain, DP_EPSILON: 8 })).toMatchObject({ aggregation: 'plain', deltas: 'dp-noise', warn: false, message: expect.stringMatching(/\(8, 0\.00001\)-differentially private/) });
+  });
+
+  it('secure aggregation: says the aggregator sees only the sum, and claims noise only when DP_EPSILON > 0', () => {
+    const secure = { ...SETTINGS, SECURE_AGGREGATION: 'on' as const };
+    const bare = describeProtection({ ...secure, DP_EPSILON: 0 });
+    expect(bare).toMatchObject({ aggregation: 'secure', deltas: 'none', warn: true, message: expect.stringMatching(/^DP_EPSILON=0: .*sees only the sum of the round's contributions.*carries no noise/) });
+    expect(bare.message).not.toMatch(/differentially private|differential privacy\)/);
+    expect(describeProtection({ ...secure, DP_EPSILON: 8 })).toMatchObject({ aggregation: 'secure', deltas: 'dp-noise', warn: false, message: expect.stringMatching(/sees only the sum of the round's contributions; that sum carries noise for \(8, 0\.00001\)-differential privacy/) });
   });
 });
 

@@ -4,14 +4,14 @@ import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readClickLog, type ClickRow, type PageViewRow } from '../../src/participant/clicks';
+import { readClickLog, type ClickRow, type PageViewRow } from '../../src/shared/clicks';
 import { buildApp, MAX_BODY_BYTES, startServer, type AppOptions } from '../../src/participant/server/app';
 import type { PageData } from '../../src/participant/server/routes';
 import { isLoopbackHost } from '../../src/participant/server/security';
 import { AppError } from '../../src/shared/errors';
 import { parsePermissions } from '../../src/shared/permissions';
 import type { Random } from '../../src/shared/random';
-import { AGGREGATOR, createFixture, GLOBAL_VERSION, PROFILE, WATCHED, type Fixture, type FixtureOptions } from './server-fixture';
+import { AGGREGATOR, createFixture, GLOBAL_VERSION, PROFILE, WATCHED, type Fixture, type FixtureOptions } from '../helpers/server';
 
 let fixture: Fixture | null = null;
 let app: FastifyInstance | null = null;

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARMS, type Arm } from '../../src/participant/clicks';
+import { ARMS, type Arm } from '../../src/shared/clicks';
 import { buildApp } from '../../src/participant/server/app';
 import type { PageData } from '../../src/participant/server/routes';
 import { createRandom } from '../../src/shared/random';

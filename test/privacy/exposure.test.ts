@@ -7,8 +7,8 @@ import { afterParticipantPass } from '../../src/participant/extras';
 import { buildApp } from '../../src/participant/server/app';
 import type { PageData } from '../../src/participant/server/routes';
 import { writeJsonAtomic } from '../../src/shared/atomic';
-import { startCli, waitFor, type CliRun } from '../aggregator/fixtures';
-import { createFixture, participantEnv, type Fixture } from '../participant/server-fixture';
+import { startCli, waitFor, type CliRun } from '../helpers/process';
+import { createFixture, participantEnv, type Fixture } from '../helpers/server';
 import { createAttackRoot, runUntilGranted, UNPROTECTED, type AttackRoot } from './harness';
 
 /**
@@ -109,10 +109,10 @@ describe('attack (f): someone on the network reads the page', () => {
     run = cli;
     let stdout = '';
     cli.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    const url = await waitFor(async () => /^(http:\/\/[^\s]+:\d+)\n/m.exec(stdout)?.[1], 30_000, 'the URL on stdout');
+    const url = await waitFor(async () => /^(http:\/\/[^\s]+:\d+)\n/m.exec(stdout)?.[1], 'the URL on stdout');
     const external = Object.values(os.networkInterfaces()).flat().some((a) => a && !a.internal && a.family === 'IPv4');
     if (external) expect(new URL(url).hostname).not.toMatch(/^(127\.|localhost$|0\.0\.0\.0$)/);
-    await waitFor(async () => /THE PAGE IS REACHABLE FROM OTHER MACHINES/.test(stdout), 30_000, 'the warning');
+    await waitFor(async () => /THE PAGE IS REACHABLE FROM OTHER MACHINES/.test(stdout), 'the warning');
     const status = await (await fetch(`${url}/api/status`)).json();
     expect(status).toMatchObject({ profile: 'profile_0', access: 'granted' });
   });

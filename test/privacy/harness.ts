@@ -25,13 +25,23 @@ import { runRound, type RoundResult } from '../../src/aggregator/round';
 export type Settings = Partial<Record<VariableName, string>>;
 
 /**
- * The settings each attack must fail under. Today: participant-side DP noise
- * at ε = 8 per delta (issue 20's protected run). After the secure-aggregation
- * merge the defaults protect: make this `{}`.
+ * The settings each attack must fail under. Today: DP noise at ε = 8 (issue
+ * 20's protected run), under the default SECURE_AGGREGATION=on. Once the
+ * defaults protect on their own: make this `{}`.
  */
 export const PROTECTED: Settings = { DP_EPSILON: '8' };
-/** The control: every protection off, so each attack shows that it works. */
-export const UNPROTECTED: Settings = { DP_EPSILON: '0', SERVER_NOISE_STD: '0' };
+/**
+ * Plain per-participant deltas, for the attacks that read one participant's
+ * delta (issue 20 (b)) or a round that merged one delta alone. Under secure
+ * aggregation there is no per-participant delta to attack: the aggregator
+ * learns only the round's sum, and no Global_V comes from fewer than
+ * MIN_DATASITES datasites. Attack (a) on consecutive Global_V versions still
+ * applies under the secure default (the sum of a round is what it reads), so
+ * runs that only read Global_V keep SECURE_AGGREGATION=on.
+ */
+export const PLAIN_DELTAS: Settings = { SECURE_AGGREGATION: 'off', MIN_DATASITES: '1' };
+/** The control: every protection off (plain deltas, no noise), so each attack shows that it works. */
+export const UNPROTECTED: Settings = { DP_EPSILON: '0', SERVER_NOISE_STD: '0', ...PLAIN_DELTAS };
 /** Smaller than the default 32 to keep each test file fast; no attack depends on the rank. */
 export const TEST_RANK = '8';
 const PARTICIPANT = 'profile_0';
@@ -65,7 +75,7 @@ export async function createAttackRoot(settings: Settings, seed: number): Promis
   });
   catalogPromise ??= loadCatalog(null);
   const catalog = await catalogPromise;
-  const demo = buildDemoRoot(config, catalog, silentLogger);
+  const demo = await buildDemoRoot(config, catalog, silentLogger);
   for (const p of demo.participants) {
     let pass = 0;
     p.ctx.noiseRandom = () => createRandom(deriveSeed(seed, `${p.email}#${pass++}`));

@@ -75,7 +75,7 @@ const CASES: Case[] = [
     ],
   },
   {
-    name: "USER with a plain pattern is everyone; with {{.UserEmail}} only the user's own folder",
+    name: "USER with a plain pattern is everyone; with {{.UserEmail}} only the user's own folder, and the public pseudo-user's",
     files: {
       [A]: { rules: [readBy('open/**', ['USER'])] },
       [`${A}/inbox`]: { rules: [{ pattern: '{{.UserEmail}}/**', access: { read: ['USER'], write: ['USER'] } }] },
@@ -85,7 +85,8 @@ const CASES: Case[] = [
       [EVERYONE, `${A}/open/f`, 'read'],
       [B, `${A}/inbox/${B}/m.json`, 'write'],
       [C, `${A}/inbox/${B}/m.json`, 'none'],
-      [EVERYONE, `${A}/inbox/${B}/m.json`, 'none'],
+      // the server resolves {{.UserEmail}} to '*' for the public pseudo-user: the glob matches every folder
+      [EVERYONE, `${A}/inbox/${B}/m.json`, 'write'],
     ],
   },
   {
@@ -187,7 +188,8 @@ describe('otherWriters', () => {
     expect(writers({ read: [B], write: ['USER'] })).toEqual([B, EVERYONE]);
     expect(writers({ write: [A] })).toEqual([]);
     expect(writers({ write: ['*@*'] }, 'other/**')).toEqual([]);
-    expect(writers({ write: ['USER'] }, '{{.UserEmail}}/**')).toEqual([]);
+    // The public pseudo-user resolves {{.UserEmail}} to '*', so a per-user folder rule grants it too (see permissions.ts).
+    expect(writers({ write: ['USER'] }, '{{.UserEmail}}/**')).toEqual([EVERYONE]);
   });
 });
 
@@ -221,8 +223,8 @@ describe('parsePermissions', () => {
     ['rule without pattern', 'rules:\n  - access: {read: []}\n'],
     ['rule without access', "rules:\n  - pattern: '**'\n"],
     ['access list not a list', "rules:\n  - pattern: '**'\n    access: {read: a@x.org}\n"],
-    ['non-string entry', "rules:\n  - pattern: '**'\n    access: {read: [1]}\n"],
-    ['a clock template', "rules:\n  - pattern: '{{.Year}}/**'\n    access: {read: []}\n"],
+    ['a list where a string belongs', "rules:\n  - pattern: '**'\n    access: {read: [[a@x.org]]}\n"],
+    ['an empty pattern', "rules:\n  - pattern: ~\n    access: {read: []}\n"],
   ];
   for (const [name, text] of MALFORMED) {
     it(`rejects ${name} with ERR_PERMISSION_FILE naming the file`, () => {
@@ -356,12 +358,15 @@ describe('permission files on disk', () => {
     expect(await readPermissionFolder(datasites, `${A}/nothing-here`)).toBeNull();
   });
 
-  it('names the malformed file on disk', async () => {
+  it('names the malformed file on disk, and skips it for access like the server: the folder above governs', async () => {
     const dir = path.join(datasites, A, 'bad');
     await fs.mkdir(dir);
     await fs.writeFile(path.join(dir, PERMISSION_FILE), 'rules: [\n');
-    const err = await accessOf(datasites, B, path.join(dir, 'f')).catch((e: unknown) => e);
+    const err = await readPermissionFolder(datasites, `${A}/bad`).catch((e: unknown) => e);
     expect(isAppError(err, 'ERR_PERMISSION_FILE') && err.file).toBe(path.join(dir, PERMISSION_FILE));
+    await writePermissions(path.join(datasites, A), { rules: [{ pattern: 'bad/**', access: { read: [B] } }] });
+    expect(await accessOf(datasites, B, path.join(dir, 'f'))).toBe('read');
+    expect(await accessOf(datasites, C, path.join(dir, 'f'))).toBe('none');
   });
 });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeClicks, SIGNIFICANCE_LEVEL, TARGET_POWER, type ExperimentAnalysis, type ExperimentRow } from '../../src/aggregator/experiment';
-import { parseClickLogRow, type Arm } from '../../src/participant/clicks';
+import { parseClickLogRow, type Arm } from '../../src/shared/clicks';
 import { loadCatalog } from '../../src/shared/catalog';
 import { createRandom, deriveSeed } from '../../src/shared/random';
 import { signTestSampleSize } from '../../src/shared/stats';

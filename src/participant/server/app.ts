@@ -135,7 +135,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   return app;
 }
 
-export interface ListenOptions {
+interface ListenOptions {
   host: string;
   port: number;
   /** WEB_ALLOW_REMOTE: without it, a WEB_HOST other machines can reach is refused. */

@@ -6,7 +6,8 @@ import { AppError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { Random } from '../../shared/random';
 import type { Workspace } from '../../shared/workspace';
-import { armOnSide, CLICK_LOG_VERSION, otherArm, type Arm, type ClickLog, type Side } from '../clicks';
+import { armOnSide, CLICK_LOG_VERSION, otherArm, type Arm, type Side } from '../../shared/clicks';
+import type { ClickLog } from '../clicks';
 import { loadRecommendations, readGrantedGlobal } from '../recommendations';
 import { readProfileState } from '../state';
 import type { PageViews } from './page-views';
@@ -24,7 +25,7 @@ import { assertSameOrigin, tokensEqual } from './security';
  * fields (watched shows, scores, factors) can leave the server.
  */
 
-export interface RouteContext {
+interface RouteContext {
   config: Config;
   ws: Workspace;
   catalog: Catalog;
@@ -37,10 +38,10 @@ export interface RouteContext {
   pageViews: PageViews;
 }
 
-export type PageState = 'experiment' | 'waiting' | 'untrained';
+type PageState = 'experiment' | 'waiting' | 'untrained';
 
-export const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
-export const UNTRAINED_MESSAGE =
+const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
+const UNTRAINED_MESSAGE =
   'No recommendations yet: your viewing history has not been trained on. Save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first training.';
 
 const PAGE_VIEW_ID_BYTES = 12; // 16 base64url characters
@@ -124,7 +125,7 @@ interface ClickBody {
   item: number;
 }
 
-export interface PageShow {
+interface PageShow {
   id: number;
   showId: string;
   title: string;

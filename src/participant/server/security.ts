@@ -27,7 +27,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /** The host name of a Host header value (`[::1]:8081` -> `::1`, `localhost:80` -> `localhost`). */
-export function hostName(host: string): string {
+function hostName(host: string): string {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
   if (bracketed) return bracketed[1];
   const colon = host.lastIndexOf(':');
@@ -41,7 +41,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** True for Host values that DNS rebinding cannot produce. */
-export function isAllowedHost(host: string | undefined, webHost: string): boolean {
+function isAllowedHost(host: string | undefined, webHost: string): boolean {
   if (!host) return false;
   const name = hostName(host);
   return name === 'localhost' || isIP(name) !== 0 || name === webHost.toLowerCase();

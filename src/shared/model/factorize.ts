@@ -54,7 +54,7 @@ export interface ModelParams {
   alpha: number;
 }
 
-export interface LocalTrainOptions extends ModelParams {
+interface LocalTrainOptions extends ModelParams {
   epochs: number;
   /** Gradient step on the item factors, capped per user for stability (see `trainLocal`). */
   lr: number;
@@ -63,7 +63,7 @@ export interface LocalTrainOptions extends ModelParams {
   gram?: Float64Array;
 }
 
-export interface LocalTrainResult {
+interface LocalTrainResult {
   /** The user's factors solved against the local V after training. */
   u: Float32Array;
   /** The local item factors after training. */
@@ -72,11 +72,11 @@ export interface LocalTrainResult {
   loss: number[];
 }
 
-export interface CentralParams extends ModelParams {
+interface CentralParams extends ModelParams {
   iterations: number;
 }
 
-export interface CentralTrainResult {
+interface CentralTrainResult {
   V: Float32Array;
   /** users x rank. */
   U: Float32Array;
@@ -276,26 +276,26 @@ export interface ExplicitParams {
   mean: number;
 }
 
-export interface ExplicitUser {
+interface ExplicitUser {
   /** Length rank; the last entry is 1 (it multiplies the item bias). */
   u: Float32Array;
   /** The user bias b_u. */
   bias: number;
 }
 
-export interface ExplicitLocalOptions extends ExplicitParams {
+interface ExplicitLocalOptions extends ExplicitParams {
   epochs: number;
   lr: number;
   items: number;
 }
 
-export interface ExplicitLocalResult extends ExplicitUser {
+interface ExplicitLocalResult extends ExplicitUser {
   V: Float32Array;
   /** L_u per epoch; the first is before training. */
   loss: number[];
 }
 
-export interface ExplicitCentralResult {
+interface ExplicitCentralResult {
   V: Float32Array;
   /** users x rank, last column 1. */
   U: Float32Array;
