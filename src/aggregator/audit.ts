@@ -3,10 +3,10 @@ import path from 'node:path';
 import { AppError, isAppError } from '../shared/errors';
 import {
   EVERYONE,
-  USER_TOKEN,
   ancestorFolders,
   evaluate,
   grants,
+  namedPrincipals,
   readPermissionFolder,
   toDatasitesRelative,
   uncheckedPatterns,
@@ -125,7 +125,7 @@ export async function auditRoot({ dataDir, appName, aggregator, now = new Date()
   }
 
   const contributors = new Set(published.filter(({ abs, owner }) => isContribution(ws, abs, owner)).map(({ owner }) => owner));
-  const principals = [...new Set([...sites, ...views.flatMap(namedPrincipals)])].sort();
+  const principals = [...new Set([...sites, ...views.flatMap((files) => namedPrincipals(files.values()))])].sort();
   const holders = (rel: string, needed: AccessLevel): string[] => {
     const has = (user: string) => views.some((permissions) => grants(evaluate(permissions, user, rel, now), needed));
     const named = principals.filter(has);
@@ -198,14 +198,6 @@ function isContribution(ws: Workspace, abs: string, owner: string): boolean {
 function isInside(file: string, dir: string): boolean {
   const rel = path.relative(dir, file);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
-
-/** Emails and email globs named in any access list (outsiders included); tokens excluded. */
-function namedPrincipals(permissions: Map<string, PermissionFile>): string[] {
-  const named = [...permissions.values()].flatMap((file) =>
-    file.rules.flatMap((rule) => [...(rule.access.read ?? []), ...(rule.access.write ?? []), ...(rule.access.admin ?? [])]),
-  );
-  return named.filter((p) => p !== EVERYONE && p !== USER_TOKEN);
 }
 
 async function listDatasites(datasitesDir: string): Promise<string[]> {

@@ -261,7 +261,7 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
   };
   await writeJsonAtomic(statsFile, stats);
   await writeFileAtomic(publicFile, renderCommunityHtml(stats, catalog));
-  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, inputsSha256 });
+  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, inputsSha256 }, { private: true });
   logger.info({ week: stats.week, participants: stats.participants }, 'published community statistics');
   return { status: 'published', week: stats.week, participants: stats.participants, statsFile, publicFile };
 }

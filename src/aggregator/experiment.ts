@@ -67,7 +67,7 @@ export interface ExperimentAnalysis {
   /** Share of decisive participants preferring the global model, with a percentile-bootstrap 95% CI. */
   preferenceShare: { global: number | null; ci95: [number, number] | null; bootstrapSamples: number };
   sampleSize: { assumedShare: number; alpha: number; power: number; decisiveNeeded: number; moreDecisiveNeeded: number };
-  /** Clicks ignored: repeated (same page view, arm and item), or naming a page view or item that was not shown. */
+  /** Clicks ignored: repeated (same page view, arm and rank), or naming a page view or rank that was not shown. */
   ignoredClicks: number;
 }
 
@@ -102,14 +102,14 @@ export function analyzeClicks(rows: readonly ExperimentRow[], options: AnalyzeOp
     if (u.views.has(row.pageView)) continue;
     u.views.set(row.pageView, row);
     pageViews++;
-    for (const arm of ARMS) arms[arm].impressions += row[arm].length;
+    for (const arm of ARMS) arms[arm].impressions += row.shown[arm];
   }
   for (const row of rows) {
     if (row.type !== 'click') continue;
     const u = unit(row.participant);
     const view = u.views.get(row.pageView);
-    const key = `${row.pageView}/${row.arm}/${row.item}`;
-    if (!view || armOnSide(view.left, row.side) !== row.arm || !view[row.arm].includes(row.item) || u.seen.has(key)) {
+    const key = `${row.pageView}/${row.arm}/${row.rank}`;
+    if (!view || armOnSide(view.left, row.side) !== row.arm || row.rank < 1 || row.rank > view.shown[row.arm] || u.seen.has(key)) {
       ignoredClicks++;
       continue;
     }

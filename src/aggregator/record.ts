@@ -65,7 +65,7 @@ function recordFile(privateDir: string, version: number): string {
 }
 
 export async function writeRoundRecord(privateDir: string, record: RoundRecord): Promise<void> {
-  await writeJsonAtomic(recordFile(privateDir, record.version), record);
+  await writeJsonAtomic(recordFile(privateDir, record.version), record, { private: true });
 }
 
 /** The record of a committed version; ERR_AGGREGATOR_STATE when it is missing or not a record. */
@@ -125,7 +125,7 @@ export async function loadLedgerSecret(privateDir: string): Promise<Buffer> {
   const text = await readRegularFile(file, { maxBytes: 1024 });
   if (text !== null && /^[0-9a-f]{64}\s*$/.test(text.toString('utf8'))) return Buffer.from(text.toString('utf8').trim(), 'hex');
   const secret = randomBytes(SECRET_BYTES);
-  await writeFileAtomic(file, `${secret.toString('hex')}\n`);
+  await writeFileAtomic(file, `${secret.toString('hex')}\n`, { private: true });
   return secret;
 }
 

@@ -405,7 +405,7 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
   }
   const sum = new Uint32Array(length);
   for (const u of survivors) addMod(sum, inputs.get(u)!.values);
-  await writeFileAtomic(maskedSumFile(ctx, state.roundId), encodeNpy(sum, [length]));
+  await writeFileAtomic(maskedSumFile(ctx, state.roundId), encodeNpy(sum, [length]), { private: true });
   const next: RoundState = {
     ...state,
     phase: 'reveal',
@@ -695,7 +695,7 @@ async function latestState(ctx: Pick<SecureContext, 'ws'>): Promise<RoundState |
 }
 
 async function writeState(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<void> {
-  await writeJsonAtomic(stateFile(ctx, state.roundId), state);
+  await writeJsonAtomic(stateFile(ctx, state.roundId), state, { private: true });
 }
 
 /** The summaries of the finished rounds still kept, oldest first (status, tests). */

@@ -81,7 +81,7 @@ function statusFile(privateDir: string): string {
 
 export async function writeStatus(privateDir: string, summary: RoundSummary, now: Date): Promise<void> {
   const status: AggregatorStatus = { formatVersion: STATUS_FORMAT_VERSION, updatedAt: now.toISOString(), ...summary };
-  await writeJsonAtomic(statusFile(privateDir), status);
+  await writeJsonAtomic(statusFile(privateDir), status, { private: true });
 }
 
 /** The last status, or null before the first round. */

@@ -103,7 +103,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
 }
 
-const clickKey = (pageView: string, side: string, item: number) => `${pageView}/${side}/${item}`;
+const clickKey = (pageView: string, side: string, rank: number) => `${pageView}/${side}/${rank}`;
 
 /** Run the load and check the click logs; see the module comment. */
 export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
@@ -157,7 +157,7 @@ export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
           if (!going()) return;
           const click = await timed(agent, base, '/api/click', { pageView: page.pageView, token: page.token, side: column.side, item: show.id });
           if (click.status === 200 && (click.body as { status?: string }).status === 'recorded') {
-            recorded[target].add(clickKey(page.pageView, column.side, show.id));
+            recorded[target].add(clickKey(page.pageView, column.side, show.rank));
             clicks++;
           } else fail(`${base.origin} /api/click`, click);
         }
@@ -179,7 +179,7 @@ export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
     const found = new Set<string>();
     for (const row of (await readClickLog(clickLog))?.rows ?? []) {
       if (row.type !== 'click' || !pageViews[target].has(row.pageView)) continue;
-      const key = clickKey(row.pageView, row.side, row.item);
+      const key = clickKey(row.pageView, row.side, row.rank);
       // a second row for one click is as wrong as a row without a click
       if (recorded[target].has(key) && !found.has(key)) found.add(key);
       else unexpectedRows++;

@@ -135,7 +135,7 @@ earlier copy running stops it and takes over.
       if (isParticipant) {
         const ctx = await createParticipantContext(config, ws, moduleLogger('participant', root));
         const app = buildApp({ config, workspace: ws, catalog: ctx.catalog, profile: profileSources(config)[0].folder, logger: moduleLogger('web', root) });
-        const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
+        const url = await startServer(app, { host: config.WEB_HOST, port: config.port, allowRemote: config.WEB_ALLOW_REMOTE, logger });
         logger.info({ url }, `page at ${url}`);
         close = () => app.close();
         tasks.push(runParticipant(ctx, { signal }));

@@ -6,6 +6,7 @@ import { untilAborted } from '../shared/serial';
 import { abortOnSignals } from '../shared/shutdown';
 import { publishAggregatorReports } from '../aggregator/reports';
 import { runParticipantCycle } from '../participant/node';
+import { logProtection } from '../participant/protection';
 import { loadCommittedState } from '../aggregator/round';
 import { buildApp, startServer } from '../participant/server/app';
 import { buildDemoRoot, publishDemoExtras, runDemoRounds, type DemoRound } from '../demo/embedded';
@@ -41,6 +42,7 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     const logger = moduleLogger('demo', rootLogger(values.verbose ? config.LOG_LEVEL : 'warn'));
     const catalog = await loadCatalog(config.CATALOG_PATH);
     const root = await buildDemoRoot(config, catalog, logger, { reset: values.reset });
+    logProtection(config, logger);
     const me = root.participants[0];
     const log = (line: string) => process.stdout.write(`${line}\n`);
     log(`demo root: ${path.relative(PROJECT_ROOT, root.dataDir) || root.dataDir} (aggregator ${root.aggregator.ws.email}, ${root.participants.length} participants)`);
@@ -69,7 +71,7 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     }
 
     const app = buildApp({ config: me.ctx.config, workspace: me.ctx.ws, catalog, profile: 'profile_0', logger: moduleLogger('web', logger) });
-    const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
+    const url = await startServer(app, { host: config.WEB_HOST, port: config.port, allowRemote: config.WEB_ALLOW_REMOTE, logger });
     log(`\nopen ${url} to compare local and global recommendations (Ctrl-C to stop)`);
     const timer = setInterval(() => void reports(), REPORT_INTERVAL_MS);
     const signal = abortOnSignals();

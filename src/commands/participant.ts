@@ -2,6 +2,7 @@ import { loadConfig, requireValue } from '../shared/config';
 import { moduleLogger, rootLogger } from '../shared/log';
 import { createParticipantContext } from '../participant/context';
 import { runParticipant, runParticipantCycle } from '../participant/node';
+import { logProtection } from '../participant/protection';
 import { abortOnSignals } from '../shared/shutdown';
 import { resolveIdentity, Workspace } from '../shared/workspace';
 import { parseOptions, type Command } from './command';
@@ -33,6 +34,7 @@ SIGTERM stops it.
     const ws = new Workspace(identity, config.APP_NAME);
     const ctx = await createParticipantContext(config, ws, logger);
     if (values.once) {
+      logProtection(config, logger);
       const { pass: result, secure } = await runParticipantCycle(ctx);
       if (values.json) {
         const profiles = result.profiles.map((p) => ({ profile: p.profile, status: p.status, access: p.access, baseVersion: p.baseVersion }));

@@ -37,7 +37,7 @@ export const DEMO_DIR = path.join(PROJECT_ROOT, 'data', 'demo');
 export const YOUR_DEMO_HISTORY = 'romance-and-drama.csv';
 const DAY_MS = 86_400_000;
 
-interface DemoParticipant {
+export interface DemoParticipant {
   email: string;
   ctx: ParticipantContext;
   /** Where the demo history came from (a shipped file or the user's own export). */

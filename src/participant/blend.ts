@@ -39,13 +39,13 @@ const CONSENT_FORMAT = 'syftbox-netflix-svd/blend-consent';
 export const MAX_PERCENTILE = 254;
 export const EXCLUDED = 255;
 /** Share of unwatched items excluded as decoys. */
-const DECOY_RATE = 0.05;
+export const DECOY_RATE = 0.05;
 /** Shows in the watch-together list. */
 const WATCH_TOGETHER = 10;
 /** Each side's taste genres: the most frequent TASTE_GENRES among its TASTE_ITEMS highest-ranked items. */
 const TASTE_ITEMS = 100;
 const TASTE_GENRES = 5;
-const MAX_BLEND_BYTES = 256 * 1024; // 256 KiB: a scores file is ~12 KB at 8,807 items
+export const MAX_BLEND_BYTES = 256 * 1024; // 256 KiB: a scores file is ~12 KB at 8,807 items
 
 const PRIVATE_FILE = 'blend.json';
 const PRIVATE_VERSION = 1;
@@ -191,7 +191,7 @@ async function readPrivate(ws: Workspace): Promise<PrivateBlend | null> {
 }
 
 async function writePrivate(ws: Workspace, value: PrivateBlend): Promise<void> {
-  await writeJsonAtomic(path.join(ws.privateRoot(), PRIVATE_FILE), value);
+  await writeJsonAtomic(path.join(ws.privateRoot(), PRIVATE_FILE), value, { private: true });
 }
 
 /** Who this datasite blends with, and whether the page or BLEND_WITH decided it. */

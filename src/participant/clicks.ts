@@ -1,10 +1,14 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import type { ClickLogRow } from '../shared/clicks';
+import { readRegularFile, writeFileAtomic } from '../shared/atomic';
+import { MAX_CLICK_LOG_BYTES, upgradeLegacyRow, type ClickLogRow } from '../shared/clicks';
+import { isAppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 
 /**
- * The writer of a profile's click log (format: `src/shared/clicks.ts`).
+ * The writer of a profile's click log (format: `src/shared/clicks.ts`). A log
+ * that still holds version-1 rows (show ids, times) is rewritten to version 2
+ * before the first append.
  *
  * Why append-only, not temp + rename like every other published file: the log
  * only grows, and rewriting it whole per click would cost O(size) per click and
@@ -127,6 +131,7 @@ export class ClickLog {
     if (!this.prepared) {
       await fs.mkdir(path.dirname(this.file), { recursive: true });
       await this.prepare?.();
+      await upgradeLegacyLog(this.file);
     }
     const handle = await fs.open(this.file, APPEND_FLAGS, 0o644);
     try {
@@ -139,6 +144,33 @@ export class ClickLog {
       await handle.close();
     }
   }
+}
+
+/**
+ * Rewrite (atomically) a log that still holds version-1 rows, which published
+ * show ids and times, as version-2 rows; other lines are kept as they are.
+ */
+async function upgradeLegacyLog(file: string): Promise<void> {
+  const bytes = await readRegularFile(file, { maxBytes: MAX_CLICK_LOG_BYTES }).catch((err: unknown) => {
+    // an oversized log is not read by the aggregator anyway; appends go on
+    if (isAppError(err, 'ERR_FILE_TOO_LARGE')) return null;
+    throw err;
+  });
+  if (bytes === null) return;
+  let upgraded = false;
+  const lines = bytes.toString('utf8').split('\n').map((line) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return line;
+    }
+    const row = upgradeLegacyRow(parsed);
+    if (row === null) return line;
+    upgraded = true;
+    return JSON.stringify(row);
+  });
+  if (upgraded) await writeFileAtomic(file, lines.join('\n'));
 }
 
 /** A previous process may have died mid-row: end that fragment so the next row starts on its own line. */

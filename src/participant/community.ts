@@ -215,7 +215,7 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
 
   ledger = recordSpend(ledger, spend);
   await writePrivacyLedger(dir, ledger);
-  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, lastReport: report } satisfies PrivateCommunityState);
+  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, lastReport: report } satisfies PrivateCommunityState, { private: true });
   await writeJsonAtomic(published, report);
   logger.info({ profile, week, epsilon, epsilonSpent: privacySpent(ledger, budget, ctx.now()).epsilon }, 'published community statistics');
   return { profile, status: 'published', week, epsilon };

@@ -24,6 +24,7 @@ import {
   type AccessState,
   type ProfileState,
 } from './state';
+import { logProtection } from './protection';
 import { ensurePublishPermissions } from './publish';
 import { readGrantedGlobal } from './recommendations';
 import { afterParticipantPass } from './extras';
@@ -281,6 +282,7 @@ export interface DaemonOptions {
  */
 export async function runParticipant(ctx: ParticipantContext, { signal, onPass }: DaemonOptions): Promise<void> {
   const { config, ws, logger } = ctx;
+  logProtection(config, logger);
   const aggregator = requireValue(config, 'AGGREGATOR_DATASITE', 'the participant needs to know whose Global_V to read');
   let lastAccess: AccessState | null = null;
   const passOnce = async (): Promise<void> => {
@@ -299,9 +301,6 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
   const pass = coalesce(passOnce, { signal, onError: (err) => logger.error({ code: (err as AppError).code }, formatError(err)) });
 
   const exports = profileSources(config).map((s) => s.file);
-  if (config.SECURE_AGGREGATION === 'off' && config.DP_EPSILON === 0) {
-    logger.warn('DP_EPSILON=0: deltas are published without differential-privacy noise, so the aggregator could infer which shows you watched; set DP_EPSILON (e.g. 8) to add noise');
-  }
   const watcher = watchTargets([...exports, ws.globalDir(aggregator), ws.aggregatorDir(aggregator)], {
     debounceMs: config.WATCH_DEBOUNCE_MS,
     logger,

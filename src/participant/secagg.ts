@@ -186,7 +186,7 @@ async function writeMemberStatus(ctx: MemberContext, change: Partial<Omit<Member
     ...change,
     updatedAt: ctx.now().toISOString(),
   };
-  await writeJsonAtomic(path.join(ctx.ws.secaggPrivateDir(), STATUS_FILE), status);
+  await writeJsonAtomic(path.join(ctx.ws.secaggPrivateDir(), STATUS_FILE), status, { private: true });
 }
 
 /** Record the mode this datasite runs in (the page shows what protects its contributions). */
@@ -338,8 +338,8 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
   const encoded = encodeContribution(x, encoding, () => random.next());
   const secrets = createMemberSecrets();
   const dir = roundPrivateDir(ws, roundId);
-  await writeFileAtomic(path.join(dir, ENCODED_FILE), encodeNpy(encoded, [encoded.length]));
-  await writeJsonAtomic(path.join(dir, SECRETS_FILE), storeSecrets(secrets));
+  await writeFileAtomic(path.join(dir, ENCODED_FILE), encodeNpy(encoded, [encoded.length]), { private: true });
+  await writeJsonAtomic(path.join(dir, SECRETS_FILE), storeSecrets(secrets), { private: true });
   const state: MemberRoundState = {
     formatVersion: MEMBER_STATE_VERSION,
     roundId,
@@ -488,7 +488,7 @@ async function memberInput(ctx: MemberContext, view: RoundView, state: MemberRou
       await writePrivacyLedger(profileDir, recordSpend(await readPrivacyLedger(profileDir), spend));
     }
   }
-  await writeFileAtomic(path.join(dir, INPUT_FILE), encodeNpy(input, [length]));
+  await writeFileAtomic(path.join(dir, INPUT_FILE), encodeNpy(input, [length]), { private: true });
   return input;
 }
 
@@ -601,7 +601,7 @@ async function readRoundState(ws: Workspace, roundId: string): Promise<MemberRou
 }
 
 async function writeRoundState(ws: Workspace, state: MemberRoundState): Promise<void> {
-  await writeJsonAtomic(path.join(roundPrivateDir(ws, state.roundId), ROUND_STATE_FILE), state);
+  await writeJsonAtomic(path.join(roundPrivateDir(ws, state.roundId), ROUND_STATE_FILE), state, { private: true });
 }
 
 function storeSecrets(secrets: MemberSecrets): StoredSecrets {

@@ -6,18 +6,23 @@ import { readRegularFile } from './atomic';
  * app folder's `syft.pub.yaml`). One JSON object per line, two kinds of rows:
  *
  * ```json
- * {"v":1,"type":"view","at":"2026-11-21T16:00:00.000Z","pageView":"k3J9…","left":"global","local":[12,7,99],"global":[7,301,5],"versions":{"global":4,"localBase":4}}
- * {"v":1,"type":"click","at":"2026-11-21T16:00:09.000Z","pageView":"k3J9…","side":"right","arm":"local","item":7,"rank":2}
+ * {"v":2,"type":"view","pageView":"k3J9…","left":"global","shown":{"local":5,"global":5},"versions":{"global":4,"localBase":4}}
+ * {"v":2,"type":"click","pageView":"k3J9…","side":"right","arm":"local","rank":2}
  * ```
- * A view row is written when a page's two lists are served (item ids in rank
- * order per arm, which arm is on the left, the model versions behind them); a
- * click row names the page view, the column, its arm, the catalogue item id and
- * its 1-based rank in that column. Rows carry item ids, never titles.
+ * A view row is written when a page's two lists are served (which arm is on
+ * the left, how many shows each column held, the model versions behind them);
+ * a click row names the page view, the column, its arm and the 1-based rank
+ * of the show in that column.
+ *
+ * Rows carry no show ids, no times and no titles (issue 20): the experiment
+ * needs only which list got the click. Version-1 rows held both lists' item ids
+ * and timestamps; the writer rewrites such a log to version 2 (`upgradeLegacyRow`).
  *
  * The log is appended to, not rewritten (see `src/participant/clicks.ts`), so
  * a reader ignores a final line without `\n`: a sync caught mid-append.
  */
-export const CLICK_LOG_VERSION = 1;
+export const CLICK_LOG_VERSION = 2;
+const LEGACY_CLICK_LOG_VERSION = 1;
 
 export type Arm = 'local' | 'global';
 export type Side = 'left' | 'right';
@@ -35,13 +40,11 @@ export function armOnSide(left: Arm, side: Side): Arm {
 export interface PageViewRow {
   v: typeof CLICK_LOG_VERSION;
   type: 'view';
-  at: string;
   pageView: string;
   /** Arm shown in the left column; the other is on the right. */
   left: Arm;
-  /** Catalogue item ids per arm, in rank order. */
-  local: number[];
-  global: number[];
+  /** How many shows each arm's column held. */
+  shown: Record<Arm, number>;
   /** Global_V version of the global list; Global_V version the local model was trained from. */
   versions: { global: number; localBase: number };
 }
@@ -49,11 +52,9 @@ export interface PageViewRow {
 export interface ClickRow {
   v: typeof CLICK_LOG_VERSION;
   type: 'click';
-  at: string;
   pageView: string;
   side: Side;
   arm: Arm;
-  item: number;
   /** 1-based position in its column. */
   rank: number;
 }
@@ -65,12 +66,16 @@ const MAX_LIST_LENGTH = 50;
 const PAGE_VIEW_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
 const MAX_ITEM_ID = 10_000_000;
 
-function isItemId(value: unknown): value is number {
-  return Number.isInteger(value) && (value as number) >= 0 && (value as number) < MAX_ITEM_ID;
+function isItemList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.length <= MAX_LIST_LENGTH && value.every((v) => Number.isInteger(v) && v >= 0 && v < MAX_ITEM_ID);
 }
 
-function isItemList(value: unknown): value is number[] {
-  return Array.isArray(value) && value.length <= MAX_LIST_LENGTH && value.every(isItemId);
+function isListLength(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_LIST_LENGTH;
+}
+
+function isRank(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_LIST_LENGTH;
 }
 
 function isVersion(value: unknown): value is number {
@@ -81,36 +86,47 @@ function isArm(value: unknown): value is Arm {
   return value === 'local' || value === 'global';
 }
 
-/** Validate one parsed line (untrusted when it comes from another datasite); null when it is not a row. */
+function isSide(value: unknown): value is Side {
+  return value === 'left' || value === 'right';
+}
+
+function versionsOf(value: unknown): PageViewRow['versions'] | null {
+  const versions = value as Record<string, unknown> | null;
+  if (typeof versions !== 'object' || versions === null || !isVersion(versions.global) || !isVersion(versions.localBase)) return null;
+  return { global: versions.global, localBase: versions.localBase };
+}
+
+/** Validate one parsed line (untrusted when it comes from another datasite); null when it is not a version-2 row. */
 export function parseClickLogRow(value: unknown): ClickLogRow | null {
   if (typeof value !== 'object' || value === null) return null;
   const r = value as Record<string, unknown>;
   if (r.v !== CLICK_LOG_VERSION || typeof r.pageView !== 'string' || !PAGE_VIEW_ID_RE.test(r.pageView)) return null;
-  if (typeof r.at !== 'string' || Number.isNaN(Date.parse(r.at))) return null;
   if (r.type === 'view') {
-    const versions = r.versions as Record<string, unknown> | null;
-    if (!isArm(r.left) || !isItemList(r.local) || !isItemList(r.global)) return null;
-    if (typeof versions !== 'object' || versions === null || !isVersion(versions.global) || !isVersion(versions.localBase)) return null;
-    return {
-      v: CLICK_LOG_VERSION,
-      type: 'view',
-      at: r.at,
-      pageView: r.pageView,
-      left: r.left,
-      local: r.local,
-      global: r.global,
-      versions: { global: versions.global, localBase: versions.localBase },
-    };
+    const shown = r.shown as Record<string, unknown> | null;
+    const versions = versionsOf(r.versions);
+    if (!isArm(r.left) || typeof shown !== 'object' || shown === null || !isListLength(shown.local) || !isListLength(shown.global) || versions === null) return null;
+    return { v: CLICK_LOG_VERSION, type: 'view', pageView: r.pageView, left: r.left, shown: { local: shown.local, global: shown.global }, versions };
   }
   if (r.type === 'click') {
-    if ((r.side !== 'left' && r.side !== 'right') || !isArm(r.arm) || !isItemId(r.item)) return null;
-    if (!Number.isInteger(r.rank) || (r.rank as number) < 1 || (r.rank as number) > MAX_LIST_LENGTH) return null;
-    return { v: CLICK_LOG_VERSION, type: 'click', at: r.at, pageView: r.pageView, side: r.side, arm: r.arm, item: r.item, rank: r.rank as number };
+    if (!isSide(r.side) || !isArm(r.arm) || !isRank(r.rank)) return null;
+    return { v: CLICK_LOG_VERSION, type: 'click', pageView: r.pageView, side: r.side, arm: r.arm, rank: r.rank };
   }
   return null;
 }
 
-interface ParsedClickLog {
+/** A version-1 row (item ids and times) as the version-2 row it becomes; null when it is not one. */
+export function upgradeLegacyRow(value: unknown): ClickLogRow | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const r = value as Record<string, unknown>;
+  if (r.v !== LEGACY_CLICK_LOG_VERSION) return null;
+  if (r.type === 'view' && isItemList(r.local) && isItemList(r.global)) {
+    return parseClickLogRow({ v: CLICK_LOG_VERSION, type: 'view', pageView: r.pageView, left: r.left, shown: { local: r.local.length, global: r.global.length }, versions: r.versions });
+  }
+  if (r.type === 'click') return parseClickLogRow({ v: CLICK_LOG_VERSION, type: 'click', pageView: r.pageView, side: r.side, arm: r.arm, rank: r.rank });
+  return null;
+}
+
+export interface ParsedClickLog {
   rows: ClickLogRow[];
   /** Complete lines that are not valid rows (junk, other versions). */
   rejected: number;

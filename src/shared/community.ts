@@ -59,10 +59,17 @@ export const MAX_COMMUNITY_BYTES = 64 * 1024; // 64 KiB: a report is ~2 KB at 8,
 export const MAX_STATS_BYTES = 1024 * 1024; // 1 MiB
 const STATS_DIR = 'community';
 const STATS_FILE = 'stats.json';
-/** Largest ε a report may claim; beyond it the report is refused as implausible. */
+/**
+ * The ε a report may claim. Every estimator divides by the report's own
+ * probabilities, so a tiny claimed ε makes one report weigh anything (ε = 1e-6
+ * put 319,199,993 plays per participant on the public page); a huge one is
+ * implausible. From 1, the smallest the participant's documentation tabulates.
+ */
+export const MIN_REPORT_EPSILON = 1;
 const MAX_REPORT_EPSILON = 100;
-/** A Laplace draw beyond this many scales has probability e^-20 (2e-9): such a value is refused as forged. */
-const MAX_NOISE_SCALES = 20;
+/** A Laplace draw beyond this many scales has probability e^-14 (8e-7): such a value is refused as forged. */
+const MAX_NOISE_SCALES = 14;
+const SCALE_REL_TOLERANCE = 1e-9;
 
 export interface WeeklyValue {
   week: string;
@@ -182,20 +189,24 @@ export function decodeCommunityReport(value: unknown, expect: { items: number; v
   if (typeof r.week !== 'string' || !WEEK_LABEL_RE.test(r.week)) return 'week is not an ISO week';
   const eps = r.epsilon;
   const parts = ['weekly', 'bucket', 'show'] as const;
-  if (!eps || !isFiniteNumber(eps.total) || !(eps.total > 0 && eps.total <= MAX_REPORT_EPSILON)) return `epsilon.total must be in (0, ${MAX_REPORT_EPSILON}]`;
+  if (!eps || !isFiniteNumber(eps.total) || !(eps.total >= MIN_REPORT_EPSILON && eps.total <= MAX_REPORT_EPSILON)) return `epsilon.total must be in [${MIN_REPORT_EPSILON}, ${MAX_REPORT_EPSILON}]`;
   for (const part of parts) {
     if (!isFiniteNumber(eps[part]) || Math.abs(eps[part] - eps.total * EPSILON_SHARES[part]) > 1e-9 * eps.total) return `epsilon.${part} is not ${EPSILON_SHARES[part]} of the total`;
   }
   const weekly = r.weekly;
   if (!weekly || weekly.clip !== WEEKLY_CLIP || !Array.isArray(weekly.values) || weekly.values.length !== TREND_WEEKS) return `weekly must have clip ${WEEKLY_CLIP} and ${TREND_WEEKS} values`;
+  // Earlier weeks were noised by earlier reports, possibly at another ε within the bounds; this week's at this report's.
+  const scaleOf = (epsilon: number) => WEEKLY_CLIP / (epsilon * EPSILON_SHARES.weekly);
   for (const [i, v] of weekly.values.entries()) {
     if (typeof v !== 'object' || v === null || v.week !== shiftWeekLabel(r.week, i - TREND_WEEKS + 1)) return `weekly.values[${i}] is not the week ${TREND_WEEKS - 1 - i} before ${r.week}`;
-    const noised =
-      isFiniteNumber(v.plays) && isFiniteNumber(v.scale) && v.scale >= WEEKLY_CLIP / (MAX_REPORT_EPSILON * EPSILON_SHARES.weekly) &&
-      v.plays >= -MAX_NOISE_SCALES * v.scale && v.plays <= WEEKLY_CLIP + MAX_NOISE_SCALES * v.scale;
-    if (!noised && !(v.plays === null && v.scale === null)) return `weekly.values[${i}] needs a finite plays and a scale, or both null`;
+    if (v.plays === null && v.scale === null) continue;
+    if (!isFiniteNumber(v.plays) || !isFiniteNumber(v.scale)) return `weekly.values[${i}] needs a finite plays and a scale, or both null`;
+    if (v.scale < scaleOf(MAX_REPORT_EPSILON) || v.scale > scaleOf(MIN_REPORT_EPSILON)) return `weekly.values[${i}].scale ${v.scale} is not the Laplace scale of an epsilon in [${MIN_REPORT_EPSILON}, ${MAX_REPORT_EPSILON}]`;
+    if (v.plays < -MAX_NOISE_SCALES * v.scale || v.plays > WEEKLY_CLIP + MAX_NOISE_SCALES * v.scale) return `weekly.values[${i}].plays ${v.plays} is further from [0, ${WEEKLY_CLIP}] than its noise goes (${MAX_NOISE_SCALES} scales)`;
   }
-  if (weekly.values[TREND_WEEKS - 1].plays === null) return 'the report week has no value';
+  const fresh = weekly.values[TREND_WEEKS - 1];
+  if (fresh.scale === null) return 'the report week has no value';
+  if (Math.abs(fresh.scale - scaleOf(eps.total)) > SCALE_REL_TOLERANCE * fresh.scale) return `the report week's scale ${fresh.scale} is not the Laplace scale of epsilon ${eps.total} (${scaleOf(eps.total)})`;
   const bucket = r.bucket;
   if (!bucket || JSON.stringify(bucket.edges) !== JSON.stringify(WEEKLY_BUCKETS)) return `bucket.edges must be ${JSON.stringify(WEEKLY_BUCKETS)}`;
   if (!Number.isInteger(bucket.report) || bucket.report < 0 || bucket.report >= WEEKLY_BUCKETS.length) return 'bucket.report is not a band index';

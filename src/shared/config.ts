@@ -44,6 +44,7 @@ export const VARIABLES = {
   CATALOG_PATH: { kind: { type: 'path' }, default: '', doc: 'catalogue CSV (netflix_titles.csv columns); empty = the shipped compact catalogue' },
   // web page
   WEB_HOST: { kind: { type: 'string' }, default: '127.0.0.1', doc: 'address the page binds to' },
+  WEB_ALLOW_REMOTE: { kind: { type: 'bool' }, default: 'false', doc: 'allow a WEB_HOST other machines can reach (the page shows your recommendations and viewing insights and has no login); warned about on every start' },
   WEB_PORT: { kind: { type: 'int', min: 0, max: 65535 }, default: '8081', doc: 'page port when SYFTBOX_ASSIGNED_PORT is not set' },
   RECS_PER_COLUMN: { kind: { type: 'int', min: 1, max: 50 }, default: '5', doc: 'shows per column on the page' },
   DIVERSITY: { kind: { type: 'number', min: 0, max: 1 }, default: '0', doc: 'MMR diversity weight for re-ranking (0 = off)' },
@@ -84,13 +85,13 @@ export const VARIABLES = {
   TRIM_FRACTION: { kind: { type: 'number', min: 0, max: 0.49 }, default: '0.1', doc: 'share trimmed from each end in trimmed mode' },
   SERVER_CLIP_NORM: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'server-side clip of each delta before merging (0 = off)' },
   SERVER_NOISE_STD: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'std of Gaussian noise added to the merged delta (0 = off)' },
-  NOISE_TOLERANCE: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'a noised delta may exceed the clip norm by this many noise standard deviations times sqrt(size)' },
+  NOISE_TOLERANCE: { kind: { type: 'number', min: 3, max: 10 }, default: '6', doc: 'how far (in standard deviations of its norm) a noised delta may look from its declared Gaussian noise, in total and per row; an honest delta is refused with probability 3·e^(-t²/2)' },
   // insights and blend
-  INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'epsilon of each weekly locally-private community report (0 = do not publish); counted in PRIVACY_BUDGET_EPSILON' },
+  INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'epsilon of each weekly locally-private community report (0 = do not publish; the aggregator refuses reports below 1); counted in PRIVACY_BUDGET_EPSILON' },
   BLEND_WITH: { kind: { type: 'email' }, default: '', doc: 'email of a friend to blend with (both must name each other)' },
 } as const satisfies Record<string, Variable>;
 
-type VariableName = keyof typeof VARIABLES;
+export type VariableName = keyof typeof VARIABLES;
 
 type ValueOf<K extends Kind> = K extends { type: 'int' | 'number' }
   ? number

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './atomic';
 
 /**
  * The app's pid lock: one running copy per datasite. The newest start wins:
@@ -122,7 +123,7 @@ async function waitForExit(pid: number, timeoutMs: number, pollMs: number): Prom
 /** Create `file` holding `text` only if it does not exist (no half-written state is ever visible). */
 async function createExclusive(file: string, text: string): Promise<boolean> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await fs.writeFile(tmp, text);
+  await fs.writeFile(tmp, text, { mode: PRIVATE_FILE_MODE });
   try {
     await fs.link(tmp, file);
     return true;
@@ -155,7 +156,7 @@ export async function acquireLock(file: string, options: LockOptions = {}): Prom
   const startedAt = options.startedAt ?? Math.round(performance.timeOrigin);
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
   const mine: LockHolder = { pid: process.pid, startedAt, startToken: await processStartToken(process.pid) };
   const text = `${JSON.stringify(mine)}\n`;
   let replaced: { pid: number; how: 'stopped' | 'killed' | 'stale' } | null = null;

@@ -301,6 +301,26 @@ export function evaluate(files: Map<string, PermissionFile>, user: string, targe
   return level === 'write' && segments[segments.length - 1] === PERMISSION_FILE ? 'read' : level;
 }
 
+/** Emails and email globs named in any access list of `files` (the tokens '*' and 'USER' excluded). */
+export function namedPrincipals(files: Iterable<PermissionFile>): string[] {
+  const named = new Set<string>();
+  for (const file of files) {
+    for (const rule of file.rules) for (const key of ACCESS_KEYS) for (const p of rule.access[key] ?? []) if (p !== EVERYONE && p !== USER_TOKEN) named.add(p);
+  }
+  return [...named].sort();
+}
+
+/**
+ * Who besides its owner may write `targetRel`: EVERYONE when any user at all
+ * may, and each email or email glob named in the files that may (a glob such
+ * as '*@*' stands for everyone it matches). Pure; what `audit` and the
+ * aggregator both mean by "someone else could have written this".
+ */
+export function otherWriters(files: Map<string, PermissionFile>, targetRel: string): string[] {
+  const owner = splitRelative(targetRel)[0];
+  return [...namedPrincipals(files.values()), EVERYONE].filter((p) => p !== owner && grants(evaluate(files, p, targetRel), 'write'));
+}
+
 function splitRelative(targetRel: string): string[] {
   const segments = targetRel.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.length === 0 || segments.includes('..')) throw new RangeError(`"${targetRel}" is not a path inside datasites/`);
@@ -500,12 +520,11 @@ async function parseFile(file: string, parse: (text: string, file: string) => Pe
 }
 
 /**
- * Effective access of `user` to `target` (absolute path of a file inside
- * <dataDir>/datasites/<owner>/...) under the permission files on disk. A
- * malformed permission file is skipped (the folder above governs), as the server skips it.
+ * The permission files that may govern `rel` (a path relative to datasites/), by
+ * folder. A malformed permission file is skipped (the folder above governs), as
+ * the server skips it.
  */
-export async function accessOf(datasitesDir: string, user: string, target: string, now: Date = new Date()): Promise<AccessLevel> {
-  const rel = toDatasitesRelative(datasitesDir, target);
+async function governingFiles(datasitesDir: string, rel: string): Promise<Map<string, PermissionFile>> {
   const files = new Map<string, PermissionFile>();
   for (const folder of ancestorFolders(rel)) {
     const file = await readPermissionFolder(datasitesDir, folder).catch((err: unknown) => {
@@ -518,7 +537,19 @@ export async function accessOf(datasitesDir: string, user: string, target: strin
     });
     if (file !== null) files.set(folder, file);
   }
-  return evaluate(files, user, rel, now);
+  return files;
+}
+
+/** Effective access of `user` to `target` (absolute path of a file inside <dataDir>/datasites/<owner>/...) under the permission files on disk. */
+export async function accessOf(datasitesDir: string, user: string, target: string, now: Date = new Date()): Promise<AccessLevel> {
+  const rel = toDatasitesRelative(datasitesDir, target);
+  return evaluate(await governingFiles(datasitesDir, rel), user, rel, now);
+}
+
+/** `otherWriters` of a file on disk. */
+export async function writersBesidesOwner(datasitesDir: string, target: string): Promise<string[]> {
+  const rel = toDatasitesRelative(datasitesDir, target);
+  return otherWriters(await governingFiles(datasitesDir, rel), rel);
 }
 
 /** Parse failures already logged: one line per version of a malformed file (the cache keeps one error object per version). */
@@ -526,10 +557,6 @@ const reportedMalformed = new WeakSet<AppError>();
 
 export async function canRead(datasitesDir: string, user: string, target: string): Promise<boolean> {
   return grants(await accessOf(datasitesDir, user, target), 'read');
-}
-
-export async function canWrite(datasitesDir: string, user: string, target: string): Promise<boolean> {
-  return grants(await accessOf(datasitesDir, user, target), 'write');
 }
 
 /** Where a reader runs: a Workspace. */

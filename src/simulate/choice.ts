@@ -35,8 +35,6 @@ export function pageViewId(random: Random): string {
 
 interface PageViewInput {
   pageView: string;
-  /** ISO time of the view and its clicks. */
-  at: string;
   lists: Record<Arm, readonly number[]>;
   versions: PageViewRow['versions'];
   /** u_pj of a catalogue item. */
@@ -50,6 +48,8 @@ interface PageViewInput {
 interface SimulatedPageView {
   view: PageViewRow;
   clicks: ClickRow[];
+  /** The shows clicked, in click order (the rows name only their ranks). */
+  clickedItems: number[];
 }
 
 /** One page view and its clicks, as the rows the page writes to the click log. */
@@ -60,14 +60,13 @@ export function simulatePageView(input: PageViewInput): SimulatedPageView {
   const view: PageViewRow = {
     v: CLICK_LOG_VERSION,
     type: 'view',
-    at: input.at,
     pageView: input.pageView,
     left,
-    local: [...lists.local],
-    global: [...lists.global],
+    shown: { local: lists.local.length, global: lists.global.length },
     versions: { ...input.versions },
   };
   const clicks: ClickRow[] = [];
+  const clickedItems: number[] = [];
   const depth = Math.max(...ARMS.map((arm) => lists[arm].length));
   for (let rank = 1; rank <= depth; rank++) {
     for (const side of SIDES) {
@@ -76,11 +75,12 @@ export function simulatePageView(input: PageViewInput): SimulatedPageView {
       if (item === undefined || chosen.has(item)) continue;
       if (random.next() < examination(side, rank, params) * input.utility(item)) {
         chosen.add(item);
-        clicks.push({ v: CLICK_LOG_VERSION, type: 'click', at: input.at, pageView: input.pageView, side, arm, item, rank });
+        clicks.push({ v: CLICK_LOG_VERSION, type: 'click', pageView: input.pageView, side, arm, rank });
+        clickedItems.push(item);
       }
     }
   }
-  return { view, clicks };
+  return { view, clicks, clickedItems };
 }
 
 /** Σ_r r^(−η) u(list_r): the list's expected clicks in one column, up to the column's θ. */

@@ -382,13 +382,11 @@ async function endWeek(site: SimSite, week: number, nowMs: number, options: Simu
     ndcgRandom: gradedNdcg(randomUnseen(u.length, options.recsPerColumn, person.seen, createRandom(deriveSeed(options.seed, `baseline/${person.index}/${week}`))), ideal, utility),
     preferred: truePreference(lists, utility, options.choice),
   };
-  const at = new Date(nowMs).toISOString();
   const logRows: ClickLogRow[] = [];
   const chosen: number[] = [];
   for (let view = 0; view < options.viewsPerWeek; view++) {
     const page = simulatePageView({
       pageView: pageViewId(random),
-      at,
       lists,
       versions: { global: recs.globalVersion, localBase: recs.localBaseVersion },
       utility,
@@ -397,7 +395,7 @@ async function endWeek(site: SimSite, week: number, nowMs: number, options: Simu
       params: options.choice,
     });
     logRows.push(page.view, ...page.clicks);
-    chosen.push(...page.clicks.map((c) => c.item));
+    chosen.push(...page.clickedItems);
   }
   for (const item of chosen) watched.push(...watchThisWeek(catalog, person, item, weekStartMs(week), nowMs, random));
   timings.choice += elapsedSince(t0);

@@ -135,8 +135,9 @@ describe('validation', () => {
     const good = [randomDelta(random), randomDelta(random)];
     await publish(await addParticipant(root, 'good1@example.org'), 'profile_0', good[0]);
     await publish(await addParticipant(root, 'good2@example.org'), 'profile_3', good[1]);
-    const noisy = randomDelta(random, 3);
-    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: deltaNoiseSigma(1, 1e-5, 1) } });
+    const sigma = deltaNoiseSigma(1, 1e-5, 1);
+    const noisy = randomDelta(random).map((v) => v + sigma * random.normal());
+    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma } });
 
     const dir = async (email: string) => (await addParticipant(root, email)).profileDir('profile_0');
     const valid = () => randomDelta(random);

@@ -172,6 +172,8 @@ describe('the insights and blend pages', () => {
     const evil = [
       { ...json, origin: 'https://attacker.example' },
       { ...json, origin: `http://127.0.0.1:${port + 1}` },
+      // same host and port, other scheme (issue 20: this was accepted)
+      { ...json, origin: `https://127.0.0.1:${port}` },
       { ...json, origin: 'null' },
       { ...json, 'sec-fetch-site': 'cross-site' },
       { ...json, 'sec-fetch-site': 'same-site', origin: `http://127.0.0.1:${port}` },

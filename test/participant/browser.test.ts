@@ -60,9 +60,9 @@ describe.skipIf(noChromium())('the experiment page in Chromium', () => {
 
     const clicks = (await readClickLog(fixture!.ws.clickLog(PROFILE)))!.rows.filter((r): r is ClickRow => r.type === 'click');
     expect(clicks).toHaveLength(before + 2);
-    expect(clicks.map((c) => [c.side, c.rank, c.item])).toEqual([
-      ['left', 2, Number(await leftItem.getAttribute('data-item-id'))],
-      ['right', 4, Number(await rightItem.getAttribute('data-item-id'))],
+    expect(clicks.slice(before).map((c) => [c.side, c.rank])).toEqual([
+      ['left', 2],
+      ['right', 4],
     ]);
     expect(await watched.problems()).toEqual([]);
     await page.close();

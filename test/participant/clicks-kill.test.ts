@@ -42,7 +42,7 @@ describe('click log under kill -9', () => {
       expect(page.state).toBe('experiment');
       // all clicks of a page at once: they arrive while one write is in flight and share batches
       const answers = await Promise.all(
-        page.columns.flatMap((column) => column.shows.map(async (show) => [`${page.pageView}/${column.side}/${show.id}`, await post('/api/click', { pageView: page.pageView, token: page.token, side: column.side, item: show.id })] as const)),
+        page.columns.flatMap((column) => column.shows.map(async (show, i) => [`${page.pageView}/${column.side}/${i + 1}`, await post('/api/click', { pageView: page.pageView, token: page.token, side: column.side, item: show.id })] as const)),
       );
       for (const [key, answer] of answers) if ((answer as { status: string }).status === 'recorded') acknowledged.add(key);
     }
@@ -50,7 +50,7 @@ describe('click log under kill -9', () => {
     expect((await cli.done).signal).toBe('SIGKILL');
     expect(acknowledged.size).toBeGreaterThan(10);
     const rows = (await readClickLog(fixture.ws.clickLog(PROFILE)))?.rows ?? [];
-    const logged = new Set(rows.flatMap((row) => (row.type === 'click' ? [`${row.pageView}/${row.side}/${row.item}`] : [])));
+    const logged = new Set(rows.flatMap((row) => (row.type === 'click' ? [`${row.pageView}/${row.side}/${row.rank}`] : [])));
     expect([...acknowledged].filter((key) => !logged.has(key))).toEqual([]);
   }, WAIT_MS);
 });

@@ -8,14 +8,15 @@ import {
   PERMISSION_FILE,
   accessOf,
   canRead,
-  canWrite,
   evaluate,
   grants,
+  otherWriters,
   parseLegacyPermissions,
   parsePermissions,
   readPermissionFolder,
   specificity,
   writePermissions,
+  writersBesidesOwner,
   type AccessLevel,
   type PermissionFile,
 } from '../../src/shared/permissions';
@@ -172,6 +173,26 @@ describe('evaluate', () => {
   });
 });
 
+describe('otherWriters', () => {
+  const target = `${A}/app_data/app/profile_0/delta.json`;
+  const writers = (access: PermissionFile['rules'][number]['access'], pattern = '**') => otherWriters(new Map([[`${A}/app_data/app`, { rules: [{ pattern, access }] }]]), target);
+
+  it('names everyone besides the owner who may write, including globs that stand for everyone (issue 20: *@*)', () => {
+    expect(writers({ read: [B] })).toEqual([]);
+    expect(writers({ read: [B], write: [] })).toEqual([]);
+    expect(writers({ write: ['*@*'] })).toEqual(['*@*']);
+    expect(writers({ write: ['*@example.org'] })).toEqual(['*@example.org']);
+    expect(writers({ write: [B] })).toEqual([B]);
+    expect(writers({ admin: [C] })).toEqual([C]);
+    expect(writers({ write: ['*'] })).toEqual([EVERYONE]);
+    expect(writers({ read: [B], write: ['USER'] })).toEqual([B, EVERYONE]);
+    expect(writers({ write: [A] })).toEqual([]);
+    expect(writers({ write: ['*@*'] }, 'other/**')).toEqual([]);
+    // The public pseudo-user resolves {{.UserEmail}} to '*', so a per-user folder rule grants it too (see permissions.ts).
+    expect(writers({ write: ['USER'] }, '{{.UserEmail}}/**')).toEqual([EVERYONE]);
+  });
+});
+
 describe('parsePermissions', () => {
   it('reads the documented format', () => {
     const text = "terminal: true\nrules:\n  - pattern: 'delta/**'\n    access:\n      read: [agg@x.org]\n      write: []\n";
@@ -313,13 +334,13 @@ describe('permission files on disk', () => {
     expect(await fs.readdir(dir)).toEqual([PERMISSION_FILE]);
   });
 
-  it('answers accessOf / canRead / canWrite from the files on disk', async () => {
+  it('answers accessOf / canRead / writersBesidesOwner from the files on disk', async () => {
     const app = path.join(datasites, A, 'app_data', 'app');
     await writePermissions(app, { rules: [{ pattern: 'profile_*/**', access: { read: [B], write: [C] } }] });
     const delta = path.join(app, 'profile_0', 'delta.json');
     expect(await accessOf(datasites, B, delta)).toBe('read');
-    expect([await canRead(datasites, B, delta), await canWrite(datasites, B, delta)]).toEqual([true, false]);
-    expect(await canWrite(datasites, C, delta)).toBe(true);
+    expect(await canRead(datasites, B, delta)).toBe(true);
+    expect(await writersBesidesOwner(datasites, delta)).toEqual([C]);
     expect(await canRead(datasites, B, path.join(datasites, A, 'notes.txt'))).toBe(false); // default owner-only root
     expect(await canRead(datasites, D, path.join(datasites, A, 'public', 'index.html'))).toBe(true); // default public/
     expect(await accessOf(datasites, A, delta)).toBe('admin');

@@ -230,7 +230,7 @@ async function createPageView(ctx: RouteContext, recommendations: () => ReturnTy
   const right = otherArm(left);
   const pageView = newId(PAGE_VIEW_ID_BYTES);
   const token = newId(TOKEN_BYTES);
-  await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'view', at: ctx.now().toISOString(), pageView, left, local: lists.local, global: lists.global, versions });
+  await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'view', pageView, left, shown: { local: lists.local.length, global: lists.global.length }, versions });
   ctx.pageViews.add({ id: pageView, token, left, lists });
   const shows = (arm: Arm) => pageShows(ctx.catalog, lists[arm], new Set(lists[otherArm(arm)]));
   return {
@@ -291,7 +291,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (rank === 0) throw new AppError('ERR_BAD_REQUEST', `show ${item} was not in the ${side} column of this page`);
       if (!ctx.pageViews.claim(view, arm, item)) return { status: 'duplicate' as const };
       try {
-        await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'click', at: ctx.now().toISOString(), pageView, side, arm, item, rank });
+        await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'click', pageView, side, arm, rank });
       } catch (err) {
         ctx.pageViews.release(view, arm, item);
         throw err;
