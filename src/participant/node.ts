@@ -173,6 +173,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   if (secure) {
     // The delta leaves only inside the datasite's masked contribution to a secure round (see secagg.ts).
     await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
+    ctx.onStep?.('delta');
     logger.info({ profile, baseVersion: base.version }, 'kept the trained model for the next secure round');
     return { profile, status: 'trained', access: base.access, baseVersion: base.version };
   }
