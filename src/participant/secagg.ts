@@ -4,7 +4,7 @@ import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from 
 import { requireValue } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import { decodeNpy, encodeNpy } from '../shared/npy';
-import { canRead } from '../shared/permissions';
+import { readableHere } from '../shared/permissions';
 import { canSpend, recordSpend, type PrivacyBudget, type PrivacyEntry } from '../shared/privacy';
 import { buildContribution, contributionBound, contributionLayout, roundNoise, roundSpend, type ProfileModelPair } from '../shared/secagg/contribution';
 import { encodeContribution, toModular, type Encoding } from '../shared/secagg/encoding';
@@ -211,10 +211,10 @@ function roundNumber(roundId: string): number {
   return Number(roundId.slice(1));
 }
 
-/** True when this datasite may read `file` and it is there (in a real SyftBox an unreadable file is never synced). */
+/** True when `file` is here and this datasite may use it: under a SyftBox client presence is the server's decision (`readableHere`). */
 async function readable(ws: Workspace, file: string): Promise<boolean> {
   try {
-    return (await fs.lstat(file)).isFile() && (await canRead(ws.datasitesDir, ws.email, file));
+    return (await fs.lstat(file)).isFile() && (await readableHere(ws, file));
   } catch {
     return false;
   }
