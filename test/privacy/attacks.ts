@@ -1,5 +1,8 @@
 import { EigenvalueDecomposition, Matrix, solve } from 'ml-matrix';
 import { DECOY_RATE, EXCLUDED, MAX_PERCENTILE } from '../../src/participant/blend';
+import { decodeSum, type Encoding } from '../../src/shared/secagg/encoding';
+import { addMask } from '../../src/shared/secagg/prg';
+import { combineShares } from '../../src/shared/secagg/shamir';
 import { normalQuantile } from '../../src/shared/stats';
 
 /**
@@ -219,6 +222,42 @@ export function recoverWatchedFromBlend(percentiles: Uint8Array, globalV: Float3
 /** Decoys the blend attack accepts to name, in expectation. */
 const EXPECTED_DECOYS_NAMED = 0.5;
 
+/**
+ * Attack (b) under secure aggregation, first step: what the aggregator can take
+ * off a member's masked input y = x + PRG(b) ± Σ PRG(s_uv) with what it holds.
+ * To unmask the round's sum it must rebuild every survivor's self-mask seed b
+ * from the b-shares the survivors reveal, so it can remove PRG(b) from each y;
+ * the pairwise masks stay (their keys' shares are revealed only for members
+ * that dropped, and an honest member never reveals both kinds for one member).
+ * Null when fewer than t b-shares were revealed.
+ */
+export async function removeSelfMask(masked: Uint32Array, bShares: readonly Uint8Array[], t: number): Promise<Uint32Array | null> {
+  if (bShares.length < t) return null;
+  const out = Uint32Array.from(masked);
+  addMask(out, await combineShares(bShares.slice(0, t)), -1);
+  return out;
+}
+
+/** Read a vector of the secure encoding (mod 2^32) as a contribution and keep its delta segment (the first items × rank values). */
+export function decodeDeltaSegment(values: Uint32Array, encoding: Encoding, { items, rank }: Rows): Float64Array {
+  return decodeSum(values, encoding).subarray(0, items * rank);
+}
+
+/**
+ * Pearson's chi-square of the top byte of each value against the uniform
+ * distribution on 256 values (255 degrees of freedom: mean 255, variance 510).
+ * A masked input is uniform on Z_2^32; a plain contribution's top byte is 0x00
+ * or 0xFF (small values around zero).
+ */
+export function topByteChiSquare(values: Uint32Array): number {
+  const counts = new Float64Array(256);
+  for (let i = 0; i < values.length; i++) counts[values[i] >>> 24]++;
+  const expected = values.length / 256;
+  let chi = 0;
+  for (const c of counts) chi += (c - expected) ** 2 / expected;
+  return chi;
+}
+
 /** A page view as the click log shows it to the aggregator (attack (d)). */
 export interface LoggedView {
   pageView: string;
@@ -264,8 +303,9 @@ export interface AttackScore {
   relevant: number;
   precision: number;
   recall: number;
-  /** What guessing achieves: expected hits, and expected + 2 standard errors (the test's margin). */
+  /** What guessing achieves: expected hits, their standard error, and expected + 2 standard errors (the tests' usual margin). */
   chanceHits: number;
+  chanceSd: number;
   chanceBound: number;
 }
 
@@ -298,6 +338,7 @@ export function scoreAgainstChance(trials: readonly Trial[]): AttackScore {
     precision: guessed > 0 ? hits / guessed : 0,
     recall: relevant > 0 ? hits / relevant : 0,
     chanceHits: mean,
+    chanceSd: Math.sqrt(variance),
     chanceBound: mean + 2 * Math.sqrt(variance),
   };
 }
