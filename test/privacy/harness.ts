@@ -28,9 +28,9 @@ import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
 export type Settings = Partial<Record<VariableName, string>>;
 
 /**
- * The settings each attack must fail under. Today: DP noise at ε = 8 (issue
- * 20's protected run), under the default SECURE_AGGREGATION=on. Once the
- * defaults protect on their own: make this `{}`.
+ * Participant-side DP noise at ε = 8 (issue 20's protected run), for the
+ * attacks that need plain deltas (with PLAIN_DELTAS) and for the blend. The
+ * defaults themselves (secure aggregation) are attacked in secure.test.ts.
  */
 export const PROTECTED: Settings = { DP_EPSILON: '8' };
 /**
