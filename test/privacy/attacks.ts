@@ -343,6 +343,40 @@ export function scoreAgainstChance(trials: readonly Trial[]): AttackScore {
   };
 }
 
+/** The distribution of the hits of a uniformly random guess of `guessed` out of `population`, `relevant` of which are right (hypergeometric pmf, by its term ratio). */
+function hypergeometricPmf(population: number, relevant: number, guessed: number): Float64Array {
+  const top = Math.min(relevant, guessed);
+  const pmf = new Float64Array(top + 1);
+  let p = 1;
+  for (let i = 0; i < guessed; i++) p *= (population - relevant - i) / (population - i);
+  for (let k = 0; k <= top; k++) {
+    pmf[k] = p;
+    p *= ((relevant - k) * (guessed - k)) / ((k + 1) * (population - relevant - guessed + k + 1));
+  }
+  return pmf;
+}
+
+/**
+ * The p-value of an attack's pooled hits against guessing: the probability
+ * that random guesses of the same sizes hit at least as many (the exact
+ * distribution of the sum of the trials' hypergeometric hits, by convolution).
+ * For runs that cannot be seeded, where "within 2 standard errors" would fail
+ * one honest run in 40, and the normal approximation is poor for small means.
+ */
+export function chanceTail(trials: readonly Trial[]): number {
+  let dist = Float64Array.of(1);
+  for (const t of trials) {
+    const pmf = hypergeometricPmf(t.population, t.truth.size, t.guess.length);
+    const next = new Float64Array(dist.length + pmf.length - 1);
+    for (let a = 0; a < dist.length; a++) for (let b = 0; b < pmf.length; b++) next[a + b] += dist[a] * pmf[b];
+    dist = next;
+  }
+  const hits = trials.reduce((n, t) => n + countHits(t.guess, t.truth), 0);
+  let tail = 0;
+  for (let k = hits; k < dist.length; k++) tail += dist[k];
+  return Math.min(1, tail);
+}
+
 /** Pearson correlation. */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = x.length;
