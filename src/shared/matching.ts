@@ -337,7 +337,7 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
     const translated = language !== null && language !== ENGLISH;
     if (kind === 'series') return union(series, translated ? (heads.series.get(head) ?? []) : []);
     const films = exact.film.get(head) ?? [];
-    // A numbered head names the installment, so a translated subtitle can be let go; otherwise the subtitle is what tells sequels apart.
+    // A numbered head names the instalment, so a translated subtitle can be let go; otherwise the subtitle is what tells sequels apart.
     return union(series, films, films.length > 0 || (translated && INSTALMENT.test(head)) ? (heads.film.get(head) ?? []) : []);
   }
 
