@@ -17,6 +17,7 @@ const REASON_TEXT: Record<MatchReason, string> = {
   normalized: 'normalized',
   fuzzy: 'fuzzy',
   partial: 'partial title',
+  edition: 'edition (country)',
   'rejected-kind': 'rejected for kind',
   'rejected-date': 'rejected for date',
   'rejected-seasons': 'rejected for seasons',

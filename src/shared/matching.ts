@@ -24,7 +24,16 @@ import { cleanText, decomposeTitle, parseSeason, type DecomposedTitle } from './
  *    (`Bee Movie: Det store honningkomplot`), together with every film titled
  *    `Show: Other` (sequels make it ambiguous); for a series entry of an export
  *    that is not in English, also the series titled `Show: Other`, the subtitle
- *    being a translation (`Tiger King – mord, kaos og galskab`).
+ *    being a translation (`Tiger King – mord, kaos og galskab`); in an export
+ *    not in English, for a film entry whose Show ends in an instalment number
+ *    also every film titled `Show: Other` (the subtitle translated: `Madagascar
+ *    3: Efterlyst i hele Europa`; the number, not the subtitle, tells the
+ *    sequels apart), ambiguous when there are several;
+ * 5. edition, for `Show – X` where the one word X names a country in the
+ *    export's language or in English (`The Circle – USA`, `The Circle –
+ *    Brasilien`, by the country names of `Intl.DisplayNames`): the item titled
+ *    `Show X` with X's English name (`The Circle Brazil`), or titled Show with X
+ *    among its countries.
  *
  * The history's evidence then rejects candidates:
  * - date: a film or a one-season series first viewed in a year before its release
@@ -56,6 +65,7 @@ export type MatchReason =
   | 'normalized'
   | 'fuzzy'
   | 'partial'
+  | 'edition'
   | 'rejected-kind'
   | 'rejected-date'
   | 'rejected-seasons'
@@ -172,6 +182,34 @@ export function normalizeTitle(s: string): string {
     .trim();
 }
 
+/** ISO 3166 region codes, as `Intl.DisplayNames` knows them. */
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const REGION_CODES = [...LETTERS].flatMap((a) => [...LETTERS].map((b) => a + b));
+/** Per language: normalized country name -> its English name (how the catalogue names countries). */
+const countryNames = new Map<string, Map<string, string>>();
+
+function countryNamesIn(language: string): Map<string, string> {
+  let names = countryNames.get(language);
+  if (names === undefined) {
+    const english = new Intl.DisplayNames([ENGLISH], { type: 'region', fallback: 'none' });
+    const local = new Intl.DisplayNames([language], { type: 'region', fallback: 'none' });
+    names = new Map();
+    for (const code of REGION_CODES) {
+      const name = english.of(code);
+      const localName = local.of(code);
+      if (name !== undefined && localName !== undefined) names.set(normalizeTitle(localName), name);
+    }
+    countryNames.set(language, names);
+  }
+  return names;
+}
+
+/** The English name of the country `word` names in `language` or in English; null when it names none. */
+function countryNamed(word: string, language: string | null): string | null {
+  const norm = normalizeTitle(word);
+  return (language !== null ? countryNamesIn(language).get(norm) : undefined) ?? countryNamesIn(ENGLISH).get(norm) ?? null;
+}
+
 /** `Show: More` or `Show – More` (the first `: ` or spaced dash) -> its two sides; null when there is neither. */
 const HEAD_SEPARATOR = /\s*:\s+|\s+[-–—]\s+/;
 
@@ -181,6 +219,9 @@ function headOf(text: string): { head: string; tail: string } | null {
   const tail = text.slice(m.index + m[0].length).trim();
   return tail === '' ? null : { head: text.slice(0, m.index), tail };
 }
+
+/** A normalized head that ends in an instalment number (`madagascar 3`). */
+const INSTALMENT = /\s\d{1,2}$/;
 
 const wordCount = (s: string) => normalizeTitle(s).split(' ').filter((w) => w !== '').length;
 
@@ -245,7 +286,7 @@ interface Candidate {
   id: number;
   /** Title score. */
   score: number;
-  reason: 'exact' | 'normalized' | 'fuzzy' | 'partial';
+  reason: 'exact' | 'normalized' | 'fuzzy' | 'partial' | 'edition';
 }
 
 const NO_EVIDENCE: ShowEvidence = Object.freeze({ firstDate: null, maxSeason: null, seriesInHistory: false, language: null });
@@ -293,9 +334,22 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
     const head = normalizeTitle(split.head);
     if (head === '') return [];
     const series = exact.series.get(head) ?? [];
-    if (kind === 'series') return union(series, language !== null && language !== ENGLISH ? (heads.series.get(head) ?? []) : []);
+    const translated = language !== null && language !== ENGLISH;
+    if (kind === 'series') return union(series, translated ? (heads.series.get(head) ?? []) : []);
     const films = exact.film.get(head) ?? [];
-    return union(series, films, films.length > 0 ? (heads.film.get(head) ?? []) : []);
+    // A numbered head names the instalment, so a translated subtitle can be let go; otherwise the subtitle is what tells sequels apart.
+    return union(series, films, films.length > 0 || (translated && INSTALMENT.test(head)) ? (heads.film.get(head) ?? []) : []);
+  }
+
+  function edition(text: string, kind: Kind, language: string | null): number[] {
+    const split = headOf(text);
+    if (split === null || wordCount(split.tail) !== 1) return [];
+    const country = countryNamed(split.tail, language);
+    const head = normalizeTitle(split.head);
+    if (country === null || head === '') return [];
+    const named = exact[kind].get(`${head} ${normalizeTitle(country)}`) ?? [];
+    const from = (exact[kind].get(head) ?? []).filter((id) => items[id].countries.includes(country));
+    return union(named, from);
   }
 
   /** The only candidate that `test` accepts, when every other one fails `rejects`. */
@@ -363,6 +417,8 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
       }
       const parts = partial(text, kind, ev.language);
       if (parts.length > 0) return decide(parts.map((id) => ({ id, score: PARTIAL_SCORE, reason: 'partial' })), ev);
+      const editions = edition(text, kind, ev.language);
+      if (editions.length > 0) return decide(editions.map((id) => ({ id, score: PARTIAL_SCORE, reason: 'edition' })), ev);
       const films = kind === 'series' ? exact.film.get(norm) : undefined;
       return films === undefined ? unmatched('not-found', []) : unmatched('rejected-kind', films);
     },

@@ -23,6 +23,8 @@ import { respondToSecureRound, type MemberContext } from '../participant/secagg'
 export interface InProcessOptions {
   /** True when member `index` stops answering at `phase` (simulated dropouts); default: nobody drops. */
   drops?: (index: number, phase: ActivePhase) => boolean;
+  /** Called after every aggregator step and every member's answer, while the round's files are all on disk (the privacy tests copy what the aggregator can read). */
+  afterStep?: () => Promise<void>;
 }
 
 /** Steps one round takes at most: open, four phase transitions, each possibly forced, with slack. */
@@ -31,6 +33,7 @@ const MAX_STEPS = 16;
 export async function runSecureRoundInProcess(aggregator: SecureContext, members: readonly MemberContext[], options: InProcessOptions = {}): Promise<SecureRoundSummary | null> {
   const dropped = new Set<number>();
   let step: SecureStep = await advanceSecureRound(aggregator);
+  await options.afterStep?.();
   if (step.action === 'idle') {
     aggregator.logger.info({ reason: step.reason }, 'no secure round could open');
     return null;
@@ -44,11 +47,13 @@ export async function runSecureRoundInProcess(aggregator: SecureContext, members
       }
       // after the end, each member reads the result (its status, and the clean-up of its round files)
       await respondToSecureRound(member);
+      await options.afterStep?.();
     }
     if (step.action === 'finished') return step.summary;
     step = await advanceSecureRound(aggregator);
     // every member still in has answered what it could: close the phase now, as its deadline would
     if (step.action === 'waiting') step = await advanceSecureRound(aggregator, { force: true });
+    await options.afterStep?.();
   }
   throw new Error(`the secure round did not finish within ${MAX_STEPS} steps (last: ${JSON.stringify(step)})`);
 }

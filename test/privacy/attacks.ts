@@ -1,5 +1,8 @@
 import { EigenvalueDecomposition, Matrix, solve } from 'ml-matrix';
 import { DECOY_RATE, EXCLUDED, MAX_PERCENTILE } from '../../src/participant/blend';
+import { decodeSum, type Encoding } from '../../src/shared/secagg/encoding';
+import { addMask } from '../../src/shared/secagg/prg';
+import { combineShares } from '../../src/shared/secagg/shamir';
 import { normalQuantile } from '../../src/shared/stats';
 
 /**
@@ -219,6 +222,42 @@ export function recoverWatchedFromBlend(percentiles: Uint8Array, globalV: Float3
 /** Decoys the blend attack accepts to name, in expectation. */
 const EXPECTED_DECOYS_NAMED = 0.5;
 
+/**
+ * Attack (b) under secure aggregation, first step: what the aggregator can take
+ * off a member's masked input y = x + PRG(b) ± Σ PRG(s_uv) with what it holds.
+ * To unmask the round's sum it must rebuild every survivor's self-mask seed b
+ * from the b-shares the survivors reveal, so it can remove PRG(b) from each y;
+ * the pairwise masks stay (their keys' shares are revealed only for members
+ * that dropped, and an honest member never reveals both kinds for one member).
+ * Null when fewer than t b-shares were revealed.
+ */
+export async function removeSelfMask(masked: Uint32Array, bShares: readonly Uint8Array[], t: number): Promise<Uint32Array | null> {
+  if (bShares.length < t) return null;
+  const out = Uint32Array.from(masked);
+  addMask(out, await combineShares(bShares.slice(0, t)), -1);
+  return out;
+}
+
+/** Read a vector of the secure encoding (mod 2^32) as a contribution and keep its delta segment (the first items × rank values). */
+export function decodeDeltaSegment(values: Uint32Array, encoding: Encoding, { items, rank }: Rows): Float64Array {
+  return decodeSum(values, encoding).subarray(0, items * rank);
+}
+
+/**
+ * Pearson's chi-square of the top byte of each value against the uniform
+ * distribution on 256 values (255 degrees of freedom: mean 255, variance 510).
+ * A masked input is uniform on Z_2^32; a plain contribution's top byte is 0x00
+ * or 0xFF (small values around zero).
+ */
+export function topByteChiSquare(values: Uint32Array): number {
+  const counts = new Float64Array(256);
+  for (let i = 0; i < values.length; i++) counts[values[i] >>> 24]++;
+  const expected = values.length / 256;
+  let chi = 0;
+  for (const c of counts) chi += (c - expected) ** 2 / expected;
+  return chi;
+}
+
 /** A page view as the click log shows it to the aggregator (attack (d)). */
 export interface LoggedView {
   pageView: string;
@@ -264,8 +303,9 @@ export interface AttackScore {
   relevant: number;
   precision: number;
   recall: number;
-  /** What guessing achieves: expected hits, and expected + 2 standard errors (the test's margin). */
+  /** What guessing achieves: expected hits, their standard error, and expected + 2 standard errors (the tests' usual margin). */
   chanceHits: number;
+  chanceSd: number;
   chanceBound: number;
 }
 
@@ -298,8 +338,43 @@ export function scoreAgainstChance(trials: readonly Trial[]): AttackScore {
     precision: guessed > 0 ? hits / guessed : 0,
     recall: relevant > 0 ? hits / relevant : 0,
     chanceHits: mean,
+    chanceSd: Math.sqrt(variance),
     chanceBound: mean + 2 * Math.sqrt(variance),
   };
+}
+
+/** The distribution of the hits of a uniformly random guess of `guessed` out of `population`, `relevant` of which are right (hypergeometric pmf, by its term ratio). */
+function hypergeometricPmf(population: number, relevant: number, guessed: number): Float64Array {
+  const top = Math.min(relevant, guessed);
+  const pmf = new Float64Array(top + 1);
+  let p = 1;
+  for (let i = 0; i < guessed; i++) p *= (population - relevant - i) / (population - i);
+  for (let k = 0; k <= top; k++) {
+    pmf[k] = p;
+    p *= ((relevant - k) * (guessed - k)) / ((k + 1) * (population - relevant - guessed + k + 1));
+  }
+  return pmf;
+}
+
+/**
+ * The p-value of an attack's pooled hits against guessing: the probability
+ * that random guesses of the same sizes hit at least as many (the exact
+ * distribution of the sum of the trials' hypergeometric hits, by convolution).
+ * For runs that cannot be seeded, where "within 2 standard errors" would fail
+ * one honest run in 40, and the normal approximation is poor for small means.
+ */
+export function chanceTail(trials: readonly Trial[]): number {
+  let dist = Float64Array.of(1);
+  for (const t of trials) {
+    const pmf = hypergeometricPmf(t.population, t.truth.size, t.guess.length);
+    const next = new Float64Array(dist.length + pmf.length - 1);
+    for (let a = 0; a < dist.length; a++) for (let b = 0; b < pmf.length; b++) next[a + b] += dist[a] * pmf[b];
+    dist = next;
+  }
+  const hits = trials.reduce((n, t) => n + countHits(t.guess, t.truth), 0);
+  let tail = 0;
+  for (let k = hits; k < dist.length; k++) tail += dist[k];
+  return Math.min(1, tail);
 }
 
 /** Pearson correlation. */

@@ -120,16 +120,18 @@ function expectChance(score: AttackScore, what: string): void {
 
 describe('attack (b): the aggregator reads one delta', () => {
   it('control (DP off): names every participant\'s exact watched set, and each show\'s confidence', () => {
-    expect(control.victims.map((v) => v.watched.size)).toEqual([22, 24, 26, 22, 171]);
-    expect(control.deltaNamed).toMatchObject({ hits: 265, guessed: 265, relevant: 265 });
+    // every watched show of the five, and nothing else (the counts follow the demo histories and the matcher)
+    const watched = control.victims.reduce((n, v) => n + v.watched.size, 0);
+    expect(control.victims.every((v) => v.watched.size > 0)).toBe(true);
+    expect(control.deltaNamed).toMatchObject({ hits: watched, guessed: watched, relevant: watched });
     expect(control.confidence.r).toBeGreaterThan(0.999);
   });
 
   it('protected: does no better than guessing, neither the watched sets nor the confidences', () => {
     expectChance(protectedRun.deltaNamed, 'named sets');
     // Known limit (README, threat model): an attacker who also knows how many shows each participant
-    // watched keeps a small edge over guessing at ε = 8 per delta (measured 9 of 265 against 3.6 by
-    // guessing, bound 7.3). It stays far from the control's 265 of 265; the default, secure
+    // watched keeps a small edge over guessing at ε = 8 per delta (measured 9 of 268 against 3.7 by
+    // guessing, bound 7.5). It stays far from the control's 268 of 268; the default, secure
     // aggregation, leaves the aggregator no per-participant delta to attack at all.
     expect(protectedRun.deltaTop.hits, 'top |W| of each ranking').toBeLessThan(0.1 * protectedRun.deltaTop.relevant);
     expect(Math.abs(protectedRun.confidence.r)).toBeLessThanOrEqual(chanceCorrelationBound(protectedRun.confidence.n));
@@ -139,9 +141,11 @@ describe('attack (b): the aggregator reads one delta', () => {
 describe('attack (a): a contributor reads two consecutive Global_V versions', () => {
   it('control (DP off): one accepted delta gives that participant\'s watched set, five give the union', () => {
     expect(control.single.accepted).toBe(1);
-    expect(scoreAgainstChance([control.single.named])).toMatchObject({ hits: 26, guessed: 26, relevant: 26 });
+    const one = control.single.named.truth.size;
+    expect(scoreAgainstChance([control.single.named])).toMatchObject({ hits: one, guessed: one, relevant: one });
     expect(control.union.accepted).toBe(5);
-    expect(scoreAgainstChance([control.union.named])).toMatchObject({ hits: 263, guessed: 263, relevant: 263 });
+    const union = control.union.named.truth.size;
+    expect(scoreAgainstChance([control.union.named])).toMatchObject({ hits: union, guessed: union, relevant: union });
   });
 
   it('protected: does no better than guessing', () => {

@@ -12,6 +12,9 @@ import { runParticipantPass } from '../../src/participant/node';
 import { readHistoryCache, readProfileState } from '../../src/participant/state';
 import { matchHistory } from '../../src/participant/train';
 import { runRound, type RoundResult } from '../../src/aggregator/round';
+import type { SecureRoundSummary } from '../../src/aggregator/secagg';
+import { canRead } from '../../src/shared/permissions';
+import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
 
 /**
  * The attacks' victims: the embedded demo root (one aggregator, five
@@ -25,9 +28,9 @@ import { runRound, type RoundResult } from '../../src/aggregator/round';
 export type Settings = Partial<Record<VariableName, string>>;
 
 /**
- * The settings each attack must fail under. Today: DP noise at ε = 8 (issue
- * 20's protected run), under the default SECURE_AGGREGATION=on. Once the
- * defaults protect on their own: make this `{}`.
+ * Participant-side DP noise at ε = 8 (issue 20's protected run), for the
+ * attacks that need plain deltas (with PLAIN_DELTAS) and for the blend. The
+ * defaults themselves (secure aggregation) are attacked in secure.test.ts.
  */
 export const PROTECTED: Settings = { DP_EPSILON: '8' };
 /**
@@ -136,4 +139,55 @@ export async function globalVersion(root: AttackRoot, version: number): Promise<
 /** values[i] − base[i], in float64. */
 export function difference(next: Float32Array, base: Float32Array): Float64Array {
   return Float64Array.from(next, (v, i) => v - base[i]);
+}
+
+/**
+ * One secure round at the root's settings, every participant retrained from
+ * the newest Global_V first, watched as the aggregator would watch it: after
+ * every step, every file in the round folders (the aggregator's own, and each
+ * member's answers) that the permission files let the aggregator read is
+ * copied to `archive` (members delete their keys, shares and reveals when the
+ * round ends; a curious aggregator keeps them). Each member's private round
+ * folder (secrets, plain contribution) is copied to `privateCopies/<email>/`:
+ * ground truth for the controls, never read by an attack.
+ */
+export interface WatchedSecureRound {
+  summary: SecureRoundSummary | null;
+  /** Mirrors datasites/: paths relative to it. */
+  archive: string;
+  privateCopies: string;
+}
+
+export async function watchSecureRound(root: AttackRoot, who: readonly DemoParticipant[] = root.demo.participants): Promise<WatchedSecureRound> {
+  const secure = root.demo.secure;
+  if (secure === null) throw new Error('the root runs plain rounds (SECURE_AGGREGATION=off)');
+  const ws = root.demo.aggregator.ws;
+  const base = path.dirname(root.dataDir);
+  const archive = path.join(base, 'aggregator-archive');
+  const privateCopies = path.join(base, 'member-private');
+  const roundFolders = [ws.secaggDir(ws.email), ...root.demo.participants.map((p) => ws.secaggAnswersRoot(p.email))];
+  const copy = async () => {
+    for (const folder of roundFolders) {
+      for (const file of await filesUnder(folder)) {
+        if (await canRead(ws.datasitesDir, ws.email, file)) await copyInto(file, path.join(archive, path.relative(ws.datasitesDir, file)));
+      }
+    }
+    for (const p of root.demo.participants) {
+      const dir = p.ctx.ws.secaggPrivateDir();
+      for (const file of await filesUnder(dir)) await copyInto(file, path.join(privateCopies, p.email, path.relative(dir, file)));
+    }
+  };
+  for (const p of who) await runParticipantPass(p.ctx);
+  const summary = await runSecureRoundInProcess({ ...root.demo.aggregator, secure }, root.demo.participants.map((p) => p.ctx), { afterStep: copy });
+  return { summary, archive, privateCopies };
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+async function copyInto(file: string, target: string): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  await fs.copyFile(file, target);
 }

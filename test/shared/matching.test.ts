@@ -202,6 +202,39 @@ describe('createMatcher: evidence', () => {
     expect(matcher.match("Charlie's Angels: Uden hæmninger", 'film')).toMatchObject({ item: null, reason: 'ambiguous', candidates: [8, 9] });
   });
 
+  it('matches an edition named by a country in the export\'s language or in English, and nothing else by one word', () => {
+    const editions = createMatcher(
+      catalogOf([
+        /* 0 */ ['The Circle', 'series', { countries: ['United States', 'United Kingdom'] }],
+        /* 1 */ ['The Circle Brazil', 'series', { countries: ['Brazil', 'United Kingdom'] }],
+        /* 2 */ ['The Circle France', 'series'],
+        /* 3 */ ['Big Brother', 'series', { countries: ['Germany'] }],
+      ]),
+    );
+    // Danish: USA, Brasilien, Frankrig
+    expect(editions.match('The Circle – USA', 'series', { language: 'da' })).toMatchObject({ item: 0, reason: 'edition', score: PARTIAL_SCORE });
+    expect(editions.match('The Circle – Brasilien', 'series', { language: 'da' })).toMatchObject({ item: 1, reason: 'edition' });
+    expect(editions.match('The Circle – Frankrig', 'series', { language: 'da' })).toMatchObject({ item: 2, reason: 'edition' });
+    // the English name works in any export (a dash and the same words are an exact match already)
+    expect(editions.match('Big Brother – Germany', 'series', { language: 'da' })).toMatchObject({ item: 3, reason: 'edition' });
+    expect(editions.match('The Circle – France', 'series', { language: 'en' })).toMatchObject({ item: 2, reason: 'normalized' });
+    // a country the show's items do not come from, or a word that names no country
+    expect(editions.match('The Circle – Tyskland', 'series', { language: 'da' })).toMatchObject({ item: null, reason: 'not-found' });
+    expect(editions.match('The Circle – Afterparty', 'series', { language: 'da' })).toMatchObject({ item: null, reason: 'not-found' });
+  });
+
+  it('in a non-English export, matches a numbered film with a translated subtitle, never an unnumbered one (the subtitle tells its sequels apart)', () => {
+    const films = createMatcher(
+      catalogOf([
+        ['Madagascar 3: Europe\'s Most Wanted', 'film', { year: 2012 }],
+        ['Bring It On: Worldwide Showdown', 'film', { year: 2017 }],
+      ]),
+    );
+    expect(films.match('Madagascar 3: Efterlyst i hele Europa', 'film', { language: 'da', firstDate: '2016-04-06' })).toMatchObject({ item: 0, reason: 'partial' });
+    expect(films.match('Madagascar 3: Efterlyst i hele Europa', 'film', { language: 'en' }).item).toBeNull();
+    expect(films.match('Bring It On: Fight to the Finish', 'film', { language: 'da' }).item).toBeNull();
+  });
+
   it('keeps a title whole when the catalogue has it as a film, and splits it at a season marker', () => {
     expect(matcher.decompose('Star Wars: Episode VIII: The Last Jedi')).toEqual({ show: 'Star Wars: Episode VIII: The Last Jedi', kind: 'film', season: null, episode: null });
     expect(matcher.decompose('Star Wars: Episode IV: A New Hope')).toEqual(decomposeTitle('Star Wars: Episode IV: A New Hope'));
