@@ -532,7 +532,7 @@ async function checkRoot(root: SimRoot, audit: boolean): Promise<Pick<Simulation
 }
 
 /** Total size of the regular files under `dir`. */
-async function folderBytes(dir: string): Promise<number> {
+export async function folderBytes(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
