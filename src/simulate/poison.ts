@@ -9,8 +9,9 @@ import type { Workspace } from '../shared/workspace';
  * that publishes y + p instead of its masked input y adds p to the round's sum, and nobody can
  * tell whose p it was. Its client's own checks (clipping, `encodeContribution`) do not bind it.
  *
- * - garbage: p is a uniform 32-bit word in every coordinate: the most the modulus lets one
- *   member do (each coordinate of the decoded sum lands anywhere in ±2^31 quanta);
+ * - garbage: p is a uniform 32-bit word in every delta coordinate: the most the modulus lets one
+ *   member do (each coordinate of the decoded sum lands anywhere in ±2^31 quanta); the weight is
+ *   left alone, so the round's weight floor does not catch it;
  * - bounded: p is a delta in a random direction with L2 norm BOUNDED_SHARE · n · weightScale and
  *   no weight: about the largest that the aggregator's sum check (`sumProblem`) lets through when
  *   the honest deltas do not line up; it moves the round's mean by about BOUNDED_SHARE · weightScale.
@@ -34,16 +35,16 @@ export interface PoisonTarget {
 /** The poison p, mod 2^32. */
 export function poisonVector(attack: PoisonAttack, t: Omit<PoisonTarget, 'ws' | 'roundId' | 'createdAt'>, random: Random): Uint32Array {
   const p = new Uint32Array(t.encoding.length);
-  if (attack === 'garbage') {
-    for (let i = 0; i < p.length; i++) p[i] = random.int(2 ** 32);
-    return p;
-  }
   let start = 0;
   for (const segment of t.layout.segments) {
     if (segment.name === DELTA_SEGMENT) break;
     start += segment.length;
   }
   const length = t.layout.segments.find((s) => s.name === DELTA_SEGMENT)!.length;
+  if (attack === 'garbage') {
+    for (let i = start; i < start + length; i++) p[i] = random.int(2 ** 32);
+    return p;
+  }
   const direction = new Float64Array(length);
   let squares = 0;
   for (let i = 0; i < length; i++) {
