@@ -1,4 +1,4 @@
-import { splitSum } from './contribution';
+import { DELTA_SEGMENT, splitSum } from './contribution';
 import { scaleOf, type Encoding } from './encoding';
 import type { ContributionLayout } from './files';
 
@@ -13,6 +13,7 @@ import type { ContributionLayout } from './files';
  * A sum outside these bounds holds a contribution no honest client makes; the round is refused.
  * A malicious member that stays inside them can still steer the round's mean anywhere within norm
  * weightScale (as a unanimous cohort could): that bound, not detection, is what this check gives.
+ * Only the delta and weight segments are checked; a segment added to the layout needs its own bound here.
  */
 
 /** Noise standard deviations of slack on the weight coordinate (a false alarm is below 1e-9). */
@@ -42,7 +43,7 @@ export function sumBound(p: SumBoundParams): SumBound {
   const gamma = scaleOf(p.encoding);
   const noiseStd = p.noiseSigma * Math.sqrt(p.survivors / p.minSurvivors);
   const weightSlack = (WEIGHT_NOISE_SIGMAS * noiseStd + p.survivors) / gamma / p.weightScale;
-  const deltaLength = p.encoding.length - 1;
+  const deltaLength = p.layout.segments.find((s) => s.name === DELTA_SEGMENT)?.length ?? 0;
   // rounding: < 1 quantum per coordinate and member; noise: its L2 norm, with slack
   const deltaSlack = (p.survivors * Math.sqrt(deltaLength) + NOISE_NORM_SLACK * Math.sqrt(deltaLength) * noiseStd) / gamma;
   return {
