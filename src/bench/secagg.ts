@@ -17,7 +17,7 @@ import { silentLogger } from '../shared/log';
 import { createRandom, cryptoRandom, deriveSeed } from '../shared/random';
 import { pairSeed, publicKeyOf } from '../shared/secagg/crypto';
 import { cohortShape, neighbourGraph, type CohortShape } from '../shared/secagg/graph';
-import { addMask, addMod } from '../shared/secagg/prg';
+import { addMask, addMod, expandMask } from '../shared/secagg/prg';
 import { makeShares, maskInput, revealFor, unmaskSum, type CohortView, type MemberSecrets, type OpenedShare } from '../shared/secagg/protocol';
 import { splitSecret } from '../shared/secagg/shamir';
 import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
@@ -67,7 +67,8 @@ const median = (values: number[]) => {
 };
 
 function formatSeconds(ms: number): string {
-  return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  const seconds = Math.round(ms / 1000);
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
 /** The first `items` of the catalogue (its hash names the cut, so no model of the full catalogue matches). */
@@ -369,7 +370,7 @@ async function timedCpuMs<T>(run: () => Promise<T> | T): Promise<{ value: T; cpu
 
 /** makeShares + maskInput for a few members (median; the first run also warms the JIT). */
 async function coreMember(shape: CohortShape, length: number, cohort: CohortView, secrets: MemberSecrets[], random: { int(n: number): number }) {
-  const input = Uint32Array.from({ length }, () => random.int(2 ** 32));
+  const input = expandMask(randomBytes(random, 32), length);
   const all = [...Array(shape.n).keys()];
   const shares: number[] = [];
   const masks: number[] = [];
@@ -399,7 +400,7 @@ async function coreServer(shape: CohortShape, length: number, dropout: number, c
   const expected = new Uint32Array(length);
   const maskedSum = new Uint32Array(length);
   for (const u of survivors) {
-    const x = Uint32Array.from({ length }, () => random.int(2 ** 32));
+    const x = expandMask(randomBytes(random, 32), length);
     addMod(expected, x);
     addMod(maskedSum, x);
     addMask(maskedSum, secrets[u].selfSeed);
