@@ -239,7 +239,14 @@ async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, d
       const phase = steps.map((s) => PHASE_OF[s.action]).find((p) => p !== undefined);
       if (phase === undefined) return;
       cpu[phase].push(cpuMicros / MS_PER_US);
-      if (roundId !== null) bytes.set(index, Math.max(bytes.get(index) ?? 0, await folderBytes(members[index].ws.secaggAnswersDir(roundId))));
+      if (roundId !== null) {
+        const answers = await folderBytes(members[index].ws.secaggAnswersDir(roundId)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+          log(`  member ${index} has no answers folder after ${steps.map((s) => s.action).join(', ')}`);
+          return 0;
+        });
+        bytes.set(index, Math.max(bytes.get(index) ?? 0, answers));
+      }
       if (!turns.has(phase)) turns.set(phase, progress(log, `secure: ${phase}`, c.participants));
       done.set(phase, (done.get(phase) ?? 0) + 1);
       turns.get(phase)!(done.get(phase)!);
