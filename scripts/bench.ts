@@ -20,6 +20,14 @@
  *   and through tsx, each as a ratio to `node -e 0` timed in the same run (src/bench/startup.ts);
  * - simulation: one steady-state week of the closed-loop simulation at 1,000
  *   participants (--full: also 5,000): wall and CPU time, peak RSS, the dominant step.
+ * - secure aggregation (src/bench/secagg.ts): a round in process, secure against plain FedAvg on
+ *   the same deltas, at 100 and 1,000 members x 0%, 5% and 20% dropout: per-member CPU by phase,
+ *   aggregator CPU, bytes, wall time, ratios. 100 members use the whole catalogue (8,807 items x
+ *   rank 32); 1,000 members use an eighth of it unless --full (the cohort shape, k and t, is the
+ *   same; masking and unmasking scale with the length). Then the protocol functions alone at the
+ *   full length and n = 1,000: a member's sharing and masking, the server's unmasking at 5%
+ *   dropout, at SECAGG_SURVIVOR_FRACTION 0.7 and 0.8. --quick: 100 members, an eighth of the items.
+ *   --secagg runs this part alone.
  * The measurements live in src/bench/; this file is the command: plans, output, and
  * the `--child` tasks of the aggregator measurement. No dependency beyond the project's own.
  */
@@ -32,11 +40,12 @@ import { benchAggregator, runAggregatorTask, type AggregatorCase, type Aggregato
 import { benchPage } from '../src/bench/page';
 import { benchParticipant } from '../src/bench/participant';
 import { benchScale } from '../src/bench/scale';
+import { benchSecaggCore, benchSecureRounds, type CoreCase, type SecureRoundCase } from '../src/bench/secagg';
 import { benchStartup } from '../src/bench/startup';
 import { benchTraining } from '../src/bench/training';
 import { benchSimulation } from '../src/bench/week';
-import { loadCatalog } from '../src/shared/catalog';
-import { PROJECT_ROOT } from '../src/shared/config';
+import { loadCatalog, type Catalog } from '../src/shared/catalog';
+import { loadConfig, PROJECT_ROOT } from '../src/shared/config';
 
 const OUT_FILE = path.join(PROJECT_ROOT, 'bench-results', 'bench.json');
 
@@ -49,12 +58,57 @@ interface Plan {
   aggregator: AggregatorCase[];
   /** Closed-loop simulation sizes: one steady-state week each (the second of two). */
   simulation: number[];
+  /** Secure-aggregation rounds: members and the share of the catalogue's items they use. */
+  secureRounds: { participants: number; itemShare: number }[];
+  /** Survivor fractions of the protocol-function measurement (at 1,000 members; empty: skipped). */
+  secaggCoreFractions: number[];
 }
 const PLANS: Record<Mode, Plan> = {
-  quick: { trainingSeconds: 0.5, pageSeconds: 1, startupRuns: 3, aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }], simulation: [50] },
-  default: { trainingSeconds: 2, pageSeconds: 3, startupRuns: 5, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }], simulation: [1000] },
-  full: { trainingSeconds: 5, pageSeconds: 10, startupRuns: 9, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }], simulation: [1000, 5000] },
+  quick: {
+    trainingSeconds: 0.5,
+    pageSeconds: 1,
+    startupRuns: 3,
+    aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }],
+    simulation: [50],
+    secureRounds: [{ participants: 100, itemShare: 1 / 8 }],
+    secaggCoreFractions: [],
+  },
+  default: {
+    trainingSeconds: 2,
+    pageSeconds: 3,
+    startupRuns: 5,
+    aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }],
+    simulation: [1000],
+    secureRounds: [{ participants: 100, itemShare: 1 }, { participants: 1000, itemShare: 1 / 8 }],
+    secaggCoreFractions: [0.7, 0.8],
+  },
+  full: {
+    trainingSeconds: 5,
+    pageSeconds: 10,
+    startupRuns: 9,
+    aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }],
+    simulation: [1000, 5000],
+    secureRounds: [{ participants: 100, itemShare: 1 }, { participants: 1000, itemShare: 1 }],
+    secaggCoreFractions: [0.7, 0.8],
+  },
 };
+const SECURE_DROPOUTS = [0, 0.05, 0.2];
+/** Rank of the secure-aggregation measurements: the default MODEL_RANK. */
+const SECURE_RANK = 32;
+/** Dropout of the protocol-function unmasking measurement (the issue's target case). */
+const CORE_DROPOUT = 0.05;
+const CORE_PARTICIPANTS = 1000;
+
+/** The secure-aggregation part of the plan: rounds, then the protocol functions alone. */
+async function benchSecureAggregation(catalog: Catalog, plan: Plan) {
+  const survivorFraction = loadConfig({ dotenv: false, env: {} }).SECAGG_SURVIVOR_FRACTION;
+  const cases: SecureRoundCase[] = plan.secureRounds.flatMap(({ participants, itemShare }) =>
+    SECURE_DROPOUTS.map((dropout) => ({ participants, items: Math.round(catalog.items.length * itemShare), rank: SECURE_RANK, dropout, survivorFraction })),
+  );
+  const rounds = await benchSecureRounds(catalog, cases, log);
+  const core: CoreCase[] = plan.secaggCoreFractions.map((fraction) => ({ participants: CORE_PARTICIPANTS, length: catalog.items.length * SECURE_RANK + 1, survivorFraction: fraction, dropout: CORE_DROPOUT }));
+  return { rounds, core: await benchSecaggCore(core, log) };
+}
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -68,6 +122,11 @@ async function main(argv: string[]): Promise<void> {
   const plan = PLANS[mode];
   const started = performance.now();
   log(`bench (${mode}) on Node ${process.versions.node}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  if (argv.includes('--secagg')) {
+    const secureAggregation = await benchSecureAggregation(await loadCatalog(null), plan);
+    await writeReport({ mode, secureAggregation, totalMs: Math.round(performance.now() - started) });
+    return;
+  }
   const startup = await benchStartup(plan.startupRuns, log);
   const catalog = await loadCatalog(null);
   const training = benchTraining(catalog.items.length, plan.trainingSeconds, log);
@@ -81,12 +140,9 @@ async function main(argv: string[]): Promise<void> {
   const aggregator = await benchAggregator(catalog, plan.aggregator, fileURLToPath(import.meta.url), log);
   const scale = argv.includes('--scale') || mode === 'full' ? await benchScale(log) : null;
   const simulation = await benchSimulation(catalog, plan.simulation, log);
-  const report = {
-    format: 'syftbox-netflix-svd/bench',
-    formatVersion: 1,
-    createdAt: new Date().toISOString(),
+  const secureAggregation = await benchSecureAggregation(catalog, plan);
+  await writeReport({
     mode,
-    environment: { node: process.versions.node, platform: `${process.platform}-${process.arch}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, loadAverageAtStart: os.loadavg() },
     startup,
     training,
     participantPass: participant.result,
@@ -98,11 +154,22 @@ async function main(argv: string[]): Promise<void> {
     },
     scale,
     simulation,
+    secureAggregation,
     totalMs: Math.round(performance.now() - started),
+  });
+}
+
+async function writeReport(parts: { mode: Mode; totalMs: number } & Record<string, unknown>): Promise<void> {
+  const report = {
+    format: 'syftbox-netflix-svd/bench',
+    formatVersion: 1,
+    createdAt: new Date().toISOString(),
+    environment: { node: process.versions.node, platform: `${process.platform}-${process.arch}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, loadAverageAtStart: os.loadavg() },
+    ...parts,
   };
   await fs.mkdir(path.dirname(OUT_FILE), { recursive: true });
   await fs.writeFile(OUT_FILE, `${JSON.stringify(report, null, 2)}\n`);
-  log(`wrote ${path.relative(PROJECT_ROOT, OUT_FILE)} in ${Math.round(report.totalMs / 1000)} s`);
+  log(`wrote ${path.relative(PROJECT_ROOT, OUT_FILE)} in ${Math.round(parts.totalMs / 1000)} s`);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

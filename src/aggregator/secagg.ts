@@ -7,6 +7,7 @@ import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { SecaggRecord } from '../shared/ledger';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import type { PermissionFile, PermissionRule } from '../shared/permissions';
+import { sumProblem } from '../shared/secagg/bound';
 import { contributionBound, contributionLayout, roundNoise, splitSum } from '../shared/secagg/contribution';
 import { decodeSum, maxCohortSize, type Encoding } from '../shared/secagg/encoding';
 import {
@@ -95,6 +96,8 @@ export interface SecureParams {
   minDatasites: number;
   /** The noise every round asks its members for (sigma in quantization steps of the sum). */
   noise: RoundNoise;
+  /** Refuse a sum outside what honest members can add (`sumProblem`); off only to measure an attack without it. */
+  checkSum: boolean;
 }
 
 /**
@@ -114,6 +117,7 @@ export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' |
     minParticipants: Math.max(config.MIN_PARTICIPANTS, minSurvivors),
     minDatasites: config.MIN_DATASITES,
     noise: roundNoise(encoding, config.DP_EPSILON, config.DP_DELTA),
+    checkSum: true,
   };
 }
 
@@ -499,7 +503,11 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
   if (committed.version !== round.baseVersion) return abort(ctx, state, `Global_V moved from v${round.baseVersion} to v${committed.version} during the round`);
 
   const encoding: Encoding = { length: sum.length, clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
-  const { delta, weight } = splitSum(decodeSum(sum, encoding), round.layout, round.params.weightScale);
+  const decoded = decodeSum(sum, encoding);
+  const bounds = { layout: round.layout, encoding, weightScale: round.params.weightScale, survivors: survivors.length, minSurvivors: cohort.minSurvivors, noiseSigma: round.params.noise.sigma };
+  const outOfBounds = secure.checkSum ? sumProblem(decoded, bounds) : null;
+  if (outOfBounds !== null) return abort(ctx, state, outOfBounds);
+  const { delta, weight } = splitSum(decoded, round.layout, round.params.weightScale);
   // Σ w counts the members that contributed a model (w = 1 each; noise blurs it a little).
   const minWeight = Math.max(cohort.minSurvivors / 2, secure.minDatasites - 0.5);
   if (!(weight >= minWeight)) {

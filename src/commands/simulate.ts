@@ -4,6 +4,7 @@ import { loadConfig } from '../shared/config';
 import { AppError } from '../shared/errors';
 import { moduleLogger, rootLogger } from '../shared/log';
 import { DEFAULT_SIMULATION, runSimulation, SIM_AGGREGATOR, type SimulationOptions } from '../simulate/loop';
+import { POISON_ATTACKS, type PoisonAttack } from '../simulate/poison';
 import { formatSummary, formatWeekProgress, writeSimulationResults } from '../simulate/report';
 import { intOption, numberOption, parseOptions, type Command } from './command';
 
@@ -12,6 +13,8 @@ const MAX_PARTICIPANTS = 99_999;
 const MAX_RANK = 256;
 const MAX_RECS = 50;
 const DEFAULT_OUT = 'sim-results';
+/** Weeks of honest rounds before an attack, so that there is a Global_V to damage. */
+const DEFAULT_POISON_WEEK = 3;
 
 const d = DEFAULT_SIMULATION;
 
@@ -47,6 +50,12 @@ e.g. SERVER_LR=30 LOCAL_EPOCHS=1 npm run -s cli -- simulate.
   --root DIR           build the root in DIR (new or empty) and keep it; default: a
                        temporary folder (/dev/shm when it has room), deleted at the end
   --no-audit           skip the permission audit at the end (slow beyond ~2,000 participants)
+  --poison KIND        the first participant poisons every secure round from --poison-week
+                       on: garbage (uniform words, the most the modulus allows) or bounded
+                       (the largest delta the aggregator's sum check lets through);
+                       see docs/poisoning.md
+  --poison-week W      first week of the attack (default ${DEFAULT_POISON_WEEK})
+  --no-sum-check       the aggregator merges any sum (to measure an attack without the check)
   --json               print the results as one JSON object on stdout
   --verbose            show the components' log lines (LOG_LEVEL) on stderr
 Progress goes to stderr, one line per week. Exit 0, or 1 when the ledger or
@@ -66,6 +75,9 @@ the audit fails.
       out: { type: 'string' },
       root: { type: 'string' },
       'no-audit': { type: 'boolean', default: false },
+      poison: { type: 'string' },
+      'poison-week': { type: 'string' },
+      'no-sum-check': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
     });
@@ -82,6 +94,8 @@ the audit fails.
       epsilon: numberOption('epsilon', values.epsilon, d.epsilon),
       root: values.root === undefined ? null : path.resolve(values.root),
       audit: !values['no-audit'],
+      attack: values.poison === undefined ? null : { kind: poisonKind(values.poison), fromWeek: intOption('poison-week', values['poison-week'], DEFAULT_POISON_WEEK) },
+      sumCheck: !values['no-sum-check'],
     };
     if (options.aa && options.degradeGlobal > 0) throw new AppError('ERR_USAGE', '--aa shows the same list in both columns; it cannot be combined with --degrade-global');
     if (options.epsilon < 0) throw new AppError('ERR_USAGE', `--epsilon ${values.epsilon}: expected a number >= 0`);
@@ -109,6 +123,12 @@ function boundedInt(name: string, value: string | undefined, fallback: number, m
   const n = intOption(name, value, fallback, min);
   if (n > max) throw new AppError('ERR_USAGE', `--${name} ${value}: expected an integer from ${min} to ${max}`);
   return n;
+}
+
+function poisonKind(value: string): PoisonAttack {
+  const kind = POISON_ATTACKS.find((k) => k === value);
+  if (kind === undefined) throw new AppError('ERR_USAGE', `--poison ${value}: expected one of ${POISON_ATTACKS.join(', ')}`);
+  return kind;
 }
 
 function share(name: string, value: string | undefined): number {

@@ -8,7 +8,10 @@ import { roundParams, runRound, type RoundContext } from '../aggregator/round';
 import { ClickLog } from '../participant/clicks';
 import type { Arm, ClickLogRow } from '../shared/clicks';
 import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
-import { readMemberStatus } from '../participant/secagg';
+import { readMemberStatus, type MemberStep } from '../participant/secagg';
+import { contributionBound, contributionLayout } from '../shared/secagg/contribution';
+import { layoutLength } from '../shared/secagg/files';
+import { poisonMaskedInput, type PoisonAttack } from './poison';
 import { secureParamsOf } from '../aggregator/node';
 import type { SecureParams } from '../aggregator/secagg';
 import { runSecureRoundInProcess } from './secure-round';
@@ -100,6 +103,10 @@ export interface SimulationOptions {
   /** Run the permission audit at the end (it checks every published file against every datasite). */
   audit: boolean;
   choice: ChoiceParams;
+  /** The first participant poisons every secure round from `fromWeek` on (poison.ts); null: everybody is honest. */
+  attack: { kind: PoisonAttack; fromWeek: number } | null;
+  /** The aggregator refuses sums outside what honest members can add (SecureParams.checkSum); false only to measure an attack without it. */
+  sumCheck: boolean;
 }
 
 export const DEFAULT_SIMULATION: Readonly<SimulationOptions> = Object.freeze({
@@ -115,6 +122,8 @@ export const DEFAULT_SIMULATION: Readonly<SimulationOptions> = Object.freeze({
   root: null,
   audit: true,
   choice: DEFAULT_CHOICE,
+  attack: null,
+  sumCheck: true,
 });
 
 /** Wall time of each step of a week, summed over participants (ms). Participants run one after the other, so the steps add up to the week. */
@@ -291,7 +300,8 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
     now,
     logger: logger.child({ datasite: SIM_AGGREGATOR }),
   };
-  const secure = secureParamsOf(base, aggregator);
+  const secureDefaults = secureParamsOf(base, aggregator);
+  const secure = secureDefaults && { ...secureDefaults, checkSum: options.sumCheck };
   const sites: SimSite[] = [];
   for (const person of people) {
     const exportsDir = path.join(dataDir, 'exports', person.email);
@@ -431,7 +441,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
   }
 
   let t0 = performance.now();
-  const round = await runWeekRound(root, options);
+  const round = await runWeekRound(root, options, week);
   timings.round = elapsedSince(t0);
 
   const rows: ExperimentRow[] = [];
@@ -488,12 +498,26 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
  * counted one records the sha256 of its masked input and, with noise, the round's
  * epsilon), or a plain round over the published deltas.
  */
-async function runWeekRound(root: SimRoot, options: SimulationOptions): Promise<{ accepted: number; version: number }> {
+async function runWeekRound(root: SimRoot, options: SimulationOptions, week: number): Promise<{ accepted: number; version: number }> {
   if (root.secure === null) {
     const result = await runRound(root.aggregator);
     return { accepted: result.counts.accepted, version: result.version };
   }
-  const summary = await runSecureRoundInProcess({ ...root.aggregator, secure: root.secure }, root.sites.map((s) => s.ctx));
+  const { attack } = options;
+  const attacker = root.sites[0];
+  const poison =
+    attack !== null && attack.fromWeek <= week && attacker !== undefined
+      ? async ({ index, steps }: { index: number; steps: MemberStep[] }) => {
+          const masked = index === 0 ? steps.find((s) => s.action === 'masked') : undefined;
+          if (masked === undefined || masked.action !== 'masked') return;
+          const { model, params, now } = root.aggregator;
+          const layout = contributionLayout(model.items, model.rank);
+          const encoding = { length: layoutLength(layout), clipNorm: contributionBound(params.clipNorm), scaleBits: root.secure!.scaleBits };
+          const target = { ws: attacker.ctx.ws, roundId: masked.roundId, layout, encoding, weightScale: params.clipNorm, cohortSize: root.sites.length, createdAt: now().toISOString() };
+          await poisonMaskedInput(attack.kind, target, createRandom(deriveSeed(options.seed, `poison/${week}`)));
+        }
+      : undefined;
+  const summary = await runSecureRoundInProcess({ ...root.aggregator, secure: root.secure }, root.sites.map((s) => s.ctx), { afterMember: poison });
   if (summary?.outcome !== 'merged') return { accepted: 0, version: summary?.version ?? 0 };
   for (const site of root.sites) {
     const counted = (await readMemberStatus(site.ctx.ws))?.lastCounted;
@@ -532,7 +556,7 @@ async function checkRoot(root: SimRoot, audit: boolean): Promise<Pick<Simulation
 }
 
 /** Total size of the regular files under `dir`. */
-async function folderBytes(dir: string): Promise<number> {
+export async function folderBytes(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);

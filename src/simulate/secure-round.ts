@@ -1,5 +1,6 @@
+import { cpuUsage } from 'node:process';
 import { advanceSecureRound, type ActivePhase, type SecureContext, type SecureRoundSummary, type SecureStep } from '../aggregator/secagg';
-import { respondToSecureRound, type MemberContext } from '../participant/secagg';
+import { respondToSecureRound, type MemberContext, type MemberStep } from '../participant/secagg';
 
 /**
  * One complete secure round, in one process, through the real round files: the
@@ -25,15 +26,33 @@ export interface InProcessOptions {
   drops?: (index: number, phase: ActivePhase) => boolean;
   /** Called after every aggregator step and every member's answer, while the round's files are all on disk (the privacy tests copy what the aggregator can read). */
   afterStep?: () => Promise<void>;
+  /**
+   * After each member's turn: what it did and the CPU time it took (user + system, µs). The benchmark
+   * measures through it; the poisoning experiment rewrites a malicious member's masked input here.
+   */
+  afterMember?: (turn: { index: number; steps: MemberStep[]; cpuMicros: number }) => Promise<void> | void;
+  /** After each aggregator step, with its CPU time (µs). */
+  afterAggregator?: (turn: { step: SecureStep; cpuMicros: number }) => Promise<void> | void;
 }
+
+const cpuMicrosSince = (start: NodeJS.CpuUsage) => {
+  const used = cpuUsage(start);
+  return used.user + used.system;
+};
 
 /** Steps one round takes at most: open, four phase transitions, each possibly forced, with slack. */
 const MAX_STEPS = 16;
 
 export async function runSecureRoundInProcess(aggregator: SecureContext, members: readonly MemberContext[], options: InProcessOptions = {}): Promise<SecureRoundSummary | null> {
   const dropped = new Set<number>();
-  let step: SecureStep = await advanceSecureRound(aggregator);
-  await options.afterStep?.();
+  const advance = async (force: boolean): Promise<SecureStep> => {
+    const start = cpuUsage();
+    const next = await advanceSecureRound(aggregator, { force });
+    await options.afterAggregator?.({ step: next, cpuMicros: cpuMicrosSince(start) });
+    await options.afterStep?.();
+    return next;
+  };
+  let step: SecureStep = await advance(false);
   if (step.action === 'idle') {
     aggregator.logger.info({ reason: step.reason }, 'no secure round could open');
     return null;
@@ -46,14 +65,15 @@ export async function runSecureRoundInProcess(aggregator: SecureContext, members
         continue;
       }
       // after the end, each member reads the result (its status, and the clean-up of its round files)
-      await respondToSecureRound(member);
+      const start = cpuUsage();
+      const steps = await respondToSecureRound(member);
+      await options.afterMember?.({ index, steps, cpuMicros: cpuMicrosSince(start) });
       await options.afterStep?.();
     }
     if (step.action === 'finished') return step.summary;
-    step = await advanceSecureRound(aggregator);
+    step = await advance(false);
     // every member still in has answered what it could: close the phase now, as its deadline would
-    if (step.action === 'waiting') step = await advanceSecureRound(aggregator, { force: true });
-    await options.afterStep?.();
+    if (step.action === 'waiting') step = await advance(true);
   }
   throw new Error(`the secure round did not finish within ${MAX_STEPS} steps (last: ${JSON.stringify(step)})`);
 }

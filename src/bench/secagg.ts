@@ -1,0 +1,447 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { cpuUsage } from 'node:process';
+import { performance } from 'node:perf_hooks';
+import { roundParams, runRound, type RoundContext } from '../aggregator/round';
+import { secureParams, type SecureStep } from '../aggregator/secagg';
+import { AGGREGATOR_EMAIL, createTempRoot, EVAL_APP_NAME, PROFILE, participantEmail } from '../eval/federated';
+import { assignProfiles } from '../participant/profiles';
+import { ensurePublishPermissions } from '../participant/publish';
+import type { MemberContext, MemberStep } from '../participant/secagg';
+import { STATE_FORMAT_VERSION, writeProfileModel } from '../participant/state';
+import type { Catalog } from '../shared/catalog';
+import { loadConfig, withOverrides } from '../shared/config';
+import { clipL2, writeDelta } from '../shared/delta';
+import { silentLogger } from '../shared/log';
+import { createRandom, cryptoRandom, deriveSeed } from '../shared/random';
+import { pairSeed, publicKeyOf } from '../shared/secagg/crypto';
+import { cohortShape, neighbourGraph, type CohortShape } from '../shared/secagg/graph';
+import { addMask, addMod, expandMask } from '../shared/secagg/prg';
+import { makeShares, maskInput, revealFor, unmaskSum, type CohortView, type MemberSecrets, type OpenedShare } from '../shared/secagg/protocol';
+import { splitSecret } from '../shared/secagg/shamir';
+import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
+import { folderBytes } from '../simulate/loop';
+import { runSecureRoundInProcess } from '../simulate/secure-round';
+
+/**
+ * Secure aggregation against plain FedAvg on the same inputs (issue 14, requirement 8).
+ *
+ * - rounds: one whole round in process through real files, once plain (each member clips and
+ *   writes its delta; `runRound`) and once secure (`runSecureRoundInProcess`), for n members
+ *   whose delta is the same vector in both. Members who drop leave after sharing, before their
+ *   masked input (the case that costs the aggregator most: their pair masks are rebuilt).
+ *   Per-member CPU by phase, the aggregator's CPU for the sum and for unmasking + commit,
+ *   bytes published per member and in total, the round's wall time; training is not included.
+ * - core: the protocol functions alone at the production length, for cohort shapes the in-process
+ *   rounds do not reach in a short run: a member's makeShares + maskInput, and the server's
+ *   unmaskSum (shares split and the masked sum built in memory, checked against Σx).
+ */
+
+const SEED = 14;
+const DELTA_SCALE = 1e-3;
+const DELTA_STEP = 1e-4;
+const DELTA_CLIP = 0.5;
+const BYTES_PER_KB = 1024;
+const MS_PER_US = 1000;
+/** Progress lines per phase of a round with many members. */
+const PROGRESS_LINES = 4;
+const PROGRESS_MIN_MEMBERS = 200;
+
+export interface SecureRoundCase {
+  participants: number;
+  /** Items of the model (the catalogue's first `items`): fewer than the catalogue keeps a large cohort short. */
+  items: number;
+  rank: number;
+  /** Share of the cohort that drops after sharing, before sending its masked input. */
+  dropout: number;
+  survivorFraction: number;
+}
+
+type Log = (line: string) => void;
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)];
+};
+
+function formatSeconds(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/** The first `items` of the catalogue (its hash names the cut, so no model of the full catalogue matches). */
+function cutCatalog(catalog: Catalog, items: number): Catalog {
+  if (items >= catalog.items.length) return catalog;
+  return { ...catalog, items: catalog.items.slice(0, items), hash: createHash('sha256').update(`${catalog.hash}/${items}`).digest('hex') };
+}
+
+/** Member i's delta: a shared random vector with one coordinate moved, so no two are equal. */
+function deltaMaker(length: number): (member: number) => Float32Array {
+  const random = createRandom(SEED);
+  const base = new Float32Array(length);
+  for (let i = 0; i < length; i++) base[i] = random.normal() * DELTA_SCALE;
+  clipL2(base, DELTA_CLIP);
+  return (member) => {
+    const delta = Float32Array.from(base);
+    delta[(member * 7919) % length] += DELTA_STEP;
+    return delta;
+  };
+}
+
+/** Logs "<what> i/n (… s each), ETA …" a few times over a long loop. */
+function progress(log: Log, what: string, total: number): (done: number) => void {
+  const start = performance.now();
+  const every = Math.max(1, Math.ceil(total / PROGRESS_LINES));
+  return (done) => {
+    if (total < PROGRESS_MIN_MEMBERS || done % every !== 0 || done === total) return;
+    const each = (performance.now() - start) / done;
+    log(`  ${what} ${done}/${total} (${round1(each)} ms each), ETA ${formatSeconds(each * (total - done))}`);
+  };
+}
+
+interface Federation {
+  dataDir: string;
+  aggregator: RoundContext;
+  config: ReturnType<typeof loadConfig>;
+  catalog: Catalog;
+  emails: string[];
+}
+
+function federation(root: string, c: SecureRoundCase, catalog: Catalog): Federation {
+  const dataDir = path.join(root, 'SyftBox');
+  const config = withOverrides(loadConfig({ dotenv: false, env: {} }), {
+    APP_NAME: EVAL_APP_NAME,
+    AGGREGATOR_DATASITE: AGGREGATOR_EMAIL,
+    MODEL_RANK: String(c.rank),
+    LOG_LEVEL: 'silent',
+    SECAGG_SURVIVOR_FRACTION: String(c.survivorFraction),
+  });
+  const cut = cutCatalog(catalog, c.items);
+  createEmbeddedDatasite(dataDir, AGGREGATOR_EMAIL);
+  const aggregator: RoundContext = {
+    ws: new Workspace({ email: AGGREGATOR_EMAIL, dataDir }, EVAL_APP_NAME),
+    model: { items: cut.items.length, rank: c.rank, vocabHash: cut.hash },
+    params: roundParams(config),
+    random: createRandom(SEED),
+    now: () => new Date(),
+    logger: silentLogger,
+  };
+  return { dataDir, aggregator, config, catalog: cut, emails: Array.from({ length: c.participants }, (_, i) => participantEmail(i + 1)) };
+}
+
+async function memberWorkspace(f: Federation, email: string): Promise<Workspace> {
+  createEmbeddedDatasite(f.dataDir, email);
+  const ws = new Workspace({ email, dataDir: f.dataDir }, EVAL_APP_NAME);
+  await ensurePublishPermissions(ws, AGGREGATOR_EMAIL);
+  return ws;
+}
+
+interface PlainResult {
+  memberCpuMs: number;
+  memberBytes: number;
+  aggregatorCpuMs: number;
+  roundWallMs: number;
+  accepted: number;
+}
+
+/** Each member clips its delta and publishes it (CPU timed), then one `runRound`. */
+async function plainRound(root: string, c: SecureRoundCase, catalog: Catalog, deltaOf: (m: number) => Float32Array, log: Log): Promise<PlainResult> {
+  const f = federation(root, c, catalog);
+  const { model } = f.aggregator;
+  const cpu: number[] = [];
+  const bytes: number[] = [];
+  const tick = progress(log, 'plain: deltas written', c.participants);
+  const createdAt = new Date().toISOString();
+  let membersMs = 0;
+  for (const [m, email] of f.emails.entries()) {
+    const ws = await memberWorkspace(f, email);
+    const delta = deltaOf(m);
+    const start = cpuUsage();
+    const started = performance.now();
+    clipL2(delta, f.config.DELTA_CLIP_NORM);
+    await writeDelta(ws.profileDir(PROFILE), delta, { items: model.items, rank: model.rank, vocabHash: model.vocabHash, baseVersion: 0, weight: 1, clipNorm: f.config.DELTA_CLIP_NORM, noise: null, createdAt });
+    membersMs += performance.now() - started;
+    const used = cpuUsage(start);
+    cpu.push((used.user + used.system) / MS_PER_US);
+    bytes.push(await folderBytes(ws.profileDir(PROFILE)));
+    tick(m + 1);
+  }
+  const start = cpuUsage();
+  const t0 = performance.now();
+  const summary = await runRound(f.aggregator);
+  const used = cpuUsage(start);
+  return {
+    memberCpuMs: median(cpu),
+    memberBytes: median(bytes),
+    aggregatorCpuMs: (used.user + used.system) / MS_PER_US,
+    roundWallMs: membersMs + performance.now() - t0,
+    accepted: summary.counts.accepted,
+  };
+}
+
+type MemberPhaseName = 'join' | 'share' | 'mask' | 'reveal';
+const PHASE_OF: Partial<Record<MemberStep['action'], MemberPhaseName>> = { joined: 'join', shared: 'share', masked: 'mask', revealed: 'reveal' };
+
+interface SecureResult {
+  outcome: string;
+  k: number | null;
+  t: number | null;
+  survivors: number;
+  dropped: number;
+  /** Median over members of each phase's CPU (ms); total: a survivor's whole round, reading the result included. */
+  memberCpuMs: Record<MemberPhaseName | 'total', number>;
+  /** Median bytes a survivor publishes in a round (keys, shares, masked input and its manifest, reveal). */
+  memberBytes: number;
+  aggregatorCpuMs: { sum: number; unmask: number; total: number };
+  /** Round files the aggregator publishes (round, cohort, inboxes, unmask, result) at their largest. */
+  aggregatorRoundBytes: number;
+  roundWallMs: number;
+}
+
+/** Write each member's trained model (the same delta as the plain run), then one secure round in process. */
+async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, deltaOf: (m: number) => Float32Array, log: Log): Promise<SecureResult> {
+  const f = federation(root, c, catalog);
+  const { model } = f.aggregator;
+  const members: MemberContext[] = [];
+  const setup = progress(log, 'secure: members set up', c.participants);
+  const trainedAt = new Date().toISOString();
+  for (const [m, email] of f.emails.entries()) {
+    const ws = await memberWorkspace(f, email);
+    await assignProfiles(ws.privateRoot(), PROFILE, [null], []);
+    await writeProfileModel(ws.privateDir(PROFILE), {
+      state: { formatVersion: STATE_FORMAT_VERSION, profile: PROFILE, rank: model.rank, items: model.items, vocabHash: model.vocabHash, baseVersion: 0, access: 'waiting', trainedAt, watched: [], lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: String(m) },
+      u: new Float32Array(model.rank),
+      vLocal: deltaOf(m),
+      vGlobal: new Float32Array(model.items * model.rank),
+    });
+    members.push({ config: f.config, ws, catalog: f.catalog, logger: silentLogger, now: () => new Date(), noiseRandom: cryptoRandom });
+    setup(m + 1);
+  }
+  const random = createRandom(deriveSeed(SEED, `dropout/${c.participants}/${c.dropout}`));
+  const leaving = new Set<number>();
+  while (leaving.size < Math.round(c.dropout * c.participants)) leaving.add(random.int(c.participants));
+
+  const cpu: Record<MemberPhaseName, number[]> = { join: [], share: [], mask: [], reveal: [] };
+  const perMember = new Map<number, number>();
+  const bytes = new Map<number, number>();
+  const aggregatorCpu = { sum: 0, unmask: 0, total: 0 };
+  let aggregatorRoundBytes = 0;
+  let roundId: string | null = null;
+  const turns = new Map<MemberPhaseName, (done: number) => void>();
+  const done = new Map<MemberPhaseName, number>();
+  const t0 = performance.now();
+  const summary = await runSecureRoundInProcess({ ...f.aggregator, secure: secureParams(f.config, model) }, members, {
+    drops: (index, phase) => leaving.has(index) && phase === 'masked',
+    afterMember: async ({ index, steps, cpuMicros }) => {
+      perMember.set(index, (perMember.get(index) ?? 0) + cpuMicros / MS_PER_US);
+      const phase = steps.map((s) => PHASE_OF[s.action]).find((p) => p !== undefined);
+      if (phase === undefined) return;
+      cpu[phase].push(cpuMicros / MS_PER_US);
+      if (roundId !== null) {
+        const answers = await folderBytes(members[index].ws.secaggAnswersDir(roundId)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+          log(`  member ${index} has no answers folder after ${steps.map((s) => s.action).join(', ')}`);
+          return 0;
+        });
+        bytes.set(index, Math.max(bytes.get(index) ?? 0, answers));
+      }
+      if (!turns.has(phase)) turns.set(phase, progress(log, `secure: ${phase}`, c.participants));
+      done.set(phase, (done.get(phase) ?? 0) + 1);
+      turns.get(phase)!(done.get(phase)!);
+    },
+    afterAggregator: async ({ step, cpuMicros }) => {
+      const ms = cpuMicros / MS_PER_US;
+      aggregatorCpu.total += ms;
+      if (step.action === 'unmask') aggregatorCpu.sum += ms;
+      if (step.action === 'finished') aggregatorCpu.unmask += ms;
+      if (step.action === 'idle') return;
+      roundId = step.roundId;
+      aggregatorRoundBytes = Math.max(aggregatorRoundBytes, await folderBytes(f.aggregator.ws.secaggRoundDir(AGGREGATOR_EMAIL, roundId)));
+    },
+  });
+  const roundWallMs = performance.now() - t0;
+  if (summary === null) throw new Error(`no secure round opened for ${c.participants} members`);
+  const memberCpuMs = {
+    join: median(cpu.join),
+    share: median(cpu.share),
+    mask: median(cpu.mask),
+    reveal: median(cpu.reveal),
+    total: median([...perMember.entries()].filter(([i]) => !leaving.has(i)).map(([, ms]) => ms)),
+  };
+  return {
+    outcome: summary.outcome === 'merged' ? 'merged' : `aborted: ${summary.reason}`,
+    k: summary.k,
+    t: summary.t,
+    survivors: summary.survivors.length,
+    dropped: summary.dropped,
+    memberCpuMs,
+    memberBytes: median([...bytes.entries()].filter(([i]) => !leaving.has(i)).map(([, b]) => b)),
+    aggregatorCpuMs: aggregatorCpu,
+    aggregatorRoundBytes,
+    roundWallMs,
+  };
+}
+
+/** One case, plain then secure, each in a fresh temporary root; figures and ratios (secure / plain). */
+async function benchCase(c: SecureRoundCase, catalog: Catalog, log: Log) {
+  const items = Math.min(c.items, catalog.items.length);
+  const length = items * c.rank;
+  const deltaOf = deltaMaker(length);
+  const run = async <T>(what: string, body: (root: string) => Promise<T>): Promise<T> => {
+    const root = await createTempRoot(c.participants * length * 4 * 4, `bench-secagg-${what}-`);
+    try {
+      return await body(root);
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  };
+  const label = `${c.participants} members x ${items} items x rank ${c.rank}, ${Math.round(c.dropout * 100)}% dropout`;
+  log(`secure aggregation: ${label}`);
+  const plain = await run('plain', (root) => plainRound(root, { ...c, items }, catalog, deltaOf, log));
+  const secure = await run('secure', (root) => secureRound(root, { ...c, items }, catalog, deltaOf, log));
+  const row = {
+    ...c,
+    items,
+    plain: { ...plain, memberCpuMs: round1(plain.memberCpuMs), aggregatorCpuMs: Math.round(plain.aggregatorCpuMs), roundWallMs: Math.round(plain.roundWallMs), totalBytes: plain.memberBytes * c.participants },
+    secure: {
+      ...secure,
+      memberCpuMs: Object.fromEntries(Object.entries(secure.memberCpuMs).map(([k, v]) => [k, round1(v)])),
+      aggregatorCpuMs: { sum: Math.round(secure.aggregatorCpuMs.sum), unmask: Math.round(secure.aggregatorCpuMs.unmask), total: Math.round(secure.aggregatorCpuMs.total) },
+      roundWallMs: Math.round(secure.roundWallMs),
+      totalBytes: secure.memberBytes * (c.participants - secure.dropped) + secure.aggregatorRoundBytes,
+    },
+    ratios: {
+      memberCpu: ratio(secure.memberCpuMs.total, plain.memberCpuMs),
+      memberBytes: ratio(secure.memberBytes, plain.memberBytes),
+      aggregatorCpu: ratio(secure.aggregatorCpuMs.total, plain.aggregatorCpuMs),
+      roundWall: ratio(secure.roundWallMs, plain.roundWallMs),
+    },
+  };
+  const kb = (b: number) => `${Math.round(b / BYTES_PER_KB)} KB`;
+  log(`  secure ${row.secure.outcome} (k=${secure.k}, t=${secure.t}, ${secure.survivors} survivors, ${secure.dropped} dropped)`);
+  log(`  member CPU: plain ${row.plain.memberCpuMs} ms; secure ${row.secure.memberCpuMs.total} ms (join ${row.secure.memberCpuMs.join}, share ${row.secure.memberCpuMs.share}, mask ${row.secure.memberCpuMs.mask}, reveal ${row.secure.memberCpuMs.reveal}) = ${row.ratios.memberCpu}x`);
+  log(`  member bytes: plain ${kb(plain.memberBytes)}, secure ${kb(secure.memberBytes)} = ${row.ratios.memberBytes}x; total plain ${kb(row.plain.totalBytes)}, secure ${kb(row.secure.totalBytes)}`);
+  log(`  aggregator CPU: plain ${row.plain.aggregatorCpuMs} ms; secure ${row.secure.aggregatorCpuMs.total} ms (sum ${row.secure.aggregatorCpuMs.sum}, unmask + commit ${row.secure.aggregatorCpuMs.unmask}) = ${row.ratios.aggregatorCpu}x`);
+  log(`  round wall time in process: plain ${formatSeconds(row.plain.roundWallMs)}, secure ${formatSeconds(row.secure.roundWallMs)} = ${row.ratios.roundWall}x`);
+  return row;
+}
+
+export async function benchSecureRounds(catalog: Catalog, cases: readonly SecureRoundCase[], log: Log) {
+  const out = [];
+  for (const c of cases) out.push(await benchCase(c, catalog, log));
+  return out;
+}
+
+// ---------------------------------------------------------------- the protocol functions alone
+
+const CORE_REPEATS = 5;
+
+export interface CoreCase {
+  participants: number;
+  length: number;
+  survivorFraction: number;
+  /** Dropout of the unmasking measurement (after sharing); null: the member side only. */
+  dropout: number | null;
+}
+
+function randomBytes(random: { int(n: number): number }, length: number): Uint8Array {
+  return Uint8Array.from({ length }, () => random.int(256));
+}
+
+function cohortOf(shape: CohortShape, random: { int(n: number): number }): { cohort: CohortView; secrets: MemberSecrets[] } {
+  const secrets = Array.from({ length: shape.n }, (): MemberSecrets => {
+    const pair = () => {
+      const privateKey = randomBytes(random, 32);
+      return { privateKey, publicKey: publicKeyOf(privateKey) };
+    };
+    return { c: pair(), s: pair(), selfSeed: randomBytes(random, 32) };
+  });
+  const cohort: CohortView = {
+    roundId: 'r000001',
+    members: secrets.map((s, index) => ({ index, cPk: s.c.publicKey, sPk: s.s.publicKey })),
+    neighbours: neighbourGraph(shape.n, shape.k, (m) => random.int(m)),
+    t: shape.t,
+    minSurvivors: shape.minSurvivors,
+  };
+  return { cohort, secrets };
+}
+
+async function timedCpuMs<T>(run: () => Promise<T> | T): Promise<{ value: T; cpuMs: number }> {
+  const start = cpuUsage();
+  const value = await run();
+  const used = cpuUsage(start);
+  return { value, cpuMs: (used.user + used.system) / MS_PER_US };
+}
+
+/** makeShares + maskInput for a few members (median; the first run also warms the JIT). */
+async function coreMember(shape: CohortShape, length: number, cohort: CohortView, secrets: MemberSecrets[], random: { int(n: number): number }) {
+  const input = expandMask(randomBytes(random, 32), length);
+  const all = [...Array(shape.n).keys()];
+  const shares: number[] = [];
+  const masks: number[] = [];
+  for (let u = 0; u < CORE_REPEATS; u++) {
+    shares.push((await timedCpuMs(() => makeShares(u, secrets[u], cohort))).cpuMs);
+    masks.push((await timedCpuMs(() => maskInput(u, input, secrets[u], cohort, all))).cpuMs);
+  }
+  return { makeSharesCpuMs: Math.round(median(shares)), maskInputCpuMs: Math.round(median(masks)) };
+}
+
+/** unmaskSum with `dropout` of U2 dropped after sharing; the masked sum and shares are built in memory. */
+async function coreServer(shape: CohortShape, length: number, dropout: number, cohort: CohortView, secrets: MemberSecrets[], random: { int(n: number): number }) {
+  const n = shape.n;
+  const dropped = new Set<number>();
+  while (dropped.size < Math.round(dropout * n)) dropped.add(random.int(n));
+  const survivors = [...Array(n).keys()].filter((u) => !dropped.has(u));
+  const u2 = [...Array(n).keys()];
+  const opened: OpenedShare[][] = Array.from({ length: n }, () => []);
+  for (let u = 0; u < n; u++) {
+    const sShares = await splitSecret(secrets[u].s.privateKey, shape.k, shape.t);
+    const bShares = await splitSecret(secrets[u].selfSeed, shape.k, shape.t);
+    cohort.neighbours[u].forEach((v, j) => opened[v].push({ from: u, sShare: sShares[j], bShare: bShares[j] }));
+  }
+  const request = { survivors, dropped: [...dropped] };
+  const reveals = survivors.map((u) => revealFor(u, opened[u], cohort, u2, request, null));
+  // Σ_{U3} y_u = Σ x_u + Σ PRG(b_u) + the pair masks between survivors and dropped neighbours
+  const expected = new Uint32Array(length);
+  const maskedSum = new Uint32Array(length);
+  for (const u of survivors) {
+    const x = expandMask(randomBytes(random, 32), length);
+    addMod(expected, x);
+    addMod(maskedSum, x);
+    addMask(maskedSum, secrets[u].selfSeed);
+    for (const v of cohort.neighbours[u]) {
+      if (dropped.has(v)) addMask(maskedSum, pairSeed(secrets[u].s.privateKey, cohort.members[v].sPk, cohort.roundId, u, v), v > u ? 1 : -1);
+    }
+  }
+  const pairMasksRemoved = survivors.reduce((acc, u) => acc + cohort.neighbours[u].filter((v) => dropped.has(v)).length, 0);
+  const base = { dropped: dropped.size, pairMasksRemoved, selfMasksRemoved: survivors.length };
+  try {
+    const result = await timedCpuMs(() => unmaskSum(maskedSum, cohort, u2, request, reveals));
+    return { ...base, unmaskCpuMs: Math.round(result.cpuMs), exact: Buffer.from(result.value.buffer).equals(Buffer.from(expected.buffer)) };
+  } catch (err) {
+    return { ...base, aborted: (err as Error).message.slice(0, 160) };
+  }
+}
+
+/**
+ * The cost of the cohort shape: k, t and T for n at a survivor fraction, a member's sharing and
+ * masking CPU at the production length, and (with a dropout) the server's unmasking CPU.
+ */
+export async function benchSecaggCore(cases: readonly CoreCase[], log: Log) {
+  const config = loadConfig({ dotenv: false, env: {} });
+  const out = [];
+  for (const c of cases) {
+    const random = createRandom(deriveSeed(SEED, `core/${c.participants}/${c.survivorFraction}/${c.dropout}`));
+    const shape = cohortShape(c.participants, { fullGraphMax: config.SECAGG_FULL_GRAPH_MAX, minSurvivors: Math.max(config.SECAGG_MIN_SURVIVORS, config.MIN_DATASITES), survivorFraction: c.survivorFraction });
+    const { cohort, secrets } = cohortOf(shape, random);
+    const member = await coreMember(shape, c.length, cohort, secrets, random);
+    const server = c.dropout === null ? null : await coreServer(shape, c.length, c.dropout, cohort, secrets, random);
+    const row = { ...c, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors, ...member, server };
+    const serverText = server === null ? '' : 'aborted' in server ? `; unmask at ${Math.round(c.dropout! * 100)}% dropout aborted` : `; unmask at ${Math.round(c.dropout! * 100)}% dropout ${server.unmaskCpuMs} ms CPU (${server.pairMasksRemoved} pair masks, exact: ${server.exact})`;
+    log(`secagg core n=${c.participants}, survivor fraction ${c.survivorFraction}: k=${shape.k}, t=${shape.t}, T=${shape.minSurvivors}; member makeShares ${member.makeSharesCpuMs} ms + maskInput ${member.maskInputCpuMs} ms CPU over ${c.length} words${serverText}`);
+    out.push(row);
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import type { Random } from '../shared/random';
+import { DELTA_SEGMENT } from '../shared/secagg/contribution';
+import { scaleOf, type Encoding } from '../shared/secagg/encoding';
+import { readMaskedInput, writeMaskedInput, type ContributionLayout } from '../shared/secagg/files';
+import type { Workspace } from '../shared/workspace';
+
+/**
+ * One malicious member of a secure round (docs/poisoning.md). Masks are additive, so a member
+ * that publishes y + p instead of its masked input y adds p to the round's sum, and nobody can
+ * tell whose p it was. Its client's own checks (clipping, `encodeContribution`) do not bind it.
+ *
+ * - garbage: p is a uniform 32-bit word in every delta coordinate: the most the modulus lets one
+ *   member do (each coordinate of the decoded sum lands anywhere in ±2^31 quanta); the weight is
+ *   left alone, so the round's weight floor does not catch it;
+ * - bounded: p is a delta in a random direction with L2 norm BOUNDED_SHARE · n · weightScale and
+ *   no weight: about the largest that the aggregator's sum check (`sumProblem`) lets through when
+ *   the honest deltas do not line up; it moves the round's mean by about BOUNDED_SHARE · weightScale.
+ */
+export type PoisonAttack = 'garbage' | 'bounded';
+export const POISON_ATTACKS: readonly PoisonAttack[] = ['garbage', 'bounded'];
+
+const BOUNDED_SHARE = 0.7;
+
+export interface PoisonTarget {
+  ws: Workspace;
+  roundId: string;
+  layout: ContributionLayout;
+  encoding: Encoding;
+  weightScale: number;
+  /** Members of the round (the attacker reads them from cohort.json). */
+  cohortSize: number;
+  createdAt: string;
+}
+
+/** The poison p, mod 2^32. */
+export function poisonVector(attack: PoisonAttack, t: Omit<PoisonTarget, 'ws' | 'roundId' | 'createdAt'>, random: Random): Uint32Array {
+  const p = new Uint32Array(t.encoding.length);
+  let start = 0;
+  for (const segment of t.layout.segments) {
+    if (segment.name === DELTA_SEGMENT) break;
+    start += segment.length;
+  }
+  const length = t.layout.segments.find((s) => s.name === DELTA_SEGMENT)!.length;
+  if (attack === 'garbage') {
+    for (let i = start; i < start + length; i++) p[i] = random.int(2 ** 32);
+    return p;
+  }
+  const direction = new Float64Array(length);
+  let squares = 0;
+  for (let i = 0; i < length; i++) {
+    direction[i] = random.normal();
+    squares += direction[i] * direction[i];
+  }
+  const quanta = (BOUNDED_SHARE * t.cohortSize * t.weightScale * scaleOf(t.encoding)) / Math.sqrt(squares);
+  for (let i = 0; i < length; i++) p[start + i] = Math.round(direction[i] * quanta);
+  return p;
+}
+
+/** Replace the member's published masked input y by y + p (and its manifest), as a modified client would. */
+export async function poisonMaskedInput(attack: PoisonAttack, t: PoisonTarget, random: Random): Promise<void> {
+  const dir = t.ws.secaggAnswersDir(t.roundId);
+  const masked = await readMaskedInput(dir, { roundId: t.roundId, length: t.encoding.length });
+  if (masked === null) throw new Error(`${dir}: no masked input to poison`);
+  const p = poisonVector(attack, t, random);
+  const y = Uint32Array.from(masked.values);
+  for (let i = 0; i < y.length; i++) y[i] += p[i];
+  await writeMaskedInput(dir, t.roundId, y, t.createdAt);
+}
