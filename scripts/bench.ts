@@ -8,7 +8,9 @@
  *   ViewingActivity.csv in a temporary embedded root (first pass, then an unchanged one);
  * - aggregator: one `runRound` over N published deltas, in a child process of its
  *   own so that its peak RSS is the round's alone (the deltas are written by
- *   another child first). Default: 1,000 deltas at rank 32 and 10,000 at rank 8
+ *   another child first), beside a numpy loop over the same files (read, sha256,
+ *   finiteness, float64 sum; src/bench/numpy_loop.py) when python3 has numpy (else
+ *   the last measured ratio, labelled as such). Default: 1,000 deltas at rank 32 and 10,000 at rank 8
  *   (8,807 items: 10,000 x 8,807 x 32 float32 would be 11 GB, so the large case
  *   uses rank 8, 2.8 GB); --full runs 10,000 at rank 32 on disk; --quick 200 and 1,000;
  * - page: requests/s and p50/p99 latency of the participant page (`buildApp`, real
@@ -16,6 +18,8 @@
  * - scale (--scale, or --full): the evaluation harness on a synthetic 6,000-user
  *   MovieLens-format folder (4,000 items, rank 32, 2 rounds, popularity baseline
  *   only): wall time and the eval process's peak RSS, from its report.
+ * - secure aggregation: summing masked inputs and expanding masks, each beside
+ *   the same work in numpy (src/bench/secagg.ts);
  * - start-up: `--help`, `ingest --help` and a whole `ingest` from the production build
  *   and through tsx, each as a ratio to `node -e 0` timed in the same run (src/bench/startup.ts);
  * - simulation: one steady-state week of the closed-loop simulation at 1,000
@@ -32,6 +36,7 @@ import { benchAggregator, runAggregatorTask, type AggregatorCase, type Aggregato
 import { benchPage } from '../src/bench/page';
 import { benchParticipant } from '../src/bench/participant';
 import { benchScale } from '../src/bench/scale';
+import { benchSecureAggregation } from '../src/bench/secagg';
 import { benchStartup } from '../src/bench/startup';
 import { benchTraining } from '../src/bench/training';
 import { benchSimulation } from '../src/bench/week';
@@ -49,14 +54,30 @@ interface Plan {
   aggregator: AggregatorCase[];
   /** Closed-loop simulation sizes: one steady-state week each (the second of two). */
   simulation: number[];
+  /** Secure aggregation: masked inputs summed, and masks expanded (each of 8,807 x 32 values). */
+  secure: { members: number; masks: number };
 }
 const PLANS: Record<Mode, Plan> = {
-  quick: { trainingSeconds: 0.5, pageSeconds: 1, startupRuns: 3, aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }], simulation: [50] },
-  default: { trainingSeconds: 2, pageSeconds: 3, startupRuns: 5, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }], simulation: [1000] },
-  full: { trainingSeconds: 5, pageSeconds: 10, startupRuns: 9, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }], simulation: [1000, 5000] },
+  quick: { trainingSeconds: 0.5, pageSeconds: 1, startupRuns: 3, aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }], simulation: [50], secure: { members: 100, masks: 20 } },
+  default: { trainingSeconds: 2, pageSeconds: 3, startupRuns: 5, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 8, onDisk: false }], simulation: [1000], secure: { members: 500, masks: 50 } },
+  full: { trainingSeconds: 5, pageSeconds: 10, startupRuns: 9, aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }], simulation: [1000, 5000], secure: { members: 1000, masks: 100 } },
 };
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+/** Rank of the secure-aggregation vectors (the default MODEL_RANK). */
+const SECURE_RANK = 32;
+
+/** Without numpy in this run, print the ratios the last run with it measured (from bench-results/bench.json), and say so. */
+async function reportLastRatios(aggregator: { participants: number; rank: number; ratioToNumpy: number | null }[], secure: Record<string, { ratioToNumpy: number | null }>): Promise<void> {
+  if (aggregator.every((a) => a.ratioToNumpy !== null) && Object.values(secure).every((f) => f.ratioToNumpy !== null)) return;
+  const last = await fs.readFile(OUT_FILE, 'utf8').then((text) => JSON.parse(text) as { createdAt?: string; aggregator?: typeof aggregator; secureAggregation?: typeof secure }, () => null);
+  const rows = [
+    ...(last?.aggregator ?? []).filter((a) => a.ratioToNumpy !== null).map((a) => `aggregator ${a.participants} x rank ${a.rank}: ${a.ratioToNumpy}x`),
+    ...Object.entries(last?.secureAggregation ?? {}).filter(([, f]) => f.ratioToNumpy !== null).map(([k, f]) => `secure ${k}: ${f.ratioToNumpy}x`),
+  ];
+  if (rows.length === 0) log('no numpy in this run and no earlier run with it: the numpy ratios are unmeasured');
+  else log(`no numpy in this run; the last measured ratios (bench-results/bench.json of ${last?.createdAt}, not this run): ${rows.join(', ')}`);
+}
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === '--child') {
@@ -79,6 +100,8 @@ async function main(argv: string[]): Promise<void> {
     await fs.rm(participant.root, { recursive: true, force: true });
   }
   const aggregator = await benchAggregator(catalog, plan.aggregator, fileURLToPath(import.meta.url), log);
+  const secure = await benchSecureAggregation(plan.secure.members, plan.secure.masks, catalog.items.length * SECURE_RANK, log);
+  await reportLastRatios(aggregator, secure);
   const scale = argv.includes('--scale') || mode === 'full' ? await benchScale(log) : null;
   const simulation = await benchSimulation(catalog, plan.simulation, log);
   const report = {
@@ -91,6 +114,7 @@ async function main(argv: string[]): Promise<void> {
     training,
     participantPass: participant.result,
     aggregator,
+    secureAggregation: secure,
     page: {
       requestsPerSec: Object.fromEntries(Object.entries(page.endpoints).map(([k, v]) => [k, v.requestsPerSec])),
       p99LatencyMs: Object.fromEntries(Object.entries(page.endpoints).map(([k, v]) => [k, v.p99Ms])),

@@ -110,10 +110,10 @@ export interface NumpyLoop {
 
 const NUMPY_LOOP = path.join(PROJECT_ROOT, 'src', 'bench', 'numpy_loop.py');
 
-/** Run src/bench/numpy_loop.py over `files`; null when python3 or numpy is missing. */
-export function numpyLoop(kind: 'float32' | 'uint32', files: readonly string[]): Promise<NumpyLoop | null> {
+/** Run src/bench/numpy_loop.py with `args` (the file list on stdin); null when python3, numpy (or cryptography for masks) is missing. */
+export function numpyLoop(args: string[], files: readonly string[] = []): Promise<NumpyLoop | null> {
   return new Promise((resolve) => {
-    const child = execFile('python3', [NUMPY_LOOP, kind], { maxBuffer: BYTES_PER_MB }, (err, stdout) => {
+    const child = execFile('python3', [NUMPY_LOOP, ...args], { maxBuffer: BYTES_PER_MB }, (err, stdout) => {
       if (err) resolve(null);
       else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyLoop);
     });
@@ -129,10 +129,10 @@ export const mbPerSec = (bytes: number, ms: number) => Math.round(bytes / BYTES_
  * files (one before, one after the measured run, so both see the same page cache
  * and a changing machine load hurts the anchor no more than the figure).
  */
-export async function numpyAnchor(kind: 'float32' | 'uint32', files: readonly string[], measured: () => Promise<void>): Promise<NumpyLoop | null> {
-  const before = await numpyLoop(kind, files);
+export async function numpyAnchor(args: string[], files: readonly string[], measured: () => Promise<void>): Promise<NumpyLoop | null> {
+  const before = await numpyLoop(args, files);
   await measured();
-  const after = before === null ? null : await numpyLoop(kind, files);
+  const after = before === null ? null : await numpyLoop(args, files);
   if (before === null || after === null) return before ?? after;
   return before.ms <= after.ms ? before : after;
 }
@@ -150,7 +150,7 @@ export async function benchAggregator(catalog: Catalog, cases: readonly Aggregat
       const { writeMs } = await child(childEntry, 'write-deltas', args);
       const files = await payloadFiles(args.dataDir);
       let round: Record<string, number> = {};
-      const numpy = await numpyAnchor('float32', files, async () => {
+      const numpy = await numpyAnchor(['float32'], files, async () => {
         round = await child(childEntry, 'round', args);
       });
       const { roundMs, accepted, rejected, peakRssMb } = round;

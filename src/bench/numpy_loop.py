@@ -1,12 +1,16 @@
 """The anchor of the aggregator figures: a plain numpy loop over the same .npy files.
 
 Usage: python3 numpy_loop.py float32|uint32 < list-of-files
+       python3 numpy_loop.py mask <length> <count>
 
 float32 (plain deltas): per file, read it whole, sha256 it, view the values in place,
 check they are all finite, add them to a float64 sum; finally write the mean as a
 float32 .npy (to a temporary file, removed). uint32 (masked secure-aggregation
 inputs): read, sha256, add into a uint32 sum (wrapping mod 2^32). Only the loop is
-timed (the file list comes on stdin). Prints one JSON line: files, bytes, ms.
+timed (the file list comes on stdin). mask: the secure round's mask expansion,
+`count` times: AES-256-CTR keystream (zero IV) of a fresh 32-byte seed read as
+`length` little-endian uint32 words and added into a uint32 vector (needs the
+`cryptography` package). Prints one JSON line: files (or masks), bytes, ms.
 """
 import hashlib
 import io
@@ -27,8 +31,24 @@ def values(buf: bytes, dtype: str) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype, offset=stream.tell()).reshape(shape)
 
 
+def masks(length: int, count: int) -> None:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    zeros = bytes(length * 4)
+    acc = np.zeros(length, dtype=np.uint32)
+    started = time.perf_counter()
+    for _ in range(count):
+        stream = Cipher(algorithms.AES(os.urandom(32)), modes.CTR(bytes(16))).encryptor().update(zeros)
+        np.add(acc, np.frombuffer(stream, dtype='<u4'), out=acc)
+    ms = (time.perf_counter() - started) * 1000
+    print(json.dumps({'files': count, 'bytes': count * length * 4, 'ms': round(ms, 1), 'numpy': np.__version__}))
+
+
 def main() -> None:
     kind = sys.argv[1]
+    if kind == 'mask':
+        masks(int(sys.argv[2]), int(sys.argv[3]))
+        return
     files = [line.strip() for line in sys.stdin if line.strip()]
     dtype = '<f4' if kind == 'float32' else '<u4'
     started = time.perf_counter()
