@@ -35,8 +35,11 @@ let workers: HashWorker[] | null = null;
 const pending = new Map<number, Pending>();
 let nextId = 0;
 
+/** A round hashes at most READ_AHEAD (4) payloads at once: more workers would only idle (each costs a few MB). */
+const MAX_WORKERS = 4;
+
 function start(): HashWorker[] {
-  const count = Math.max(1, availableParallelism());
+  const count = Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
   return Array.from({ length: count }, () => {
     const entry: HashWorker = { worker: new Worker(WORKER_SOURCE, { eval: true }), busy: 0 };
     entry.worker.unref();
