@@ -8,7 +8,9 @@
  *   ViewingActivity.csv in a temporary embedded root (first pass, then an unchanged one);
  * - aggregator: one `runRound` over N published deltas, in a child process of its
  *   own so that its peak RSS is the round's alone (the deltas are written by
- *   another child first). Default: 1,000 deltas at rank 32 and 10,000 at rank 8
+ *   another child first), beside a numpy loop over the same files (read, sha256,
+ *   finiteness, float64 sum; src/bench/numpy_loop.py) when python3 has numpy (else
+ *   the last measured ratio, labelled as such). Default: 1,000 deltas at rank 32 and 10,000 at rank 8
  *   (8,807 items: 10,000 x 8,807 x 32 float32 would be 11 GB, so the large case
  *   uses rank 8, 2.8 GB); --full runs 10,000 at rank 32 on disk; --quick 200 and 1,000;
  * - page: requests/s and p50/p99 latency of the participant page (`buildApp`, real
@@ -16,6 +18,8 @@
  * - scale (--scale, or --full): the evaluation harness on a synthetic 6,000-user
  *   MovieLens-format folder (4,000 items, rank 32, 2 rounds, popularity baseline
  *   only): wall time and the eval process's peak RSS, from its report.
+ * - secure sums: summing masked inputs and expanding masks, each beside
+ *   the same work in numpy (src/bench/secure-sum.ts);
  * - start-up: `--help`, `ingest --help` and a whole `ingest` from the production build
  *   and through tsx, each as a ratio to `node -e 0` timed in the same run (src/bench/startup.ts);
  * - simulation: one steady-state week of the closed-loop simulation at 1,000
@@ -41,6 +45,7 @@ import { benchPage } from '../src/bench/page';
 import { benchParticipant } from '../src/bench/participant';
 import { benchScale } from '../src/bench/scale';
 import { benchSecaggCore, benchSecureRounds, type CoreCase, type SecureRoundCase } from '../src/bench/secagg';
+import { benchSecureSum } from '../src/bench/secure-sum';
 import { benchStartup } from '../src/bench/startup';
 import { benchTraining } from '../src/bench/training';
 import { benchSimulation } from '../src/bench/week';
@@ -62,6 +67,8 @@ interface Plan {
   secureRounds: { participants: number; itemShare: number }[];
   /** Survivor fractions of the protocol-function measurement (at 1,000 members; empty: skipped). */
   secaggCoreFractions: number[];
+  /** Secure aggregation's data-heavy steps beside numpy: masked inputs summed, and masks expanded (each of 8,807 x 32 values). */
+  secureSum: { members: number; masks: number };
 }
 const PLANS: Record<Mode, Plan> = {
   quick: {
@@ -72,6 +79,7 @@ const PLANS: Record<Mode, Plan> = {
     simulation: [50],
     secureRounds: [{ participants: 100, itemShare: 1 / 8 }],
     secaggCoreFractions: [],
+    secureSum: { members: 100, masks: 20 },
   },
   default: {
     trainingSeconds: 2,
@@ -81,6 +89,7 @@ const PLANS: Record<Mode, Plan> = {
     simulation: [1000],
     secureRounds: [{ participants: 100, itemShare: 1 }, { participants: 1000, itemShare: 1 / 8 }],
     secaggCoreFractions: [0.7, 0.8],
+    secureSum: { members: 500, masks: 50 },
   },
   full: {
     trainingSeconds: 5,
@@ -90,6 +99,7 @@ const PLANS: Record<Mode, Plan> = {
     simulation: [1000, 5000],
     secureRounds: [{ participants: 100, itemShare: 1 }, { participants: 1000, itemShare: 1 }],
     secaggCoreFractions: [0.7, 0.8],
+    secureSum: { members: 1000, masks: 100 },
   },
 };
 const SECURE_DROPOUTS = [0, 0.05, 0.2];
@@ -111,6 +121,18 @@ async function benchSecureAggregation(catalog: Catalog, plan: Plan) {
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Without numpy in this run, print the ratios the last run with it measured (from bench-results/bench.json), and say so. */
+async function reportLastRatios(aggregator: { participants: number; rank: number; ratioToNumpy: number | null }[], secure: Record<string, { ratioToNumpy: number | null }>): Promise<void> {
+  if (aggregator.every((a) => a.ratioToNumpy !== null) && Object.values(secure).every((f) => f.ratioToNumpy !== null)) return;
+  const last = await fs.readFile(OUT_FILE, 'utf8').then((text) => JSON.parse(text) as { createdAt?: string; aggregator?: typeof aggregator; secureSum?: typeof secure }, () => null);
+  const rows = [
+    ...(last?.aggregator ?? []).filter((a) => a.ratioToNumpy !== null).map((a) => `aggregator ${a.participants} x rank ${a.rank}: ${a.ratioToNumpy}x`),
+    ...Object.entries(last?.secureSum ?? {}).filter(([, f]) => f.ratioToNumpy !== null).map(([k, f]) => `secure ${k}: ${f.ratioToNumpy}x`),
+  ];
+  if (rows.length === 0) log('no numpy in this run and no earlier run with it: the numpy ratios are unmeasured');
+  else log(`no numpy in this run; the last measured ratios (bench-results/bench.json of ${last?.createdAt}, not this run): ${rows.join(', ')}`);
+}
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === '--child') {
@@ -138,6 +160,8 @@ async function main(argv: string[]): Promise<void> {
     await fs.rm(participant.root, { recursive: true, force: true });
   }
   const aggregator = await benchAggregator(catalog, plan.aggregator, fileURLToPath(import.meta.url), log);
+  const secure = await benchSecureSum(plan.secureSum.members, plan.secureSum.masks, catalog.items.length * SECURE_RANK, log);
+  await reportLastRatios(aggregator, secure);
   const scale = argv.includes('--scale') || mode === 'full' ? await benchScale(log) : null;
   const simulation = await benchSimulation(catalog, plan.simulation, log);
   const secureAggregation = await benchSecureAggregation(catalog, plan);
@@ -147,6 +171,7 @@ async function main(argv: string[]): Promise<void> {
     training,
     participantPass: participant.result,
     aggregator,
+    secureSum: secure,
     page: {
       requestsPerSec: Object.fromEntries(Object.entries(page.endpoints).map(([k, v]) => [k, v.requestsPerSec])),
       p99LatencyMs: Object.fromEntries(Object.entries(page.endpoints).map(([k, v]) => [k, v.p99Ms])),

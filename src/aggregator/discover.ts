@@ -1,8 +1,8 @@
-import { promises as fs, type Dirent } from 'node:fs';
+import { promises as fs, lstatSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import type { Logger } from '../shared/log';
-import { canRead, PERMISSION_FILE, writersBesidesOwner } from '../shared/permissions';
+import { PERMISSION_FILE, permissionReader, type PermissionReader } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { inOrder } from './pipeline';
 
@@ -17,6 +17,7 @@ import { inOrder } from './pipeline';
  * Everything else (stray files, `*.conflict.*` and `*.rejected.*` copies, the
  * aggregator's own `aggregator/` folder, folders that are not emails) is skipped
  * with a debug log. The aggregator's own datasite takes part like any other.
+ * One scan reads each folder's permission file once (`permissionReader`).
  */
 export interface ProfileRef {
   email: string;
@@ -40,14 +41,15 @@ export async function discoverProfiles(ws: Workspace, logger: Logger, fileName: 
     if (!ok) logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
     return ok;
   });
-  for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, s.name, fileName, logger), SCAN_DEPTH)) {
+  const permissions = permissionReader(ws.datasitesDir);
+  for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, permissions, s.name, fileName, logger), SCAN_DEPTH)) {
     if (outcome.ok) found.push(...outcome.value);
     else logger.debug({ email: site.name, err: outcome.error }, 'skipped: datasite unreadable');
   }
   return found.sort((a, b) => (a.email === b.email ? compareProfiles(a.profile, b.profile) : a.email < b.email ? -1 : 1));
 }
 
-async function scanDatasite(ws: Workspace, email: string, fileName: string, logger: Logger): Promise<ProfileRef[]> {
+async function scanDatasite(ws: Workspace, permissions: PermissionReader, email: string, fileName: string, logger: Logger): Promise<ProfileRef[]> {
   const appData = ws.appData(email);
   if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData))) {
     if (await entryExists(appData)) logger.debug({ email }, 'skipped: app folder is not a real folder (symlink?)');
@@ -62,7 +64,7 @@ async function scanDatasite(ws: Workspace, email: string, fileName: string, logg
     }
     const manifest = path.join(dir, fileName);
     if (!(await entryExists(manifest))) continue;
-    const sharing = await sharingOf(ws, manifest, logger);
+    const sharing = await sharingOf(ws, permissions, manifest, logger);
     if (sharing === 'private') {
       logger.debug({ email, profile: entry.name }, 'skipped: the profile is not shared with the aggregator');
       continue;
@@ -85,11 +87,12 @@ async function scanDatasite(ws: Workspace, email: string, fileName: string, logg
  */
 export async function discoverMembers(ws: Workspace, logger: Logger): Promise<string[]> {
   const found: string[] = [];
+  const permissions = permissionReader(ws.datasitesDir);
   for (const site of await listEntries(ws.datasitesDir)) {
     if (!site.isDirectory() || !isEmailFolder(site.name)) continue;
     const appData = ws.appData(site.name);
     if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData)) || !(await entryExists(path.join(appData, PERMISSION_FILE)))) continue;
-    const sharing = await sharingOf(ws, path.join(ws.secaggAnswersRoot(site.name), 'r000000', 'keys.json'), logger);
+    const sharing = await sharingOf(ws, permissions, path.join(ws.secaggAnswersRoot(site.name), 'r000000', 'keys.json'), logger);
     if (sharing !== 'private' && sharing.length === 0) found.push(site.name);
     else logger.debug({ email: site.name, sharing }, 'skipped for secure rounds: answers not readable by the aggregator, or writable by someone besides their owner');
   }
@@ -104,23 +107,26 @@ async function listEntries(dir: string): Promise<Dirent[]> {
   }
 }
 
+// The two checks below are synchronous on purpose: a scan makes several per datasite, most
+// answers are "absent", and an async lstat builds an ENOENT error (with its stack) for each.
+
+/** What is at `file` (not following a symlink); undefined when nothing or unreachable (ENOTDIR, EACCES). */
+function lstatOrNone(file: string): Stats | undefined {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** A folder reached without following a symlink. */
 async function isRealFolder(dir: string): Promise<boolean> {
-  try {
-    return (await fs.lstat(dir)).isDirectory();
-  } catch {
-    return false;
-  }
+  return lstatOrNone(dir)?.isDirectory() ?? false;
 }
 
 /** True when something (of any kind, symlinks included) is at `file`. */
 export async function entryExists(file: string): Promise<boolean> {
-  try {
-    await fs.lstat(file);
-    return true;
-  } catch {
-    return false;
-  }
+  return lstatOrNone(file) !== undefined;
 }
 
 /**
@@ -129,10 +135,10 @@ export async function entryExists(file: string): Promise<boolean> {
  * (`writersBesidesOwner`: '*', '*@*', another email...). Shared properly means
  * none: a delta someone else may write proves nothing about its owner.
  */
-async function sharingOf(ws: Workspace, file: string, logger: Logger): Promise<'private' | string[]> {
+async function sharingOf(ws: Workspace, permissions: PermissionReader, file: string, logger: Logger): Promise<'private' | string[]> {
   try {
-    if (!(await canRead(ws.datasitesDir, ws.email, file))) return 'private';
-    return await writersBesidesOwner(ws.datasitesDir, file);
+    if (!(await permissions.canRead(ws.email, file))) return 'private';
+    return await permissions.writersBesidesOwner(file);
   } catch (err) {
     logger.debug({ file, err }, 'skipped: permission file unreadable');
     return 'private';

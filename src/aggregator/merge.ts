@@ -19,7 +19,7 @@ import type { Random } from '../shared/random';
 export type MergeMode = 'fedavg' | 'trimmed' | 'median';
 
 export interface Merger {
-  /** Add one delta. The robust modes keep a reference to `values`: do not modify it afterwards. */
+  /** Add one delta. `values` may be reused once this returns (the robust modes keep a copy). */
   add(values: Float32Array, weight: number): void;
   readonly count: number;
   /** The merged delta; RangeError when nothing was added. */
@@ -64,7 +64,7 @@ function coordinateStatistic(size: number, statistic: ColumnStatistic): Merger {
   return {
     add(values, weight) {
       checkDelta(values, size, weight);
-      deltas.push(values);
+      deltas.push(values.slice());
     },
     get count() {
       return deltas.length;

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../shared/config';
-import { clipL2 } from '../shared/delta';
+import { clipL2, maxPayloadBytes } from '../shared/delta';
 import type { ErrorCode } from '../shared/errors';
 import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { Logger } from '../shared/log';
@@ -16,10 +16,18 @@ import { peekManifest, validateProfile, type Validation, type ValidationPolicy }
 
 /**
  * One aggregation round: reconcile the committed state, stream every participant's
- * delta (validate, then add to the running sum; READ_AHEAD are read ahead, never
- * all at once), and commit a new Global_V version when at least one delta was
- * accepted (see `state.ts` for the commit order and crash recovery). Used by the
- * daemon, `aggregator --once`, and in-process by the evaluation and the simulator.
+ * delta (validate, then add to the running sum), and commit a new Global_V version
+ * when at least one delta was accepted (see `state.ts` for the commit order and
+ * crash recovery). Used by the daemon, `aggregator --once`, and in-process by the
+ * evaluation and the simulator.
+ *
+ * Throughput: READ_AHEAD deltas are read, hashed (on worker threads) and checked
+ * concurrently while the current one is added, each into one of READ_AHEAD + 1 read
+ * buffers in shared memory, reused for the whole round (memory: those buffers,
+ * never all deltas).
+ * Deltas are still added one at a time in the discovery order (email, then
+ * profile), so the float additions happen in a fixed order and Global_V is
+ * bit-identical for the same inputs, whatever the concurrency.
  */
 export interface RoundParams extends ValidationPolicy {
   /** SEED: the version-0 initialization. */
@@ -63,11 +71,13 @@ export interface RoundContext {
   logger: Logger;
   /** Aborting abandons the round before its commit (safe at any point: see state.ts). */
   signal?: AbortSignal;
+  /** Deltas read ahead (default READ_AHEAD); the result is the same for any value. */
+  readAhead?: number;
 }
 
 export type RoundResult = RoundSummary;
 
-/** Deltas read ahead while the current one is merged (memory: this many deltas at most). */
+/** Deltas read and checked ahead while the current one is added (memory: one read buffer more than this). */
 const READ_AHEAD = 4;
 
 /** Run one round. Resolves with what it did; rejects only on the aggregator's own failures (I/O, broken ledger) or an abort. */
@@ -94,8 +104,12 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
     for (const a of accepted.slice(-siteDeltas.length)) a.weight *= share;
     siteDeltas = [];
   };
-  const validate = (ref: ProfileRef) => validateProfile(ref.dir, model, params, { currentVersion: state.version, applied });
-  for await (const [ref, result] of inOrder(refs, validate, READ_AHEAD)) {
+  // inOrder runs task i + readAhead only once item i was consumed, so item i's buffer is free again by then.
+  const readAhead = ctx.readAhead ?? READ_AHEAD;
+  const buffers = Array.from({ length: readAhead + 1 }, () => Buffer.from(new SharedArrayBuffer(maxPayloadBytes(model))));
+  const jobs = refs.map((ref, i) => ({ ref, i, buffer: buffers[i % buffers.length] }));
+  const validate = (job: (typeof jobs)[number]) => validateProfile(job.ref.dir, model, params, { currentVersion: state.version, applied }, job.buffer);
+  for await (const [{ ref, i }, result] of inOrder(jobs, validate, readAhead)) {
     signal?.throwIfAborted();
     const who = { email: ref.email, profile: ref.profile };
     if (!result.ok) {
@@ -112,9 +126,12 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
         if (params.serverClipNorm > 0) clipL2(delta.values, params.serverClipNorm);
         if (siteEmail !== ref.email) flush();
         siteEmail = ref.email;
-        siteDeltas.push({ values: delta.values, weight });
+        // values live in a read buffer reused a few deltas later: add them now, or keep a copy until the datasite's last profile
+        const lastOfSite = refs[i + 1]?.email !== ref.email;
+        siteDeltas.push({ values: lastOfSite && siteDeltas.length === 0 ? delta.values : delta.values.slice(), weight });
         applied.add(delta.manifest.sha256);
         accepted.push({ ...who, deltaSha256: delta.manifest.sha256, weight, staleness });
+        if (lastOfSite) flush();
         logger.debug({ ...who, weight, staleness, norm }, 'delta accepted');
         break;
       }

@@ -18,6 +18,7 @@ import {
   inboxFile,
   KEYS_FILE,
   layoutLength,
+  maskedPayloadBytes,
   MAX_LIST_FILE_BYTES,
   MAX_SMALL_FILE_BYTES,
   MODULUS_BITS,
@@ -386,13 +387,19 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
   const cohort = state.cohort!;
   const u2 = state.u2!;
   const length = layoutLength(state.round.layout);
-  const inputs = new Map<number, { sha256: string; values: Uint32Array }>();
+  // Summed while read (mod 2^32: exact in any order), through one reused buffer: memory stays one input, whatever the cohort.
+  const sum = new Uint32Array(length);
+  const buffer = Buffer.allocUnsafe(maskedPayloadBytes(length));
+  const inputs = new Map<number, { sha256: string }>();
   const invalid: AppError[] = [];
   for (const u of u2) {
     const dir = ctx.ws.secaggAnswersDir(state.roundId, cohort.members[u].email);
     try {
-      const masked = await readMaskedInput(dir, { roundId: state.roundId, length });
-      if (masked !== null) inputs.set(u, { sha256: masked.manifest.sha256, values: masked.values });
+      const masked = await readMaskedInput(dir, { roundId: state.roundId, length }, buffer);
+      if (masked !== null) {
+        addMod(sum, masked.values);
+        inputs.set(u, { sha256: masked.manifest.sha256 });
+      }
     } catch (err) {
       if (!isAppError(err)) throw err;
       invalid.push(err);
@@ -407,8 +414,6 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
     // Nothing that unmasks anyone is published: no unmask.json, no request for shares.
     return abort(ctx, state, `only ${survivors.length} masked inputs arrived in time; the round needs ${cohort.minSurvivors} survivors`);
   }
-  const sum = new Uint32Array(length);
-  for (const u of survivors) addMod(sum, inputs.get(u)!.values);
   await writeFileAtomic(maskedSumFile(ctx, state.roundId), encodeNpy(sum, [length]), { private: true });
   const next: RoundState = {
     ...state,

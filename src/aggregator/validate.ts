@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile } from '../shared/atomic';
-import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, parseDeltaManifest, readDelta, sha256Hex, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
+import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, parseDeltaManifest, readDelta, sha256Hex, type Delta, type DeltaExpect, type DeltaManifest, type RowNorms } from '../shared/delta';
 import { AppError, type ErrorCode } from '../shared/errors';
 import { deltaNoiseSigma } from '../shared/privacy';
 
@@ -89,26 +89,12 @@ function checkDeclaredNoise(m: Pick<DeltaManifest, 'clipNorm' | 'noise'>): strin
   return null;
 }
 
-/** Why `values` do not fit `bounds` (naming the norm or row), or null when they do. Also returns the total norm. */
-function checkNorms(values: Float32Array, rank: number, bounds: NormBounds): { norm: number; problem: string | null } {
-  let total = 0;
-  let worstRow = 0;
-  let worstRowNorm = 0;
-  for (let off = 0, row = 0; off < values.length; off += rank, row++) {
-    let sq = 0;
-    for (let a = 0; a < rank; a++) sq += values[off + a] * values[off + a];
-    total += sq;
-    if (sq > worstRowNorm) {
-      worstRowNorm = sq;
-      worstRow = row;
-    }
-  }
-  const norm = Math.sqrt(total);
-  worstRowNorm = Math.sqrt(worstRowNorm);
-  if (norm > bounds.total) return { norm, problem: `L2 norm ${norm.toPrecision(6)} exceeds the allowed ${bounds.total.toPrecision(6)}` };
-  if (worstRowNorm > bounds.row) return { norm, problem: `row ${worstRow} has L2 norm ${worstRowNorm.toPrecision(6)}, above the ${bounds.row.toPrecision(6)} the declared noise allows in one row` };
-  if (norm < bounds.minTotal) return { norm, problem: `L2 norm ${norm.toPrecision(6)} is below the ${bounds.minTotal.toPrecision(6)} that the declared noise would give: it does not carry the noise it declares` };
-  return { norm, problem: null };
+/** Why norms do not fit `bounds` (naming the norm or row), or null when they do. */
+function normProblem({ total, worstRow, worstRowNorm }: RowNorms, bounds: NormBounds): string | null {
+  if (total > bounds.total) return `L2 norm ${total.toPrecision(6)} exceeds the allowed ${bounds.total.toPrecision(6)}`;
+  if (worstRowNorm > bounds.row) return `row ${worstRow} has L2 norm ${worstRowNorm.toPrecision(6)}, above the ${bounds.row.toPrecision(6)} the declared noise allows in one row`;
+  if (total < bounds.minTotal) return `L2 norm ${total.toPrecision(6)} is below the ${bounds.minTotal.toPrecision(6)} that the declared noise would give: it does not carry the noise it declares`;
+  return null;
 }
 
 /** The manifest alone if it parses (cheap: no payload), else null; never throws. */
@@ -126,13 +112,15 @@ export async function peekManifest(profileDir: string): Promise<DeltaManifest | 
  * Decide about the delta a profile folder holds. `applied` holds the content
  * hashes merged so far (earlier rounds and this one). Expected failures come back
  * as `rejected` with their error code; only I/O failures the participant cannot
- * cause (EIO, EMFILE) are thrown.
+ * cause (EIO, EMFILE) are thrown. With `buffer` (see `readDelta`), an accepted
+ * delta's values are a view of it.
  */
 export async function validateProfile(
   profileDir: string,
   model: DeltaExpect,
   policy: ValidationPolicy,
   view: { currentVersion: number; applied: ReadonlySet<string> },
+  buffer?: Buffer,
 ): Promise<Validation> {
   const peeked = await peekManifest(profileDir);
   if (peeked && view.applied.has(peeked.sha256)) return { kind: 'replay', sha256: peeked.sha256 };
@@ -150,7 +138,7 @@ export async function validateProfile(
   }
   let delta: Delta | null;
   try {
-    delta = await readDelta(profileDir, model);
+    delta = await readDelta(profileDir, model, { manifest: peeked ?? undefined, buffer });
   } catch (err) {
     if (err instanceof AppError) return { kind: 'rejected', sha256: peeked?.sha256 ?? null, code: err.code, message: err.message };
     throw err;
@@ -168,7 +156,7 @@ export async function validateProfile(
   if (m.clipNorm > policy.clipNorm) return reject('ERR_DELTA_NORM', `declared clipNorm ${m.clipNorm} exceeds the aggregator's DELTA_CLIP_NORM=${policy.clipNorm}`);
   const noiseProblem = checkDeclaredNoise(m);
   if (noiseProblem) return reject('ERR_DELTA_NORM', noiseProblem);
-  const { norm, problem } = checkNorms(delta.values, m.rank, normBounds(m, policy.noiseTolerance));
+  const problem = normProblem(delta.norms, normBounds(m, policy.noiseTolerance));
   if (problem) return reject('ERR_DELTA_NORM', `${problem} (clipNorm ${m.clipNorm}, noise sigma ${m.noise?.sigma ?? 0})`);
-  return { kind: 'accepted', delta, weight: m.weight * policy.staleDecay ** staleness, staleness, norm };
+  return { kind: 'accepted', delta, weight: m.weight * policy.staleDecay ** staleness, staleness, norm: delta.norms.total };
 }

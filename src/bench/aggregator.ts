@@ -89,8 +89,57 @@ function child(childEntry: string, task: AggregatorTask, args: AggregatorTaskArg
   });
 }
 
+/** The payload files of the published deltas (what the numpy loop reads). */
+async function payloadFiles(dataDir: string): Promise<string[]> {
+  const files: string[] = [];
+  const datasites = path.join(dataDir, 'datasites');
+  for (const email of (await fs.readdir(datasites)).sort()) {
+    const dir = new Workspace({ email, dataDir }, EVAL_APP_NAME).profileDir(PROFILE);
+    const names = await fs.readdir(dir).catch(() => []);
+    for (const name of names) if (/^delta-[0-9a-f]{16}\.npy$/.test(name)) files.push(path.join(dir, name));
+  }
+  return files;
+}
+
+export interface NumpyLoop {
+  files: number;
+  bytes: number;
+  ms: number;
+  numpy: string;
+}
+
+const NUMPY_LOOP = path.join(PROJECT_ROOT, 'src', 'bench', 'numpy_loop.py');
+
+/** Run src/bench/numpy_loop.py with `args` (the file list on stdin); null when python3, numpy (or cryptography for masks) is missing. */
+export function numpyLoop(args: string[], files: readonly string[] = []): Promise<NumpyLoop | null> {
+  return new Promise((resolve) => {
+    const child = execFile('python3', [NUMPY_LOOP, ...args], { maxBuffer: BYTES_PER_MB }, (err, stdout) => {
+      if (err) resolve(null);
+      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyLoop);
+    });
+    child.stdin?.end(files.join('\n'));
+  });
+}
+
+/** Throughput in MB/s of `bytes` processed in `ms`. */
+export const mbPerSec = (bytes: number, ms: number) => Math.round(bytes / BYTES_PER_MB / (ms / 1000));
+
+/**
+ * The numpy anchor of a figure: the faster of two runs of the loop over the same
+ * files (one before, one after the measured run, so both see the same page cache
+ * and a changing machine load hurts the anchor no more than the figure).
+ */
+export async function numpyAnchor(args: string[], files: readonly string[], measured: () => Promise<void>): Promise<NumpyLoop | null> {
+  const before = await numpyLoop(args, files);
+  await measured();
+  const after = before === null ? null : await numpyLoop(args, files);
+  if (before === null || after === null) return before ?? after;
+  return before.ms <= after.ms ? before : after;
+}
+
 export async function benchAggregator(catalog: Catalog, cases: readonly AggregatorCase[], childEntry: string, log: (line: string) => void) {
   const round1 = (x: number) => Math.round(x * 10) / 10;
+  const round2 = (x: number) => Math.round(x * 100) / 100;
   const out = [];
   for (const { participants, rank, onDisk } of cases) {
     const items = catalog.items.length;
@@ -99,9 +148,19 @@ export async function benchAggregator(catalog: Catalog, cases: readonly Aggregat
     try {
       const args: AggregatorTaskArgs = { dataDir: path.join(root, 'SyftBox'), participants, items, rank, vocabHash: catalog.hash };
       const { writeMs } = await child(childEntry, 'write-deltas', args);
-      const { roundMs, accepted, rejected, peakRssMb } = await child(childEntry, 'round', args);
-      const row = { participants, items, rank, deltaMb: round1((items * rank * FLOAT32_BYTES) / BYTES_PER_MB), totalMb: Math.round(bytes / BYTES_PER_MB), tempRoot: path.dirname(root), writeMs, roundMs, accepted, rejected, peakRssMb };
-      log(`aggregator round: ${participants} deltas of ${items} x ${rank} (${row.totalMb} MB under ${row.tempRoot}): ${row.roundMs} ms, peak RSS ${row.peakRssMb} MB (writing them took ${row.writeMs} ms)`);
+      const files = await payloadFiles(args.dataDir);
+      let round: Record<string, number> = {};
+      const numpy = await numpyAnchor(['float32'], files, async () => {
+        round = await child(childEntry, 'round', args);
+      });
+      const { roundMs, accepted, rejected, peakRssMb } = round;
+      const loadAverage = os.loadavg().map(round1);
+      const mbs = mbPerSec(bytes, roundMs);
+      const numpyMbs = numpy ? mbPerSec(numpy.bytes, numpy.ms) : null;
+      const ratioToNumpy = numpyMbs ? round2(mbs / numpyMbs) : null;
+      const row = { participants, items, rank, deltaMb: round1((items * rank * FLOAT32_BYTES) / BYTES_PER_MB), totalMb: Math.round(bytes / BYTES_PER_MB), tempRoot: path.dirname(root), writeMs, roundMs, mbPerSec: mbs, accepted, rejected, peakRssMb, numpyMs: numpy?.ms ?? null, numpyMbPerSec: numpyMbs, ratioToNumpy, loadAverage };
+      const anchor = numpy ? `${ratioToNumpy}x the numpy loop over the same files (${Math.round(numpy.ms)} ms, ${numpyMbs} MB/s)` : 'no numpy here (python3 -c "import numpy" fails): no anchor in this run';
+      log(`aggregator round: ${participants} deltas of ${items} x ${rank} (${row.totalMb} MB under ${row.tempRoot}): ${roundMs} ms = ${mbs} MB/s = ${anchor}; peak RSS ${peakRssMb} MB; load average ${loadAverage.join(' ')} (writing them took ${writeMs} ms)`);
       out.push(row);
     } finally {
       await fs.rm(root, { recursive: true, force: true });

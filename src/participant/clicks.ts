@@ -12,9 +12,9 @@ import type { Logger } from '../shared/log';
  *
  * Why append-only, not temp + rename like every other published file: the log
  * only grows, and rewriting it whole per click would cost O(size) per click and
- * race with itself. Appends keep the guarantee readers need instead: every row
- * is one `write()` of a complete line ending in `\n` through `O_APPEND` (whole
- * small appends do not interleave, even across processes on a local disk), and a
+ * race with itself. Appends keep the guarantee readers need instead: every batch
+ * of rows is one `write()` of complete lines ending in `\n` through `O_APPEND`
+ * (whole appends do not interleave, even across processes on a local disk), and a
  * reader ignores a final line without `\n`, so a crash or a sync caught
  * mid-append costs at most that one unfinished row.
  *
@@ -47,7 +47,7 @@ const FSYNC_INTERVAL_MS = 200;
 /**
  * The writer of one click log. Every append in this process goes through one
  * queue: rows that arrive while a batch is being written form the next batch,
- * and each row is one `write()` of a whole line; `append` resolves once its row
+ * and each batch is one `write()` of whole lines; `append` resolves once its row
  * is written. An fsync follows within FSYNC_INTERVAL_MS.
  */
 export class ClickLog {
@@ -139,7 +139,7 @@ export class ClickLog {
         await terminateTornTail(handle);
         this.prepared = true;
       }
-      for (const line of lines) await writeWhole(handle, line);
+      await writeWhole(handle, lines.length === 1 ? lines[0] : Buffer.concat(lines));
     } finally {
       await handle.close();
     }

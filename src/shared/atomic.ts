@@ -81,6 +81,29 @@ interface ReadLimits {
  * Returns null when the file does not exist: for synced files, absence is normal.
  */
 export async function readRegularFile(file: string, { maxBytes }: ReadLimits): Promise<Buffer | null> {
+  return withRegularFile(file, maxBytes, (handle) => handle.readFile());
+}
+
+/**
+ * `readRegularFile` into `target`, a buffer the caller reuses from file to file (no
+ * allocation, no copy per file): resolves to the view of `target` holding the file's
+ * bytes, valid until the caller reads the next file into it. The file may be at most
+ * `target.length` bytes (else ERR_FILE_TOO_LARGE).
+ */
+export async function readRegularFileInto(file: string, target: Buffer): Promise<Buffer | null> {
+  return withRegularFile(file, target.length, async (handle, size) => {
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await handle.read(target, filled, size - filled, filled);
+      if (bytesRead === 0) break; // truncated meanwhile: the caller's checks (hash, shape) see the short read
+      filled += bytesRead;
+    }
+    return target.subarray(0, filled);
+  });
+}
+
+/** Open `file` without following symlinks, check it is a regular file of at most `maxBytes`, and run `read` on it. */
+async function withRegularFile<T>(file: string, maxBytes: number, read: (handle: fs.FileHandle, size: number) => Promise<T>): Promise<T | null> {
   let handle: fs.FileHandle;
   try {
     // O_NONBLOCK: a FIFO put in a file's place must not hang the open (and the process); it is refused below.
@@ -97,7 +120,7 @@ export async function readRegularFile(file: string, { maxBytes }: ReadLimits): P
     if (stat.size > maxBytes) {
       throw new AppError('ERR_FILE_TOO_LARGE', `${file} is ${stat.size} bytes; the limit is ${maxBytes}`, { file });
     }
-    return await handle.readFile();
+    return await read(handle, stat.size);
   } finally {
     await handle.close();
   }

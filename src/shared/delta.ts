@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from './atomic';
+import { readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { AppError } from './errors';
+import { isShared, sha256Shared } from './hash-workers';
 import { decodeNpy, encodeNpy } from './npy';
 
 /**
@@ -74,10 +75,49 @@ export interface Delta {
   manifest: DeltaManifest;
   /** Row-major items x rank. */
   values: Float32Array;
+  /** Its norms, from the same pass that checked every value is finite. */
+  norms: RowNorms;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Largest payload file of a delta for `expect`: 4 bytes a value plus the .npy header. */
+export function maxPayloadBytes(expect: Pick<DeltaExpect, 'items' | 'rank'>): number {
+  return expect.items * expect.rank * 4 + NPY_HEADER_SLACK_BYTES;
+}
+
+export interface RowNorms {
+  /** L2 (Frobenius) norm of the whole matrix. */
+  total: number;
+  /** The row with the largest L2 norm (the first of equals), and that norm. */
+  worstRow: number;
+  worstRowNorm: number;
+}
+
+/**
+ * One pass over a row-major matrix of rows of `rank`: its norms, and the index of
+ * its first non-finite value (-1 when all are finite). The squares are summed in
+ * double precision, where no finite float32 overflows (3.4e38² · 10⁷ values <
+ * 1e85), so the sum is finite exactly when every value is: no test per value.
+ */
+export function scanRows(values: Float32Array, rank: number): { nonFinite: number; norms: RowNorms } {
+  let total = 0;
+  let worstRow = 0;
+  let worstSq = 0;
+  for (let off = 0, row = 0; off < values.length; off += rank, row++) {
+    let sq = 0;
+    for (let a = 0; a < rank; a++) sq += values[off + a] * values[off + a];
+    total += sq;
+    if (sq > worstSq) {
+      worstSq = sq;
+      worstRow = row;
+    }
+  }
+  let nonFinite = -1;
+  if (!Number.isFinite(total)) nonFinite = values.findIndex((v) => !Number.isFinite(v));
+  return { nonFinite, norms: { total: Math.sqrt(total), worstRow, worstRowNorm: Math.sqrt(worstSq) } };
 }
 
 /** Write a delta (payload, then manifest) into `profileDir`, removing older payloads. */
@@ -146,21 +186,28 @@ export interface DeltaExpect {
   vocabHash: string;
 }
 
+interface ReadDeltaOptions {
+  /** The manifest, already read and parsed from `profileDir` (saves reading it twice). */
+  manifest?: DeltaManifest;
+  /**
+   * Read the payload into this buffer (at least `maxPayloadBytes(expect)` bytes), reused
+   * from delta to delta: `values` is then a view of it, valid until the next read into it.
+   * In shared memory (`Buffer.from(new SharedArrayBuffer(n))`), it is hashed on a
+   * worker thread (`hash-workers.ts`) while the caller's thread goes on.
+   */
+  buffer?: Buffer;
+}
+
 /**
  * Read and check a published delta: manifest schema, payload hash, shape,
- * vocabulary and finiteness. Returns null when no manifest exists yet.
- * Norm and staleness are policy: the aggregator checks them (`src/aggregator/validate.ts`).
+ * vocabulary and finiteness (and its norms, in the same pass). Returns null when no
+ * manifest exists yet. Norm and staleness are policy: the aggregator checks them
+ * (`src/aggregator/validate.ts`).
  */
-export async function readDelta(profileDir: string, expect: DeltaExpect): Promise<Delta | null> {
+export async function readDelta(profileDir: string, expect: DeltaExpect, options: ReadDeltaOptions = {}): Promise<Delta | null> {
   const manifestFile = path.join(profileDir, DELTA_MANIFEST_NAME);
-  const raw = await readJsonFile(manifestFile, { maxBytes: MAX_MANIFEST_BYTES }).catch((err: unknown) => {
-    if (err instanceof AppError && err.code === 'ERR_FILE_TOO_LARGE') throw new AppError('ERR_DELTA_MANIFEST', err.message, { file: manifestFile });
-    if (err instanceof AppError && err.code === 'ERR_FILE_NOT_REGULAR') throw new AppError('ERR_DELTA_PATH', err.message, { file: manifestFile });
-    if (err instanceof AppError && err.code === 'ERR_JSON_FORMAT') throw new AppError('ERR_DELTA_MANIFEST', err.message, { file: manifestFile });
-    throw err;
-  });
-  if (raw === null) return null;
-  const manifest = parseDeltaManifest(raw, manifestFile);
+  const manifest = options.manifest ?? (await readManifest(manifestFile));
+  if (manifest === null) return null;
   const payloadFile = path.join(profileDir, manifest.payload);
   if (manifest.rank !== expect.rank || manifest.items !== expect.items || manifest.vocabHash !== expect.vocabHash) {
     throw new AppError(
@@ -169,22 +216,34 @@ export async function readDelta(profileDir: string, expect: DeltaExpect): Promis
       { file: manifestFile },
     );
   }
-  const maxBytes = expect.items * expect.rank * 4 + NPY_HEADER_SLACK_BYTES;
-  const bytes = await readRegularFile(payloadFile, { maxBytes }).catch((err: unknown) => {
+  const maxBytes = maxPayloadBytes(expect);
+  if (options.buffer && options.buffer.length < maxBytes) throw new RangeError(`the read buffer holds ${options.buffer.length} bytes; a payload may have ${maxBytes}`);
+  const read = options.buffer ? readRegularFileInto(payloadFile, options.buffer.subarray(0, maxBytes)) : readRegularFile(payloadFile, { maxBytes });
+  const bytes = await read.catch((err: unknown) => {
     if (err instanceof AppError && err.code === 'ERR_FILE_NOT_REGULAR') throw new AppError('ERR_DELTA_PATH', err.message, { file: payloadFile });
     if (err instanceof AppError && err.code === 'ERR_FILE_TOO_LARGE') throw new AppError('ERR_DELTA_SHAPE', err.message, { file: payloadFile });
     throw err;
   });
   if (bytes === null) throw new AppError('ERR_DELTA_MANIFEST', `${manifestFile} names ${manifest.payload}, which does not exist (not synced yet?)`, { file: manifestFile });
-  if (sha256Hex(bytes) !== manifest.sha256) throw new AppError('ERR_DELTA_HASH', `${payloadFile}: sha256 differs from the manifest`, { file: payloadFile });
-  const npy = decodeNpy(bytes, payloadFile, { dtype: '<f4', shape: [expect.items, expect.rank] });
-  const values = npy.data as Float32Array;
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      throw new AppError('ERR_DELTA_NONFINITE', `${payloadFile}: value ${i} (row ${Math.floor(i / expect.rank)}) is ${values[i]}`, { file: payloadFile });
-    }
+  const sha256 = isShared(bytes) ? await sha256Shared(bytes) : sha256Hex(bytes);
+  if (sha256 !== manifest.sha256) throw new AppError('ERR_DELTA_HASH', `${payloadFile}: sha256 differs from the manifest`, { file: payloadFile });
+  const values = decodeNpy(bytes, payloadFile, { dtype: '<f4', shape: [expect.items, expect.rank] }).data as Float32Array;
+  const { nonFinite, norms } = scanRows(values, expect.rank);
+  if (nonFinite >= 0) {
+    throw new AppError('ERR_DELTA_NONFINITE', `${payloadFile}: value ${nonFinite} (row ${Math.floor(nonFinite / expect.rank)}) is ${values[nonFinite]}`, { file: payloadFile });
   }
-  return { manifest, values };
+  return { manifest, values, norms };
+}
+
+/** The manifest in `manifestFile` checked against the schema, or null when there is none; errors carry the delta codes. */
+export async function readManifest(manifestFile: string): Promise<DeltaManifest | null> {
+  const raw = await readJsonFile(manifestFile, { maxBytes: MAX_MANIFEST_BYTES }).catch((err: unknown) => {
+    if (err instanceof AppError && err.code === 'ERR_FILE_TOO_LARGE') throw new AppError('ERR_DELTA_MANIFEST', err.message, { file: manifestFile });
+    if (err instanceof AppError && err.code === 'ERR_FILE_NOT_REGULAR') throw new AppError('ERR_DELTA_PATH', err.message, { file: manifestFile });
+    if (err instanceof AppError && err.code === 'ERR_JSON_FORMAT') throw new AppError('ERR_DELTA_MANIFEST', err.message, { file: manifestFile });
+    throw err;
+  });
+  return raw === null ? null : parseDeltaManifest(raw, manifestFile);
 }
 
 /** L2 (Frobenius) norm of a flat matrix, accumulated in double precision. */

@@ -23,6 +23,7 @@ const PREFIX_BYTES = 10; // magic (6) + version (2) + header length (2)
 const HEADER_ALIGN = 64;
 /** Headers longer than this are hostile: real ones for our shapes are < 128 bytes. */
 const MAX_HEADER_BYTES = 4096;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Encode a typed array as an .npy file. `shape` must multiply to `data.length`. */
 export function encodeNpy(data: Float32Array | Int32Array | Uint32Array, shape: number[]): Buffer {
@@ -40,7 +41,7 @@ export function encodeNpy(data: Float32Array | Int32Array | Uint32Array, shape: 
   out.writeUInt16LE(header.length, 8);
   out.write(header, PREFIX_BYTES, 'latin1');
   const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (isLittleEndian()) body.copy(out, PREFIX_BYTES + header.length);
+  if (LITTLE_ENDIAN) body.copy(out, PREFIX_BYTES + header.length);
   else swapInto(body, out, PREFIX_BYTES + header.length);
   return out;
 }
@@ -53,7 +54,10 @@ interface DecodeExpect {
 
 /**
  * Decode an .npy buffer, checking every claim the header makes against the bytes
- * that are really there. `source` names the file in error messages.
+ * that are really there. `source` names the file in error messages. The values are
+ * read in place: `data` is a view of `buf` (no copy) on a little-endian machine when
+ * the data is 4-byte aligned in memory, so a caller that reuses `buf` for the next
+ * file must be done with `data` first (or copy it).
  */
 export function decodeNpy(buf: Uint8Array, source: string, expect: DecodeExpect = {}): NpyArray {
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -99,16 +103,15 @@ export function decodeNpy(buf: Uint8Array, source: string, expect: DecodeExpect 
     const ok = expect.shape.length === shape.length && expect.shape.every((n, i) => n === -1 || n === shape[i]);
     if (!ok) fail(`shape (${shape.join(', ')}), expected (${expect.shape.map((n) => (n === -1 ? '*' : n)).join(', ')})`);
   }
+  const Type = descr === '<f4' ? Float32Array : descr === '<u4' ? Uint32Array : Int32Array;
+  const offset = bytes.byteOffset + dataStart;
+  // In place: the header pads the data to a 64-byte boundary of the file, so it is aligned whenever the buffer is.
+  if (LITTLE_ENDIAN && offset % 4 === 0) return { dtype: descr as NpyDtype, shape, data: new Type(bytes.buffer as ArrayBuffer, offset, count) };
   const copy = new ArrayBuffer(needed);
   const view = Buffer.from(copy);
-  if (isLittleEndian()) bytes.copy(view, 0, dataStart, dataStart + needed);
+  if (LITTLE_ENDIAN) bytes.copy(view, 0, dataStart, dataStart + needed);
   else swapInto(bytes.subarray(dataStart, dataStart + needed), view, 0);
-  const data = descr === '<f4' ? new Float32Array(copy) : descr === '<u4' ? new Uint32Array(copy) : new Int32Array(copy);
-  return { dtype: descr as NpyDtype, shape, data };
-}
-
-function isLittleEndian(): boolean {
-  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  return { dtype: descr as NpyDtype, shape, data: new Type(copy) };
 }
 
 function swapInto(src: Buffer, dst: Buffer, offset: number): void {

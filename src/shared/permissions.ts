@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { compileTemplate, isTemplate, templateData } from './acl-template';
@@ -471,9 +471,33 @@ export interface ReadPermissionOptions {
  */
 export async function readPermissionFolder(datasitesDir: string, folderRel: string, options: ReadPermissionOptions = {}): Promise<PermissionFile | null> {
   const folder = path.join(datasitesDir, ...folderRel.split('/'));
-  const current = await readCachedPermissions(path.join(folder, PERMISSION_FILE), (text, file) => parsePermissions(text, file, options.onUnknownKeys));
+  const current = await readCachedPermissions(path.join(folder, PERMISSION_FILE), (text, file) => parseShared(text, file, options.onUnknownKeys));
   if (current !== null || options.legacy === false) return current;
   return readCachedPermissions(path.join(folder, LEGACY_PERMISSION_FILE), parseLegacyPermissions);
+}
+
+/**
+ * Parsed permission files by text. Every participant's app writes the same few files,
+ * so a round over thousands of datasites parses a handful of texts, not one file per
+ * folder. Only clean parses are shared: a text with unknown keys is parsed (and
+ * reported against its own file) each time. PermissionFile values are never modified.
+ */
+const sharedParses = new Map<string, PermissionFile>();
+const MAX_SHARED_PARSES = 1000;
+
+function parseShared(text: string, file: string, onUnknownKeys: UnknownKeysHandler = logUnknownKeys): PermissionFile {
+  const known = sharedParses.get(text);
+  if (known !== undefined) return known;
+  let clean = true;
+  const parsed = parsePermissions(text, file, (info) => {
+    clean = false;
+    onUnknownKeys(info);
+  });
+  if (clean) {
+    if (sharedParses.size >= MAX_SHARED_PARSES) sharedParses.clear();
+    sharedParses.set(text, parsed);
+  }
+  return parsed;
 }
 
 /**
@@ -488,15 +512,11 @@ const permissionCache = new Map<string, { key: string; value: CachedPermissions 
 const MAX_CACHED_PERMISSION_FILES = 10_000;
 
 async function readCachedPermissions(file: string, parse: (text: string, file: string) => PermissionFile): Promise<PermissionFile | null> {
-  let key: string;
-  try {
-    const stat = await fs.lstat(file);
-    if (!stat.isFile() || stat.size === 0) return null; // never synced, so the server has no such file
-    key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  // Synchronous on purpose: most folders have no permission file, and an async lstat builds an
+  // ENOENT error (with its stack) for each; this returns undefined in microseconds.
+  const stat = lstatSync(file, { throwIfNoEntry: false });
+  if (stat === undefined || !stat.isFile() || stat.size === 0) return null; // a file never synced: the server has no such file
+  const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
   let value = permissionCache.get(file)?.key === key ? permissionCache.get(file)?.value : undefined;
   if (value === undefined) {
     value = await parseFile(file, parse);
@@ -520,43 +540,83 @@ async function parseFile(file: string, parse: (text: string, file: string) => Pe
 }
 
 /**
- * The permission files that may govern `rel` (a path relative to datasites/), by
- * folder. A malformed permission file is skipped (the folder above governs), as
- * the server skips it.
+ * Access checks against one snapshot of the permission files on disk: each folder's
+ * file is read the first time a check needs it and reused by every later check
+ * through the same reader. A round asks two questions (may the aggregator read it,
+ * may anyone else write it) about every profile, and profiles share their datasite's
+ * upper folders, so one reader per round reads each folder once instead of once per
+ * question per profile. A reader made later sees the files as they are then (the
+ * parsed files themselves are cached across readers while unchanged, see
+ * `readCachedPermissions`). A malformed permission file is skipped (the folder above
+ * governs), as the server skips it.
  */
-async function governingFiles(datasitesDir: string, rel: string): Promise<Map<string, PermissionFile>> {
-  const files = new Map<string, PermissionFile>();
-  for (const folder of ancestorFolders(rel)) {
-    const file = await readPermissionFolder(datasitesDir, folder).catch((err: unknown) => {
-      if (!isAppError(err, 'ERR_PERMISSION_FILE')) throw err;
-      if (!reportedMalformed.has(err)) {
-        reportedMalformed.add(err);
-        moduleLogger('permissions').warn({ file: err.file, err: err.message }, 'permission file does not parse; like the server, the folder above governs');
-      }
-      return null;
-    });
-    if (file !== null) files.set(folder, file);
-  }
-  return files;
+export interface PermissionReader {
+  /** Effective access of `user` to `target` (absolute path of a file inside <dataDir>/datasites/<owner>/...). */
+  accessOf(user: string, target: string, now?: Date): Promise<AccessLevel>;
+  canRead(user: string, target: string): Promise<boolean>;
+  /** `otherWriters` of `target`. */
+  writersBesidesOwner(target: string): Promise<string[]>;
+}
+
+export function permissionReader(datasitesDir: string): PermissionReader {
+  const folders = new Map<string, Promise<PermissionFile | null>>();
+  const folderFile = (folder: string) => {
+    let file = folders.get(folder);
+    if (file === undefined) folders.set(folder, (file = readGoverningFolder(datasitesDir, folder)));
+    return file;
+  };
+  /** The permission files that may govern `rel` (relative to datasites/), by folder. */
+  const governingFiles = async (rel: string) => {
+    const files = new Map<string, PermissionFile>();
+    for (const folder of ancestorFolders(rel)) {
+      const file = await folderFile(folder);
+      if (file !== null) files.set(folder, file);
+    }
+    return files;
+  };
+  const reader: PermissionReader = {
+    async accessOf(user, target, now = new Date()) {
+      const rel = toDatasitesRelative(datasitesDir, target);
+      return evaluate(await governingFiles(rel), user, rel, now);
+    },
+    async canRead(user, target) {
+      return grants(await reader.accessOf(user, target), 'read');
+    },
+    async writersBesidesOwner(target) {
+      const rel = toDatasitesRelative(datasitesDir, target);
+      return otherWriters(await governingFiles(rel), rel);
+    },
+  };
+  return reader;
+}
+
+/** The permission file of a folder as it governs (null when absent, or malformed: logged once per version). */
+async function readGoverningFolder(datasitesDir: string, folder: string): Promise<PermissionFile | null> {
+  return readPermissionFolder(datasitesDir, folder).catch((err: unknown) => {
+    if (!isAppError(err, 'ERR_PERMISSION_FILE')) throw err;
+    if (!reportedMalformed.has(err)) {
+      reportedMalformed.add(err);
+      moduleLogger('permissions').warn({ file: err.file, err: err.message }, 'permission file does not parse; like the server, the folder above governs');
+    }
+    return null;
+  });
 }
 
 /** Effective access of `user` to `target` (absolute path of a file inside <dataDir>/datasites/<owner>/...) under the permission files on disk. */
 export async function accessOf(datasitesDir: string, user: string, target: string, now: Date = new Date()): Promise<AccessLevel> {
-  const rel = toDatasitesRelative(datasitesDir, target);
-  return evaluate(await governingFiles(datasitesDir, rel), user, rel, now);
+  return permissionReader(datasitesDir).accessOf(user, target, now);
 }
 
 /** `otherWriters` of a file on disk. */
 export async function writersBesidesOwner(datasitesDir: string, target: string): Promise<string[]> {
-  const rel = toDatasitesRelative(datasitesDir, target);
-  return otherWriters(await governingFiles(datasitesDir, rel), rel);
+  return permissionReader(datasitesDir).writersBesidesOwner(target);
 }
 
 /** Parse failures already logged: one line per version of a malformed file (the cache keeps one error object per version). */
 const reportedMalformed = new WeakSet<AppError>();
 
 export async function canRead(datasitesDir: string, user: string, target: string): Promise<boolean> {
-  return grants(await accessOf(datasitesDir, user, target), 'read');
+  return permissionReader(datasitesDir).canRead(user, target);
 }
 
 /** Where a reader runs: a Workspace. */

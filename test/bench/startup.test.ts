@@ -32,10 +32,12 @@ describe('production build (npm run build)', () => {
     expect(JSON.parse(built.stdout)).toEqual(JSON.parse(sources.stdout));
   }, BUILD_MS);
 
-  it('starts --help faster than tsx does (medians of interleaved runs)', async () => {
+  it('starts --help faster than tsx does (interleaved runs)', async () => {
     const commands = startupCommands(DIST);
-    const medians = await timeCommands({ build: commands['build --help'], tsx: commands['tsx --help'] }, 5);
+    const times = await timeCommands({ build: commands['build --help'], tsx: commands['tsx --help'] }, 5);
     // tsx compiles every module it loads; the build loads two small files. Measured ~4x on an idle machine.
-    expect(medians.build).toBeLessThan(medians.tsx * 0.75);
+    // CPU time where the platform gives it: it moves far less than wall time with the machine's load.
+    const cost = (t: { wallMs: number; cpuMs: number | null }) => t.cpuMs ?? t.wallMs;
+    expect(cost(times.build)).toBeLessThan(cost(times.tsx) * 0.75);
   }, BUILD_MS);
 });

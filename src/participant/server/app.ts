@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -110,7 +112,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   app.addHook('onClose', async () => clickLog.flushed());
 
-  void app.register(fastifyStatic, { root: options.uiDir ?? path.join(PROJECT_ROOT, 'ui'), prefix: '/', wildcard: false, list: false, index: ['index.html'], dotfiles: 'deny' });
+  const uiDir = options.uiDir ?? path.join(PROJECT_ROOT, 'ui');
+  void app.register(fastifyStatic, { root: uiDir, prefix: '/', wildcard: false, list: false, index: false, dotfiles: 'deny' });
+  const index = fileInMemory(path.join(uiDir, 'index.html'));
+  app.get('/', async (request, reply) => {
+    const page = await index();
+    if (request.headers['if-none-match'] === page.etag) return reply.code(304).send();
+    return reply.type('text/html; charset=utf-8').header('etag', page.etag).header('cache-control', 'no-cache').send(page.body);
+  });
   registerRoutes(app, {
     config,
     ws,
@@ -133,6 +142,25 @@ export function buildApp(options: AppOptions): FastifyInstance {
     uiDir: options.uiDir,
   });
   return app;
+}
+
+/**
+ * `GET /` is the most requested URL (every visit and reload): its file is served
+ * from memory, checked against the disk with one stat per request (an edited
+ * ui/index.html shows at the next load), instead of a stat, open, read and close
+ * through the static plugin.
+ */
+function fileInMemory(file: string): () => Promise<{ body: Buffer; etag: string }> {
+  let cached: { key: string; body: Buffer; etag: string } | null = null;
+  return async () => {
+    const stat = await fs.stat(file);
+    const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    if (cached?.key !== key) {
+      const body = await fs.readFile(file);
+      cached = { key, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+    }
+    return cached;
+  };
 }
 
 interface ListenOptions {

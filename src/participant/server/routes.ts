@@ -57,27 +57,26 @@ interface RouteContext {
 }
 
 /**
- * Both lists change only when the participant retrains or a Global_V arrives
- * (minutes apart), but computing them reads the model files and ranks every
- * item: one computation serves every page view of the next RECS_FRESH_MS, and
- * concurrent requests share the one in flight.
+ * Both lists (and the status) change only when the participant retrains or a
+ * Global_V arrives (minutes apart), but computing them reads the model files (and
+ * ranks every item): one computation serves every request of the next
+ * FRESH_MS, and concurrent requests share the one in flight.
  */
-const RECS_FRESH_MS = 1000;
+const FRESH_MS = 1000;
 
-function freshRecommendations(ctx: RouteContext): () => ReturnType<typeof loadRecommendations> {
-  let cached: { at: number; recs: ReturnType<typeof loadRecommendations> } | null = null;
+function freshFor<T>(now: () => Date, compute: () => Promise<T>): () => Promise<T> {
+  let cached: { at: number; value: Promise<T> } | null = null;
   return () => {
-    const now = ctx.now().getTime();
-    if (cached === null || now - cached.at >= RECS_FRESH_MS || now < cached.at) {
-      const recs = loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
-      const entry = { at: now, recs };
+    const at = now().getTime();
+    if (cached === null || at - cached.at >= FRESH_MS || at < cached.at) {
+      const entry = { at, value: compute() };
       cached = entry;
       // a failure is not remembered: the next request tries again
-      recs.catch(() => {
+      entry.value.catch(() => {
         if (cached === entry) cached = null;
       });
     }
-    return cached.recs;
+    return cached.value;
   };
 }
 
@@ -247,12 +246,8 @@ async function createPageView(ctx: RouteContext, recommendations: () => ReturnTy
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const recommendations = freshRecommendations(ctx);
-  app.get('/api/health', { schema: { querystring: emptyObject, response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } }, ...errorResponses } } }, async () => ({
-    status: 'ok',
-  }));
-
-  app.get('/api/status', { schema: { querystring: emptyObject, response: { 200: statusSchema, ...errorResponses } } }, async () => {
+  const recommendations = freshFor(ctx.now, () => loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN));
+  const status = freshFor(ctx.now, async () => {
     const state = await readProfileState(ctx.ws.privateDir(ctx.profile));
     const global = state ? await readGrantedGlobal(ctx.ws, ctx.config.AGGREGATOR_DATASITE, { items: state.items, rank: state.rank, vocabHash: state.vocabHash }, ctx.logger) : null;
     return {
@@ -264,6 +259,11 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       protection: protectionStatement(ctx.config),
     };
   });
+  app.get('/api/health', { schema: { querystring: emptyObject, response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } }, ...errorResponses } } }, async () => ({
+    status: 'ok',
+  }));
+
+  app.get('/api/status', { schema: { querystring: emptyObject, response: { 200: statusSchema, ...errorResponses } } }, status);
 
   app.post(
     '/api/views',

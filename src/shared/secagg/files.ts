@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../atomic';
+import { readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { sha256Hex } from '../delta';
 import { AppError } from '../errors';
 import { decodeNpy, encodeNpy } from '../npy';
@@ -517,17 +517,26 @@ export async function writeMaskedInput(dir: string, roundId: string, values: Uin
   return manifest;
 }
 
+/** Largest payload file of a masked input of `length` values: 4 bytes a value plus the .npy header. */
+export function maskedPayloadBytes(length: number): number {
+  return length * 4 + NPY_HEADER_SLACK_BYTES;
+}
+
 /**
  * Read a member's masked input: manifest, payload, sha256, dtype `<u4` and
- * length. Null while the manifest or its payload is absent (SyftBox syncs the
+ * length. With `buffer` (at least `maskedPayloadBytes(length)`, reused from input
+ * to input), the payload is read into it and `values` is a view of it, valid until
+ * the next read into it. Null while the manifest or its payload is absent (SyftBox syncs the
  * small manifest first); an AppError naming the file for anything wrong.
  */
-export async function readMaskedInput(dir: string, expect: FileExpect & { length: number }): Promise<MaskedInput | null> {
+export async function readMaskedInput(dir: string, expect: FileExpect & { length: number }, buffer?: Buffer): Promise<MaskedInput | null> {
   const manifestFile = path.join(dir, MASKED_MANIFEST);
   const manifest = await readPhaseFile(manifestFile, MAX_SMALL_FILE_BYTES, (v, f) => parseMaskedManifest(v, f, expect));
   if (manifest === null) return null;
   const payloadFile = path.join(dir, manifest.payload);
-  const bytes = await readRegularFile(payloadFile, { maxBytes: expect.length * 4 + NPY_HEADER_SLACK_BYTES });
+  const maxBytes = maskedPayloadBytes(expect.length);
+  if (buffer && buffer.length < maxBytes) throw new RangeError(`the read buffer holds ${buffer.length} bytes; a masked payload may have ${maxBytes}`);
+  const bytes = await (buffer ? readRegularFileInto(payloadFile, buffer.subarray(0, maxBytes)) : readRegularFile(payloadFile, { maxBytes }));
   if (bytes === null) return null;
   if (sha256Hex(bytes) !== manifest.sha256) throw new AppError('ERR_SECAGG_FILE', `${payloadFile}: sha256 differs from ${MASKED_MANIFEST}`, { file: payloadFile });
   const npy = decodeNpy(bytes, payloadFile, { dtype: '<u4', shape: [expect.length] });

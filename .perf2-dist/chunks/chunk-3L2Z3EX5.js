@@ -1,0 +1,194 @@
+// src/shared/errors.ts
+var USAGE_CODES = /* @__PURE__ */ new Set([
+  "ERR_CONFIG_INVALID",
+  "ERR_CONFIG_MISSING",
+  "ERR_USAGE",
+  "ERR_SYFTBOX_CONFIG",
+  "ERR_NODE_VERSION"
+]);
+var AppError = class extends Error {
+  code;
+  file;
+  row;
+  constructor(code, message, where = {}) {
+    super(message, where.cause === void 0 ? void 0 : { cause: where.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.file = where.file;
+    this.row = where.row;
+  }
+  /** Exit code for the CLI: 2 for usage/configuration, 1 for runtime failures. */
+  get exitCode() {
+    return USAGE_CODES.has(this.code) ? 2 : 1;
+  }
+};
+function isAppError(err, code) {
+  return err instanceof AppError && (code === void 0 || err.code === code);
+}
+function formatError(err) {
+  if (err instanceof AppError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+// src/shared/config.ts
+import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseDotenv } from "dotenv";
+var VARIABLES = {
+  // identity and folders
+  APP_NAME: { kind: { type: "string" }, default: "syftbox-netflix-svd", doc: "app folder name under apps/, app_data/ and private/" },
+  AGGREGATOR_DATASITE: { kind: { type: "email" }, default: "", doc: "email of the datasite that runs the aggregator (required for participant and aggregator roles)" },
+  SYFTBOX_CLIENT_CONFIG_PATH: { kind: { type: "path" }, default: "", doc: "SyftBox client config (JSON with email, data_dir); SyftBox sets it for apps; else ~/.syftbox/config.json, else the embedded local root" },
+  LOCAL_ROOT: { kind: { type: "path" }, default: "local-syftbox", doc: "embedded SyftBox-layout root used when no SyftBox client config exists (relative to the app folder)" },
+  LOCAL_EMAIL: { kind: { type: "email" }, default: "me@local.syftbox", doc: "email of your datasite in the embedded local root" },
+  OUTPUT_DIR: { kind: { type: "path" }, default: "netflix_data", doc: "folder holding profile_<n>/<NETFLIX_CSV> (relative to the app folder)" },
+  NETFLIX_CSV: { kind: { type: "string" }, default: "NetflixViewingHistory.csv", doc: "file name of the export inside each profile folder (NetflixViewingHistory.csv or ViewingActivity.csv)" },
+  NETFLIX_PROFILES: { kind: { type: "list" }, default: "profile_0", doc: "comma-separated profile folders under OUTPUT_DIR" },
+  DATE_ORDER: { kind: { type: "enum", values: ["auto", "dmy", "mdy", "ymd"] }, default: "auto", doc: "day/month order of NetflixViewingHistory.csv dates; auto detects it per file" },
+  CATALOG_PATH: { kind: { type: "path" }, default: "", doc: "catalogue CSV (netflix_titles.csv columns); empty = the shipped compact catalogue" },
+  // web page
+  WEB_HOST: { kind: { type: "string" }, default: "127.0.0.1", doc: "address the page binds to" },
+  WEB_ALLOW_REMOTE: { kind: { type: "bool" }, default: "false", doc: "allow a WEB_HOST other machines can reach (the page shows your recommendations and viewing insights and has no login); warned about on every start" },
+  WEB_PORT: { kind: { type: "int", min: 0, max: 65535 }, default: "8081", doc: "page port when SYFTBOX_ASSIGNED_PORT is not set" },
+  RECS_PER_COLUMN: { kind: { type: "int", min: 1, max: 50 }, default: "5", doc: "shows per column on the page" },
+  DIVERSITY: { kind: { type: "number", min: 0, max: 1 }, default: "0", doc: "MMR diversity weight for re-ranking (0 = off)" },
+  // logging
+  LOG_LEVEL: { kind: { type: "enum", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] }, default: "info", doc: "pino log level" },
+  // model
+  MODEL_RANK: { kind: { type: "int", min: 1, max: 256 }, default: "32", doc: "rank of the item and user factors" },
+  SEED: { kind: { type: "int", min: 0, max: 2 ** 31 - 1 }, default: "42", doc: "seed for the deterministic initialization and sampling" },
+  ALS_REG: { kind: { type: "number", min: 0, max: 1e3 }, default: "1", doc: "L2 regularization (lambda) of user and item factors" },
+  ALS_ALPHA: { kind: { type: "number", min: 0, max: 1e4 }, default: "2", doc: "confidence scale: c = 1 + alpha * confidence" },
+  LOCAL_EPOCHS: { kind: { type: "int", min: 1, max: 1e3 }, default: "1", doc: "local passes over the item factors per training" },
+  LOCAL_LR: { kind: { type: "number", min: 0, max: 1e3 }, default: "100", doc: 'largest local step of the item-factor update; the step is capped where the loss is guaranteed to fall, so a large value means "always the safe step"' },
+  FEEDBACK_MODE: { kind: { type: "enum", values: ["implicit", "stars"] }, default: "implicit", doc: "implicit confidence, or the original app's 1-5 star rules" },
+  RECENCY_HALF_LIFE_DAYS: { kind: { type: "number", min: 1, max: 1e5 }, default: "180", doc: "half-life of the recency weight in the confidence" },
+  // privacy of deltas
+  DELTA_CLIP_NORM: { kind: { type: "number", min: 1e-6, max: 1e6 }, default: "1", doc: "L2 bound every published delta is clipped to" },
+  DP_EPSILON: { kind: { type: "number", min: 0, max: 1e3 }, default: "0", doc: "epsilon of the Gaussian mechanism per published delta (0 = no noise)" },
+  DP_DELTA: { kind: { type: "number", min: 0, max: 0.1 }, default: "0.00001", doc: "delta of the Gaussian mechanism per published delta" },
+  PRIVACY_BUDGET_EPSILON: { kind: { type: "number", min: 0, max: 1e5 }, default: "50", doc: "total epsilon a profile may spend; publishing stops when reached" },
+  // secure aggregation
+  SECURE_AGGREGATION: { kind: { type: "enum", values: ["on", "off"] }, default: "on", doc: "on: the aggregator learns only the sum of each round's contributions (SecAgg+ over SyftBox files) and accepts no plain delta; off: plain deltas (needed for MERGE_MODE trimmed or median)" },
+  SECAGG_PHASE_MS: { kind: { type: "int", min: 1e3, max: 864e5 }, default: "120000", doc: "deadline of each secure-aggregation phase (keys, shares, masked input, reveal); long enough for SyftBox sync" },
+  SECAGG_SCALE_BITS: { kind: { type: "int", min: 4, max: 24 }, default: "16", doc: "fixed-point precision: a contribution at the clip bound becomes 2^bits quantization steps" },
+  SECAGG_MIN_SURVIVORS: { kind: { type: "int", min: 3, max: 1e6 }, default: "3", doc: "fewest members whose masked input must arrive for a secure round to complete" },
+  SECAGG_SURVIVOR_FRACTION: { kind: { type: "number", min: 0.5, max: 1 }, default: "0.7", doc: "share of the cohort that must survive to the end of a secure round" },
+  SECAGG_FULL_GRAPH_MAX: { kind: { type: "int", min: 3, max: 255 }, default: "16", doc: "cohorts up to this size share with every member; larger ones use a random k-regular neighbour graph (SecAgg+)" },
+  MIN_DATASITES: { kind: { type: "int", min: 1, max: 1e6 }, default: "3", doc: "no Global_V is published from fewer distinct datasites (one datasite counts as one person, whatever its profiles); also the smallest secure cohort" },
+  // participant loop
+  WATCH_DEBOUNCE_MS: { kind: { type: "int", min: 0, max: 6e5 }, default: "2000", doc: "quiet time after a change before retraining" },
+  PARTICIPANT_INTERVAL_MS: { kind: { type: "int", min: 1e3, max: 864e5 }, default: "60000", doc: "how often the participant re-checks for a new Global_V even without file events" },
+  // aggregator
+  MIN_PARTICIPANTS: { kind: { type: "int", min: 1, max: 1e6 }, default: "2", doc: "new deltas that trigger a round; also the minimum for community statistics" },
+  ROUND_INTERVAL_MS: { kind: { type: "int", min: 1e3, max: 864e5 }, default: "300000", doc: "a round runs after this long even with fewer new deltas (if any wait)" },
+  SERVER_LR: { kind: { type: "number", min: 0, max: 1e3 }, default: "8", doc: "server learning rate applied to the merged delta" },
+  MAX_STALENESS: { kind: { type: "int", min: 0, max: 1e3 }, default: "3", doc: "deltas based on a Global_V more than this many versions old are rejected" },
+  STALE_DECAY: { kind: { type: "number", min: 0, max: 1 }, default: "0.5", doc: "weight multiplier per version of staleness within the limit" },
+  MERGE_MODE: { kind: { type: "enum", values: ["fedavg", "trimmed", "median"] }, default: "fedavg", doc: "weighted mean, coordinate-wise trimmed mean, or median" },
+  TRIM_FRACTION: { kind: { type: "number", min: 0, max: 0.49 }, default: "0.1", doc: "share trimmed from each end in trimmed mode" },
+  SERVER_CLIP_NORM: { kind: { type: "number", min: 0, max: 1e6 }, default: "0", doc: "server-side clip of each delta before merging (0 = off)" },
+  SERVER_NOISE_STD: { kind: { type: "number", min: 0, max: 1e6 }, default: "0", doc: "std of Gaussian noise added to the merged delta (0 = off)" },
+  NOISE_TOLERANCE: { kind: { type: "number", min: 3, max: 10 }, default: "6", doc: "how far (in standard deviations of its norm) a noised delta may look from its declared Gaussian noise, in total and per row; an honest delta is refused with probability 3\xB7e^(-t\xB2/2)" },
+  // insights and blend
+  INSIGHTS_EPSILON: { kind: { type: "number", min: 0, max: 100 }, default: "4", doc: "epsilon of each weekly locally-private community report (0 = do not publish; the aggregator refuses reports below 1); counted in PRIVACY_BUDGET_EPSILON" },
+  BLEND_WITH: { kind: { type: "email" }, default: "", doc: "email of a friend to blend with (both must name each other)" }
+};
+var PROJECT_ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)));
+function projectRoot(from) {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}: the app's files are incomplete`);
+  }
+}
+var EMAIL_RE = /^[^\s@/\\]+@[^\s@/\\]+\.[^\s@/\\]+$/;
+function dotenvPath(appDir) {
+  return path.join(path.resolve(appDir ?? process.env.SYFTBOX_APP_DIR ?? PROJECT_ROOT), ".env");
+}
+function loadConfig(options = {}) {
+  const dotenvFile = dotenvPath(options.appDir);
+  const appDir = path.dirname(dotenvFile);
+  const env = options.env ?? process.env;
+  const fromFile = options.dotenv !== false && existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile)) : {};
+  const unknownDotenvKeys = Object.keys(fromFile).filter((k) => !(k in VARIABLES) && !k.startsWith("SYFTBOX_"));
+  const out = { appDir, unknownDotenvKeys };
+  for (const [name, spec] of Object.entries(VARIABLES)) {
+    const raw = env[name] ?? fromFile[name] ?? spec.default;
+    out[name] = parseValue(name, raw.trim(), spec.kind, appDir);
+  }
+  checkCombinations(out);
+  const assigned = env.SYFTBOX_ASSIGNED_PORT ?? env.SYFTBOX_APP_PORT;
+  out.port = assigned ? parseValue("SYFTBOX_ASSIGNED_PORT", assigned, VARIABLES.WEB_PORT.kind, appDir) : out.WEB_PORT;
+  return Object.freeze(out);
+}
+function checkCombinations(values) {
+  if (values.SECURE_AGGREGATION === "on" && values.MERGE_MODE !== "fedavg") {
+    throw new AppError(
+      "ERR_CONFIG_INVALID",
+      `MERGE_MODE=${values.MERGE_MODE} needs every delta in the clear, but SECURE_AGGREGATION=on shows the aggregator only their sum: set SECURE_AGGREGATION=off to use it, or MERGE_MODE=fedavg`
+    );
+  }
+}
+function parseValue(name, raw, kind, appDir) {
+  const bad = (expected) => {
+    throw new AppError("ERR_CONFIG_INVALID", `${name}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
+  };
+  if (raw === "" && kind.type !== "list") return null;
+  switch (kind.type) {
+    case "string":
+      return raw;
+    case "email":
+      return EMAIL_RE.test(raw) ? raw.toLowerCase() : bad("an email address such as alice@example.org");
+    case "path":
+      return path.resolve(appDir, raw.startsWith("~/") ? path.join(os.homedir(), raw.slice(2)) : raw);
+    case "int": {
+      const n = Number(raw);
+      return Number.isInteger(n) && n >= kind.min && n <= kind.max ? n : bad(`an integer from ${kind.min} to ${kind.max}`);
+    }
+    case "number": {
+      const n = Number(raw);
+      return Number.isFinite(n) && n >= kind.min && n <= kind.max ? n : bad(`a number from ${kind.min} to ${kind.max}`);
+    }
+    case "enum":
+      return kind.values.includes(raw) ? raw : bad(`one of ${kind.values.join(", ")}`);
+    case "list":
+      return Object.freeze(raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0));
+    case "bool":
+      return ["1", "true", "yes"].includes(raw.toLowerCase()) ? true : ["0", "false", "no"].includes(raw.toLowerCase()) ? false : bad("true or false");
+  }
+}
+function requireValue(config, name, purpose) {
+  const value = config[name];
+  if (value === null || value === void 0) {
+    throw new AppError("ERR_CONFIG_MISSING", `${name} is not set: ${purpose}. Set it in .env (see .env.example) or the environment.`);
+  }
+  return value;
+}
+function withOverrides(config, overrides) {
+  const env = {};
+  for (const name of Object.keys(VARIABLES)) env[name] = serialize(config[name]);
+  Object.assign(env, overrides);
+  if (overrides.WEB_PORT === void 0) env.SYFTBOX_ASSIGNED_PORT = String(config.port);
+  return loadConfig({ appDir: config.appDir, env, dotenv: false });
+}
+function serialize(value) {
+  if (value === null || value === void 0) return "";
+  if (Array.isArray(value)) return value.join(",");
+  return String(value);
+}
+
+export {
+  AppError,
+  isAppError,
+  formatError,
+  VARIABLES,
+  PROJECT_ROOT,
+  dotenvPath,
+  loadConfig,
+  requireValue,
+  withOverrides
+};
+//# sourceMappingURL=chunk-3L2Z3EX5.js.map

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createTempRoot } from '../eval/federated';
+import { maskedPayloadBytes, readMaskedInput, writeMaskedInput } from '../shared/secagg/files';
+import { addMask, addMod } from '../shared/secagg/prg';
+import { mbPerSec, numpyAnchor } from './aggregator';
+
+/**
+ * The secure round's two data-heavy steps, each beside a numpy loop doing the same
+ * work on the same data: summing the members' masked inputs (read, sha256, add mod
+ * 2^32, as the aggregator's `collectMasked` does: one reused read buffer, summed
+ * while read) and expanding masks (AES-256-CTR keystream added mod 2^32, as
+ * `unmaskSum` does for every survivor's self-mask and every dropped member's pair
+ * masks; numpy's side uses the `cryptography` package).
+ */
+
+const ROUND_ID = 'r000001';
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+interface SecureFigure {
+  count: number;
+  length: number;
+  ms: number;
+  mbPerSec: number;
+  numpyMs: number | null;
+  numpyMbPerSec: number | null;
+  ratioToNumpy: number | null;
+  loadAverage: number[];
+}
+
+function figure(count: number, length: number, ms: number, numpy: { bytes: number; ms: number } | null): SecureFigure {
+  const bytes = count * length * 4;
+  const mbs = mbPerSec(bytes, ms);
+  const numpyMbs = numpy ? mbPerSec(numpy.bytes, numpy.ms) : null;
+  return { count, length, ms: Math.round(ms), mbPerSec: mbs, numpyMs: numpy?.ms ?? null, numpyMbPerSec: numpyMbs, ratioToNumpy: numpyMbs ? round2(mbs / numpyMbs) : null, loadAverage: os.loadavg().map(round1) };
+}
+
+const describeFigure = (f: SecureFigure) =>
+  `${f.ms} ms = ${f.mbPerSec} MB/s = ${f.ratioToNumpy === null ? 'no numpy (or cryptography) here: no anchor in this run' : `${f.ratioToNumpy}x the numpy loop (${Math.round(f.numpyMs!)} ms, ${f.numpyMbPerSec} MB/s)`}; load average ${f.loadAverage.join(' ')}`;
+
+/** `members` masked inputs and `masks` mask expansions of `length` uint32 values each. */
+export async function benchSecureSum(members: number, masks: number, length: number, log: (line: string) => void) {
+  const root = await createTempRoot(members * length * 4, 'bench-secagg-');
+  try {
+    const dirs: string[] = [];
+    const values = new Uint32Array(length);
+    for (let m = 0; m < members; m++) {
+      new Uint8Array(values.buffer).set(randomBytes(values.byteLength));
+      const dir = path.join(root, `member${m}`);
+      await fs.mkdir(dir);
+      await writeMaskedInput(dir, ROUND_ID, values, new Date().toISOString());
+      dirs.push(dir);
+    }
+    const payloads = (await Promise.all(dirs.map(async (dir) => (await fs.readdir(dir)).filter((n) => n.endsWith('.npy')).map((n) => path.join(dir, n))))).flat();
+
+    let sumMs = 0;
+    const sumAnchor = await numpyAnchor(['uint32'], payloads, async () => {
+      const started = performance.now();
+      const sum = new Uint32Array(length);
+      const buffer = Buffer.allocUnsafe(maskedPayloadBytes(length));
+      for (const dir of dirs) addMod(sum, (await readMaskedInput(dir, { roundId: ROUND_ID, length }, buffer))!.values);
+      sumMs = performance.now() - started;
+    });
+    const maskedSum = figure(members, length, sumMs, sumAnchor);
+    log(`secure aggregation, masked sum: ${members} inputs of ${length} uint32: ${describeFigure(maskedSum)}`);
+
+    let maskMs = 0;
+    const maskAnchor = await numpyAnchor(['mask', String(length), String(masks)], [], async () => {
+      const started = performance.now();
+      const acc = new Uint32Array(length);
+      for (let i = 0; i < masks; i++) addMask(acc, randomBytes(32), i % 2 === 0 ? 1 : -1);
+      maskMs = performance.now() - started;
+    });
+    const maskExpansion = figure(masks, length, maskMs, maskAnchor);
+    log(`secure aggregation, mask expansion: ${masks} masks of ${length} uint32: ${describeFigure(maskExpansion)}`);
+    return { maskedSum, maskExpansion };
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+}

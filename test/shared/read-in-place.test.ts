@@ -1,0 +1,78 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readRegularFileInto } from '../../src/shared/atomic';
+import { scanRows, sha256Hex } from '../../src/shared/delta';
+import { isAppError } from '../../src/shared/errors';
+import { sha256Shared } from '../../src/shared/hash-workers';
+import { decodeNpy, encodeNpy } from '../../src/shared/npy';
+
+/** The pieces of the aggregator's fast path: reads into a reused buffer, values in place, one pass of checks, hashes on workers. */
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'in-place-'));
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('decodeNpy', () => {
+  it('reads aligned values in place, and copies (correctly) when the buffer is not aligned', () => {
+    const values = Float32Array.from([1.5, -2, 3.25, 4, 5, 6]);
+    const file = encodeNpy(values, [3, 2]);
+    const inPlace = decodeNpy(file, 'x.npy', { dtype: '<f4', shape: [3, 2] }).data;
+    expect(Array.from(inPlace)).toEqual(Array.from(values));
+    expect(inPlace.buffer).toBe(file.buffer);
+    const shifted = Buffer.alloc(file.length + 1);
+    file.copy(shifted, 1);
+    const copied = decodeNpy(shifted.subarray(1), 'x.npy', { dtype: '<f4', shape: [3, 2] }).data;
+    expect(Array.from(copied)).toEqual(Array.from(values));
+    expect(copied.buffer).not.toBe(shifted.buffer);
+  });
+});
+
+describe('scanRows', () => {
+  it('gives the norms of the separate loops and the first non-finite value in one pass', () => {
+    const values = Float32Array.from([3, 4, 0, 1, 0, 0, 2, 2, 1]);
+    const { nonFinite, norms } = scanRows(values, 3);
+    expect(nonFinite).toBe(-1);
+    expect(norms.total).toBeCloseTo(Math.sqrt(9 + 16 + 1 + 4 + 4 + 1), 12);
+    expect(norms).toMatchObject({ worstRow: 0, worstRowNorm: 5 });
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const copy = values.slice();
+      copy[7] = bad;
+      copy[8] = Number.NaN;
+      expect(scanRows(copy, 3).nonFinite).toBe(7);
+    }
+    // the largest finite float32 squared stays finite in double precision
+    expect(scanRows(Float32Array.from([3.4e38, -3.4e38, 3.4e38]), 3).nonFinite).toBe(-1);
+  });
+});
+
+describe('readRegularFileInto', () => {
+  it('reads into the caller\'s buffer, and refuses what does not fit, symlinks and folders', async () => {
+    const target = Buffer.alloc(8);
+    await fs.writeFile(path.join(dir, 'a'), 'abc');
+    const read = await readRegularFileInto(path.join(dir, 'a'), target);
+    expect(read?.toString()).toBe('abc');
+    expect(read?.buffer).toBe(target.buffer);
+    expect(await readRegularFileInto(path.join(dir, 'missing'), target)).toBeNull();
+    await fs.writeFile(path.join(dir, 'big'), 'x'.repeat(9));
+    await expect(readRegularFileInto(path.join(dir, 'big'), target)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_TOO_LARGE'));
+    await fs.symlink(path.join(dir, 'a'), path.join(dir, 'link'));
+    await expect(readRegularFileInto(path.join(dir, 'link'), target)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_NOT_REGULAR'));
+    await expect(readRegularFileInto(dir, target)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_NOT_REGULAR'));
+  });
+});
+
+describe('sha256Shared', () => {
+  it('hashes bytes in shared memory on worker threads, like sha256Hex', async () => {
+    const shared = Buffer.from(new SharedArrayBuffer(1 << 20));
+    for (let i = 0; i < shared.length; i++) shared[i] = (i * 31) & 0xff;
+    const parts = [shared, shared.subarray(5, 70_001), shared.subarray(0, 0)];
+    expect(await Promise.all(parts.map((p) => sha256Shared(p)))).toEqual(parts.map((p) => sha256Hex(p)));
+    expect(() => sha256Shared(Buffer.alloc(4))).toThrow(TypeError);
+  });
+});
