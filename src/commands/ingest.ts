@@ -40,7 +40,7 @@ against the catalogue. Nothing is written or published.
       throw new AppError('ERR_USAGE', `--date-order ${dateOrder}: expected one of ${DATE_ORDERS.join(', ')}`);
     }
     const config = loadConfig();
-    const { runIngest } = await import('./ingest-report');
+    const { runIngest } = await import('../participant/ingest-report');
     return runIngest(config, { file: path.resolve(values.history), catalog: values.catalog, dateOrder: dateOrder as DateOrderOption | undefined, matches: values.matches, json: values.json });
   },
 };
