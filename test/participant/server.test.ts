@@ -419,7 +419,7 @@ describe('startServer', () => {
 });
 
 describe('what the page says is protected', () => {
-  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3 };
+  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3, INSIGHTS_EPSILON: 4, BLEND_WITH: '' };
   it('with the defaults: masked update, but no noise and what that reveals', () => {
     const text = protectionStatement(base);
     expect(text).toContain('secure aggregation the aggregator learns the sum over at least 3 datasites');
@@ -431,5 +431,13 @@ describe('what the page says is protected', () => {
   });
   it('in plain mode without noise: says the aggregator can see the update', () => {
     expect(protectionStatement({ ...base, SECURE_AGGREGATION: 'off' })).toContain('the aggregator can see your model update');
+  });
+  it('says what the community statistics, the click log and the blend give away', () => {
+    const text = protectionStatement({ ...base, BLEND_WITH: 'friend@example.org' });
+    expect(text).toContain('secure community round');
+    expect(text).toContain('(ε = 4, δ = 0.000001) per week');
+    expect(text).toContain('click log of the recommendation page is readable by the aggregator without noise');
+    expect(text).toContain('friend@example.org');
+    expect(protectionStatement({ ...base, SECURE_AGGREGATION: 'off' })).toContain('weaker protection than secure aggregation');
   });
 });
