@@ -1,7 +1,7 @@
 import { readJsonFile } from '../shared/atomic';
 import type { Catalog } from '../shared/catalog';
 import { communityStatsFile, COMMUNITY_STATS_FORMAT, COMMUNITY_STATS_VERSION, MAX_STATS_BYTES, TREND_WEEKS, type CommunityStats, type ShowCount, type TrendPoint } from '../shared/community';
-import { COMMUNITY_CLIP_NORM, communityEncoding, communityLayout, communityNoise, estimateFromSum } from '../shared/community-sum';
+import { COMMUNITY_CLIP_NORM, communityEncoding, communityLayout, communityNoise, estimateFromSum, MAX_CLICKS_PER_ARM } from '../shared/community-sum';
 import type { Config } from '../shared/config';
 import { lastCompleteWeek, shiftWeekLabel } from '../shared/weeks';
 import { secureRoundsView } from '../shared/workspace';
@@ -94,5 +94,6 @@ export function communityStatsFromSum(sum: Float64Array, round: SummedRound, opt
     nothingWatched: { count: est.showCounts[items], se: est.showSe },
     trend,
     distribution: { participants: est.participants, bands: est.bands },
+    clicks: { maxPerArm: MAX_CLICKS_PER_ARM, local: { count: est.clicks.local, se: est.clicksSe }, global: { count: est.clicks.global, se: est.clicksSe } },
   };
 }

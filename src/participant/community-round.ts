@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
 import { matchEvents } from '../shared/catalog';
+import { readClickLog, type Arm } from '../shared/clicks';
 import { buildCommunityContribution, COMMUNITY_CLIP_NORM, communityLayout, communityNoise, communitySpend, type WeekSummary } from '../shared/community-sum';
 import { canSpend, type PrivacyBudget } from '../shared/privacy';
 import { lastCompleteWeek } from '../shared/weeks';
@@ -17,7 +18,9 @@ import { readHistoryCache, readPrivacyLedger } from './state';
  * aggregator's community round (`secagg/community/`, the same protocol as a
  * model round) with this datasite's week vector (`src/shared/community-sum.ts`):
  * the mean over its profiles of (plays, band, most-played show) of the last
- * complete ISO week before the round opened. Its Skellam share and ledger entry
+ * complete ISO week before the round opened, and of the clicks per arm their
+ * private click logs gained since the last round joined (the click log never
+ * leaves the machine with secure aggregation: the experiment gets these counts only). Its Skellam share and ledger entry
  * (kind `community`, in every profile it speaks for) are the protocol's; this
  * module decides what to send, and refuses a round whose noise is below what
  * INSIGHTS_EPSILON asks, whose layout is not this catalogue's, or beyond
@@ -38,6 +41,17 @@ interface JoinedWeeks {
   formatVersion: typeof WEEKS_VERSION;
   week: string;
   joined: number;
+  /** Rows of each profile's private click log already counted in a round. */
+  clickRows: Record<string, number>;
+}
+
+/** Clicks per arm in the rows of a private click log after the first `from`, and the rows now counted. */
+async function clicksSince(file: string, from: number): Promise<{ clicks: Record<Arm, number>; rows: number }> {
+  const rows = (await readClickLog(file))?.rows ?? [];
+  const start = rows.length < from ? 0 : from;
+  const clicks = { local: 0, global: 0 };
+  for (const row of rows.slice(start)) if (row.type === 'click') clicks[row.arm]++;
+  return { clicks, rows: rows.length };
 }
 
 /** Answer whatever the community round in progress asks of this datasite. */
@@ -63,7 +77,9 @@ export function communityMemberContext(ctx: CommunityMemberContext): MemberConte
       const week = lastCompleteWeek(new Date(round.createdAt));
       const weeksFile = path.join(ws.secaggPrivateDir(), WEEKS_FILE);
       const before = (await readJsonFile(weeksFile, { maxBytes: MAX_WEEKS_BYTES })) as JoinedWeeks | null;
-      const joined = before?.formatVersion === WEEKS_VERSION && before.week === week ? before.joined : 0;
+      const known = before?.formatVersion === WEEKS_VERSION ? before : null;
+      const joined = known?.week === week ? known.joined : 0;
+      const clickRows = { ...known?.clickRows };
       if (joined >= COMMUNITY_JOINS_PER_WEEK) return { decline: `already joined ${joined} community rounds for ${week}` };
 
       const spend = communitySpend(ctx.now().toISOString(), encoding, round.params.noise)!;
@@ -80,13 +96,15 @@ export function communityMemberContext(ctx: CommunityMemberContext): MemberConte
           continue;
         }
         const matched = matchEvents(events, ctx.matcher);
-        summaries.push(weekTruth(playsOf(matched.events), week, matched.itemOf));
+        const counted = await clicksSince(ws.privateClickLog(profile), clickRows[profile] ?? 0);
+        clickRows[profile] = counted.rows;
+        summaries.push({ ...weekTruth(playsOf(matched.events), week, matched.itemOf), clicks: counted.clicks });
         profiles.push(profile);
       }
       if (profiles.length === 0) {
         return blocked > 0 ? { decline: `privacy budget spent (PRIVACY_BUDGET_EPSILON=${config.PRIVACY_BUDGET_EPSILON}): no community statistics` } : { wait: 'no profile has a parsed history yet' };
       }
-      await writeJsonAtomic(weeksFile, { formatVersion: WEEKS_VERSION, week, joined: joined + 1 } satisfies JoinedWeeks, { private: true });
+      await writeJsonAtomic(weeksFile, { formatVersion: WEEKS_VERSION, week, joined: joined + 1, clickRows } satisfies JoinedWeeks, { private: true });
       return { x: buildCommunityContribution(summaries, items), profiles };
     },
   };

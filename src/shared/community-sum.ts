@@ -1,5 +1,6 @@
 import { integerL1Bound, skellamSpend, type PrivacyEntry } from './privacy';
-import { bandOf, EPSILON_SHARES, WEEKLY_BUCKETS, WEEKLY_CLIP, type Band } from './community';
+import type { Arm } from './clicks';
+import { bandOf, WEEKLY_BUCKETS, WEEKLY_CLIP, type Band } from './community';
 import { roundNoise } from './secagg/contribution';
 import { layoutLength, type ContributionLayout, type RoundNoise } from './secagg/files';
 import { quantizedSensitivity, scaleOf, type Encoding } from './secagg/encoding';
@@ -12,12 +13,15 @@ import { quantizedSensitivity, scaleOf, type Encoding } from './secagg/encoding'
  * the aggregator sees only that noised sum.
  *
  * The contribution, laid out by `communityLayout` (segments in order):
- *   [ weekly (1) | bands (WEEKLY_BUCKETS.length) | shows (items + 1) ]
+ *   [ weekly (1) | bands (WEEKLY_BUCKETS.length) | shows (items + 1) | clicks (2) ]
  * - weekly = a_w · min(plays, WEEKLY_CLIP) / WEEKLY_CLIP: the plays of the week, clipped;
  * - bands  = a_b · one-hot of the band of weekly plays (WEEKLY_BUCKETS);
  * - shows  = a_s · one-hot of the catalogue item played most that week
  *            (position `items` = no matched show);
- * with a_part = √EPSILON_SHARES[part], so the whole vector is within L2 1 and
+ * - clicks = a_c · (min(local, C), min(global, C)) / (C·√2): the recommendation
+ *            page's clicks per arm since the last round, C = MAX_CLICKS_PER_ARM
+ *            (the click experiment needs only these per-arm counts);
+ * with a_part = √SUM_SHARES[part], so the whole vector is within L2 1 and
  * each part takes its share of the round's ρ (zCDP adds squared sensitivities).
  * A datasite with several profiles sends the mean of their vectors (still
  * within 1: one person, one vector).
@@ -36,16 +40,31 @@ export const COMMUNITY_PRIVACY_KIND = 'community';
 /** Chance, over the whole catalogue, of listing a show that no participant played most. */
 export const DETECTION_ALPHA = 0.05;
 
-const WEIGHTS = { weekly: Math.sqrt(EPSILON_SHARES.weekly), bands: Math.sqrt(EPSILON_SHARES.bucket), shows: Math.sqrt(EPSILON_SHARES.show) } as const;
+export const CLICKS_SEGMENT = 'clicks';
+/** Clicks per arm one datasite's week counts at most (the clip of the clicks segment). */
+export const MAX_CLICKS_PER_ARM = 5;
+/** Each part's share of the contribution's squared L2 bound, so of the week's ρ (they add up to 1). */
+export const SUM_SHARES = { weekly: 0.2, bands: 0.2, shows: 0.5, clicks: 0.1 } as const;
+const WEIGHTS = { weekly: Math.sqrt(SUM_SHARES.weekly), bands: Math.sqrt(SUM_SHARES.bands), shows: Math.sqrt(SUM_SHARES.shows), clicks: Math.sqrt(SUM_SHARES.clicks) } as const;
+/** From a click count to its coordinate: both arms together stay within a_c. */
+const CLICK_UNIT = WEIGHTS.clicks / (MAX_CLICKS_PER_ARM * Math.SQRT2);
 
-/** What one profile contributes: its plays in the week and its most-played matched item (null: none matched). */
+/** What one profile contributes: its plays in the week, its most-played matched item (null: none matched), its page's clicks per arm. */
 export interface WeekSummary {
   plays: number;
   topItem: number | null;
+  clicks?: Record<Arm, number>;
 }
 
 export function communityLayout(items: number): ContributionLayout {
-  return { segments: [{ name: WEEKLY_SEGMENT, length: 1 }, { name: BANDS_SEGMENT, length: WEEKLY_BUCKETS.length }, { name: SHOWS_SEGMENT, length: items + 1 }] };
+  return {
+    segments: [
+      { name: WEEKLY_SEGMENT, length: 1 },
+      { name: BANDS_SEGMENT, length: WEEKLY_BUCKETS.length },
+      { name: SHOWS_SEGMENT, length: items + 1 },
+      { name: CLICKS_SEGMENT, length: 2 },
+    ],
+  };
 }
 
 /** The encoding of a community round of `items` shows at `scaleBits`. */
@@ -69,13 +88,16 @@ export function communitySpend(at: string, encoding: Encoding, noise: RoundNoise
 export function buildCommunityContribution(profiles: readonly WeekSummary[], items: number): Float64Array {
   if (profiles.length === 0) throw new RangeError('a community contribution needs at least one profile');
   const bands = WEEKLY_BUCKETS.length;
-  const x = new Float64Array(1 + bands + items + 1);
+  const x = new Float64Array(1 + bands + items + 1 + 2);
   const share = 1 / profiles.length;
-  for (const { plays, topItem } of profiles) {
+  const clickAt = 1 + bands + items + 1;
+  for (const { plays, topItem, clicks } of profiles) {
     if (topItem !== null && !(Number.isInteger(topItem) && topItem >= 0 && topItem < items)) throw new RangeError(`topItem ${topItem} is not an item of ${items}`);
     x[0] += share * WEIGHTS.weekly * (Math.min(Math.max(plays, 0), WEEKLY_CLIP) / WEEKLY_CLIP);
     x[1 + bandOf(plays)] += share * WEIGHTS.bands;
     x[1 + bands + (topItem ?? items)] += share * WEIGHTS.shows;
+    x[clickAt] += share * CLICK_UNIT * Math.min(Math.max(clicks?.local ?? 0, 0), MAX_CLICKS_PER_ARM);
+    x[clickAt + 1] += share * CLICK_UNIT * Math.min(Math.max(clicks?.global ?? 0, 0), MAX_CLICKS_PER_ARM);
   }
   return x;
 }
@@ -92,6 +114,9 @@ export interface SummedEstimates {
   bands: Band[];
   mean: number;
   meanSe: number;
+  /** Clicks per arm summed over the participants (each clipped to MAX_CLICKS_PER_ARM), with their standard error. */
+  clicks: Record<Arm, number>;
+  clicksSe: number;
 }
 
 export interface SumNoise {
@@ -121,7 +146,7 @@ export function sumNoiseStd(encoding: Encoding, n: number, { noise, minSurvivors
  */
 export function estimateFromSum(sum: Float64Array, n: number, encoding: Encoding, noise: SumNoise): SummedEstimates {
   const bands = WEEKLY_BUCKETS.length;
-  const items = sum.length - 2 - bands;
+  const items = sum.length - 4 - bands;
   if (!(items >= 1) || !(Number.isInteger(n) && n >= 1)) throw new RangeError(`a community sum of ${sum.length} values from ${n} survivors`);
   const std = sumNoiseStd(encoding, n, noise);
   const gamma = scaleOf(encoding);
@@ -146,5 +171,7 @@ export function estimateFromSum(sum: Float64Array, n: number, encoding: Encoding
     bands: out,
     mean: (sum[0] * WEEKLY_CLIP) / (WEIGHTS.weekly * n),
     meanSe: (std * WEEKLY_CLIP) / (WEIGHTS.weekly * n),
+    clicks: { local: sum[2 + bands + items] / CLICK_UNIT, global: sum[3 + bands + items] / CLICK_UNIT },
+    clicksSe: std / CLICK_UNIT,
   };
 }

@@ -139,6 +139,12 @@ export interface CommunityStats {
   nothingWatched: { count: number; se: number };
   trend: TrendPoint[];
   distribution: { participants: number; bands: Band[] };
+  /**
+   * secure-sum only: the click experiment's per-arm totals of the week (clicks
+   * on the local and on the global list, each participant's clipped to
+   * `maxPerArm`), noised like every other figure.
+   */
+  clicks?: { maxPerArm: number; local: { count: number; se: number }; global: { count: number; se: number } };
 }
 
 // ---------------------------------------------------------------- mechanisms (the participant randomizes, the aggregator debiases)

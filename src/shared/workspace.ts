@@ -189,6 +189,11 @@ export class Workspace {
     return path.join(this.profileDir(profile, email), 'clicks.jsonl');
   }
 
+  /** The click log kept on this machine (secure aggregation): only its per-arm counts leave, in the community round. */
+  privateClickLog(profile: string): string {
+    return path.join(this.privateDir(profile), 'clicks.jsonl');
+  }
+
   communityStats(profile: string, email?: string): string {
     return path.join(this.profileDir(profile, email), 'community.json');
   }

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { communityRoundContext } from '../../src/aggregator/community-round';
@@ -10,6 +10,7 @@ import { readPrivacyLedger } from '../../src/participant/state';
 import { readJsonFile } from '../../src/shared/atomic';
 import { communityStatsFile, MAX_STATS_BYTES, type CommunityStats } from '../../src/shared/community';
 import { withOverrides } from '../../src/shared/config';
+import { MAX_CLICKS_PER_ARM } from '../../src/shared/community-sum';
 import { secureRoundsView } from '../../src/shared/workspace';
 import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
 import { put } from '../helpers/data';
@@ -59,6 +60,10 @@ const members = (f: Federation) => f.members.map((m: ParticipantContext) => comm
 describe('a community round', () => {
   it('publishes the week\'s figures from the noised sum alone, spends from each profile\'s ledger, and runs once a week', async () => {
     const { f, a, b } = await federationWithWeeks();
+    // the page's clicks, kept privately: 3 local and 1 global, and 7 local (counted as MAX_CLICKS_PER_ARM)
+    const click = (arm: string) => JSON.stringify({ v: 2, type: 'click', pageView: 'pageview01', side: 'left', arm, rank: 1 });
+    await put(f.members[0].ws.privateClickLog('profile_0'), `${['local', 'local', 'local', 'global'].map(click).join('\n')}\n`);
+    await put(f.members[1].ws.privateClickLog('profile_0'), `${Array.from({ length: 7 }, () => click('local')).join('\n')}\n`);
     const ctx = communityRoundContext(f.aggregator, f.config, f.catalog);
     const summary = await runSecureRoundInProcess(ctx, members(f));
     expect(summary).toMatchObject({ outcome: 'merged', cohort: 5 });
@@ -74,6 +79,12 @@ describe('a community round', () => {
     within(stats.nothingWatched.count, 1, stats.nothingWatched.se);
     within(stats.trend.at(-1)!.mean!, (5 + 5 + 5 + 2 + 0) / 5, stats.trend.at(-1)!.se!);
     stats.distribution.bands.forEach((band, k) => within(band.share, [0.2, 0.2, 0.6, 0, 0][k], band.se));
+    // the click experiment gets the per-arm totals, nothing per page view
+    expect(stats.clicks!.maxPerArm).toBe(MAX_CLICKS_PER_ARM);
+    within(stats.clicks!.local.count, 3 + MAX_CLICKS_PER_ARM, stats.clicks!.local.se);
+    within(stats.clicks!.global.count, 1, stats.clicks!.global.se);
+    expect(stats.clicks!.local.se).toBeLessThan(3); // a click weighs less than a show: its share of ρ is 0.1 for 2·MAX_CLICKS_PER_ARM
+    for (const m of f.members) expect(existsSync(m.ws.clickLog('profile_0'))).toBe(false);
     // no title, no email in the published file
     const text = JSON.stringify(stats);
     expect(text).not.toContain(f.catalog.items[a].title);

@@ -9,6 +9,7 @@ import {
   communityNoise,
   communitySpend,
   estimateFromSum,
+  MAX_CLICKS_PER_ARM,
   type WeekSummary,
 } from '../../src/shared/community-sum';
 import { privacySpent, recordSpend, emptyLedger } from '../../src/shared/privacy';
@@ -28,8 +29,8 @@ function norm(x: Float64Array): number {
 }
 
 describe('the community contribution', () => {
-  it('lays out weekly plays, the band and the top show within L2 1', () => {
-    const x = buildCommunityContribution([{ plays: 50, topItem: 7 }], 10);
+  it('lays out weekly plays, the band, the top show and the clicks per arm within L2 1', () => {
+    const x = buildCommunityContribution([{ plays: 50, topItem: 7, clicks: { local: 9, global: MAX_CLICKS_PER_ARM } }], 10);
     expect(x.length).toBe(layoutLength(communityLayout(10)));
     expect(norm(x)).toBeCloseTo(1, 12);
     const bands = WEEKLY_BUCKETS.length;
@@ -48,9 +49,9 @@ describe('the community contribution', () => {
   it('decodes a noise-free sum into the exact figures', () => {
     const truths: WeekSummary[] = [
       { plays: 0, topItem: null },
-      { plays: 3, topItem: 2 },
-      { plays: 12, topItem: 2 },
-      { plays: 40, topItem: 5 },
+      { plays: 3, topItem: 2, clicks: { local: 2, global: 0 } },
+      { plays: 12, topItem: 2, clicks: { local: 1, global: 3 } },
+      { plays: 40, topItem: 5, clicks: { local: 50, global: 1 } },
     ];
     const sum = new Float64Array(layoutLength(communityLayout(8)));
     for (const t of truths) buildCommunityContribution([t], 8).forEach((v, i) => (sum[i] += v));
@@ -61,6 +62,8 @@ describe('the community contribution', () => {
     expect(est.mean).toBeCloseTo((0 + 3 + 12 + WEEKLY_CLIP) / 4, 9);
     expect(est.bands.map((b) => b.share)).toEqual([0.25, 0.25, 0, 0.25, 0.25].map((v) => expect.closeTo(v, 9)));
     expect(est.bands[3].below).toBeCloseTo(0.5, 9);
+    expect(est.clicks.local).toBeCloseTo(2 + 1 + MAX_CLICKS_PER_ARM, 9);
+    expect(est.clicks.global).toBeCloseTo(4, 9);
   });
 });
 
