@@ -3,7 +3,9 @@ import path from 'node:path';
 import { readRegularFile, writeFileAtomic } from '../shared/atomic';
 import { MAX_CLICK_LOG_BYTES, upgradeLegacyRow, type ClickLogRow } from '../shared/clicks';
 import { isAppError } from '../shared/errors';
+import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
+import type { Workspace } from '../shared/workspace';
 
 /**
  * The writer of a profile's click log (format: `src/shared/clicks.ts`). A log
@@ -25,6 +27,15 @@ import type { Logger } from '../shared/log';
  * such a loss is bounded to that window (the cost an fsync per request would put
  * on every click: tens of ms of latency each on a busy disk).
  */
+
+/**
+ * Where a profile's click log is written: with secure aggregation it stays on
+ * this machine (only its per-arm counts leave, summed in the community round,
+ * `community-round.ts`); in plain mode it is published for the aggregator.
+ */
+export function clickLogFile(config: Pick<Config, 'SECURE_AGGREGATION'>, ws: Workspace, profile: string): string {
+  return config.SECURE_AGGREGATION === 'on' ? ws.privateClickLog(profile) : ws.clickLog(profile);
+}
 
 interface PendingRow {
   line: Buffer;

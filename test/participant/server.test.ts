@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { clickLogFile } from '../../src/participant/clicks';
 import { readClickLog, type ClickRow, type PageViewRow } from '../../src/shared/clicks';
 import { buildApp, MAX_BODY_BYTES, startServer, type AppOptions } from '../../src/participant/server/app';
 import { protectionStatement, type PageData } from '../../src/participant/server/routes';
@@ -60,7 +61,7 @@ function click(a: FastifyInstance, page: Pick<PageData, 'pageView' | 'token'>, s
 }
 
 async function logRows(f: Fixture) {
-  return (await readClickLog(f.ws.clickLog(PROFILE)))?.rows ?? [];
+  return (await readClickLog(clickLogFile(f.config, f.ws, PROFILE)))?.rows ?? [];
 }
 
 function expectNoStack(res: LightMyRequestResponse) {
@@ -139,7 +140,7 @@ describe('page views', () => {
       versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
     });
     // no titles, no show ids, no times (issue 20: the aggregator read both lists of every page view)
-    const text = await fs.readFile(fixture.ws.clickLog(PROFILE), 'utf8');
+    const text = await fs.readFile(clickLogFile(fixture.config, fixture.ws, PROFILE), 'utf8');
     expect(text).not.toContain(left.shows[0].title);
     expect(text).not.toMatch(/"at"|"item"|2026-/);
   });
@@ -159,7 +160,7 @@ describe('page views', () => {
     expect(page.columns).toHaveLength(1);
     expect(page.columns[0]).toMatchObject({ side: 'left', arm: 'local' });
     expect(page.columns[0].shows).toHaveLength(5);
-    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(false);
+    expect(existsSync(clickLogFile(fixture.config, fixture.ws, PROFILE))).toBe(false);
   });
 
   it('tells the user to run the participant before the first training', async () => {
@@ -170,12 +171,23 @@ describe('page views', () => {
     expect(page.columns).toEqual([]);
   });
 
-  it('makes sure the app folder lets only the aggregator read the click log', async () => {
-    const { app, fixture } = await setup();
+  it('in plain mode, makes sure the app folder lets only the aggregator read the click log', async () => {
+    const { app, fixture } = await setup({ configOverrides: { SECURE_AGGREGATION: 'off', MERGE_MODE: 'fedavg' } });
     await newPage(app);
+    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(true);
     const file = path.join(fixture.ws.appData(), 'syft.pub.yaml');
     const perms = parsePermissions(await fs.readFile(file, 'utf8'), file);
     expect(perms.rules).toEqual([{ pattern: '**', access: { read: [AGGREGATOR], write: [], admin: [] } }]);
+  });
+
+  it('with secure aggregation, keeps the click log on this machine: private, 0600, nothing published', async () => {
+    const { app, fixture } = await setup();
+    await newPage(app);
+    await app.close();
+    const file = fixture.ws.privateClickLog(PROFILE);
+    expect((await readClickLog(file))!.rows).toHaveLength(1);
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(false);
   });
 
   it('answers a broken model with a JSON error, not a stack trace', async () => {
@@ -267,7 +279,7 @@ describe('clicks', () => {
     const results = await Promise.all(pages.flatMap((page) => page.columns.flatMap((col) => col.shows.map((s) => click(app, page, col.side, s.id)))));
     expect(results).toHaveLength(200);
     expect(results.every((r) => r.statusCode === 200 && r.json().status === 'recorded')).toBe(true);
-    const parsed = (await readClickLog(fixture.ws.clickLog(PROFILE)))!;
+    const parsed = (await readClickLog(clickLogFile(fixture.config, fixture.ws, PROFILE)))!;
     expect(parsed.rejected).toBe(0);
     expect(parsed.torn).toBe(false);
     expect(parsed.rows.filter((r) => r.type === 'click')).toHaveLength(200);

@@ -8,7 +8,7 @@ import { AppError, type ErrorCode } from '../../shared/errors';
 import { silentLogger, type Logger } from '../../shared/log';
 import { cryptoRandom, type Random } from '../../shared/random';
 import type { Workspace } from '../../shared/workspace';
-import { ClickLog } from '../clicks';
+import { ClickLog, clickLogFile } from '../clicks';
 import { ensurePublishPermissions } from '../publish';
 import { PageViews } from './page-views';
 import { insightsRoutes } from './insights-routes';
@@ -76,7 +76,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const logger = options.logger ?? silentLogger;
   // With secure aggregation the log stays private: only its per-arm counts leave, summed in the community round.
   const kept = config.SECURE_AGGREGATION === 'on';
-  const clickLog = new ClickLog(options.clickLog ?? (kept ? ws.privateClickLog(profile) : ws.clickLog(profile)), {
+  const clickLog = new ClickLog(options.clickLog ?? clickLogFile(config, ws, profile), {
     logger,
     private: kept,
     // A published log's folder must let only the aggregator read it, even before the first training.
