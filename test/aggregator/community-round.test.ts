@@ -113,4 +113,14 @@ describe('a community round', () => {
     expect((await readPrivacyLedger(f.members[0].ws.privateDir('profile_0'))).entries.filter((e) => e.kind === 'community')).toHaveLength(0);
     expect(((await readJsonFile(communityStatsFile(f.root.ws, AGGREGATOR), { maxBytes: MAX_STATS_BYTES })) as CommunityStats).participants).toBe(4);
   }, 120_000);
+
+  it('stops sending once a profile\'s privacy budget cannot pay for the week: the datasite declines, one calm reason', async () => {
+    const { f } = await federationWithWeeks([{ PRIVACY_BUDGET_EPSILON: '50' }]);
+    const summary = await runSecureRoundInProcess(communityRoundContext(f.aggregator, f.config, f.catalog), members(f));
+    expect(summary).toMatchObject({ outcome: 'merged', cohort: 4 });
+    const status = await readMemberStatus(secureRoundsView(f.members[0].ws, 'community'));
+    expect(status!.declined!.reason).toMatch(/^privacy budget spent \(PRIVACY_BUDGET_EPSILON=50\)/);
+    expect((await readPrivacyLedger(f.members[0].ws.privateDir('profile_0'))).entries).toHaveLength(0);
+    expect((await readPrivacyLedger(f.members[1].ws.privateDir('profile_0'))).entries.filter((e) => e.kind === 'community')).toHaveLength(1);
+  }, 120_000);
 });
