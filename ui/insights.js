@@ -179,6 +179,10 @@
     renderVerdict(insights, community);
     const stats = community.stats;
     if (!stats) return;
+    const eps = stats.epsilon.min === stats.epsilon.max ? `ε = ${stats.epsilon.min}` : `ε from ${stats.epsilon.min} to ${stats.epsilon.max}`;
+    $('community-method').textContent = stats.mechanism === 'secure-sum'
+      ? `Community figures come from one sum per week under secure aggregation: each participant's app sent its week only masked, with a share of differential-privacy noise (${eps}, δ = ${stats.delta} per week), so the aggregator learned the noised total and nothing about any one participant. The intervals show that noise.`
+      : `Community figures are debiased estimates from locally differentially private reports (${eps} per weekly report): each app randomizes its report before sending it, so the aggregator never sees anyone's true week. That costs far more noise than secure aggregation at the same ε; the intervals show it.`;
     $('community-charts').hidden = false;
     renderClippedNote(stats);
     const mine = insights.comparison ? stats.bands.findIndex((b) => b.min === insights.comparison.band.min) : -1;

@@ -48,7 +48,7 @@ const PRIVATE_STATE_FILE = 'community.json';
 const PRIVATE_STATE_VERSION = 1;
 const MAX_PRIVATE_STATE_BYTES = 64 * 1024; // 64 KiB
 
-type CommunityEstimates = Omit<CommunityStats, 'format' | 'formatVersion' | 'createdAt' | 'vocabHash'>;
+type CommunityEstimates = Omit<CommunityStats, 'format' | 'formatVersion' | 'createdAt' | 'vocabHash' | 'mechanism' | 'delta'>;
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
@@ -247,7 +247,6 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
   const inputsSha256 = hash.digest('hex');
   const stateFile = path.join(view.aggregatorPrivateDir(), PRIVATE_STATE_FILE);
   const statsFile = communityStatsFile(view, aggregator);
-  const publicFile = path.join(view.publicDir(aggregator), PUBLIC_PAGE);
   const state = (await readJsonFile(stateFile, { maxBytes: MAX_PRIVATE_STATE_BYTES }).catch(() => null)) as { inputsSha256?: string } | null;
   const existing = await readJsonFile(statsFile, { maxBytes: MAX_STATS_BYTES }).catch(() => null);
   if (state?.inputsSha256 === inputsSha256 && existing !== null) return { status: 'unchanged', week: estimates.week, participants: estimates.participants };
@@ -257,13 +256,23 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
     formatVersion: COMMUNITY_STATS_VERSION,
     createdAt: options.now().toISOString(),
     vocabHash: catalog.hash,
+    mechanism: 'local-reports',
+    delta: 0,
     ...estimates,
   };
-  await writeJsonAtomic(statsFile, stats);
-  await writeFileAtomic(publicFile, renderCommunityHtml(stats, catalog));
+  await writeCommunityStats(view, aggregator, stats, catalog);
   await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, inputsSha256 }, { private: true });
   logger.info({ week: stats.week, participants: stats.participants }, 'published community statistics');
-  return { status: 'published', week: stats.week, participants: stats.participants, statsFile, publicFile };
+  return { status: 'published', week: stats.week, participants: stats.participants, statsFile, publicFile: path.join(view.publicDir(aggregator), PUBLIC_PAGE) };
+}
+
+/** Publish `stats`: `stats.json` for the contributors, the public page of top shows. */
+export async function writeCommunityStats(ws: Workspace, aggregatorEmail: string, stats: CommunityStats, catalog: Catalog): Promise<{ statsFile: string; publicFile: string }> {
+  const statsFile = communityStatsFile(ws, aggregatorEmail);
+  const publicFile = path.join(ws.publicDir(aggregatorEmail), PUBLIC_PAGE);
+  await writeJsonAtomic(statsFile, stats);
+  await writeFileAtomic(publicFile, renderCommunityHtml(stats, catalog));
+  return { statsFile, publicFile };
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -294,6 +303,13 @@ export function renderCommunityHtml(stats: CommunityStats, catalog: Catalog): st
   const mean = shown.trend.at(-1)?.mean;
   const meanText = mean ? `<p>Average plays per participant that week: <strong>${mean.value.toFixed(1)}</strong> (95% interval ${mean.low.toFixed(1)} to ${mean.high.toFixed(1)}; plays counted up to ${WEEKLY_CLIP}${mean.clipped ? '; the noisy estimate came out below 0 and is shown as 0' : ''}).</p>` : '';
   const eps = stats.epsilon.min === stats.epsilon.max ? `ε = ${stats.epsilon.min}` : `ε from ${stats.epsilon.min} to ${stats.epsilon.max}`;
+  const secure = stats.mechanism === 'secure-sum';
+  const how = secure
+    ? `summed under secure aggregation with differential-privacy noise (${escapeHtml(eps)}, δ = ${stats.delta} per week)`
+    : `locally differentially private reports (${escapeHtml(eps)} per weekly report)`;
+  const what = secure
+    ? 'Each participant\'s app sent its week (plays, band, the show it played most) only masked: the aggregator learned the noised sum over all participants and nothing about any one of them. The shares below are the share of participants whose most-played show it was, with the 95% interval of the noise (kept within 0% to 100%).'
+    : 'Each participant\'s app sent only a randomized report of the show it played most that week; nobody, the aggregator included, saw anyone\'s viewing. The shares below are debiased estimates of the share of participants whose most-played show it was, with the 95% interval of the randomization (kept within 0% to 100%).';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -314,8 +330,8 @@ export function renderCommunityHtml(stats: CommunityStats, catalog: Catalog): st
 <body>
 <main>
 <h1>What the community watched in ${escapeHtml(stats.week)}</h1>
-<p class="meta">Updated ${escapeHtml(stats.createdAt)} · ${n} participants · locally differentially private reports (${escapeHtml(eps)} per weekly report)</p>
-<p>Each participant's app sent only a randomized report of the show it played most that week; nobody, the aggregator included, saw anyone's viewing. The shares below are debiased estimates of the share of participants whose most-played show it was, with the 95% interval of the randomization (kept within 0% to 100%). A show is listed only when its estimate exceeds ${stats.detectableCount.toFixed(1)} participants, a level that noise alone reaches for any show with a probability below ${DETECTION_ALPHA * 100}%.</p>
+<p class="meta">Updated ${escapeHtml(stats.createdAt)} · ${n} participants · ${how}</p>
+<p>${what} A show is listed only when its estimate exceeds ${stats.detectableCount.toFixed(1)} participants, a level that noise alone reaches for any show with a probability below ${DETECTION_ALPHA * 100}%.</p>
 ${table}
 ${meanText}
 </main>

@@ -39,6 +39,8 @@ interface AggregatorOptions {
   onRound?: (result: RoundResult) => void;
   /** Called after each secure round, merged or aborted. */
   onSecureRound?: (summary: SecureRoundSummary) => void;
+  /** With secure rounds: the context of the community rounds run beside them (`communityRoundContext`), if any. */
+  communityRounds?: (ctx: SecureContext) => SecureContext;
 }
 
 const RESCAN_INTERVAL_MS = 30_000;
@@ -91,17 +93,22 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
     for (const d of [...result.accepted, ...result.rejected, ...result.replayed]) if (d.deltaSha256) known.add(d.deltaSha256);
     options.onRound?.(result);
   };
-  const lookSecure = async (params: SecureParams): Promise<void> => {
+  const advance = async (ctx: SecureContext, onFinished?: (summary: SecureRoundSummary) => void): Promise<void> => {
     // one transition after another until the round waits (a round that ends lets the next one open at once)
     for (;;) {
       signal.throwIfAborted();
-      const step = await advanceSecureRound({ ...round, signal, secure: params });
-      if (step.action === 'finished') options.onSecureRound?.(step.summary);
+      const step = await advanceSecureRound(ctx);
+      if (step.action === 'finished') onFinished?.(step.summary);
       if (step.action === 'idle' || step.action === 'waiting') {
         logger.debug(step, 'secure round waits');
         return;
       }
     }
+  };
+  const lookSecure = async (params: SecureParams): Promise<void> => {
+    const ctx: SecureContext = { ...round, signal, secure: params };
+    await advance(ctx, options.onSecureRound);
+    if (options.communityRounds) await advance(options.communityRounds(ctx));
   };
   const look = secure ? () => lookSecure(secure) : lookPlain;
 

@@ -34,6 +34,7 @@ import {
   UNMASK_FILE,
   writePhaseFile,
   type CohortFile,
+  type ContributionLayout,
   type InboxFile,
   type ResultFile,
   type RoundFile,
@@ -122,7 +123,37 @@ export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' |
   };
 }
 
-export type SecureContext = RoundContext & { secure: SecureParams };
+/**
+ * What a secure round sums when it is not the model delta: the community
+ * statistics (`community-round.ts`). It brings its own layout and its own
+ * commit, and its context's workspace is a `secureRoundsView`, so its rounds
+ * live in their own folders and never mix with the model's. Without a
+ * purpose, a round sums model deltas and commits Global_V.
+ */
+export interface RoundPurpose {
+  layout: ContributionLayout;
+  /** L2 bound of one contribution (`params.clipNorm`). */
+  clipNorm: number;
+  /** `params.weightScale`: the purpose's scale of a weight coordinate, if it has one. */
+  weightScale: number;
+  /** Why no round should open now (e.g. this week's figures are out), or null. */
+  holdBack(now: Date): Promise<string | null>;
+  /** Use the survivors' decoded sum; a refusal aborts the round. */
+  commit(sum: Float64Array, round: SummedRound): Promise<{ refused: string } | null>;
+}
+
+/** What a purpose's commit knows about the round besides its sum. */
+export interface SummedRound {
+  roundId: string;
+  createdAt: string;
+  survivors: number;
+  /** T, the survivors each member's noise share was calibrated for. */
+  minSurvivors: number;
+  encoding: Encoding;
+  noise: RoundNoise;
+}
+
+export type SecureContext = RoundContext & { secure: SecureParams; purpose?: RoundPurpose };
 
 export type Phase = 'keys' | 'shares' | 'masked' | 'reveal' | 'finished';
 /** The phases in which the round waits for its members. */
@@ -212,15 +243,17 @@ export async function currentSecureRound(ctx: Pick<SecureContext, 'ws'>): Promis
 // ---------------------------------------------------------------- opening
 
 async function openRound(ctx: SecureContext, previous: RoundState | null): Promise<SecureStep> {
-  const { ws, secure, logger } = ctx;
+  const { ws, secure, logger, purpose } = ctx;
+  const held = await purpose?.holdBack(ctx.now());
+  if (held) return { action: 'idle', reason: held };
   const invited = await discoverMembers(ws, logger);
   if (invited.length < secure.minParticipants) {
     return { action: 'idle', reason: `${invited.length} datasites take part; a secure round needs ${secure.minParticipants} (MIN_PARTICIPANTS, SECAGG_MIN_SURVIVORS, MIN_DATASITES)` };
   }
   const committed = await loadCommittedState(ctx);
-  const layout = contributionLayout(ctx.model.items, ctx.model.rank);
-  const weightScale = ctx.params.clipNorm;
-  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(weightScale), scaleBits: secure.scaleBits };
+  const layout = purpose?.layout ?? contributionLayout(ctx.model.items, ctx.model.rank);
+  const weightScale = purpose?.weightScale ?? ctx.params.clipNorm;
+  const encoding: Encoding = { length: layoutLength(layout), clipNorm: purpose?.clipNorm ?? contributionBound(weightScale), scaleBits: secure.scaleBits };
   if (maxCohortSize(encoding, secure.noise.sigma) < secure.minSurvivors) {
     throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with noise sigma ${secure.noise.sigma} leaves no room for ${secure.minSurvivors} members in 32 bits: lower SECAGG_SCALE_BITS`);
   }
@@ -478,7 +511,18 @@ async function collectReveals(ctx: SecureContext, state: RoundState, due: boolea
     if (!isAppError(err, 'ERR_SECAGG_ABORT')) throw err;
     return abort(ctx, state, err.message);
   }
-  return commit(ctx, state, sum);
+  return ctx.purpose ? commitPurpose(ctx, ctx.purpose, state, sum) : commit(ctx, state, sum);
+}
+
+/** Hand the decoded sum to the round's purpose; its refusal aborts the round. Idempotent after a restart: the same sum again. */
+async function commitPurpose(ctx: SecureContext, purpose: RoundPurpose, state: RoundState, sum: Uint32Array): Promise<SecureStep> {
+  const { round } = state;
+  const encoding: Encoding = { length: sum.length, clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
+  const survivors = state.survivors!.length;
+  const refused = await purpose.commit(decodeSum(sum, encoding), { roundId: state.roundId, createdAt: round.createdAt, survivors, minSurvivors: state.cohort!.minSurvivors, encoding, noise: round.params.noise });
+  if (refused !== null) return abort(ctx, state, refused.refused);
+  ctx.logger.info({ roundId: state.roundId, survivors, dropped: state.dropped!.length }, 'secure round summed');
+  return finish(ctx, state, { outcome: 'merged', reason: null, version: null });
 }
 
 async function readMaskedSum(ctx: SecureContext, state: RoundState): Promise<Uint32Array> {

@@ -1,6 +1,8 @@
+import { communityRoundContext } from '../aggregator/community-round';
 import { createRoundContext, runAggregator, runOneSecureRound, secureParamsOf } from '../aggregator/node';
 import type { SecureParams, SecureRoundSummary } from '../aggregator/secagg';
 import { runRound, type RoundResult } from '../aggregator/round';
+import { loadCatalog } from '../shared/catalog';
 import { loadConfig } from '../shared/config';
 import { moduleLogger, rootLogger } from '../shared/log';
 import { abortOnSignals } from '../shared/shutdown';
@@ -38,6 +40,8 @@ SIGTERM stops it.
     const round = await createRoundContext(config, ws, logger);
     const secure = secureParamsOf(config, round);
     const signal = abortOnSignals();
+    // community statistics run in secure rounds of their own beside the model's (the daemon only)
+    const catalog = secure ? await loadCatalog(config.CATALOG_PATH) : null;
     if (!values.once) {
       await runAggregator({
         round,
@@ -46,6 +50,7 @@ SIGTERM stops it.
         minParticipants: config.MIN_PARTICIPANTS,
         roundIntervalMs: config.ROUND_INTERVAL_MS,
         debounceMs: config.WATCH_DEBOUNCE_MS,
+        communityRounds: catalog === null ? undefined : (ctx) => communityRoundContext(ctx, config, catalog),
       });
       return 0;
     }

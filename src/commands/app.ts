@@ -8,6 +8,7 @@ import { moduleLogger, rootLogger, type Logger } from '../shared/log';
 import { abortOnSignals } from '../shared/shutdown';
 import { clientConfigCandidates, isUnderSyftBox, resolveIdentity, Workspace, type Identity } from '../shared/workspace';
 import { createRoundContext, runAggregator, secureParamsOf } from '../aggregator/node';
+import { communityRoundContext } from '../aggregator/community-round';
 import { publishAggregatorReports } from '../aggregator/reports';
 import { createParticipantContext } from '../participant/context';
 import { runParticipant } from '../participant/node';
@@ -156,6 +157,7 @@ earlier copy running stops it and takes over.
             signal,
             onRound: () => void reports(),
             onSecureRound: () => void reports(),
+            communityRounds: (ctx) => communityRoundContext(ctx, config, catalog),
           }).finally(() => clearInterval(timer)),
         );
       }

@@ -10,6 +10,8 @@ import { cryptoRandom } from '../shared/random';
 import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
 import { performance } from 'node:perf_hooks';
 import { publishAllCommunityStats } from '../participant/community';
+import { communityMemberContext } from '../participant/community-round';
+import { communityRoundContext } from '../aggregator/community-round';
 import { TREND_WEEKS } from '../shared/community';
 import { afterParticipantPass } from '../participant/extras';
 import { runParticipantCycle, type ParticipantContext, type PassResult } from '../participant/node';
@@ -142,16 +144,22 @@ export async function buildDemoRoot(config: Config, catalog: Catalog, logger: Lo
 }
 
 /**
- * The weekly community reports each participant would have published had the
- * demo run for the last TREND_WEEKS weeks, oldest first, so the community
- * trend has its weeks on the first run. A week already reported is left as
- * it is (each report is published once per week), so a later run adds only
- * the weeks since. Each report spends INSIGHTS_EPSILON of the profile's budget.
+ * The community statistics of the last TREND_WEEKS weeks, oldest first, as a
+ * running install would have made them, so the community trend has its weeks
+ * on the first run: with secure rounds, one community round per week; in plain
+ * mode, each participant's weekly local report. A week already done is left as
+ * it is, so a later run adds only the weeks since. Each week spends
+ * INSIGHTS_EPSILON of every profile's budget.
  */
-async function publishPastCommunityReports(root: DemoRoot, passes: readonly PassResult[]): Promise<void> {
+async function publishPastCommunityWeeks(root: DemoRoot, passes: readonly PassResult[], config: Config, catalog: Catalog): Promise<void> {
   for (let weeksAgo = TREND_WEEKS - 1; weeksAgo >= 0; weeksAgo--) {
+    const then = new Date(root.aggregator.now().getTime() - weeksAgo * 7 * DAY_MS);
+    if (root.secure) {
+      const rounds = communityRoundContext({ ...root.aggregator, now: () => then, secure: root.secure }, config, catalog);
+      await runSecureRoundInProcess(rounds, root.participants.map(({ ctx }) => communityMemberContext({ ...ctx, now: () => then })));
+      continue;
+    }
     for (const [i, { ctx }] of root.participants.entries()) {
-      const then = new Date(ctx.now().getTime() - weeksAgo * 7 * DAY_MS);
       await publishAllCommunityStats({ ...ctx, now: () => then }, passes[i].profiles.map((p) => p.profile));
     }
   }
@@ -164,7 +172,7 @@ async function publishPastCommunityReports(root: DemoRoot, passes: readonly Pass
  * scores, once both consents are readable), then the aggregator's reports.
  */
 export async function publishDemoExtras(root: DemoRoot, last: DemoRound, config: Config, catalog: Catalog): Promise<void> {
-  await publishPastCommunityReports(root, last.passes);
+  await publishPastCommunityWeeks(root, last.passes, config, catalog);
   for (let pass = 0; pass < 2; pass++) {
     for (const [i, p] of root.participants.entries()) await afterParticipantPass(p.ctx, last.passes[i]);
   }

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { readRegularFile, writeFileAtomic } from '../shared/atomic';
 import { MAX_CLICK_LOG_BYTES, upgradeLegacyRow, type ClickLogRow } from '../shared/clicks';
 import { isAppError } from '../shared/errors';
+import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
+import type { Workspace } from '../shared/workspace';
 
 /**
  * The writer of a profile's click log (format: `src/shared/clicks.ts`). A log
@@ -26,6 +28,15 @@ import type { Logger } from '../shared/log';
  * on every click: tens of ms of latency each on a busy disk).
  */
 
+/**
+ * Where a profile's click log is written: with secure aggregation it stays on
+ * this machine (only its per-arm counts leave, summed in the community round,
+ * `community-round.ts`); in plain mode it is published for the aggregator.
+ */
+export function clickLogFile(config: Pick<Config, 'SECURE_AGGREGATION'>, ws: Workspace, profile: string): string {
+  return config.SECURE_AGGREGATION === 'on' ? ws.privateClickLog(profile) : ws.clickLog(profile);
+}
+
 interface PendingRow {
   line: Buffer;
   resolve: () => void;
@@ -36,6 +47,8 @@ interface ClickLogOptions {
   logger: Logger;
   /** Runs once before the first write (e.g. make sure the folder's syft.pub.yaml exists). */
   prepare?: () => Promise<void>;
+  /** A log that never leaves the machine: file 0600 in a 0700 folder. */
+  private?: boolean;
 }
 
 /** Read-write so the first batch can check the last byte; O_APPEND puts every write at the end. */
@@ -43,6 +56,10 @@ const APPEND_FLAGS = fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
 const NEWLINE = 0x0a;
 /** The longest a written row waits for its fsync. */
 const FSYNC_INTERVAL_MS = 200;
+const PUBLISHED_FILE_MODE = 0o644;
+const PUBLISHED_DIR_MODE = 0o755;
+const PRIVATE_FILE_MODE = 0o600;
+const PRIVATE_DIR_MODE = 0o700;
 
 /**
  * The writer of one click log. Every append in this process goes through one
@@ -54,6 +71,8 @@ export class ClickLog {
   readonly file: string;
   private readonly logger: Logger;
   private readonly prepare?: () => Promise<void>;
+  private readonly fileMode: number;
+  private readonly dirMode: number;
   private pending: PendingRow[] = [];
   private draining: Promise<void> | null = null;
   private prepared = false;
@@ -64,6 +83,8 @@ export class ClickLog {
     this.file = file;
     this.logger = options.logger;
     this.prepare = options.prepare;
+    this.fileMode = options.private ? PRIVATE_FILE_MODE : PUBLISHED_FILE_MODE;
+    this.dirMode = options.private ? PRIVATE_DIR_MODE : PUBLISHED_DIR_MODE;
   }
 
   /** Append one row; resolves when it is written (in the page cache, safe from a crash of this process). */
@@ -129,11 +150,11 @@ export class ClickLog {
 
   private async writeBatch(lines: Buffer[]): Promise<void> {
     if (!this.prepared) {
-      await fs.mkdir(path.dirname(this.file), { recursive: true });
+      await fs.mkdir(path.dirname(this.file), { recursive: true, mode: this.dirMode });
       await this.prepare?.();
       await upgradeLegacyLog(this.file);
     }
-    const handle = await fs.open(this.file, APPEND_FLAGS, 0o644);
+    const handle = await fs.open(this.file, APPEND_FLAGS, this.fileMode);
     try {
       if (!this.prepared) {
         await terminateTornTail(handle);

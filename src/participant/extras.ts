@@ -4,13 +4,14 @@ import { publishAllCommunityStats } from './community';
 import type { ParticipantContext, PassResult } from './node';
 
 /**
- * What a participant publishes besides its delta, after each pass: this week's
- * locally-private community statistics, and the blend file while both friends
+ * What a participant publishes besides its delta, after each pass: in plain
+ * mode this week's locally-private community report, and the blend file while both friends
  * consent. Failures are logged; they never stop the training loop.
  */
 export async function afterParticipantPass(ctx: ParticipantContext, result: PassResult): Promise<void> {
   try {
-    await publishAllCommunityStats(ctx, result.profiles.map((p) => p.profile));
+    // With SECURE_AGGREGATION=on the week goes out only inside a community round (community-round.ts).
+    if (ctx.config.SECURE_AGGREGATION === 'off') await publishAllCommunityStats(ctx, result.profiles.map((p) => p.profile));
     await syncBlend(ctx);
   } catch (err) {
     ctx.logger.error({ err: formatError(err) }, 'could not publish community statistics or the blend');

@@ -28,6 +28,7 @@ import { logProtection } from './protection';
 import { ensurePublishPermissions } from './publish';
 import { readGrantedGlobal } from './recommendations';
 import { afterParticipantPass } from './extras';
+import { respondToCommunityRound } from './community-round';
 import { recordContributionMode, respondToSecureRound, type MemberStep } from './secagg';
 import { matchHistory, privatizeDelta } from './train';
 import { watchTargets } from './watch';
@@ -258,14 +259,15 @@ export interface CycleResult {
 /**
  * One turn of the participant loop, the same from every entry point (`participant`,
  * `app`, the demo): train every profile (and, in plain mode, publish its delta),
- * publish the community report and the blend, then answer whatever the secure
- * round in progress asks of this datasite.
+ * publish the community report (plain mode) and the blend, then answer whatever
+ * the secure rounds in progress (model, then community) ask of this datasite.
  */
 export async function runParticipantCycle(ctx: ParticipantContext): Promise<CycleResult> {
   const pass = await runParticipantPass(ctx);
   await afterParticipantPass(ctx, pass);
   await recordContributionMode(ctx);
   const secure = ctx.config.SECURE_AGGREGATION === 'on' ? await respondToSecureRound(ctx) : null;
+  if (ctx.config.SECURE_AGGREGATION === 'on') await respondToCommunityRound(ctx);
   return { pass, secure };
 }
 

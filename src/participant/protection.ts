@@ -59,11 +59,37 @@ export function describeProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA
   };
 }
 
+/** The settings that decide what the participant's other releases give away. */
+export type ReleaseSettings = Pick<Config, 'SECURE_AGGREGATION' | 'INSIGHTS_EPSILON' | 'DP_DELTA' | 'BLEND_WITH'>;
+
+/**
+ * What the releases besides the model update give away, one sentence each, never
+ * more than the mechanism gives: the community statistics (a secure community
+ * round, or a local report in plain mode), the click log, the blend. Shown on
+ * the page under the update's statement and logged at start.
+ */
+export function describeReleases(config: ReleaseSettings): string[] {
+  const eps = config.INSIGHTS_EPSILON;
+  const community =
+    eps <= 0
+      ? 'No community statistics are sent (INSIGHTS_EPSILON=0).'
+      : config.SECURE_AGGREGATION === 'on'
+        ? `Your week for the community statistics (plays, their band, the show you played most) leaves only masked, in a secure community round: the aggregator learns the sum over all members with differential-privacy noise, (ε = ${eps}, δ = ${config.DP_DELTA}) per week for your whole datasite.`
+        : `Secure aggregation is off, so your weekly community report goes to the aggregator as it is; it is randomized here first, (ε = ${eps}) per week of local differential privacy, a much noisier and weaker protection than secure aggregation gives at the same ε.`;
+  const clicks =
+    'The click log of the recommendation page is readable by the aggregator without noise: no show ids and no times, but which list got each click, at which rank, and how many pages you opened.';
+  // The friend may also be named on the blend page, so the sentence stands without BLEND_WITH too.
+  const friend = config.BLEND_WITH ? `your blend friend (${config.BLEND_WITH})` : 'a friend you blend with';
+  const blend = `While you blend, ${friend} reads your blend scores without noise, and with Global_V can work out which shows you watched (a known limit, docs/blend.md).`;
+  return [community, clicks, blend];
+}
+
 /** Log `describeProtection` once: a warning when nothing adds noise, else an info line. */
-export function logProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA' | 'DELTA_CLIP_NORM' | 'SECURE_AGGREGATION'>, logger: Logger): Protection {
+export function logProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA' | 'DELTA_CLIP_NORM' | 'SECURE_AGGREGATION'> & ReleaseSettings, logger: Logger): Protection {
   const protection = describeProtection(config);
   const fields = { aggregation: protection.aggregation, protection: protection.deltas };
   if (protection.warn) logger.warn(fields, protection.message);
   else logger.info(fields, protection.message);
+  for (const release of describeReleases(config)) logger.info({ aggregation: protection.aggregation }, release);
   return protection;
 }

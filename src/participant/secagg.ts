@@ -36,6 +36,7 @@ import {
   type ResultFile,
   type RevealFile,
   type RoundFile,
+  type RoundNoise,
   type SharesFile,
 } from '../shared/secagg/files';
 import { skellamShares } from '../shared/secagg/noise';
@@ -154,7 +155,19 @@ export type MemberStep =
   | { action: 'finished'; roundId: string; round: FinishedRound }
   | { action: 'idle'; reason: string };
 
-export type MemberContext = Pick<ParticipantContext, 'config' | 'ws' | 'catalog' | 'logger' | 'now' | 'noiseRandom'>;
+/**
+ * What a member contributes to a round that is not a model round (the community
+ * statistics, `community-round.ts`); the context's workspace is then a
+ * `secureRoundsView`, so those rounds have their own folders and status.
+ */
+export interface MemberPurpose {
+  /** This datasite's contribution to `round` (within `encoding.clipNorm`) and the profiles it speaks for, or why it waits or declines. */
+  prepare(round: RoundFile, encoding: Encoding): Promise<{ x: Float64Array; profiles: string[] } | { wait: string } | { decline: string }>;
+  /** The ledger entry of contributing with `noise`, recorded in each of those profiles' ledgers (null: nothing to record). */
+  spend(at: string, encoding: Encoding, noise: RoundNoise): PrivacyEntry | null;
+}
+
+export type MemberContext = Pick<ParticipantContext, 'config' | 'ws' | 'catalog' | 'logger' | 'now' | 'noiseRandom'> & { purpose?: MemberPurpose };
 
 /** Answer every phase of the newest secure round that the files on disk now allow; returns the steps taken. */
 export async function respondToSecureRound(ctx: MemberContext): Promise<MemberStep[]> {
@@ -314,6 +327,14 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
   const { config, ws, catalog, logger } = ctx;
   const now = ctx.now();
   if (now.getTime() > Date.parse(round.params.deadlines.keysBy)) return { action: 'idle', reason: `round ${roundId} closed its keys phase before this datasite could join` };
+  if (ctx.purpose) {
+    const encoding: Encoding = { length: layoutLength(round.layout), clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
+    const prepared = await ctx.purpose.prepare(round, encoding);
+    if ('wait' in prepared) return { action: 'waiting', roundId, reason: prepared.wait };
+    if ('decline' in prepared) return decline(ctx, roundId, prepared.decline);
+    const random = ctx.noiseRandom();
+    return enterRound(ctx, { roundId, round }, { weight: 1, profiles: prepared.profiles, encoded: encodeContribution(prepared.x, encoding, () => random.next()) });
+  }
   const expected = contributionLayout(catalog.items.length, config.MODEL_RANK);
   if (JSON.stringify(round.layout) !== JSON.stringify(expected)) {
     return { action: 'idle', reason: `round ${roundId} expects a contribution of ${layoutLength(round.layout)} values, this model makes ${layoutLength(expected)} (check MODEL_RANK and the catalogue)` };
@@ -335,7 +356,14 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
 
   const x = buildContribution(affordable.pairs, round.layout, { clipNorm: Math.min(config.DELTA_CLIP_NORM, weightScale), weightScale });
   const random = ctx.noiseRandom();
-  const encoded = encodeContribution(x, encoding, () => random.next());
+  return enterRound(ctx, { roundId, round }, { weight: affordable.weight, profiles: affordable.profiles, encoded: encodeContribution(x, encoding, () => random.next()) });
+}
+
+/** Keep the encoded contribution and fresh secrets privately, then publish `keys.json`: this datasite is in the round. */
+async function enterRound(ctx: MemberContext, { roundId, round }: Pick<RoundView, 'roundId' | 'round'>, entry: { weight: 0 | 1; profiles: string[]; encoded: Int32Array }): Promise<MemberStep> {
+  const { ws, logger } = ctx;
+  const now = ctx.now();
+  const { encoded } = entry;
   const secrets = createMemberSecrets();
   const dir = roundPrivateDir(ws, roundId);
   await writeFileAtomic(path.join(dir, ENCODED_FILE), encodeNpy(encoded, [encoded.length]), { private: true });
@@ -345,8 +373,8 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
     roundId,
     baseVersion: round.baseVersion,
     phase: 'keys',
-    weight: affordable.weight,
-    profiles: affordable.profiles,
+    weight: entry.weight,
+    profiles: entry.profiles,
     index: null,
     u2: null,
     answered: null,
@@ -363,8 +391,8 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
     createdAt: now.toISOString(),
   };
   await writePhaseFile(path.join(ws.secaggAnswersDir(roundId), KEYS_FILE), keys);
-  await writeMemberStatus(ctx, { mode: 'secure', current: { roundId, phase: 'keys', weight: affordable.weight } });
-  logger.info({ roundId, baseVersion: round.baseVersion, profiles: affordable.profiles.length, weight: affordable.weight }, 'joined secure round');
+  await writeMemberStatus(ctx, { mode: 'secure', current: { roundId, phase: 'keys', weight: entry.weight } });
+  logger.info({ roundId, baseVersion: round.baseVersion, profiles: entry.profiles.length, weight: entry.weight }, 'joined secure round');
   return { action: 'joined', roundId };
 }
 
@@ -480,7 +508,7 @@ async function memberInput(ctx: MemberContext, view: RoundView, state: MemberRou
   const noise = mechanism === 'skellam' && sigma > 0 ? skellamShares(length, (sigma * sigma) / (2 * minSurvivors), () => random.next()) : undefined;
   const input = toModular(encoded, noise);
   const { clipNorm, scaleBits } = view.round.params;
-  const spend = state.weight === 1 ? roundSpend(ctx.now().toISOString(), { length, clipNorm, scaleBits }, view.round.params.noise) : null;
+  const spend = state.weight === 1 ? (ctx.purpose?.spend ?? roundSpend)(ctx.now().toISOString(), { length, clipNorm, scaleBits }, view.round.params.noise) : null;
   if (spend !== null) {
     // Recorded before the input exists, so before anything derived from it is published: a crash wastes budget, never hides a spend.
     for (const profile of state.profiles) {

@@ -28,9 +28,9 @@ import type { Workspace } from './workspace';
  * ```
  * Statistics (abridged; item ids only, a participant's page maps them to titles):
  * ```json
- * { "format": "syftbox-netflix-svd/community-stats", "formatVersion": 1,
+ * { "format": "syftbox-netflix-svd/community-stats", "formatVersion": 2,
  *   "createdAt": "…", "week": "2026-W46", "participants": 231, "vocabHash": "5d41…",
- *   "epsilon": { "min": 4, "max": 4 }, "detectableCount": 62.1,
+ *   "mechanism": "secure-sum", "epsilon": { "min": 1, "max": 1 }, "delta": 0.00001, "detectableCount": 36.4,
  *   "topShows": [{ "item": 42, "count": 81.2, "se": 15.4 }, …],
  *   "nothingWatched": { "count": 80.1, "se": 26.9 },
  *   "trend": [{ "week": "2026-W39", "participants": 12, "mean": null, "se": null }, …,
@@ -44,7 +44,7 @@ import type { Workspace } from './workspace';
 export const COMMUNITY_FORMAT = 'syftbox-netflix-svd/community';
 export const COMMUNITY_FORMAT_VERSION = 1;
 export const COMMUNITY_STATS_FORMAT = 'syftbox-netflix-svd/community-stats';
-export const COMMUNITY_STATS_VERSION = 1;
+export const COMMUNITY_STATS_VERSION = 2;
 /** Weeks of the trend each report carries (the last one is fresh, the others re-published). */
 export const TREND_WEEKS = 8;
 /** Plays per week the weekly total is clipped to: 3 a day. It is the Laplace mechanism's sensitivity. */
@@ -122,7 +122,16 @@ export interface CommunityStats {
   week: string;
   participants: number;
   vocabHash: string;
+  /**
+   * How the figures were made: `secure-sum`, one noised sum under secure
+   * aggregation (docs/community.md); `local-reports`, debiased locally private
+   * reports (plain mode only; much noisier at the same ε).
+   */
+  mechanism: 'secure-sum' | 'local-reports';
+  /** ε of one participant's week: the round's (secure-sum), or the range of the reports' (local-reports) ... */
   epsilon: { min: number; max: number };
+  /** ... at this δ (0: pure ε-DP reports). */
+  delta: number;
   /** The count a show must exceed to be listed: about how many participants must play it most. */
   detectableCount: number;
   /** Shows whose count exceeds detectableCount, largest first; empty when none does. */
@@ -130,6 +139,12 @@ export interface CommunityStats {
   nothingWatched: { count: number; se: number };
   trend: TrendPoint[];
   distribution: { participants: number; bands: Band[] };
+  /**
+   * secure-sum only: the click experiment's per-arm totals of the week (clicks
+   * on the local and on the global list, each participant's clipped to
+   * `maxPerArm`), noised like every other figure.
+   */
+  clicks?: { maxPerArm: number; local: { count: number; se: number }; global: { count: number; se: number } };
 }
 
 // ---------------------------------------------------------------- mechanisms (the participant randomizes, the aggregator debiases)
@@ -237,6 +252,7 @@ export async function readCommunityStats(ws: Workspace, aggregatorEmail: string,
     if (value === null) return null;
     const shaped =
       value.format === COMMUNITY_STATS_FORMAT && value.formatVersion === COMMUNITY_STATS_VERSION &&
+      (value.mechanism === 'secure-sum' || value.mechanism === 'local-reports') &&
       Array.isArray(value.topShows) && value.topShows.every((s) => Number.isInteger(s.item) && s.item >= 0 && s.item < catalog.items.length) &&
       Array.isArray(value.trend) && Array.isArray(value.distribution?.bands) && value.distribution.bands.length === WEEKLY_BUCKETS.length;
     if (!shaped) {

@@ -87,7 +87,7 @@ export const VARIABLES = {
   SERVER_NOISE_STD: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'std of Gaussian noise added to the merged delta (0 = off)' },
   NOISE_TOLERANCE: { kind: { type: 'number', min: 3, max: 10 }, default: '6', doc: 'how far (in standard deviations of its norm) a noised delta may look from its declared Gaussian noise, in total and per row; an honest delta is refused with probability 3·e^(-t²/2)' },
   // insights and blend
-  INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'epsilon of each weekly locally-private community report (0 = do not publish; the aggregator refuses reports below 1); counted in PRIVACY_BUDGET_EPSILON' },
+  INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '1', doc: 'epsilon per ISO week of the community statistics (0 = send none): of the secure community round at DP_DELTA with SECURE_AGGREGATION=on, of the local report in plain mode (the aggregator refuses reports below 1); counted in PRIVACY_BUDGET_EPSILON' },
   BLEND_WITH: { kind: { type: 'email' }, default: '', doc: 'email of a friend to blend with (both must name each other)' },
 } as const satisfies Record<string, Variable>;
 

@@ -100,9 +100,10 @@ import type { Random } from './random';
  * Δ₁ = √281,825·Δ₂), μ = 1.0953e11, i.e. noise std √μ = 5.01·Δ₂ (the zCDP
  * closed form would ask 5.35·Δ₂); per round ρ = Δ₂²/(2μ) = 0.0199 and a
  * stand-alone ε of 0.90 at δ = 1e-6. In the clip C of the delta (whole vector
- * ≤ C√2): σ = 7.14·C on the sum. Weekly local community reports must fit in
- * the same budget: at INSIGHTS_EPSILON = 4 they would spend it in two weeks;
- * rounds calibrated to ε = 7 leave room for 52 reports of ε = 0.05 (total 7.32).
+ * ≤ C√2): σ = 7.14·C on the sum. The community statistics spend from the same
+ * ledger: with secure aggregation one Skellam release a week (kind `community`,
+ * `shared/community-sum.ts`); at INSIGHTS_EPSILON = 1, δ = 1e-5, 52 weeks
+ * compose to ε = 9.4 on their own (measured with this accountant).
  */
 
 /** Rényi orders at which every curve is kept. */

@@ -189,6 +189,11 @@ export class Workspace {
     return path.join(this.profileDir(profile, email), 'clicks.jsonl');
   }
 
+  /** The click log kept on this machine (secure aggregation): only its per-arm counts leave, in the community round. */
+  privateClickLog(profile: string): string {
+    return path.join(this.privateDir(profile), 'clicks.jsonl');
+  }
+
   communityStats(profile: string, email?: string): string {
     return path.join(this.profileDir(profile, email), 'community.json');
   }
@@ -273,6 +278,45 @@ export class Workspace {
   /** The aggregator's private round state (cohort with emails, phase, deadlines). */
   aggregatorSecaggPrivateDir(): string {
     return path.join(this.aggregatorPrivateDir(), 'secagg');
+  }
+}
+
+/** Secure rounds that sum something other than the model: their own round folders, beside the model's. */
+export type RoundPurpose = 'community';
+
+/**
+ * The same workspace with every secure-round path one level down, in
+ * `secagg/<purpose>/` (aggregator rounds, member answers, both private states):
+ * the round machinery runs unchanged for another purpose, and its rounds never
+ * mix with the model's (those ids sit in `secagg/` itself). The folders inherit
+ * the permission files that cover `secagg/`.
+ */
+export function secureRoundsView(ws: Workspace, purpose: RoundPurpose): Workspace {
+  return new PurposeWorkspace(ws, purpose);
+}
+
+class PurposeWorkspace extends Workspace {
+  constructor(
+    base: Workspace,
+    private readonly purpose: RoundPurpose,
+  ) {
+    super(base, base.appName);
+  }
+
+  override secaggDir(aggregatorEmail: string): string {
+    return path.join(super.secaggDir(aggregatorEmail), this.purpose);
+  }
+
+  override secaggAnswersRoot(email: string = this.email): string {
+    return path.join(super.secaggAnswersRoot(email), this.purpose);
+  }
+
+  override secaggPrivateDir(): string {
+    return path.join(super.secaggPrivateDir(), this.purpose);
+  }
+
+  override aggregatorSecaggPrivateDir(): string {
+    return path.join(super.aggregatorSecaggPrivateDir(), this.purpose);
   }
 }
 

@@ -221,7 +221,7 @@ describe('aggregateCommunity', () => {
     const published = await aggregateCommunity(ws, { ...options, minParticipants: 40 });
     expect(published.status).toBe('published');
     const stats = JSON.parse(await fs.readFile(communityStatsFile(ws), 'utf8'));
-    expect(stats).toMatchObject({ format: 'syftbox-netflix-svd/community-stats', formatVersion: 1, week: WEEK, participants: 40, vocabHash: catalog.hash });
+    expect(stats).toMatchObject({ format: 'syftbox-netflix-svd/community-stats', formatVersion: 2, mechanism: 'local-reports', week: WEEK, participants: 40, vocabHash: catalog.hash });
     expect(stats.topShows[0].item).toBe(item);
     expect(JSON.stringify(stats)).not.toMatch(/@example\.org|profile_|Cheech/);
 
@@ -255,8 +255,8 @@ describe('aggregateCommunity', () => {
 describe('renderCommunityHtml', () => {
   it('shows no share above 100% or below 0%, and marks a clipped one', () => {
     const stats: CommunityStats = {
-      format: 'syftbox-netflix-svd/community-stats', formatVersion: 1, createdAt: '2026-01-12T00:00:00.000Z', week: WEEK, participants: 40, vocabHash: catalog.hash,
-      epsilon: { min: 1, max: 1 }, detectableCount: 30, topShows: [{ item: 3, count: 52, se: 9 }, { item: 7, count: 31, se: 9 }], nothingWatched: { count: -6, se: 4 },
+      format: 'syftbox-netflix-svd/community-stats', formatVersion: 2, createdAt: '2026-01-12T00:00:00.000Z', week: WEEK, participants: 40, vocabHash: catalog.hash,
+      mechanism: 'local-reports', epsilon: { min: 1, max: 1 }, delta: 0, detectableCount: 30, topShows: [{ item: 3, count: 52, se: 9 }, { item: 7, count: 31, se: 9 }], nothingWatched: { count: -6, se: 4 },
       trend: [{ week: WEEK, participants: 40, mean: -1.5, se: 2 }],
       distribution: { participants: 40, bands: WEEKLY_BUCKETS.map((min) => ({ min, max: null, share: 0.2, se: 0.1, below: 0, belowSe: 0 })) },
     };

@@ -32,9 +32,10 @@ describe('npm run demo', () => {
     expect(datasites).toEqual([AGG, 'crime-and-thrillers@demo.local', 'docs-and-comedy@demo.local', 'family-and-anime@demo.local', 'me@local.syftbox', 'nsteenholdt-cc0@demo.local']);
     expect(existsSync(path.join(root, 'config.json'))).toBe(true);
 
-    // the demo runs the participant's one cycle: community reports go out, plain deltas never do (secure aggregation)
+    // secure aggregation: neither a local community report nor a plain delta goes out; the week goes into community rounds
+    expect(existsSync(path.join(root, 'datasites', AGG, 'app_data', APP, 'aggregator', 'community', 'stats.json'))).toBe(true);
     for (const site of datasites.filter((d) => d !== AGG)) {
-      expect(existsSync(path.join(root, 'datasites', site, 'app_data', APP, 'profile_0', 'community.json')), site).toBe(true);
+      expect(existsSync(path.join(root, 'datasites', site, 'app_data', APP, 'profile_0', 'community.json')), site).toBe(false);
       expect(existsSync(path.join(root, 'datasites', site, 'app_data', APP, 'profile_0', 'delta.json')), site).toBe(false);
     }
     const audit = await auditRoot({ dataDir: root, appName: APP, aggregator: AGG });

@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clickLogFile } from '../../src/participant/clicks';
 import { readClickLog } from '../../src/shared/clicks';
 import { buildApp, MAX_BODY_BYTES, startServer } from '../../src/participant/server/app';
 import { BLEND_BODY_BYTES } from '../../src/participant/server/insights-routes';
@@ -77,7 +78,7 @@ function expectError(answer: Answer, status: number, code: string, what: string)
 }
 
 async function clickRows(): Promise<number> {
-  return ((await readClickLog(fixture.ws.clickLog(PROFILE)))?.rows ?? []).filter((r) => r.type === 'click').length;
+  return ((await readClickLog(clickLogFile(fixture.config, fixture.ws, PROFILE)))?.rows ?? []).filter((r) => r.type === 'click').length;
 }
 
 describe('paths', () => {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { clickLogFile } from '../../src/participant/clicks';
 import type { PageData } from '../../src/participant/server/routes';
 import { loadCatalog } from '../../src/shared/catalog';
 import { readClickLog } from '../../src/shared/clicks';
@@ -49,7 +50,7 @@ describe('click log under kill -9', () => {
     cli.child.kill('SIGKILL');
     expect((await cli.done).signal).toBe('SIGKILL');
     expect(acknowledged.size).toBeGreaterThan(10);
-    const rows = (await readClickLog(fixture.ws.clickLog(PROFILE)))?.rows ?? [];
+    const rows = (await readClickLog(clickLogFile(fixture.config, fixture.ws, PROFILE)))?.rows ?? [];
     const logged = new Set(rows.flatMap((row) => (row.type === 'click' ? [`${row.pageView}/${row.side}/${row.rank}`] : [])));
     expect([...acknowledged].filter((key) => !logged.has(key))).toEqual([]);
   }, WAIT_MS);

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { describeProtection } from '../../src/participant/protection';
+import { describeProtection, describeReleases } from '../../src/participant/protection';
 import { DEMO_DIR } from '../../src/demo/embedded';
 import { startCli } from '../helpers/process';
 import { cliEnv, createRoot, type TestRoot } from '../helpers/root';
@@ -21,6 +21,26 @@ describe('describeProtection', () => {
     expect(bare).toMatchObject({ aggregation: 'secure', deltas: 'none', warn: true, message: expect.stringMatching(/^DP_EPSILON=0: .*sees only the sum of the round's contributions.*carries no noise/) });
     expect(bare.message).not.toMatch(/differentially private|differential privacy\)/);
     expect(describeProtection({ ...secure, DP_EPSILON: 8 })).toMatchObject({ aggregation: 'secure', deltas: 'dp-noise', warn: false, message: expect.stringMatching(/sees only the sum of the round's contributions; that sum carries noise for \(8, 0\.00001\)-differential privacy/) });
+  });
+});
+
+describe('describeReleases', () => {
+  const settings = { SECURE_AGGREGATION: 'on' as const, INSIGHTS_EPSILON: 4, DP_DELTA: 1e-5, BLEND_WITH: '' };
+  it('claims a secure community round only with secure aggregation on, and local DP (weaker) in plain mode', () => {
+    const [secure] = describeReleases(settings);
+    expect(secure).toMatch(/leaves only masked, in a secure community round.*\(ε = 4, δ = 0\.00001\) per week/);
+    const [plain] = describeReleases({ ...settings, SECURE_AGGREGATION: 'off' });
+    expect(plain).toMatch(/goes to the aggregator as it is.*local differential privacy.*weaker/);
+    expect(plain).not.toMatch(/masked|secure community round/);
+    expect(describeReleases({ ...settings, INSIGHTS_EPSILON: 0 })[0]).toMatch(/No community statistics are sent/);
+  });
+
+  it('never claims noise on the click log or the blend', () => {
+    const lines = describeReleases({ ...settings, BLEND_WITH: 'friend@example.org' });
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/readable by the aggregator without noise/);
+    expect(lines[2]).toMatch(/friend@example.org.*without noise.*which shows you watched/);
+    expect(describeReleases(settings)[2]).toMatch(/^While you blend, a friend you blend with reads your blend scores without noise/);
   });
 });
 

@@ -7,6 +7,10 @@ import type { PageData } from '../../src/participant/server/routes';
 import { createRandom } from '../../src/shared/random';
 import { readLoggedViews, scoreAgainstChance, type LoggedView, type Trial } from './attacks';
 import { createAttackRoot, runUntilGranted, UNPROTECTED, type AttackRoot } from './harness';
+import path from 'node:path';
+import { DEMO_AGGREGATOR } from '../../src/demo/embedded';
+import { withOverrides } from '../../src/shared/config';
+import { canRead } from '../../src/shared/permissions';
 
 /**
  * Issue 20, attack (d): the aggregator reads a participant's click log
@@ -20,6 +24,8 @@ import { createAttackRoot, runUntilGranted, UNPROTECTED, type AttackRoot } from 
  * show ids and no times. Control: the same page views as the version-1 rows
  * the previous code wrote, which the attack reads back completely. Upgrade: a
  * version-1 log left by an older install is rewritten before the next append.
+ * With secure aggregation (the default) the log is not published at all: its
+ * per-arm click counts leave only in the noised community sum.
  */
 const SEED = 5;
 const VIEWS = 12;
@@ -123,5 +129,39 @@ describe('attack (d): the aggregator reads the click log', () => {
     const score = scoreAgainstChance(trials(logged));
     expect(score.hits).toBeLessThanOrEqual(score.chanceBound);
     expect(logged.every((v) => v.at === '')).toBe(true);
+  });
+
+  it('with secure aggregation (the default): the aggregator can read no click log at all; the log stays on the machine', async () => {
+    const me = root.demo.participants[0];
+    await fs.rm(logFile, { force: true });
+    const secureApp = buildApp({ config: withOverrides(me.ctx.config, { SECURE_AGGREGATION: 'on' }), workspace: me.ctx.ws, catalog: root.catalog, profile: 'profile_0', random: createRandom(SEED + 1) });
+    const shown: Served[] = [];
+    try {
+      for (let i = 0; i < VIEWS; i++) {
+        const res = await secureApp.inject({ method: 'POST', url: '/api/views', payload: {} });
+        const page = res.json() as PageData;
+        expect(page.state).toBe('experiment');
+        shown.push({ pageView: page.pageView!, at: '', lists: Object.fromEntries(page.columns.map((c) => [c.arm, c.shows.map((x) => x.id)])) as Record<Arm, number[]>, left: page.columns[0].arm });
+        const column = page.columns[i % 2];
+        const click = await secureApp.inject({ method: 'POST', url: '/api/click', payload: { pageView: page.pageView, token: page.token, side: column.side, item: column.shows[0].id } });
+        expect(click.statusCode).toBe(200);
+      }
+    } finally {
+      await secureApp.close();
+    }
+    // the attack: every click log in this datasite that the aggregator may read
+    const readable: string[] = [];
+    for (const entry of await fs.readdir(me.ctx.ws.appData(), { recursive: true, withFileTypes: true })) {
+      const file = path.join(entry.parentPath, entry.name);
+      if (entry.isFile() && entry.name.startsWith('clicks') && (await canRead(me.ctx.ws.datasitesDir, DEMO_AGGREGATOR, file))) readable.push(file);
+    }
+    expect(readable).toEqual([]);
+    const logged = (await Promise.all(readable.map((f) => fs.readFile(f, 'utf8')))).flatMap(readLoggedViews);
+    const byId = new Map(logged.map((v) => [v.pageView, v]));
+    const score = scoreAgainstChance(shown.flatMap((s) => ARMS.map((arm) => ({ guess: byId.get(s.pageView)?.[arm] ?? [], truth: new Set(s.lists[arm]), population: root.model.items }))));
+    expect(score.hits).toBeLessThanOrEqual(score.chanceBound);
+    // control: the page did log every view and click, privately (their per-arm counts go out only in the community round)
+    const kept = readLoggedViews(await fs.readFile(me.ctx.ws.privateClickLog('profile_0'), 'utf8'));
+    expect(kept.map((v) => v.pageView)).toEqual(shown.map((s) => s.pageView));
   });
 });

@@ -4,12 +4,14 @@ import { displayedCommunity, WEEKLY_BUCKETS, WEEKLY_CLIP, type CommunityStats } 
 /** Statistics as 40 reports at a small ε can give them: unbiased, so some outside their range. */
 const noisy: CommunityStats = {
   format: 'syftbox-netflix-svd/community-stats',
-  formatVersion: 1,
+  formatVersion: 2,
   createdAt: '2026-01-12T00:00:00.000Z',
   week: '2026-W02',
   participants: 40,
   vocabHash: 'v',
+  mechanism: 'local-reports',
   epsilon: { min: 1, max: 1 },
+  delta: 0,
   detectableCount: 30,
   topShows: [{ item: 3, count: 52, se: 9 }, { item: 7, count: 31, se: 9 }],
   nothingWatched: { count: -6, se: 4 },

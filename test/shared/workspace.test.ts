@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/shared/config';
 import { AppError } from '../../src/shared/errors';
-import { createEmbeddedDatasite, isEmailFolder, readClientConfig, resolveIdentity, Workspace, writeClientConfig } from '../../src/shared/workspace';
+import { createEmbeddedDatasite, isEmailFolder, readClientConfig, resolveIdentity, secureRoundsView, Workspace, writeClientConfig } from '../../src/shared/workspace';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'ws-'));
 
@@ -77,5 +77,20 @@ describe('Workspace paths', () => {
     expect(isEmailFolder('a@b.org')).toBe(true);
     expect(isEmailFolder('not-an-email')).toBe(false);
     expect(isEmailFolder('a@b..org')).toBe(false);
+  });
+});
+
+describe('secureRoundsView', () => {
+  it('moves every secure-round path one level down, into secagg/<purpose>, and nothing else', () => {
+    const ws = new Workspace({ email: 'me@x.org', dataDir: '/r' }, 'app');
+    const view = secureRoundsView(ws, 'community');
+    expect(view.secaggRoundDir('agg@x.org', 'r000001')).toBe(path.join(ws.secaggDir('agg@x.org'), 'community', 'r000001'));
+    expect(view.secaggAnswersDir('r000001')).toBe(path.join(ws.secaggAnswersRoot(), 'community', 'r000001'));
+    expect(view.secaggAnswersDir('r000001', 'm@x.org')).toBe(path.join(ws.secaggAnswersRoot('m@x.org'), 'community', 'r000001'));
+    expect(view.secaggPrivateDir()).toBe(path.join(ws.secaggPrivateDir(), 'community'));
+    expect(view.aggregatorSecaggPrivateDir()).toBe(path.join(ws.aggregatorSecaggPrivateDir(), 'community'));
+    expect(view.privateDir('profile_0')).toBe(ws.privateDir('profile_0'));
+    expect(view.globalDir('agg@x.org')).toBe(ws.globalDir('agg@x.org'));
+    expect(view.clickLog('profile_0')).toBe(ws.clickLog('profile_0'));
   });
 });

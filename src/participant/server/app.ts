@@ -10,7 +10,7 @@ import { AppError, type ErrorCode } from '../../shared/errors';
 import { silentLogger, type Logger } from '../../shared/log';
 import { cryptoRandom, type Random } from '../../shared/random';
 import type { Workspace } from '../../shared/workspace';
-import { ClickLog } from '../clicks';
+import { ClickLog, clickLogFile } from '../clicks';
 import { ensurePublishPermissions } from '../publish';
 import { PageViews } from './page-views';
 import { insightsRoutes } from './insights-routes';
@@ -36,7 +36,7 @@ export interface AppOptions {
   now?: () => Date;
   /** Which list goes on the left of each page view; the OS CSPRNG by default. */
   random?: Random;
-  /** Click log file; defaults to `ws.clickLog(profile)`. */
+  /** Click log file; defaults to `ws.clickLog(profile)` in plain mode, `ws.privateClickLog(profile)` with secure aggregation. */
   clickLog?: string;
   /** Folder of the page's static files; defaults to the project's `ui/`. */
   uiDir?: string;
@@ -76,11 +76,14 @@ function errorBody(err: FastifyError | AppError | Error): ErrorBody {
 export function buildApp(options: AppOptions): FastifyInstance {
   const { config, workspace: ws, catalog, profile } = options;
   const logger = options.logger ?? silentLogger;
-  const clickLog = new ClickLog(options.clickLog ?? ws.clickLog(profile), {
+  // With secure aggregation the log stays private: only its per-arm counts leave, summed in the community round.
+  const kept = config.SECURE_AGGREGATION === 'on';
+  const clickLog = new ClickLog(options.clickLog ?? clickLogFile(config, ws, profile), {
     logger,
-    // The click log's folder must let only the aggregator read it, even before the first training.
+    private: kept,
+    // A published log's folder must let only the aggregator read it, even before the first training.
     prepare: async () => {
-      if (config.AGGREGATOR_DATASITE !== null) await ensurePublishPermissions(ws, config.AGGREGATOR_DATASITE);
+      if (!kept && config.AGGREGATOR_DATASITE !== null) await ensurePublishPermissions(ws, config.AGGREGATOR_DATASITE);
     },
   });
   const app = Fastify({

@@ -107,7 +107,9 @@ const communitySchema = obj({
       week: str,
       createdAt: str,
       participants: int,
+      mechanism: { type: 'string', enum: ['secure-sum', 'local-reports'] },
       epsilon: obj({ min: num, max: num }),
+      delta: num,
       detectableCount: num,
       topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: bounded }) },
       nothingWatched: bounded,
@@ -173,7 +175,9 @@ function communityView(stats: CommunityStats, catalog: Catalog) {
   return {
     ...shown,
     createdAt: stats.createdAt,
+    mechanism: stats.mechanism,
     epsilon: stats.epsilon,
+    delta: stats.delta,
     detectableCount: stats.detectableCount,
     topShows: shown.topShows.map((s) => {
       const item = catalog.items[s.item];

@@ -10,6 +10,7 @@ import { armOnSide, CLICK_LOG_VERSION, otherArm, type Arm, type Side } from '../
 import type { ClickLog } from '../clicks';
 import { loadRecommendations, readGrantedGlobal } from '../recommendations';
 import { readProfileState } from '../state';
+import { describeReleases, type ReleaseSettings } from '../protection';
 import type { PageViews } from './page-views';
 import { assertSameOrigin, tokensEqual } from './security';
 
@@ -30,7 +31,12 @@ import { assertSameOrigin, tokensEqual } from './security';
  * sentence for the page: never more than the mechanism gives (README, "What is
  * protected with the default settings").
  */
-export function protectionStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES'>): string {
+export function protectionStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES'> & ReleaseSettings): string {
+  return [updateStatement(config), ...describeReleases(config)].join(' ');
+}
+
+/** The model update's part of `protectionStatement`. */
+function updateStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES'>): string {
   const noise =
     config.DP_EPSILON > 0
       ? ` Each round's sum also carries differential-privacy noise: (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per round for your whole datasite.`
