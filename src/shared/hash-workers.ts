@@ -41,8 +41,12 @@ const MAX_WORKERS = 4;
 function start(): HashWorker[] {
   const count = Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
   return Array.from({ length: count }, () => {
-    const entry: HashWorker = { worker: new Worker(WORKER_SOURCE, { eval: true }), busy: 0 };
+    const entry: HashWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }), busy: 0 };
+    // unref() before the thread is up does not hold (Node 20): once more when it is, unless a hash is already in flight
     entry.worker.unref();
+    entry.worker.once('online', () => {
+      if (entry.busy === 0) entry.worker.unref();
+    });
     entry.worker.on('message', ({ id, hex }: { id: number; hex: string }) => {
       if (--entry.busy === 0) entry.worker.unref();
       const job = pending.get(id);

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { scanRows, sha256Hex } from '../../src/shared/delta';
 import { isAppError } from '../../src/shared/errors';
 import { sha256Shared } from '../../src/shared/hash-workers';
 import { decodeNpy, encodeNpy } from '../../src/shared/npy';
+import { PROJECT_ROOT } from '../../src/shared/config';
 
 /** The pieces of the aggregator's fast path: reads into a reused buffer, values in place, one pass of checks, hashes on workers. */
 
@@ -75,4 +77,21 @@ describe('sha256Shared', () => {
     expect(await Promise.all(parts.map((p) => sha256Shared(p)))).toEqual(parts.map((p) => sha256Hex(p)));
     expect(() => sha256Shared(Buffer.alloc(4))).toThrow(TypeError);
   });
+});
+
+describe('hash workers in a process of their own', () => {
+  it('let the process exit once its hashes are done (idle workers hold nothing open)', async () => {
+    const script = path.join(dir, 'hash.mts');
+    await fs.writeFile(
+      script,
+      `import { sha256Shared } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'shared', 'hash-workers.ts'))};\n` +
+        "const b = Buffer.from(new SharedArrayBuffer(5)); b.write('hello');\n" +
+        'process.stdout.write(await sha256Shared(b));\n',
+    );
+    // no timeout of its own: a process that never exits fails the test at vitest's limit
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', script], { cwd: PROJECT_ROOT }, (err, out) => (err ? reject(err) : resolve(out)));
+    });
+    expect(stdout).toBe(sha256Hex(Buffer.from('hello')));
+  }, 120_000);
 });

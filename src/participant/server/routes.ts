@@ -65,24 +65,41 @@ interface RouteContext {
 /**
  * Both lists (and the status) change only when the participant retrains or a
  * Global_V arrives (minutes apart), but computing them reads the model files (and
- * ranks every item): one computation serves every request of the next
- * FRESH_MS, and concurrent requests share the one in flight.
+ * ranks every item): one computation serves every request. Once it is FRESH_MS
+ * old, the next request starts a new one in the background and is still answered
+ * from the last (so no request waits for a recomputation but the very first:
+ * concurrent requests waiting for one would all miss the latency target). A
+ * failure is not remembered: the last good value stays, and the next request
+ * tries again.
  */
 const FRESH_MS = 1000;
 
 function freshFor<T>(now: () => Date, compute: () => Promise<T>): () => Promise<T> {
-  let cached: { at: number; value: Promise<T> } | null = null;
+  let last: { at: number; value: Promise<T> } | null = null;
+  let refreshing = false;
+  const start = (at: number) => {
+    const entry = { at, value: compute() };
+    refreshing = true;
+    entry.value.then(
+      () => {
+        last = entry;
+      },
+      () => {
+        if (last === entry) last = null;
+      },
+    ).finally(() => {
+      refreshing = false;
+    });
+    return entry;
+  };
   return () => {
     const at = now().getTime();
-    if (cached === null || at - cached.at >= FRESH_MS || at < cached.at) {
-      const entry = { at, value: compute() };
-      cached = entry;
-      // a failure is not remembered: the next request tries again
-      entry.value.catch(() => {
-        if (cached === entry) cached = null;
-      });
+    if (last === null) {
+      last = start(at);
+      return last.value;
     }
-    return cached.value;
+    if ((at - last.at >= FRESH_MS || at < last.at) && !refreshing) start(at);
+    return last.value;
   };
 }
 
