@@ -43,6 +43,7 @@ const DELTA_SCALE = 1e-3;
 const DELTA_STEP = 1e-4;
 const DELTA_CLIP = 0.5;
 const BYTES_PER_KB = 1024;
+const DAY_MS = 86_400_000;
 const MS_PER_US = 1000;
 /** Progress lines per phase of a round with many members. */
 const PROGRESS_LINES = 4;
@@ -117,6 +118,9 @@ function federation(root: string, c: SecureRoundCase, catalog: Catalog): Federat
     MODEL_RANK: String(c.rank),
     LOG_LEVEL: 'silent',
     SECAGG_SURVIVOR_FRACTION: String(c.survivorFraction),
+    // the in-process driver closes each phase as soon as everyone answered; a long deadline keeps a slow
+    // run (1,000 members on a loaded machine take more than the default 5 × 2 minutes) from expiring
+    SECAGG_PHASE_MS: String(DAY_MS),
   });
   const cut = cutCatalog(catalog, c.items);
   createEmbeddedDatasite(dataDir, AGGREGATOR_EMAIL);
