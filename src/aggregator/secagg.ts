@@ -394,16 +394,21 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
   return { action: 'routed', roundId: state.roundId };
 }
 
-/** The inbox of member `v`: the sealed shares its neighbours in U2 addressed to it. */
-async function buildInbox(ctx: SecureContext, state: RoundState, v: number): Promise<InboxFile> {
+/**
+ * The inbox of member `v`: the sealed shares its neighbours in U2 addressed to it. `sent` keeps each
+ * member's parsed shares file for the inboxes built in one pass (each file serves k inboxes).
+ */
+async function buildInbox(ctx: SecureContext, state: RoundState, v: number, sent: Map<number, SharesFile | null>): Promise<InboxFile> {
   const cohort = state.cohort!;
   const u2 = state.u2!;
   const shares: InboxFile['shares'] = [];
   for (const u of cohort.neighbours[v]) {
     if (!u2.includes(u)) continue;
-    const file = answerFile(ctx, state, cohort.members[u].email, SHARES_FILE);
-    const sent = await readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length }));
-    const box = sent?.shares.find((s) => s.to === v);
+    if (!sent.has(u)) {
+      const file = answerFile(ctx, state, cohort.members[u].email, SHARES_FILE);
+      sent.set(u, await readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length })));
+    }
+    const box = sent.get(u)?.shares.find((s) => s.to === v);
     if (box) shares.push({ from: u, nonce: box.nonce, ciphertext: box.ciphertext, tag: box.tag });
   }
   return { ...header('inbox'), roundId: state.roundId, to: v, u2, shares };
@@ -697,7 +702,8 @@ async function republish(ctx: SecureContext, state: RoundState): Promise<void> {
     await writePhaseFile(path.join(dir, COHORT_FILE), file);
   }
   if (state.u2 && state.phase !== 'finished') {
-    for (const v of state.u2) if (await missing(inboxFile(dir, v))) await writePhaseFile(inboxFile(dir, v), await buildInbox(ctx, state, v));
+    const sent = new Map<number, SharesFile | null>();
+    for (const v of state.u2) if (await missing(inboxFile(dir, v))) await writePhaseFile(inboxFile(dir, v), await buildInbox(ctx, state, v, sent));
   }
   if (state.survivors && state.phase !== 'finished' && (await missing(path.join(dir, UNMASK_FILE)))) {
     const unmask: UnmaskFile = { ...header('unmask'), roundId: state.roundId, survivors: state.survivors, dropped: state.dropped! };

@@ -21,7 +21,7 @@ export const POISON_ATTACKS: readonly PoisonAttack[] = ['garbage', 'bounded'];
 
 const BOUNDED_SHARE = 0.7;
 
-export interface PoisonTarget {
+interface PoisonTarget {
   ws: Workspace;
   roundId: string;
   layout: ContributionLayout;

@@ -9,12 +9,13 @@ describe('secure-aggregation benchmark', () => {
     expect(row).toMatchObject({ participants: 6, items: 40, rank: 4, plain: { accepted: 6 }, secure: { outcome: 'merged', survivors: 5, dropped: 1, k: 5, t: 3 } });
     for (const phase of ['join', 'share', 'mask', 'reveal', 'total'] as const) expect(row.secure.memberCpuMs[phase]).toBeGreaterThan(0);
     expect(row.secure.aggregatorCpuMs.unmask).toBeGreaterThan(0);
+    expect(row.secure.aggregatorCpuMs.route).toBeGreaterThan(0);
     // a masked input (4 bytes a value) is at least as large as the float32 delta, and the secure member writes shares and keys besides
     expect(row.secure.memberBytes).toBeGreaterThan(row.plain.memberBytes);
     expect(row.secure.totalBytes).toBeGreaterThan(row.secure.memberBytes * 5);
     for (const key of ['memberCpu', 'memberBytes', 'aggregatorCpu', 'roundWall'] as const) expect(row.ratios[key]).toBeGreaterThan(0);
     expect(lines.join('\n')).toMatch(/member CPU: plain .* ms; secure .* \(join .*, share .*, mask .*, reveal .*\) = [\d.]+x/);
-    expect(lines.join('\n')).toMatch(/aggregator CPU: plain .*; secure .*\(sum .*, unmask \+ commit .*\) = [\d.]+x/);
+    expect(lines.join('\n')).toMatch(/aggregator CPU: plain .*; secure .*\(routing shares .*, sum .*, unmask \+ commit .*\) = [\d.]+x/);
   });
 
   it('measures the protocol functions alone: the cohort shape, a member, and an exact unmasking', async () => {

@@ -32,7 +32,7 @@ export interface SumBoundParams {
   noiseSigma: number;
 }
 
-export interface SumBound {
+interface SumBound {
   /** Largest decoded Σw an honest round can produce. */
   maxWeight: number;
   /** Largest ‖Σ delta‖ an honest round with decoded weight `weight` can produce. */
