@@ -1,7 +1,8 @@
 import type { Interaction } from '../shared/model/feedback';
-import { gramian, predictExplicit, solveUser, solveUserExplicit, type ExplicitParams, type ModelParams } from '../shared/model/factorize';
+import { gramian, solveUser, type ModelParams } from '../shared/model/factorize';
 import { scoreItems } from '../shared/model/recommend';
 import { createRandom, deriveSeed } from '../shared/random';
+import { predictExplicit, solveUserExplicit, type ExplicitParams } from './explicit';
 import { RankingAccumulator, RatingAccumulator, SAMPLED_NEGATIVES, rankAmong, rankAmongSample, sampleNegatives, type RankingMetrics, type RatingMetrics } from './metrics';
 
 /**

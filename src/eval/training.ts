@@ -1,5 +1,5 @@
 import type { Interaction } from '../shared/model/feedback';
-import { gramian, trainLocal, trainLocalExplicit } from '../shared/model/factorize';
+import { gramian, trainLocal } from '../shared/model/factorize';
 
 /**
  * What one participant computes in one round, for the two protocols: start from
@@ -35,23 +35,5 @@ export function implicitTrainer(options: ImplicitTraining): LocalTrainer {
       const trained = trainLocal(base, train, { ...options, gram });
       return { V: trained.V, u: trained.u, bias: 0 };
     };
-  };
-}
-
-export interface ExplicitTraining {
-  items: number;
-  rank: number;
-  reg: number;
-  epochs: number;
-  lr: number;
-  /** Global mean rating (a public constant of the run). */
-  mean: number;
-}
-
-/** The explicit variant's `trainLocalExplicit` (biased MF, rating in `preference`). */
-export function explicitTrainer(options: ExplicitTraining): LocalTrainer {
-  return (base) => (train) => {
-    const trained = trainLocalExplicit(base, train, options);
-    return { V: trained.V, u: trained.u, bias: trained.bias };
   };
 }
