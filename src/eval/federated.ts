@@ -96,8 +96,6 @@ export interface FederatedSettings {
   logger: Logger;
   /** After each round (evaluation, progress). */
   onRound?: (report: RoundReport) => void | Promise<void>;
-  /** In the last round, each participant's local training result (the "local" recommendations). */
-  onLastTraining?: (participant: FederatedParticipant, update: LocalUpdate) => void;
 }
 
 /** Create the datasites and the participants' publish permissions. */
@@ -154,7 +152,6 @@ export async function runFederated(settings: FederatedSettings): Promise<void> {
         noise: delta.noise,
         createdAt,
       });
-      if (round === settings.rounds) settings.onLastTraining?.(p, update);
     }
     const t1 = performance.now();
     const summary = await runRound({ ws: aggregatorWs, model: expect, params, random: serverRandom, now: () => new Date(), logger });

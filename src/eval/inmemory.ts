@@ -2,6 +2,7 @@ import type { Interaction } from '../shared/model/feedback';
 import { gramian } from '../shared/model/factorize';
 import { addContribution, applyAggregate, contributionLayout, layoutSize, type AggregateParams, type OptimizerState } from '../shared/model/federated';
 import type { Random } from '../shared/random';
+import { applyExplicitAggregate, buildExplicitContribution, explicitContributionSize, type ExplicitParams } from './explicit';
 
 /**
  * The federated rounds without files, for fast sweeps: every round, every user
@@ -51,6 +52,28 @@ export function runInMemory(trains: readonly Interaction[][], V0: Float32Array, 
     state = next.state;
     norms.sort();
     options.onRound?.(round, V, { clipped, medianNorm: norms.length > 0 ? norms[norms.length >> 1] : 0 });
+  }
+  return V;
+}
+
+export interface ExplicitInMemoryOptions {
+  rounds: number;
+  params: ExplicitParams;
+  onRound?: (round: number, V: Float32Array) => void;
+}
+
+/** The explicit variant's rounds (`buildExplicitContribution`, summed, `applyExplicitAggregate`); returns the final V. */
+export function runExplicitInMemory(trains: readonly Interaction[][], V0: Float32Array, options: ExplicitInMemoryOptions): Float32Array {
+  const items = V0.length / options.params.rank;
+  let V = V0;
+  for (let round = 1; round <= options.rounds; round++) {
+    const sum = new Float64Array(explicitContributionSize(items, options.params.rank));
+    for (const ratings of trains) {
+      const x = buildExplicitContribution(V, ratings, options.params).vector;
+      for (let i = 0; i < sum.length; i++) sum[i] += x[i];
+    }
+    V = applyExplicitAggregate(V, sum, options.params);
+    options.onRound?.(round, V);
   }
   return V;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Catalog, Matcher } from '../shared/catalog';
 import { requireValue, type Config } from '../shared/config';
 import { writeDelta, type DeltaManifest } from '../shared/delta';
-import { AppError, formatError } from '../shared/errors';
+import { AppError, formatError, isAppError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
 import { hashHistory, readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
@@ -126,13 +126,15 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     halfLife: config.RECENCY_HALF_LIFE_DAYS,
   };
   const inputsSha256 = createHash('sha256').update(JSON.stringify({ sourceSha256, base: base.version, access: base.access, vocab: catalog.hash, params })).digest('hex');
-  const previous = await readProfileState(dir);
+  // A state of an older format is replaced by this training (the page refuses it until then).
+  const previous = await readProfileState(dir).catch((err: unknown) => (isAppError(err, 'ERR_MODEL_VERSION') ? null : Promise.reject(err)));
   if (previous && previous.inputsSha256 === inputsSha256 && previous.lastDeltaSha256 !== null) {
     return { profile, status: 'unchanged', access: base.access, baseVersion: base.version };
   }
 
   const matched = matchHistory(events, ctx.matcher, { now: ctx.now(), halfLifeDays: config.RECENCY_HALF_LIFE_DAYS, mode: config.FEEDBACK_MODE });
   const trained = trainLocal(base.values, matched.interactions, { ...params, items });
+  const confidenceOf = new Map(matched.interactions.map((i) => [i.item, i.confidence]));
   const state: ProfileState = {
     formatVersion: STATE_FORMAT_VERSION,
     profile,
@@ -143,6 +145,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     access: base.access,
     trainedAt: ctx.now().toISOString(),
     watched: matched.watched,
+    confidence: matched.watched.map((item) => confidenceOf.get(item) ?? 0),
     lastDeltaSha256: previous?.lastDeltaSha256 ?? null,
     lastPublishedBase: previous?.lastPublishedBase ?? null,
     publishBlocked: null,

@@ -16,7 +16,7 @@ import { emptyLedger, parsePrivacyLedger, type PrivacyLedger } from '../shared/p
  * - `history.json` the parsed-history cache (events of this profile)
  * - `privacy.json` the privacy ledger (see `src/shared/privacy.ts`)
  */
-export const STATE_FORMAT_VERSION = 1;
+export const STATE_FORMAT_VERSION = 2;
 const MAX_STATE_BYTES = 16 * 1024 * 1024; // 16 MiB: watched lists of heavy viewers stay far below
 
 export type AccessState = 'waiting' | 'granted';
@@ -32,8 +32,14 @@ export interface ProfileState {
   /** Whether this participant could read a Global_V at its last training. */
   access: AccessState;
   trainedAt: string;
-  /** Catalogue ids of matched watched shows (excluded from recommendations). */
+  /** Catalogue ids of matched watched shows, ascending (excluded from recommendations). */
   watched: number[];
+  /**
+   * The confidence (before alpha) of each watched show, in the order of `watched`:
+   * with it the page solves the user's factors against whichever Global_V it
+   * scores, not against the one the last training started from.
+   */
+  confidence: number[];
   /** Manifest sha256 of the last published delta, or null when nothing was published. */
   lastDeltaSha256: string | null;
   /** Global_V version of the last published delta. */

@@ -69,6 +69,13 @@ export type SegmentScales = Readonly<Record<SegmentName, number>>;
 
 export const UNIT_SCALES: SegmentScales = { gradient: 1, moment: 1, count: 1, excess: 1, gram: 1, curvature: 1, weight: 1 };
 
+/** Segment scales under DP noise (docs/eval: measured on the validation splits). */
+export const DP_SEGMENT_SCALES: SegmentScales = { gradient: 1, moment: 0.3, count: 0.3, excess: 0.3, gram: 1, curvature: 0.01, weight: 1 };
+/** Source of G under DP. */
+export const DP_GRAM: AggregateParams['gram'] = 'sent';
+/** Row threshold of the denoising (1 = plain positive-part James–Stein). */
+export const DP_ROW_THRESHOLD = 1;
+
 export interface FederatedParams extends ModelParams {
   items: number;
   /** L2 bound C of a whole contribution (score units, see the module comment). */
