@@ -37,11 +37,12 @@ import { addOuterUpper, choleskyInPlace, choleskySolveInPlace, mirrorUpper, symm
  *    changes the path. Items nobody watched get v_j = 0 in one step, as in ALS.
  *    No server learning rate is needed: the step is 1 (measured, docs/eval).
  *
- * Scale. The factorization is invariant under u → u/s, V → sV, so absolute
- * magnitudes drift from round to round. Both sides measure κ = the RMS item-row
- * norm of the base V (public) and express the contribution in score units
- * (u·v_j is unchanged): ũ = κ u in the residual and Gram segments. A clip bound
- * then means the same thing in every round and on every data set.
+ * Scale. Up to its regularization the factorization is invariant under u → u/s,
+ * V → sV, and magnitudes change a lot between the initialization (entries of
+ * size 0.1/√k) and a trained model. Both sides measure κ = the RMS item-row norm
+ * of the base V (public) and express the contribution in score units (u·v_j is
+ * unchanged): ũ = κ u in the per-item and k x k segments. A clip bound then
+ * means about the same in every round and on every data set.
  *
  * Layout (float64, row-major, the order of `contributionLayout`):
  * ```
