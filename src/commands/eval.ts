@@ -3,6 +3,7 @@ import { AppError } from '../shared/errors';
 import { moduleLogger, rootLogger } from '../shared/log';
 import { ALL_BASELINES, runExplicit, runImplicit, runPredictions, runRecommendations, type BaselineName, type DpMode, type EvalOptions } from '../eval/run';
 import type { TitleStyle } from '../eval/movielens';
+import { DEFAULT_STEP } from '../shared/model/federated';
 import { intOption, numberOption, parseOptions, type Command } from './command';
 
 /** Chosen on validation splits of several data sets (docs/eval/README.md, "How the defaults were chosen"). */
@@ -10,7 +11,6 @@ const DEFAULTS = {
   implicit: { rank: 32, reg: 1, alpha: 2, biasReg: 0, rounds: 10 },
   explicit: { rank: 16, reg: 0.2, alpha: 0, biasReg: 5, rounds: 10 },
 } as const;
-const DEFAULT_STEP = 1;
 /** trainLocal: one epoch at the safe step (the local list, local-only, the FedAvg baseline). */
 const DEFAULT_LOCAL_EPOCHS = 1;
 const DEFAULT_LOCAL_LR = 100;
@@ -21,8 +21,8 @@ const DEFAULT_HALF_LIFE_DAYS = 100000;
 const DEFAULT_EPSILONS = '1,8';
 const DEFAULT_DP_DELTA = 1e-5;
 /** Whole-contribution bound C (score units) and rounds of the DP settings (docs/eval). */
-const DEFAULT_DP_CLIP = 10;
-const DEFAULT_DP_ROUNDS = 3;
+const DEFAULT_DP_CLIP = 4;
+const DEFAULT_DP_ROUNDS = 2;
 const DEFAULT_CENTRAL_ITERATIONS = 10;
 const DEFAULT_FOLDS = 5;
 const DEFAULT_SEED = 42;
@@ -49,7 +49,7 @@ model with baselines on the same split. Progress goes to stderr.
   --rank <k> --reg <l> --alpha <a>
                           model (defaults per protocol: implicit 32, 1, 2; explicit 16, 0.2)
   --bias-reg <b>          explicit: the constant prior of the biases      [5]
-  --step <s>              multiplier of the preconditioned step           [1]
+  --step <s>              damping of the preconditioned step              [${DEFAULT_STEP}]
   --epochs <e> --lr <lr>  trainLocal (local list, local-only, FedAvg)     [1, 100]
   --fedavg-server-lr <s>  the FedAvg baseline's server learning rate      [8]
   --fedavg-clip <c>       the FedAvg baseline's delta clip norm           [1000]

@@ -24,7 +24,7 @@ import { invertInteractions } from './central';
  * and n_u. The aggregator forms g_j = Σ e x + Λ_j v_j (exact) and approximates
  * the curvature Σ_{rated j} x xᵀ + Λ_j by the item's own first moment m_j = Σ x
  * (exact) with the global covariance of x (one k x k matrix):
- * H_j ≈ n_j (X̄ − x̄ x̄ᵀ) + m_j m_jᵀ / n_j + Λ_j, then v_j ← v_j − H_j⁻¹ g_j.
+ * H_j ≈ n_j (X̄ − x̄ x̄ᵀ) + m_j m_jᵀ / n_j + Λ_j, then v_j ← v_j − step · H_j⁻¹ g_j.
  * The last entry of m_j is n_j (x's last entry is 1). Size: 2·items·rank +
  * rank(rank+1)/2 + 1.
  */
@@ -208,8 +208,8 @@ export function buildExplicitContribution(base: Float32Array, ratings: Interacti
   return { vector: x, user };
 }
 
-/** The next explicit V from the base and the sum of the contributions (see the module comment). */
-export function applyExplicitAggregate(base: Float32Array, sum: Float64Array, params: ExplicitParams): Float32Array {
+/** The next explicit V from the base and the sum of the contributions (see the module comment); `step` multiplies the step. */
+export function applyExplicitAggregate(base: Float32Array, sum: Float64Array, params: ExplicitParams, step: number): Float32Array {
   const { rank } = params;
   const items = base.length / rank;
   const at = explicitOffsets(items, rank);
@@ -242,7 +242,7 @@ export function applyExplicitAggregate(base: Float32Array, sum: Float64Array, pa
       continue;
     }
     choleskySolveInPlace(H, g, rank);
-    for (let a = 0; a < rank; a++) V[row + a] = base[row + a] - g[a];
+    for (let a = 0; a < rank; a++) V[row + a] = base[row + a] - step * g[a];
   }
   return V;
 }

@@ -59,6 +59,8 @@ export function runInMemory(trains: readonly Interaction[][], V0: Float32Array, 
 export interface ExplicitInMemoryOptions {
   rounds: number;
   params: ExplicitParams;
+  /** Multiplier of the preconditioned step. */
+  step: number;
   onRound?: (round: number, V: Float32Array) => void;
 }
 
@@ -72,7 +74,7 @@ export function runExplicitInMemory(trains: readonly Interaction[][], V0: Float3
       const x = buildExplicitContribution(V, ratings, options.params).vector;
       for (let i = 0; i < sum.length; i++) sum[i] += x[i];
     }
-    V = applyExplicitAggregate(V, sum, options.params);
+    V = applyExplicitAggregate(V, sum, options.params, options.step);
     options.onRound?.(round, V);
   }
   return V;

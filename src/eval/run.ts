@@ -10,7 +10,7 @@ import { initialItemFactors } from '../shared/global-model';
 import type { Logger } from '../shared/log';
 import { gaussianSigma } from '../shared/privacy';
 import { gramian, solveUser } from '../shared/model/factorize';
-import { DP_GRAM, DP_ROW_THRESHOLD, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams } from '../shared/model/federated';
+import { DP_CURVATURE, DP_RIDGE, DP_ROW_THRESHOLD, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams } from '../shared/model/federated';
 import { scoreItems, topK } from '../shared/model/recommend';
 import { createRandom, deriveSeed } from '../shared/random';
 import { Workspace } from '../shared/workspace';
@@ -243,7 +243,7 @@ function bytesPerRound(participants: number, items: number, rank: number): numbe
 
 /** The federated optimizer's parameters without DP: nothing clipped, no noise. */
 function optimizerParams(o: EvalOptions, items: number): AggregateParams {
-  return { rank: o.rank, reg: o.reg, alpha: o.alpha, items, clipNorm: NO_CLIP, scales: UNIT_SCALES, step: o.step, noiseStd: 0, gram: 'sent', rowThreshold: DP_ROW_THRESHOLD };
+  return { rank: o.rank, reg: o.reg, alpha: o.alpha, items, clipNorm: NO_CLIP, scales: UNIT_SCALES, step: o.step, noiseStd: 0, rowThreshold: DP_ROW_THRESHOLD, curvature: 'moment', ridge: 0 };
 }
 
 interface DpRunSpec {
@@ -278,7 +278,7 @@ function dpSettings(o: EvalOptions, items: number, participants: number): DpRunS
         out.push({
           name: `federated-dp-${mode}-${suffix}`,
           rounds,
-          params: { ...optimizerParams(o, items), clipNorm: o.dpClipNorm, scales: DP_SEGMENT_SCALES, noiseStd, gram: DP_GRAM },
+          params: { ...optimizerParams(o, items), clipNorm: o.dpClipNorm, scales: DP_SEGMENT_SCALES, noiseStd, curvature: DP_CURVATURE, ridge: DP_RIDGE },
           privacy: {
             mode,
             budget,
@@ -569,6 +569,7 @@ export async function runExplicit(o: EvalOptions): Promise<{ report: EvalReport<
           runExplicitInMemory(trains, V0, {
             rounds: o.rounds,
             params,
+            step: o.step,
             onRound: (round, V) => {
               const metrics = accumulateRatings(users, explicitPredictor(V, params), roundAcc('federated', round)).result();
               o.progress(`[federated fold ${fold + 1}] round ${round}/${o.rounds}  RMSE so far ${metrics.rmse.toFixed(4)}`);
@@ -741,7 +742,7 @@ export async function runPredictions(o: EvalOptions): Promise<{ files: string[];
     const finalV = runExplicitInMemory(
       participants.map((p) => p.train),
       initialItemFactors(items, o.rank, o.seed),
-      { rounds: o.rounds, params, onRound: (round) => o.progress(`[federated] round ${round}/${o.rounds}`) },
+      { rounds: o.rounds, params, step: o.step, onRound: (round) => o.progress(`[federated] round ${round}/${o.rounds}`) },
     );
     const trainOf = new Map(participants.map((p) => [p.userId, p.train]));
     const solved = new Map<number, ReturnType<typeof solveUserExplicit>>();

@@ -104,12 +104,12 @@ describe('explicit federated optimizer', () => {
       return explicitLoss(data, U, bias, V, rank, params);
     };
     const losses: number[] = [];
-    runExplicitInMemory(data, V0, { rounds: 10, params, onRound: (_, V) => losses.push(lossOf(V)) });
+    runExplicitInMemory(data, V0, { rounds: 10, params, step: 1, onRound: (_, V) => losses.push(lossOf(V)) });
     expect(losses[9]).toBeLessThan(central.loss[10] * 1.02);
     expect(lossOf(central.V)).toBeCloseTo(central.loss.at(-1)!, 6);
     const sum = new Float64Array(explicitContributionSize(items, rank));
     for (const r of data) buildExplicitContribution(central.V, r, params).vector.forEach((x, i) => (sum[i] += x));
-    const next = applyExplicitAggregate(central.V, sum, params);
+    const next = applyExplicitAggregate(central.V, sum, params, 1);
     for (let i = 0; i < next.length; i++) expect(next[i]).toBeCloseTo(central.V[i], 3);
   });
 });

@@ -20,7 +20,7 @@ import { clusteredUsers, randomInteractions } from './fixtures';
 const items = 80;
 const rank = 4;
 const model: ModelParams = { rank, reg: 0.1, alpha: 5 };
-const params: AggregateParams = { ...model, items, clipNorm: Number.POSITIVE_INFINITY, scales: UNIT_SCALES, step: 1, noiseStd: 0, gram: 'sent', rowThreshold: 1 };
+const params: AggregateParams = { ...model, items, clipNorm: Number.POSITIVE_INFINITY, scales: UNIT_SCALES, step: 1, noiseStd: 0, rowThreshold: 1, curvature: 'moment', ridge: 0 };
 
 function data(seed: number, users = 60): Interaction[][] {
   return clusteredUsers(users, items, 10, createRandom(seed)).data;
