@@ -73,7 +73,7 @@ const SYNTHETIC: Record<string, SyntheticOptions> = {
 };
 const SETS = ['mls', ...Object.keys(SYNTHETIC)];
 
-const GRID = { reg: [0.3, 1, 3, 5, 10], alpha: [0.5, 1, 2, 5, 10] };
+const GRID = { reg: [1, 3, 5], alpha: [1, 2, 5] };
 const SCORE_TIE = 0.01;
 
 interface Split {

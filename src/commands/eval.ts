@@ -8,7 +8,7 @@ import { intOption, numberOption, parseOptions, type Command } from './command';
 
 /** Chosen on validation splits of several data sets (docs/eval/README.md, "How the defaults were chosen"). */
 const DEFAULTS = {
-  implicit: { rank: 32, reg: 1, alpha: 2, biasReg: 0, rounds: 10 },
+  implicit: { rank: 32, reg: 3, alpha: 2, biasReg: 0, rounds: 10 },
   explicit: { rank: 16, reg: 0.2, alpha: 0, biasReg: 5, rounds: 10 },
 } as const;
 /** trainLocal: one epoch at the safe step (the local list, local-only, the FedAvg baseline). */
@@ -47,7 +47,7 @@ model with baselines on the same split. Progress goes to stderr.
   --out <dir>             where reports, charts and outputs go            [eval-results]
   --rounds <n>            federated rounds                                [10]
   --rank <k> --reg <l> --alpha <a>
-                          model (defaults per protocol: implicit 32, 1, 2; explicit 16, 0.2)
+                          model (defaults per protocol: implicit 32, 3, 2; explicit 16, 0.2)
   --bias-reg <b>          explicit: the constant prior of the biases      [5]
   --step <s>              damping of the preconditioned step              [${DEFAULT_STEP}]
   --epochs <e> --lr <lr>  trainLocal (local list, local-only, FedAvg)     [1, 100]

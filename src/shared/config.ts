@@ -51,8 +51,8 @@ export const VARIABLES = {
   // model
   MODEL_RANK: { kind: { type: 'int', min: 1, max: 256 }, default: '32', doc: 'rank of the item and user factors' },
   SEED: { kind: { type: 'int', min: 0, max: 2 ** 31 - 1 }, default: '42', doc: 'seed for the deterministic initialization and sampling' },
-  ALS_REG: { kind: { type: 'number', min: 0, max: 1000 }, default: '1', doc: 'L2 regularization (lambda) of user and item factors' },
-  ALS_ALPHA: { kind: { type: 'number', min: 0, max: 10000 }, default: '2', doc: 'confidence scale: c = 1 + alpha * confidence' },
+  ALS_REG: { kind: { type: 'number', min: 0, max: 1000 }, default: '3', doc: 'L2 regularization (lambda) of user and item factors; 3 from the validation splits of five data sets (docs/eval)' },
+  ALS_ALPHA: { kind: { type: 'number', min: 0, max: 10000 }, default: '2', doc: 'confidence scale: c = 1 + alpha * confidence; 2 from the validation splits of five data sets (docs/eval)' },
   LOCAL_EPOCHS: { kind: { type: 'int', min: 1, max: 1000 }, default: '1', doc: 'local passes over the item factors per training' },
   LOCAL_LR: { kind: { type: 'number', min: 0, max: 1000 }, default: '100', doc: 'largest local step of the item-factor update; the step is capped where the loss is guaranteed to fall, so a large value means "always the safe step"' },
   FEEDBACK_MODE: { kind: { type: 'enum', values: ['implicit', 'stars'] }, default: 'implicit', doc: 'implicit confidence, or the original app\'s 1-5 star rules' },
