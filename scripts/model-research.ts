@@ -274,7 +274,8 @@ async function verify(sets: PreparedSet[], reg: number, alpha: number): Promise<
     const split = set.test;
     const V0 = initialItemFactors(split.items, RANK, SEED);
     const popularity = evaluateRanking(split.users, split.items, popularityScorer(split.users, split.items), SEED);
-    const central = measure(split, trainCentral(split.trains, split.items, RANK, { ...params, iterations: CENTRAL_ITERATIONS }, V0).V, params);
+    const als: Metrics[] = [];
+    const central = measure(split, trainCentral(split.trains, split.items, RANK, { ...params, iterations: CENTRAL_ITERATIONS }, V0, (_, V) => als.push(measure(split, V, params))).V, params);
     const federated: Metrics[] = [];
     const stale: Metrics[] = [];
     let previous = V0;
@@ -301,12 +302,14 @@ async function verify(sets: PreparedSet[], reg: number, alpha: number): Promise<
       serverLr: 8,
       onRound: (_, V) => fedavg.push(measure(split, V, params)),
     });
-    out[set.name] = { users: split.users.length, items: split.items, popularity: [popularity.hr10, popularity.ndcg10], central, federated, fedavg, stale };
-    const curves = { federated, 'FedAvg, server lr 8 (before)': fedavg, 'federated, stale u': stale };
+    out[set.name] = { users: split.users.length, items: split.items, popularity: [popularity.hr10, popularity.ndcg10], central, als, federated, fedavg, stale };
+    const curves = { federated, 'FedAvg, server lr 8 (before)': fedavg, 'federated, stale u': stale, 'exact ALS, per iteration': als };
     await write(`verify-${set.name}-hr10.svg`, chart(`HR@10 by round: defaults on ${set.name} (test split)`, 'HR@10', curves, 0, { name: `central ALS, ${CENTRAL_ITERATIONS} iterations`, value: central }));
     log(`[verify] ${set.name}: central ${central[0].toFixed(4)}, federated round 10 ${federated[9][0].toFixed(4)}`);
   }
-  await write('verify.json', { params, step: DEFAULT_STEP, rounds: ROUNDS, sets: out });
+  // Merged into an earlier run's file, so that one set can be re-run alone.
+  const previous = await fs.readFile(path.join(OUT, 'verify.json'), 'utf8').then((t) => JSON.parse(t).sets as Record<string, unknown>).catch(() => ({}));
+  await write('verify.json', { params, step: DEFAULT_STEP, rounds: ROUNDS, sets: { ...previous, ...out } });
 }
 
 /** The DP levers: one configuration per lever change, at total ε = 8, δ = 1e-5. */

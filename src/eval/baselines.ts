@@ -13,12 +13,14 @@ import type { LocalTrainer } from './training';
  * split and the same pipeline-produced interactions:
  * - popularity: items ranked by how many users trained on them;
  * - global mean and damped item mean (explicit protocol);
- * - local-only: each user trains alone from the initialization, for as many
- *   local epochs as the federated run gives them in total (epochs x rounds);
- * - the federated optimizer in memory (`simulateFederated`): the same rounds,
- *   local training, clipping, FedAvg and server learning rate, without files,
- *   permissions or noise; the centralized ALS (`trainCentral*`) is called by the
- *   caller directly.
+ * - local-only: each user trains alone from the initialization (implicit: for
+ *   as many local epochs as the federated run has rounds; explicit: exact ALS on
+ *   the user's own ratings);
+ * - the previous federated optimizer in memory (`simulateFederated`): local
+ *   training, clipping, FedAvg of the deltas and a server learning rate, the
+ *   baseline of docs/eval's option comparisons (the evaluation runs it through
+ *   the files, `federated.ts`). The centralized ALS (`trainCentral*`) is called
+ *   by the caller directly.
  */
 
 /** Items ranked by their number of training users. */

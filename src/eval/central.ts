@@ -25,9 +25,10 @@ export interface CentralTrainResult {
  * baseline of the same model. Each iteration solves every user for fixed V, then
  * every item for fixed U with (UᵀU + Σ_{u watched j} (c_uj − 1) u uᵀ + λ n_j I) v_j
  * = Σ c_uj p_uj u; items nobody watched get v_j = 0. Cost per iteration
- * O(nnz·k² + (users + items)·k³). Deterministic given V0.
+ * O(nnz·k² + (users + items)·k³). Deterministic given V0. `onIteration` sees V
+ * after each iteration's item step (a copy is the caller's to make).
  */
-export function trainCentral(users: Interaction[][], items: number, rank: number, params: CentralParams, V0: Float32Array): CentralTrainResult {
+export function trainCentral(users: Interaction[][], items: number, rank: number, params: CentralParams, V0: Float32Array, onIteration?: (iteration: number, V: Float32Array) => void): CentralTrainResult {
   checkShape(V0, items, rank, 'V0');
   const V = V0.slice();
   const U = new Float32Array(users.length * rank);
@@ -64,6 +65,7 @@ export function trainCentral(users: Interaction[][], items: number, rank: number
       for (let a = 0; a < rank; a++) A[a * rank + a] += params.reg * (end - start);
       V.set(solveSymmetric(A, b, rank), j * rank);
     }
+    onIteration?.(iteration + 1, V);
     solveUsers();
     loss.push(totalLoss(U, V, users, items, rank, params));
   }

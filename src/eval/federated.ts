@@ -18,13 +18,14 @@ import { privatizeDelta } from '../participant/train';
 import type { LocalTrainer, LocalUpdate } from './training';
 
 /**
- * The federated run of the evaluation, through the production code and files: a
+ * The FedAvg baseline of the evaluation (the optimizer the participant and the
+ * aggregator run in plain mode today), through the production code and files: a
  * SyftBox-layout root with one datasite per user (`user<id>@eval.local`) and one
  * for the aggregator. Every round, each participant
  *   1. reads the newest Global_V it may read (`canRead`: the permission files
  *      decide, as in a shared local root; before the first grant: the version-0
  *      initialization),
- *   2. trains locally (`trainLocal` / `trainLocalExplicit`),
+ *   2. trains locally (`trainLocal`),
  *   3. clips (and, with local DP, noises) the delta (`privatizeDelta`),
  *   4. publishes it with `writeDelta` into `datasites/<me>/app_data/<app>/profile_0/`
  *      under a `syft.pub.yaml` that lets only the aggregator read it;
