@@ -315,6 +315,8 @@ async function verify(sets: PreparedSet[], reg: number, alpha: number): Promise<
 /** The DP levers: one configuration per lever change, at total ε = 8, δ = 1e-5. */
 interface DpConfig {
   label: string;
+  /** λ of the DP run (a lever: see docs/eval). */
+  reg: number;
   rounds: number;
   clipNorm: number;
   scales: SegmentScales;
@@ -328,13 +330,14 @@ const DP_DELTA = 1e-5;
 const NOISY_UNIT_SCALES: SegmentScales = { gradient: 1, moment: 0.3, count: 0.3, excess: 0.3, gram: 1, curvature: 0.01, weight: 1 };
 /** Each configuration changes one lever of the one before. */
 const DP_CONFIGS: DpConfig[] = [
-  { label: '3 rounds, C 10, scales ~1, no ridge', rounds: 3, clipNorm: 10, scales: NOISY_UNIT_SCALES, ridge: 0, curvature: 'moment', rowThreshold: 1 },
-  { label: '+ ridge 0.3 σ', rounds: 3, clipNorm: 10, scales: NOISY_UNIT_SCALES, ridge: 0.3, curvature: 'moment', rowThreshold: 1 },
-  { label: '+ budget split (G x10, no moment)', rounds: 3, clipNorm: 10, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
-  { label: '+ C 4 (about the median norm)', rounds: 3, clipNorm: 4, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
-  { label: '+ 2 rounds (default)', rounds: 2, clipNorm: 4, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
-  { label: 'default, rows kept above 3x noise', rounds: 2, clipNorm: 4, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 3 },
-  { label: 'default, 5 rounds', rounds: 5, clipNorm: 4, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
+  { label: '3 rounds, C 10, scales ~1, no ridge', reg: 0.3, rounds: 3, clipNorm: 10, scales: NOISY_UNIT_SCALES, ridge: 0, curvature: 'moment', rowThreshold: 1 },
+  { label: '+ ridge 0.3 σ', reg: 0.3, rounds: 3, clipNorm: 10, scales: NOISY_UNIT_SCALES, ridge: 0.3, curvature: 'moment', rowThreshold: 1 },
+  { label: '+ budget split (G x10, no moment)', reg: 0.3, rounds: 3, clipNorm: 10, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
+  { label: '+ C 4', reg: 0.3, rounds: 3, clipNorm: 4, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
+  { label: '+ C 2', reg: 0.3, rounds: 3, clipNorm: 2, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
+  { label: '+ 5 rounds (default)', reg: 0.3, rounds: 5, clipNorm: 2, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
+  { label: 'default with λ 3 (the non-private default)', reg: 3, rounds: 5, clipNorm: 2, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 1 },
+  { label: 'default, rows kept above 3x noise', reg: 0.3, rounds: 5, clipNorm: 2, scales: DP_SEGMENT_SCALES, ridge: 0.3, curvature: 'gram', rowThreshold: 3 },
 ];
 
 async function dp(sets: PreparedSet[], reg: number, alpha: number, configs: DpConfig[]): Promise<void> {
@@ -346,7 +349,8 @@ async function dp(sets: PreparedSet[], reg: number, alpha: number, configs: DpCo
     const curves: Record<string, (Metrics | null)[]> = { 'no DP': nonPrivate };
     for (const c of configs) {
       const z = noiseMultiplier(DP_EPSILON, DP_DELTA, c.rounds);
-      curves[c.label] = federatedCurve(split, params, optimizer(split, params, { clipNorm: c.clipNorm, scales: c.scales, noiseStd: z * c.clipNorm, ridge: c.ridge, curvature: c.curvature, rowThreshold: c.rowThreshold }), c.rounds, undefined, deriveSeed(SEED, c.label));
+      const dpParams = { ...params, reg: c.reg };
+      curves[c.label] = federatedCurve(split, dpParams, optimizer(split, dpParams, { clipNorm: c.clipNorm, scales: c.scales, noiseStd: z * c.clipNorm, ridge: c.ridge, curvature: c.curvature, rowThreshold: c.rowThreshold }), c.rounds, undefined, deriveSeed(SEED, c.label));
       log(`[dp] ${set.name} ${c.label}: ${curves[c.label].map((m) => m?.[0].toFixed(4)).join(' ')}`);
     }
     out[set.name] = { curves };

@@ -20,9 +20,10 @@ const DEFAULT_FEDAVG_CLIP = 1000;
 const DEFAULT_HALF_LIFE_DAYS = 100000;
 const DEFAULT_EPSILONS = '1,8';
 const DEFAULT_DP_DELTA = 1e-5;
-/** Whole-contribution bound C (score units) and rounds of the DP settings (docs/eval). */
-const DEFAULT_DP_CLIP = 4;
-const DEFAULT_DP_ROUNDS = 2;
+/** Whole-contribution bound C (score units), rounds and λ of the DP settings (docs/eval, "Privacy"). */
+const DEFAULT_DP_CLIP = 2;
+const DEFAULT_DP_ROUNDS = 5;
+const DEFAULT_DP_REG = 0.3;
 const DEFAULT_CENTRAL_ITERATIONS = 10;
 const DEFAULT_FOLDS = 5;
 const DEFAULT_SEED = 42;
@@ -62,6 +63,7 @@ model with baselines on the same split. Progress goes to stderr.
   --dp-delta <d>          δ per user (of the run, or of each round with per-round)  [1e-5]
   --dp-clip <c>           bound C of a whole contribution in the DP settings (score units)  [${DEFAULT_DP_CLIP}]
   --dp-rounds <n>         rounds of the DP settings                       [${DEFAULT_DP_ROUNDS}]
+  --dp-reg <l>            λ of the DP settings (less shrinkage pays under noise)  [${DEFAULT_DP_REG}]
   --baselines <list>      popularity,local,central,fedavg, all or none    [all]
   --central-iterations <n> ALS iterations of the central baseline         [10]
   --titles <style>        export titles: catalog (Netflix-like, no year) or movielens  [catalog]
@@ -96,6 +98,7 @@ model with baselines on the same split. Progress goes to stderr.
       'dp-delta': { type: 'string' },
       'dp-clip': { type: 'string' },
       'dp-rounds': { type: 'string' },
+      'dp-reg': { type: 'string' },
       baselines: { type: 'string' },
       'central-iterations': { type: 'string' },
       titles: { type: 'string' },
@@ -135,6 +138,7 @@ model with baselines on the same split. Progress goes to stderr.
       dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'central', ['central', 'local'] as const) as DpMode],
       dpClipNorm: positive('dp-clip', numberOption('dp-clip', values['dp-clip'], DEFAULT_DP_CLIP)),
       dpRounds: intOption('dp-rounds', values['dp-rounds'], DEFAULT_DP_ROUNDS),
+      dpReg: positive('dp-reg', numberOption('dp-reg', values['dp-reg'], DEFAULT_DP_REG), true),
       baselines: parseBaselines(values.baselines ?? 'all'),
       centralIterations: intOption('central-iterations', values['central-iterations'], DEFAULT_CENTRAL_ITERATIONS),
       titles: oneOf('titles', values.titles ?? 'catalog', ['catalog', 'movielens'] as const) as TitleStyle,

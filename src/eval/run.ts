@@ -75,9 +75,10 @@ export interface EvalOptions {
   dpModes: DpMode[];
   /** How ε is meant: the user's total over all rounds, or each round's. */
   dpBudgets: DpBudget[];
-  /** Bound C of a whole contribution (score units) and rounds of the DP settings. */
+  /** Bound C of a whole contribution (score units), rounds and λ of the DP settings. */
   dpClipNorm: number;
   dpRounds: number;
+  dpReg: number;
   baselines: ReadonlySet<BaselineName>;
   centralIterations: number;
   titles: TitleStyle;
@@ -278,7 +279,7 @@ function dpSettings(o: EvalOptions, items: number, participants: number): DpRunS
         out.push({
           name: `federated-dp-${mode}-${suffix}`,
           rounds,
-          params: { ...optimizerParams(o, items), clipNorm: o.dpClipNorm, scales: DP_SEGMENT_SCALES, noiseStd, curvature: DP_CURVATURE, ridge: DP_RIDGE },
+          params: { ...optimizerParams(o, items), reg: o.dpReg, clipNorm: o.dpClipNorm, scales: DP_SEGMENT_SCALES, noiseStd, curvature: DP_CURVATURE, ridge: DP_RIDGE },
           privacy: {
             mode,
             budget,
@@ -414,7 +415,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       command: o.command,
       dataset: { ratingsDir: o.ratingsDir, users: table.userCount, items, ratings: table.rows, participants: participants.length, evaluatedUsers: users.length },
       split: { kind: 'leave-last-out', seed: o.seed },
-      params: { ...commonParams(o), dpDelta: o.dpDelta, dpClipNorm: o.dpClipNorm, dpRounds: o.dpRounds },
+      params: { ...commonParams(o), dpDelta: o.dpDelta, dpClipNorm: o.dpClipNorm, dpRounds: o.dpRounds, dpReg: o.dpReg },
       matching,
       settings,
       checks: implicitChecks(settings),
