@@ -1,7 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Command } from './commands/command';
+import { COMMANDS } from './commands/index';
 import { loadConfig } from './shared/config';
 import { AppError, formatError } from './shared/errors';
 
@@ -9,30 +6,12 @@ import { AppError, formatError } from './shared/errors';
  * The one entry point: `npm run -s cli -- <command> [options]`.
  * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
  */
-const COMMANDS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
 const MIN_NODE_MAJOR = 20;
 
-function commandNames(): string[] {
-  return readdirSync(COMMANDS_DIR)
-    .filter((f) => f.endsWith('.ts') && f !== 'command.ts')
-    .map((f) => f.slice(0, -3))
-    .sort();
-}
-
-async function loadCommand(name: string): Promise<Command | null> {
-  if (!/^[a-z][a-z-]*$/.test(name)) return null;
-  const file = path.join(COMMANDS_DIR, `${name}.ts`);
-  if (!existsSync(file)) return null;
-  const mod = (await import(file)) as { command: Command };
-  return mod.command;
-}
-
-async function printHelp(): Promise<void> {
+/** From the static table: no command module is loaded for the list. */
+function printHelp(): void {
   const lines = ['usage: npm run -s cli -- <command> [options]', '', 'commands:'];
-  for (const name of commandNames()) {
-    const cmd = await loadCommand(name);
-    if (cmd) lines.push(`  ${name.padEnd(12)} ${cmd.summary}`);
-  }
+  for (const { name, summary } of COMMANDS) lines.push(`  ${name.padEnd(12)} ${summary}`);
   lines.push('', 'Run `npm run -s cli -- <command> --help` for the options of one command.');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -55,11 +34,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    await printHelp();
+    printHelp();
     return name === undefined ? 2 : 0;
   }
-  const cmd = await loadCommand(name);
-  if (!cmd) throw new AppError('ERR_USAGE', `unknown command "${name}"; run with --help to list commands`);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new AppError('ERR_USAGE', `unknown command "${name}"; run with --help to list commands`);
+  const cmd = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${cmd.usage.trim()}\n`);
     return 0;

@@ -144,5 +144,18 @@
     }
   }
 
+  /** What protects this datasite's contribution, as the server's active settings say. */
+  async function showProtection() {
+    const target = document.getElementById('protection');
+    try {
+      const res = await fetch('/api/status');
+      const status = await res.json();
+      if (res.ok && status.protection) target.textContent = status.protection;
+    } catch {
+      target.textContent = 'Your viewing history stays on this computer.';
+    }
+  }
+
   void load();
+  void showProtection();
 })();

@@ -4,7 +4,6 @@
 'use strict';
 
 (() => {
-  const Z95 = 1.96;
   const RECENT_WEEKS = 104;
   const ACCENT = '#5a3fd8';
   const ACCENT_SOFT = 'rgba(90, 63, 216, 0.18)';
@@ -110,12 +109,34 @@
     );
   }
 
+  function renderNotInCatalogue(shows) {
+    $('not-in-catalogue-panel').hidden = shows.length === 0;
+    if (shows.length === 0) return;
+    const plays = shows.reduce((n, s) => n + s.plays, 0);
+    $('not-in-catalogue-hint').textContent =
+      `${fmt(shows.length)} of your shows and films (${fmt(plays)} plays) matched no catalogue title, or only doubtfully: another work of the same name, ` +
+      'a title in another language, a film taken for a series. The model ignores them. This list is computed on this computer and never sent anywhere.';
+    $('not-in-catalogue-summary').textContent = `Show the ${fmt(shows.length)} titles`;
+    $('not-in-catalogue').replaceChildren(
+      ...shows.map((s) => {
+        const li = el('li');
+        li.append(el('strong', null, s.title), el('span', 'meta', ` · ${s.kind}, ${fmt(s.plays)} ${s.plays === 1 ? 'play' : 'plays'}`));
+        return li;
+      }),
+    );
+  }
+
   // ------------------------------------------------------------ community
 
   function bandLabel(band) {
     if (band.max === null) return `${band.min}+`;
     return band.min === band.max ? String(band.min) : `${band.min}–${band.max}`;
   }
+
+  /** `12%–40%`: the 95% interval of a share, kept within 0–100% by the server. */
+  const interval = (e) => `${pct(e.low)}–${pct(e.high)}`;
+  /** A figure whose noisy estimate fell outside its range is shown at the nearest end, marked with an asterisk. */
+  const mark = (e) => (e.clipped ? '*' : '');
 
   function renderVerdict(insights, community) {
     const verdict = $('verdict');
@@ -135,10 +156,23 @@
       el('strong', null, pct(c.interval[0])),
       ' and ',
       el('strong', null, pct(c.interval[1])),
-      ` of the ${fmt(community.stats.participants)} participants played fewer (95% interval; the estimate for the bands below yours is ${pct(c.fewer.value)} ± ${pct(Z95 * c.fewer.se)}).`,
-      c.mean ? ` The community average was ${fmt(c.mean.value, 1)} ± ${fmt(Z95 * c.mean.se, 1)} plays.` : '',
+      ` of the ${fmt(community.stats.participants)} participants played fewer (95% interval; the estimate for the bands below yours is ${pct(c.fewer.value)}${mark(c.fewer)}, 95% interval ${interval(c.fewer)}).`,
+      c.mean ? ` The community average was ${fmt(c.mean.value, 1)}${mark(c.mean)} plays (95% interval ${fmt(c.mean.low, 1)}–${fmt(c.mean.high, 1)}).` : '',
+      c.fewer.clipped || c.mean?.clipped ? ' * The noisy estimate fell outside what is possible and is shown at the nearest possible value.' : '',
       c.interval[1] - c.interval[0] > 0.5 ? ' That interval is wide: with this many participants the privacy noise still dominates.' : '',
     );
+  }
+
+  /** Say which figures were clipped to their range, or nothing. */
+  function renderClippedNote(stats) {
+    const bands = stats.bands.filter((b) => b.share.clipped).map(bandLabel);
+    const weeks = stats.trend.filter((t) => t.mean?.clipped).map((t) => t.week);
+    const parts = [];
+    if (bands.length > 0) parts.push(`the share of band${bands.length > 1 ? 's' : ''} ${bands.join(', ')}`);
+    if (weeks.length > 0) parts.push(`the average of ${weeks.join(', ')}`);
+    const note = $('community-clipped');
+    note.hidden = parts.length === 0;
+    note.textContent = parts.length === 0 ? '' : `* The privacy noise pushed ${parts.join(' and ')} outside what is possible (a share below 0% or above 100%, an average below 0 or above the clip); each is shown at the nearest possible value.`;
   }
 
   function renderCommunity(insights, community) {
@@ -146,51 +180,53 @@
     const stats = community.stats;
     if (!stats) return;
     $('community-charts').hidden = false;
+    renderClippedNote(stats);
     const mine = insights.comparison ? stats.bands.findIndex((b) => b.min === insights.comparison.band.min) : -1;
     draw('community-distribution', {
       type: 'bar',
       data: {
-        labels: stats.bands.map(bandLabel),
-        datasets: [{ label: 'Share of participants (%)', data: stats.bands.map((b) => Math.round(1000 * b.share) / 10), backgroundColor: stats.bands.map((_, i) => (i === mine ? ACCENT : MUTED)) }],
+        labels: stats.bands.map((b) => `${bandLabel(b)}${mark(b.share)}`),
+        datasets: [{ label: 'Share of participants (%)', data: stats.bands.map((b) => Math.round(1000 * b.share.value) / 10), backgroundColor: stats.bands.map((_, i) => (i === mine ? ACCENT : MUTED)) }],
       },
       options: {
         plugins: {
           legend: { display: false },
-          tooltip: { callbacks: { label: (item) => `${item.formattedValue}% ± ${fmt(100 * Z95 * stats.bands[item.dataIndex].se, 1)}%` } },
+          tooltip: { callbacks: { label: (item) => `${item.formattedValue}% (95% interval ${interval(stats.bands[item.dataIndex].share)})` } },
         },
-        scales: { x: { title: { display: true, text: `plays in ${stats.week}` } }, y: { title: { display: true, text: '% of participants' } } },
+        scales: { x: { title: { display: true, text: `plays in ${stats.week}` } }, y: { min: 0, max: 100, title: { display: true, text: '% of participants' } } },
       },
     });
     const trend = stats.trend;
-    const band = (sign) => trend.map((t) => (t.mean === null ? null : Math.round(10 * (t.mean + sign * Z95 * t.se)) / 10));
+    const round1 = (x) => Math.round(10 * x) / 10;
     draw('community-trend', {
       type: 'line',
       data: {
-        labels: trend.map((t) => t.week),
+        labels: trend.map((t) => `${t.week}${t.mean ? mark(t.mean) : ''}`),
         datasets: [
-          { label: '95% high', data: band(1), borderColor: 'transparent', pointRadius: 0, fill: false },
-          { label: '95% low', data: band(-1), borderColor: 'transparent', pointRadius: 0, backgroundColor: ACCENT_SOFT, fill: '-1' },
-          { label: 'Average plays', data: trend.map((t) => (t.mean === null ? null : Math.round(10 * t.mean) / 10)), borderColor: ACCENT, backgroundColor: ACCENT, pointRadius: 3 },
+          { label: '95% high', data: trend.map((t) => (t.mean ? round1(t.mean.high) : null)), borderColor: 'transparent', pointRadius: 0, fill: false },
+          { label: '95% low', data: trend.map((t) => (t.mean ? round1(t.mean.low) : null)), borderColor: 'transparent', pointRadius: 0, backgroundColor: ACCENT_SOFT, fill: '-1' },
+          { label: 'Average plays', data: trend.map((t) => (t.mean ? round1(t.mean.value) : null)), borderColor: ACCENT, backgroundColor: ACCENT, pointRadius: 3 },
         ],
       },
       options: {
         spanGaps: false,
         plugins: { legend: { display: false }, tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${item.formattedValue} (${trend[item.dataIndex].participants} reports)` } } },
-        scales: { y: { title: { display: true, text: 'plays per participant' } } },
+        scales: { y: { min: 0, title: { display: true, text: 'plays per participant' } } },
       },
     });
 
     $('community-top-panel').hidden = false;
     const rows = stats.topShows.map((s, i) => {
       const tr = el('tr');
-      tr.append(el('td', null, i + 1), el('td', null, s.year ? `${s.title} (${s.year})` : s.title), el('td', null, fmt(s.count, 1)), el('td', null, fmt(s.se, 1)));
+      tr.append(el('td', null, i + 1), el('td', null, s.year ? `${s.title} (${s.year})` : s.title), el('td', null, `${fmt(s.count.value, 1)}${mark(s.count)}`), el('td', null, `${fmt(s.count.low, 1)}–${fmt(s.count.high, 1)}`));
       return tr;
     });
     $('community-top').tBodies[0].replaceChildren(...rows);
     $('community-top').hidden = rows.length === 0;
     $('community-top-hint').textContent =
       rows.length > 0
-        ? `Estimated number of participants whose most-played show of ${stats.week} it was. A show is listed only above ${fmt(stats.detectableCount, 1)}, where noise alone is unlikely to reach.`
+        ? `Estimated number of participants whose most-played show of ${stats.week} it was, with its 95% interval (at most ${fmt(stats.participants)}). A show is listed only above ${fmt(stats.detectableCount, 1)}, where noise alone is unlikely to reach.` +
+          (stats.topShows.some((s) => s.count.clipped) ? ' * The noisy estimate came out above the number of participants; shown as that number.' : '')
         : `No show stands out from the noise yet: with ${fmt(stats.participants)} participants a show must be the most-played of about ${fmt(Math.ceil(stats.detectableCount))} of them to be listed.`;
   }
 
@@ -215,6 +251,7 @@
       renderTopShows(personal.topShows);
       renderGenres(personal.genres);
       renderBinges(personal.binges);
+      renderNotInCatalogue(personal.notInCatalogue);
     } else {
       showNotice('waiting', insights.message);
     }

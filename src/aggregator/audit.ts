@@ -3,15 +3,17 @@ import path from 'node:path';
 import { AppError, isAppError } from '../shared/errors';
 import {
   EVERYONE,
-  USER_TOKEN,
   ancestorFolders,
   evaluate,
   grants,
+  namedPrincipals,
   readPermissionFolder,
   toDatasitesRelative,
+  uncheckedPatterns,
   type AccessLevel,
   type PermissionFile,
 } from '../shared/permissions';
+import { INBOX_DIR, MASKED_MANIFEST } from '../shared/secagg/files';
 import { Workspace, isEmailFolder, isProfileName } from '../shared/workspace';
 
 /**
@@ -24,22 +26,35 @@ import { Workspace, isEmailFolder, isProfileName } from '../shared/workspace';
  * - blend files (`<participant>/app_data/<app>/blend/...`) additionally by ONE
  *   other user, the friend its `blend/syft.pub.yaml` names (a second reader, or
  *   '*', is a violation; which friend is not checked: consent lives with the owner);
+ * - secure-round answers (`<participant>/app_data/<app>/secagg/...`) only by their
+ *   owner and the aggregator; the aggregator's round files (`aggregator/secagg/...`)
+ *   never by everyone, and each inbox (`inbox/<i>.json`, shares sealed for one
+ *   member) by ONE member at most;
  * - Global_V (`<aggregator>/app_data/<app>/aggregator/global/...`) only by the
  *   aggregator and contributors, i.e. datasites with a published
- *   `profile_<n>/delta.json` (the ledger names participants only by salted hash);
+ *   `profile_<n>/delta.json` or secure-round `masked.json` (the ledger names
+ *   participants only by salted hash);
  * - no file is writable by '*', an email glob, or more than one user besides its
  *   owner and the aggregator (write implies read: co-writers see each other's data).
  *
  * Readers and writers are the datasites in the root, every email or glob named
- * in a permission file found (so outsiders are reported too), and '*' when any
- * user at all has the access. Files SyftBox does not sync are skipped (symlinks,
+ * in a permission file found (so outsiders are reported too), and '*' when the
+ * server's public pseudo-user has the access. Access is decided as the SyftBox
+ * server decides it (`src/shared/permissions.ts`: ownership by email prefix,
+ * templates, doublestar globs, empty and unparsable permission files ignored),
+ * and where the answer is uncertain the audit reports the more readable one:
+ * rules of equal specificity count with the most permissive; a legacy
+ * `syftperm.yaml` counts both ways (the current server ignores it, the old
+ * Python one applied it) and the readers of both are reported; date templates
+ * are resolved at `now`. Files SyftBox does not sync are skipped (symlinks,
  * `*.tmp`, `*.log`, 0-byte files). A malformed permission file is a violation
- * and is otherwise skipped, as the server skips a ruleset it cannot parse.
+ * and is otherwise skipped, as the server skips it; so is a rule whose template
+ * this audit cannot evaluate (the server may still apply it).
  */
 
-export type FileKind = 'profile' | 'blend' | 'global' | 'aggregator' | 'other';
+export type FileKind = 'profile' | 'blend' | 'global' | 'secagg' | 'secagg-round' | 'aggregator' | 'other';
 
-export interface AuditedFile {
+interface AuditedFile {
   /** Relative to `datasites/`, '/'-separated. */
   path: string;
   owner: string;
@@ -48,7 +63,7 @@ export interface AuditedFile {
   kind: FileKind;
 }
 
-export interface Violation {
+interface Violation {
   path: string;
   problem: string;
 }
@@ -61,16 +76,18 @@ export interface AuditReport {
   ok: boolean;
 }
 
-export interface AuditOptions {
+interface AuditOptions {
   dataDir: string;
   appName: string;
   aggregator: string;
+  /** Clock for date templates (default: now). */
+  now?: Date;
 }
 
 const NOT_SYNCED_SUFFIXES = ['.tmp', '.log'];
 
 /** Scan a SyftBox root and judge every published file of the app. */
-export async function auditRoot({ dataDir, appName, aggregator }: AuditOptions): Promise<AuditReport> {
+export async function auditRoot({ dataDir, appName, aggregator, now = new Date() }: AuditOptions): Promise<AuditReport> {
   const ws = new Workspace({ email: aggregator, dataDir }, appName);
   const sites = await listDatasites(ws.datasitesDir);
   const published: { abs: string; rel: string; owner: string }[] = [];
@@ -80,25 +97,39 @@ export async function auditRoot({ dataDir, appName, aggregator }: AuditOptions):
 
   const violations: Violation[] = [];
   const warnings: string[] = [];
-  const permissions = new Map<string, PermissionFile>();
   const folders = [...new Set(published.flatMap(({ rel }) => ancestorFolders(rel)))].sort();
-  for (const folder of folders) {
-    try {
-      const file = await readPermissionFolder(ws.datasitesDir, folder, ({ file: name, keys }) => {
-        warnings.push(`${toDatasitesRelative(ws.datasitesDir, name)}: unknown keys ignored: ${keys.join(', ')}`);
-      });
-      if (file !== null) permissions.set(folder, file);
-    } catch (err) {
-      if (!isAppError(err, 'ERR_PERMISSION_FILE') || err.file === undefined) throw err;
-      violations.push({ path: toDatasitesRelative(ws.datasitesDir, err.file), problem: `malformed permission file (ignored): ${err.message}` });
+  const views = await Promise.all(
+    [false, true].map(async (legacy) => {
+      const permissions = new Map<string, PermissionFile>();
+      for (const folder of folders) {
+        try {
+          const file = await readPermissionFolder(ws.datasitesDir, folder, {
+            legacy,
+            onUnknownKeys: ({ file: name, keys }) => warnings.push(`${toDatasitesRelative(ws.datasitesDir, name)}: unknown keys ignored: ${keys.join(', ')}`),
+          });
+          if (file !== null) permissions.set(folder, file);
+        } catch (err) {
+          if (!isAppError(err, 'ERR_PERMISSION_FILE') || err.file === undefined) throw err;
+          const problem = `malformed permission file (ignored): ${err.message}`;
+          const where = toDatasitesRelative(ws.datasitesDir, err.file);
+          if (!violations.some((v) => v.path === where)) violations.push({ path: where, problem });
+        }
+      }
+      return permissions;
+    }),
+  );
+  for (const [folder, file] of views[0]) {
+    for (const pattern of uncheckedPatterns(file, folder)) {
+      violations.push({ path: `${folder}/syft.pub.yaml`, problem: `rule "${pattern}" uses template syntax this audit cannot evaluate; the server may apply it: check who it grants by hand` });
     }
   }
 
-  const contributors = new Set(published.filter(({ abs, owner }) => isDeltaManifest(ws, abs, owner)).map(({ owner }) => owner));
-  const principals = [...new Set([...sites, ...namedPrincipals(permissions)])].sort();
+  const contributors = new Set(published.filter(({ abs, owner }) => isContribution(ws, abs, owner)).map(({ owner }) => owner));
+  const principals = [...new Set([...sites, ...views.flatMap((files) => namedPrincipals(files.values()))])].sort();
   const holders = (rel: string, needed: AccessLevel): string[] => {
-    const named = principals.filter((p) => grants(evaluate(permissions, p, rel), needed));
-    return grants(evaluate(permissions, EVERYONE, rel), needed) ? [...named, EVERYONE] : named;
+    const has = (user: string) => views.some((permissions) => grants(evaluate(permissions, user, rel, now), needed));
+    const named = principals.filter(has);
+    return has(EVERYONE) ? [...named, EVERYONE] : named;
   };
 
   const files = published.map(({ abs, rel, owner }): AuditedFile => ({
@@ -111,7 +142,7 @@ export async function auditRoot({ dataDir, appName, aggregator }: AuditOptions):
   for (const file of files) {
     for (const problem of judge(file, aggregator, contributors)) violations.push({ path: file.path, problem });
   }
-  return { files, violations, warnings, ok: violations.length === 0 };
+  return { files, violations, warnings: [...new Set(warnings)], ok: violations.length === 0 };
 }
 
 /** The privacy problems of one file (empty when it is fine). */
@@ -119,8 +150,14 @@ function judge(file: AuditedFile, aggregator: string, contributors: Set<string>)
   const problems: string[] = [];
   const others = (list: string[], allowed: string[]) => list.filter((p) => !allowed.includes(p));
   const extraReaders = others(file.readers, [file.owner, aggregator]);
-  if (file.kind === 'profile' && extraReaders.length > 0) {
+  if ((file.kind === 'profile' || file.kind === 'secagg') && extraReaders.length > 0) {
     problems.push(`participant file readable by ${extraReaders.join(', ')}: only its owner and the aggregator may read it`);
+  }
+  if (file.kind === 'secagg-round' && extraReaders.includes(EVERYONE)) {
+    problems.push('secure-round file readable by everyone: only the round\'s members may read it');
+  }
+  if (file.kind === 'secagg-round' && path.posix.basename(path.posix.dirname(file.path)) === INBOX_DIR && extraReaders.length > 1) {
+    problems.push(`inbox readable by ${extraReaders.join(', ')}: only the member it is sealed for may read it`);
   }
   if (file.kind === 'blend' && (extraReaders.length > 1 || extraReaders.includes(EVERYONE))) {
     problems.push(`blend file readable by ${extraReaders.join(', ')}: only its owner, the aggregator and one friend may read it`);
@@ -143,28 +180,24 @@ function isGroup(principal: string): boolean {
 
 function classify(ws: Workspace, abs: string, owner: string): FileKind {
   if (owner === ws.email && isInside(abs, ws.globalDir(owner))) return 'global';
+  if (owner === ws.email && isInside(abs, ws.secaggDir(owner))) return 'secagg-round';
+  if (isInside(abs, ws.secaggAnswersRoot(owner))) return 'secagg';
   if (owner === ws.email && isInside(abs, ws.aggregatorDir(owner))) return 'aggregator';
   if (isInside(abs, ws.blendDir(owner))) return 'blend';
   const [first, ...rest] = path.relative(ws.appData(owner), abs).split(path.sep);
   return isProfileName(first) && rest.length > 0 ? 'profile' : 'other';
 }
 
-function isDeltaManifest(ws: Workspace, abs: string, owner: string): boolean {
+/** A published delta manifest, or a secure round's masked-input manifest: its owner contributed. */
+function isContribution(ws: Workspace, abs: string, owner: string): boolean {
   const [first] = path.relative(ws.appData(owner), abs).split(path.sep);
-  return isProfileName(first) && abs === ws.deltaManifest(first, owner);
+  if (isProfileName(first)) return abs === ws.deltaManifest(first, owner);
+  return isInside(abs, ws.secaggAnswersRoot(owner)) && path.basename(abs) === MASKED_MANIFEST;
 }
 
 function isInside(file: string, dir: string): boolean {
   const rel = path.relative(dir, file);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-}
-
-/** Emails and email globs named in any access list (outsiders included); tokens excluded. */
-function namedPrincipals(permissions: Map<string, PermissionFile>): string[] {
-  const named = [...permissions.values()].flatMap((file) =>
-    file.rules.flatMap((rule) => [...(rule.access.read ?? []), ...(rule.access.write ?? []), ...(rule.access.admin ?? [])]),
-  );
-  return named.filter((p) => p !== EVERYONE && p !== USER_TOKEN);
 }
 
 async function listDatasites(datasitesDir: string): Promise<string[]> {

@@ -2,186 +2,57 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog } from '../shared/catalog';
-import { formatError } from '../shared/errors';
-import type { Logger } from '../shared/log';
-import { canRead } from '../shared/permissions';
-import { Workspace } from '../shared/workspace';
 import {
   bandProbabilities,
-  COMMUNITY_FORMAT,
-  COMMUNITY_FORMAT_VERSION,
-  EPSILON_SHARES,
+  communityStatsFile,
+  COMMUNITY_STATS_FORMAT,
+  COMMUNITY_STATS_VERSION,
+  decodeCommunityReport,
+  displayedCommunity,
   MAX_COMMUNITY_BYTES,
-  shiftWeekLabel,
-  SHOW_ENCODING,
+  MAX_STATS_BYTES,
   TREND_WEEKS,
   unaryProbabilities,
-  unpackBits,
   WEEKLY_BUCKETS,
   WEEKLY_CLIP,
-  type CommunityReport,
-} from '../participant/community';
-import { isoWeek } from '../participant/insights';
+  type Band,
+  type CommunityStats,
+  type DecodedReport,
+  type ShowCount,
+  type TrendPoint,
+} from '../shared/community';
+import { formatError, isAppError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import { readableHere } from '../shared/permissions';
+import { isoWeek, shiftWeekLabel } from '../shared/weeks';
+import { Workspace } from '../shared/workspace';
 import { discoverProfiles } from './discover';
 
 /**
- * Community statistics, aggregator side: every participant profile's
- * locally-private weekly report (`profile_<n>/community.json`, see
- * `src/participant/community.ts`; profiles are found as `discoverProfiles`
- * finds them, i.e. those that also publish a delta and let the aggregator
- * read it) debiased into community figures, each with
- * its standard error, once at least MIN_PARTICIPANTS profiles reported on the
- * same ISO week. Outputs, both written atomically:
- *
- * - `aggregator/community/stats.json`, readable by the contributors (the
- *   aggregator folder's `syft.pub.yaml` grants them `community/**`); item ids
- *   only, the participant's page maps them to titles with its catalogue:
- *   ```json
- *   { "format": "syftbox-netflix-svd/community-stats", "formatVersion": 1,
- *     "createdAt": "…", "week": "2026-W46", "participants": 231, "vocabHash": "5d41…",
- *     "epsilon": { "min": 4, "max": 4 }, "detectableCount": 62.1,
- *     "topShows": [{ "item": 42, "count": 81.2, "se": 15.4 }, …],
- *     "nothingWatched": { "count": 80.1, "se": 26.9 },
- *     "trend": [{ "week": "2026-W39", "participants": 12, "mean": null, "se": null }, …,
- *               { "week": "2026-W46", "participants": 231, "mean": 7.9, "se": 5.5 }],
- *     "distribution": { "participants": 231, "bands": [
- *       { "min": 0, "max": 0, "share": 0.21, "se": 0.07, "below": 0, "belowSe": 0 }, …] } }
- *   ```
- *   `count` is the estimated number of participants whose most-played show of
- *   the week it was; `mean` the mean weekly plays (clipped to WEEKLY_CLIP);
- *   `share` the estimated share of participants in a band of weekly plays and
- *   `below` the share in the bands under it. Weeks of the trend with fewer
- *   than MIN_PARTICIPANTS values have null figures.
- * - `public/index.html` in the aggregator's datasite (world-readable): the top
- *   shows with titles, as the original app published. Titles are safe there:
- *   every figure is an aggregate of ε-LDP reports.
- *
- * Estimators (all unbiased; heterogeneous ε across participants is allowed,
- * each report is debiased with its own probabilities):
- * - OUE show counts: count_j = Σ_i (b_ij − q_i)/(p − q_i);
- * - K-ary randomized response band shares: for a set S of bands,
- *   share_S = (1/n) Σ_i (1[r_i ∈ S] − |S|·q_i)/(p_i − q_i);
- * - Laplace weekly values: mean = (1/n) Σ_i y_i.
- * Standard errors are those of the noise given the participants (the figures
- * describe this community, not a wider population): for the randomized parts
- * √(Σ_i π_i(1 − π_i))/(p − q_i) with π_i the report's probability of a 1 at the
- * estimate, for the Laplace part √(Σ_i 2·scale_i²)/n.
+ * Community statistics, aggregator side: every readable participant report
+ * (found as `discoverProfiles` finds profiles) debiased into community figures
+ * with their standard errors, once at least MIN_PARTICIPANTS profiles reported
+ * on the same ISO week. Writes `aggregator/community/stats.json` (format:
+ * `src/shared/community.ts`) and the public `index.html` of top shows (titles
+ * are safe there: every figure aggregates ε-LDP reports). The estimators and
+ * their errors are derived in docs/community.md.
  */
-export const COMMUNITY_STATS_FORMAT = 'syftbox-netflix-svd/community-stats';
-export const COMMUNITY_STATS_VERSION = 1;
 /** Chance, over the whole catalogue, of listing a show that no participant played most. */
-export const DETECTION_ALPHA = 0.05;
+const DETECTION_ALPHA = 0.05;
 /** Shows listed in stats.json (at most). */
-export const TOP_COMMUNITY_SHOWS = 20;
+const TOP_COMMUNITY_SHOWS = 20;
 /** Shows listed on the public page. */
-export const PUBLIC_TOP_SHOWS = 10;
-export const COMMUNITY_DIR = 'community';
-export const STATS_FILE = 'stats.json';
-export const PUBLIC_PAGE = 'index.html';
-/** Largest ε a report may claim; beyond it the report is refused as implausible. */
-const MAX_REPORT_EPSILON = 100;
+const PUBLIC_TOP_SHOWS = 10;
+const PUBLIC_PAGE = 'index.html';
 const PRIVATE_STATE_FILE = 'community.json';
 const PRIVATE_STATE_VERSION = 1;
 const MAX_PRIVATE_STATE_BYTES = 64 * 1024; // 64 KiB
-/** Largest stats.json read back (one is ~5 KB). */
-export const MAX_STATS_BYTES = 1024 * 1024; // 1 MiB
-/** A Laplace draw beyond this many scales has probability e^-20 (2e-9): such a value is refused as forged. */
-const MAX_NOISE_SCALES = 20;
 
-export interface Estimate {
-  /** Point estimate. */
-  value: number;
-  /** Standard error of the noise. */
-  se: number;
-}
-
-export interface ShowCount {
-  item: number;
-  count: number;
-  se: number;
-}
-
-export interface TrendPoint {
-  week: string;
-  participants: number;
-  mean: number | null;
-  se: number | null;
-}
-
-export interface Band {
-  min: number;
-  /** Null for the open top band. */
-  max: number | null;
-  share: number;
-  se: number;
-  /** Share of participants in the bands below this one. */
-  below: number;
-  belowSe: number;
-}
-
-export interface CommunityStats {
-  format: typeof COMMUNITY_STATS_FORMAT;
-  formatVersion: typeof COMMUNITY_STATS_VERSION;
-  createdAt: string;
-  week: string;
-  participants: number;
-  vocabHash: string;
-  epsilon: { min: number; max: number };
-  /** The count a show must exceed to be listed (see estimateShowCounts): about how many participants must play it most. */
-  detectableCount: number;
-  /** Shows whose count exceeds detectableCount, largest first; empty when none does. */
-  topShows: ShowCount[];
-  nothingWatched: { count: number; se: number };
-  trend: TrendPoint[];
-  distribution: { participants: number; bands: Band[] };
-}
-
-export type CommunityEstimates = Omit<CommunityStats, 'format' | 'formatVersion' | 'createdAt' | 'vocabHash'>;
-
-/** A parsed report with its bits decoded. */
-export interface DecodedReport {
-  report: CommunityReport;
-  bits: Uint8Array;
-}
-
-const WEEK_RE = /^\d{4}-W\d{2}$/;
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-/** Check a report against the format and the aggregator's catalogue; returns the problem, or the decoded report. */
-export function decodeCommunityReport(value: unknown, expect: { items: number; vocabHash: string }): DecodedReport | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
-  const r = value as Partial<CommunityReport>;
-  if (r.format !== COMMUNITY_FORMAT || r.formatVersion !== COMMUNITY_FORMAT_VERSION) return `format ${String(r.format)} version ${String(r.formatVersion)} is not ${COMMUNITY_FORMAT} version ${COMMUNITY_FORMAT_VERSION}`;
-  if (r.vocabHash !== expect.vocabHash || r.items !== expect.items) return 'made for another catalogue';
-  if (typeof r.week !== 'string' || !WEEK_RE.test(r.week)) return 'week is not an ISO week';
-  const eps = r.epsilon;
-  const parts = ['weekly', 'bucket', 'show'] as const;
-  if (!eps || !isFiniteNumber(eps.total) || !(eps.total > 0 && eps.total <= MAX_REPORT_EPSILON)) return `epsilon.total must be in (0, ${MAX_REPORT_EPSILON}]`;
-  for (const part of parts) {
-    if (!isFiniteNumber(eps[part]) || Math.abs(eps[part] - eps.total * EPSILON_SHARES[part]) > 1e-9 * eps.total) return `epsilon.${part} is not ${EPSILON_SHARES[part]} of the total`;
-  }
-  const weekly = r.weekly;
-  if (!weekly || weekly.clip !== WEEKLY_CLIP || !Array.isArray(weekly.values) || weekly.values.length !== TREND_WEEKS) return `weekly must have clip ${WEEKLY_CLIP} and ${TREND_WEEKS} values`;
-  for (const [i, v] of weekly.values.entries()) {
-    if (typeof v !== 'object' || v === null || v.week !== shiftWeekLabel(r.week, i - TREND_WEEKS + 1)) return `weekly.values[${i}] is not the week ${TREND_WEEKS - 1 - i} before ${r.week}`;
-    const noised =
-      isFiniteNumber(v.plays) && isFiniteNumber(v.scale) && v.scale >= WEEKLY_CLIP / (MAX_REPORT_EPSILON * EPSILON_SHARES.weekly) &&
-      v.plays >= -MAX_NOISE_SCALES * v.scale && v.plays <= WEEKLY_CLIP + MAX_NOISE_SCALES * v.scale;
-    if (!noised && !(v.plays === null && v.scale === null)) return `weekly.values[${i}] needs a finite plays and a scale, or both null`;
-  }
-  if (weekly.values[TREND_WEEKS - 1].plays === null) return 'the report week has no value';
-  const bucket = r.bucket;
-  if (!bucket || JSON.stringify(bucket.edges) !== JSON.stringify(WEEKLY_BUCKETS)) return `bucket.edges must be ${JSON.stringify(WEEKLY_BUCKETS)}`;
-  if (!Number.isInteger(bucket.report) || bucket.report < 0 || bucket.report >= WEEKLY_BUCKETS.length) return 'bucket.report is not a band index';
-  if (!r.show || r.show.encoding !== SHOW_ENCODING || typeof r.show.bits !== 'string') return `show must be ${SHOW_ENCODING}`;
-  const bits = unpackBits(r.show.bits, expect.items + 1);
-  if (bits === null) return `show.bits is not base64 of ${expect.items + 1} bits`;
-  return { report: r as CommunityReport, bits };
-}
+type CommunityEstimates = Omit<CommunityStats, 'format' | 'formatVersion' | 'createdAt' | 'vocabHash'>;
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
-export interface ShowCounts {
+interface ShowCounts {
   /** Debiased counts per position: item ids, then `items` = no matched show. */
   counts: Float64Array;
   /** Standard error of one position's count. */
@@ -315,7 +186,7 @@ export function estimateCommunity(decoded: readonly DecodedReport[], options: { 
   };
 }
 
-export interface AggregateCommunityOptions {
+interface AggregateCommunityOptions {
   /** App folder whose reports are read; defaults to the workspace's. */
   appName?: string;
   /** Whose aggregator folder receives stats.json; defaults to the workspace's own datasite. */
@@ -326,15 +197,10 @@ export interface AggregateCommunityOptions {
   logger: Logger;
 }
 
-export type CommunityResult =
+type CommunityResult =
   | { status: 'published'; week: string; participants: number; statsFile: string; publicFile: string }
   | { status: 'unchanged'; week: string; participants: number }
   | { status: 'waiting'; week: string | null; participants: number };
-
-/** Folder of the community outputs inside the aggregator's shared folder. */
-export function communityDir(ws: Workspace, aggregatorEmail: string = ws.email): string {
-  return path.join(ws.aggregatorDir(aggregatorEmail), COMMUNITY_DIR);
-}
 
 /**
  * Read every readable community report, and once MIN_PARTICIPANTS reported on
@@ -349,10 +215,10 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
   const expect = { items: catalog.items.length, vocabHash: catalog.hash };
   const decoded: DecodedReport[] = [];
   const hash = createHash('sha256').update(JSON.stringify({ minParticipants: options.minParticipants, vocab: catalog.hash }));
-  for (const { email, profile } of await discoverProfiles(view, logger)) {
+  for (const { email, profile } of await discoverProfiles(view, logger, path.basename(view.communityStats('profile_0')))) {
     const file = view.communityStats(profile, email);
     try {
-      if (!(await canRead(view.datasitesDir, view.email, file))) continue;
+      if (!(await readableHere(view, file))) continue;
       const value = await readJsonFile(file, { maxBytes: MAX_COMMUNITY_BYTES });
       if (value === null) continue;
       const result = decodeCommunityReport(value, expect);
@@ -363,7 +229,9 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
       decoded.push(result);
       hash.update(`${email}/${profile}\u0000${JSON.stringify(value)}\n`);
     } catch (err) {
-      logger.warn({ file, err: formatError(err) }, 'skipped a community report');
+      // Not JSON (yet): still being written; read again next time.
+      if (isAppError(err, 'ERR_JSON_FORMAT')) logger.debug({ file }, 'a community report is not complete yet');
+      else logger.warn({ file, err: formatError(err) }, 'skipped a community report');
     }
   }
   const thisWeek = isoWeek(options.now().toISOString().slice(0, 10));
@@ -378,7 +246,7 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
 
   const inputsSha256 = hash.digest('hex');
   const stateFile = path.join(view.aggregatorPrivateDir(), PRIVATE_STATE_FILE);
-  const statsFile = path.join(communityDir(view, aggregator), STATS_FILE);
+  const statsFile = communityStatsFile(view, aggregator);
   const publicFile = path.join(view.publicDir(aggregator), PUBLIC_PAGE);
   const state = (await readJsonFile(stateFile, { maxBytes: MAX_PRIVATE_STATE_BYTES }).catch(() => null)) as { inputsSha256?: string } | null;
   const existing = await readJsonFile(statsFile, { maxBytes: MAX_STATS_BYTES }).catch(() => null);
@@ -393,45 +261,14 @@ export async function aggregateCommunity(ws: Workspace, options: AggregateCommun
   };
   await writeJsonAtomic(statsFile, stats);
   await writeFileAtomic(publicFile, renderCommunityHtml(stats, catalog));
-  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, inputsSha256 });
+  await writeJsonAtomic(stateFile, { formatVersion: PRIVATE_STATE_VERSION, inputsSha256 }, { private: true });
   logger.info({ week: stats.week, participants: stats.participants }, 'published community statistics');
   return { status: 'published', week: stats.week, participants: stats.participants, statsFile, publicFile };
 }
 
-/**
- * The community statistics a participant may read: `stats.json` in the
- * aggregator's folder, once synced here and readable by this datasite, for
- * this catalogue; null otherwise (not published yet, not granted, another
- * catalogue, malformed: the last two are logged).
- */
-export async function readCommunityStats(ws: Workspace, aggregatorEmail: string, catalog: Catalog, logger: Logger): Promise<CommunityStats | null> {
-  const file = path.join(communityDir(ws, aggregatorEmail), STATS_FILE);
-  try {
-    if (!(await canRead(ws.datasitesDir, ws.email, file))) return null;
-    const value = (await readJsonFile(file, { maxBytes: MAX_STATS_BYTES })) as CommunityStats | null;
-    if (value === null) return null;
-    const shaped =
-      value.format === COMMUNITY_STATS_FORMAT && value.formatVersion === COMMUNITY_STATS_VERSION &&
-      Array.isArray(value.topShows) && value.topShows.every((s) => Number.isInteger(s.item) && s.item >= 0 && s.item < catalog.items.length) &&
-      Array.isArray(value.trend) && Array.isArray(value.distribution?.bands) && value.distribution.bands.length === WEEKLY_BUCKETS.length;
-    if (!shaped) {
-      logger.warn({ file }, 'community statistics in an unknown format; ignored');
-      return null;
-    }
-    if (value.vocabHash !== catalog.hash) {
-      logger.warn({ file }, 'community statistics are for another catalogue; ignored');
-      return null;
-    }
-    return value;
-  } catch (err) {
-    logger.warn({ file, err: formatError(err) }, 'cannot read the community statistics');
-    return null;
-  }
-}
-
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
@@ -440,17 +277,22 @@ const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
 /** The public page: the community's top shows of the week, each with its uncertainty. */
 export function renderCommunityHtml(stats: CommunityStats, catalog: Catalog): string {
   const n = stats.participants;
-  const rows = stats.topShows.slice(0, PUBLIC_TOP_SHOWS).map((show, i) => {
-    const item = catalog.items[show.item];
+  const shown = displayedCommunity(stats);
+  const rows = shown.topShows.slice(0, PUBLIC_TOP_SHOWS).map(({ item: id, count }, i) => {
+    const item = catalog.items[id];
     const meta = [item.kind === 'series' ? 'Series' : 'Film', item.year, item.genres.slice(0, 2).join(', ')].filter((x) => x !== null && x !== '').join(' · ');
-    return `<tr><td>${i + 1}</td><td><strong>${escapeHtml(item.title)}</strong><br><span class="meta">${escapeHtml(meta)}</span></td><td>${percent(show.count / n)}</td><td>± ${percent(show.se / n)}</td></tr>`;
+    const share = `${percent(count.value / n)}${count.clipped ? '*' : ''}`;
+    return `<tr><td>${i + 1}</td><td><strong>${escapeHtml(item.title)}</strong><br><span class="meta">${escapeHtml(meta)}</span></td><td>${share}</td><td>${percent(count.low / n)} to ${percent(count.high / n)}</td></tr>`;
   });
+  const clipped = shown.topShows.slice(0, PUBLIC_TOP_SHOWS).some((s) => s.count.clipped)
+    ? `<p class="meta">* The noisy estimate came out above 100%; it is shown as 100%.</p>`
+    : '';
   const table =
     rows.length > 0
-      ? `<table>\n<thead><tr><th>#</th><th>Show</th><th>Share</th><th>Std. error</th></tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`
+      ? `<table>\n<thead><tr><th>#</th><th>Show</th><th>Share</th><th>95% interval</th></tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>\n${clipped}`
       : `<p><strong>No show stands out from the noise yet.</strong> With ${n} participants a show must be the most-played of about ${Math.ceil(stats.detectableCount)} of them to be listed; more participants (or a larger ε) make that fewer.</p>`;
-  const last = stats.trend.at(-1);
-  const mean = last?.mean != null && last.se != null ? `<p>Average plays per participant that week: <strong>${last.mean.toFixed(1)}</strong> ± ${last.se.toFixed(1)} (counted up to ${WEEKLY_CLIP}).</p>` : '';
+  const mean = shown.trend.at(-1)?.mean;
+  const meanText = mean ? `<p>Average plays per participant that week: <strong>${mean.value.toFixed(1)}</strong> (95% interval ${mean.low.toFixed(1)} to ${mean.high.toFixed(1)}; plays counted up to ${WEEKLY_CLIP}${mean.clipped ? '; the noisy estimate came out below 0 and is shown as 0' : ''}).</p>` : '';
   const eps = stats.epsilon.min === stats.epsilon.max ? `ε = ${stats.epsilon.min}` : `ε from ${stats.epsilon.min} to ${stats.epsilon.max}`;
   return `<!doctype html>
 <html lang="en">
@@ -473,9 +315,9 @@ export function renderCommunityHtml(stats: CommunityStats, catalog: Catalog): st
 <main>
 <h1>What the community watched in ${escapeHtml(stats.week)}</h1>
 <p class="meta">Updated ${escapeHtml(stats.createdAt)} · ${n} participants · locally differentially private reports (${escapeHtml(eps)} per weekly report)</p>
-<p>Each participant's app sent only a randomized report of the show it played most that week; nobody, the aggregator included, saw anyone's viewing. The shares below are debiased estimates of the share of participants whose most-played show it was, with one standard error of the randomization. A show is listed only when its estimate exceeds ${stats.detectableCount.toFixed(1)} participants, a level that noise alone reaches for any show with a probability below ${DETECTION_ALPHA * 100}%.</p>
+<p>Each participant's app sent only a randomized report of the show it played most that week; nobody, the aggregator included, saw anyone's viewing. The shares below are debiased estimates of the share of participants whose most-played show it was, with the 95% interval of the randomization (kept within 0% to 100%). A show is listed only when its estimate exceeds ${stats.detectableCount.toFixed(1)} participants, a level that noise alone reaches for any show with a probability below ${DETECTION_ALPHA * 100}%.</p>
 ${table}
-${mean}
+${meanText}
 </main>
 </body>
 </html>

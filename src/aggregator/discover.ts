@@ -2,7 +2,7 @@ import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import type { Logger } from '../shared/log';
-import { canRead, canWrite, EVERYONE } from '../shared/permissions';
+import { canRead, PERMISSION_FILE, writersBesidesOwner } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { inOrder } from './pipeline';
 
@@ -12,8 +12,8 @@ import { inOrder } from './pipeline';
  * each level is a real folder (never a symlink: a symlinked datasite or profile
  * could point anywhere on the aggregator's disk) and the datasite's permission
  * files let the aggregator read the manifest (what the SyftBox server enforces;
- * in the embedded root every file is on disk, so it is checked here), and do
- * not let everyone write it (then anyone could have written the delta).
+ * in the embedded root every file is on disk, so it is checked here), and let
+ * no one but its owner write it (else someone else could have written the delta).
  * Everything else (stray files, `*.conflict.*` and `*.rejected.*` copies, the
  * aggregator's own `aggregator/` folder, folders that are not emails) is skipped
  * with a debug log. The aggregator's own datasite takes part like any other.
@@ -28,22 +28,26 @@ export interface ProfileRef {
 /** Datasites scanned at once (each scan is a handful of small file-system calls). */
 const SCAN_DEPTH = 16;
 
-/** Every readable participant profile with a manifest, sorted by email then profile (rounds are reproducible). */
-export async function discoverProfiles(ws: Workspace, logger: Logger): Promise<ProfileRef[]> {
+/**
+ * Every readable participant profile holding `fileName` (the delta manifest by
+ * default; the community reader asks for `community.json`, which profiles publish
+ * under secure aggregation too), sorted by email then profile (rounds are reproducible).
+ */
+export async function discoverProfiles(ws: Workspace, logger: Logger, fileName: string = DELTA_MANIFEST_NAME): Promise<ProfileRef[]> {
   const found: ProfileRef[] = [];
   const sites = (await listEntries(ws.datasitesDir)).filter((site) => {
     const ok = site.isDirectory() && isEmailFolder(site.name);
     if (!ok) logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
     return ok;
   });
-  for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, s.name, logger), SCAN_DEPTH)) {
+  for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, s.name, fileName, logger), SCAN_DEPTH)) {
     if (outcome.ok) found.push(...outcome.value);
     else logger.debug({ email: site.name, err: outcome.error }, 'skipped: datasite unreadable');
   }
   return found.sort((a, b) => (a.email === b.email ? compareProfiles(a.profile, b.profile) : a.email < b.email ? -1 : 1));
 }
 
-async function scanDatasite(ws: Workspace, email: string, logger: Logger): Promise<ProfileRef[]> {
+async function scanDatasite(ws: Workspace, email: string, fileName: string, logger: Logger): Promise<ProfileRef[]> {
   const appData = ws.appData(email);
   if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData))) {
     if (await entryExists(appData)) logger.debug({ email }, 'skipped: app folder is not a real folder (symlink?)');
@@ -56,20 +60,40 @@ async function scanDatasite(ws: Workspace, email: string, logger: Logger): Promi
       logger.debug({ email, entry: entry.name }, 'skipped: not a profile folder');
       continue;
     }
-    const manifest = path.join(dir, DELTA_MANIFEST_NAME);
+    const manifest = path.join(dir, fileName);
     if (!(await entryExists(manifest))) continue;
     const sharing = await sharingOf(ws, manifest, logger);
     if (sharing === 'private') {
       logger.debug({ email, profile: entry.name }, 'skipped: the profile is not shared with the aggregator');
       continue;
     }
-    if (sharing === 'open') {
-      logger.warn({ email, profile: entry.name, file: manifest }, 'skipped: a syft.pub.yaml lets everyone write this delta, so anyone could have written it; it is merged once no one but its owner may write it');
+    if (sharing.length > 0) {
+      logger.warn({ email, profile: entry.name, file: manifest, writers: sharing }, `skipped: a syft.pub.yaml lets ${sharing.join(', ')} write this delta, so someone other than its owner could have written it; it is merged once no one but its owner may write it`);
       continue;
     }
     found.push({ email, profile: entry.name, dir });
   }
   return found;
+}
+
+/**
+ * Datasites that may join a secure round: `app_data/<app>/` is a real folder with
+ * the participant's `syft.pub.yaml` (every participant writes it on its first pass),
+ * which lets the aggregator read the member's round answers and lets no one but
+ * their owner write them. The aggregator's own datasite qualifies only when it runs a
+ * participant too (it then has that permission file). Sorted.
+ */
+export async function discoverMembers(ws: Workspace, logger: Logger): Promise<string[]> {
+  const found: string[] = [];
+  for (const site of await listEntries(ws.datasitesDir)) {
+    if (!site.isDirectory() || !isEmailFolder(site.name)) continue;
+    const appData = ws.appData(site.name);
+    if (!(await isRealFolder(path.dirname(appData))) || !(await isRealFolder(appData)) || !(await entryExists(path.join(appData, PERMISSION_FILE)))) continue;
+    const sharing = await sharingOf(ws, path.join(ws.secaggAnswersRoot(site.name), 'r000000', 'keys.json'), logger);
+    if (sharing !== 'private' && sharing.length === 0) found.push(site.name);
+    else logger.debug({ email: site.name, sharing }, 'skipped for secure rounds: answers not readable by the aggregator, or writable by someone besides their owner');
+  }
+  return found.sort();
 }
 
 async function listEntries(dir: string): Promise<Dirent[]> {
@@ -100,14 +124,15 @@ export async function entryExists(file: string): Promise<boolean> {
 }
 
 /**
- * How a manifest is shared: `shared` (the aggregator may read it, everyone may not
- * write it), `private` (the aggregator may not read it, or the permission files do
- * not parse) or `open` (everyone may write it: its content proves nothing about its owner).
+ * How a manifest is shared: `private` (the aggregator may not read it, or the
+ * permission files do not parse), else who besides its owner may write it
+ * (`writersBesidesOwner`: '*', '*@*', another email...). Shared properly means
+ * none: a delta someone else may write proves nothing about its owner.
  */
-async function sharingOf(ws: Workspace, file: string, logger: Logger): Promise<'shared' | 'private' | 'open'> {
+async function sharingOf(ws: Workspace, file: string, logger: Logger): Promise<'private' | string[]> {
   try {
     if (!(await canRead(ws.datasitesDir, ws.email, file))) return 'private';
-    return (await canWrite(ws.datasitesDir, EVERYONE, file)) ? 'open' : 'shared';
+    return await writersBesidesOwner(ws.datasitesDir, file);
   } catch (err) {
     logger.debug({ file, err }, 'skipped: permission file unreadable');
     return 'private';

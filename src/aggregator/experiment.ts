@@ -3,11 +3,11 @@ import path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import { canRead } from '../shared/permissions';
+import { readableHere } from '../shared/permissions';
 import { createRandom, type Random } from '../shared/random';
 import { bootstrapMeanInterval, DEFAULT_BOOTSTRAP_SAMPLES, signTestPValue, signTestSampleSize } from '../shared/stats';
 import { isEmailFolder, isProfileName, Workspace } from '../shared/workspace';
-import { ARMS, armOnSide, MAX_CLICK_LOG_BYTES, readClickLog, type Arm, type ClickLogRow, type PageViewRow } from '../participant/clicks';
+import { ARMS, armOnSide, MAX_CLICK_LOG_BYTES, readClickLog, type Arm, type ClickLogRow, type PageViewRow } from '../shared/clicks';
 
 /**
  * The click experiment's report: every participant profile's click log merged
@@ -27,10 +27,10 @@ import { ARMS, armOnSide, MAX_CLICK_LOG_BYTES, readClickLog, type Arm, type Clic
  *   "sampleSize": { "assumedShare": 0.6, "alpha": 0.05, "power": 0.8, "decisiveNeeded": 194, "moreDecisiveNeeded": 184 } }
  * ```
  */
-export const EXPERIMENT_FORMAT = 'syftbox-netflix-svd/experiment';
-export const EXPERIMENT_FORMAT_VERSION = 1;
+const EXPERIMENT_FORMAT = 'syftbox-netflix-svd/experiment';
+const EXPERIMENT_FORMAT_VERSION = 1;
 /** The preference the sample-size estimate is for: 60/40. */
-export const ASSUMED_SHARE = 0.6;
+const ASSUMED_SHARE = 0.6;
 export const SIGNIFICANCE_LEVEL = 0.05;
 export const TARGET_POWER = 0.8;
 /** Seed of the bootstrap when the caller passes no Random (keeps analyzeClicks pure and repeatable). */
@@ -39,16 +39,16 @@ const DEFAULT_BOOTSTRAP_SEED = 1;
 /** A click-log row with the (internal, never published) key of the profile that wrote it. */
 export type ExperimentRow = ClickLogRow & { participant: string };
 
-export type Preference = Arm | 'tie' | 'none';
+type Preference = Arm | 'tie' | 'none';
 
-export interface ArmStats {
+interface ArmStats {
   /** Shows of this arm displayed, summed over page views. */
   impressions: number;
   clicks: number;
   clickRate: number | null;
 }
 
-export interface UnitComparison {
+interface UnitComparison {
   pageViews: number;
   localClicks: number;
   globalClicks: number;
@@ -67,11 +67,11 @@ export interface ExperimentAnalysis {
   /** Share of decisive participants preferring the global model, with a percentile-bootstrap 95% CI. */
   preferenceShare: { global: number | null; ci95: [number, number] | null; bootstrapSamples: number };
   sampleSize: { assumedShare: number; alpha: number; power: number; decisiveNeeded: number; moreDecisiveNeeded: number };
-  /** Clicks ignored: repeated (same page view, arm and item), or naming a page view or item that was not shown. */
+  /** Clicks ignored: repeated (same page view, arm and rank), or naming a page view or rank that was not shown. */
   ignoredClicks: number;
 }
 
-export interface AnalyzeOptions {
+interface AnalyzeOptions {
   random?: Random;
   bootstrapSamples?: number;
 }
@@ -102,14 +102,14 @@ export function analyzeClicks(rows: readonly ExperimentRow[], options: AnalyzeOp
     if (u.views.has(row.pageView)) continue;
     u.views.set(row.pageView, row);
     pageViews++;
-    for (const arm of ARMS) arms[arm].impressions += row[arm].length;
+    for (const arm of ARMS) arms[arm].impressions += row.shown[arm];
   }
   for (const row of rows) {
     if (row.type !== 'click') continue;
     const u = unit(row.participant);
     const view = u.views.get(row.pageView);
-    const key = `${row.pageView}/${row.arm}/${row.item}`;
-    if (!view || armOnSide(view.left, row.side) !== row.arm || !view[row.arm].includes(row.item) || u.seen.has(key)) {
+    const key = `${row.pageView}/${row.arm}/${row.rank}`;
+    if (!view || armOnSide(view.left, row.side) !== row.arm || row.rank < 1 || row.rank > view.shown[row.arm] || u.seen.has(key)) {
       ignoredClicks++;
       continue;
     }
@@ -168,7 +168,7 @@ export interface ExperimentReport extends ExperimentAnalysis {
   logs: { read: number; skipped: number; rejectedLines: number; tornTails: number };
 }
 
-export interface ExperimentReportOptions {
+interface ExperimentReportOptions {
   /** App folder whose click logs are merged; defaults to the workspace's. */
   appName?: string;
   now: () => Date;
@@ -179,7 +179,7 @@ export interface ExperimentReportOptions {
   maxLogBytes?: number;
 }
 
-export interface WrittenExperimentReport {
+interface WrittenExperimentReport {
   report: ExperimentReport;
   jsonFile: string;
   htmlFile: string;
@@ -204,7 +204,7 @@ export async function writeExperimentReport(ws: Workspace, options: ExperimentRe
   const logs = { read: 0, skipped: 0, rejectedLines: 0, tornTails: 0 };
   for (const { email, profile, file } of await findClickLogs(view)) {
     try {
-      if (!(await canRead(view.datasitesDir, view.email, file))) {
+      if (!(await readableHere(view, file))) {
         logs.skipped++;
         logger.debug({ file }, 'click log not readable by this datasite; skipped');
         continue;
@@ -277,7 +277,7 @@ function formatPercent(value: number | null): string {
 }
 
 /** The report as a small self-contained page (numbers only, so nothing needs escaping beyond the fixed text). */
-export function renderExperimentHtml(report: ExperimentReport): string {
+function renderExperimentHtml(report: ExperimentReport): string {
   const { signTest: s, preferenceShare: share, sampleSize: size, arms } = report;
   const verdict =
     s.decisive === 0

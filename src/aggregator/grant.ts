@@ -10,28 +10,32 @@ import { readRegularFile } from '../shared/atomic';
  * experiment and community reports; nothing else there (the permission file
  * itself, so the list of contributors, included) is readable by them.
  */
-export const CONTRIBUTOR_READABLE: readonly string[] = ['global/**', 'ledger.jsonl', 'experiment/**', 'community/**'];
+const CONTRIBUTOR_READABLE: readonly string[] = ['global/**', 'ledger.jsonl', 'experiment/**', 'community/**'];
 
 const MAX_PERMISSION_BYTES = 1024 * 1024; // 1 MiB
 
 /** The rules of `aggregator/syft.pub.yaml`: each pattern readable by the contributors only. */
-export function aggregatorPermissions(contributors: readonly string[], patterns: readonly string[] = CONTRIBUTOR_READABLE): PermissionFile {
+function aggregatorPermissions(contributors: readonly string[], patterns: readonly string[] = CONTRIBUTOR_READABLE): PermissionFile {
   const read = [...new Set(contributors)].sort();
   return { terminal: false, rules: patterns.map((pattern) => ({ pattern, access: { read, write: [], admin: [] } })) };
 }
 
 /** Make `<aggregatorDir>/syft.pub.yaml` grant exactly `contributors`; rewrites it only when it differs. Returns whether it wrote. */
 export async function grantContributors(aggregatorDir: string, contributors: readonly string[], patterns?: readonly string[]): Promise<boolean> {
-  const wanted = aggregatorPermissions(contributors, patterns);
-  const file = path.join(aggregatorDir, PERMISSION_FILE);
+  return ensurePermissions(aggregatorDir, aggregatorPermissions(contributors, patterns));
+}
+
+/** Make `<dir>/syft.pub.yaml` say exactly `wanted`; rewrites it only when it differs (no churn for the sync). Returns whether it wrote. */
+export async function ensurePermissions(dir: string, wanted: PermissionFile): Promise<boolean> {
+  const file = path.join(dir, PERMISSION_FILE);
   const current = await readRegularFile(file, { maxBytes: MAX_PERMISSION_BYTES }).catch(() => null);
   if (current !== null) {
     try {
-      if (canonicalJson(parsePermissions(current.toString('utf8'), file)) === canonicalJson(wanted)) return false;
+      if (canonicalJson(parsePermissions(current.toString('utf8'), file)) === canonicalJson({ terminal: false, ...wanted })) return false;
     } catch {
       // malformed: overwrite it below
     }
   }
-  await writePermissions(aggregatorDir, wanted);
+  await writePermissions(dir, wanted);
   return true;
 }

@@ -102,7 +102,7 @@ function checkDelta(values: Float32Array, size: number, weight: number): void {
   if (!(weight > 0 && Number.isFinite(weight))) throw new RangeError(`weight must be positive and finite, got ${weight}`);
 }
 
-export interface ServerUpdate {
+interface ServerUpdate {
   /** SERVER_LR: step along the merged delta. */
   serverLr: number;
   /** SERVER_NOISE_STD: std of Gaussian noise added to each merged value (0 = none). */

@@ -7,20 +7,27 @@ import { AppError, formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { cryptoRandom } from '../shared/random';
 import { coalesce, untilAborted } from '../shared/serial';
-import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
+import { isEmailFolder, isProfileName, isRoundId, type Workspace } from '../shared/workspace';
+import { advanceSecureRound, secureParams, type SecureContext, type SecureParams, type SecureRoundSummary } from './secagg';
 import { findNewDeltas, loadCommittedState, roundParams, runRound, type RoundContext, type RoundResult } from './round';
 
 /**
- * The aggregator process: a round runs when MIN_PARTICIPANTS new deltas wait, or
- * when ROUND_INTERVAL_MS has passed since the last round and at least one waits.
- * New deltas are noticed by watching `datasites/*\/app_data/<app>/profile_<n>/`
- * (debounced) and by a periodic rescan (sync tools do not always raise file
- * events). Aborting `signal` (SIGTERM) abandons a round in progress before its
- * commit (safe: see state.ts), closes the watcher and resolves.
+ * The aggregator process. With SECURE_AGGREGATION=on (`secure` set) it runs secure
+ * rounds one after the other (see secagg.ts): a round opens when enough datasites
+ * take part, and moves on when every member answered a phase or its deadline
+ * passed. Plain deltas are never read. With it off, a plain round runs when
+ * MIN_PARTICIPANTS new deltas wait, or when ROUND_INTERVAL_MS has passed since the
+ * last round and at least one waits. Members' files are noticed by watching
+ * `datasites/*\/app_data/<app>/` (profile deltas, secure-round answers; debounced)
+ * and by a periodic rescan (sync tools do not always raise file events). Aborting
+ * `signal` (SIGTERM) abandons a step in progress before its commit (safe: see
+ * state.ts and secagg.ts), closes the watcher and resolves.
  */
-export interface AggregatorOptions {
+interface AggregatorOptions {
   /** Everything a round needs except the signal. */
   round: Omit<RoundContext, 'signal'>;
+  /** Secure-aggregation parameters; null = plain rounds (SECURE_AGGREGATION=off). */
+  secure: SecureParams | null;
   minParticipants: number;
   roundIntervalMs: number;
   /** Quiet time after a file event before looking (WATCH_DEBOUNCE_MS). */
@@ -28,11 +35,13 @@ export interface AggregatorOptions {
   /** How often to look without file events; defaults to RESCAN_INTERVAL_MS (or the round interval if shorter). */
   rescanIntervalMs?: number;
   signal: AbortSignal;
-  /** Called after each round (tests and the demo wait on it). */
+  /** Called after each plain round (tests and the demo wait on it). */
   onRound?: (result: RoundResult) => void;
+  /** Called after each secure round, merged or aborted. */
+  onSecureRound?: (summary: SecureRoundSummary) => void;
 }
 
-export const RESCAN_INTERVAL_MS = 30_000;
+const RESCAN_INTERVAL_MS = 30_000;
 
 /**
  * Resolve what a round needs from the configuration: the model shape from the
@@ -54,16 +63,24 @@ export async function createRoundContext(config: Config, ws: Workspace, logger: 
     logger,
   };
 }
-const PAYLOAD_RE = /^delta-[0-9a-f]{16}\.npy$/;
+/** Secure rounds are looked at this many times per phase without file events (deadlines are kept to about this precision). */
+const CHECKS_PER_PHASE = 8;
+
+/** Resolve the secure-round parameters when SECURE_AGGREGATION=on, else null. */
+export function secureParamsOf(config: Config, round: Pick<RoundContext, 'model'>): SecureParams | null {
+  if (config.SECURE_AGGREGATION === 'off') return null;
+  if (config.SERVER_CLIP_NORM > 0) throw new AppError('ERR_CONFIG_INVALID', `SERVER_CLIP_NORM=${config.SERVER_CLIP_NORM} clips each delta, which SECURE_AGGREGATION=on never shows the aggregator: participants clip to DELTA_CLIP_NORM; set SERVER_CLIP_NORM=0, or SECURE_AGGREGATION=off`);
+  return secureParams(config, round.model);
+}
 
 export async function runAggregator(options: AggregatorOptions): Promise<void> {
-  const { round, signal } = options;
+  const { round, signal, secure } = options;
   const { ws, logger } = round;
   const state = await loadCommittedState(round);
   /** Content hashes a round has already decided about (merged or refused). */
   const known = new Set(state.applied);
   let lastRoundAt = round.now().getTime();
-  const look = async (): Promise<void> => {
+  const lookPlain = async (): Promise<void> => {
     const fresh = await findNewDeltas(ws, known, logger);
     if (!roundDue(fresh.length, round.now().getTime() - lastRoundAt, options)) {
       if (fresh.length > 0) logger.debug({ waiting: fresh.length }, 'waiting for more deltas');
@@ -74,6 +91,19 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
     for (const d of [...result.accepted, ...result.rejected, ...result.replayed]) if (d.deltaSha256) known.add(d.deltaSha256);
     options.onRound?.(result);
   };
+  const lookSecure = async (params: SecureParams): Promise<void> => {
+    // one transition after another until the round waits (a round that ends lets the next one open at once)
+    for (;;) {
+      signal.throwIfAborted();
+      const step = await advanceSecureRound({ ...round, signal, secure: params });
+      if (step.action === 'finished') options.onSecureRound?.(step.summary);
+      if (step.action === 'idle' || step.action === 'waiting') {
+        logger.debug(step, 'secure round waits');
+        return;
+      }
+    }
+  };
+  const look = secure ? () => lookSecure(secure) : lookPlain;
 
   const check = coalesce(look, {
     signal,
@@ -85,7 +115,7 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
     ignoreInitial: true,
     followSymlinks: false,
     depth: 4,
-    ignored: (p: string) => !isDeltaPath(path.relative(ws.datasitesDir, p), ws.appName),
+    ignored: (p: string) => !isWatchedPath(path.relative(ws.datasitesDir, p), ws.appName, secure !== null),
   });
   watcher.on('all', (event, changed) => {
     logger.debug({ event, file: changed }, 'participant folder changed');
@@ -95,8 +125,9 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
   watcher.on('error', (err) => logger.warn({ err }, 'file watcher error'));
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
 
-  const timer = setInterval(() => void check(), Math.min(options.rescanIntervalMs ?? RESCAN_INTERVAL_MS, options.roundIntervalMs));
-  logger.info({ aggregator: ws.email, version: state.version, contributors: state.contributors.length }, 'aggregator started');
+  const interval = secure ? secure.phaseMs / CHECKS_PER_PHASE : options.roundIntervalMs;
+  const timer = setInterval(() => void check(), Math.min(options.rescanIntervalMs ?? RESCAN_INTERVAL_MS, interval));
+  logger.info({ aggregator: ws.email, version: state.version, contributors: state.contributors.length, secureAggregation: secure !== null }, 'aggregator started');
   await check();
   await untilAborted(signal);
   clearInterval(timer);
@@ -106,22 +137,55 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
   logger.info('aggregator stopped');
 }
 
+const PAYLOAD_RE = /^delta-[0-9a-f]{16}\.npy$/;
+
+/**
+ * Run one secure round to its end (or resume the one in progress), looking at the
+ * files every `pollMs`: `aggregator --once`. Null when no round can open (too few
+ * datasites), with the reason logged.
+ */
+export async function runOneSecureRound(ctx: SecureContext & { signal: AbortSignal }, pollMs: number): Promise<SecureRoundSummary | null> {
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    const step = await advanceSecureRound(ctx);
+    if (step.action === 'finished') return step.summary;
+    if (step.action === 'idle') {
+      ctx.logger.info({ reason: step.reason }, 'no secure round can open');
+      return null;
+    }
+    if (step.action === 'waiting') await sleep(pollMs, ctx.signal);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** A round is due when MIN_PARTICIPANTS new deltas wait, or one does and ROUND_INTERVAL_MS passed since the last round. */
 export function roundDue(waiting: number, sinceLastRoundMs: number, limits: { minParticipants: number; roundIntervalMs: number }): boolean {
   return waiting >= limits.minParticipants || (waiting > 0 && sinceLastRoundMs >= limits.roundIntervalMs);
 }
 
-/** True for the folders on the way to a delta and for its files (relative to datasites/). */
-function isDeltaPath(rel: string, appName: string): boolean {
+/**
+ * True for the folders on the way to what the aggregator reads, and those files
+ * (relative to datasites/): a profile's delta (plain), or a member's round answers
+ * `secagg/r<id>/*` (secure).
+ */
+function isWatchedPath(rel: string, appName: string, secure: boolean): boolean {
   if (rel === '') return true;
   if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
   const s = rel.split(path.sep);
-  const checks = [
-    () => isEmailFolder(s[0]),
-    () => s[1] === 'app_data',
-    () => s[2] === appName,
-    () => isProfileName(s[3]),
-    () => s[4] === DELTA_MANIFEST_NAME || PAYLOAD_RE.test(s[4]),
-  ];
+  const common = [() => isEmailFolder(s[0]), () => s[1] === 'app_data', () => s[2] === appName];
+  const checks = secure
+    ? [...common, () => s[3] === 'secagg', () => isRoundId(s[4]), () => !s[5].endsWith('.tmp')]
+    : [...common, () => isProfileName(s[3]), () => s[4] === DELTA_MANIFEST_NAME || PAYLOAD_RE.test(s[4])];
   return s.length <= checks.length && s.every((_, i) => checks[i]());
 }

@@ -4,7 +4,7 @@
  * I/O-bound) while bounding memory to `depth` results at a time. A rejected call
  * is yielded as `{ ok: false, error }`, so one failure never stops the others.
  */
-export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 export async function* inOrder<T, R>(items: readonly T[], task: (item: T) => Promise<R>, depth: number): AsyncGenerator<[T, Outcome<R>]> {
   if (!(Number.isInteger(depth) && depth >= 1)) throw new RangeError(`depth must be a positive integer, got ${depth}`);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import { versionDirName } from '../shared/global-model';
-import type { LedgerFields } from '../shared/ledger';
+import type { LedgerFields, SecaggRecord } from '../shared/ledger';
 
 /**
  * The round record: everything a committed Global_V version needs to redo the
@@ -52,9 +52,11 @@ export interface RoundRecord {
   accepted: AcceptedRecord[];
   rejectedCount: number;
   contributors: string[];
+  /** Secure rounds: how the round ran (goes to the ledger line as is). */
+  secagg?: SecaggRecord;
 }
 
-export function roundsDir(privateDir: string): string {
+function roundsDir(privateDir: string): string {
   return path.join(privateDir, 'rounds');
 }
 
@@ -63,7 +65,7 @@ function recordFile(privateDir: string, version: number): string {
 }
 
 export async function writeRoundRecord(privateDir: string, record: RoundRecord): Promise<void> {
-  await writeJsonAtomic(recordFile(privateDir, record.version), record);
+  await writeJsonAtomic(recordFile(privateDir, record.version), record, { private: true });
 }
 
 /** The record of a committed version; ERR_AGGREGATOR_STATE when it is missing or not a record. */
@@ -109,6 +111,7 @@ export function ledgerFields(record: RoundRecord, globalSha256: string): LedgerF
     rejectedCount: record.rejectedCount,
     params: record.params,
     createdAt: record.createdAt,
+    ...(record.secagg ? { secagg: record.secagg } : {}),
   };
 }
 
@@ -122,7 +125,7 @@ export async function loadLedgerSecret(privateDir: string): Promise<Buffer> {
   const text = await readRegularFile(file, { maxBytes: 1024 });
   if (text !== null && /^[0-9a-f]{64}\s*$/.test(text.toString('utf8'))) return Buffer.from(text.toString('utf8').trim(), 'hex');
   const secret = randomBytes(SECRET_BYTES);
-  await writeFileAtomic(file, `${secret.toString('hex')}\n`);
+  await writeFileAtomic(file, `${secret.toString('hex')}\n`, { private: true });
   return secret;
 }
 

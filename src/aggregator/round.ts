@@ -7,7 +7,7 @@ import type { Logger } from '../shared/log';
 import type { Random } from '../shared/random';
 import type { Workspace } from '../shared/workspace';
 import { discoverProfiles, type ProfileRef } from './discover';
-import { applyServerUpdate, createMerger, type MergeMode } from './merge';
+import { applyServerUpdate, createMerger, type MergeMode, type Merger } from './merge';
 import { inOrder } from './pipeline';
 import { ROUND_RECORD_FORMAT_VERSION, loadLedgerSecret, participantTag, writeRoundRecord, type AcceptedRecord, type RoundRecord } from './record';
 import { reconcile, type CommittedState } from './state';
@@ -31,6 +31,8 @@ export interface RoundParams extends ValidationPolicy {
   serverClipNorm: number;
   /** SERVER_NOISE_STD: Gaussian noise std added to each value of the merged delta (0 = off). */
   serverNoiseStd: number;
+  /** MIN_DATASITES: no version is committed from fewer distinct datasites. */
+  minDatasites: number;
 }
 
 export function roundParams(config: Config): RoundParams {
@@ -41,6 +43,7 @@ export function roundParams(config: Config): RoundParams {
     trimFraction: config.TRIM_FRACTION,
     serverClipNorm: config.SERVER_CLIP_NORM,
     serverNoiseStd: config.SERVER_NOISE_STD,
+    minDatasites: config.MIN_DATASITES,
     clipNorm: config.DELTA_CLIP_NORM,
     noiseTolerance: config.NOISE_TOLERANCE,
     maxStaleness: config.MAX_STALENESS,
@@ -81,6 +84,16 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const replayed: SkippedDelta[] = [];
   const waiting: SkippedDelta[] = [];
 
+  // One datasite counts as one person: its profiles' deltas are merged into one (see `addDatasite`).
+  let siteEmail: string | null = null;
+  let siteDeltas: AcceptedDelta[] = [];
+  const flush = () => {
+    if (siteDeltas.length === 0) return;
+    const share = addDatasite(merger, siteDeltas);
+    // the ledger lists each delta with the weight it really had in the mean
+    for (const a of accepted.slice(-siteDeltas.length)) a.weight *= share;
+    siteDeltas = [];
+  };
   const validate = (ref: ProfileRef) => validateProfile(ref.dir, model, params, { currentVersion: state.version, applied });
   for await (const [ref, result] of inOrder(refs, validate, READ_AHEAD)) {
     signal?.throwIfAborted();
@@ -97,7 +110,9 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
       case 'accepted': {
         const { delta, weight, staleness, norm } = v;
         if (params.serverClipNorm > 0) clipL2(delta.values, params.serverClipNorm);
-        merger.add(delta.values, weight);
+        if (siteEmail !== ref.email) flush();
+        siteEmail = ref.email;
+        siteDeltas.push({ values: delta.values, weight });
         applied.add(delta.manifest.sha256);
         accepted.push({ ...who, deltaSha256: delta.manifest.sha256, weight, staleness });
         logger.debug({ ...who, weight, staleness, norm }, 'delta accepted');
@@ -117,11 +132,20 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
         break;
     }
   }
+  flush();
+
+  const datasites = new Set(accepted.map((a) => a.email)).size;
+  if (merger.count > 0 && datasites < params.minDatasites) {
+    // Too few people to hide one in the mean: keep the deltas for a later round.
+    for (const a of accepted.splice(0)) waiting.push({ email: a.email, profile: a.profile, deltaSha256: null, reason: `only ${datasites} datasites have a new delta; a round needs ${params.minDatasites} (MIN_DATASITES)` });
+    logger.info({ datasites, minDatasites: params.minDatasites }, 'too few datasites for a round: the deltas wait for more');
+  }
+  const commit = accepted.length > 0;
 
   const ledgerParams = publicParams(params);
   let after: CommittedState = state;
   let records: AcceptedRecord[] = [];
-  if (merger.count > 0) {
+  if (commit) {
     const version = state.version + 1;
     const secret = await loadLedgerSecret(ws.aggregatorPrivateDir());
     records = accepted.map((a) => ({ ...a, participant: participantTag(secret, version, a.email, a.profile) }));
@@ -154,7 +178,7 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const rejectedByCode: Partial<Record<ErrorCode, number>> = {};
   for (const r of rejected) rejectedByCode[r.code] = (rejectedByCode[r.code] ?? 0) + 1;
   const summary: RoundSummary = {
-    outcome: merger.count > 0 ? 'merged' : rejected.length > 0 ? 'none-accepted' : 'nothing-new',
+    outcome: commit ? 'merged' : datasites > 0 ? 'too-few-datasites' : rejected.length > 0 ? 'none-accepted' : 'nothing-new',
     version: after.version,
     previousVersion: state.version,
     globalSha256: after.globalSha256,
@@ -197,8 +221,35 @@ function stateContext(ctx: Pick<RoundContext, 'ws' | 'model' | 'params' | 'logge
   return { ws: ctx.ws, model: ctx.model, seed: ctx.params.seed, maxStaleness: ctx.params.maxStaleness, logger: ctx.logger };
 }
 
+interface AcceptedDelta {
+  values: Float32Array;
+  weight: number;
+}
+
+/** The most a datasite weighs in a round, however many profiles it has. */
+export const MAX_DATASITE_WEIGHT = 1;
+
+/**
+ * Add one datasite's accepted deltas to the merger as ONE delta: their weighted
+ * mean, with weight min(Σ weights, MAX_DATASITE_WEIGHT). A datasite counts as one
+ * person, in the weighted mean and in the robust modes alike. Returns the factor
+ * each delta's own weight was multiplied by.
+ */
+export function addDatasite(merger: Merger, deltas: readonly AcceptedDelta[]): number {
+  const total = deltas.reduce((sum, d) => sum + d.weight, 0);
+  const weight = Math.min(total, MAX_DATASITE_WEIGHT);
+  if (deltas.length === 1) {
+    merger.add(deltas[0].values, weight);
+  } else {
+    const mean = new Float32Array(deltas[0].values.length);
+    for (const d of deltas) for (let i = 0; i < mean.length; i++) mean[i] += (d.weight / total) * d.values[i];
+    merger.add(mean, weight);
+  }
+  return weight / total;
+}
+
 /** The parameters a round publishes in the ledger (not the seed). */
-function publicParams(p: RoundParams): Record<string, string | number> {
+export function publicParams(p: RoundParams): Record<string, string | number> {
   return {
     serverLr: p.serverLr,
     mergeMode: p.mergeMode,

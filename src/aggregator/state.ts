@@ -40,7 +40,7 @@ export interface CommittedState {
   record: RoundRecord | null;
 }
 
-export interface StateContext {
+interface StateContext {
   ws: Workspace;
   model: GlobalExpect;
   /** SEED of the version-0 initialization. */

@@ -26,8 +26,8 @@ import type { AcceptedRecord } from './record';
  * has not published since, or a copy of another's delta): not an error.
  * `waiting` lists deltas not decidable yet (payload not synced), retried next round.
  */
-export const STATUS_FORMAT_VERSION = 1;
-export const STATUS_FILE = 'status.json';
+const STATUS_FORMAT_VERSION = 1;
+const STATUS_FILE = 'status.json';
 const MAX_STATUS_BYTES = 64 * 1024 * 1024; // 64 MiB
 
 export interface RejectedDelta {
@@ -46,11 +46,11 @@ export interface SkippedDelta {
   reason: string;
 }
 
-export type RoundOutcome = 'merged' | 'nothing-new' | 'none-accepted';
+export type RoundOutcome = 'merged' | 'nothing-new' | 'none-accepted' | 'too-few-datasites';
 
 /** What one round did (also the body of status.json). */
 export interface RoundSummary {
-  /** merged: a new version; nothing-new: only already-merged deltas; none-accepted: every new delta was rejected. */
+  /** merged: a new version; nothing-new: only already-merged deltas; none-accepted: every new delta was rejected; too-few-datasites: valid deltas from fewer than MIN_DATASITES datasites wait. */
   outcome: RoundOutcome;
   /** Global_V version after the round (0 = the initialization). */
   version: number;
@@ -75,13 +75,13 @@ export interface AggregatorStatus extends RoundSummary {
   updatedAt: string;
 }
 
-export function statusFile(privateDir: string): string {
+function statusFile(privateDir: string): string {
   return path.join(privateDir, STATUS_FILE);
 }
 
 export async function writeStatus(privateDir: string, summary: RoundSummary, now: Date): Promise<void> {
   const status: AggregatorStatus = { formatVersion: STATUS_FORMAT_VERSION, updatedAt: now.toISOString(), ...summary };
-  await writeJsonAtomic(statusFile(privateDir), status);
+  await writeJsonAtomic(statusFile(privateDir), status, { private: true });
 }
 
 /** The last status, or null before the first round. */

@@ -1,9 +1,9 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile } from '../shared/atomic';
-import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, l2Norm, parseDeltaManifest, readDelta, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
+import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, parseDeltaManifest, readDelta, sha256Hex, type Delta, type DeltaExpect, type DeltaManifest } from '../shared/delta';
 import { AppError, type ErrorCode } from '../shared/errors';
 import { deltaNoiseSigma } from '../shared/privacy';
-import { entryExists } from './discover';
 
 /**
  * Policy checks on top of the format checks of `readDelta` (schema, format
@@ -12,12 +12,13 @@ import { entryExists } from './discover';
  * - staleness: `current - baseVersion` must be from 0 to `maxStaleness`; a delta
  *   within the limit keeps `weight * staleDecay^staleness` of its weight;
  * - norm: the declared `clipNorm` may not exceed the aggregator's DELTA_CLIP_NORM,
- *   and the L2 norm must be at most the allowed norm (`allowedNorm`).
+ *   and the delta must fit `normBounds`: a clipped delta, plus (when it declares
+ *   noise) something that looks like the declared Gaussian noise.
  */
 export interface ValidationPolicy {
   /** DELTA_CLIP_NORM: the largest clip bound a manifest may declare. */
   clipNorm: number;
-  /** NOISE_TOLERANCE: noise standard deviations (times sqrt(size)) a noised delta may exceed its clip norm by. */
+  /** NOISE_TOLERANCE: t of `normBounds`, in standard deviations of the noise's norm. */
   noiseTolerance: number;
   maxStaleness: number;
   staleDecay: number;
@@ -33,23 +34,49 @@ export type Validation =
   /** Not decidable yet (payload not synced, manifest replaced meanwhile): looked at again next round. */
   | { kind: 'waiting'; reason: string };
 
-/**
- * The largest L2 norm a delta may have: without noise, its clip norm (plus float32
- * rounding); with Gaussian noise of std sigma per value, a noise vector of d values
- * has norm about sigma * sqrt(d), so `clipNorm + NOISE_TOLERANCE * sigma * sqrt(d)`.
- */
-export function allowedNorm(manifest: Pick<DeltaManifest, 'clipNorm' | 'noise' | 'items' | 'rank'>, noiseTolerance: number): number {
-  const sigma = manifest.noise?.sigma ?? 0;
-  if (sigma > 0) return manifest.clipNorm + noiseTolerance * sigma * Math.sqrt(manifest.items * manifest.rank);
-  return manifest.clipNorm * (1 + CLIP_ROUNDING_TOLERANCE);
+export interface NormBounds {
+  /** Largest L2 norm of the whole delta. */
+  total: number;
+  /** Largest L2 norm of any one row. */
+  row: number;
+  /** Smallest L2 norm of the whole delta (0 without noise). */
+  minTotal: number;
 }
 
 /**
- * The noise widens the accepted norm, so a participant must not be able to
+ * The L2 norms a delta may have. Without noise: the clip norm C (plus float32
+ * rounding), for the whole delta and so for every row. With Gaussian noise n of
+ * std σ on each of its d values (rows of `rank`), the noise must look like that
+ * noise. The norm is 1-Lipschitz, so by Gaussian concentration
+ * P(‖n‖ ≥ σ(√d + t)) ≤ e^(−t²/2), the same from below, and, by the union bound
+ * over the `items` rows, P(some row ≥ σ(√rank + √(2 ln items) + t)) ≤ e^(−t²/2).
+ * The clipped content adds at most C to each. So an honest delta fails one of
+ * the three checks with probability at most 3·e^(−t²/2) (t = NOISE_TOLERANCE = 6:
+ * 5e-8), and whatever a participant hides under declared noise is no larger
+ * than the declared noise itself would be, in total and in every row.
+ * (Before, `C + 4σ√d` let a delta at ε = 0.1 carry a norm of 130,593 and put
+ * 1,334 into one Global_V row.)
+ */
+export function normBounds(manifest: Pick<DeltaManifest, 'clipNorm' | 'noise' | 'items' | 'rank'>, tolerance: number): NormBounds {
+  const sigma = manifest.noise?.sigma ?? 0;
+  if (sigma === 0) {
+    const bound = manifest.clipNorm * (1 + CLIP_ROUNDING_TOLERANCE);
+    return { total: bound, row: bound, minTotal: 0 };
+  }
+  const rootSize = Math.sqrt(manifest.items * manifest.rank);
+  return {
+    total: manifest.clipNorm + sigma * (rootSize + tolerance),
+    row: manifest.clipNorm + sigma * (Math.sqrt(manifest.rank) + Math.sqrt(2 * Math.log(manifest.items)) + tolerance),
+    minTotal: Math.max(0, sigma * (rootSize - tolerance) - manifest.clipNorm),
+  };
+}
+
+/**
+ * The noise widens the accepted norms, so a participant must not be able to
  * declare any sigma it likes: sigma must be what (epsilon, delta, clipNorm)
  * imply, and epsilon at least MIN_DECLARED_EPSILON, which bounds sigma.
  */
-export const MIN_DECLARED_EPSILON = 0.1;
+const MIN_DECLARED_EPSILON = 0.1;
 const SIGMA_REL_TOLERANCE = 1e-6;
 
 function checkDeclaredNoise(m: Pick<DeltaManifest, 'clipNorm' | 'noise'>): string | null {
@@ -60,6 +87,28 @@ function checkDeclaredNoise(m: Pick<DeltaManifest, 'clipNorm' | 'noise'>): strin
   const expected = deltaNoiseSigma(epsilon, delta, m.clipNorm);
   if (Math.abs(sigma - expected) > SIGMA_REL_TOLERANCE * expected) return `declared noise sigma ${sigma} is not what epsilon ${epsilon}, delta ${delta} and clipNorm ${m.clipNorm} imply (${expected})`;
   return null;
+}
+
+/** Why `values` do not fit `bounds` (naming the norm or row), or null when they do. Also returns the total norm. */
+function checkNorms(values: Float32Array, rank: number, bounds: NormBounds): { norm: number; problem: string | null } {
+  let total = 0;
+  let worstRow = 0;
+  let worstRowNorm = 0;
+  for (let off = 0, row = 0; off < values.length; off += rank, row++) {
+    let sq = 0;
+    for (let a = 0; a < rank; a++) sq += values[off + a] * values[off + a];
+    total += sq;
+    if (sq > worstRowNorm) {
+      worstRowNorm = sq;
+      worstRow = row;
+    }
+  }
+  const norm = Math.sqrt(total);
+  worstRowNorm = Math.sqrt(worstRowNorm);
+  if (norm > bounds.total) return { norm, problem: `L2 norm ${norm.toPrecision(6)} exceeds the allowed ${bounds.total.toPrecision(6)}` };
+  if (worstRowNorm > bounds.row) return { norm, problem: `row ${worstRow} has L2 norm ${worstRowNorm.toPrecision(6)}, above the ${bounds.row.toPrecision(6)} the declared noise allows in one row` };
+  if (norm < bounds.minTotal) return { norm, problem: `L2 norm ${norm.toPrecision(6)} is below the ${bounds.minTotal.toPrecision(6)} that the declared noise would give: it does not carry the noise it declares` };
+  return { norm, problem: null };
 }
 
 /** The manifest alone if it parses (cheap: no payload), else null; never throws. */
@@ -87,7 +136,18 @@ export async function validateProfile(
 ): Promise<Validation> {
   const peeked = await peekManifest(profileDir);
   if (peeked && view.applied.has(peeked.sha256)) return { kind: 'replay', sha256: peeked.sha256 };
-  if (peeked && !(await entryExists(path.join(profileDir, peeked.payload)))) return { kind: 'waiting', reason: `payload ${peeked.payload} not synced yet` };
+  if (peeked) {
+    // Sync delivers small files first: the manifest may be here before its payload, or while the payload is still being written.
+    const payloadFile = path.join(profileDir, peeked.payload);
+    const stat = await fs.lstat(payloadFile).catch(() => null);
+    if (stat === null) return { kind: 'waiting', reason: `payload ${peeked.payload} not synced yet` };
+    const dataBytes = model.items * model.rank * Float32Array.BYTES_PER_ELEMENT;
+    const shortOfModel = stat.isFile() && peeked.items === model.items && peeked.rank === model.rank && stat.size < dataBytes;
+    // A short payload whose hash matches its manifest is complete (and malformed): readDelta rejects it below.
+    if (shortOfModel && sha256Hex(await fs.readFile(payloadFile)) !== peeked.sha256) {
+      return { kind: 'waiting', reason: `payload ${peeked.payload} still arriving (${stat.size} of more than ${dataBytes} bytes)` };
+    }
+  }
   let delta: Delta | null;
   try {
     delta = await readDelta(profileDir, model);
@@ -108,8 +168,7 @@ export async function validateProfile(
   if (m.clipNorm > policy.clipNorm) return reject('ERR_DELTA_NORM', `declared clipNorm ${m.clipNorm} exceeds the aggregator's DELTA_CLIP_NORM=${policy.clipNorm}`);
   const noiseProblem = checkDeclaredNoise(m);
   if (noiseProblem) return reject('ERR_DELTA_NORM', noiseProblem);
-  const norm = l2Norm(delta.values);
-  const bound = allowedNorm(m, policy.noiseTolerance);
-  if (norm > bound) return reject('ERR_DELTA_NORM', `L2 norm ${norm.toPrecision(6)} exceeds the allowed ${bound.toPrecision(6)} (clipNorm ${m.clipNorm}, noise sigma ${m.noise?.sigma ?? 0})`);
+  const { norm, problem } = checkNorms(delta.values, m.rank, normBounds(m, policy.noiseTolerance));
+  if (problem) return reject('ERR_DELTA_NORM', `${problem} (clipNorm ${m.clipNorm}, noise sigma ${m.noise?.sigma ?? 0})`);
   return { kind: 'accepted', delta, weight: m.weight * policy.staleDecay ** staleness, staleness, norm };
 }

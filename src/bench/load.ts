@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { readClickLog } from '../participant/clicks';
+import { readClickLog } from '../shared/clicks';
 import type { PageData } from '../participant/server/routes';
 
 /**
@@ -23,16 +23,18 @@ export interface LoadTarget {
   clickLog: string;
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   targets: readonly LoadTarget[];
   durationMs: number;
+  /** Go on past `durationMs` until this many clicks were recorded (or a request failed): a slow machine still gets a real load. */
+  minClicks?: number;
   /** Clients per page, each with one request in flight at a time. */
   clientsPerTarget?: number;
   /** A request without an answer after this long counts as an error. */
   requestTimeoutMs?: number;
 }
 
-export interface LoadReport {
+interface LoadReport {
   /** Wall time from the first request to the last answer. */
   durationMs: number;
   /** Requests answered or failed (page views and clicks). */
@@ -97,11 +99,11 @@ function postJson(agent: http.Agent, base: URL, path: string, body: unknown, tim
 }
 
 /** Nearest-rank percentile of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
 }
 
-const clickKey = (pageView: string, side: string, item: number) => `${pageView}/${side}/${item}`;
+const clickKey = (pageView: string, side: string, rank: number) => `${pageView}/${side}/${rank}`;
 
 /** Run the load and check the click logs; see the module comment. */
 export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
@@ -136,9 +138,12 @@ export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
 
   const started = performance.now();
   const deadline = started + options.durationMs;
+  const minClicks = options.minClicks ?? 0;
+  let clicks = 0;
+  const going = () => performance.now() < deadline || (errors === 0 && clicks < minClicks);
   const client = async (target: number, agent: http.Agent): Promise<void> => {
     const base = new URL(options.targets[target].url);
-    while (performance.now() < deadline) {
+    while (going()) {
       const view = await timed(agent, base, '/api/views', {});
       const page = view.body as PageData;
       if (view.status !== 200 || page.state !== 'experiment' || page.pageView === null) {
@@ -149,10 +154,12 @@ export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
       pageViews[target].add(page.pageView);
       for (const column of page.columns) {
         for (const show of column.shows) {
-          if (performance.now() >= deadline) return;
+          if (!going()) return;
           const click = await timed(agent, base, '/api/click', { pageView: page.pageView, token: page.token, side: column.side, item: show.id });
-          if (click.status === 200 && (click.body as { status?: string }).status === 'recorded') recorded[target].add(clickKey(page.pageView, column.side, show.id));
-          else fail(`${base.origin} /api/click`, click);
+          if (click.status === 200 && (click.body as { status?: string }).status === 'recorded') {
+            recorded[target].add(clickKey(page.pageView, column.side, show.rank));
+            clicks++;
+          } else fail(`${base.origin} /api/click`, click);
         }
       }
     }
@@ -172,7 +179,7 @@ export async function runClickLoad(options: LoadOptions): Promise<LoadReport> {
     const found = new Set<string>();
     for (const row of (await readClickLog(clickLog))?.rows ?? []) {
       if (row.type !== 'click' || !pageViews[target].has(row.pageView)) continue;
-      const key = clickKey(row.pageView, row.side, row.item);
+      const key = clickKey(row.pageView, row.side, row.rank);
       // a second row for one click is as wrong as a row without a click
       if (recorded[target].has(key) && !found.has(key)) found.add(key);
       else unexpectedRows++;

@@ -23,7 +23,6 @@ Exit 0 when all holds, 1 on any violation, 2 on a usage error.
 `;
 
 export const command: Command = {
-  summary: 'list who can read/write every published file; exit 1 on a privacy violation',
   usage: USAGE,
   async run(argv) {
     const { values } = parseOptions(argv, {

@@ -4,13 +4,11 @@ import { AppError } from '../shared/errors';
 import { assertProfileName } from '../shared/workspace';
 
 /**
- * One CLI command per file in `src/commands/`. The file exports `command`; the
- * dispatcher in `src/cli.ts` finds it by name, so adding a command touches no
- * other file.
+ * One CLI command per file in `src/commands/`. The file exports `command`; its
+ * name and one-line summary go in the table of `index.ts`, from which
+ * `src/cli.ts` lists commands and imports only the one asked for.
  */
 export interface Command {
-  /** One line for `cli --help`. */
-  summary: string;
   /** Full help text for `cli <command> --help`. */
   usage: string;
   /** Run with the arguments after the command name; resolves to the exit code. */

@@ -5,23 +5,27 @@ import { moduleLogger, rootLogger } from '../shared/log';
 import { untilAborted } from '../shared/serial';
 import { abortOnSignals } from '../shared/shutdown';
 import { publishAggregatorReports } from '../aggregator/reports';
-import { afterParticipantPass } from '../participant/extras';
+import { runParticipantCycle } from '../participant/node';
+import { logProtection } from '../participant/protection';
+import { loadCommittedState } from '../aggregator/round';
 import { buildApp, startServer } from '../participant/server/app';
-import { buildDemoRoot, runDemoRounds } from '../demo/embedded';
+import { buildDemoRoot, publishDemoExtras, runDemoRounds, type DemoRound } from '../demo/embedded';
 import { intOption, parseOptions, type Command } from './command';
 
 /** How often the running demo refreshes the experiment report and community statistics. */
 const REPORT_INTERVAL_MS = 15_000;
 
 export const command: Command = {
-  summary: 'run the embedded demo: an aggregator and five participants in a local SyftBox-layout folder',
   usage: `
 usage: npm run demo [-- --reset] [-- --rounds N] [-- --no-serve]
 
 Builds (or reuses) an embedded SyftBox-layout root at LOCAL_ROOT (default
 ./local-syftbox) with one aggregator and one participant per shipped demo history
-in data/demo/, runs federated rounds with the real participant and aggregator
-code until Global_V exists and every participant trains from it, then serves
+in data/demo/ (moved forward in time so the newest viewing is today), runs
+federated rounds with the real participant and aggregator code (secure
+aggregation, unless SECURE_AGGREGATION=off) until Global_V exists and every
+participant trains from it, publishes the community reports of the last weeks
+as if the demo had run weekly, then serves
 your participant's page at http://127.0.0.1:<WEB_PORT>. Put your own export at
 OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
 
@@ -37,7 +41,8 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     // The demo prints its own progress lines; component logs would drown them unless asked for.
     const logger = moduleLogger('demo', rootLogger(values.verbose ? config.LOG_LEVEL : 'warn'));
     const catalog = await loadCatalog(config.CATALOG_PATH);
-    const root = buildDemoRoot(config, catalog, logger, { reset: values.reset });
+    const root = await buildDemoRoot(config, catalog, logger, { reset: values.reset });
+    logProtection(config, logger);
     const me = root.participants[0];
     const log = (line: string) => process.stdout.write(`${line}\n`);
     log(`demo root: ${path.relative(PROJECT_ROOT, root.dataDir) || root.dataDir} (aggregator ${root.aggregator.ws.email}, ${root.participants.length} participants)`);
@@ -46,26 +51,27 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     const rounds = await runDemoRounds(root, {
       minRounds,
       maxRounds: minRounds + 3,
-      onRound: ({ round, passes, result }) => {
-        const published = passes.flatMap((p) => p.profiles).filter((o) => o.status === 'published').length;
+      onRound: ({ round, passes, outcome, durationMs }) => {
+        const trained = passes.flatMap((p) => p.profiles).filter((o) => o.status === 'published' || o.status === 'trained').length;
         const granted = passes.filter((p) => p.profiles.every((o) => o.access === 'granted')).length;
-        log(`round ${round}: ${published} deltas published, ${granted}/${passes.length} participants trained from Global_V; aggregator ${result.outcome} -> Global_V v${result.version} (${result.counts.accepted} accepted, ${result.counts.rejected} rejected)`);
+        const contributions = `${trained} ${outcome.mode === 'secure' ? 'profiles trained' : 'deltas published'}, ${granted}/${passes.length} participants trained from Global_V`;
+        log(`round ${round}: ${contributions}; ${describeOutcome(outcome)} (${durationMs} ms)`);
       },
     });
     const last = rounds.at(-1)!;
-    // Twice: the first publishes each blend friend's consent, the second the scores, once both consents are readable.
-    for (let pass = 0; pass < 2; pass++) {
-      for (const [i, p] of root.participants.entries()) await afterParticipantPass(p.ctx, last.passes[i]);
-    }
+    await publishDemoExtras(root, last, config, catalog);
+    // one more cycle each: every local model starts from the newest Global_V, and both blend friends see each other's consent
+    for (const p of root.participants) await runParticipantCycle(p.ctx);
     const reports = () => publishAggregatorReports(root.aggregator, config, catalog);
     await reports();
+    const committed = await loadCommittedState(root.aggregator);
     if (values['no-serve']) {
-      log(`done: Global_V v${last.result.version}, ${last.result.contributors} contributors`);
+      log(`done: Global_V v${committed.version}, ${committed.contributors.length} contributors`);
       return 0;
     }
 
     const app = buildApp({ config: me.ctx.config, workspace: me.ctx.ws, catalog, profile: 'profile_0', logger: moduleLogger('web', logger) });
-    const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
+    const url = await startServer(app, { host: config.WEB_HOST, port: config.port, allowRemote: config.WEB_ALLOW_REMOTE, logger });
     log(`\nopen ${url} to compare local and global recommendations (Ctrl-C to stop)`);
     const timer = setInterval(() => void reports(), REPORT_INTERVAL_MS);
     const signal = abortOnSignals();
@@ -76,3 +82,15 @@ OUTPUT_DIR/profile_0/NETFLIX_CSV and it replaces the first participant's.
     return 0;
   },
 };
+
+function describeOutcome(outcome: DemoRound['outcome']): string {
+  if (outcome.mode === 'plain') {
+    const r = outcome.result;
+    return `aggregator ${r.outcome} -> Global_V v${r.version} (${r.counts.accepted} accepted, ${r.counts.rejected} rejected)`;
+  }
+  const s = outcome.summary;
+  if (s === null) return 'no secure round could open (too few participants)';
+  return s.outcome === 'merged'
+    ? `secure round ${s.roundId} merged the masked sum of ${s.survivors.length}/${s.cohort} participants -> Global_V v${s.version}`
+    : `secure round ${s.roundId} aborted (${s.reason}); Global_V stays at v${s.version}`;
+}

@@ -29,7 +29,6 @@ const DEFAULT_FOLDS = 5;
 const DEFAULT_SEED = 42;
 
 export const command: Command = {
-  summary: 'evaluate the federated model on a MovieLens-format folder (metrics, baselines, DP, charts)',
   usage: `
 usage: npm run -s cli -- eval --ratings <dir> [options]
 

@@ -44,7 +44,6 @@ function formatText(recs: ProfileRecommendations): string {
 }
 
 export const command: Command = {
-  summary: 'print the local and global recommendations of a profile',
   usage: `
 usage: npm run -s cli -- recommend [--profile <n>] [--k 10] [--json]
 

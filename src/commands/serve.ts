@@ -9,7 +9,6 @@ import { parseOptions, profileOption, type Command } from './command';
 
 
 export const command: Command = {
-  summary: 'serve the two-column recommendation page (click experiment) for one profile',
   usage: `
 usage: npm run -s cli -- serve [--profile profile_0]
 
@@ -30,7 +29,7 @@ stops it.
     const ws = new Workspace(resolveIdentity(config), config.APP_NAME);
     const catalog = await loadCatalog(config.CATALOG_PATH);
     const app = buildApp({ config, workspace: ws, catalog, profile, logger });
-    const url = await startServer(app, { host: config.WEB_HOST, port: config.port });
+    const url = await startServer(app, { host: config.WEB_HOST, port: config.port, allowRemote: config.WEB_ALLOW_REMOTE, logger });
     process.stdout.write(`${url}\n`);
     logger.info({ url, profile }, 'serving the recommendation page');
     const signal = abortOnSignals();

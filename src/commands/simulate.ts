@@ -16,7 +16,6 @@ const DEFAULT_OUT = 'sim-results';
 const d = DEFAULT_SIMULATION;
 
 export const command: Command = {
-  summary: 'closed-loop simulation: P participants with hidden tastes train, publish, merge, see both lists and click, week by week',
   usage: `
 usage: npm run -s cli -- simulate [--participants P] [--weeks W] [--seed S] [--json] [--out DIR] [options]
 

@@ -5,13 +5,13 @@ import { MAX_MANIFEST_BYTES, parseDeltaManifest } from '../shared/delta';
 import { isAppError } from '../shared/errors';
 import { auditParticipation, readGlobalCopies, readLedger, type LedgerEntry, type ParticipationAudit, type PublishedDelta } from '../shared/ledger';
 import { assertProfileName, isProfileName, resolveIdentity, Workspace } from '../shared/workspace';
+import { readMemberStatus, type FinishedRound } from '../participant/secagg';
 import { parseOptions, type Command } from './command';
 
 /** How long a published delta may take to reach the aggregator (sync every few seconds, clocks apart) before its absence counts. */
-export const SYNC_GRACE_MS = 5 * 60_000;
+const SYNC_GRACE_MS = 5 * 60_000;
 
 export const command: Command = {
-  summary: 'check the aggregator\'s ledger: hash chain, your Global_V copies, your latest delta merged',
   usage: `
 usage: npm run -s cli -- verify [--profile profile_<n>] [--json]
 
@@ -20,7 +20,9 @@ Run by a participant. Checks, with only the files synced to you:
   (hash chain; no delta merged twice);
 - every Global_V version you hold has the sha256 the ledger names for it;
 - your latest published delta (its sha256 in profile_<n>/delta.json) is in the
-  ledger, once a round ran more than ${SYNC_GRACE_MS / 60_000} minutes after you published it.
+  ledger, once a round ran more than ${SYNC_GRACE_MS / 60_000} minutes after you published it;
+- under secure aggregation: whether you were counted among the survivors of the
+  last round you took part in, and that your masked input's sha256 is in the ledger.
 Exit 0 when everything checks (or nothing is readable yet), 1 on a mismatch.
 
   --profile  check one profile (default: every profile_<n> you published)
@@ -49,7 +51,8 @@ Exit 0 when everything checks (or nothing is readable yet), 1 on a mismatch.
         audit: auditParticipation(entries, { globals, delta: profile ? await readPublishedDelta(ws, profile) : null, graceMs: SYNC_GRACE_MS }),
       })),
     );
-    const problems = [...(unreadable ? [unreadable] : []), ...new Set(audits.flatMap(({ audit }) => audit.problems))];
+    const secure = await secureParticipation(ws, entries);
+    const problems = [...(unreadable ? [unreadable] : []), ...new Set(audits.flatMap(({ audit }) => audit.problems)), ...(secure?.problems ?? [])];
     const first = audits[0].audit;
     const result = {
       ok: problems.length === 0,
@@ -57,6 +60,7 @@ Exit 0 when everything checks (or nothing is readable yet), 1 on a mismatch.
       ledger: { file: ledgerFile, entries: entries.length, verifies: unreadable === null && first.chain.ok },
       globals: first.globals,
       profiles: audits.filter((a) => a.profile !== null).map(({ profile, audit }) => ({ profile, delta: audit.delta })),
+      secure: secure?.check ?? null,
       problems,
     };
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : describe(result, first));
@@ -74,6 +78,34 @@ async function publishedProfiles(ws: Workspace): Promise<string[]> {
   return found;
 }
 
+/** What this datasite's last secure round says: counted among the survivors, and its masked input in the ledger. */
+export interface SecureCheck {
+  roundId: string;
+  outcome: FinishedRound['outcome'];
+  /** Counted among the survivors of a merged round: its contribution is in that Global_V. */
+  counted: boolean;
+  reason: string | null;
+  /** sha256 of the masked input it published (null: it left before masking). */
+  maskedSha256: string | null;
+  /** The masked input in the ledger (`included`), not yet (`pending`), or absent after a later round (`missing`); null without a masked input. */
+  status: 'included' | 'pending' | 'missing' | null;
+  /** The Global_V version whose ledger line lists it. */
+  version: number | null;
+}
+
+async function secureParticipation(ws: Workspace, entries: readonly LedgerEntry[]): Promise<{ check: SecureCheck; problems: string[] } | null> {
+  const round = (await readMemberStatus(ws))?.lastRound ?? null;
+  if (round === null) return null;
+  const delta = round.maskedSha256 ? auditParticipation(entries, { globals: [], delta: { sha256: round.maskedSha256, createdAt: round.endedAt }, graceMs: SYNC_GRACE_MS }).delta : null;
+  const check: SecureCheck = { ...pick(round), status: delta?.status ?? null, version: delta?.version ?? null };
+  const problems = check.counted && check.status === 'missing' ? [`secure round ${round.roundId} counted this datasite, but its masked input ${round.maskedSha256!.slice(0, 16)}… is not in the ledger`] : [];
+  return { check, problems };
+}
+
+function pick({ roundId, outcome, counted, reason, maskedSha256 }: FinishedRound) {
+  return { roundId, outcome, counted, reason, maskedSha256 };
+}
+
 async function readPublishedDelta(ws: Workspace, profile: string): Promise<PublishedDelta | null> {
   const file = ws.deltaManifest(profile);
   const raw = await readJsonFile(file, { maxBytes: MAX_MANIFEST_BYTES });
@@ -83,7 +115,7 @@ async function readPublishedDelta(ws: Workspace, profile: string): Promise<Publi
 }
 
 function describe(
-  result: { ok: boolean; ledger: { file: string; entries: number; verifies: boolean }; profiles: { profile: string | null; delta: ParticipationAudit['delta'] }[]; problems: string[] },
+  result: { ok: boolean; ledger: { file: string; entries: number; verifies: boolean }; profiles: { profile: string | null; delta: ParticipationAudit['delta'] }[]; secure: SecureCheck | null; problems: string[] },
   audit: ParticipationAudit,
 ): string {
   const lines: string[] = [];
@@ -102,6 +134,9 @@ function describe(
     else if (delta.status === 'pending') lines.push(`${profile}: delta ${delta.sha256.slice(0, 16)}… not merged yet (no round since it was published)`);
     else lines.push(`${profile}: delta ${delta.sha256.slice(0, 16)}… NOT MERGED`);
   }
+  const s = result.secure;
+  if (s?.counted) lines.push(`secure round ${s.roundId}: counted among the survivors; your masked input ${s.maskedSha256!.slice(0, 16)}… is ${s.status === 'included' ? `in the ledger at version ${s.version}` : 'not in the ledger you hold yet (still syncing?)'}`);
+  else if (s) lines.push(`secure round ${s.roundId}: not counted (${s.outcome}${s.reason ? `: ${s.reason}` : ''})`);
   for (const p of result.problems) lines.push(`problem: ${p}`);
   lines.push(result.ok ? 'OK' : 'MISMATCH');
   return `${lines.join('\n')}\n`;

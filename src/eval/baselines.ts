@@ -36,7 +36,7 @@ export function meanPredictor(mean: number): Predictor {
 }
 
 /** Damping of the item mean toward the global mean, in pseudo-ratings. */
-export const ITEM_MEAN_DAMPING = 5;
+const ITEM_MEAN_DAMPING = 5;
 
 /** Item mean, shrunk toward the global mean: (Σ r + k·mean) / (n + k). */
 export function itemMeanPredictor(users: readonly RatingUser[], items: number, mean: number): Predictor {
@@ -73,7 +73,7 @@ export function localOnlyPredictor(V0: Float32Array, params: ExplicitParams, ite
   };
 }
 
-export interface SimulationOptions {
+interface SimulationOptions {
   rounds: number;
   /** DELTA_CLIP_NORM applied by each participant. */
   clipNorm: number;

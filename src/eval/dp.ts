@@ -1,4 +1,4 @@
-import { gaussianSigma } from '../shared/privacy';
+import { gaussianRho, gaussianSigma, gaussianSigmaForRho, zcdpEpsilon, zcdpRho } from '../shared/privacy';
 
 /**
  * How the evaluation turns a per-user privacy budget into noise.
@@ -12,7 +12,7 @@ import { gaussianSigma } from '../shared/privacy';
  * √ρ_total = √(ln(1/δ) + ε) − √(ln(1/δ))       (the inverse of the conversion)
  * s        = √(R / (2 ρ_total))                 (noise per unit sensitivity, each round)
  * ```
- * Example: ε = 8, δ = 1e-5, R = 5: ρ_total = 1.0486, s = 1.544. With budget
+ * Example: ε = 8, δ = 1e-5, R = 5: ρ_total = 1.0491, s = 1.544. With budget
  * `per-round`, every round is an (ε, δ) Gaussian on its own: s = gaussianSigma(ε, δ, 1).
  *
  * Two places for the noise, with their sensitivities (C = the clip norm):
@@ -32,15 +32,12 @@ export function noiseMultiplier(epsilon: number, delta: number, rounds: number):
   if (!(epsilon > 0) || !(delta > 0 && delta < 1) || !(Number.isInteger(rounds) && rounds >= 1)) {
     throw new RangeError(`need epsilon > 0, delta in (0, 1) and rounds >= 1, got ${epsilon}, ${delta}, ${rounds}`);
   }
-  const log = Math.log(1 / delta);
-  const rho = (Math.sqrt(log + epsilon) - Math.sqrt(log)) ** 2;
-  return Math.sqrt(rounds / (2 * rho));
+  return gaussianSigmaForRho(1, zcdpRho(epsilon, delta) / rounds);
 }
 
 /** Total ε (at δ) of `rounds` Gaussian rounds with noise s = σ/Δ each (zCDP composition). */
 export function totalEpsilon(s: number, rounds: number, delta: number): number {
-  const rho = rounds / (2 * s * s);
-  return rho + 2 * Math.sqrt(rho * Math.log(1 / delta));
+  return zcdpEpsilon(rounds * gaussianRho(1, s), delta);
 }
 
 const BISECTION_STEPS = 100;

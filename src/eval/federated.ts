@@ -86,7 +86,7 @@ export interface RoundReport {
   aggregatorMs: number;
 }
 
-export interface FederatedSettings {
+interface FederatedSettings {
   dataDir: string;
   /** APP_NAME, MODEL_RANK, SEED, DELTA_CLIP_NORM, DP_EPSILON, DP_DELTA and the aggregator's SERVER_* / MAX_STALENESS values. */
   config: Config;

@@ -1,27 +1,29 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Catalog, Matcher } from '../shared/catalog';
-import { decomposeTitle, readHistory } from '../shared/history';
+import { matchEvents, type Catalog, type Matcher } from '../shared/catalog';
+import { readHistory } from '../shared/history';
 import type { Interaction } from '../shared/model/feedback';
-import { matchHistory } from '../participant/train';
+import { historyFeedback } from '../participant/train';
 import { netflixExportText, type ExportRow, type RatingTable } from './movielens';
 
 /**
  * MovieLens users -> participants: each user's training ratings are written as a
  * Netflix export in the user's private folder, then read back through the
- * participant pipeline (`readHistory` -> `matchHistory`, which matches each title
- * with the catalogue matcher and computes the implicit feedback). The result is
- * what a participant would train on. For the explicit protocol each matched item
- * gets the user's rating of that item as its preference; an item the matcher
- * mapped to a film the user did not rate has no rating and is dropped (counted).
+ * participant pipeline (`readHistory` -> `matchEvents` -> `historyFeedback`, which
+ * matches each show with the catalogue matcher, with the evidence of the user's
+ * whole history, and computes the implicit feedback). The result is what a
+ * participant would train on. For the explicit protocol each matched item gets
+ * the user's rating of that item as its preference; an item the matcher mapped
+ * to a film the user did not rate has no rating and is dropped (counted).
  *
- * The match rate is measured per title with the same functions the pipeline uses
- * (`decomposeTitle`, `Matcher.match`): a rating is `exact` when its title maps
- * back to its own movie, `wrong` when it maps to another movie (for example a
- * remake with the same title: the export has no year), `unmatched` otherwise.
+ * The match rate is measured per rating on that same matching: a rating is
+ * `exact` when its title maps back to its own movie, `wrong` when it maps to
+ * another movie, `unmatched` otherwise (for example a remake with the same
+ * title, which the export, without years, cannot tell apart unless the rating
+ * predates the other film's year).
  */
 
-export interface IngestSettings {
+interface IngestSettings {
   table: RatingTable;
   /** 1 = the row is training data (written to the export). */
   isTrain: Uint8Array;
@@ -44,13 +46,13 @@ export interface Participant {
   train: Interaction[];
 }
 
-export interface TitleFailure {
+interface TitleFailure {
   movieId: number;
   /** The title written to the exports. */
   title: string;
-  /** Training ratings carrying this title. */
+  /** Training ratings of this movie that did not map back to it. */
   ratings: number;
-  /** The movie it matched instead, or null when unmatched. */
+  /** The movie most of them matched instead, or null when they were unmatched. */
   matched: { movieId: number; title: string } | null;
 }
 
@@ -62,28 +64,23 @@ export interface MatchReport {
   unmatched: number;
   /** exact / ratings. */
   rate: number;
-  /** Distinct titles written, and how many of them map back exactly. */
+  /** Distinct movies rated, and how many of them map back for every rating. */
   titles: number;
   exactTitles: number;
   /** Ratings whose movieId is not in movies.csv (not exported). */
   unknownMovies: number;
   /** Explicit protocol: matched items without a rating of the user (dropped). */
   droppedWithoutRating: number;
-  /** Titles that do not map back, most-rated first (at most `MAX_LISTED_FAILURES`). */
+  /** Movies with ratings that do not map back, most such ratings first (at most `MAX_LISTED_FAILURES`). */
   failures: TitleFailure[];
   failureCount: number;
 }
 
-export const MAX_LISTED_FAILURES = 100;
+const MAX_LISTED_FAILURES = 100;
 const MS_PER_SECOND = 1000;
 
-/** What the matcher makes of every catalogue item's export title (catalogue id or null), as the pipeline would. */
-export function matchTitles(catalog: Catalog, matcher: Matcher, titles: readonly string[]): (number | null)[] {
-  return catalog.items.map((item) => {
-    const decomposed = decomposeTitle(titles[item.id]);
-    return matcher.match(decomposed.show, decomposed.kind).item;
-  });
-}
+/** Per movie rated: where its ratings that did not map back went (catalogue id, -1 = unmatched) and how many. */
+type MovieOutcome = Map<number, number>;
 
 /**
  * Write and read back the export of every user with training rows, one user at a
@@ -91,13 +88,13 @@ export function matchTitles(catalog: Catalog, matcher: Matcher, titles: readonly
  */
 export async function ingestParticipants(settings: IngestSettings, onUser: (participant: Participant) => void): Promise<MatchReport> {
   const { table, isTrain, catalog, matcher, titles, index } = settings;
-  const matchOf = matchTitles(catalog, matcher, titles);
-  const ratingsOfItem = new Int32Array(catalog.items.length);
+  const outcomes = new Map<number, MovieOutcome>();
   const report: MatchReport = {
     ratings: 0, exact: 0, wrong: 0, unmatched: 0, rate: 0, titles: 0, exactTitles: 0, unknownMovies: 0, droppedWithoutRating: 0, failures: [], failureCount: 0,
   };
   for (let u = 0; u < table.userCount; u++) {
     const rows: ExportRow[] = [];
+    const rated: number[] = [];
     const ratingOf = new Map<number, number>();
     let newest = -Infinity;
     for (let r = table.userStart[u]; r < table.userStart[u + 1]; r++) {
@@ -108,13 +105,9 @@ export async function ingestParticipants(settings: IngestSettings, onUser: (part
         continue;
       }
       rows.push({ title: titles[item], timestamp: table.timestamp[r] });
+      rated.push(item);
       ratingOf.set(item, table.rating[r]);
-      ratingsOfItem[item]++;
       newest = Math.max(newest, table.timestamp[r]);
-      const matched = matchOf[item];
-      if (matched === item) report.exact++;
-      else if (matched === null) report.unmatched++;
-      else report.wrong++;
     }
     if (rows.length === 0) continue;
     report.ratings += rows.length;
@@ -125,38 +118,53 @@ export async function ingestParticipants(settings: IngestSettings, onUser: (part
     // The user's "today" is the day of their newest training rating: recency is measured from there.
     const now = new Date(newest * MS_PER_SECOND);
     const parsed = await readHistory(file, { dateOrder: 'ymd', now });
-    const matched = matchHistory(parsed.events, matcher, { now, halfLifeDays: settings.halfLifeDays, mode: 'implicit' });
-    let train = matched.interactions;
+    const matches = matchEvents(parsed.events, matcher);
+    const itemOfTitle = new Map(matches.events.map((e) => [e.title, matches.itemOf(e.show, e.kind)]));
+    for (const item of rated) countOutcome(report, outcomes, item, itemOfTitle.get(titles[item].trim()) ?? null);
+    let train = historyFeedback(matches, { now, halfLifeDays: settings.halfLifeDays, mode: 'implicit' }).interactions;
     if (settings.protocol === 'explicit') {
-      const rated: Interaction[] = [];
+      const withRating: Interaction[] = [];
       for (const { item } of train) {
         const rating = ratingOf.get(item);
         if (rating === undefined) report.droppedWithoutRating++;
-        else rated.push({ item, preference: rating, confidence: 1 });
+        else withRating.push({ item, preference: rating, confidence: 1 });
       }
-      train = rated;
+      train = withRating;
     }
     onUser({ userId, train });
   }
   report.rate = report.ratings === 0 ? 0 : report.exact / report.ratings;
+  report.titles = outcomes.size;
   const failures: TitleFailure[] = [];
-  for (const item of catalog.items) {
-    if (ratingsOfItem[item.id] === 0) continue;
-    report.titles++;
-    const matched = matchOf[item.id];
-    if (matched === item.id) {
+  for (const [item, outcome] of outcomes) {
+    if (outcome.size === 0) {
       report.exactTitles++;
       continue;
     }
+    const [target] = [...outcome.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0];
     failures.push({
-      movieId: Number(item.showId),
-      title: titles[item.id],
-      ratings: ratingsOfItem[item.id],
-      matched: matched === null ? null : { movieId: Number(catalog.items[matched].showId), title: catalog.items[matched].title },
+      movieId: Number(catalog.items[item].showId),
+      title: titles[item],
+      ratings: [...outcome.values()].reduce((a, b) => a + b, 0),
+      matched: target < 0 ? null : { movieId: Number(catalog.items[target].showId), title: catalog.items[target].title },
     });
   }
   failures.sort((a, b) => b.ratings - a.ratings || a.movieId - b.movieId);
   report.failureCount = failures.length;
   report.failures = failures.slice(0, MAX_LISTED_FAILURES);
   return report;
+}
+
+/** Count one training rating of `item` whose title matched `matched`. */
+function countOutcome(report: MatchReport, outcomes: Map<number, MovieOutcome>, item: number, matched: number | null): void {
+  let outcome = outcomes.get(item);
+  if (outcome === undefined) outcomes.set(item, (outcome = new Map()));
+  if (matched === item) {
+    report.exact++;
+    return;
+  }
+  if (matched === null) report.unmatched++;
+  else report.wrong++;
+  const target = matched ?? -1;
+  outcome.set(target, (outcome.get(target) ?? 0) + 1);
 }

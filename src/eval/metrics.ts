@@ -93,7 +93,7 @@ export function sampleNegatives(random: Random, items: number, count: number, ex
   return out;
 }
 
-export const RANKING_CUTOFFS = { hr: 10, ndcg: 10, recall: 20 } as const;
+const RANKING_CUTOFFS = { hr: 10, ndcg: 10, recall: 20 } as const;
 export const SAMPLED_NEGATIVES = 99;
 
 export interface RankingMetrics {

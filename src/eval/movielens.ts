@@ -164,7 +164,7 @@ export function movieIndex(catalog: Catalog): Map<number, number> {
 }
 
 /** `YYYY-MM-DD` of a Unix timestamp (UTC). */
-export function isoDay(unixSeconds: number): string {
+function isoDay(unixSeconds: number): string {
   return new Date(unixSeconds * MS_PER_SECOND).toISOString().slice(0, 10);
 }
 

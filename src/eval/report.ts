@@ -34,7 +34,7 @@ import type { RankingMetrics, RatingMetrics } from './metrics';
 export const REPORT_FORMAT = 'syftbox-netflix-svd/eval-report';
 export const REPORT_FORMAT_VERSION = 2;
 
-export type Metrics = RankingMetrics | RatingMetrics;
+type Metrics = RankingMetrics | RatingMetrics;
 
 export interface RoundEntry<M extends Metrics> {
   round: number;
@@ -131,7 +131,7 @@ const RANKING_CHARTS: ChartMetric<RankingMetrics>[] = [
 const RATING_CHARTS: ChartMetric<RatingMetrics>[] = [{ key: 'rmse', label: 'RMSE' }];
 
 /** Series (settings with rounds) and reference lines (settings without) of one metric. */
-export function chartData<M extends Metrics>(report: EvalReport<M>, key: keyof M & string): { series: ChartSeries[]; references: ChartReference[] } {
+function chartData<M extends Metrics>(report: EvalReport<M>, key: keyof M & string): { series: ChartSeries[]; references: ChartReference[] } {
   const series: ChartSeries[] = [];
   const references: ChartReference[] = [];
   for (const s of report.settings) {

@@ -42,7 +42,7 @@ import { implicitTrainer, type LocalTrainer } from './training';
 export type BaselineName = 'popularity' | 'local' | 'central' | 'fedavg';
 export const ALL_BASELINES: readonly BaselineName[] = ['popularity', 'local', 'central', 'fedavg'];
 export type DpMode = 'central' | 'local';
-export type DpBudget = 'total' | 'per-round';
+type DpBudget = 'total' | 'per-round';
 
 export interface EvalOptions {
   ratingsDir: string;
@@ -93,7 +93,7 @@ export interface EvalOptions {
 }
 
 /** Recommendations per user in recommendations.jsonl. */
-export const RECOMMENDATIONS = 100;
+const RECOMMENDATIONS = 100;
 const RATING_SCALE_FALLBACK = { min: 0.5, max: 5 };
 const BYTES_PER_FLOAT = 4;
 const SCORE_DECIMALS = 5;
@@ -696,7 +696,7 @@ export async function runRecommendations(o: EvalOptions): Promise<{ files: strin
 }
 
 /** (userId, movieId) pairs of a predict CSV: a header row is skipped when its first field is not a number. */
-export async function readPredictPairs(file: string): Promise<{ userId: number; movieId: number }[]> {
+async function readPredictPairs(file: string): Promise<{ userId: number; movieId: number }[]> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');

@@ -14,7 +14,8 @@ import { MOVIES_FILE, RATINGS_FILE } from './movielens';
  * probability ∝ popularity_j · exp(AFFINITY · x_u·y_j); the rating is
  * 3.5 + x_u·y_j + N(0, 0.5²), rounded to half stars in [0.5, 5]. Timestamps
  * increase per user from a start in 2000–2018. Titles are three-word names plus a
- * year, distinct once the year is stripped (as the catalogue strips it).
+ * year of 1950–1999, distinct once the year is stripped (as the catalogue strips
+ * it); no film is rated before its year (the matcher would rightly refuse it).
  * Written streaming: memory O(items · rank), whatever the number of users.
  */
 
@@ -43,10 +44,10 @@ const FIRST_START = Date.UTC(2000, 0, 1) / 1000;
 const START_SPAN_SECONDS = 18 * 365 * 86400;
 const MAX_GAP_SECONDS = 3 * 86400;
 const FIRST_YEAR = 1950;
-const YEARS = 70;
+const YEARS = 50;
 
 /** Distinct title of item j (j < 8000 with these word lists). */
-export function syntheticTitle(j: number): string {
+function syntheticTitle(j: number): string {
   const a = WORDS_A[j % WORDS_A.length];
   const b = WORDS_B[Math.floor(j / WORDS_A.length) % WORDS_B.length];
   const c = WORDS_C[Math.floor(j / (WORDS_A.length * WORDS_B.length)) % WORDS_C.length];

@@ -4,73 +4,47 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog } from '../shared/catalog';
 import type { Config } from '../shared/config';
-import { AppError, formatError } from '../shared/errors';
+import { AppError, formatError, isAppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { scoreItems } from '../shared/model/recommend';
-import { canRead, PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
+import { PERMISSION_FILE, parsePermissions, readableHere, writePermissions, type PermissionFile } from '../shared/permissions';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { readProfileModel, readProfileState } from './state';
 
 /**
  * Blend: two participants who name each other see a "watch together" list on
  * their pages, computed from both sides' predicted interest, without either
- * sending the other their viewing history.
+ * sending the other their viewing history. Consent, the files and what they
+ * disclose are explained in docs/blend.md.
  *
- * Consent. Each side names one friend: BLEND_WITH, or the page (POST
- * /api/blend), whose choice is kept privately in `<private>/blend.json` and
- * wins until BLEND_WITH itself is changed. With a friend named, the app keeps
- * in `app_data/<app>/blend/`:
- * - `syft.pub.yaml` granting read to exactly the friend. SyftBox applies only
- *   the nearest permission file, so this one replaces the app folder's for
- *   everything in blend/: the aggregator (and anyone else) cannot read it;
- * - `consent.json`, a marker saying "I blend with you" (no content);
- * - `profile_<n>.json`, the scores below, one per trained profile, written
- *   only while the friend's marker is readable here, i.e. while both consent.
- * Withdrawing (or naming someone else) deletes the scores, then the marker,
- * then the permission file, in that order, so that no file is ever left under
- * the broader app-folder permission; the friend's app sees the marker gone and
- * deletes its own scores on its next pass, and both pages stop showing a blend.
+ * Under a SyftBox client the consent marker and scores are written PERMISSION_SETTLE_MS
+ * after `blend/syft.pub.yaml`, so the permission file reaches the server first.
  *
- * Scores file (example abridged):
+ * Scores file `blend/profile_<n>.json`, readable by the friend only (example abridged):
  * ```json
  * { "format": "syftbox-netflix-svd/blend", "formatVersion": 1,
  *   "vocabHash": "5d41…", "items": 8807, "encoding": "uint8-percentile-base64",
  *   "scores": "AAEC…" }
  * ```
  * `scores` decodes to one byte per catalogue item: 0–254 the item's percentile
- * rank of predicted interest u·v_j (from the private U and V_local; 254 = this
- * profile's highest), 255 = excluded. Why scores and not the history: the
- * friend learns a ranking of taste over the catalogue, never which shows were
- * watched or when. Ranks rather than raw scores: comparable between two
- * models, and they reveal no more than the order. Excluded items are the
- * profile's watched shows plus decoys: each unwatched item with probability
- * DECOY_RATE, chosen by a keyed hash under a private secret so the same decoys
- * come back every time (fresh decoys per write could be intersected away). At
- * 8,807 items and 100 watched, ~440 decoys: an excluded item was watched with
- * probability ~0.19. What remains disclosed, by design and with consent: the
- * taste ranking, and that watched ⊆ excluded. No differential privacy is
- * claimed for it; nothing is spent from the privacy budget.
- *
- * Watch together (`watchTogether`): items neither side excludes; the 2N with
- * the highest average percentile; of those, the N where the two disagree
- * least (|a − b|; ties: higher average, then lower id). Both sides compute it
- * from the two published files, so both see the same list.
+ * rank of predicted interest u·v_j (254 = this profile's highest), 255 =
+ * excluded (watched, or a decoy).
  */
-export const BLEND_FORMAT = 'syftbox-netflix-svd/blend';
-export const BLEND_FORMAT_VERSION = 1;
-export const BLEND_ENCODING = 'uint8-percentile-base64';
+const BLEND_FORMAT = 'syftbox-netflix-svd/blend';
+const BLEND_FORMAT_VERSION = 1;
+const BLEND_ENCODING = 'uint8-percentile-base64';
 export const CONSENT_MARKER = 'consent.json';
-export const CONSENT_FORMAT = 'syftbox-netflix-svd/blend-consent';
+const CONSENT_FORMAT = 'syftbox-netflix-svd/blend-consent';
 /** Highest percentile byte; EXCLUDED marks watched shows and decoys. */
 export const MAX_PERCENTILE = 254;
 export const EXCLUDED = 255;
 /** Share of unwatched items excluded as decoys. */
 export const DECOY_RATE = 0.05;
 /** Shows in the watch-together list. */
-export const WATCH_TOGETHER = 10;
+const WATCH_TOGETHER = 10;
 /** Each side's taste genres: the most frequent TASTE_GENRES among its TASTE_ITEMS highest-ranked items. */
-export const TASTE_ITEMS = 100;
-export const TASTE_GENRES = 5;
+const TASTE_ITEMS = 100;
+const TASTE_GENRES = 5;
 export const MAX_BLEND_BYTES = 256 * 1024; // 256 KiB: a scores file is ~12 KB at 8,807 items
 
 const PRIVATE_FILE = 'blend.json';
@@ -79,7 +53,7 @@ const SECRET_BYTES = 32;
 const MAX_PRIVATE_BYTES = 64 * 1024; // 64 KiB
 const SCORES_FILE_RE = /^profile_\d{1,4}\.json$/;
 
-export interface BlendScores {
+interface BlendScores {
   format: typeof BLEND_FORMAT;
   formatVersion: typeof BLEND_FORMAT_VERSION;
   vocabHash: string;
@@ -127,7 +101,7 @@ export function decodeBlendScores(value: unknown, expect: { items: number; vocab
   return new Uint8Array(bytes);
 }
 
-export interface TogetherItem {
+interface TogetherItem {
   item: number;
   /** Percentiles 0–100 of each side. */
   mine: number;
@@ -182,9 +156,9 @@ interface PrivateBlend {
   choice: { friend: string | null; configValue: string | null } | null;
 }
 
-export type ConsentSource = 'page' | 'config' | 'none';
+type ConsentSource = 'page' | 'config' | 'none';
 
-export interface BlendConsent {
+interface BlendConsent {
   friend: string | null;
   source: ConsentSource;
 }
@@ -194,7 +168,18 @@ export interface BlendContext {
   ws: Workspace;
   catalog: Catalog;
   logger: Logger;
+  /** Clock for the upload order of the blend files (default: now). */
+  now?: () => Date;
 }
+
+/**
+ * Under a SyftBox client, how long the blend folder's syft.pub.yaml must have
+ * been in place before anything is written beside it. The client uploads
+ * what changed every ~5 s, several files at once in no set order; a file that
+ * reached the server before the permission file restricting it would be
+ * governed by the app folder's (readable by the aggregator). Six syncs.
+ */
+export const PERMISSION_SETTLE_MS = 30_000;
 
 async function readPrivate(ws: Workspace): Promise<PrivateBlend | null> {
   const file = path.join(ws.privateRoot(), PRIVATE_FILE);
@@ -206,7 +191,7 @@ async function readPrivate(ws: Workspace): Promise<PrivateBlend | null> {
 }
 
 async function writePrivate(ws: Workspace, value: PrivateBlend): Promise<void> {
-  await writeJsonAtomic(path.join(ws.privateRoot(), PRIVATE_FILE), value);
+  await writeJsonAtomic(path.join(ws.privateRoot(), PRIVATE_FILE), value, { private: true });
 }
 
 /** Who this datasite blends with, and whether the page or BLEND_WITH decided it. */
@@ -241,9 +226,9 @@ async function decoySecret(ws: Workspace): Promise<Buffer> {
 
 // ---------------------------------------------------------------- publishing (I/O)
 
-export type BlendState = 'off' | 'waiting' | 'active';
+type BlendState = 'off' | 'waiting' | 'active';
 
-export interface BlendSyncResult {
+interface BlendSyncResult {
   friend: string | null;
   state: BlendState;
   /** Profiles whose scores are published. */
@@ -268,7 +253,7 @@ async function trainedProfiles(ws: Workspace): Promise<string[]> {
 }
 
 /** This profile's score bytes from its private model; null before its first training or on another catalogue. */
-export async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile: string, secret: Buffer): Promise<Uint8Array | null> {
+async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile: string, secret: Buffer): Promise<Uint8Array | null> {
   const model = await readProfileModel(ws.privateDir(profile));
   if (model === null || model.state.vocabHash !== catalog.hash || model.state.items !== catalog.items.length) return null;
   const { state } = model;
@@ -277,11 +262,11 @@ export async function computeBlendBytes(ws: Workspace, catalog: Catalog, profile
   return percentileScores(scoreItems(model.u, model.vLocal, state.items, state.rank), excluded);
 }
 
-/** True when `friend` has named this datasite: their consent marker is readable here. */
+/** True when `friend` has named this datasite: their consent marker is here and readable (`readableHere`). */
 export async function friendConsents(ws: Workspace, friend: string): Promise<boolean> {
   const marker = path.join(ws.blendDir(friend), CONSENT_MARKER);
   try {
-    return (await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES })) !== null && (await canRead(ws.datasitesDir, ws.email, marker));
+    return (await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES })) !== null && (await readableHere(ws, marker));
   } catch {
     return false;
   }
@@ -332,6 +317,13 @@ export async function syncBlend(ctx: BlendContext): Promise<BlendSyncResult> {
   }
   await removeScoresFor(dir, friend);
   await ensurePermissions(dir, friend);
+  if (!ws.embedded) {
+    const sinceMs = (ctx.now ?? (() => new Date()))().getTime() - (await fs.stat(path.join(dir, PERMISSION_FILE))).mtimeMs;
+    if (sinceMs < PERMISSION_SETTLE_MS) {
+      logger.debug({ friend, sinceMs }, 'blend permission file written; the consent and scores follow once it has synced');
+      return { friend, state: 'waiting', published: [] };
+    }
+  }
   const marker = path.join(dir, CONSENT_MARKER);
   if ((await readRegularFile(marker, { maxBytes: MAX_PRIVATE_BYTES }).catch(() => null)) === null) {
     await writeJsonAtomic(marker, { format: CONSENT_FORMAT, formatVersion: 1 });
@@ -375,7 +367,7 @@ async function removeScoresFor(dir: string, friend: string): Promise<void> {
 
 // ---------------------------------------------------------------- the page's view
 
-export interface FriendBlend {
+interface FriendBlend {
   /** The friend's profile folder, e.g. profile_0. */
   profile: string;
   items: TogetherItem[];
@@ -401,12 +393,14 @@ export async function blendView(ctx: BlendContext, profile: string): Promise<Ble
     if (!SCORES_FILE_RE.test(name)) continue;
     const file = path.join(ws.blendDir(friend), name);
     try {
-      if (!(await canRead(ws.datasitesDir, ws.email, file))) continue;
+      if (!(await readableHere(ws, file))) continue;
       const decoded = decodeBlendScores(await readJsonFile(file, { maxBytes: MAX_BLEND_BYTES }), expect);
       if (typeof decoded === 'string') logger.warn({ file, problem: decoded }, 'skipped a friend\'s blend file');
       else theirs.push({ profile: name.slice(0, -'.json'.length), bytes: decoded });
     } catch (err) {
-      logger.warn({ file, err: formatError(err) }, 'skipped a friend\'s blend file');
+      // Not JSON (yet): a file still being written, like a payload behind its manifest. Looked at again on the next view.
+      if (isAppError(err, 'ERR_JSON_FORMAT')) logger.debug({ file }, 'a friend\'s blend file is not complete yet');
+      else logger.warn({ file, err: formatError(err) }, 'skipped a friend\'s blend file');
     }
   }
   if (theirs.length === 0) return { consent, state: 'waiting', lists: [] };

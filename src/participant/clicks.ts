@@ -1,162 +1,30 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { readRegularFile } from '../shared/atomic';
+import { readRegularFile, writeFileAtomic } from '../shared/atomic';
+import { MAX_CLICK_LOG_BYTES, upgradeLegacyRow, type ClickLogRow } from '../shared/clicks';
+import { isAppError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 
 /**
- * The click-experiment log of one profile: `app_data/<app>/profile_<n>/clicks.jsonl`
- * in the participant's own datasite (readable by the aggregator only, through the
- * app folder's `syft.pub.yaml`). One JSON object per line, two kinds of rows:
- *
- * ```json
- * {"v":1,"type":"view","at":"2026-11-21T16:00:00.000Z","pageView":"k3J9…","left":"global","local":[12,7,99],"global":[7,301,5],"versions":{"global":4,"localBase":4}}
- * {"v":1,"type":"click","at":"2026-11-21T16:00:09.000Z","pageView":"k3J9…","side":"right","arm":"local","item":7,"rank":2}
- * ```
- * A view row is written when a page's two lists are served (item ids in rank
- * order per arm, which arm is on the left, the model versions behind them); a
- * click row names the page view, the column, its arm, the catalogue item id and
- * its 1-based rank in that column. Rows carry item ids, never titles.
+ * The writer of a profile's click log (format: `src/shared/clicks.ts`). A log
+ * that still holds version-1 rows (show ids, times) is rewritten to version 2
+ * before the first append.
  *
  * Why append-only, not temp + rename like every other published file: the log
  * only grows, and rewriting it whole per click would cost O(size) per click and
  * race with itself. Appends keep the guarantee readers need instead: every row
  * is one `write()` of a complete line ending in `\n` through `O_APPEND` (whole
- * small appends do not interleave, even across processes on a local disk), a
- * batch is fsynced before the request is answered, and a reader ignores a final
- * line without `\n`, so a crash or a sync caught mid-append costs at most that
- * one unfinished row.
+ * small appends do not interleave, even across processes on a local disk), and a
+ * reader ignores a final line without `\n`, so a crash or a sync caught
+ * mid-append costs at most that one unfinished row.
+ *
+ * Durability policy: a row is acknowledged once its `write()` returned. The bytes
+ * are then in the kernel's page cache, which outlives the process: a crash or
+ * kill -9 after the answer loses nothing. Only a power cut or kernel crash could,
+ * and for that the file is fsynced at most FSYNC_INTERVAL_MS after any write, so
+ * such a loss is bounded to that window (the cost an fsync per request would put
+ * on every click: tens of ms of latency each on a busy disk).
  */
-export const CLICK_LOG_VERSION = 1;
-
-export type Arm = 'local' | 'global';
-export type Side = 'left' | 'right';
-export const ARMS: readonly Arm[] = ['local', 'global'];
-
-export function otherArm(arm: Arm): Arm {
-  return arm === 'local' ? 'global' : 'local';
-}
-
-/** The arm shown in column `side` of a page view whose left column is `left`. */
-export function armOnSide(left: Arm, side: Side): Arm {
-  return side === 'left' ? left : otherArm(left);
-}
-
-export interface PageViewRow {
-  v: typeof CLICK_LOG_VERSION;
-  type: 'view';
-  at: string;
-  pageView: string;
-  /** Arm shown in the left column; the other is on the right. */
-  left: Arm;
-  /** Catalogue item ids per arm, in rank order. */
-  local: number[];
-  global: number[];
-  /** Global_V version of the global list; Global_V version the local model was trained from. */
-  versions: { global: number; localBase: number };
-}
-
-export interface ClickRow {
-  v: typeof CLICK_LOG_VERSION;
-  type: 'click';
-  at: string;
-  pageView: string;
-  side: Side;
-  arm: Arm;
-  item: number;
-  /** 1-based position in its column. */
-  rank: number;
-}
-
-export type ClickLogRow = PageViewRow | ClickRow;
-
-/** Longest list a view row may carry (RECS_PER_COLUMN allows at most 50). */
-const MAX_LIST_LENGTH = 50;
-const PAGE_VIEW_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
-const MAX_ITEM_ID = 10_000_000;
-
-function isItemId(value: unknown): value is number {
-  return Number.isInteger(value) && (value as number) >= 0 && (value as number) < MAX_ITEM_ID;
-}
-
-function isItemList(value: unknown): value is number[] {
-  return Array.isArray(value) && value.length <= MAX_LIST_LENGTH && value.every(isItemId);
-}
-
-function isVersion(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-function isArm(value: unknown): value is Arm {
-  return value === 'local' || value === 'global';
-}
-
-/** Validate one parsed line (untrusted when it comes from another datasite); null when it is not a row. */
-export function parseClickLogRow(value: unknown): ClickLogRow | null {
-  if (typeof value !== 'object' || value === null) return null;
-  const r = value as Record<string, unknown>;
-  if (r.v !== CLICK_LOG_VERSION || typeof r.pageView !== 'string' || !PAGE_VIEW_ID_RE.test(r.pageView)) return null;
-  if (typeof r.at !== 'string' || Number.isNaN(Date.parse(r.at))) return null;
-  if (r.type === 'view') {
-    const versions = r.versions as Record<string, unknown> | null;
-    if (!isArm(r.left) || !isItemList(r.local) || !isItemList(r.global)) return null;
-    if (typeof versions !== 'object' || versions === null || !isVersion(versions.global) || !isVersion(versions.localBase)) return null;
-    return {
-      v: CLICK_LOG_VERSION,
-      type: 'view',
-      at: r.at,
-      pageView: r.pageView,
-      left: r.left,
-      local: r.local,
-      global: r.global,
-      versions: { global: versions.global, localBase: versions.localBase },
-    };
-  }
-  if (r.type === 'click') {
-    if ((r.side !== 'left' && r.side !== 'right') || !isArm(r.arm) || !isItemId(r.item)) return null;
-    if (!Number.isInteger(r.rank) || (r.rank as number) < 1 || (r.rank as number) > MAX_LIST_LENGTH) return null;
-    return { v: CLICK_LOG_VERSION, type: 'click', at: r.at, pageView: r.pageView, side: r.side, arm: r.arm, item: r.item, rank: r.rank as number };
-  }
-  return null;
-}
-
-export interface ParsedClickLog {
-  rows: ClickLogRow[];
-  /** Complete lines that are not valid rows (junk, other versions). */
-  rejected: number;
-  /** True when the text ends in an unfinished line (ignored). */
-  torn: boolean;
-}
-
-/** Parse the log's text: complete lines only; junk lines are counted, not fatal. */
-export function parseClickLog(text: string): ParsedClickLog {
-  const lines = text.split('\n');
-  const tail = lines.pop() ?? '';
-  const rows: ClickLogRow[] = [];
-  let rejected = 0;
-  for (const line of lines) {
-    if (line.trim() === '') continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      rejected++;
-      continue;
-    }
-    const row = parseClickLogRow(parsed);
-    if (row) rows.push(row);
-    else rejected++;
-  }
-  return { rows, rejected, torn: tail !== '' };
-}
-
-/** A click log is capped well below SyftBox's 10 MB file limit (~30,000 page views). */
-export const MAX_CLICK_LOG_BYTES = 8 * 1024 * 1024; // 8 MiB
-
-/** Read and parse a click log; null when it does not exist. Throws ERR_FILE_TOO_LARGE / ERR_FILE_NOT_REGULAR. */
-export async function readClickLog(file: string, maxBytes: number = MAX_CLICK_LOG_BYTES): Promise<ParsedClickLog | null> {
-  const bytes = await readRegularFile(file, { maxBytes });
-  return bytes === null ? null : parseClickLog(bytes.toString('utf8'));
-}
 
 interface PendingRow {
   line: Buffer;
@@ -164,7 +32,7 @@ interface PendingRow {
   reject: (err: unknown) => void;
 }
 
-export interface ClickLogOptions {
+interface ClickLogOptions {
   logger: Logger;
   /** Runs once before the first write (e.g. make sure the folder's syft.pub.yaml exists). */
   prepare?: () => Promise<void>;
@@ -173,12 +41,14 @@ export interface ClickLogOptions {
 /** Read-write so the first batch can check the last byte; O_APPEND puts every write at the end. */
 const APPEND_FLAGS = fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
 const NEWLINE = 0x0a;
+/** The longest a written row waits for its fsync. */
+const FSYNC_INTERVAL_MS = 200;
 
 /**
  * The writer of one click log. Every append in this process goes through one
- * queue: rows that arrive while a batch is being written form the next batch;
- * each row is one `write()` of a whole line, each batch ends with an fsync, and
- * `append` resolves only after its batch is on disk.
+ * queue: rows that arrive while a batch is being written form the next batch,
+ * and each row is one `write()` of a whole line; `append` resolves once its row
+ * is written. An fsync follows within FSYNC_INTERVAL_MS.
  */
 export class ClickLog {
   readonly file: string;
@@ -187,6 +57,8 @@ export class ClickLog {
   private pending: PendingRow[] = [];
   private draining: Promise<void> | null = null;
   private prepared = false;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> | null = null;
 
   constructor(file: string, options: ClickLogOptions) {
     this.file = file;
@@ -194,7 +66,7 @@ export class ClickLog {
     this.prepare = options.prepare;
   }
 
-  /** Append one row; resolves when it is fsynced. */
+  /** Append one row; resolves when it is written (in the page cache, safe from a crash of this process). */
   append(row: ClickLogRow): Promise<void> {
     const line = Buffer.from(`${JSON.stringify(row)}\n`, 'utf8');
     return new Promise<void>((resolve, reject) => {
@@ -203,9 +75,36 @@ export class ClickLog {
     });
   }
 
-  /** Resolves when every row appended so far is written (or has failed). */
+  /** Resolves when every row appended so far is written and fsynced (or has failed). */
   async flushed(): Promise<void> {
     while (this.draining) await this.draining;
+    if (this.syncTimer) {
+      clearTimeout(this.syncTimer);
+      this.syncTimer = null;
+      this.syncing = this.sync();
+    }
+    await this.syncing;
+  }
+
+  /** After a write: one fsync within FSYNC_INTERVAL_MS covers every row written until it starts. */
+  private scheduleSync(): void {
+    this.syncTimer ??= setTimeout(() => {
+      this.syncTimer = null;
+      this.syncing = this.sync();
+    }, FSYNC_INTERVAL_MS);
+  }
+
+  private async sync(): Promise<void> {
+    try {
+      const handle = await fs.open(this.file, APPEND_FLAGS);
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      this.logger.error({ err, file: this.file }, 'cannot fsync the click log');
+    }
   }
 
   private async drain(): Promise<void> {
@@ -215,6 +114,7 @@ export class ClickLog {
         this.pending = [];
         try {
           await this.writeBatch(batch.map((p) => p.line));
+          this.scheduleSync();
           for (const p of batch) p.resolve();
         } catch (err) {
           this.logger.error({ err, file: this.file, rows: batch.length }, 'cannot append to the click log');
@@ -231,6 +131,7 @@ export class ClickLog {
     if (!this.prepared) {
       await fs.mkdir(path.dirname(this.file), { recursive: true });
       await this.prepare?.();
+      await upgradeLegacyLog(this.file);
     }
     const handle = await fs.open(this.file, APPEND_FLAGS, 0o644);
     try {
@@ -239,11 +140,37 @@ export class ClickLog {
         this.prepared = true;
       }
       for (const line of lines) await writeWhole(handle, line);
-      await handle.sync();
     } finally {
       await handle.close();
     }
   }
+}
+
+/**
+ * Rewrite (atomically) a log that still holds version-1 rows, which published
+ * show ids and times, as version-2 rows; other lines are kept as they are.
+ */
+async function upgradeLegacyLog(file: string): Promise<void> {
+  const bytes = await readRegularFile(file, { maxBytes: MAX_CLICK_LOG_BYTES }).catch((err: unknown) => {
+    // an oversized log is not read by the aggregator anyway; appends go on
+    if (isAppError(err, 'ERR_FILE_TOO_LARGE')) return null;
+    throw err;
+  });
+  if (bytes === null) return;
+  let upgraded = false;
+  const lines = bytes.toString('utf8').split('\n').map((line) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return line;
+    }
+    const row = upgradeLegacyRow(parsed);
+    if (row === null) return line;
+    upgraded = true;
+    return JSON.stringify(row);
+  });
+  if (upgraded) await writeFileAtomic(file, lines.join('\n'));
 }
 
 /** A previous process may have died mid-row: end that fragment so the next row starts on its own line. */

@@ -1,5 +1,6 @@
-import type { Catalog, Matcher } from '../shared/catalog';
+import type { Catalog, HistoryMatches } from '../shared/catalog';
 import type { ViewingEvent } from '../shared/history';
+import { dateOfDay, DAY_MS, dayNumber, isoWeek, lastCompleteWeek, weekStart } from '../shared/weeks';
 
 /**
  * Personal insights: what the page at /insights shows the local user about
@@ -13,8 +14,7 @@ import type { ViewingEvent } from '../shared/history';
  *   the simple export has one row per title and day anyway;
  * - *hours* sum every row's Duration; they are null when the export has no
  *   durations (NetflixViewingHistory.csv);
- * - weeks are ISO 8601 weeks (Monday to Sunday, week 1 holds the year's first
- *   Thursday), written `2021-W01`; 2021-01-03 belongs to `2020-W53`;
+ * - weeks are ISO 8601 weeks (`src/shared/weeks.ts`);
  * - a *binge day* is a day with at least BINGE_MIN_EPISODES distinct episodes
  *   of one series; consecutive binge days of the same series form one *binge
  *   session* (so a weekend marathon is one session of two days);
@@ -23,53 +23,14 @@ import type { ViewingEvent } from '../shared/history';
  *   month's genre values add up to its matched plays.
  */
 
-export const BINGE_MIN_EPISODES = 3;
+const BINGE_MIN_EPISODES = 3;
 /** Shows listed in "top shows". */
-export const TOP_SHOWS = 10;
+const TOP_SHOWS = 10;
 /** Genres drawn separately in "genres over time"; the rest are summed as OTHER_GENRE. */
-export const TOP_GENRES = 8;
+const TOP_GENRES = 8;
 export const OTHER_GENRE = 'Other';
 /** Binge sessions listed (the longest first). */
-export const TOP_BINGES = 10;
-
-const DAY_MS = 86_400_000;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-
-function dayNumber(date: string): number {
-  const m = DATE_RE.exec(date);
-  if (!m) throw new RangeError(`${JSON.stringify(date)} is not a YYYY-MM-DD date`);
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS;
-}
-
-function dateOfDay(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** The ISO week of a `YYYY-MM-DD` date: `2020-12-31` -> `2020-W53`, `2021-01-04` -> `2021-W01`. */
-export function isoWeek(date: string): string {
-  const day = dayNumber(date);
-  const weekday = (new Date(day * DAY_MS).getUTCDay() + 6) % 7; // Monday = 0
-  const thursday = day - weekday + 3;
-  const year = new Date(thursday * DAY_MS).getUTCFullYear();
-  const week = 1 + Math.floor((thursday - Date.UTC(year, 0, 1) / DAY_MS) / 7);
-  return `${year}-W${String(week).padStart(2, '0')}`;
-}
-
-/** The Monday (`YYYY-MM-DD`) that starts the ISO week of `date`. */
-export function weekStart(date: string): string {
-  const day = dayNumber(date);
-  return dateOfDay(day - ((new Date(day * DAY_MS).getUTCDay() + 6) % 7));
-}
-
-/** The ISO week `offset` weeks after the week of `date` (negative: before). */
-export function shiftWeek(date: string, offset: number): string {
-  return isoWeek(dateOfDay(dayNumber(weekStart(date)) + 7 * offset));
-}
-
-/** The last complete ISO week before `now` (UTC): on any day of 2021-W02, `2021-W01`. */
-export function lastCompleteWeek(now: Date): string {
-  return shiftWeek(now.toISOString().slice(0, 10), -1);
-}
+const TOP_BINGES = 10;
 
 function monthsBetween(first: string, last: string): string[] {
   const out: string[] = [];
@@ -104,21 +65,10 @@ export function playsOf(events: readonly ViewingEvent[]): Play[] {
   return [...byKey.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
 }
 
-/** Memoized show -> catalogue id (null when unmatched). */
-export function showMatcher(matcher: Matcher): (show: string, kind: 'series' | 'film') => number | null {
-  const memo = new Map<string, number | null>();
-  return (show, kind) => {
-    const key = `${kind}\u0000${show}`;
-    let item = memo.get(key);
-    if (item === undefined) {
-      item = matcher.match(show, kind).item;
-      memo.set(key, item);
-    }
-    return item;
-  };
-}
+/** Show -> catalogue id, null when the show is not in the catalogue (`HistoryMatches.itemOf`). */
+type ShowLookup = HistoryMatches['itemOf'];
 
-export interface WeekPoint {
+interface WeekPoint {
   /** `YYYY-Www` */
   week: string;
   /** Monday of the week, `YYYY-MM-DD`. */
@@ -128,7 +78,7 @@ export interface WeekPoint {
   hours: number | null;
 }
 
-export interface ShowTotal {
+interface ShowTotal {
   show: string;
   kind: 'series' | 'film';
   /** Catalogue id, null when the show is not in the catalogue. */
@@ -139,7 +89,7 @@ export interface ShowTotal {
   lastDate: string;
 }
 
-export interface GenreSeries {
+interface GenreSeries {
   /** `YYYY-MM`, oldest first. */
   months: string[];
   /** The TOP_GENRES genres with most plays, then OTHER_GENRE if any play fell outside them. */
@@ -150,7 +100,7 @@ export interface GenreSeries {
   unmatchedPlays: number;
 }
 
-export interface BingeSession {
+interface BingeSession {
   show: string;
   item: number | null;
   /** First and last day, `YYYY-MM-DD`. */
@@ -161,7 +111,7 @@ export interface BingeSession {
   episodes: number;
 }
 
-export interface BingeSummary {
+interface BingeSummary {
   minEpisodesPerDay: number;
   sessions: number;
   /** The TOP_BINGES sessions with most episodes (ties: the most recent first). */
@@ -177,21 +127,22 @@ export interface PersonalInsights {
   /** The last complete ISO week before `now` and this user's exact plays in it (the community comparison). */
   lastWeek: WeekPoint;
   topShows: ShowTotal[];
+  /** Every show the catalogue match left out, most plays first: what the model ignores. */
+  notInCatalogue: ShowTotal[];
   genres: GenreSeries;
   binges: BingeSummary;
 }
 
-export interface InsightOptions {
+interface InsightOptions {
   catalog: Catalog;
-  /** Show -> catalogue id; use `showMatcher(createMatcher(catalog))`. */
-  matchShow: (show: string, kind: 'series' | 'film') => number | null;
   now: Date;
 }
 
 const sum = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : a + b);
 
-/** Everything the insights page charts, from one profile's events. */
-export function computeInsights(events: readonly ViewingEvent[], options: InsightOptions): PersonalInsights {
+/** Everything the insights page charts, from one profile's history matched against the catalogue (`matchEvents`). */
+export function computeInsights(history: HistoryMatches, options: InsightOptions): PersonalInsights {
+  const { events, itemOf } = history;
   const plays = playsOf(events);
   const hasDurations = events.some((e) => e.durationSec !== null);
   const firstDate = plays[0]?.date ?? null;
@@ -205,7 +156,7 @@ export function computeInsights(events: readonly ViewingEvent[], options: Insigh
     lastWeek.plays++;
     lastWeek.hours = sum(lastWeek.hours, play.hours);
   }
-  const shows = showTotals(plays, options.matchShow);
+  const shows = showTotals(plays, itemOf);
   const months = firstDate && lastDate ? monthsBetween(firstDate.slice(0, 7), lastDate.slice(0, 7)) : [];
   return {
     totals: {
@@ -219,8 +170,9 @@ export function computeInsights(events: readonly ViewingEvent[], options: Insigh
     weekly,
     lastWeek,
     topShows: shows.slice(0, TOP_SHOWS),
-    genres: genreSeries(plays, months, options),
-    binges: bingeSummary(plays, months, options.matchShow),
+    notInCatalogue: shows.filter((s) => s.item === null),
+    genres: genreSeries(plays, months, options.catalog, itemOf),
+    binges: bingeSummary(plays, months, itemOf),
   };
 }
 
@@ -242,7 +194,7 @@ function weeklyPoints(plays: Play[], firstDate: string, lastDate: string, hasDur
   return [...points.values()];
 }
 
-function showTotals(plays: Play[], matchShow: InsightOptions['matchShow']): ShowTotal[] {
+function showTotals(plays: Play[], matchShow: ShowLookup): ShowTotal[] {
   const totals = new Map<string, ShowTotal>();
   for (const play of plays) {
     const key = `${play.kind}\u0000${play.show}`;
@@ -258,7 +210,7 @@ function showTotals(plays: Play[], matchShow: InsightOptions['matchShow']): Show
   return [...totals.values()].sort((a, b) => b.plays - a.plays || (b.hours ?? 0) - (a.hours ?? 0) || a.show.localeCompare(b.show));
 }
 
-function genreSeries(plays: Play[], months: string[], { catalog, matchShow }: InsightOptions): GenreSeries {
+function genreSeries(plays: Play[], months: string[], catalog: Catalog, matchShow: ShowLookup): GenreSeries {
   const monthIndex = new Map(months.map((m, i) => [m, i]));
   const byGenre = new Map<string, Float64Array>();
   let unmatchedPlays = 0;
@@ -289,7 +241,7 @@ function genreSeries(plays: Play[], months: string[], { catalog, matchShow }: In
   return { months, genres: series.map((s) => s.genre), plays: series.map((s) => s.row), unmatchedPlays };
 }
 
-function bingeSummary(plays: Play[], months: string[], matchShow: InsightOptions['matchShow']): BingeSummary {
+function bingeSummary(plays: Play[], months: string[], matchShow: ShowLookup): BingeSummary {
   // distinct episodes per series per day
   const episodes = new Map<string, Map<number, Set<string>>>();
   for (const play of plays) {

@@ -8,7 +8,7 @@ import { initialItemFactors } from '../shared/global-model';
 import { hashHistory, readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
 import { trainLocal } from '../shared/model/factorize';
-import { canSpend, recordSpend } from '../shared/privacy';
+import { canSpend, deltaNoiseSigma, gaussianSpend, privacySpent, recordSpend, type PrivacyBudget } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import { coalesce, untilAborted } from '../shared/serial';
 import type { Workspace } from '../shared/workspace';
@@ -24,8 +24,11 @@ import {
   type AccessState,
   type ProfileState,
 } from './state';
+import { logProtection } from './protection';
 import { ensurePublishPermissions } from './publish';
 import { readGrantedGlobal } from './recommendations';
+import { afterParticipantPass } from './extras';
+import { recordContributionMode, respondToSecureRound, type MemberStep } from './secagg';
 import { matchHistory, privatizeDelta } from './train';
 import { watchTargets } from './watch';
 
@@ -45,11 +48,22 @@ export interface ParticipantContext {
   now: () => Date;
   /** Source of DP noise; cryptoRandom() outside tests. */
   noiseRandom: () => Random;
+  /** Called as each step of the pass ends (the benchmark times the steps with it). */
+  onStep?: (step: PassStep) => void;
 }
 
+/** The steps of a pass: an export parsed, a profile trained, its delta published. */
+export type PassStep = 'history' | 'training' | 'delta';
+
+/**
+ * `published`: a plain delta went out (SECURE_AGGREGATION=off). `trained`: the model
+ * was retrained and waits privately for the next secure round, which takes it in
+ * the datasite's masked contribution (SECURE_AGGREGATION=on). `unchanged`: nothing
+ * new to train on. `blocked`: the privacy budget is spent.
+ */
 export type ProfileOutcome =
   | { profile: string; status: 'published'; manifest: DeltaManifest; access: AccessState; baseVersion: number }
-  | { profile: string; status: 'unchanged' | 'blocked'; access: AccessState; baseVersion: number; reason?: string };
+  | { profile: string; status: 'trained' | 'unchanged' | 'blocked'; access: AccessState; baseVersion: number; reason?: string };
 
 export interface PassResult {
   profiles: ProfileOutcome[];
@@ -104,6 +118,7 @@ async function eventsOfSource(ctx: ParticipantContext, source: ProfileSource, so
   }
   const skipped = Object.entries(parsed.skipped).filter(([, n]) => n > 0);
   ctx.logger.info({ folder: source.folder, rows: parsed.rows, profiles: assignments.length, skipped: Object.fromEntries(skipped) }, 'read viewing history');
+  ctx.onStep?.('history');
   return out;
 }
 
@@ -126,9 +141,11 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     halfLife: config.RECENCY_HALF_LIFE_DAYS,
   };
   const inputsSha256 = createHash('sha256').update(JSON.stringify({ sourceSha256, base: base.version, access: base.access, vocab: catalog.hash, params })).digest('hex');
+  const secure = config.SECURE_AGGREGATION === 'on';
   // A state of an older format is replaced by this training (the page refuses it until then).
   const previous = await readProfileState(dir).catch((err: unknown) => (isAppError(err, 'ERR_MODEL_VERSION') ? null : Promise.reject(err)));
-  if (previous && previous.inputsSha256 === inputsSha256 && previous.lastDeltaSha256 !== null) {
+  // Plain mode retrains until a delta went out; under secure aggregation nothing is published here.
+  if (previous && previous.inputsSha256 === inputsSha256 && (secure || previous.lastDeltaSha256 !== null)) {
     return { profile, status: 'unchanged', access: base.access, baseVersion: base.version };
   }
 
@@ -155,20 +172,34 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     { profile, baseVersion: base.version, interactions: matched.interactions.length, unmatchedShows: matched.unmatchedShows, lossBefore: trained.loss[0], lossAfter: trained.loss.at(-1) },
     'trained local model',
   );
+  ctx.onStep?.('training');
+  if (secure) {
+    // The delta leaves only inside the datasite's masked contribution to a secure round (see secagg.ts).
+    await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
+    ctx.onStep?.('delta');
+    logger.info({ profile, baseVersion: base.version }, 'kept the trained model for the next secure round');
+    return { profile, status: 'trained', access: base.access, baseVersion: base.version };
+  }
 
   let ledger = await readPrivacyLedger(dir);
-  if (config.DP_EPSILON > 0 && !canSpend(ledger, config.DP_EPSILON, config.PRIVACY_BUDGET_EPSILON)) {
-    state.publishBlocked = `privacy budget spent: ${ledger.epsilonSpent} of ${config.PRIVACY_BUDGET_EPSILON}`;
+  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+  // The delta's noise is a Gaussian on sensitivity 2·clip (see deltaNoiseSigma); its RDP curve is what the ledger composes.
+  const spend = config.DP_EPSILON > 0
+    ? gaussianSpend(ctx.now().toISOString(), 'delta-local', { l2: 2 * config.DELTA_CLIP_NORM, sigma: deltaNoiseSigma(config.DP_EPSILON, config.DP_DELTA, config.DELTA_CLIP_NORM) })
+    : null;
+  if (spend !== null && !canSpend(ledger, spend, budget, ctx.now())) {
+    const epsilonSpent = privacySpent(ledger, budget, ctx.now()).epsilon;
+    state.publishBlocked = `privacy budget spent: ${epsilonSpent.toFixed(2)} of ${config.PRIVACY_BUDGET_EPSILON}`;
     await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
-    logger.warn({ profile, epsilonSpent: ledger.epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: this profile publishes no more deltas (raise PRIVACY_BUDGET_EPSILON to continue)');
+    logger.warn({ profile, epsilonSpent, budget: config.PRIVACY_BUDGET_EPSILON }, 'privacy budget reached: this profile publishes no more deltas (raise PRIVACY_BUDGET_EPSILON to continue)');
     return { profile, status: 'blocked', access: base.access, baseVersion: base.version, reason: state.publishBlocked };
   }
 
   const delta = privatizeDelta(trained.V, base.values, { clipNorm: config.DELTA_CLIP_NORM, epsilon: config.DP_EPSILON, delta: config.DP_DELTA, random: ctx.noiseRandom() });
   await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
   const createdAt = ctx.now().toISOString();
-  if (delta.noise) {
-    ledger = recordSpend(ledger, { at: createdAt, kind: 'delta', epsilon: delta.noise.epsilon, delta: delta.noise.delta });
+  if (spend !== null) {
+    ledger = recordSpend(ledger, { ...spend, at: createdAt });
     // The spend is recorded before the delta is published: a crash in between wastes budget, never overspends it.
     await writePrivacyLedger(dir, ledger);
   }
@@ -184,6 +215,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   });
   await writeProfileModel(dir, { state: { ...state, lastDeltaSha256: manifest.sha256, lastPublishedBase: base.version }, u: trained.u, vLocal: trained.V, vGlobal: base.values });
   logger.info({ profile, baseVersion: base.version, norm: Number(delta.rawNorm.toFixed(4)), clipped: delta.rawNorm > config.DELTA_CLIP_NORM, noise: delta.noise?.sigma ?? 0 }, 'published delta');
+  ctx.onStep?.('delta');
   return { profile, status: 'published', manifest, access: base.access, baseVersion: base.version };
 }
 
@@ -220,6 +252,26 @@ export async function runParticipantPass(ctx: ParticipantContext): Promise<PassR
   return result;
 }
 
+export interface CycleResult {
+  pass: PassResult;
+  /** What the secure round asked of this datasite (null with SECURE_AGGREGATION=off). */
+  secure: MemberStep[] | null;
+}
+
+/**
+ * One turn of the participant loop, the same from every entry point (`participant`,
+ * `app`, the demo): train every profile (and, in plain mode, publish its delta),
+ * publish the community report and the blend, then answer whatever the secure
+ * round in progress asks of this datasite.
+ */
+export async function runParticipantCycle(ctx: ParticipantContext): Promise<CycleResult> {
+  const pass = await runParticipantPass(ctx);
+  await afterParticipantPass(ctx, pass);
+  await recordContributionMode(ctx);
+  const secure = ctx.config.SECURE_AGGREGATION === 'on' ? await respondToSecureRound(ctx) : null;
+  return { pass, secure };
+}
+
 export interface DaemonOptions {
   signal: AbortSignal;
   /** Called after each pass (tests and the demo wait on it). */
@@ -227,16 +279,18 @@ export interface DaemonOptions {
 }
 
 /**
- * Watch the exports and the aggregator's global folder; retrain (debounced) when
- * either changes, and re-check every PARTICIPANT_INTERVAL_MS in case a change
- * arrived without a file event (sync tools differ). Resolves when `signal` aborts.
+ * Watch the exports and the aggregator's folder (Global_V, secure round files);
+ * run a cycle (debounced) when either changes, and every PARTICIPANT_INTERVAL_MS
+ * in case a change arrived without a file event (sync tools differ). Resolves
+ * when `signal` aborts.
  */
 export async function runParticipant(ctx: ParticipantContext, { signal, onPass }: DaemonOptions): Promise<void> {
   const { config, ws, logger } = ctx;
+  logProtection(config, logger);
   const aggregator = requireValue(config, 'AGGREGATOR_DATASITE', 'the participant needs to know whose Global_V to read');
   let lastAccess: AccessState | null = null;
   const passOnce = async (): Promise<void> => {
-    const result = await runParticipantPass(ctx);
+    const { pass: result } = await runParticipantCycle(ctx);
     const access = result.profiles[0]?.access ?? lastAccess;
     if (access === 'waiting' && lastAccess !== 'waiting') logger.info({ aggregator }, 'waiting for the aggregator to grant access to the global model');
     if (access === 'granted' && lastAccess !== 'granted') logger.info({ aggregator, version: result.profiles[0]?.baseVersion }, 'the aggregator granted access to the global model');
@@ -251,9 +305,6 @@ export async function runParticipant(ctx: ParticipantContext, { signal, onPass }
   const pass = coalesce(passOnce, { signal, onError: (err) => logger.error({ code: (err as AppError).code }, formatError(err)) });
 
   const exports = profileSources(config).map((s) => s.file);
-  if (config.DP_EPSILON === 0) {
-    logger.warn('DP_EPSILON=0: deltas are published without differential-privacy noise, so the aggregator could infer which shows you watched; set DP_EPSILON (e.g. 8) to add noise');
-  }
   const watcher = watchTargets([...exports, ws.globalDir(aggregator), ws.aggregatorDir(aggregator)], {
     debounceMs: config.WATCH_DEBOUNCE_MS,
     logger,

@@ -22,7 +22,7 @@ export interface ProfileSource {
   file: string;
 }
 
-export interface ProfileAssignment {
+interface ProfileAssignment {
   folder: string;
   /** Netflix profile name inside a ViewingActivity.csv; null for the simple export. */
   name: string | null;
@@ -85,6 +85,6 @@ export async function assignProfiles(privateRoot: string, folder: string, names:
     assignments.push({ folder, name, profile });
     changed = true;
   });
-  if (changed) await writeJsonAtomic(path.join(privateRoot, ASSIGNMENTS_FILE), { formatVersion: 1, assignments } satisfies AssignmentFile);
+  if (changed) await writeJsonAtomic(path.join(privateRoot, ASSIGNMENTS_FILE), { formatVersion: 1, assignments } satisfies AssignmentFile, { private: true });
   return assignments.filter((a) => a.folder === folder && names.includes(a.name));
 }

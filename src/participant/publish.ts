@@ -9,7 +9,7 @@ import type { Workspace } from '../shared/workspace';
  * AGGREGATOR_DATASITE. No one gets write, so no other participant's data is ever
  * synced here. (`blend/` has its own file: see `blend.ts`.)
  */
-export function participantPermissions(aggregator: string): PermissionFile {
+function participantPermissions(aggregator: string): PermissionFile {
   return { rules: [{ pattern: '**', access: { read: [aggregator], write: [], admin: [] } }] };
 }
 

@@ -2,11 +2,11 @@ import path from 'node:path';
 import type { Catalog, CatalogItem } from '../shared/catalog';
 import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
-import { GLOBAL_MANIFEST, readLatestGlobal, type GlobalExpect, type GlobalModel } from '../shared/global-model';
+import { GLOBAL_MANIFEST, listGlobalVersions, readLatestGlobal, type GlobalExpect, type GlobalModel } from '../shared/global-model';
 import type { Logger } from '../shared/log';
 import { solveUser } from '../shared/model/factorize';
 import { featureSimilarity, mmrRerank, scoreItems, topK, type Ranked } from '../shared/model/recommend';
-import { canRead } from '../shared/permissions';
+import { readableHere } from '../shared/permissions';
 import type { Workspace } from '../shared/workspace';
 import { readProfileModel, type AccessState, type ProfileState } from './state';
 
@@ -30,7 +30,7 @@ export interface RecommendedShow {
   score: number;
 }
 
-export interface RankOptions {
+interface RankOptions {
   k: number;
   /** MMR diversity weight lambda in [0, 1]; 0 = plain top-k by score. */
   diversity: number;
@@ -63,7 +63,7 @@ export interface ProfileRecommendations {
   global: RecommendedShow[];
 }
 
-export interface RecommendationContext {
+interface RecommendationContext {
   config: Config;
   ws: Workspace;
   catalog: Catalog;
@@ -71,18 +71,26 @@ export interface RecommendationContext {
 }
 
 /**
- * The newest Global_V that `ws`'s datasite may read, or null (none yet, not
- * granted, or for another vocabulary or rank: logged). In a real SyftBox root an
- * unreadable file is simply not synced; in a shared local root it is on disk,
- * so the permission files decide.
+ * The newest complete Global_V that `ws`'s datasite may read, or null (none
+ * yet, not granted, or for another vocabulary or rank: logged). Under a SyftBox
+ * client, a Global_V synced here is one the server lets this datasite read (the
+ * aggregator's syft.pub.yaml, which lists every contributor, is never synced to
+ * contributors); in an embedded root the permission files decide
+ * (`readableHere`). A newer version whose manifest arrived before its payload
+ * (sync sends small files first) is "not yet": one debug line, and the next
+ * file event reads it again.
  */
 export async function readGrantedGlobal(ws: Workspace, aggregator: string | null, expect: GlobalExpect, logger: Logger): Promise<GlobalModel | null> {
   if (aggregator === null) return null;
   try {
     const model = await readLatestGlobal(ws.globalDir(aggregator), expect);
+    const [newest] = await listGlobalVersions(ws.globalDir(aggregator));
+    if (newest !== undefined && newest !== model?.manifest.version) {
+      logger.debug({ version: newest, using: model?.manifest.version ?? null }, 'the newest Global_V here is not complete (yet); using the newest complete one');
+    }
     if (model === null) return null;
     const manifest = path.join(ws.globalVersionDir(aggregator, model.manifest.version), GLOBAL_MANIFEST);
-    return (await canRead(ws.datasitesDir, ws.email, manifest)) ? model : null;
+    return (await readableHere(ws, manifest)) ? model : null;
   } catch (err) {
     logger.warn({ err: formatError(err) }, 'cannot use the global model; showing local recommendations only');
     return null;

@@ -17,6 +17,8 @@ import { emptyLedger, parsePrivacyLedger, type PrivacyLedger } from '../shared/p
  * - `privacy.json` the privacy ledger (see `src/shared/privacy.ts`)
  */
 export const STATE_FORMAT_VERSION = 2;
+/** Everything here is written owner-only (0600 in a 0700 folder). */
+const PRIVATE = { private: true };
 const MAX_STATE_BYTES = 16 * 1024 * 1024; // 16 MiB: watched lists of heavy viewers stay far below
 
 export type AccessState = 'waiting' | 'granted';
@@ -50,7 +52,7 @@ export interface ProfileState {
   inputsSha256: string;
 }
 
-export interface ProfileModel {
+interface ProfileModel {
   state: ProfileState;
   u: Float32Array;
   vLocal: Float32Array;
@@ -59,10 +61,10 @@ export interface ProfileModel {
 
 export async function writeProfileModel(dir: string, model: ProfileModel): Promise<void> {
   const { state } = model;
-  await writeFileAtomic(path.join(dir, 'U.npy'), encodeNpy(model.u, [1, state.rank]));
-  await writeFileAtomic(path.join(dir, 'V_local.npy'), encodeNpy(model.vLocal, [state.items, state.rank]));
-  await writeFileAtomic(path.join(dir, 'V_global.npy'), encodeNpy(model.vGlobal, [state.items, state.rank]));
-  await writeJsonAtomic(path.join(dir, 'state.json'), state);
+  await writeFileAtomic(path.join(dir, 'U.npy'), encodeNpy(model.u, [1, state.rank]), PRIVATE);
+  await writeFileAtomic(path.join(dir, 'V_local.npy'), encodeNpy(model.vLocal, [state.items, state.rank]), PRIVATE);
+  await writeFileAtomic(path.join(dir, 'V_global.npy'), encodeNpy(model.vGlobal, [state.items, state.rank]), PRIVATE);
+  await writeJsonAtomic(path.join(dir, 'state.json'), state, PRIVATE);
 }
 
 /** Read the state file alone (cheap); null before the first training. */
@@ -95,13 +97,13 @@ export async function readProfileModel(dir: string): Promise<ProfileModel | null
 }
 
 /** The parsed-history cache: a profile's events, keyed by the sha256 of the export they came from. */
-export interface HistoryCache {
+interface HistoryCache {
   formatVersion: typeof HISTORY_CACHE_FORMAT_VERSION;
   sourceSha256: string;
   events: ViewingEvent[];
 }
 
-export const HISTORY_CACHE_FORMAT_VERSION = 1;
+const HISTORY_CACHE_FORMAT_VERSION = 1;
 const HISTORY_CACHE_FILE = 'history.json';
 const MAX_HISTORY_CACHE_BYTES = 512 * 1024 * 1024; // 512 MiB: millions of events
 const PRIVACY_LEDGER_FILE = 'privacy.json';
@@ -119,7 +121,7 @@ export async function readHistoryCache(dir: string): Promise<HistoryCache | null
 }
 
 export async function writeHistoryCache(dir: string, sourceSha256: string, events: ViewingEvent[]): Promise<void> {
-  await writeJsonAtomic(path.join(dir, HISTORY_CACHE_FILE), { formatVersion: HISTORY_CACHE_FORMAT_VERSION, sourceSha256, events } satisfies HistoryCache);
+  await writeJsonAtomic(path.join(dir, HISTORY_CACHE_FILE), { formatVersion: HISTORY_CACHE_FORMAT_VERSION, sourceSha256, events } satisfies HistoryCache, PRIVATE);
 }
 
 /** The profile's privacy ledger (every epsilon spent, validated); empty before the first spend. */
@@ -131,5 +133,5 @@ export async function readPrivacyLedger(dir: string): Promise<PrivacyLedger> {
 
 /** Record the ledger; written before the release it accounts for, so a crash never hides a spend. */
 export async function writePrivacyLedger(dir: string, ledger: PrivacyLedger): Promise<void> {
-  await writeJsonAtomic(path.join(dir, PRIVACY_LEDGER_FILE), ledger);
+  await writeJsonAtomic(path.join(dir, PRIVACY_LEDGER_FILE), ledger, PRIVATE);
 }

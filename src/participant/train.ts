@@ -1,4 +1,4 @@
-import type { Matcher } from '../shared/catalog';
+import { matchEvents, type HistoryMatches, type Matcher } from '../shared/catalog';
 import { clipL2 } from '../shared/delta';
 import type { NoiseRecord } from '../shared/delta';
 import type { ViewingEvent } from '../shared/history';
@@ -12,7 +12,7 @@ import type { Random } from '../shared/random';
  * No I/O: `node.ts` reads files and publishes.
  */
 
-export interface MatchedHistory {
+interface MatchedHistory {
   interactions: Interaction[];
   /** Catalogue ids of every matched show (excluded from recommendations). */
   watched: number[];
@@ -20,38 +20,36 @@ export interface MatchedHistory {
   unmatchedShows: number;
 }
 
-export interface FeedbackSettings {
+interface FeedbackSettings {
   now: Date;
   halfLifeDays: number;
   mode: 'implicit' | 'stars';
 }
 
-/** Match each distinct show once, then turn matched viewing into interactions. */
+/** Match each distinct show once, with the evidence of the whole history (`matchEvents`), then turn matched viewing into interactions. */
 export function matchHistory(events: ViewingEvent[], matcher: Matcher, settings: FeedbackSettings): MatchedHistory {
-  const itemOf = new Map<string, number | null>();
+  return historyFeedback(matchEvents(events, matcher), settings);
+}
+
+/** The interactions of a matched history. */
+export function historyFeedback(matched: HistoryMatches, settings: FeedbackSettings): MatchedHistory {
   const watchEvents: WatchEvent[] = [];
-  for (const event of events) {
-    const key = `${event.kind}\u0000${event.show}`;
-    let item = itemOf.get(key);
-    if (item === undefined) {
-      item = matcher.match(event.show, event.kind).item;
-      itemOf.set(key, item);
-    }
+  for (const event of matched.events) {
+    const item = matched.itemOf(event.show, event.kind);
     if (item === null) continue;
     const episodeKey = event.kind === 'series' ? `${event.season ?? ''}\u0000${event.episode ?? event.title}` : null;
     watchEvents.push({ item, date: event.date, durationSec: event.durationSec, episodeKey });
   }
-  const interactions = implicitFeedback(watchEvents, settings);
-  const matched = [...itemOf.values()].filter((v): v is number => v !== null);
+  const items = matched.shows.flatMap((s) => (s.item === null ? [] : [s.item]));
   return {
-    interactions,
-    watched: [...new Set(matched)].sort((a, b) => a - b),
-    matchedShows: matched.length,
-    unmatchedShows: itemOf.size - matched.length,
+    interactions: implicitFeedback(watchEvents, settings),
+    watched: [...new Set(items)].sort((a, b) => a - b),
+    matchedShows: items.length,
+    unmatchedShows: matched.shows.length - items.length,
   };
 }
 
-export interface PrivacySettings {
+interface PrivacySettings {
   clipNorm: number;
   /** 0 = no noise. */
   epsilon: number;
@@ -59,7 +57,7 @@ export interface PrivacySettings {
   random: Random;
 }
 
-export interface PrivateDelta {
+interface PrivateDelta {
   values: Float32Array;
   /** L2 norm before clipping. */
   rawNorm: number;

@@ -10,13 +10,13 @@ import type { Logger } from '../shared/log';
  * and ignore everything that is neither on the way to a target nor inside one.
  * Events are debounced into one callback.
  */
-export interface TargetWatcher {
+interface TargetWatcher {
   close(): Promise<void>;
   /** Resolves once the initial scan is done (events after this are real changes). */
   ready: Promise<void>;
 }
 
-export interface WatchOptions {
+interface WatchOptions {
   debounceMs: number;
   logger: Logger;
   onChange: (paths: string[]) => void;

@@ -9,13 +9,34 @@ import { AppError } from './errors';
  * A reader (or a crash) sees the old complete file or the new complete file.
  * Empty payloads are refused: SyftBox does not sync 0-byte files and a reader
  * must never mistake "empty" for "valid".
+ *
+ * Private state (histories, models, the privacy ledger, the blend and ledger
+ * secrets) is written with `{ private: true }`: the file is 0600 and its folder
+ * 0700 (created so, or tightened if an older version made it 0755), so another
+ * account on the same machine can read neither. Published files are 0644: the
+ * SyftBox client syncs them, and the permission files decide who reads them.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export interface WriteOptions {
+  /** Readable by this account only: file PRIVATE_FILE_MODE, folder PRIVATE_DIR_MODE. */
+  private?: boolean;
+}
+
+export const PRIVATE_FILE_MODE = 0o600;
+export const PRIVATE_DIR_MODE = 0o700;
+const SHARED_FILE_MODE = 0o644;
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   if (bytes.byteLength === 0) throw new RangeError(`refusing to write an empty file: ${file}`);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'w', 0o644);
+  const dir = path.dirname(file);
+  if (options.private) {
+    await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    await fs.chmod(dir, PRIVATE_DIR_MODE);
+  } else {
+    await fs.mkdir(dir, { recursive: true });
+  }
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, 'w', options.private ? PRIVATE_FILE_MODE : SHARED_FILE_MODE);
   try {
     await handle.writeFile(bytes);
     await handle.sync();
@@ -28,12 +49,12 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(path.dirname(file));
+  await syncDir(dir);
 }
 
 /** JSON with a trailing newline, written atomically. */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+export async function writeJsonAtomic(file: string, value: unknown, options: WriteOptions = {}): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, options);
 }
 
 /** fsync a directory so a rename survives power loss (best effort: not every fs allows it). */
@@ -50,7 +71,7 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-export interface ReadLimits {
+interface ReadLimits {
   /** Largest file accepted, in bytes. */
   maxBytes: number;
 }

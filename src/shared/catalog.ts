@@ -4,25 +4,27 @@ import Papa from 'papaparse';
 import { readRegularFile } from './atomic';
 import { PROJECT_ROOT } from './config';
 import { AppError } from './errors';
-import { cleanText, splitTitle } from './history/titles';
+import { isoDate } from './history/dates';
+import { cleanText } from './history/titles';
 
 /**
- * The catalogue: the item vocabulary of the model (row i of Global_V is item i) and
- * title matching of viewing history against it.
+ * The catalogue: the item vocabulary of the model (row i of Global_V is item i),
+ * and (re-exported from `matching.ts`) the matching of history shows against it.
  *
  * Sources, told apart by extension and header:
  * - `data/catalog.json`, the shipped compact catalogue (built by
  *   `scripts/build-catalog.ts` from Kaggle's netflix_titles.csv, CC0 1.0; see
  *   data/ATTRIBUTION.md). Format, one item per line:
  *   ```json
- *   { "format": "syftbox-netflix-svd/catalog", "version": 1, "source": "...",
- *     "columns": ["showId","title","kind","year","genres","countries","description","rating","duration","image"],
+ *   { "format": "syftbox-netflix-svd/catalog", "version": 2, "source": "...",
+ *     "columns": ["showId","title","kind","year","genres","countries","description","rating","duration","image","dateAdded"],
  *     "items": [
- *       ["s1","Dick Johnson Is Dead","film",2020,["Documentaries"],["United States"],"As her father...","PG-13","90 min",null],
+ *       ["s1","Dick Johnson Is Dead","film",2020,["Documentaries"],["United States"],"As her father...","PG-13","90 min",null,"2021-09-25"],
  *       ...
  *     ] }
  *   ```
- *   Item id = position in `items`.
+ *   Item id = position in `items`. Version 1 files (without `dateAdded`) are
+ *   refused with a request to rebuild: the vocabulary hash does not change.
  * - a `netflix_titles.csv` (show_id,type,title,...,listed_in,description): items
  *   ordered by the number in show_id (`s1`, `s2`, ... `s8807`), so ids are stable
  *   for a given file; file order if some show_id has no number.
@@ -47,6 +49,12 @@ export interface CatalogItem {
   duration: string | null;
   /** Poster URL when the source has one (netflix_titles.csv has none). */
   image: string | null;
+  /**
+   * `YYYY-MM-DD` the title was added to Netflix (netflix_titles.csv `date_added`:
+   * the US catalogue, and for a series the date of its latest season); null when
+   * unknown. Absent in catalogues built by hand (tests).
+   */
+  dateAdded?: string | null;
 }
 
 export interface Catalog {
@@ -59,14 +67,33 @@ export interface Catalog {
 }
 
 export const CATALOG_FORMAT = 'syftbox-netflix-svd/catalog';
-export const CATALOG_FORMAT_VERSION = 1;
+export const CATALOG_FORMAT_VERSION = 2;
 export const SHIPPED_CATALOG = path.join(PROJECT_ROOT, 'data', 'catalog.json');
 const MAX_CATALOG_BYTES = 64 * 1024 * 1024; // 64 MiB: netflix_titles.csv is 3.4 MB
-const COLUMNS = ['showId', 'title', 'kind', 'year', 'genres', 'countries', 'description', 'rating', 'duration', 'image'] as const;
+const COLUMNS = ['showId', 'title', 'kind', 'year', 'genres', 'countries', 'description', 'rating', 'duration', 'image', 'dateAdded'] as const;
 const NETFLIX_HEADER = ['show_id', 'type', 'title', 'country', 'release_year', 'rating', 'duration', 'listed_in', 'description'];
 const MOVIELENS_HEADER = ['movieId', 'title', 'genres'];
 
 type ItemFields = Omit<CatalogItem, 'id'>;
+
+export {
+  BEFORE_ADDED_CONFIDENCE,
+  createMatcher,
+  FOREIGN_CONFIDENCE,
+  FUZZY_MARGIN,
+  FUZZY_THRESHOLD,
+  matchEvents,
+  normalizeTitle,
+  PARTIAL_SCORE,
+  seasonCount,
+  type HistoryMatches,
+  type Kind,
+  type Matcher,
+  type MatchReason,
+  type ShowEvidence,
+  type ShowMatch,
+  type TitleMatch,
+} from './matching';
 
 /** Load a catalogue: null/undefined -> the shipped data/catalog.json; else a .json of that format or a CSV (see the module comment). */
 export async function loadCatalog(file?: string | null): Promise<Catalog> {
@@ -88,7 +115,7 @@ function catalogOf(fields: ItemFields[], source: string): Catalog {
 /** The compact JSON of a catalogue (the format above), one item per line. */
 export function serializeCatalog(catalog: Catalog): string {
   const head = JSON.stringify({ format: CATALOG_FORMAT, version: CATALOG_FORMAT_VERSION, source: catalog.source, columns: COLUMNS });
-  const rows = catalog.items.map((item) => `    ${JSON.stringify(COLUMNS.map((c) => item[c]))}`);
+  const rows = catalog.items.map((item) => `    ${JSON.stringify(COLUMNS.map((c) => item[c] ?? null))}`);
   return `${head.slice(0, -1)},\n  "items": [\n${rows.join(',\n')}\n  ]\n}\n`;
 }
 
@@ -106,16 +133,16 @@ function fromJson(text: string, file: string): Catalog {
   if (JSON.stringify(doc.columns) !== JSON.stringify(COLUMNS)) bad(`columns must be ${COLUMNS.join(',')}`);
   if (!Array.isArray(doc.items) || doc.items.length === 0) bad('items must be a non-empty array');
   const items = (doc.items as unknown[]).map((row, i) => {
-    const [showId, title, kind, year, genres, countries, description, rating, duration, image] = Array.isArray(row) ? row : [];
+    const [showId, title, kind, year, genres, countries, description, rating, duration, image, dateAdded] = Array.isArray(row) ? row : [];
     const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
     const optional = (v: unknown) => v === null || typeof v === 'string';
     const ok =
       Array.isArray(row) && row.length === COLUMNS.length &&
       typeof showId === 'string' && typeof title === 'string' && title.length > 0 && (kind === 'series' || kind === 'film') &&
       (year === null || Number.isInteger(year)) && strings(genres) && strings(countries) && typeof description === 'string' &&
-      optional(rating) && optional(duration) && optional(image);
+      optional(rating) && optional(duration) && optional(image) && (dateAdded === null || (typeof dateAdded === 'string' && ISO_DATE.test(dateAdded)));
     if (!ok) bad(`item ${i} is not [${COLUMNS.join(', ')}] with the right types`);
-    return { showId, title, kind, year, genres, countries, description, rating, duration, image } as ItemFields;
+    return { showId, title, kind, year, genres, countries, description, rating, duration, image, dateAdded } as ItemFields;
   });
   return catalogOf(items, typeof doc.source === 'string' ? doc.source : path.basename(file));
 }
@@ -140,6 +167,16 @@ type Bad = (row: number, what: string) => never;
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 const orNull = (s: string) => (s.trim() === '' ? null : s.trim());
 const SHOW_ID_NUMBER = /(\d+)$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+/** netflix_titles.csv `date_added`: `September 25, 2021` (some with a leading space). */
+const DATE_ADDED = /^([A-Za-z]+) (\d{1,2}), (\d{4})$/;
+
+/** `September 25, 2021` -> `2021-09-25`; null when empty or not such a date. */
+function dateAddedOf(text: string): string | null {
+  const m = DATE_ADDED.exec(text);
+  return m ? isoDate(Number(m[3]), MONTHS.indexOf(m[1].toLowerCase()) + 1, Number(m[2])) : null;
+}
 /** A duration found in the rating column (three rows of netflix_titles.csv are shifted so). */
 const DURATION_IN_RATING = /^\d+ min$/;
 
@@ -169,6 +206,7 @@ function netflixItems(rows: string[][], column: Column, bad: Bad): ItemFields[] 
       rating,
       duration,
       image: null,
+      dateAdded: dateAddedOf(at(row, 'date_added')),
     } satisfies ItemFields;
   });
   const numbers = items.map((item) => SHOW_ID_NUMBER.exec(item.showId));
@@ -201,141 +239,7 @@ function movieLensItems(rows: string[][], column: Column, bad: Bad): ItemFields[
       rating: null,
       duration: null,
       image: null,
+      dateAdded: null,
     } satisfies ItemFields;
   });
-}
-
-/** Letters NFKD does not decompose into a base letter plus marks. */
-const LETTER_FOLDS: Record<string, string> = { æ: 'ae', ø: 'o', œ: 'oe', ß: 'ss', ł: 'l', đ: 'd', ð: 'd', þ: 'th', ı: 'i' };
-
-/**
- * The comparison key of a title: NFKC (full-width forms), invisible characters and
- * odd spaces removed, accents stripped (NFKD minus marks), lower case, `&` -> and,
- * apostrophes and dots dropped (`RuPaul's`, `U.S.`), other punctuation and symbols
- * -> space.
- */
-export function normalizeTitle(s: string): string {
-  return cleanText(s)
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[æøœßłđðþı]/g, (c) => LETTER_FOLDS[c])
-    .replace(/&/g, ' and ')
-    .replace(/['’ʼ`´.]/g, '')
-    .replace(/[\p{P}\p{S}]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-export interface TitleMatch {
-  /** Catalogue id, or null when nothing matched. */
-  item: number | null;
-  /** 1 for an exact (normalized) match, else the trigram Dice similarity. */
-  score: number;
-  /** The catalogue title matched. */
-  title: string | null;
-}
-
-export interface Matcher {
-  match(show: string, kind: 'series' | 'film'): TitleMatch;
-}
-
-/**
- * Least trigram Dice similarity for a fuzzy match. At 0.85 a typo, a dropped
- * article or a changed separator passes (`Pokémon – serien: Indigo League` ->
- * `Pokémon: Indigo League`, 0.86); a different title sharing most words does not
- * (`The Nightmare Before Christmas` vs `The Knight Before Christmas`, 0.81).
- */
-export const FUZZY_THRESHOLD = 0.85;
-
-const NO_MATCH: TitleMatch = Object.freeze({ item: null, score: 0, title: null });
-
-/** Trigrams of a normalized title, padded so that word starts count. */
-function trigramsOf(norm: string): Set<string> {
-  const padded = `  ${norm} `;
-  const grams = new Set<string>();
-  for (let i = 0; i + 3 <= padded.length; i++) grams.add(padded.slice(i, i + 3));
-  return grams;
-}
-
-/** An inverted trigram index over the titles of one kind. */
-class TrigramIndex {
-  private readonly postings = new Map<string, number[]>();
-  private readonly gramCount: Int32Array;
-  private readonly shared: Int32Array;
-
-  constructor(size: number) {
-    this.gramCount = new Int32Array(size);
-    this.shared = new Int32Array(size);
-  }
-
-  add(id: number, norm: string): void {
-    const grams = trigramsOf(norm);
-    this.gramCount[id] = grams.size;
-    for (const g of grams) {
-      const list = this.postings.get(g);
-      if (list) list.push(id);
-      else this.postings.set(g, [id]);
-    }
-  }
-
-  /** The most similar title (Dice over trigrams; ties -> lowest id), or null. */
-  best(norm: string): { id: number; score: number } | null {
-    const grams = trigramsOf(norm);
-    const touched: number[] = [];
-    for (const g of grams) {
-      for (const id of this.postings.get(g) ?? []) {
-        if (this.shared[id]++ === 0) touched.push(id);
-      }
-    }
-    let best: { id: number; score: number } | null = null;
-    for (const id of touched) {
-      const score = (2 * this.shared[id]) / (grams.size + this.gramCount[id]);
-      if (best === null || score > best.score || (score === best.score && id < best.id)) best = { id, score };
-      this.shared[id] = 0;
-    }
-    return best;
-  }
-}
-
-/**
- * Match history shows to catalogue items. Order of attempts:
- * 1. exact normalized title of the same kind (several: lowest id);
- * 2. an entry without season marker (kind film) may exactly match a series: specials
- *    and one-episode shows appear so; a series entry never matches a film;
- * 3. fuzzy (trigram Dice >= threshold) within the same kind only;
- * 4. an entry `Show: More` whose whole name matched nothing is an episode of a
- *    season-less series (`Black Mirror: Bandersnatch` when the film is not in the
- *    catalogue) or carries a season label the title parser did not know
- *    (`American Horror Story: Murder House`): exact series match of `Show`.
- * Anything else is unmatched (reported, never guessed).
- */
-export function createMatcher(catalog: Catalog, options: { threshold?: number } = {}): Matcher {
-  const threshold = options.threshold ?? FUZZY_THRESHOLD;
-  const size = catalog.items.length;
-  const exact = { series: new Map<string, number>(), film: new Map<string, number>() };
-  const fuzzy = { series: new TrigramIndex(size), film: new TrigramIndex(size) };
-  for (const item of catalog.items) {
-    const norm = normalizeTitle(item.title);
-    if (norm === '') continue;
-    if (!exact[item.kind].has(norm)) exact[item.kind].set(norm, item.id);
-    fuzzy[item.kind].add(item.id, norm);
-  }
-  const hit = (id: number, score: number): TitleMatch => ({ item: id, score, title: catalog.items[id].title });
-
-  return {
-    match(show, kind) {
-      const norm = normalizeTitle(show);
-      if (norm === '') return NO_MATCH;
-      const same = exact[kind].get(norm);
-      if (same !== undefined) return hit(same, 1);
-      const series = kind === 'film' ? exact.series.get(norm) : undefined;
-      if (series !== undefined) return hit(series, 1);
-      const near = fuzzy[kind].best(norm);
-      if (near !== null && near.score >= threshold) return hit(near.id, near.score);
-      const parts = splitTitle(cleanText(show));
-      const head = parts.length >= 2 ? exact.series.get(normalizeTitle(parts[0])) : undefined;
-      return head !== undefined ? hit(head, 1) : NO_MATCH;
-    },
-  };
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseDotenv } from 'dotenv';
 import { AppError } from './errors';
 
@@ -43,6 +44,7 @@ export const VARIABLES = {
   CATALOG_PATH: { kind: { type: 'path' }, default: '', doc: 'catalogue CSV (netflix_titles.csv columns); empty = the shipped compact catalogue' },
   // web page
   WEB_HOST: { kind: { type: 'string' }, default: '127.0.0.1', doc: 'address the page binds to' },
+  WEB_ALLOW_REMOTE: { kind: { type: 'bool' }, default: 'false', doc: 'allow a WEB_HOST other machines can reach (the page shows your recommendations and viewing insights and has no login); warned about on every start' },
   WEB_PORT: { kind: { type: 'int', min: 0, max: 65535 }, default: '8081', doc: 'page port when SYFTBOX_ASSIGNED_PORT is not set' },
   RECS_PER_COLUMN: { kind: { type: 'int', min: 1, max: 50 }, default: '5', doc: 'shows per column on the page' },
   DIVERSITY: { kind: { type: 'number', min: 0, max: 1 }, default: '0', doc: 'MMR diversity weight for re-ranking (0 = off)' },
@@ -62,6 +64,14 @@ export const VARIABLES = {
   DP_EPSILON: { kind: { type: 'number', min: 0, max: 1000 }, default: '0', doc: 'epsilon of the Gaussian mechanism per published delta (0 = no noise)' },
   DP_DELTA: { kind: { type: 'number', min: 0, max: 0.1 }, default: '0.00001', doc: 'delta of the Gaussian mechanism per published delta' },
   PRIVACY_BUDGET_EPSILON: { kind: { type: 'number', min: 0, max: 100000 }, default: '50', doc: 'total epsilon a profile may spend; publishing stops when reached' },
+  // secure aggregation
+  SECURE_AGGREGATION: { kind: { type: 'enum', values: ['on', 'off'] }, default: 'on', doc: 'on: the aggregator learns only the sum of each round\'s contributions (SecAgg+ over SyftBox files) and accepts no plain delta; off: plain deltas (needed for MERGE_MODE trimmed or median)' },
+  SECAGG_PHASE_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '120000', doc: 'deadline of each secure-aggregation phase (keys, shares, masked input, reveal); long enough for SyftBox sync' },
+  SECAGG_SCALE_BITS: { kind: { type: 'int', min: 4, max: 24 }, default: '16', doc: 'fixed-point precision: a contribution at the clip bound becomes 2^bits quantization steps' },
+  SECAGG_MIN_SURVIVORS: { kind: { type: 'int', min: 3, max: 1000000 }, default: '3', doc: 'fewest members whose masked input must arrive for a secure round to complete' },
+  SECAGG_SURVIVOR_FRACTION: { kind: { type: 'number', min: 0.5, max: 1 }, default: '0.7', doc: 'share of the cohort that must survive to the end of a secure round' },
+  SECAGG_FULL_GRAPH_MAX: { kind: { type: 'int', min: 3, max: 255 }, default: '16', doc: 'cohorts up to this size share with every member; larger ones use a random k-regular neighbour graph (SecAgg+)' },
+  MIN_DATASITES: { kind: { type: 'int', min: 1, max: 1000000 }, default: '3', doc: 'no Global_V is published from fewer distinct datasites (one datasite counts as one person, whatever its profiles); also the smallest secure cohort' },
   // participant loop
   WATCH_DEBOUNCE_MS: { kind: { type: 'int', min: 0, max: 600000 }, default: '2000', doc: 'quiet time after a change before retraining' },
   PARTICIPANT_INTERVAL_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '60000', doc: 'how often the participant re-checks for a new Global_V even without file events' },
@@ -75,9 +85,9 @@ export const VARIABLES = {
   TRIM_FRACTION: { kind: { type: 'number', min: 0, max: 0.49 }, default: '0.1', doc: 'share trimmed from each end in trimmed mode' },
   SERVER_CLIP_NORM: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'server-side clip of each delta before merging (0 = off)' },
   SERVER_NOISE_STD: { kind: { type: 'number', min: 0, max: 1e6 }, default: '0', doc: 'std of Gaussian noise added to the merged delta (0 = off)' },
-  NOISE_TOLERANCE: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'a noised delta may exceed the clip norm by this many noise standard deviations times sqrt(size)' },
+  NOISE_TOLERANCE: { kind: { type: 'number', min: 3, max: 10 }, default: '6', doc: 'how far (in standard deviations of its norm) a noised delta may look from its declared Gaussian noise, in total and per row; an honest delta is refused with probability 3·e^(-t²/2)' },
   // insights and blend
-  INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'epsilon of each weekly locally-private community report (0 = do not publish); counted in PRIVACY_BUDGET_EPSILON' },
+  INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '4', doc: 'epsilon of each weekly locally-private community report (0 = do not publish; the aggregator refuses reports below 1); counted in PRIVACY_BUDGET_EPSILON' },
   BLEND_WITH: { kind: { type: 'email' }, default: '', doc: 'email of a friend to blend with (both must name each other)' },
 } as const satisfies Record<string, Variable>;
 
@@ -106,7 +116,7 @@ export type Config = {
   readonly unknownDotenvKeys: readonly string[];
 };
 
-export interface LoadConfigOptions {
+interface LoadConfigOptions {
   /** Folder holding `.env`; defaults to the project root. */
   appDir?: string;
   /** Environment to read; defaults to process.env. */
@@ -115,15 +125,28 @@ export interface LoadConfigOptions {
   dotenv?: boolean;
 }
 
-export const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+/** The folder of package.json above this module: the same from `src/shared/` and from the bundle in `dist/`. */
+export const PROJECT_ROOT = projectRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}: the app's files are incomplete`);
+  }
+}
 
 const EMAIL_RE = /^[^\s@/\\]+@[^\s@/\\]+\.[^\s@/\\]+$/;
 
+/** The `.env` the app reads: in SYFTBOX_APP_DIR when SyftBox started it, else in the project folder. */
+export function dotenvPath(appDir?: string): string {
+  return path.join(path.resolve(appDir ?? process.env.SYFTBOX_APP_DIR ?? PROJECT_ROOT), '.env');
+}
+
 /** Load, validate and freeze the configuration. Throws AppError(ERR_CONFIG_INVALID) naming the variable. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
-  const appDir = path.resolve(options.appDir ?? process.env.SYFTBOX_APP_DIR ?? PROJECT_ROOT);
+  const dotenvFile = dotenvPath(options.appDir);
+  const appDir = path.dirname(dotenvFile);
   const env = options.env ?? process.env;
-  const dotenvFile = path.join(appDir, '.env');
   const fromFile = options.dotenv !== false && existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile)) : {};
   const unknownDotenvKeys = Object.keys(fromFile).filter((k) => !(k in VARIABLES) && !k.startsWith('SYFTBOX_'));
 
@@ -132,9 +155,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const raw = env[name] ?? fromFile[name] ?? spec.default;
     out[name] = parseValue(name, raw.trim(), spec.kind, appDir);
   }
+  checkCombinations(out);
   const assigned = env.SYFTBOX_ASSIGNED_PORT ?? env.SYFTBOX_APP_PORT;
   out.port = assigned ? parseValue('SYFTBOX_ASSIGNED_PORT', assigned, VARIABLES.WEB_PORT.kind, appDir) : out.WEB_PORT;
   return Object.freeze(out) as Config;
+}
+
+/** Values that are valid alone but not together. */
+function checkCombinations(values: Record<string, unknown>): void {
+  if (values.SECURE_AGGREGATION === 'on' && values.MERGE_MODE !== 'fedavg') {
+    throw new AppError(
+      'ERR_CONFIG_INVALID',
+      `MERGE_MODE=${values.MERGE_MODE} needs every delta in the clear, but SECURE_AGGREGATION=on shows the aggregator only their sum: set SECURE_AGGREGATION=off to use it, or MERGE_MODE=fedavg`,
+    );
+  }
 }
 
 function parseValue(name: string, raw: string, kind: Kind, appDir: string): unknown {

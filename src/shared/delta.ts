@@ -39,7 +39,7 @@ export const DELTA_MANIFEST_NAME = 'delta.json';
  * Every profile counts at most once in FedAvg: a participant may down-weight its
  * delta but never outweigh another profile.
  */
-export const MAX_DELTA_WEIGHT = 1;
+const MAX_DELTA_WEIGHT = 1;
 /** A real manifest is < 1 KiB; anything far larger is hostile. */
 export const MAX_MANIFEST_BYTES = 64 * 1024; // 64 KiB
 const PAYLOAD_RE = /^delta-[0-9a-f]{16}\.npy$/;
@@ -195,7 +195,7 @@ export function l2Norm(values: ArrayLike<number>): number {
 }
 
 /** Scale `values` in place so its L2 norm is at most `bound`; returns the norm before clipping. */
-export function clipL2(values: Float32Array, bound: number): number {
+export function clipL2(values: Float32Array | Float64Array, bound: number): number {
   const norm = l2Norm(values);
   if (norm > bound) {
     const scale = bound / norm;

@@ -43,6 +43,11 @@ export const ERROR_CODES = {
   ERR_PRIVACY_BUDGET: 'the privacy budget of a profile is spent; it publishes nothing more',
   ERR_LEDGER_BROKEN: 'the round ledger does not verify (hash chain or Global_V mismatch)',
   ERR_AGGREGATOR_STATE: 'the aggregator\'s private round records do not match its committed Global_V versions',
+  // secure aggregation
+  ERR_SECAGG_SHARE: 'a sealed secure-aggregation share does not authenticate, or is not addressed from a neighbour to this member',
+  ERR_SECAGG_REFUSED: 'a member refuses an unmask request that is inconsistent or differs from the one it already answered',
+  ERR_SECAGG_ABORT: 'a secure-aggregation round cannot be unmasked (too few shares revealed, or inconsistent lists); nobody is unmasked',
+  ERR_SECAGG_FILE: 'a secure-aggregation round file is malformed, oversized, for another round, or inconsistent with the round',
   // web server
   ERR_PORT_IN_USE: 'the web port is already taken by another process',
   ERR_CROSS_ORIGIN: 'a state-changing request came from another origin, another Host, or without its page token',

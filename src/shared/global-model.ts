@@ -20,8 +20,8 @@ import { createRandom } from './random';
  *   "sha256": "…", "contributors": 5, "createdAt": "2026-11-21T16:00:00.000Z" }
  * ```
  */
-export const GLOBAL_FORMAT = 'syftbox-netflix-svd/global-v';
-export const GLOBAL_FORMAT_VERSION = 1;
+const GLOBAL_FORMAT = 'syftbox-netflix-svd/global-v';
+const GLOBAL_FORMAT_VERSION = 1;
 export const GLOBAL_PAYLOAD = 'Global_V.npy';
 export const GLOBAL_MANIFEST = 'Global_V.json';
 const MAX_GLOBAL_MANIFEST_BYTES = 64 * 1024; // 64 KiB
@@ -32,9 +32,9 @@ const VERSION_DIR_RE = /^v(\d{6,})$/;
  * Standard deviation of the documented initialization: entries of V are
  * N(0, INIT_SCALE^2 / rank), so a row's expected norm is INIT_SCALE.
  */
-export const INIT_SCALE = 0.1;
+const INIT_SCALE = 0.1;
 
-export interface GlobalManifest {
+interface GlobalManifest {
   format: typeof GLOBAL_FORMAT;
   formatVersion: typeof GLOBAL_FORMAT_VERSION;
   version: number;

@@ -28,17 +28,29 @@ import { GLOBAL_MANIFEST, GLOBAL_PAYLOAD, listGlobalVersions, parseGlobalManifes
  * - `globalSha256` is the sha256 of the version's `Global_V.npy` bytes.
  * - Every `deltaSha256` appears at most once in the whole ledger (exactly-once).
  *
+ * A round merged under secure aggregation also carries `secagg` (see `SecaggRecord`):
+ * the protocol and its parameters, the cohort size, how many survived and dropped,
+ * the thresholds. Its `accepted` entries are the survivors' masked inputs: `deltaSha256`
+ * is the sha256 of the member's `masked-<hash>.npy` (what it published; the aggregator
+ * never saw its contribution alone), `weight` 1 (a datasite counts once; its real
+ * weight is inside the sum). Example `secagg`:
+ * ```json
+ * {"cohort":5,"dropped":1,"k":4,"minSurvivors":4,"modulusBits":32,
+ *  "noise":{"mechanism":"skellam","sigma":41000},"protocol":"secagg+","roundId":"r000007",
+ *  "scaleBits":16,"survivors":4,"t":3}
+ * ```
+ *
  * The file only grows: each write keeps every earlier line byte for byte and adds
  * one line (the whole file is rewritten atomically so that a crash never leaves a
  * half line).
  */
-export const LEDGER_FORMAT_VERSION = 1;
+const LEDGER_FORMAT_VERSION = 1;
 export const GENESIS_HASH = '0'.repeat(64);
 /** Far above a long deployment's ledger (about 170 bytes per accepted delta). */
-export const MAX_LEDGER_BYTES = 256 * 1024 * 1024; // 256 MiB
+const MAX_LEDGER_BYTES = 256 * 1024 * 1024; // 256 MiB
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
-export interface LedgerAccepted {
+interface LedgerAccepted {
   /** Keyed hash of the contributing participant profile (never the email). */
   participant: string;
   deltaSha256: string;
@@ -57,7 +69,26 @@ export interface LedgerEntry {
   /** The merge parameters of the round (server learning rate, merge mode, bounds...). */
   params: Record<string, string | number>;
   createdAt: string;
+  /** Present when the round ran under secure aggregation. */
+  secagg?: SecaggRecord;
   hash: string;
+}
+
+/** How a secure round ran: enough for a reader to judge what the sum hides, naming no one. */
+export interface SecaggRecord {
+  protocol: 'secagg+';
+  roundId: string;
+  modulusBits: number;
+  scaleBits: number;
+  /** Neighbours per member, Shamir threshold within a neighbourhood, fewest survivors allowed (T). */
+  k: number;
+  t: number;
+  minSurvivors: number;
+  noise: { mechanism: 'skellam' | 'none'; sigma: number };
+  /** Members in the cohort, survivors (masked input arrived), dropped after sharing. */
+  cohort: number;
+  survivors: number;
+  dropped: number;
 }
 
 export type LedgerFields = Omit<LedgerEntry, 'formatVersion' | 'prevHash' | 'hash'>;
@@ -88,7 +119,7 @@ export function createLedgerEntry(fields: LedgerFields, previous: LedgerEntry | 
   return { ...body, hash: entryHash(body) };
 }
 
-export type LedgerCheck =
+type LedgerCheck =
   | { ok: true; entries: number; head: LedgerEntry | null }
   | { ok: false; entries: number; index: number; reason: string };
 
@@ -146,8 +177,21 @@ export function parseLedger(text: string, file: string): LedgerEntry[] {
         && SHA256_RE.test(r.deltaSha256) && typeof r.weight === 'number' && Number.isFinite(r.weight);
       if (!ok) fail('accepted entries must be { participant, deltaSha256, weight }');
     }
+    if (e.secagg !== undefined) checkSecagg(e.secagg, fail);
     return value as LedgerEntry;
   });
+}
+
+function checkSecagg(value: unknown, fail: (what: string) => never): void {
+  const r = value as Record<string, unknown>;
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || r.protocol !== 'secagg+' || typeof r.roundId !== 'string') fail('secagg must be an object with protocol secagg+ and a roundId');
+  for (const k of ['modulusBits', 'scaleBits', 'k', 't', 'minSurvivors', 'cohort', 'survivors', 'dropped']) {
+    if (!Number.isSafeInteger(r[k]) || (r[k] as number) < 0) fail(`secagg.${k} must be a non-negative integer`);
+  }
+  const noise = r.noise as Record<string, unknown>;
+  if (typeof noise !== 'object' || noise === null || typeof noise.sigma !== 'number' || !Number.isFinite(noise.sigma) || typeof noise.mechanism !== 'string') {
+    fail('secagg.noise must be { mechanism, sigma }');
+  }
 }
 
 /** Read and parse the ledger; [] when it does not exist (yet). */
@@ -169,7 +213,7 @@ export async function appendLedgerEntry(file: string, entry: LedgerEntry): Promi
 }
 
 /** A Global_V version a participant holds: the sha256 of its payload bytes. */
-export interface GlobalCopy {
+interface GlobalCopy {
   version: number;
   sha256: string;
 }

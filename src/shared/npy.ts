@@ -2,19 +2,20 @@ import { AppError } from './errors';
 
 /**
  * NumPy `.npy` (format 1.0) encoding for the project's numeric payloads: only
- * little-endian float32 (`<f4`) and int32 (`<i4`), C order, 1-D or 2-D.
+ * little-endian float32 (`<f4`), int32 (`<i4`) and uint32 (`<u4`, masked secure-aggregation
+ * inputs), C order, 1-D or 2-D.
  *
  * Example: a 3 x 2 float32 matrix is the 10-byte magic+version+length prefix,
  * the header `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }`
  * padded with spaces to a multiple of 64 bytes and ending in '\n', then 24
  * bytes of data. `numpy.load('Global_V.npy')` reads it.
  */
-export type NpyDtype = '<f4' | '<i4';
+export type NpyDtype = '<f4' | '<i4' | '<u4';
 
-export interface NpyArray {
+interface NpyArray {
   dtype: NpyDtype;
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Uint32Array;
 }
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
@@ -24,10 +25,10 @@ const HEADER_ALIGN = 64;
 const MAX_HEADER_BYTES = 4096;
 
 /** Encode a typed array as an .npy file. `shape` must multiply to `data.length`. */
-export function encodeNpy(data: Float32Array | Int32Array, shape: number[]): Buffer {
+export function encodeNpy(data: Float32Array | Int32Array | Uint32Array, shape: number[]): Buffer {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new RangeError(`shape ${shape.join('x')} needs ${count} values, got ${data.length}`);
-  const descr: NpyDtype = data instanceof Float32Array ? '<f4' : '<i4';
+  const descr: NpyDtype = data instanceof Float32Array ? '<f4' : data instanceof Uint32Array ? '<u4' : '<i4';
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const unpadded = PREFIX_BYTES + header.length + 1;
@@ -44,7 +45,7 @@ export function encodeNpy(data: Float32Array | Int32Array, shape: number[]): Buf
   return out;
 }
 
-export interface DecodeExpect {
+interface DecodeExpect {
   dtype?: NpyDtype;
   /** Expected shape; -1 matches any size in that position. */
   shape?: number[];
@@ -80,7 +81,7 @@ export function decodeNpy(buf: Uint8Array, source: string, expect: DecodeExpect 
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) fail('header lacks descr, fortran_order or shape');
-  if (descr !== '<f4' && descr !== '<i4') fail(`dtype ${descr} is not little-endian float32 (<f4) or int32 (<i4)`);
+  if (descr !== '<f4' && descr !== '<i4' && descr !== '<u4') fail(`dtype ${descr} is not little-endian float32 (<f4), int32 (<i4) or uint32 (<u4)`);
   if (fortran === 'True') fail('Fortran-ordered arrays are not accepted');
   const shape = shapeText!
     .split(',')
@@ -102,7 +103,7 @@ export function decodeNpy(buf: Uint8Array, source: string, expect: DecodeExpect 
   const view = Buffer.from(copy);
   if (isLittleEndian()) bytes.copy(view, 0, dataStart, dataStart + needed);
   else swapInto(bytes.subarray(dataStart, dataStart + needed), view, 0);
-  const data = descr === '<f4' ? new Float32Array(copy) : new Int32Array(copy);
+  const data = descr === '<f4' ? new Float32Array(copy) : descr === '<u4' ? new Uint32Array(copy) : new Int32Array(copy);
   return { dtype: descr as NpyDtype, shape, data };
 }
 

@@ -1,18 +1,19 @@
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import picomatch from 'picomatch';
-import { parseDocument, stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
+import { compileTemplate, isTemplate, templateData } from './acl-template';
 import { readRegularFile, writeFileAtomic } from './atomic';
-import { AppError } from './errors';
+import { globMatch, hasGlobSyntax } from './doublestar';
+import { AppError, isAppError } from './errors';
 import { moduleLogger } from './log';
 
 /**
  * SyftBox permissions: write `syft.pub.yaml`, read it (and the legacy
- * `syftperm.yaml`), and decide who may read or write a file, the way the
- * SyftBox server does. Semantics were read from OpenMined/syftbox (Go, v0.8.x):
- * `internal/aclspec/*.go` (format), `internal/server/acl/{tree,rule,utils,matcher,acl}.go`
- * (evaluation). Example:
+ * `syftperm.yaml`), and decide who may read or write a file the way the
+ * SyftBox server does. Semantics were read from OpenMined/syftbox (Go, HEAD
+ * 39a282bb): `internal/aclspec/*.go` (format), `internal/server/acl/{acl,tree,
+ * rule,utils,matcher}.go` (evaluation), `handlers/blob/blob_handler_upload_acl.go`.
+ * Example:
  *
  * ```yaml
  * terminal: false
@@ -24,37 +25,47 @@ import { moduleLogger } from './log';
  *       admin: []
  * ```
  *
- * - The datasite owner (first path segment) always has admin.
+ * - Owner: a user owns every path that STARTS WITH their email (Go's `isOwner`
+ *   is `strings.HasPrefix(path, user)`), so `bob@x.co` owns `bob@x.com/...`; an
+ *   owner has admin.
  * - Only the NEAREST permission file at or above the target's folder applies (no
  *   inheritance). Walking down from the datasite root, a `terminal: true` file
- *   stops the walk: files below it are ignored (`ACLTree.GetNearestNode`).
+ *   stops the walk (`ACLTree.GetNearestNode`). A file the server never has does
+ *   not count, so its parent governs: an empty (0-byte) file (never synced), a
+ *   symlink (never synced), a file that does not parse (the server skips it).
  * - Rules are tried in order of specificity (`calculateGlobSpecificity`, ported
  *   below); the first whose pattern matches decides; no match = deny. Go sorts
- *   with an unstable sort; here ties keep file order.
- * - A pattern without `*`, `?` or `[` is compared exactly (so `{a,b}` alone is
- *   literal, as in Go); otherwise it is a glob (picomatch with `dot` so `*`
- *   matches dot files like doublestar; no `!` negation, no extglobs).
- * - Access lists: `*` is everyone. `USER` is replaced by the requesting user
- *   before the check (`ACLRule.resolveAccessList`), so with a plain pattern it
- *   grants every user, exactly like `*`; it isolates users only together with a
- *   template pattern such as `'{{.UserEmail}}/**'` (each user matches only their
- *   own folder). Templates `{{.UserEmail}}` and `{{.UserHash}}` (first 8 bytes of
- *   sha256(email), 16 hex chars) are supported; Go's date templates
- *   (`{{.Year}}`...) depend on the clock and are rejected as ERR_PERMISSION_FILE.
- *   Entries containing `* ? [ ]` are globs matched against the user's email.
+ *   with an unstable sort, so rules of equal specificity have no defined order:
+ *   here the most permissive of the tied matching rules decides.
+ * - A rule's pattern is joined to its folder (`<folder>/<pattern>`) and matched
+ *   against the whole path: a template when it holds `{{` and `}}` (see
+ *   `acl-template.ts`: `{{.UserEmail}}`, `{{.UserHash}}`, `{{.Year}}`,
+ *   `{{.Month}}`, `{{.Date}}`, `sha2`, `upper`, `lower`), a glob when it holds
+ *   `*`, `?` or `[` (`doublestar.ts`, a port of the server's matcher: `[!a]`
+ *   classes, `{a,b}`, `x/**` matching `x` itself), else compared exactly. A rule
+ *   whose template does not parse is dropped, as the server drops it.
+ * - Access lists: `*` is everyone. `USER` is the requesting user, so with a plain
+ *   pattern it grants every user, exactly like `*`; it isolates users only
+ *   together with a template pattern such as `'{{.UserEmail}}/**'`. Entries
+ *   containing `* ? [ ]` are globs matched against the user's email.
+ * - The public pseudo-user: the server's public web view asks as user `*`
+ *   (EVERYONE here). Templates resolve with `*` as the email, so
+ *   `{{.UserEmail}}/**` becomes the glob `*` + `/**` and matches every user's
+ *   folder, and `USER` becomes `*`: what such a rule grants its own user, it
+ *   grants the public too.
  * - admin ⊇ write ⊇ read. Writing a `syft.pub.yaml` needs admin (`CanAccess`
  *   raises write to admin for ACL files), so a writer of the folder only reads it.
- * - Parsing follows Go's yaml.v3 decoding: unknown keys are IGNORED (yaml.v3 is
- *   not strict), and reported to `onUnknownKeys` (a warning log by default). A
+ * - Parsing follows Go's yaml.v3 decoding: unknown keys are ignored (and
+ *   reported to `onUnknownKeys`), only the first YAML document counts, scalars
+ *   in string places become strings, `terminal` also takes yes/no/on/off. A
  *   missing or empty `rules` means owner-only; a rule without `pattern` or
- *   `access` is an error, as in `aclspec.setDefaults`.
+ *   `access` makes the whole file invalid, as in `aclspec.setDefaults`.
  * - The current server reads only `syft.pub.yaml`. For the legacy Python client's
  *   `syftperm.yaml` see `parseLegacyPermissions`; when a folder holds both, the
- *   `syft.pub.yaml` is the one that applies. The legacy file name gets no special
- *   write protection (the Go server treats it as an ordinary file).
+ *   `syft.pub.yaml` is the one that applies (`readPermissionFolder` can also be
+ *   told to ignore legacy files, as the server does).
  *
- * Deliberate difference: Go's `isOwner` tests `strings.HasPrefix(path, user)`;
- * here the owner is the exact first path segment.
+ * Date templates make access depend on the clock: `evaluate` takes `now`.
  */
 
 export type AccessLevel = 'none' | 'read' | 'write' | 'admin';
@@ -68,7 +79,7 @@ export interface PermissionFile {
 }
 
 export const PERMISSION_FILE = 'syft.pub.yaml';
-export const LEGACY_PERMISSION_FILE = 'syftperm.yaml';
+const LEGACY_PERMISSION_FILE = 'syftperm.yaml';
 /** Access-list token for every user; also the pseudo-user "anyone at all" for `evaluate`. */
 export const EVERYONE = '*';
 /** Access-list token replaced by the requesting user. */
@@ -77,9 +88,10 @@ export const USER_TOKEN = 'USER';
 const MAX_PERMISSION_FILE_BYTES = 1024 * 1024; // 1 MiB
 const LEVEL_RANK: Record<AccessLevel, number> = { none: 0, read: 1, write: 2, admin: 3 };
 const ACCESS_KEYS = ['read', 'write', 'admin'] as const;
-const TEMPLATE_RE = /\{\{\s*\.(UserEmail|UserHash)\s*\}\}/g;
-const GLOB_CHARS_RE = /[*?[]/;
 const USER_GLOB_CHARS_RE = /[*?[\]]/;
+/** yaml.v3 decodes these YAML 1.1 words into a bool field (`terminal`). */
+const YAML11_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON']);
+const YAML11_FALSE = new Set(['n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF']);
 
 /** True when `level` includes `needed` (admin ⊇ write ⊇ read). */
 export function grants(level: AccessLevel, needed: AccessLevel): boolean {
@@ -92,7 +104,7 @@ export function grants(level: AccessLevel, needed: AccessLevel): boolean {
 export async function writePermissions(dir: string, file: PermissionFile): Promise<void> {
   const target = path.join(dir, PERMISSION_FILE);
   for (const rule of file.rules) {
-    const everyone = [EVERYONE, ...(hasTemplate(rule.pattern) ? [] : [USER_TOKEN])];
+    const everyone = [EVERYONE, ...(isTemplate(rule.pattern) ? [] : [USER_TOKEN])];
     for (const key of ['write', 'admin'] as const) {
       const open = (rule.access[key] ?? []).find((entry) => everyone.includes(entry));
       if (open !== undefined) {
@@ -113,43 +125,64 @@ export async function writePermissions(dir: string, file: PermissionFile): Promi
 
 // ---------------------------------------------------------------- parsing
 
-export type UnknownKeysHandler = (info: { file: string; keys: string[] }) => void;
+type UnknownKeysHandler = (info: { file: string; keys: string[] }) => void;
 
 const logUnknownKeys: UnknownKeysHandler = ({ file, keys }) => {
   moduleLogger('permissions').warn({ file, keys }, 'unknown keys in permission file ignored');
 };
 
-/** Parse YAML text of syft.pub.yaml; AppError ERR_PERMISSION_FILE naming the file when malformed; unknown keys are ignored and reported. */
+/**
+ * Parse YAML text of syft.pub.yaml as the server's yaml.v3 decoding does;
+ * AppError ERR_PERMISSION_FILE naming the file where the server would fail too.
+ * Unknown keys are ignored and reported.
+ */
 export function parsePermissions(text: string, file: string, onUnknownKeys: UnknownKeysHandler = logUnknownKeys): PermissionFile {
   const root = parseYaml(text, file);
   if (root === null) return { terminal: false, rules: [] };
   if (!isRecord(root)) throw malformed(file, 'must be a mapping with "rules" (and optionally "terminal")');
   const unknown = unknownKeys(root, ['terminal', 'rules'], '');
-  const terminal = root.terminal ?? false;
-  if (typeof terminal !== 'boolean') throw malformed(file, '"terminal" must be true or false');
+  const terminal = decodeBool(root.terminal);
+  if (terminal === null) throw malformed(file, '"terminal" must be true or false');
   const rawRules = root.rules ?? [];
   if (!Array.isArray(rawRules)) throw malformed(file, '"rules" must be a list of {pattern, access} entries');
   const rules = rawRules.map((raw: unknown, i): PermissionRule => {
     const where = `rules[${i}]`;
     if (!isRecord(raw)) throw malformed(file, `${where} must be a mapping with "pattern" and "access"`);
     unknown.push(...unknownKeys(raw, ['pattern', 'access'], `${where}.`));
-    const pattern = raw.pattern;
-    if (typeof pattern !== 'string' || pattern === '') throw malformed(file, `${where}.pattern must be a non-empty string`);
-    assertTemplates(pattern, file, where);
+    const pattern = decodeString(raw.pattern);
+    if (pattern === null || pattern === '') throw malformed(file, `${where}.pattern must be a non-empty string`);
     if (!isRecord(raw.access)) throw malformed(file, `${where}.access must be a mapping with read/write/admin lists`);
     unknown.push(...unknownKeys(raw.access, ACCESS_KEYS, `${where}.access.`));
     const access: Required<PermissionRule['access']> = { read: [], write: [], admin: [] };
     for (const key of ACCESS_KEYS) {
       const list = raw.access[key] ?? [];
-      if (!Array.isArray(list) || !list.every((entry) => typeof entry === 'string' && entry !== '')) {
+      const entries = Array.isArray(list) ? list.map(decodeString) : null;
+      if (entries === null || entries.includes(null)) {
         throw malformed(file, `${where}.access.${key} must be a list of emails, "*", "USER" or email globs`);
       }
-      access[key] = list as string[];
+      access[key] = entries as string[];
     }
     return { pattern, access };
   });
   if (unknown.length > 0) onUnknownKeys({ file, keys: unknown });
   return { terminal, rules };
+}
+
+/** A YAML scalar decoded into a Go string: any scalar's text, null as ''; null for a list or mapping. */
+function decodeString(value: unknown): string | null {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return null;
+}
+
+/** A YAML value decoded into a Go bool (yaml.v3 also takes YAML 1.1's yes/no/on/off); null when it cannot be. */
+function decodeBool(value: unknown): boolean | null {
+  if (value === null || value === undefined) return false;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && YAML11_TRUE.has(value)) return true;
+  if (typeof value === 'string' && YAML11_FALSE.has(value)) return false;
+  return null;
 }
 
 type LegacyPermission = 'read' | 'write' | 'create' | 'admin';
@@ -227,8 +260,10 @@ function foldLegacy(pattern: string, entries: LegacyEntry[]): PermissionRule {
   return { pattern, access };
 }
 
+/** The first YAML document (yaml.v3's Unmarshal reads only that one), or null when there is none. */
 function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const [doc] = parseAllDocuments(text, { uniqueKeys: true, merge: true });
+  if (doc === undefined) return null;
   if (doc.errors.length > 0) throw malformed(file, `is not valid YAML (${doc.errors[0].message.split('\n')[0]})`);
   return doc.toJS() ?? null;
 }
@@ -247,37 +282,43 @@ function unknownKeys(record: Record<string, unknown>, known: readonly string[], 
     .map((key) => `${prefix}${key}`);
 }
 
-function hasTemplate(pattern: string): boolean {
-  return pattern.includes('{{') && pattern.includes('}}');
-}
-
-function assertTemplates(pattern: string, file: string, where: string): void {
-  const rest = pattern.replace(TEMPLATE_RE, '');
-  if (rest.includes('{{') || rest.includes('}}')) {
-    throw malformed(file, `${where}.pattern uses a template other than {{.UserEmail}} or {{.UserHash}}`);
-  }
-}
-
 // ---------------------------------------------------------------- evaluation
 
 /**
  * Effective access of `user` to `targetRel` (a path relative to datasites/, e.g.
  * 'a@x.org/app_data/app/profile_0/delta.json'), given the permission files by
- * folder (relative to datasites/, e.g. 'a@x.org/app_data/app'). Pure.
- * `user` may be EVERYONE: then only '*' and 'USER' grant (what any user at all gets).
+ * folder (relative to datasites/, e.g. 'a@x.org/app_data/app'), at time `now`
+ * (date templates). Pure. `user` may be EVERYONE: the server's public
+ * pseudo-user, i.e. what anyone at all gets.
  */
-export function evaluate(files: Map<string, PermissionFile>, user: string, targetRel: string): AccessLevel {
+export function evaluate(files: Map<string, PermissionFile>, user: string, targetRel: string, now: Date = new Date()): AccessLevel {
   const segments = splitRelative(targetRel);
-  if (user === segments[0]) return 'admin';
+  const rel = segments.join('/');
+  if (rel.startsWith(user)) return 'admin';
   const governing = nearestFile(files, segments);
   if (governing === null) return 'none';
-  const inFolder = segments.slice(governing.depth).join('/');
-  for (const rule of sortedRules(governing.file)) {
-    if (!patternMatches(rule.pattern, inFolder, user)) continue;
-    const level = levelOf(rule.access, user);
-    return level === 'write' && segments[segments.length - 1] === PERMISSION_FILE ? 'read' : level;
+  const level = matchingLevel(compiledRules(governing.file, segments.slice(0, governing.depth).join('/')), rel, user, now);
+  return level === 'write' && segments[segments.length - 1] === PERMISSION_FILE ? 'read' : level;
+}
+
+/** Emails and email globs named in any access list of `files` (the tokens '*' and 'USER' excluded). */
+export function namedPrincipals(files: Iterable<PermissionFile>): string[] {
+  const named = new Set<string>();
+  for (const file of files) {
+    for (const rule of file.rules) for (const key of ACCESS_KEYS) for (const p of rule.access[key] ?? []) if (p !== EVERYONE && p !== USER_TOKEN) named.add(p);
   }
-  return 'none';
+  return [...named].sort();
+}
+
+/**
+ * Who besides its owner may write `targetRel`: EVERYONE when any user at all
+ * may, and each email or email glob named in the files that may (a glob such
+ * as '*@*' stands for everyone it matches). Pure; what `audit` and the
+ * aggregator both mean by "someone else could have written this".
+ */
+export function otherWriters(files: Map<string, PermissionFile>, targetRel: string): string[] {
+  const owner = splitRelative(targetRel)[0];
+  return [...namedPrincipals(files.values()), EVERYONE].filter((p) => p !== owner && grants(evaluate(files, p, targetRel), 'write'));
 }
 
 function splitRelative(targetRel: string): string[] {
@@ -298,15 +339,78 @@ function nearestFile(files: Map<string, PermissionFile>, segments: string[]): { 
   return found;
 }
 
-const sortedCache = new WeakMap<PermissionFile, PermissionRule[]>();
+interface CompiledRule {
+  specificity: number;
+  access: PermissionRule['access'];
+  matches: (rel: string, user: string, now: Date) => boolean;
+}
 
-function sortedRules(file: PermissionFile): PermissionRule[] {
-  let sorted = sortedCache.get(file);
-  if (sorted === undefined) {
-    sorted = [...file.rules].sort((a, b) => specificity(b.pattern) - specificity(a.pattern));
-    sortedCache.set(file, sorted);
+/**
+ * The level the first matching rule gives (rules by descending specificity);
+ * among matching rules of equal specificity, whose order the server leaves
+ * undefined, the most permissive.
+ */
+function matchingLevel(rules: CompiledRule[], rel: string, user: string, now: Date): AccessLevel {
+  let decided: number | null = null;
+  let level: AccessLevel = 'none';
+  for (const rule of rules) {
+    if (decided !== null && rule.specificity < decided) break;
+    if (!rule.matches(rel, user, now)) continue;
+    decided = rule.specificity;
+    const granted = levelOf(rule.access, user);
+    if (LEVEL_RANK[granted] > LEVEL_RANK[level]) level = granted;
   }
-  return sorted;
+  return level;
+}
+
+const compiledCache = new WeakMap<PermissionFile, Map<string, CompiledRule[]>>();
+
+/** The rules of the file in `folder`, sorted by specificity, with their full-path matchers; rules the server drops are left out. */
+function compiledRules(file: PermissionFile, folder: string): CompiledRule[] {
+  let byFolder = compiledCache.get(file);
+  if (byFolder === undefined) compiledCache.set(file, (byFolder = new Map()));
+  let rules = byFolder.get(folder);
+  if (rules === undefined) {
+    rules = file.rules
+      .map((rule): CompiledRule | null => {
+        const matches = ruleMatcher(`${folder}/${rule.pattern}`);
+        return matches === null ? null : { specificity: specificity(rule.pattern), access: rule.access, matches };
+      })
+      .filter((rule): rule is CompiledRule => rule !== null)
+      .sort((a, b) => b.specificity - a.specificity);
+    byFolder.set(folder, rules);
+  }
+  return rules;
+}
+
+/** Go's matcherFromPattern for a rule's full pattern; null when the server drops the rule (a template that does not parse). */
+function ruleMatcher(fullPattern: string): CompiledRule['matches'] | null {
+  if (!isTemplate(fullPattern)) {
+    if (!hasGlobSyntax(fullPattern)) return (rel) => rel === fullPattern;
+    return (rel) => globMatch(fullPattern, rel);
+  }
+  const template = compileTemplate(fullPattern);
+  if (template.kind === 'invalid') return null;
+  if (template.kind === 'unsupported') return () => false; // reported by uncheckedPatterns
+  return (rel, user, now) => {
+    const resolved = template.execute(templateData(user, now));
+    if (resolved === null) return false;
+    return hasGlobSyntax(resolved) ? globMatch(resolved, rel) : resolved === rel;
+  };
+}
+
+/**
+ * Patterns of `file` (in `folder`) whose template uses more of Go's template
+ * language than `evaluate` understands: they are valid for the server, but
+ * `evaluate` treats them as matching nothing, so an audit must flag them.
+ */
+export function uncheckedPatterns(file: PermissionFile, folder: string): string[] {
+  return file.rules
+    .map((rule) => rule.pattern)
+    .filter((pattern) => {
+      const full = `${folder}/${pattern}`;
+      return isTemplate(full) && compileTemplate(full).kind === 'unsupported';
+    });
 }
 
 /** Port of Go `calculateGlobSpecificity`: 2·length + 10·slashes (+50 for templates), minus wildcard penalties. */
@@ -314,7 +418,7 @@ export function specificity(glob: string): number {
   if (glob === '**') return -100;
   if (glob === '**/*') return -99;
   let score = Buffer.byteLength(glob) * 2 + (glob.split('/').length - 1) * 10;
-  if (hasTemplate(glob)) score += 50;
+  if (isTemplate(glob)) score += 50;
   [...glob].forEach((c, i) => {
     if (c === '*') score -= i === 0 ? 20 : 10;
     else if ('?![{'.includes(c)) score -= 2;
@@ -322,16 +426,7 @@ export function specificity(glob: string): number {
   return score;
 }
 
-function patternMatches(pattern: string, inFolder: string, user: string): boolean {
-  let resolved = pattern;
-  if (hasTemplate(pattern)) {
-    // A template names one particular user's paths; "anyone at all" is none of them.
-    if (user === EVERYONE) return false;
-    resolved = pattern.replace(TEMPLATE_RE, (_, name: string) => (name === 'UserEmail' ? user : userHash(user)));
-  }
-  return GLOB_CHARS_RE.test(resolved) ? matcher(resolved)(inFolder) : resolved === inFolder;
-}
-
+/** Go's `hasAccess` after resolving USER to the user: admin, else write, else read, else none. */
 function levelOf(access: PermissionRule['access'], user: string): AccessLevel {
   if (listGrants(access.admin, user)) return 'admin';
   if (listGrants(access.write, user)) return 'write';
@@ -342,24 +437,9 @@ function levelOf(access: PermissionRule['access'], user: string): AccessLevel {
 function listGrants(list: string[] | undefined, user: string): boolean {
   for (const entry of list ?? []) {
     if (entry === EVERYONE || entry === USER_TOKEN || entry === user) return true;
-    if (user !== EVERYONE && USER_GLOB_CHARS_RE.test(entry) && matcher(entry)(user)) return true;
+    if (USER_GLOB_CHARS_RE.test(entry) && globMatch(entry, user)) return true;
   }
   return false;
-}
-
-const matchers = new Map<string, (input: string) => boolean>();
-
-function matcher(glob: string): (input: string) => boolean {
-  let match = matchers.get(glob);
-  if (match === undefined) {
-    match = picomatch(glob, { dot: true, nonegate: true, noextglob: true });
-    matchers.set(glob, match);
-  }
-  return match;
-}
-
-function userHash(user: string): string {
-  return createHash('sha256').update(user).digest().subarray(0, 8).toString('hex');
 }
 
 // ---------------------------------------------------------------- files on disk
@@ -377,15 +457,22 @@ export function ancestorFolders(targetRel: string): string[] {
   return segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('/'));
 }
 
-/** The permission file of one folder (relative to datasites/): syft.pub.yaml, else syftperm.yaml, else null. */
-export async function readPermissionFolder(
-  datasitesDir: string,
-  folderRel: string,
-  onUnknownKeys?: UnknownKeysHandler,
-): Promise<PermissionFile | null> {
+export interface ReadPermissionOptions {
+  onUnknownKeys?: UnknownKeysHandler;
+  /** Read a legacy syftperm.yaml where the folder has no syft.pub.yaml (the current server ignores it). Default true. */
+  legacy?: boolean;
+}
+
+/**
+ * The permission file of one folder (relative to datasites/) as the server
+ * would have it: syft.pub.yaml, else (with `legacy`) syftperm.yaml, else null.
+ * A file the server never receives counts as absent: 0 bytes, or not a regular
+ * file (a symlink). A malformed file throws ERR_PERMISSION_FILE naming it.
+ */
+export async function readPermissionFolder(datasitesDir: string, folderRel: string, options: ReadPermissionOptions = {}): Promise<PermissionFile | null> {
   const folder = path.join(datasitesDir, ...folderRel.split('/'));
-  const current = await readCachedPermissions(path.join(folder, PERMISSION_FILE), (text, file) => parsePermissions(text, file, onUnknownKeys));
-  if (current !== null) return current;
+  const current = await readCachedPermissions(path.join(folder, PERMISSION_FILE), (text, file) => parsePermissions(text, file, options.onUnknownKeys));
+  if (current !== null || options.legacy === false) return current;
   return readCachedPermissions(path.join(folder, LEGACY_PERMISSION_FILE), parseLegacyPermissions);
 }
 
@@ -394,44 +481,101 @@ export async function readPermissionFolder(
  * are unchanged (writers replace files by rename, which changes the inode).
  * Without it every access check re-parses the aggregator's file, which lists
  * every contributor: quadratic work over a round at thousands of participants.
+ * A parse failure is cached too (the same error object while the file is unchanged).
  */
-const permissionCache = new Map<string, { key: string; parsed: PermissionFile }>();
+type CachedPermissions = { parsed: PermissionFile | null; error?: undefined } | { parsed?: undefined; error: AppError };
+const permissionCache = new Map<string, { key: string; value: CachedPermissions }>();
 const MAX_CACHED_PERMISSION_FILES = 10_000;
 
 async function readCachedPermissions(file: string, parse: (text: string, file: string) => PermissionFile): Promise<PermissionFile | null> {
   let key: string;
   try {
     const stat = await fs.lstat(file);
-    key = `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.isFile()}`;
+    if (!stat.isFile() || stat.size === 0) return null; // never synced, so the server has no such file
+    key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const cached = permissionCache.get(file);
-  if (cached?.key === key) return cached.parsed;
-  const text = await readRegularFile(file, { maxBytes: MAX_PERMISSION_FILE_BYTES });
-  if (text === null) return null;
-  const parsed = parse(text.toString('utf8'), file);
-  if (permissionCache.size >= MAX_CACHED_PERMISSION_FILES) permissionCache.clear();
-  permissionCache.set(file, { key, parsed });
-  return parsed;
+  let value = permissionCache.get(file)?.key === key ? permissionCache.get(file)?.value : undefined;
+  if (value === undefined) {
+    value = await parseFile(file, parse);
+    if (permissionCache.size >= MAX_CACHED_PERMISSION_FILES) permissionCache.clear();
+    permissionCache.set(file, { key, value });
+  }
+  if (value.error) throw value.error;
+  return value.parsed;
 }
 
-/** Effective access of `user` to `target` (absolute path of a file inside <dataDir>/datasites/<owner>/...). */
-export async function accessOf(datasitesDir: string, user: string, target: string): Promise<AccessLevel> {
-  const rel = toDatasitesRelative(datasitesDir, target);
+async function parseFile(file: string, parse: (text: string, file: string) => PermissionFile): Promise<CachedPermissions> {
+  try {
+    const text = await readRegularFile(file, { maxBytes: MAX_PERMISSION_FILE_BYTES });
+    return { parsed: text === null ? null : parse(text.toString('utf8'), file) };
+  } catch (err) {
+    if (isAppError(err, 'ERR_PERMISSION_FILE')) return { error: err };
+    if (isAppError(err, 'ERR_FILE_TOO_LARGE')) return { error: malformed(file, err.message) };
+    if (isAppError(err, 'ERR_FILE_NOT_REGULAR')) return { parsed: null };
+    throw err;
+  }
+}
+
+/**
+ * The permission files that may govern `rel` (a path relative to datasites/), by
+ * folder. A malformed permission file is skipped (the folder above governs), as
+ * the server skips it.
+ */
+async function governingFiles(datasitesDir: string, rel: string): Promise<Map<string, PermissionFile>> {
   const files = new Map<string, PermissionFile>();
   for (const folder of ancestorFolders(rel)) {
-    const file = await readPermissionFolder(datasitesDir, folder);
+    const file = await readPermissionFolder(datasitesDir, folder).catch((err: unknown) => {
+      if (!isAppError(err, 'ERR_PERMISSION_FILE')) throw err;
+      if (!reportedMalformed.has(err)) {
+        reportedMalformed.add(err);
+        moduleLogger('permissions').warn({ file: err.file, err: err.message }, 'permission file does not parse; like the server, the folder above governs');
+      }
+      return null;
+    });
     if (file !== null) files.set(folder, file);
   }
-  return evaluate(files, user, rel);
+  return files;
 }
+
+/** Effective access of `user` to `target` (absolute path of a file inside <dataDir>/datasites/<owner>/...) under the permission files on disk. */
+export async function accessOf(datasitesDir: string, user: string, target: string, now: Date = new Date()): Promise<AccessLevel> {
+  const rel = toDatasitesRelative(datasitesDir, target);
+  return evaluate(await governingFiles(datasitesDir, rel), user, rel, now);
+}
+
+/** `otherWriters` of a file on disk. */
+export async function writersBesidesOwner(datasitesDir: string, target: string): Promise<string[]> {
+  const rel = toDatasitesRelative(datasitesDir, target);
+  return otherWriters(await governingFiles(datasitesDir, rel), rel);
+}
+
+/** Parse failures already logged: one line per version of a malformed file (the cache keeps one error object per version). */
+const reportedMalformed = new WeakSet<AppError>();
 
 export async function canRead(datasitesDir: string, user: string, target: string): Promise<boolean> {
   return grants(await accessOf(datasitesDir, user, target), 'read');
 }
 
-export async function canWrite(datasitesDir: string, user: string, target: string): Promise<boolean> {
-  return grants(await accessOf(datasitesDir, user, target), 'write');
+/** Where a reader runs: a Workspace. */
+export interface ReaderView {
+  datasitesDir: string;
+  email: string;
+  /** True when every datasite shares this disk (no SyftBox client decides what is here). */
+  embedded: boolean;
+}
+
+/**
+ * May this datasite use `target`, a file of another datasite on its disk?
+ * Under a SyftBox client the answer is yes: sync brings a file here only when
+ * the server lets this user read it, and the permission file that decided it
+ * often stays behind (contributors may not read the aggregator's
+ * syft.pub.yaml), so presence is the server's decision and the caller treats
+ * absence as "not yet". In an embedded root every datasite shares one disk,
+ * so the permission files on it stand in for the server.
+ */
+export async function readableHere(view: ReaderView, target: string): Promise<boolean> {
+  return !view.embedded || canRead(view.datasitesDir, view.email, target);
 }

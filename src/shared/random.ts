@@ -1,3 +1,5 @@
+import { randomFillSync } from 'node:crypto';
+
 /**
  * Randomness. Every consumer (initialization, sampling, noise, the simulator)
  * takes a `Random` as an argument so that runs are reproducible. `createRandom`
@@ -44,26 +46,35 @@ export function createRandom(seed: number): Random {
   });
 }
 
-const CRYPTO_BATCH_WORDS = 2048;
+const CRYPTO_BATCH_WORDS = 65_536; // 256 KiB per call to the CSPRNG: 32,768 doubles
+
+/**
+ * Uniform doubles in [0, 1) with 53 random bits each, from the operating
+ * system's CSPRNG (node:crypto). Words are drawn in large batches: one call per
+ * draw costs ten times more, and Skellam noise for a model update needs
+ * millions of draws.
+ */
+export function cryptoUniform(): () => number {
+  const words = new Uint32Array(CRYPTO_BATCH_WORDS);
+  let index = CRYPTO_BATCH_WORDS;
+  return () => {
+    if (index >= CRYPTO_BATCH_WORDS) {
+      randomFillSync(words);
+      index = 0;
+    }
+    // 53 random bits from two 32-bit words
+    const hi = words[index++] >>> 5;
+    const lo = words[index++] >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  };
+}
 
 /**
  * A `Random` backed by the operating system's CSPRNG. Noise from a guessable
  * seed could be regenerated and subtracted by whoever reads the delta.
  */
 export function cryptoRandom(): Random {
-  let buffer = new Uint32Array(0);
-  let index = 0;
-  return fromUniform(() => {
-    if (index >= buffer.length) {
-      buffer = new Uint32Array(CRYPTO_BATCH_WORDS);
-      globalThis.crypto.getRandomValues(buffer);
-      index = 0;
-    }
-    // 53 random bits from two 32-bit words
-    const hi = buffer[index++] >>> 5;
-    const lo = buffer[index++] >>> 6;
-    return (hi * 67108864 + lo) / 9007199254740992;
-  });
+  return fromUniform(cryptoUniform());
 }
 
 /** Derive a seed for a sub-stream (e.g. per participant) from a base seed and a label. */

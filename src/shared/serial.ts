@@ -6,7 +6,7 @@
  * file events costs at most one extra pass. Errors go to `onError`; the loop
  * stays alive.
  */
-export interface Coalesced {
+interface Coalesced {
   /** Run now, or once more after the current run; resolves when that run is done. */
   (): Promise<void>;
   /** Resolves when no run is in progress. */

@@ -1,9 +1,9 @@
 import type { Random } from './random';
 
 /**
- * Small, exact-where-possible statistics for the click experiment: the sign
- * test, a percentile bootstrap and the sample size a sign test needs. Pure
- * functions; randomness is passed in.
+ * Small, exact-where-possible statistics: the click experiment's sign test,
+ * percentile bootstrap and sample size, and estimates kept within their valid
+ * range for display. Pure functions; randomness is passed in.
  */
 
 /** Probability of each outcome under the null hypothesis of the sign test. */
@@ -31,7 +31,7 @@ export function signTestPValue(successes: number, n: number): number {
   return Math.min(1, 2 * sum);
 }
 
-export interface BootstrapOptions {
+interface BootstrapOptions {
   random: Random;
   /** Resamples drawn. */
   samples?: number;
@@ -94,7 +94,33 @@ export function normalQuantile(p: number): number {
   return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
-export interface SampleSizeOptions {
+/** Two-sided 95% quantile of the standard normal. */
+export const Z95 = 1.959963984540054;
+
+/** An estimate as a page shows it: point and 95% interval within the estimate's valid range. */
+export interface BoundedEstimate {
+  value: number;
+  low: number;
+  high: number;
+  /** True when the unbiased point estimate lay outside the range and `value` is the nearest end. */
+  clipped: boolean;
+}
+
+/**
+ * Keep an unbiased estimate `value` ± Z95·`se` within [min, max]: a debiased
+ * share can come out at −0.5 or 1.75 by noise alone, but the quantity it
+ * estimates cannot, so the point and both interval ends are clipped (the
+ * interval still covers the truth at least as often). `clipped` says the point
+ * moved, for the page to tell the reader.
+ */
+export function boundedEstimate(value: number, se: number, min: number, max: number): BoundedEstimate {
+  if (!(min <= max)) throw new RangeError(`the range [${min}, ${max}] is empty`);
+  if (!Number.isFinite(value) || !(se >= 0)) throw new RangeError(`estimate ${value} ± ${se} is not a finite value with a non-negative standard error`);
+  const clamp = (x: number) => Math.min(max, Math.max(min, x));
+  return { value: clamp(value), low: clamp(value - Z95 * se), high: clamp(value + Z95 * se), clipped: value < min || value > max };
+}
+
+interface SampleSizeOptions {
   /** True share of decisive pairs preferring one side, e.g. 0.6 for a 60/40 preference. */
   share: number;
   /** Two-sided significance level. */

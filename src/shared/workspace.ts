@@ -37,24 +37,47 @@ export interface Identity {
   dataDir: string;
   /** The client config file this identity came from. */
   configPath: string;
-  /** True when this is the embedded local root, not a real SyftBox client. */
+  /**
+   * True for a root where every datasite shares one disk (the embedded local
+   * root, the demo, tests): no SyftBox client decides what is here. False for
+   * a root a SyftBox client syncs.
+   */
   embedded: boolean;
 }
 
-export const DEFAULT_CLIENT_CONFIG = path.join(os.homedir(), '.syftbox', 'config.json');
 /** Name of the embedded root's config file for the datasite `LOCAL_EMAIL`. */
-export const EMBEDDED_CONFIG_NAME = 'config.json';
+const EMBEDDED_CONFIG_NAME = 'config.json';
 const MAX_CLIENT_CONFIG_BYTES = 1024 * 1024; // 1 MiB
+
+/** Where the SyftBox client keeps its config, in the order the app looks (after SYFTBOX_CLIENT_CONFIG_PATH). */
+export function clientConfigCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  const home = env.HOME || os.homedir();
+  return [path.join(home, '.syftbox', 'config.json'), path.join(home, '.config', 'syftbox', 'config.json')];
+}
+
+/** True when the SyftBox client started this process (it sets SYFTBOX_APP_ID for every app). */
+export function isUnderSyftBox(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.SYFTBOX_APP_ID);
+}
 
 /**
  * Resolve who we are: `SYFTBOX_CLIENT_CONFIG_PATH` if set (it must exist), else
- * `~/.syftbox/config.json` if present, else the embedded local root (created on
- * first use with the same layout and its own config file).
+ * `~/.syftbox/config.json`, else `~/.config/syftbox/config.json`, else the
+ * embedded local root (created on first use with the same layout and its own
+ * config file). Started by the SyftBox client, the app never falls back to the
+ * embedded root: no config found is an error naming every place it looked.
  */
 export function resolveIdentity(config: Config, env: NodeJS.ProcessEnv = process.env): Identity {
   if (config.SYFTBOX_CLIENT_CONFIG_PATH) return readClientConfig(config.SYFTBOX_CLIENT_CONFIG_PATH, false);
-  const home = env.HOME ? path.join(env.HOME, '.syftbox', 'config.json') : DEFAULT_CLIENT_CONFIG;
-  if (existsSync(home)) return readClientConfig(home, false);
+  const candidates = clientConfigCandidates(env);
+  const found = candidates.find((file) => existsSync(file));
+  if (found !== undefined) return readClientConfig(found, false);
+  if (isUnderSyftBox(env)) {
+    throw new AppError(
+      'ERR_SYFTBOX_CONFIG',
+      `no SyftBox client config found: SYFTBOX_CLIENT_CONFIG_PATH is not set, and neither ${candidates.join(' nor ')} exists. Log in to SyftBox (syftbox login), or set SYFTBOX_CLIENT_CONFIG_PATH in .env to the client's config.json`,
+    );
+  }
   const configPath = path.join(config.LOCAL_ROOT, EMBEDDED_CONFIG_NAME);
   if (!existsSync(configPath)) createEmbeddedDatasite(config.LOCAL_ROOT, config.LOCAL_EMAIL, configPath);
   return readClientConfig(configPath, true);
@@ -71,7 +94,7 @@ export function readClientConfig(configPath: string, embedded = false): Identity
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
     throw new AppError(
       'ERR_SYFTBOX_CONFIG',
-      `SyftBox client config ${configPath} ${reason}: install and log in to SyftBox, or unset SYFTBOX_CLIENT_CONFIG_PATH to use the embedded local root`,
+      `SyftBox client config ${configPath} ${reason}: install and log in to SyftBox, or point SYFTBOX_CLIENT_CONFIG_PATH at its config.json (without it the app looks in ${clientConfigCandidates().join(', ')}, then uses the embedded local root)`,
       { file: configPath },
     );
   }
@@ -118,11 +141,20 @@ export class Workspace {
   readonly email: string;
   readonly dataDir: string;
   readonly appName: string;
+  /**
+   * Whether every datasite shares this disk (see `Identity.embedded`). Readers
+   * of other datasites' files ask `readableHere` (src/shared/permissions.ts):
+   * under a SyftBox client, presence is the server's decision; on a shared
+   * disk, the permission files stand in for it. A Workspace built from an
+   * email and data_dir alone (the demo, tests, the simulator) is embedded.
+   */
+  readonly embedded: boolean;
 
-  constructor(identity: Pick<Identity, 'email' | 'dataDir'>, appName: string) {
+  constructor(identity: Pick<Identity, 'email' | 'dataDir'> & Partial<Pick<Identity, 'embedded'>>, appName: string) {
     this.email = identity.email;
     this.dataDir = identity.dataDir;
     this.appName = appName;
+    this.embedded = identity.embedded ?? true;
   }
 
   get datasitesDir(): string {
@@ -208,6 +240,40 @@ export class Workspace {
     const rel = path.relative(this.datasitesDir, path.resolve(file));
     return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
   }
+
+  // Secure aggregation (file formats: src/shared/secagg/files.ts).
+
+  /** The aggregator's secure rounds: `aggregator/secagg`. */
+  secaggDir(aggregatorEmail: string): string {
+    return path.join(this.aggregatorDir(aggregatorEmail), 'secagg');
+  }
+
+  /** One round on the aggregator's datasite: `aggregator/secagg/r000007`. */
+  secaggRoundDir(aggregatorEmail: string, roundId: string): string {
+    assertRoundId(roundId);
+    return path.join(this.secaggDir(aggregatorEmail), roundId);
+  }
+
+  /** A member's answers to all rounds: `app_data/<app>/secagg` (default: mine). */
+  secaggAnswersRoot(email: string = this.email): string {
+    return path.join(this.appData(email), 'secagg');
+  }
+
+  /** A member's answers to one round: `app_data/<app>/secagg/r000007` (default: mine). */
+  secaggAnswersDir(roundId: string, email: string = this.email): string {
+    assertRoundId(roundId);
+    return path.join(this.secaggAnswersRoot(email), roundId);
+  }
+
+  /** The member's private round state (keys, self-mask seed, its input, what it answered). */
+  secaggPrivateDir(): string {
+    return path.join(this.privateRoot(), 'secagg');
+  }
+
+  /** The aggregator's private round state (cohort with emails, phase, deadlines). */
+  aggregatorSecaggPrivateDir(): string {
+    return path.join(this.aggregatorPrivateDir(), 'secagg');
+  }
 }
 
 const PROFILE_RE = /^profile_\d{1,4}$/;
@@ -219,6 +285,17 @@ export function assertProfileName(profile: string): void {
 
 export function isProfileName(name: string): boolean {
   return PROFILE_RE.test(name);
+}
+
+const ROUND_ID_RE = /^r\d{6,}$/;
+
+/** Secure round ids are `r` and a zero-padded counter (`r000007`): never a path. */
+export function assertRoundId(roundId: string): void {
+  if (!isRoundId(roundId)) throw new AppError('ERR_USAGE', `round id ${JSON.stringify(roundId)} is not of the form r000007`);
+}
+
+export function isRoundId(name: string): boolean {
+  return ROUND_ID_RE.test(name);
 }
 
 const EMAIL_FOLDER_RE = /^[^\s@/\\]+@[^\s@/\\]+\.[^\s@/\\]+$/;

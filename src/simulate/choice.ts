@@ -1,30 +1,11 @@
-import { ARMS, armOnSide, CLICK_LOG_VERSION, type Arm, type ClickRow, type PageViewRow, type Side } from '../participant/clicks';
+import { ARMS, armOnSide, CLICK_LOG_VERSION, type Arm, type ClickRow, type PageViewRow, type Side } from '../shared/clicks';
 import type { Random } from '../shared/random';
 
 /**
- * The choice model: how a simulated participant clicks on the two-column page,
- * and what its hidden tastes say about a list. Pure.
- *
- * Position-based examination model (Craswell et al. 2008; Joachims et al. 2017):
- * a card is clicked when it is looked at and the show appeals, independently per card:
- * ```
- * P(click on the card at column c, rank r) = θ_c · r^(−η) · u_pj
- * θ_left = 1, θ_right = 0.8     people look at the left column more
- * r^(−η), η = 1                 and at lower cards less
- * u_pj = σ(s_pj − τ)            hidden utility (population.ts): P(click | looked at)
- * ```
- * Cards are visited rank by rank, left before right; a show already chosen (on
- * this page, earlier this week, or watched before) is not clicked again, so a
- * show in both columns is clicked at most once. Which arm is on the left is drawn
- * per page view with probability 1/2, as the page does: the column bias then
- * cancels between the arms.
- *
- * Ground truth for the metrics:
- * ```
- * value(list)  = Σ_r r^(−η) · u_{p,list_r}           expected clicks of the list in a column (up to θ_c)
- * p favours global  ⇔  value(global) > value(local)    (equal values, e.g. identical lists: no preference)
- * NDCG@N(list) = Σ_r u_{p,list_r} / log2(r + 1)  /  the same sum over the N unseen shows of highest u_pj
- * ```
+ * The choice model: how a simulated participant clicks on the two-column page
+ * (a position-based examination model), and what its hidden tastes say about a
+ * list (its value, the true preference, NDCG). Pure. The formulas are in
+ * docs/simulate/model.md.
  */
 
 export interface ChoiceParams {
@@ -52,10 +33,8 @@ export function pageViewId(random: Random): string {
   return id;
 }
 
-export interface PageViewInput {
+interface PageViewInput {
   pageView: string;
-  /** ISO time of the view and its clicks. */
-  at: string;
   lists: Record<Arm, readonly number[]>;
   versions: PageViewRow['versions'];
   /** u_pj of a catalogue item. */
@@ -66,9 +45,11 @@ export interface PageViewInput {
   params?: ChoiceParams;
 }
 
-export interface SimulatedPageView {
+interface SimulatedPageView {
   view: PageViewRow;
   clicks: ClickRow[];
+  /** The shows clicked, in click order (the rows name only their ranks). */
+  clickedItems: number[];
 }
 
 /** One page view and its clicks, as the rows the page writes to the click log. */
@@ -79,14 +60,13 @@ export function simulatePageView(input: PageViewInput): SimulatedPageView {
   const view: PageViewRow = {
     v: CLICK_LOG_VERSION,
     type: 'view',
-    at: input.at,
     pageView: input.pageView,
     left,
-    local: [...lists.local],
-    global: [...lists.global],
+    shown: { local: lists.local.length, global: lists.global.length },
     versions: { ...input.versions },
   };
   const clicks: ClickRow[] = [];
+  const clickedItems: number[] = [];
   const depth = Math.max(...ARMS.map((arm) => lists[arm].length));
   for (let rank = 1; rank <= depth; rank++) {
     for (const side of SIDES) {
@@ -95,11 +75,12 @@ export function simulatePageView(input: PageViewInput): SimulatedPageView {
       if (item === undefined || chosen.has(item)) continue;
       if (random.next() < examination(side, rank, params) * input.utility(item)) {
         chosen.add(item);
-        clicks.push({ v: CLICK_LOG_VERSION, type: 'click', at: input.at, pageView: input.pageView, side, arm, item, rank });
+        clicks.push({ v: CLICK_LOG_VERSION, type: 'click', pageView: input.pageView, side, arm, rank });
+        clickedItems.push(item);
       }
     }
   }
-  return { view, clicks };
+  return { view, clicks, clickedItems };
 }
 
 /** Σ_r r^(−η) u(list_r): the list's expected clicks in one column, up to the column's θ. */

@@ -5,8 +5,13 @@ import { performance } from 'node:perf_hooks';
 import { analyzeClicks, writeExperimentReport, type ExperimentRow } from '../aggregator/experiment';
 import { auditRoot } from '../aggregator/audit';
 import { roundParams, runRound, type RoundContext } from '../aggregator/round';
-import { ClickLog, type Arm, type ClickLogRow } from '../participant/clicks';
-import { runParticipantPass, type ParticipantContext } from '../participant/node';
+import { ClickLog } from '../participant/clicks';
+import type { Arm, ClickLogRow } from '../shared/clicks';
+import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
+import { readMemberStatus } from '../participant/secagg';
+import { secureParamsOf } from '../aggregator/node';
+import type { SecureParams } from '../aggregator/secagg';
+import { runSecureRoundInProcess } from './secure-round';
 import { ensurePublishPermissions } from '../participant/publish';
 import { loadRecommendations } from '../participant/recommendations';
 import { createMatcher, type Catalog, type Matcher } from '../shared/catalog';
@@ -39,7 +44,9 @@ import {
  *
  * 1. every participant runs `runParticipantPass` on its own export file (parse,
  *    train, write private state, publish the delta and its permission file);
- * 2. the aggregator runs `runRound` (validate, merge, Global_V, grant, ledger);
+ * 2. the aggregator runs a secure round with every participant in process
+ *    (`runSecureRoundInProcess`: masked contributions, the sum becomes Global_V), or,
+ *    with SECURE_AGGREGATION=off, `runRound` over the published deltas;
  * 3. every participant watches a show it finds by itself (drawn from its hidden
  *    tastes), and, once granted a Global_V, is shown the page's two lists
  *    (`loadRecommendations`, as the page server; left arm drawn per view) and
@@ -55,11 +62,11 @@ import {
 
 export const SIM_AGGREGATOR = 'aggregator@sim.example';
 /** Monday 6 January 2025, 00:00 UTC: day 0 of week 1. */
-export const SIM_START_MS = Date.UTC(2025, 0, 6);
+const SIM_START_MS = Date.UTC(2025, 0, 6);
 /** Rank of the simulated model: half the default MODEL_RANK, so the files and training per participant cost half. */
-export const DEFAULT_SIM_RANK = 16;
-export const SIMULATION_FORMAT = 'syftbox-netflix-svd/simulation';
-export const SIMULATION_FORMAT_VERSION = 1;
+const DEFAULT_SIM_RANK = 16;
+const SIMULATION_FORMAT = 'syftbox-netflix-svd/simulation';
+const SIMULATION_FORMAT_VERSION = 1;
 const PROFILE = 'profile_0';
 const CSV_NAME = 'NetflixViewingHistory.csv';
 /** Page views happen on the last day of the week, at 20:00 UTC; shows are watched on the days before. */
@@ -111,7 +118,7 @@ export const DEFAULT_SIMULATION: Readonly<SimulationOptions> = Object.freeze({
 });
 
 /** Wall time of each step of a week, summed over participants (ms). Participants run one after the other, so the steps add up to the week. */
-export interface WeekTimings {
+interface WeekTimings {
   /** runParticipantPass: history parse, training, private state and delta write. */
   participantPass: number;
   round: number;
@@ -183,7 +190,7 @@ export interface SimulationResult {
   peakRssMb: number;
 }
 
-export interface SimulationEnv {
+interface SimulationEnv {
   /** Model, privacy and merge parameters (the simulator overrides identity, paths, rank, page size, epsilon). */
   config: Config;
   catalog: Catalog;
@@ -195,6 +202,8 @@ export interface SimulationEnv {
 }
 
 export interface SimulationProbe {
+  /** Each step of a participant pass as it ends (`ParticipantContext.onStep`). */
+  passStep?(step: PassStep): void;
   /** Each participant pass's start and end (performance.now()). */
   passDone(startMs: number, endMs: number): void;
   /** The finished root, before a temporary one is deleted: the aggregator's and the participants' workspaces. */
@@ -215,18 +224,20 @@ interface SimRoot {
   dataDir: string;
   temporary: boolean;
   aggregator: RoundContext;
+  /** Secure-round parameters (SECURE_AGGREGATION=on, the default); null = plain rounds. */
+  secure: SecureParams | null;
   sites: SimSite[];
   clock: { nowMs: number };
 }
 
 /** Bytes the root will take on disk, roughly. */
-export function estimateRootBytes(participants: number, items: number, rank: number, weeks: number): number {
+function estimateRootBytes(participants: number, items: number, rank: number, weeks: number): number {
   const matrix = items * rank * Float32Array.BYTES_PER_ELEMENT;
   return participants * (MATRICES_PER_PARTICIPANT * matrix + PARTICIPANT_OVERHEAD_BYTES) + (weeks + 1) * matrix;
 }
 
 /** Where a temporary root goes: /dev/shm (memory) when it has room to spare, else the OS temp folder. */
-export function temporaryBase(estimateBytes: number): string {
+function temporaryBase(estimateBytes: number): string {
   try {
     if (existsSync(SHM_DIR)) {
       const fsStats = statfsSync(SHM_DIR);
@@ -280,6 +291,7 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
     now,
     logger: logger.child({ datasite: SIM_AGGREGATOR }),
   };
+  const secure = secureParamsOf(base, aggregator);
   const sites: SimSite[] = [];
   for (const person of people) {
     const exportsDir = path.join(dataDir, 'exports', person.email);
@@ -298,11 +310,12 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
       logger: siteLogger,
       now,
       noiseRandom: () => createRandom(deriveSeed(options.seed, `dp-noise/${person.index}/${deltas++}`)),
+      onStep: env.probe?.passStep?.bind(env.probe),
     };
     const clickLog = new ClickLog(ws.clickLog(PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
     sites.push({ person, ctx, exportFile, clickLog, epsilon: 0, lastDeltaSha256: null });
   }
-  return { dataDir, temporary, aggregator, sites, clock };
+  return { dataDir, temporary, aggregator, secure, sites, clock };
 }
 
 const mean = (values: number[]) => (values.length === 0 ? null : values.reduce((s, v) => s + v, 0) / values.length);
@@ -369,13 +382,11 @@ async function endWeek(site: SimSite, week: number, nowMs: number, options: Simu
     ndcgRandom: gradedNdcg(randomUnseen(u.length, options.recsPerColumn, person.seen, createRandom(deriveSeed(options.seed, `baseline/${person.index}/${week}`))), ideal, utility),
     preferred: truePreference(lists, utility, options.choice),
   };
-  const at = new Date(nowMs).toISOString();
   const logRows: ClickLogRow[] = [];
   const chosen: number[] = [];
   for (let view = 0; view < options.viewsPerWeek; view++) {
     const page = simulatePageView({
       pageView: pageViewId(random),
-      at,
       lists,
       versions: { global: recs.globalVersion, localBase: recs.localBaseVersion },
       utility,
@@ -384,7 +395,7 @@ async function endWeek(site: SimSite, week: number, nowMs: number, options: Simu
       params: options.choice,
     });
     logRows.push(page.view, ...page.clicks);
-    chosen.push(...page.clicks.map((c) => c.item));
+    chosen.push(...page.clickedItems);
   }
   for (const item of chosen) watched.push(...watchThisWeek(catalog, person, item, weekStartMs(week), nowMs, random));
   timings.choice += elapsedSince(t0);
@@ -411,6 +422,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
     timings.participantPass += t1 - t0;
     failedPasses += result.failed.length;
     for (const outcome of result.profiles) {
+      if (outcome.status === 'trained') deltasPublished++;
       if (outcome.status !== 'published') continue;
       deltasPublished++;
       site.epsilon += outcome.manifest.noise?.epsilon ?? 0;
@@ -419,7 +431,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
   }
 
   let t0 = performance.now();
-  const round = await runRound(root.aggregator);
+  const round = await runWeekRound(root, options);
   timings.round = elapsedSince(t0);
 
   const rows: ExperimentRow[] = [];
@@ -458,7 +470,7 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
     roundMs: Math.round(timings.round),
     counts: {
       deltasPublished,
-      deltasAccepted: round.counts.accepted,
+      deltasAccepted: round.accepted,
       failedPasses,
       globalVersion: round.version,
       participantsShown,
@@ -469,6 +481,27 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
     },
     timingsMs: roundEach(timings),
   };
+}
+
+/**
+ * The week's aggregation: a secure round with every participant in process (each
+ * counted one records the sha256 of its masked input and, with noise, the round's
+ * epsilon), or a plain round over the published deltas.
+ */
+async function runWeekRound(root: SimRoot, options: SimulationOptions): Promise<{ accepted: number; version: number }> {
+  if (root.secure === null) {
+    const result = await runRound(root.aggregator);
+    return { accepted: result.counts.accepted, version: result.version };
+  }
+  const summary = await runSecureRoundInProcess({ ...root.aggregator, secure: root.secure }, root.sites.map((s) => s.ctx));
+  if (summary?.outcome !== 'merged') return { accepted: 0, version: summary?.version ?? 0 };
+  for (const site of root.sites) {
+    const counted = (await readMemberStatus(site.ctx.ws))?.lastCounted;
+    if (counted?.roundId !== summary.roundId) continue;
+    site.lastDeltaSha256 = counted.maskedSha256;
+    if (root.secure.noise.sigma > 0 && counted.weight === 1) site.epsilon += options.epsilon;
+  }
+  return { accepted: summary.survivors.length, version: summary.version };
 }
 
 /** Every value rounded to a whole number (of milliseconds). */
@@ -556,6 +589,7 @@ export async function runSimulation(options: SimulationOptions, env: SimulationE
           PRIVACY_BUDGET_EPSILON: config.PRIVACY_BUDGET_EPSILON,
           SERVER_LR: config.SERVER_LR,
           MERGE_MODE: config.MERGE_MODE,
+          SECURE_AGGREGATION: config.SECURE_AGGREGATION,
           DIVERSITY: config.DIVERSITY,
         },
       },

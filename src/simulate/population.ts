@@ -1,57 +1,35 @@
-import type { Catalog, Matcher } from '../shared/catalog';
-import { decomposeTitle } from '../shared/history';
+import { seasonCount, type Catalog, type Matcher } from '../shared/catalog';
 import { createRandom, deriveSeed, type Random } from '../shared/random';
 
 /**
  * The simulated world: hidden tastes over the catalogue and the viewing
  * histories drawn from them, written in the Netflix `NetflixViewingHistory.csv`
  * shape (`Title,Date`, newest first, US `M/D/YY` dates). Pure: randomness and
- * dates are passed in; the loop writes the files.
- *
- * Hidden utility of item j for participant p (never seen by the model):
- * ```
- * s_pj = mean_{g in genres(j)} a_pg  +  z_p · y_j  +  QUALITY_WEIGHT · q_j
- * u_pj = σ(s_pj − UTILITY_THRESHOLD)            (σ = logistic; u in (0, 1))
- * a_pg ~ N(0, GENRE_NOISE²), plus FAVOURITE_BOOST for FAVOURITE_GENRES genres drawn ∝ genre size
- * z_p  ~ N(0, I_D),  y_j ~ N(0, I_D / D)   (D = LATENT_DIMS hidden factors, so z·y ~ N(0, 1))
- * q_j  ~ N(0, 1)                          (item appeal shared by everyone)
- * ```
- * u_pj is the probability that p clicks item j once p looks at it (see
- * `choice.ts`) and the graded relevance of the NDCG. Item factors and appeal are
- * one world per seed; participant i's taste depends only on (seed, i), so a run
- * with more participants extends a smaller one.
- *
- * Initial history: n_p = round(exp(N(ln HISTORY_MEDIAN_SHOWS, HISTORY_SPREAD²)))
- * distinct shows (clamped to [HISTORY_MIN_SHOWS, HISTORY_MAX_SHOWS]), drawn without
- * replacement with probability ∝ u_pj^HISTORY_SHARPNESS (Gumbel top-k), each on a
- * random day of the HISTORY_DAYS before the start; a series gets 1 + Geometric
- * episodes (mean SERIES_MEAN_EPISODES, at most MAX_HISTORY_EPISODES), one a day,
- * `Show: Season s: Episode e` (EPISODES_PER_SEASON to a season). Every simulated
- * week adds ORGANIC_SHOWS_PER_WEEK shows drawn the same way among the unseen ones
- * (what people find without the page), and the shows clicked on the page.
+ * dates are passed in; the loop writes the files. The model and its constants
+ * are explained in docs/simulate/model.md.
  */
 
-export const LATENT_DIMS = 8;
-export const GENRE_NOISE = 0.5;
-export const FAVOURITE_GENRES = 3;
-export const FAVOURITE_BOOST = 2;
-export const QUALITY_WEIGHT = 0.5;
-export const UTILITY_THRESHOLD = 3;
-export const HISTORY_MEDIAN_SHOWS = 20;
-export const HISTORY_SPREAD = 0.5;
-export const HISTORY_MIN_SHOWS = 5;
-export const HISTORY_MAX_SHOWS = 80;
-export const HISTORY_SHARPNESS = 2;
-export const HISTORY_DAYS = 182;
-export const SERIES_MEAN_EPISODES = 4;
+const LATENT_DIMS = 8;
+const GENRE_NOISE = 0.5;
+const FAVOURITE_GENRES = 3;
+const FAVOURITE_BOOST = 2;
+const QUALITY_WEIGHT = 0.5;
+const UTILITY_THRESHOLD = 3;
+const HISTORY_MEDIAN_SHOWS = 20;
+const HISTORY_SPREAD = 0.5;
+const HISTORY_MIN_SHOWS = 5;
+const HISTORY_MAX_SHOWS = 80;
+const HISTORY_SHARPNESS = 2;
+const HISTORY_DAYS = 182;
+const SERIES_MEAN_EPISODES = 4;
 /** Most episodes of one series in an initial history (four seasons). */
-export const MAX_HISTORY_EPISODES = 40;
+const MAX_HISTORY_EPISODES = 40;
 /** Most episodes one choice brings (a series chosen in a week is watched for a few episodes). */
-export const MAX_EPISODES_PER_CHOICE = 4;
+const MAX_EPISODES_PER_CHOICE = 4;
 /** New shows each participant finds by itself every week, besides the page (so every export changes weekly). */
-export const ORGANIC_SHOWS_PER_WEEK = 1;
+const ORGANIC_SHOWS_PER_WEEK = 1;
 export const DAYS_PER_WEEK = 7;
-export const EPISODES_PER_SEASON = 10;
+const EPISODES_PER_SEASON = 10;
 export const MS_PER_DAY = 86_400_000;
 
 /** Item side of the hidden model, shared by every participant of one seed. */
@@ -66,7 +44,7 @@ export interface World {
   quality: Float32Array;
 }
 
-export interface Taste {
+interface Taste {
   /** Affinity per genre of `World.genres`. */
   genre: Float32Array;
   latent: Float32Array;
@@ -191,7 +169,8 @@ function usDate(isoDate: string): string {
 export function historyTitle(catalog: Catalog, item: number, episode: number): string {
   const { title, kind } = catalog.items[item];
   if (kind === 'film') return title;
-  const season = Math.ceil(episode / EPISODES_PER_SEASON);
+  // never a season the catalogue does not list: the matcher would rightly refuse it
+  const season = Math.min(Math.ceil(episode / EPISODES_PER_SEASON), seasonCount(catalog.items[item]) ?? Infinity);
   return `${title}: Season ${season}: Episode ${episode - (season - 1) * EPISODES_PER_SEASON}`;
 }
 
@@ -199,7 +178,7 @@ export function historyTitle(catalog: Catalog, item: number, episode: number): s
  * Rows for watching `item` starting on day `startMs`: one for a film, `count`
  * consecutive episodes (one a day, never past `lastMs`) for a series.
  */
-export function watchRows(catalog: Catalog, participant: SimParticipant, item: number, count: number, startMs: number, lastMs: number): HistoryRow[] {
+function watchRows(catalog: Catalog, participant: SimParticipant, item: number, count: number, startMs: number, lastMs: number): HistoryRow[] {
   participant.seen.add(item);
   if (catalog.items[item].kind === 'film') return [{ title: historyTitle(catalog, item, 1), date: isoDay(startMs) }];
   const done = participant.episodes.get(item) ?? 0;
@@ -216,7 +195,7 @@ function episodeCount(random: Random, mean: number, cap: number): number {
   return n;
 }
 
-export interface PopulationOptions {
+interface PopulationOptions {
   participants: number;
   seed: number;
   /** Share of participants whose global list is replaced by the shows they like least. */
@@ -288,8 +267,8 @@ export function formatHistoryCsv(rows: readonly HistoryRow[]): string {
 
 /**
  * Share of distinct (participant, show) pairs of the histories whose export title
- * comes back as the same catalogue item through the history parser's title
- * split and the matcher (the rest are titles the matcher cannot tell apart or split wrongly).
+ * comes back as the same catalogue item through the matcher's title split
+ * (`Matcher.decompose`) and match (the rest are titles the matcher cannot tell apart or split wrongly).
  */
 export function titleMatchRate(catalog: Catalog, matcher: Matcher, people: readonly SimParticipant[]): number {
   const cache = new Map<number, boolean>();
@@ -299,7 +278,7 @@ export function titleMatchRate(catalog: Catalog, matcher: Matcher, people: reado
     for (const item of p.seen) {
       let ok = cache.get(item);
       if (ok === undefined) {
-        const title = decomposeTitle(historyTitle(catalog, item, 1));
+        const title = matcher.decompose(historyTitle(catalog, item, 1));
         ok = matcher.match(title.show, title.kind).item === item;
         cache.set(item, ok);
       }

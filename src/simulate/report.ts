@@ -9,13 +9,13 @@ import type { SimulationResult, WeekMetrics } from './loop';
  * The simulation's outputs: `results.json` (the `SimulationResult` printed by
  * `simulate --json`) and one SVG chart per metric and week, in one folder.
  */
-export const RESULTS_FILE = 'results.json';
+const RESULTS_FILE = 'results.json';
 
 const WEEK = 'week';
 const fmt = (v: number | null, digits = 3) => (v === null ? '–' : v.toFixed(digits));
 
 /** One chart per metric: file name -> spec (the evaluation's chart: one line per series, dashed references). */
-export function simulationCharts(result: SimulationResult): Record<string, ChartSpec> {
+function simulationCharts(result: SimulationResult): Record<string, ChartSpec> {
   const { participants, degradeGlobal, aa, recsPerColumn } = result.params;
   const setting = aa ? 'A/A' : degradeGlobal > 0 ? `global degraded for ${Math.round(degradeGlobal * 100)}%` : 'local vs global';
   const title = (metric: string) => `${metric} (${participants} participants, ${setting})`;

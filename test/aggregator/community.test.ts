@@ -2,24 +2,27 @@ import { promises as fs, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateCommunity, communityDir, decodeCommunityReport, estimateCommunity, estimateShowCounts, type DecodedReport } from '../../src/aggregator/community';
+import { aggregateCommunity, estimateCommunity, estimateShowCounts, renderCommunityHtml } from '../../src/aggregator/community';
+import { buildCommunityReport, type WeekTruth } from '../../src/participant/community';
+import { writeJsonAtomic } from '../../src/shared/atomic';
+import { loadCatalog, type Catalog } from '../../src/shared/catalog';
 import {
   bandOf,
-  buildCommunityReport,
-  shiftWeekLabel,
+  communityStatsFile,
+  decodeCommunityReport,
   TREND_WEEKS,
   WEEKLY_BUCKETS,
   WEEKLY_CLIP,
   type CommunityReport,
+  type CommunityStats,
+  type DecodedReport,
   type WeeklyValue,
-  type WeekTruth,
-} from '../../src/participant/community';
-import { writeJsonAtomic } from '../../src/shared/atomic';
-import { loadCatalog, type Catalog } from '../../src/shared/catalog';
+} from '../../src/shared/community';
 import { silentLogger } from '../../src/shared/log';
 import { canRead, writePermissions } from '../../src/shared/permissions';
 import { laplaceNoise } from '../../src/shared/privacy';
 import { createRandom, type Random } from '../../src/shared/random';
+import { shiftWeekLabel } from '../../src/shared/weeks';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 
 const WEEK = '2026-W02';
@@ -213,11 +216,11 @@ describe('aggregateCommunity', () => {
     const options = { catalog, minParticipants: 41, now: () => new Date('2026-01-14T10:00:00Z'), logger: silentLogger };
     const waiting = await aggregateCommunity(ws, options);
     expect(waiting).toMatchObject({ status: 'waiting', week: WEEK, participants: 40 });
-    await expect(fs.access(path.join(communityDir(ws), 'stats.json'))).rejects.toThrow();
+    await expect(fs.access(communityStatsFile(ws))).rejects.toThrow();
 
     const published = await aggregateCommunity(ws, { ...options, minParticipants: 40 });
     expect(published.status).toBe('published');
-    const stats = JSON.parse(await fs.readFile(path.join(communityDir(ws), 'stats.json'), 'utf8'));
+    const stats = JSON.parse(await fs.readFile(communityStatsFile(ws), 'utf8'));
     expect(stats).toMatchObject({ format: 'syftbox-netflix-svd/community-stats', formatVersion: 1, week: WEEK, participants: 40, vocabHash: catalog.hash });
     expect(stats.topShows[0].item).toBe(item);
     expect(JSON.stringify(stats)).not.toMatch(/@example\.org|profile_|Cheech/);
@@ -246,5 +249,23 @@ describe('aggregateCommunity', () => {
     await fs.writeFile(new Workspace({ email: 'p1@example.org', dataDir }, APP).communityStats('profile_0'), '{"format":');
     const result = await aggregateCommunity(ws, { catalog, minParticipants: 3, now: () => new Date('2026-01-14T10:00:00Z'), logger: silentLogger });
     expect(result).toMatchObject({ status: 'waiting', participants: 2 });
+  });
+});
+
+describe('renderCommunityHtml', () => {
+  it('shows no share above 100% or below 0%, and marks a clipped one', () => {
+    const stats: CommunityStats = {
+      format: 'syftbox-netflix-svd/community-stats', formatVersion: 1, createdAt: '2026-01-12T00:00:00.000Z', week: WEEK, participants: 40, vocabHash: catalog.hash,
+      epsilon: { min: 1, max: 1 }, detectableCount: 30, topShows: [{ item: 3, count: 52, se: 9 }, { item: 7, count: 31, se: 9 }], nothingWatched: { count: -6, se: 4 },
+      trend: [{ week: WEEK, participants: 40, mean: -1.5, se: 2 }],
+      distribution: { participants: 40, bands: WEEKLY_BUCKETS.map((min) => ({ min, max: null, share: 0.2, se: 0.1, below: 0, belowSe: 0 })) },
+    };
+    const html = renderCommunityHtml(stats, catalog);
+    const percents = [...html.matchAll(/(-?\d+(?:\.\d+)?)%/g)].map((m) => Number(m[1]));
+    expect(percents.length).toBeGreaterThan(4);
+    for (const p of percents) expect(p >= 0 && p <= 100, `${p}%`).toBe(true);
+    expect(html).toContain('<td>100.0%*</td>');
+    expect(html).toContain('shown as 100%');
+    expect(html).toMatch(/<strong>0\.0<\/strong> \(95% interval 0\.0 to \d\.\d; .*shown as 0\)/);
   });
 });

@@ -6,7 +6,8 @@ import { listGlobalVersions, readGlobalVersion, readLatestGlobal, type GlobalExp
 import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import { canRead, EVERYONE } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
-import { AGGREGATOR, addParticipant, cliEnv, createRoot, publish, randomDelta, startCli, writeCatalog, type TestRoot } from './fixtures';
+import { startCli } from '../helpers/process';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, writeCatalog, type TestRoot } from '../helpers/root';
 
 /**
  * Exactly-once under kill -9: a real `aggregator --once` process is killed at

@@ -6,8 +6,8 @@ import { discoverProfiles } from '../../src/aggregator/discover';
 import { runRound } from '../../src/aggregator/round';
 import { writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
-import { AGGREGATOR, APP, addParticipant, createRoot, publish, publishRaw, randomDelta, roundContext, type TestRoot } from './fixtures';
 import { encodeNpy } from '../../src/shared/npy';
+import { addParticipant, AGGREGATOR, APP, createRoot, publish, publishRaw, randomDelta, roundContext, type TestRoot } from '../helpers/root';
 
 let root: TestRoot;
 beforeEach(async () => {

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { analyzeClicks, writeExperimentReport, type ExperimentRow } from '../../src/aggregator/experiment';
-import { ClickLog, type Arm, type ClickRow, type PageViewRow } from '../../src/participant/clicks';
+import { ClickLog } from '../../src/participant/clicks';
+import type { Arm, ClickRow, PageViewRow } from '../../src/shared/clicks';
 import { silentLogger } from '../../src/shared/log';
 import { writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
@@ -13,15 +14,18 @@ const AT = '2026-11-21T16:00:00.000Z';
 const APP = 'syftbox-netflix-svd';
 const AGGREGATOR = 'aggregator@example.org';
 
+/** The page behind every view: local shows [1, 2, 3], global [3, 4, 5] (the rows carry only the counts). */
+const LISTS: Record<Arm, number[]> = { local: [1, 2, 3], global: [3, 4, 5] };
+
 function view(pageView: string, left: Arm = 'local'): PageViewRow {
-  return { v: 1, type: 'view', at: AT, pageView, left, local: [1, 2, 3], global: [3, 4, 5], versions: { global: 1, localBase: 1 } };
+  return { v: 2, type: 'view', pageView, left, shown: { local: 3, global: 3 }, versions: { global: 1, localBase: 1 } };
 }
 
-/** A click on `arm` for the view made by `view(pageView, left)`. */
+/** A click on show `item` of `arm` for the view made by `view(pageView, left)`; a show not in the list gets the rank after the last. */
 function click(pageView: string, arm: Arm, item: number, left: Arm = 'local'): ClickRow {
   const side = arm === left ? 'left' : 'right';
-  const list = arm === 'local' ? [1, 2, 3] : [3, 4, 5];
-  return { v: 1, type: 'click', at: AT, pageView, side, arm, item, rank: list.indexOf(item) + 1 };
+  const rank = LISTS[arm].indexOf(item) + 1 || LISTS[arm].length + 1;
+  return { v: 2, type: 'click', pageView, side, arm, rank };
 }
 
 /** Rows of one participant with `local` and `global` clicks on one page view. */

@@ -4,7 +4,8 @@ import type { RoundResult } from '../../src/aggregator/round';
 import { loadCatalog } from '../../src/shared/catalog';
 import { readLatestGlobal } from '../../src/shared/global-model';
 import { createRandom } from '../../src/shared/random';
-import { AGGREGATOR, addParticipant, cliEnv, createRoot, publish, randomDelta, roundContext, startCli, waitFor, writeCatalog, type TestRoot } from './fixtures';
+import { startCli, waitFor } from '../helpers/process';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, roundContext, writeCatalog, type TestRoot } from '../helpers/root';
 
 let root: TestRoot;
 let controller: AbortController;
@@ -34,7 +35,7 @@ describe('runAggregator', () => {
   function start(options: { minParticipants: number; roundIntervalMs: number }) {
     const rounds: RoundResult[] = [];
     const ctx = { ...roundContext(root), now: () => new Date() };
-    stopped = runAggregator({ round: ctx, signal: controller.signal, debounceMs: 20, rescanIntervalMs: 50, onRound: (r) => rounds.push(r), ...options });
+    stopped = runAggregator({ round: ctx, secure: null, signal: controller.signal, debounceMs: 20, rescanIntervalMs: 50, onRound: (r) => rounds.push(r), ...options });
     return rounds;
   }
 
@@ -43,14 +44,14 @@ describe('runAggregator', () => {
     const random = createRandom(1);
     await publish(await addParticipant(root, 'a@example.org'), 'profile_0', randomDelta(random));
     await publish(await addParticipant(root, 'b@example.org'), 'profile_0', randomDelta(random));
-    const first = await waitFor(async () => rounds[0], 10_000, 'a round');
+    const first = await waitFor(async () => rounds[0], 'a round');
     expect(first).toMatchObject({ outcome: 'merged', version: 1, counts: { accepted: 2 } });
   });
 
   it('merges a single waiting delta once ROUND_INTERVAL_MS has passed', async () => {
     const rounds = start({ minParticipants: 5, roundIntervalMs: 300 });
     await publish(await addParticipant(root, 'a@example.org'), 'profile_0', randomDelta(createRandom(2)));
-    const first = await waitFor(async () => rounds[0], 10_000, 'a round');
+    const first = await waitFor(async () => rounds[0], 'a round');
     expect(first).toMatchObject({ outcome: 'merged', counts: { accepted: 1 } });
   });
 
@@ -73,9 +74,9 @@ describe('aggregator process', () => {
     await publish(a, 'profile_0', randomDelta(random, 0.5, model.items * model.rank), fields);
     const run = startCli(['aggregator'], env);
     const version = async () => (await readLatestGlobal(root.ws.globalDir(AGGREGATOR), model))?.manifest.version;
-    await waitFor(async () => (await version()) === 1, 20_000, 'version 1');
+    await waitFor(async () => (await version()) === 1, 'version 1');
     await publish(a, 'profile_0', randomDelta(random, 0.5, model.items * model.rank), { ...fields, baseVersion: 1 });
-    await waitFor(async () => (await version()) === 2, 20_000, 'version 2');
+    await waitFor(async () => (await version()) === 2, 'version 2');
     run.child.kill('SIGTERM');
     const exit = await run.done;
     expect(exit.code, exit.stderr).toBe(0);

@@ -12,7 +12,7 @@ import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import { encodeNpy } from '../../src/shared/npy';
 import { EVERYONE, canRead } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
-import { AGGREGATOR, MODEL, PARAMS, addParticipant, createRoot, publish, publishRaw, randomDelta, roundContext, type TestRoot } from './fixtures';
+import { addParticipant, AGGREGATOR, createRoot, MODEL, PARAMS, publish, publishRaw, randomDelta, roundContext, type TestRoot } from '../helpers/root';
 
 let root: TestRoot;
 beforeEach(async () => {
@@ -91,14 +91,53 @@ describe('merge', () => {
   });
 });
 
+describe('one datasite, one person', () => {
+  it('merges nothing from fewer than MIN_DATASITES datasites, keeps their deltas waiting, and merges them once enough arrive', async () => {
+    const random = createRandom(21);
+    const a = await addParticipant(root, 'a@example.org');
+    const b = await addParticipant(root, 'b@example.org');
+    const deltas = [randomDelta(random), randomDelta(random), randomDelta(random), randomDelta(random)];
+    // two datasites, three profiles: still two people
+    await publish(a, 'profile_0', deltas[0]);
+    await publish(a, 'profile_1', deltas[1]);
+    await publish(b, 'profile_0', deltas[2]);
+    const few = await runRound(roundContext(root, { minDatasites: 3 }));
+    expect(few).toMatchObject({ outcome: 'too-few-datasites', version: 0, counts: { accepted: 0, waiting: 3 } });
+    expect(await listGlobalVersions(globalDir())).toEqual([]);
+
+    await publish(await addParticipant(root, 'c@example.org'), 'profile_0', deltas[3]);
+    const enough = await runRound(roundContext(root, { minDatasites: 3 }));
+    expect(enough).toMatchObject({ outcome: 'merged', version: 1, counts: { accepted: 4 } });
+  });
+
+  it('averages a datasite\'s profiles into one delta of weight at most 1, and the ledger lists each with the weight it really had', async () => {
+    const random = createRandom(22);
+    const a = await addParticipant(root, 'a@example.org');
+    const b = await addParticipant(root, 'b@example.org');
+    const [a0, a1, a2, b0] = [randomDelta(random), randomDelta(random), randomDelta(random), randomDelta(random)];
+    await publish(a, 'profile_0', a0);
+    await publish(a, 'profile_1', a1);
+    await publish(a, 'profile_2', a2);
+    await publish(b, 'profile_0', b0);
+    await runRound(roundContext(root));
+    const v0 = initialItemFactors(MODEL.items, MODEL.rank, PARAMS.seed);
+    const v1 = (await readLatestGlobal(globalDir(), MODEL))!.values;
+    // a (three profiles) and b count the same: (mean(a0, a1, a2) + b0) / 2
+    expectClose(v1, v0.map((v, i) => v + ((a0[i] + a1[i] + a2[i]) / 3 + b0[i]) / 2));
+    const [entry] = await readLedger(root.ws.ledgerFile(AGGREGATOR));
+    expect(entry.accepted.map((x) => x.weight)).toEqual([1 / 3, 1 / 3, 1 / 3, 1]);
+  });
+});
+
 describe('validation', () => {
   it('rejects every kind of invalid delta with its code while the valid ones merge in the same round', async () => {
     const random = createRandom(5);
     const good = [randomDelta(random), randomDelta(random)];
     await publish(await addParticipant(root, 'good1@example.org'), 'profile_0', good[0]);
     await publish(await addParticipant(root, 'good2@example.org'), 'profile_3', good[1]);
-    const noisy = randomDelta(random, 3);
-    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma: deltaNoiseSigma(1, 1e-5, 1) } });
+    const sigma = deltaNoiseSigma(1, 1e-5, 1);
+    const noisy = randomDelta(random).map((v) => v + sigma * random.normal());
+    await publish(await addParticipant(root, 'noisy@example.org'), 'profile_0', noisy, { noise: { mechanism: 'gaussian', epsilon: 1, delta: 1e-5, sigma } });
 
     const dir = async (email: string) => (await addParticipant(root, email)).profileDir('profile_0');
     const valid = () => randomDelta(random);

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { verifyLedger, readLedger } from '../../src/shared/ledger';
 import { canRead } from '../../src/shared/permissions';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 import { readProfileState } from '../../src/participant/state';
-import { waitFor } from '../aggregator/fixtures';
+import { freePort, waitFor } from '../helpers/process';
 
 const AGG = 'aggregator@example.org';
 const ALICE = 'alice@example.org';
@@ -24,17 +23,6 @@ interface RunSh {
   child: ChildProcess;
   output: () => string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Start run.sh as SyftBox does: `$SHELL -lc 'exec <app>/run.sh'` from the app folder, with its env. */
@@ -74,6 +62,9 @@ describe('run.sh', () => {
       AGGREGATOR_DATASITE: AGG,
       MODEL_RANK: RANK,
       MIN_PARTICIPANTS: '1',
+      // one participant: the plain path (a secure round needs 3 datasites; secure rounds between processes: test/aggregator/secagg-process.test.ts)
+      SECURE_AGGREGATION: 'off',
+      MIN_DATASITES: '1',
       WATCH_DEBOUNCE_MS: '200',
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
@@ -85,39 +76,48 @@ describe('run.sh', () => {
     running.push(aggregator, participant);
 
     // the page URL is printed early, before training finishes
-    await waitFor(async () => participant.output().includes(`http://127.0.0.1:${alicePort}`), 30_000, 'the page URL');
+    await waitFor(async () => participant.output().includes(`http://127.0.0.1:${alicePort}`), 'the page URL');
     const catalog = await loadCatalog(null);
     const model = { items: catalog.items.length, rank: Number(RANK), vocabHash: catalog.hash };
     const aliceWs = new Workspace({ email: ALICE, dataDir }, APP);
     const aggWs = new Workspace({ email: AGG, dataDir }, APP);
 
     // the participant publishes, the aggregator merges and grants, the participant retrains from Global_V
-    await waitFor(() => readLatestGlobal(aggWs.globalDir(AGG), model), 60_000, 'Global_V');
-    await waitFor(async () => (await readProfileState(aliceWs.privateDir('profile_0')))?.access === 'granted', 60_000, 'access granted');
+    await waitFor(() => readLatestGlobal(aggWs.globalDir(AGG), model), 'Global_V');
+    await waitFor(async () => (await readProfileState(aliceWs.privateDir('profile_0')))?.access === 'granted', 'access granted');
     const health = await fetch(`http://127.0.0.1:${alicePort}/api/health`);
     expect(health.status).toBe(200);
 
-    // a second start while one runs does nothing and corrupts nothing
-    const second = startRunSh({ ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(await freePort()) });
+    // a second start (the client restarted after a crash) stops the first cleanly and takes over
+    const secondPort = await freePort();
+    const second = startRunSh({ ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(secondPort) });
     running.push(second);
-    expect((await second.exit).code).toBe(0);
-    expect(second.output()).toMatch(/already running/);
-
-    participant.child.kill('SIGTERM');
-    aggregator.child.kill('SIGTERM');
-    const [pExit, aExit] = await Promise.all([participant.exit, aggregator.exit]);
-    expect(pExit).toEqual({ code: 0, signal: null });
-    expect(aExit).toEqual({ code: 0, signal: null });
+    expect(await participant.exit).toEqual({ code: 0, signal: null });
     expect(participant.output()).toMatch(/"msg":"stopped"/);
-    expect(aggregator.output()).toMatch(/"msg":"stopped"/);
     expect(participant.output()).not.toMatch(/"level":50/);
     expect(participant.output()).toMatch(/waiting for the aggregator to grant access|granted access/);
+    await waitFor(async () => second.output().includes(`http://127.0.0.1:${secondPort}`), 'the second page URL', 60_000);
+    const takeover = second.output().split('\n').filter((l) => l.includes('earlier copy'));
+    expect(takeover).toHaveLength(1);
+    expect(takeover[0]).toContain(`stopped an earlier copy of the app (pid ${participant.child.pid}) and took over`);
+    expect((await fetch(`http://127.0.0.1:${secondPort}/api/health`)).status).toBe(200);
+
+    second.child.kill('SIGTERM');
+    aggregator.child.kill('SIGTERM');
+    const [sExit, aExit] = await Promise.all([second.exit, aggregator.exit]);
+    expect(sExit).toEqual({ code: 0, signal: null });
+    expect(aExit).toEqual({ code: 0, signal: null });
+    expect(second.output()).toMatch(/"msg":"stopped"/);
+    expect(aggregator.output()).toMatch(/"msg":"stopped"/);
 
     // outputs and permissions
     const delta = await readDelta(aliceWs.profileDir('profile_0'), model);
     expect(delta).not.toBeNull();
     expect(await canRead(aliceWs.datasitesDir, AGG, aliceWs.deltaManifest('profile_0'))).toBe(true);
     expect(await canRead(aliceWs.datasitesDir, OUTSIDER, aliceWs.deltaManifest('profile_0'))).toBe(false);
+    // the app runs the participant's one cycle: the community report goes out too
+    expect(existsSync(aliceWs.communityStats('profile_0'))).toBe(true);
+    expect(await canRead(aliceWs.datasitesDir, OUTSIDER, aliceWs.communityStats('profile_0'))).toBe(false);
     const global = (await readLatestGlobal(aggWs.globalDir(AGG), model))!;
     const manifest = path.join(aggWs.globalVersionDir(AGG, global.manifest.version), 'Global_V.json');
     expect(await canRead(aggWs.datasitesDir, ALICE, manifest)).toBe(true);
@@ -126,15 +126,16 @@ describe('run.sh', () => {
     // the lock is released: nothing is left claiming to run
     expect(existsSync(path.join(aliceWs.privateRoot(), 'app.lock'))).toBe(false);
     expect(readFileSync(path.join(dataDir, 'datasites', ALICE, 'app_data', APP, 'syft.pub.yaml'), 'utf8')).toContain(AGG);
-  }, 180_000);
+  });
 
-  it('stops with one line naming the problem when the SyftBox config is missing', async () => {
+  it('started by hand, stops with one line naming the problem when the SyftBox config is missing', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'runsh-'));
     const run = startRunSh({ HOME: root, AGGREGATOR_DATASITE: AGG, SYFTBOX_CLIENT_CONFIG_PATH: path.join(root, 'nope.json') });
     running.push(run);
     expect((await run.exit).code).toBe(2);
-    const lines = run.output().trim().split('\n');
+    const [using, ...lines] = run.output().trim().split('\n');
+    expect(using).toMatch(/^run\.sh: using Node\.js v\d+/);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/ERR_SYFTBOX_CONFIG: SyftBox client config .*nope\.json does not exist/);
-  }, 60_000);
+  });
 });

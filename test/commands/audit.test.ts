@@ -1,12 +1,12 @@
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditRoot, type AuditReport } from '../../src/aggregator/audit';
-import { PROJECT_ROOT } from '../../src/shared/config';
 import { writePermissions } from '../../src/shared/permissions';
 import { Workspace, createEmbeddedDatasite } from '../../src/shared/workspace';
+import { put } from '../helpers/data';
+import { runCli } from '../helpers/process';
 
 const APP = 'syftbox-netflix-svd';
 const AGG = 'agg@x.org';
@@ -37,11 +37,6 @@ async function buildGoodRoot(): Promise<void> {
   // not synced by SyftBox, so not audited
   await put(path.join(ws.appData(ALICE), 'profile_0', '.delta.json.123.tmp'), 'partial');
   await fs.writeFile(path.join(ws.appData(ALICE), 'empty.json'), '');
-}
-
-async function put(file: string, text: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, text);
 }
 
 const audit = () => auditRoot({ dataDir, appName: APP, aggregator: AGG });
@@ -139,31 +134,19 @@ describe('auditRoot', () => {
   });
 });
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const { AGGREGATOR_DATASITE: _, ...inherited } = process.env;
-  return new Promise((resolve) => {
-    execFile('npx', ['tsx', 'src/cli.ts', 'audit', ...args], { cwd: PROJECT_ROOT, env: { ...inherited, LOG_LEVEL: 'silent', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
+const { AGGREGATOR_DATASITE: _, ...inherited } = process.env;
+const auditCli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(['audit', ...args], { ...inherited, LOG_LEVEL: 'silent', ...env });
 
 describe('cli audit (child process)', () => {
   it('exits 0 with JSON for the good layout, 1 with a readable report on a violation, 2 without an aggregator', async () => {
-    const good = await runCli(['--root', dataDir, '--json'], { AGGREGATOR_DATASITE: AGG });
+    const good = await auditCli(['--root', dataDir, '--json'], { AGGREGATOR_DATASITE: AGG });
     expect(good.code).toBe(0);
     const parsed = JSON.parse(good.stdout) as AuditReport;
     expect(parsed.ok).toBe(true);
     expect(parsed.files).toHaveLength(15);
 
     await writePermissions(ws.appData(ALICE), { rules: [{ pattern: '**', access: { read: ['*'] } }] });
-    const [bad, usage] = await Promise.all([runCli(['--root', dataDir, '--aggregator', AGG]), runCli(['--root', dataDir])]);
+    const [bad, usage] = await Promise.all([auditCli(['--root', dataDir, '--aggregator', AGG]), auditCli(['--root', dataDir])]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`VIOLATION ${rel(ws.deltaManifest('profile_0', ALICE))}: participant file readable by`);
     expect(bad.stdout).toMatch(/^PATH +KIND +READERS +WRITERS$/m);

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/shared/config';
+import { REAL_EXPORT } from '../helpers/data';
+import { runCli } from '../helpers/process';
 
-const REAL_EXPORT = path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'netflix-history', 'nsteenholdt_NetflixViewingHistory.csv');
-const REPORT_KEYS = ['rows', 'skipped', 'profiles', 'dateFormat', 'firstDate', 'lastDate', 'shows', 'matched', 'unmatched', 'unmatchedSample'];
+const REPORT_KEYS = ['rows', 'skipped', 'profiles', 'dateFormat', 'firstDate', 'lastDate', 'shows', 'matched', 'unmatched', 'reasons', 'unmatchedSample'];
 
 let dir: string;
 beforeAll(async () => {
@@ -17,22 +15,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The tsx that `npx tsx` and `npm run cli` run, without npm's start-up time and warnings. */
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
-
-/** Run `tsx src/cli.ts ingest ...` from the project root; resolves with exit code and output. */
-async function ingest(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(TSX, ['src/cli.ts', 'ingest', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'silent', CATALOG_PATH: '', DATE_ORDER: 'auto' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const ingest = (...args: string[]) => runCli(['ingest', ...args], { ...process.env, LOG_LEVEL: 'silent', CATALOG_PATH: '', DATE_ORDER: 'auto' });
 
 describe('cli ingest', () => {
   it('prints one JSON object with exactly the report keys for the real export', async () => {
@@ -52,21 +35,27 @@ describe('cli ingest', () => {
       shows: 336,
     });
     expect(report.matched + report.unmatched).toBe(report.shows);
+    expect(Object.values(report.reasons as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(report.shows);
+    expect(report.reasons).toMatchObject({ 'rejected-kind': 4, ambiguous: 1 });
     expect(report.matched).toBeGreaterThan(150);
     expect(report.unmatchedSample).toHaveLength(20);
     expect(report.unmatchedSample).toContain('Venner');
   });
 
-  it('with --matches lists every distinct show once with its catalogue title', async () => {
+  it('with --matches lists every distinct show once with its catalogue title, score and reason', async () => {
     const { code, stdout } = await ingest('--history', REAL_EXPORT, '--json', '--matches');
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
     expect(Object.keys(report).sort()).toEqual([...REPORT_KEYS, 'matches'].sort());
     expect(report.matches).toHaveLength(report.shows);
-    for (const m of report.matches) expect(Object.keys(m).sort()).toEqual(['episodes', 'kind', 'score', 'show', 'title']);
+    for (const m of report.matches) expect(Object.keys(m).sort()).toEqual(['candidates', 'episodes', 'kind', 'reason', 'score', 'show', 'title', 'year']);
     expect(report.matches.reduce((n: number, m: { episodes: number }) => n + m.episodes, 0)).toBe(2675);
-    expect(report.matches).toContainEqual({ show: 'Lucifer', kind: 'series', episodes: 75, title: 'Lucifer', score: 1 });
-    expect(report.matches).toContainEqual({ show: 'Venner', kind: 'series', episodes: 235, title: null, score: 0 });
+    expect(report.matches).toContainEqual({ show: 'Lucifer', kind: 'series', episodes: 75, title: 'Lucifer', year: 2021, score: 1, reason: 'exact', candidates: [] });
+    expect(report.matches).toContainEqual({ show: 'Venner', kind: 'series', episodes: 235, title: null, year: null, score: 0, reason: 'not-found', candidates: [] });
+    expect(report.matches).toContainEqual({ show: 'Pokémon – serien: Indigo League', kind: 'series', episodes: 3, title: 'Pokémon: Indigo League', year: 2000, score: 0.863, reason: 'fuzzy', candidates: [] });
+    // the film of 2012, which the catalogue does not have; it has the TV series
+    expect(report.matches).toContainEqual({ show: 'Hotel Transylvania', kind: 'film', episodes: 1, title: null, year: null, score: 0, reason: 'rejected-kind', candidates: ['Hotel Transylvania (2017, series)'] });
+    expect(report.matches).toContainEqual({ show: 'Verónica', kind: 'film', episodes: 1, title: null, year: null, score: 0, reason: 'ambiguous', candidates: ['Veronica (2017, film)', 'Verónica (2017, film)'] });
     expect(report.matches.filter((m: { title: string | null }) => m.title !== null)).toHaveLength(report.matched);
   });
 
@@ -92,6 +81,7 @@ describe('cli ingest', () => {
       shows: 1,
       matched: 1,
       unmatched: 0,
+      reasons: { exact: 1 },
       unmatchedSample: [],
     });
   });
@@ -101,6 +91,11 @@ describe('cli ingest', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('2677');
     expect(stdout).toContain('336 distinct shows and films');
+    expect(stdout).toMatch(/reasons +not in the catalogue \d+, exact \d+/);
+    const listed = (await ingest('--history', REAL_EXPORT, '--matches')).stdout.split('\n');
+    expect(listed).toContain('     75  series  Lucifer  ->  Lucifer (2021)  exact 1');
+    expect(listed).toContain('      1  film    Hotel Transylvania  ->  rejected for kind: Hotel Transylvania (2017, series)');
+    expect(listed).toContain("      1  film    Charlie's Angels: Uden hæmninger  ->  Charlie's Angels: Full Throttle (2003)  partial title 0.9, over Charlie's Angels (2000, film)");
   });
 
   it('exits 1 with one line naming the file when the dates are ambiguous, and 0 with --date-order', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/shared/catalog';
-import { startCli } from '../aggregator/fixtures';
-import { createFixture, GLOBAL_VERSION, participantEnv, WATCHED, type Fixture } from '../participant/server-fixture';
+import { startCli } from '../helpers/process';
+import { createFixture, GLOBAL_VERSION, participantEnv, WATCHED, type Fixture } from '../helpers/server';
 
 const runCli = (args: string[], f: Fixture) => startCli(args, participantEnv(f)).done;
 

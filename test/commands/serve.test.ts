@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/shared/catalog';
-import { startCli, waitFor, type CliRun } from '../aggregator/fixtures';
-import { createFixture, participantEnv, type Fixture } from '../participant/server-fixture';
+import { startCli, waitFor, type CliRun } from '../helpers/process';
+import { createFixture, participantEnv, type Fixture } from '../helpers/server';
 
 let fixture: Fixture | null = null;
 let run: CliRun | null = null;
@@ -24,7 +24,7 @@ describe('serve command', () => {
     run = cli;
     let stdout = '';
     cli.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    const url = await waitFor(async () => /^(http:\/\/127\.0\.0\.1:\d+)\n/m.exec(stdout)?.[1], 30_000, 'the URL on stdout');
+    const url = await waitFor(async () => /^(http:\/\/127\.0\.0\.1:\d+)\n/m.exec(stdout)?.[1], 'the URL on stdout');
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('What would you watch next?');

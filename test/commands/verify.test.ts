@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runRound } from '../../src/aggregator/round';
 import { createRandom } from '../../src/shared/random';
-import { AGGREGATOR, addParticipant, cliEnv, createRoot, publish, randomDelta, roundContext, startCli, type TestRoot } from '../aggregator/fixtures';
+import { startCli } from '../helpers/process';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, roundContext, type TestRoot } from '../helpers/root';
 
 /** `verify` run by a participant, as a real CLI process against a root where rounds ran in-process. */
 let root: TestRoot;

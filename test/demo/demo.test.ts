@@ -26,12 +26,17 @@ describe('npm run demo', () => {
     const first = demo(root, ['--no-serve']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/5 participants/);
-    expect(first.stdout).toMatch(/round 2: 5 deltas published, 5\/5 participants trained from Global_V; aggregator merged -> Global_V v2/);
+    expect(first.stdout).toMatch(/round 2: 5 profiles trained, 5\/5 participants trained from Global_V; secure round r000002 merged the masked sum of 5\/5 participants -> Global_V v2/);
     expect(first.stdout).toMatch(/done: Global_V v2, 5 contributors/);
     const datasites = readdirSync(path.join(root, 'datasites')).sort();
-    expect(datasites).toEqual([AGG, 'docs-and-comedy@demo.local', 'family-and-anime@demo.local', 'me@local.syftbox', 'nsteenholdt-cc0@demo.local', 'romance-and-drama@demo.local']);
+    expect(datasites).toEqual([AGG, 'crime-and-thrillers@demo.local', 'docs-and-comedy@demo.local', 'family-and-anime@demo.local', 'me@local.syftbox', 'nsteenholdt-cc0@demo.local']);
     expect(existsSync(path.join(root, 'config.json'))).toBe(true);
 
+    // the demo runs the participant's one cycle: community reports go out, plain deltas never do (secure aggregation)
+    for (const site of datasites.filter((d) => d !== AGG)) {
+      expect(existsSync(path.join(root, 'datasites', site, 'app_data', APP, 'profile_0', 'community.json')), site).toBe(true);
+      expect(existsSync(path.join(root, 'datasites', site, 'app_data', APP, 'profile_0', 'delta.json')), site).toBe(false);
+    }
     const audit = await auditRoot({ dataDir: root, appName: APP, aggregator: AGG });
     expect(audit.violations).toEqual([]);
     const ledger = await readLedger(path.join(root, 'datasites', AGG, 'app_data', APP, 'aggregator', 'ledger.jsonl'));

@@ -1,31 +1,17 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticMovieLens } from '../../src/eval/synthetic';
+import { runCli } from '../helpers/process';
 
-const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USERS = 30;
 const ITEMS = 400;
 
 let dir: string;
 let data: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile('npx', ['tsx', 'src/cli.ts', 'eval', ...args], { cwd: PROJECT, env: { ...process.env, LOG_LEVEL: 'silent' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(['eval', ...args], { ...process.env, LOG_LEVEL: 'silent' });
 
 /** movieIds each user rated, from the generated ratings.csv. */
 function ratedByUser(): Map<string, Set<string>> {

@@ -76,12 +76,12 @@ describe('Netflix-style export', () => {
     const titles = await exportTitles(catalog, movies, 'catalog');
     expect(titles[1]).toBe('The American President');
     const file = path.join(dir, 'NetflixViewingHistory.csv');
-    // one row per movie, on distinct days from 1996 on (years before 2000 must survive the date format)
-    writeFileSync(file, netflixExportText(catalog.items.map((item) => ({ title: titles[item.id], timestamp: 820454400 + item.id * 86400 * 40 }))));
+    // one row per movie, on distinct days from 1999 on (years before 2000 must survive the date format; no film before its year)
+    writeFileSync(file, netflixExportText(catalog.items.map((item) => ({ title: titles[item.id], timestamp: 915148800 + item.id * 86400 * 40 }))));
     const now = new Date(Date.UTC(2000, 0, 1));
     const parsed = await readHistory(file, { dateOrder: 'ymd', now });
     expect(parsed.events).toHaveLength(catalog.items.length);
-    expect(parsed.events.at(-1)!.date).toBe('1996-01-01');
+    expect(parsed.events.at(-1)!.date).toBe('1999-01-01');
     const matched = matchHistory(parsed.events, matcher, { now, halfLifeDays: 1e5, mode: 'implicit' });
     expect(matched.unmatchedShows).toBe(0);
     expect(matched.watched).toEqual(catalog.items.map((i) => i.id));
@@ -92,10 +92,22 @@ describe('ingestParticipants', () => {
   it('turns each user into pipeline interactions and reports titles that do not map back', async () => {
     const dir = tempDir();
     const movies = path.join(dir, 'movies.csv');
-    // 11, 12: the same title, two films (the export has no year); 13: parts in parentheses taken for a series
+    // 11, 12: the same title, two films (the export has no year); 13: colons and parentheses, kept whole as a catalogue film
     writeFileSync(movies, [MOVIES, '11,Hamlet (1948),Drama', '12,Hamlet (1996),Drama', '13,Three Colors: Red (Trois couleurs: Rouge) (1994),Drama'].join(CRLF));
     const ratings = path.join(dir, 'ratings.csv');
-    writeFileSync(ratings, ['userId,movieId,rating,timestamp', '1,1,4,900000000', '1,12,5,900100000', '1,13,3,900200000', '1,4,2,900300000', '2,11,4,900000000', '2,2,3,900000001'].join(CRLF));
+    writeFileSync(
+      ratings,
+      [
+        'userId,movieId,rating,timestamp',
+        // 1998: either Hamlet could be meant, so neither is guessed
+        '1,1,4,900000000', '1,12,5,900100000', '1,13,3,900200000', '1,4,2,900300000',
+        '2,11,4,900000000', '2,2,3,900000001',
+        // 1994: only the 1948 Hamlet existed
+        '3,11,5,780000000',
+        // a rating dated before its film's year (MovieLens has a few): the date points to the other Hamlet
+        '4,12,2,790000000',
+      ].join(CRLF),
+    );
     const catalog = await loadCatalog(movies);
     const table = await readRatings(ratings);
     const isTrain = new Uint8Array(table.rows).fill(1);
@@ -108,18 +120,19 @@ describe('ingestParticipants', () => {
       },
       (p) => participants.push(p),
     );
-    expect(report).toMatchObject({ ratings: 5, exact: 3, wrong: 1, unmatched: 1, titles: 5, exactTitles: 3, droppedWithoutRating: 1 });
-    expect(report.rate).toBeCloseTo(3 / 5, 12);
-    expect(report.failures.map((f) => [f.movieId, f.matched?.movieId ?? null])).toEqual([
-      [12, 11],
-      [13, null],
+    expect(report).toMatchObject({ ratings: 7, exact: 4, wrong: 1, unmatched: 2, titles: 5, exactTitles: 3, droppedWithoutRating: 1, failureCount: 2 });
+    expect(report.rate).toBeCloseTo(4 / 7, 12);
+    expect(report.failures.map((f) => [f.movieId, f.ratings, f.matched?.movieId ?? null])).toEqual([
+      [12, 2, null],
+      [11, 1, null],
     ]);
     const idOf = movieIndex(catalog);
-    // user 1: Toy Story rated 4; Hamlet (1996) matched Hamlet (1948), which user 1 did not rate: dropped
-    expect(participants[0]).toEqual({ userId: 1, train: [{ item: idOf.get(1), preference: 4, confidence: 1 }] });
-    expect(participants[1].train.map((i) => [i.item, i.preference])).toEqual([
-      [idOf.get(2), 3],
-      [idOf.get(11), 4],
-    ]);
+    const trained = (p: Participant) => p.train.map((i) => [i.item, i.preference]).sort((a, b) => a[0]! - b[0]!);
+    expect(participants.map((p) => p.userId)).toEqual([1, 2, 3, 4]);
+    expect(trained(participants[0])).toEqual([[idOf.get(1), 4], [idOf.get(13), 3]]);
+    expect(trained(participants[1])).toEqual([[idOf.get(2), 3]]);
+    expect(trained(participants[2])).toEqual([[idOf.get(11), 5]]);
+    // user 4's Hamlet matched the 1948 film, which user 4 did not rate: dropped
+    expect(participants[3].train).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AGGREGATOR, cliEnv, createRoot, startCli, waitFor, writeCatalog, type TestRoot } from '../aggregator/fixtures';
-import { logLines } from './harness';
+import { logLines, startCli, waitFor } from '../helpers/process';
+import { AGGREGATOR, cliEnv, createRoot, writeCatalog, type TestRoot } from '../helpers/root';
 
 /**
  * Configuration through the real CLI: a missing .env is fine, variables in .env
@@ -36,7 +36,7 @@ describe('configuration through the CLI', () => {
     let stdout = '';
     run.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     try {
-      await waitFor(async () => logLines(stdout).some((l) => l.msg === 'aggregator started'), 20_000, 'the aggregator loop to start');
+      await waitFor(async () => logLines(stdout).some((l) => l.msg === 'aggregator started'), 'the aggregator loop to start');
     } finally {
       run.child.kill('SIGTERM');
     }

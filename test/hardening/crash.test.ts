@@ -11,8 +11,9 @@ import { decodeNpy } from '../../src/shared/npy';
 import { canRead } from '../../src/shared/permissions';
 import { createRandom, type Random } from '../../src/shared/random';
 import { Workspace } from '../../src/shared/workspace';
-import { AGGREGATOR, APP, cliEnv, createRoot, startCli, type TestRoot } from '../aggregator/fixtures';
-import { historyFor, put, viewingHistory, writeSmallCatalog } from './harness';
+import { hasNumpy, historyFor, put, viewingHistory, writeSmallCatalog } from '../helpers/data';
+import { startCli } from '../helpers/process';
+import { AGGREGATOR, APP, cliEnv, createRoot, type TestRoot } from '../helpers/root';
 
 /**
  * Crash safety of the whole system: three participant processes and one
@@ -27,10 +28,14 @@ import { historyFor, put, viewingHistory, writeSmallCatalog } from './harness';
  * participant's latest delta is applied. (test/aggregator/crash.test.ts kills
  * only the aggregator, with deltas written by the test.)
  */
-const ROUNDS = 30;
+// About 26 participant and 9 aggregator kills; every process start costs ~1 s
+// of CPU (tsx), so more rounds cost more than they find.
+const ROUNDS = 20;
 const PARTICIPANTS = 3;
 const RANK = 4;
 const KILL_PROBABILITY = 0.45;
+/** ~100 s of CPU (80 process starts): twice the suite's limit, so it holds on a machine 10x slower than an idle 2-core one. */
+const SOAK_TIMEOUT_MS = 600_000; // 10 min
 const GROW_PROBABILITY = 0.3;
 
 interface Node {
@@ -84,21 +89,13 @@ async function publishedManifest(ws: Workspace): Promise<DeltaManifest | null> {
 }
 
 /** True when python3 with numpy is installed (then Global_V is also loaded by numpy itself). */
-function hasNumpy(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('participants and aggregator under kill -9', () => {
   it(`${ROUNDS} rounds with random kills leave Global_V, the ledger and the applied deltas consistent`, async () => {
-    const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'netflix_titles.csv'), 300);
+    const catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 300);
     const catalog: Catalog = await loadCatalog(catalogFile);
     const model: GlobalExpect = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
-    const shared = { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK) };
+    // the community report (the participant's cycle publishes it) is not what this test is about: skip its work
+    const shared = { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), INSIGHTS_EPSILON: '0' };
     const participants: Participant[] = [];
     const nodes: Node[] = [];
     for (let i = 0; i < PARTICIPANTS; i++) {
@@ -169,5 +166,5 @@ describe('participants and aggregator under kill -9', () => {
       expect(audit.problems, p.ws.email).toEqual([]);
       expect(await canRead(root.ws.datasitesDir, p.ws.email, payload), p.ws.email).toBe(true);
     }
-  }, 240_000);
+  }, SOAK_TIMEOUT_MS);
 });

@@ -12,24 +12,9 @@ import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import { encodeNpy } from '../../src/shared/npy';
 import { writePermissions } from '../../src/shared/permissions';
 import { createRandom, type Random } from '../../src/shared/random';
-import {
-  AGGREGATOR,
-  APP,
-  MODEL,
-  addParticipant,
-  cliEnv,
-  deltaFields,
-  createRoot,
-  publish,
-  publishRaw,
-  randomDelta,
-  roundContext,
-  startCli,
-  waitFor,
-  writeCatalog,
-  type TestRoot,
-} from '../aggregator/fixtures';
-import { isAlive, put } from './harness';
+import { put } from '../helpers/data';
+import { isAlive, startCli, waitFor } from '../helpers/process';
+import { addParticipant, AGGREGATOR, APP, cliEnv, createRoot, deltaFields, MODEL, publish, publishRaw, randomDelta, roundContext, writeCatalog, type TestRoot } from '../helpers/root';
 
 /**
  * Hostile deltas and manifests. `test/aggregator/round.test.ts` covers NaN and
@@ -260,17 +245,17 @@ describe('a running aggregator daemon under hostile deltas', () => {
       // the corpus arrives while the daemon runs: its rounds refuse it all
       await writeCases(cases, model, random);
       const misplaced = await writeMisplaced(model, random);
-      await waitFor(async () => (await status())?.outcome === 'none-accepted', 20_000, 'a round that refuses the corpus');
+      await waitFor(async () => (await status())?.outcome === 'none-accepted', 'a round that refuses the corpus');
       expect(await version()).toBe(0);
       expect(isAlive(run.child.pid)).toBe(true);
 
       const alice = await addParticipant(root, 'alice@example.org');
       const first = await publish(alice, 'profile_0', randomDelta(random, 0.5, model.items * model.rank), fields(model));
-      await waitFor(async () => (await version()) === 1, 20_000, 'the good delta to merge');
+      await waitFor(async () => (await version()) === 1, 'the good delta to merge');
       const merged = await waitFor(async () => {
         const s = await status();
         return s?.version === 1 && s.outcome === 'merged' ? s : null;
-      }, 20_000, 'the status of the merge');
+      }, 'the status of the merge');
       expect(merged.accepted.map((a) => [a.email, a.deltaSha256])).toEqual([['alice@example.org', first.sha256]]);
       expect(Object.fromEntries(merged.rejected.map((r) => [r.email.split('@')[0], r.code]))).toEqual(Object.fromEntries(cases.map((c) => [c.name, c.code])));
       expect(merged.rejected.every((r) => r.message.includes(r.email))).toBe(true);
@@ -286,7 +271,7 @@ describe('a running aggregator daemon under hostile deltas', () => {
       const next = await waitFor(async () => {
         const s = await status();
         return s?.version === 2 && s.rejected.some((r) => r.email === 'late@example.org') ? s : null;
-      }, 20_000, 'version 2 with the stale delta refused');
+      }, 'version 2 with the stale delta refused');
       expect(next.accepted.map((a) => a.deltaSha256)).toEqual([second.sha256]);
       expect(next.replayed.map((r) => [r.email, r.reason.split(':')[0]])).toEqual([['copycat@example.org', 'ERR_DELTA_REPLAY']]);
       expect(next.rejected.find((r) => r.email === 'late@example.org')).toMatchObject({ code: 'ERR_DELTA_STALE', deltaSha256: late.sha256 });

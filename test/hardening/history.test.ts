@@ -11,8 +11,9 @@ import type { ErrorCode } from '../../src/shared/errors';
 import { MAX_HISTORY_BYTES, MAX_HISTORY_ROWS } from '../../src/shared/history';
 import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
-import { AGGREGATOR, APP, cliEnv, createRoot, startCli, waitFor, type TestRoot } from '../aggregator/fixtures';
-import { historyFor, isAlive, logLines, put, writeRepeated, writeSmallCatalog } from './harness';
+import { historyFor, put, writeRepeated, writeSmallCatalog } from '../helpers/data';
+import { isAlive, logLines, startCli, waitFor } from '../helpers/process';
+import { AGGREGATOR, APP, cliEnv, createRoot, type TestRoot } from '../helpers/root';
 
 /**
  * Hostile viewing histories go through the participant (not only the parser):
@@ -33,7 +34,7 @@ let outputDir: string;
 let ws: Workspace;
 beforeEach(async () => {
   root = await createRoot();
-  catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'netflix_titles.csv'), 200);
+  catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 200);
   catalog = await loadCatalog(catalogFile);
   outputDir = path.join(root.dataDir, 'exports');
   createEmbeddedDatasite(root.dataDir, ME);
@@ -51,7 +52,8 @@ function participant(profileNames: string[], logs: Record<string, unknown>[] = [
   const config = loadConfig({
     appDir: root.dataDir,
     dotenv: false,
-    env: { APP_NAME: APP, AGGREGATOR_DATASITE: AGGREGATOR, OUTPUT_DIR: outputDir, NETFLIX_PROFILES: profileNames.join(','), CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), LOCAL_EPOCHS: '2' },
+    // hostile exports against the plain path, where each good profile publishes a delta
+    env: { APP_NAME: APP, AGGREGATOR_DATASITE: AGGREGATOR, OUTPUT_DIR: outputDir, NETFLIX_PROFILES: profileNames.join(','), CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), LOCAL_EPOCHS: '2', SECURE_AGGREGATION: 'off' },
   });
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   return { config, ws, catalog, matcher: createMatcher(catalog), logger, now: () => NOW, noiseRandom: () => createRandom(3) };
@@ -229,16 +231,16 @@ describe('hostile exports and the participant process', () => {
     run.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const errorFor = (code: ErrorCode) => logLines(stdout).find((l) => l.level === 50 && l.file === exportOf('profile_1') && l.code === code);
     try {
-      await waitFor(async () => errorFor('ERR_HISTORY_BINARY') && existsSync(ws.deltaManifest('profile_0')), 20_000, 'the first pass');
+      await waitFor(async () => errorFor('ERR_HISTORY_BINARY') && existsSync(ws.deltaManifest('profile_0')), 'the first pass');
       expect(isAlive(run.child.pid)).toBe(true);
 
       await put(exportOf('profile_1'), 'Title,Date\n');
-      await waitFor(async () => errorFor('ERR_HISTORY_EMPTY'), 20_000, 'the header-only export to be reported');
+      await waitFor(async () => errorFor('ERR_HISTORY_EMPTY'), 'the header-only export to be reported');
       expect(isAlive(run.child.pid)).toBe(true);
       expectNothingWritten('profile_1');
 
       await put(exportOf('profile_1'), historyFor(catalog, 1));
-      await waitFor(async () => existsSync(ws.deltaManifest('profile_1')), 20_000, 'profile_1 to publish');
+      await waitFor(async () => existsSync(ws.deltaManifest('profile_1')), 'profile_1 to publish');
       expect(await publishedDelta('profile_1')).not.toBeNull();
     } finally {
       run.child.kill('SIGTERM');

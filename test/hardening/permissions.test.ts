@@ -6,8 +6,8 @@ import type { RoundResult } from '../../src/aggregator/round';
 import { loadCatalog } from '../../src/shared/catalog';
 import { createRandom } from '../../src/shared/random';
 import type { Workspace } from '../../src/shared/workspace';
-import { AGGREGATOR, addParticipant, cliEnv, createRoot, publish, randomDelta, startCli, writeCatalog, type TestRoot } from '../aggregator/fixtures';
-import { logLines } from './harness';
+import { logLines, startCli } from '../helpers/process';
+import { addParticipant, AGGREGATOR, cliEnv, createRoot, publish, randomDelta, writeCatalog, type TestRoot } from '../helpers/root';
 
 /**
  * Hostile permission files in participants' app folders, seen by a real
@@ -60,6 +60,12 @@ describe('hostile permission files', () => {
     const nested = await participant('nested@example.org');
     await fs.writeFile(permissionFile(nested.ws, 'profile_0'), `rules:\n  - pattern: 'delta.json'\n    access:\n      read: ['${AGGREGATOR}']\n      admin: ['*']\n  - pattern: '**'\n    access:\n      read: ['${AGGREGATOR}']\n`);
 
+    // issue 20: an email glob that matches everyone, and one other named writer, are "someone else" too
+    const globWrite = await participant('globwrite@example.org');
+    await fs.writeFile(permissionFile(globWrite.ws), `rules:\n  - pattern: '**'\n    access:\n      read: ['${AGGREGATOR}']\n      write: ['*@*']\n`);
+    const coWriter = await participant('cowriter@example.org');
+    await fs.writeFile(permissionFile(coWriter.ws), `rules:\n  - pattern: '**'\n    access:\n      read: ['${AGGREGATOR}']\n      write: ['mallory@example.org']\n`);
+
     const env = cliEnv(root, AGGREGATOR, { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), LOG_LEVEL: 'debug' });
     const aggregator = await startCli(['aggregator', '--once', '--json'], env).done;
     expect(aggregator.code, aggregator.stderr).toBe(0);
@@ -79,14 +85,17 @@ describe('hostile permission files', () => {
     expect(logs).toContainEqual(
       expect.objectContaining({ level: 40, file: permissionFile(unknown.ws), keys: ['comment', 'rules[0].note', 'rules[0].access.execute'], msg: 'unknown keys in permission file ignored' }),
     );
-    // malformed files: the profile is skipped, and the debug log names the file and the problem
-    const unreadable = (file: string) => logs.find((l) => l.msg === 'skipped: permission file unreadable' && (l.err as { message?: string })?.message?.startsWith(`${file}: `));
-    expect((unreadable(permissionFile(badYaml.ws))?.err as { message: string }).message).toMatch(/is not valid YAML/);
-    expect((unreadable(permissionFile(badShape.ws))?.err as { message: string }).message).toMatch(/"rules" must be a list/);
+    // malformed files: skipped like the server skips them (the owner-only datasite file above governs, so the
+    // profile is not shared), with one warning naming the file and the problem
+    const unreadable = (file: string) => logs.find((l) => l.msg === 'permission file does not parse; like the server, the folder above governs' && l.file === file);
+    expect(unreadable(permissionFile(badYaml.ws))).toMatchObject({ level: 40, err: expect.stringMatching(/is not valid YAML/) });
+    expect(unreadable(permissionFile(badShape.ws))).toMatchObject({ level: 40, err: expect.stringMatching(/"rules" must be a list/) });
     // everyone may write: skipped with a warning naming the manifest
-    for (const p of [openWrite, userWrite, nested]) {
+    for (const p of [openWrite, userWrite, nested, globWrite, coWriter]) {
       expect(logs, p.ws.email).toContainEqual(expect.objectContaining({ level: 40, email: p.ws.email, profile: 'profile_0', file: p.ws.deltaManifest('profile_0') }));
     }
+    expect(logs.find((l) => l.email === globWrite.ws.email && l.level === 40)?.writers).toEqual(['*@*', AGGREGATOR]);
+    expect(logs.find((l) => l.email === coWriter.ws.email && l.level === 40)?.writers).toEqual(['mallory@example.org']);
 
     // the audit reports the same files
     const auditRun = await startCli(['audit', '--root', root.dataDir, '--aggregator', AGGREGATOR, '--json'], env).done;
@@ -106,6 +115,10 @@ describe('hostile permission files', () => {
     }
     expect(problems(nested.ws.deltaManifest('profile_0'))).toEqual(open);
     expect(problems(path.join(nested.ws.profileDir('profile_0'), nested.manifest.payload))).toEqual([]);
+    expect(problems(globWrite.ws.deltaManifest('profile_0'))).toEqual([
+      expect.stringMatching(/^participant file readable by \*@\*, .*: only its owner and the aggregator may read it$/),
+      expect.stringMatching(/^writable by \*@\*, .*: write implies read, so co-writers receive each other's data$/),
+    ]);
     expect(report.warnings).toEqual([`${rel(permissionFile(unknown.ws))}: unknown keys ignored: comment, rules[0].note, rules[0].access.execute`]);
     for (const p of [good, unknown]) expect(problems(p.ws.deltaManifest('profile_0')), p.ws.email).toEqual([]);
   });

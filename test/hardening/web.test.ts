@@ -2,13 +2,14 @@ import http from 'node:http';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClickLog } from '../../src/participant/clicks';
+import { readClickLog } from '../../src/shared/clicks';
 import { buildApp, MAX_BODY_BYTES, startServer } from '../../src/participant/server/app';
 import { BLEND_BODY_BYTES } from '../../src/participant/server/insights-routes';
 import type { PageData } from '../../src/participant/server/routes';
 import { SECURITY_HEADERS } from '../../src/participant/server/security';
-import { PROJECT_ROOT } from '../aggregator/fixtures';
-import { createFixture, PROFILE, type Fixture } from '../participant/server-fixture';
+import { PROJECT_ROOT } from '../../src/shared/config';
+import { WAIT_MS } from '../helpers/process';
+import { createFixture, PROFILE, type Fixture } from '../helpers/server';
 
 /**
  * The page's server as a browser or an attacker reaches it: a real listening
@@ -146,8 +147,9 @@ describe('paths', () => {
 });
 
 describe('the insights and blend pages', () => {
-  it('serve their pages, scripts, Chart.js and JSON with the security headers', async () => {
+  it('serve their pages, scripts, Chart.js, the icon and JSON with the security headers', async () => {
     for (const [path, type] of [
+      ['/favicon.svg', /^image\/svg\+xml/],
       ['/insights', /^text\/html/],
       ['/blend', /^text\/html/],
       ['/insights.js', /javascript/],
@@ -170,6 +172,8 @@ describe('the insights and blend pages', () => {
     const evil = [
       { ...json, origin: 'https://attacker.example' },
       { ...json, origin: `http://127.0.0.1:${port + 1}` },
+      // same host and port, other scheme (issue 20: this was accepted)
+      { ...json, origin: `https://127.0.0.1:${port}` },
       { ...json, origin: 'null' },
       { ...json, 'sec-fetch-site': 'cross-site' },
       { ...json, 'sec-fetch-site': 'same-site', origin: `http://127.0.0.1:${port}` },
@@ -245,6 +249,6 @@ function rawExchange(text: string): Promise<string> {
     });
     socket.on('end', done);
     socket.on('error', (err) => (answer ? done() : reject(err)));
-    socket.setTimeout(2000, done);
+    socket.setTimeout(WAIT_MS, done);
   });
 }

@@ -23,21 +23,15 @@ import { silentLogger } from '../../src/shared/log';
 import { canRead, PERMISSION_FILE, writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
+import { catalogOf } from '../helpers/data';
 
 const GENRES = ['Dramas', 'Comedies', 'Thrillers', 'Documentaries'];
-function catalogOf(items: number): Catalog {
-  return {
-    items: Array.from({ length: items }, (_, id) => ({
-      id, showId: `s${id + 1}`, title: `Show ${id}`, kind: 'series' as const, year: 2020, genres: [GENRES[id % 4], GENRES[(id + 1) % 4]],
-      countries: [], description: '', rating: null, duration: null, image: null,
-    })),
-    hash: 'b'.repeat(64),
-    source: 'test',
-  };
-}
+/** `items` series with two of GENRES each. */
+const seriesCatalog = (items: number): Catalog =>
+  catalogOf(Array.from({ length: items }, (_, id) => ({ year: 2020, genres: [GENRES[id % 4], GENRES[(id + 1) % 4]] })), 'b'.repeat(64));
 
 describe('watchTogether', () => {
-  const catalog = catalogOf(10);
+  const catalog = seriesCatalog(10);
   const X = EXCLUDED;
   //                 0    1    2    3    4    5    6    7    8    9
   const mine = Uint8Array.from([250, 240, 200, 100, 254, 180, 10, 230, X, 120]);
@@ -96,7 +90,7 @@ describe('consent and publishing', () => {
   const CAROL = 'carol@example.org';
   const ITEMS = 60;
   const RANK = 4;
-  const catalog = catalogOf(ITEMS);
+  const catalog = seriesCatalog(ITEMS);
   let dataDir: string;
 
   async function participant(email: string, seed: number, watched: number[]): Promise<BlendContext & { ws: Workspace }> {

@@ -1,28 +1,18 @@
-import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readClickLog, type ClickRow } from '../../src/participant/clicks';
+import { readClickLog, type ClickRow } from '../../src/shared/clicks';
 import { buildApp, startServer } from '../../src/participant/server/app';
-import { createFixture, PROFILE, type Fixture, type FixtureOptions } from './server-fixture';
+import { launchBrowser, noChromium, watchPage } from '../helpers/browser';
+import { WAIT_MS } from '../helpers/process';
+import { createFixture, PROFILE, type Fixture, type FixtureOptions } from '../helpers/server';
 
-const CHROMIUM = '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-const WAIT_MS = 15_000;
+/** Posters of the test catalogue point here on purpose: they fail to load, and the page shows a fallback. */
+const OFFLINE_POSTERS = /^https:\/\/posters\.invalid\//;
 
 let browser: Browser;
 let fixture: Fixture | null = null;
 let app: FastifyInstance | null = null;
-
-/** Console errors other than the expected failed poster downloads. */
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) errors.push(msg.text());
-  });
-  return errors;
-}
 
 async function serve(options: FixtureOptions = {}, transform?: (f: Fixture) => void): Promise<string> {
   fixture = await createFixture(options);
@@ -31,9 +21,9 @@ async function serve(options: FixtureOptions = {}, transform?: (f: Fixture) => v
   return startServer(app, { host: '127.0.0.1', port: 0 });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('the experiment page in Chromium', () => {
+describe.skipIf(noChromium())('the experiment page in Chromium', () => {
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+    browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
@@ -48,7 +38,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the experiment page in Chromium', () => 
   it('records one click in each column, confirms both, and logs exactly two click rows', async () => {
     const url = await serve();
     const page = await browser.newPage();
-    const errors = collectConsoleErrors(page);
+    const watched = watchPage(page, OFFLINE_POSTERS);
     await page.goto(url);
     const left = page.locator('[data-column="left"]');
     const right = page.locator('[data-column="right"]');
@@ -70,11 +60,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the experiment page in Chromium', () => 
 
     const clicks = (await readClickLog(fixture!.ws.clickLog(PROFILE)))!.rows.filter((r): r is ClickRow => r.type === 'click');
     expect(clicks).toHaveLength(before + 2);
-    expect(clicks.map((c) => [c.side, c.rank, c.item])).toEqual([
-      ['left', 2, Number(await leftItem.getAttribute('data-item-id'))],
-      ['right', 4, Number(await rightItem.getAttribute('data-item-id'))],
+    expect(clicks.slice(before).map((c) => [c.side, c.rank])).toEqual([
+      ['left', 2],
+      ['right', 4],
     ]);
-    expect(errors).toEqual([]);
+    expect(await watched.problems()).toEqual([]);
     await page.close();
   });
 
@@ -83,7 +73,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the experiment page in Chromium', () => 
       for (const item of f.catalog.items) item.image = `https://posters.invalid/${item.showId}.jpg`;
     });
     const page = await browser.newPage();
-    const errors = collectConsoleErrors(page);
+    const watched = watchPage(page, OFFLINE_POSTERS);
     await page.goto(url);
     await page.locator('[data-item-id]').first().waitFor({ timeout: WAIT_MS });
     await page.waitForFunction(() => document.querySelectorAll('img.poster').length === 0, undefined, { timeout: WAIT_MS });
@@ -91,19 +81,21 @@ describe.skipIf(!existsSync(CHROMIUM))('the experiment page in Chromium', () => 
     const firstArt = page.locator('[data-item-id] .art').first();
     expect(await firstArt.locator('.art-title').textContent()).toBeTruthy();
     expect(await firstArt.evaluate((el) => getComputedStyle(el).backgroundImage)).toMatch(/gradient/);
-    expect(errors).toEqual([]);
+    expect(await watched.problems()).toEqual([]);
     await page.close();
   });
 
   it('shows the waiting state with the local list before access is granted', async () => {
     const url = await serve({ granted: false });
     const page = await browser.newPage();
+    const watched = watchPage(page, OFFLINE_POSTERS);
     await page.goto(url);
     await page.locator('[data-column="left"][data-arm="local"] [data-item-id]').first().waitFor({ timeout: WAIT_MS });
     expect(await page.locator('#notice').textContent()).toMatch(/Waiting for the aggregator to share the global model/);
     expect(await page.locator('[data-column]').count()).toBe(1);
     expect(await page.locator('[data-item-id]').count()).toBe(5);
     expect(await page.content()).not.toMatch(/Internal server error/i);
+    expect(await watched.problems()).toEqual([]);
     await page.close();
   });
 });

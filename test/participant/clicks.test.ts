@@ -3,17 +3,16 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ClickLog, parseClickLog, readClickLog, type ClickLogRow, type ClickRow, type PageViewRow } from '../../src/participant/clicks';
+import { ClickLog } from '../../src/participant/clicks';
+import { parseClickLog, readClickLog, type ClickLogRow, type ClickRow, type PageViewRow } from '../../src/shared/clicks';
 import { silentLogger } from '../../src/shared/log';
 
-const AT = '2026-11-21T16:00:00.000Z';
-
 function viewRow(pageView: string, overrides: Partial<PageViewRow> = {}): PageViewRow {
-  return { v: 1, type: 'view', at: AT, pageView, left: 'local', local: [1, 2, 3], global: [3, 4, 5], versions: { global: 2, localBase: 2 }, ...overrides };
+  return { v: 2, type: 'view', pageView, left: 'local', shown: { local: 3, global: 3 }, versions: { global: 2, localBase: 2 }, ...overrides };
 }
 
-function clickRow(pageView: string, item: number, overrides: Partial<ClickRow> = {}): ClickRow {
-  return { v: 1, type: 'click', at: AT, pageView, side: 'left', arm: 'local', item, rank: 1, ...overrides };
+function clickRow(pageView: string, rank: number, overrides: Partial<ClickRow> = {}): ClickRow {
+  return { v: 2, type: 'click', pageView, side: 'left', arm: 'local', rank, ...overrides };
 }
 
 let dir: string;
@@ -26,20 +25,21 @@ afterEach(async () => {
 
 describe('parseClickLog', () => {
   it('keeps complete valid lines, counts junk and ignores a torn last line', () => {
-    const text = [JSON.stringify(viewRow('pageview-1')), 'not json', JSON.stringify({ v: 1, type: 'click' }), JSON.stringify(clickRow('pageview-1', 2)), '{"v":1,"type":"cl'].join('\n');
+    const text = [JSON.stringify(viewRow('pageview-1')), 'not json', JSON.stringify({ v: 2, type: 'click' }), JSON.stringify(clickRow('pageview-1', 2)), '{"v":2,"type":"cl'].join('\n');
     const parsed = parseClickLog(text);
     expect(parsed.rows.map((r) => r.type)).toEqual(['view', 'click']);
     expect(parsed.rejected).toBe(2);
     expect(parsed.torn).toBe(true);
   });
 
-  it('rejects rows with titles instead of ids, bad sides, other versions and hostile page-view ids', () => {
+  it('rejects rows with titles instead of counts, bad sides and ranks, other versions and hostile page-view ids', () => {
     const bad = [
-      { ...viewRow('pageview-1'), local: ['Stranger Things'] },
+      { ...viewRow('pageview-1'), shown: { local: ['Stranger Things'], global: 3 } },
       { ...clickRow('pageview-1', 1), side: 'middle' },
-      { ...clickRow('pageview-1', 1), v: 2 },
+      { ...clickRow('pageview-1', 1), v: 3 },
       { ...clickRow('../../etc', 1) },
-      { ...clickRow('pageview-1', -1) },
+      { ...clickRow('pageview-1', 0) },
+      { ...clickRow('pageview-1', 51) },
     ];
     const parsed = parseClickLog(`${bad.map((r) => JSON.stringify(r)).join('\n')}\n`);
     expect(parsed.rows).toEqual([]);
@@ -48,7 +48,7 @@ describe('parseClickLog', () => {
   });
 
   it('drops unknown keys from valid rows', () => {
-    const parsed = parseClickLog(`${JSON.stringify({ ...clickRow('pageview-1', 1), title: 'secret' })}\n`);
+    const parsed = parseClickLog(`${JSON.stringify({ ...clickRow('pageview-1', 1), title: 'secret', item: 7 })}\n`);
     expect(parsed.rows[0]).toEqual(clickRow('pageview-1', 1));
   });
 });
@@ -70,22 +70,42 @@ describe('ClickLog', () => {
   it('loses and tears no row under 200 concurrent appends', async () => {
     const file = path.join(dir, 'clicks.jsonl');
     const log = new ClickLog(file, { logger: silentLogger });
-    await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(clickRow(`pageview-${String(i).padStart(4, '0')}`, i))));
+    await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(clickRow(`pageview-${String(i).padStart(4, '0')}`, (i % 50) + 1))));
     const parsed = (await readClickLog(file))!;
     expect(parsed.rows).toHaveLength(200);
     expect(parsed.rejected).toBe(0);
-    expect(new Set(parsed.rows.map((r) => (r as ClickRow).item)).size).toBe(200);
+    expect(new Set(parsed.rows.map((r) => r.pageView)).size).toBe(200);
   });
 
   it('terminates a torn line left by a crashed writer so the next row stays intact', async () => {
     const file = path.join(dir, 'clicks.jsonl');
-    await fs.writeFile(file, `${JSON.stringify(viewRow('pageview-1'))}\n{"v":1,"type":"cli`);
+    await fs.writeFile(file, `${JSON.stringify(viewRow('pageview-1'))}\n{"v":2,"type":"cli`);
     const log = new ClickLog(file, { logger: silentLogger });
     await log.append(clickRow('pageview-1', 2));
     const parsed = (await readClickLog(file))!;
     expect(parsed.rows.map((r) => r.type)).toEqual(['view', 'click']);
     expect(parsed.rejected).toBe(1);
     expect(parsed.torn).toBe(false);
+  });
+
+  it('rewrites a version-1 log (show ids, millisecond times) to version 2 before its first append', async () => {
+    const file = path.join(dir, 'clicks.jsonl');
+    const legacy = [
+      { v: 1, type: 'view', at: '2026-11-21T16:00:00.123Z', pageView: 'pageview-1', left: 'global', local: [11, 12, 13], global: [21, 22, 23], versions: { global: 2, localBase: 2 } },
+      { v: 1, type: 'click', at: '2026-11-21T16:00:09.456Z', pageView: 'pageview-1', side: 'right', arm: 'local', item: 12, rank: 2 },
+    ];
+    await fs.writeFile(file, `${legacy.map((r) => JSON.stringify(r)).join('\n')}\nnot json\n`);
+    const log = new ClickLog(file, { logger: silentLogger });
+    await log.append(clickRow('pageview-1', 1, { side: 'right', arm: 'local' }));
+    const text = await fs.readFile(file, 'utf8');
+    expect(text).not.toMatch(/"at"|"item"|"local":\[|2026-|\b1[123]\b|\b2[123]\b/);
+    const parsed = (await readClickLog(file))!;
+    expect(parsed.rows).toEqual([
+      viewRow('pageview-1', { left: 'global' }),
+      clickRow('pageview-1', 2, { side: 'right', arm: 'local' }),
+      clickRow('pageview-1', 1, { side: 'right', arm: 'local' }),
+    ]);
+    expect(parsed.rejected).toBe(1);
   });
 
   it('rejects the batch when the file cannot be written, and recovers afterwards', async () => {
@@ -107,7 +127,7 @@ describe('ClickLog', () => {
       const [file, who, n] = process.argv.slice(-3);
       const log = new ClickLog(file, { logger: silentLogger });
       const rows = [];
-      for (let i = 0; i < Number(n); i++) rows.push(log.append({ v: 1, type: 'click', at: new Date().toISOString(), pageView: who + '-' + String(i).padStart(6, '0'), side: 'left', arm: 'local', item: i, rank: 1 }));
+      for (let i = 0; i < Number(n); i++) rows.push(log.append({ v: 2, type: 'click', pageView: who + '-' + String(i).padStart(6, '0'), side: 'left', arm: 'local', rank: 1 }));
       await Promise.all(rows);
     `;
     const run = (who: string) =>

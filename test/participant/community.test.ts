@@ -2,22 +2,14 @@ import { promises as fs, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  compareWithCommunity,
-  packBits,
-  publishCommunityStats,
-  TREND_WEEKS,
-  unpackBits,
-  WEEKLY_BUCKETS,
-  type CommunityContext,
-  type CommunityReport,
-} from '../../src/participant/community';
+import { compareWithCommunity, publishCommunityStats, type CommunityContext } from '../../src/participant/community';
 import { writeJsonAtomic } from '../../src/shared/atomic';
 import { createMatcher, type Catalog } from '../../src/shared/catalog';
+import { displayedCommunity, packBits, TREND_WEEKS, unpackBits, WEEKLY_BUCKETS, type CommunityReport } from '../../src/shared/community';
 import type { ViewingEvent } from '../../src/shared/history';
 import { silentLogger } from '../../src/shared/log';
 import { canRead, writePermissions } from '../../src/shared/permissions';
-import { parsePrivacyLedger } from '../../src/shared/privacy';
+import { parsePrivacyLedger, privacySpent } from '../../src/shared/privacy';
 import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 
@@ -44,7 +36,7 @@ let clock: Date;
 function context(overrides: Partial<CommunityContext['config']> = {}): CommunityContext {
   let seed = 1;
   return {
-    config: { INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, ...overrides },
+    config: { INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, DP_DELTA: 1e-5, ...overrides },
     ws,
     catalog,
     matcher: createMatcher(catalog),
@@ -100,7 +92,7 @@ describe('publishCommunityStats', () => {
     expect(await canRead(ws.datasitesDir, 'someone@example.org', ws.communityStats(PROFILE))).toBe(false);
 
     const spent = await ledger();
-    expect(spent.entries).toEqual([{ at: clock.toISOString(), kind: 'community', epsilon: 1, delta: 0 }]);
+    expect(spent.entries).toMatchObject([{ at: clock.toISOString(), kind: 'community', mechanism: 'pure-dp', dp: { epsilon: 1, delta: 0 } }]);
   });
 
   it('is idempotent within a week: the same report again, restored if deleted, at no further cost', async () => {
@@ -125,7 +117,7 @@ describe('publishCommunityStats', () => {
     expect(second.weekly.values.at(-1)!.plays).not.toBe(first.weekly.values.at(-1)!.plays);
     const spent = await ledger();
     expect(spent.entries.map((e) => e.kind)).toEqual(['community', 'community']);
-    expect(spent.epsilonSpent).toBe(2);
+    expect(privacySpent(spent, { epsilon: 50, delta: 1e-5, periodDays: 0 }, clock).epsilon).toBeCloseTo(2, 12);
   });
 
   it('stops when the privacy budget is spent, and publishes nothing when disabled or without history', async () => {
@@ -162,19 +154,32 @@ describe('compareWithCommunity', () => {
     { min: 10, max: 20, share: 0.15, se: 0.05, below: 0.8, belowSe: 0.05 },
     { min: 21, max: null, share: 0.05, se: 0.05, below: 0.95, belowSe: 0.2 },
   ];
-  const stats = { week: '2021-W01', distribution: { participants: 300, bands }, trend: [{ week: '2021-W01', participants: 300, mean: 6.5, se: 1.2 }] };
+  const stats = { week: '2021-W01', participants: 300, topShows: [], nothingWatched: { count: 10, se: 3 }, distribution: { participants: 300, bands }, trend: [{ week: '2021-W01', participants: 300, mean: 6.5, se: 1.2 }] };
+  const shown = displayedCommunity(stats);
 
   it('places exact plays in the noised distribution with a 95% interval spanning the band', () => {
-    const c = compareWithCommunity(5, stats);
+    const c = compareWithCommunity(5, shown);
     expect(c.band).toEqual({ min: 4, max: 9 });
-    expect(c.fewer).toEqual({ value: 0.5, se: 0.1 });
+    expect(c.fewer).toEqual({ value: 0.5, low: expect.closeTo(0.5 - 1.96 * 0.1, 3), high: expect.closeTo(0.5 + 1.96 * 0.1, 3), clipped: false });
     expect(c.interval[0]).toBeCloseTo(0.5 - 1.96 * 0.1, 3);
     expect(c.interval[1]).toBeCloseTo(0.8 + 1.96 * 0.05, 3);
-    expect(c.mean).toEqual({ value: 6.5, se: 1.2 });
+    expect(c.mean).toEqual({ value: 6.5, low: expect.closeTo(6.5 - 1.96 * 1.2, 3), high: expect.closeTo(6.5 + 1.96 * 1.2, 3), clipped: false });
   });
 
   it('clamps to [0, 1] at both ends', () => {
-    expect(compareWithCommunity(0, stats).interval).toEqual([0, expect.closeTo(0.2 + 1.96 * 0.05, 3)]);
-    expect(compareWithCommunity(40, stats).interval).toEqual([expect.closeTo(0.95 - 1.96 * 0.2, 3), 1]);
+    expect(compareWithCommunity(0, shown).interval).toEqual([0, expect.closeTo(0.2 + 1.96 * 0.05, 3)]);
+    expect(compareWithCommunity(40, shown).interval).toEqual([expect.closeTo(0.95 - 1.96 * 0.2, 3), 1]);
+  });
+
+  it('never reports an impossible share or mean: noise that pushed them out of range is clipped, and says so', () => {
+    const noisy = displayedCommunity({
+      ...stats,
+      distribution: { participants: 300, bands: bands.map((b, k) => (k === 2 ? { ...b, below: -0.1 } : k === 3 ? { ...b, below: 1.4 } : b)) },
+      trend: [{ week: '2021-W01', participants: 300, mean: -2, se: 1 }],
+    });
+    const c = compareWithCommunity(5, noisy);
+    expect(c.fewer).toEqual({ value: 0, low: 0, high: expect.closeTo(-0.1 + 1.96 * 0.1, 3), clipped: true });
+    expect(c.interval).toEqual([0, 1]);
+    expect(c.mean).toEqual({ value: 0, low: 0, high: 0, clipped: true });
   });
 });

@@ -3,23 +3,28 @@ import os from 'node:os';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateCommunity, communityDir } from '../../src/aggregator/community';
+import { aggregateCommunity } from '../../src/aggregator/community';
 import { setBlendConsent, syncBlend, blendView } from '../../src/participant/blend';
-import { buildCommunityReport, shiftWeekLabel, TREND_WEEKS, type WeeklyValue } from '../../src/participant/community';
+import { buildCommunityReport } from '../../src/participant/community';
 import { insightsRoutes } from '../../src/participant/server/insights-routes';
 import { guardRequest } from '../../src/participant/server/security';
 import { STATE_FORMAT_VERSION, writeProfileModel } from '../../src/participant/state';
 import { writeJsonAtomic } from '../../src/shared/atomic';
 import { createMatcher, type Catalog } from '../../src/shared/catalog';
+import { communityStatsFile, TREND_WEEKS, type CommunityStats, type WeeklyValue } from '../../src/shared/community';
 import { loadConfig, PROJECT_ROOT, withOverrides, type Config } from '../../src/shared/config';
 import { AppError } from '../../src/shared/errors';
 import type { ViewingEvent } from '../../src/shared/history';
 import { silentLogger } from '../../src/shared/log';
 import { writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
+import { shiftWeekLabel } from '../../src/shared/weeks';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
+import { launchBrowser, noChromium, watchPage } from '../helpers/browser';
+import { catalogOf } from '../helpers/data';
+import { WAIT_MS } from '../helpers/process';
 
 /**
  * The insights and blend pages in a real Chromium, served by a minimal Fastify
@@ -28,9 +33,6 @@ import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
  * history, community statistics the aggregator produced from 40 reports, and a
  * friend who blends back.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-const WAIT_MS = 15_000;
 const APP = 'insights-browser';
 const AGG = 'agg@example.org';
 const ME = 'me@example.org';
@@ -41,14 +43,13 @@ const RANK = 4;
 const GENRES = ['Dramas', 'Comedies', 'Thrillers', 'Documentaries', 'Reality TV', 'Anime Series'];
 const NOW = new Date('2026-01-14T12:00:00Z'); // 2026-W03: reports are about 2026-W02
 
-const catalog: Catalog = {
-  items: Array.from({ length: ITEMS }, (_, id) => ({
-    id, showId: `s${id + 1}`, title: id === 5 ? 'Tom & Jerry <Live>' : `Show ${id}`, kind: id % 3 === 0 ? ('film' as const) : ('series' as const), year: 2000 + (id % 20),
-    genres: [GENRES[id % GENRES.length], GENRES[(id + 2) % GENRES.length]], countries: [], description: '', rating: null, duration: null, image: null,
+const catalog = catalogOf(
+  Array.from({ length: ITEMS }, (_, id) => ({
+    title: id === 5 ? 'Tom & Jerry <Live>' : `Show ${id}`, kind: id % 3 === 0 ? ('film' as const) : ('series' as const), year: 2000 + (id % 20),
+    genres: [GENRES[id % GENRES.length], GENRES[(id + 2) % GENRES.length]],
   })),
-  hash: 'd'.repeat(64),
-  source: 'test',
-};
+  'd'.repeat(64),
+);
 
 /** Half a year of viewing: a few series most days, a binge now and then, durations included. */
 function history(): ViewingEvent[] {
@@ -64,6 +65,8 @@ function history(): ViewingEvent[] {
       events.push({ profile: null, title: `${show}: Season 1: Episode ${day}-${e}`, show, kind: 'series', season: 'Season 1', episode: `Episode ${day}-${e}`, date, startTime: `${date}T20:00:00Z`, durationSec: 1200 + random.int(2400) });
     }
   }
+  const film = 'A Film Nobody Catalogued';
+  events.push({ profile: null, title: film, show: film, kind: 'film', season: null, episode: null, date: '2025-08-01', startTime: '2025-08-01T20:00:00Z', durationSec: 5400 });
   return events;
 }
 
@@ -103,7 +106,7 @@ async function communityStats(dataDir: string): Promise<void> {
   expect(result.status).toBe('published');
   // what the aggregator's grant step does for contributors
   await writePermissions(agg.aggregatorDir(AGG), { rules: [{ pattern: 'community/**', access: { read: [ME] } }] });
-  expect(existsSync(path.join(communityDir(agg), 'stats.json'))).toBe(true);
+  expect(existsSync(communityStatsFile(agg))).toBe(true);
 }
 
 const STATUS_OF: Record<string, number> = { ERR_BAD_REQUEST: 400, ERR_CROSS_ORIGIN: 403 };
@@ -121,15 +124,6 @@ async function serve(config: Config, ws: Workspace): Promise<{ app: FastifyInsta
   return { app, url };
 }
 
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`${msg.text()} ${msg.location().url}`);
-  });
-  return errors;
-}
-
 /** Canvas size and how many of its pixels were painted (any non-transparent pixel). */
 async function painted(page: Page, name: string): Promise<{ width: number; height: number; pixels: number }> {
   return page.locator(`canvas[data-chart="${name}"]`).evaluate((canvas: HTMLCanvasElement) => {
@@ -140,7 +134,7 @@ async function painted(page: Page, name: string): Promise<{ width: number; heigh
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium', () => {
+describe.skipIf(noChromium())('the insights and blend pages in Chromium', () => {
   let browser: Browser;
   let dataDir: string;
   let app: FastifyInstance;
@@ -169,7 +163,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     await syncBlend(me);
     await syncBlend(friend);
     ({ app, url } = await serve(config, me.ws));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+    browser = await launchBrowser();
   });
 
   afterAll(async () => {
@@ -180,7 +174,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
 
   it('draws every chart of /insights, with the community comparison, under the page CSP', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-    const errors = collectConsoleErrors(page);
+    const watched = watchPage(page);
     await page.goto(`${url}/insights`);
     await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT_MS });
     for (const name of ['weekly', 'top-shows', 'genres', 'binges', 'community-distribution', 'community-trend']) {
@@ -193,13 +187,52 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     expect(await page.locator('#community-top tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#community-top').textContent()).toContain('Tom & Jerry <Live>');
     expect(await page.locator('#binges li').count()).toBeGreaterThan(0);
-    expect(errors).toEqual([]);
+    await page.locator('#not-in-catalogue-summary').click();
+    expect(await page.locator('#not-in-catalogue li').allTextContents()).toEqual(['A Film Nobody Catalogued · film, 1 play']);
+    expect(await watched.problems()).toEqual([]);
     await page.close();
+  });
+
+  it('shows no impossible share: unbiased estimates outside [0, 100%] are drawn at the nearest end, and the page says so', async () => {
+    const file = communityStatsFile(new Workspace({ email: AGG, dataDir }, APP));
+    const original = await fs.readFile(file, 'utf8');
+    const stats = JSON.parse(original) as CommunityStats;
+    // what 40 reports at a small epsilon give: the issue's −50% and 175%, a negative mean, a count above the participants
+    const shares = [-0.5, 1.75, 0.3, -0.2, -0.35];
+    const noisy: CommunityStats = {
+      ...stats,
+      topShows: [{ ...stats.topShows[0], count: 55, se: 9 }],
+      trend: stats.trend.map((t, i) => (i === stats.trend.length - 1 ? { ...t, mean: -1.2, se: 1.5 } : t)),
+      distribution: { ...stats.distribution, bands: stats.distribution.bands.map((b, k) => ({ ...b, share: shares[k], se: 0.3 })) },
+    };
+    await writeJsonAtomic(file, noisy);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+      const watched = watchPage(page);
+      await page.goto(`${url}/insights`);
+      await page.locator('body[data-ready="true"]').waitFor({ timeout: WAIT_MS });
+      const drawn = await page.locator('canvas[data-chart="community-distribution"]').evaluate((canvas) => {
+        const chart = (window as unknown as { Chart: { getChart(c: unknown): { data: { labels: string[]; datasets: { data: number[] }[] } } } }).Chart.getChart(canvas);
+        return { labels: chart.data.labels, values: chart.data.datasets[0].data };
+      });
+      expect(drawn.values).toEqual([0, 100, 30, 0, 0]);
+      expect(drawn.labels.filter((l) => l.endsWith('*'))).toHaveLength(4);
+      const note = page.locator('#community-clipped');
+      expect(await note.isVisible()).toBe(true);
+      expect(await note.textContent()).toMatch(/\* The privacy noise pushed the share of bands 0, 1–3, 10–20, 21\+ and the average of 2026-W02 outside what is possible/);
+      const text = (await page.locator('#community').textContent()) ?? '';
+      for (const [, value] of text.matchAll(/(-?[\d.]+)%/g)) expect(Number(value) >= 0 && Number(value) <= 100, `${value}% on the page`).toBe(true);
+      expect(await page.locator('#community-top tbody td').nth(2).textContent()).toBe('40.0*');
+      expect(await watched.problems()).toEqual([]);
+      await page.close();
+    } finally {
+      await fs.writeFile(file, original);
+    }
   });
 
   it('lists shows to watch together on /blend, and withdrawing removes the blend on both sides', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-    const errors = collectConsoleErrors(page);
+    const watched = watchPage(page);
     await page.goto(`${url}/blend`);
     const items = page.locator('ol.together li[data-item-id]');
     await items.first().waitFor({ timeout: WAIT_MS });
@@ -214,7 +247,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the insights and blend pages in Chromium
     expect(await items.count()).toBe(0);
     expect(await fs.readdir(me.ws.blendDir()).catch(() => [])).toEqual([]);
     expect((await blendView(friend, PROFILE)).state).toBe('waiting');
-    expect(errors).toEqual([]);
+    expect(await watched.problems()).toEqual([]);
     await page.close();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { computeInsights, isoWeek, lastCompleteWeek, OTHER_GENRE, playsOf, shiftWeek, showMatcher, weekStart } from '../../src/participant/insights';
-import { createMatcher, type Catalog, type CatalogItem } from '../../src/shared/catalog';
+import { computeInsights, OTHER_GENRE, playsOf } from '../../src/participant/insights';
+import { isoWeek, lastCompleteWeek, shiftWeek, weekStart } from '../../src/shared/weeks';
+import { createMatcher, matchEvents, type Catalog, type CatalogItem } from '../../src/shared/catalog';
 import type { ViewingEvent } from '../../src/shared/history';
 
 function item(id: number, title: string, kind: 'series' | 'film', genres: string[]): CatalogItem {
@@ -17,7 +18,7 @@ const catalog: Catalog = {
   hash: 'test',
   source: 'test',
 };
-const matchShow = showMatcher(createMatcher(catalog));
+const matcher = createMatcher(catalog);
 
 function episode(show: string, n: number, date: string, durationSec: number | null = null): ViewingEvent {
   return { profile: null, title: `${show}: Season 1: Episode ${n}`, show, kind: 'series', season: 'Season 1', episode: `Episode ${n}`, date, startTime: null, durationSec };
@@ -25,29 +26,6 @@ function episode(show: string, n: number, date: string, durationSec: number | nu
 function film(title: string, date: string, durationSec: number | null = null): ViewingEvent {
   return { profile: null, title, show: title, kind: 'film', season: null, episode: null, date, startTime: null, durationSec };
 }
-
-describe('ISO weeks', () => {
-  it('follows ISO 8601 across year boundaries', () => {
-    expect(isoWeek('2020-12-28')).toBe('2020-W53');
-    expect(isoWeek('2020-12-31')).toBe('2020-W53');
-    expect(isoWeek('2021-01-03')).toBe('2020-W53');
-    expect(isoWeek('2021-01-04')).toBe('2021-W01');
-    expect(isoWeek('2019-12-30')).toBe('2020-W01'); // a Monday in December that starts week 1 of the next year
-    expect(isoWeek('2018-12-31')).toBe('2019-W01');
-    expect(isoWeek('2016-01-03')).toBe('2015-W53');
-    expect(isoWeek('2024-12-30')).toBe('2025-W01');
-    expect(isoWeek('2021-06-15')).toBe('2021-W24');
-    expect(weekStart('2021-01-03')).toBe('2020-12-28');
-    expect(shiftWeek('2021-01-05', -1)).toBe('2020-W53');
-    expect(shiftWeek('2020-12-30', 1)).toBe('2021-W01');
-    expect(lastCompleteWeek(new Date('2021-01-04T00:30:00Z'))).toBe('2020-W53');
-    expect(lastCompleteWeek(new Date('2021-01-03T23:59:00Z'))).toBe('2020-W52');
-  });
-
-  it('rejects what is not a date', () => {
-    expect(() => isoWeek('03/01/2021')).toThrow(RangeError);
-  });
-});
 
 describe('computeInsights', () => {
   const events: ViewingEvent[] = [
@@ -73,7 +51,7 @@ describe('computeInsights', () => {
   const now = new Date('2021-01-06T12:00:00Z'); // a Wednesday of 2021-W01
 
   it('counts plays and hours per ISO week, zero weeks included, across the year boundary', () => {
-    const result = computeInsights(events, { catalog, matchShow, now });
+    const result = computeInsights(matchEvents(events, matcher), { catalog, now });
     expect(result.weekly.map((w) => [w.week, w.start, w.plays])).toEqual([
       ['2020-W51', '2020-12-14', 1],
       ['2020-W52', '2020-12-21', 0],
@@ -89,14 +67,14 @@ describe('computeInsights', () => {
 
   it('has null hours when the export has no durations', () => {
     const simple = events.map((e) => ({ ...e, durationSec: null }));
-    const result = computeInsights(simple, { catalog, matchShow, now });
+    const result = computeInsights(matchEvents(simple, matcher), { catalog, now });
     expect(result.totals.hours).toBeNull();
     expect(result.weekly.every((w) => w.hours === null)).toBe(true);
     expect(result.lastWeek.hours).toBeNull();
   });
 
   it('finds binge sessions: 3+ episodes of one series a day, consecutive days merged', () => {
-    const { binges } = computeInsights(events, { catalog, matchShow, now });
+    const { binges } = computeInsights(matchEvents(events, matcher), { catalog, now });
     expect(binges.minEpisodesPerDay).toBe(3);
     expect(binges.sessions).toBe(2);
     expect(binges.longest).toEqual([
@@ -110,7 +88,7 @@ describe('computeInsights', () => {
   });
 
   it('ranks top shows by plays and marks the unmatched ones', () => {
-    const { topShows } = computeInsights(events, { catalog, matchShow, now });
+    const { topShows } = computeInsights(matchEvents(events, matcher), { catalog, now });
     expect(topShows.map((s) => [s.show, s.item, s.plays])).toEqual([
       ['Dark Harbor', 0, 11],
       ['The Long Road', 2, 1],
@@ -120,8 +98,16 @@ describe('computeInsights', () => {
     expect(topShows[0]).toMatchObject({ firstDate: '2021-01-02', lastDate: '2021-01-07' });
   });
 
+  it('lists the shows not in the catalogue, which the model ignores', () => {
+    const { notInCatalogue } = computeInsights(matchEvents([...events, film('The Long Road', '2021-01-05'), film('Unknown Film', '2021-01-05')], matcher), { catalog, now });
+    expect(notInCatalogue.map((s) => [s.show, s.kind, s.plays])).toEqual([
+      ['A Film Nobody Catalogued', 'film', 1],
+      ['Unknown Film', 'film', 1],
+    ]);
+  });
+
   it('splits each play evenly over its genres, per month, and folds rare genres into Other', () => {
-    const { genres } = computeInsights(events, { catalog, matchShow, now });
+    const { genres } = computeInsights(matchEvents(events, matcher), { catalog, now });
     expect(genres.months).toEqual(['2020-12', '2021-01']);
     const row = (g: string) => genres.plays[genres.genres.indexOf(g)];
     expect(row('Crime TV Shows')).toEqual([0, 5.5]);
@@ -133,13 +119,13 @@ describe('computeInsights', () => {
     expect(monthTotal(0) + monthTotal(1)).toBeCloseTo(13, 9); // every matched play, once
 
     const many = catalog.items.slice(3).map((it, i) => film(it.title, `2021-02-${String(i + 1).padStart(2, '0')}`));
-    const folded = computeInsights([...events, ...many], { catalog, matchShow, now: new Date('2021-03-01T00:00:00Z') }).genres;
+    const folded = computeInsights(matchEvents([...events, ...many], matcher), { catalog, now: new Date('2021-03-01T00:00:00Z') }).genres;
     expect(folded.genres).toHaveLength(9);
     expect(folded.genres.at(-1)).toBe(OTHER_GENRE);
   });
 
   it('handles an empty history', () => {
-    const result = computeInsights([], { catalog, matchShow, now });
+    const result = computeInsights(matchEvents([], matcher), { catalog, now });
     expect(result.weekly).toEqual([]);
     expect(result.totals.plays).toBe(0);
     expect(result.lastWeek.plays).toBe(0);

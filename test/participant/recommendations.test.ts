@@ -7,7 +7,7 @@ import { withOverrides } from '../../src/shared/config';
 import { isAppError } from '../../src/shared/errors';
 import { silentLogger } from '../../src/shared/log';
 import { featureSimilarity } from '../../src/shared/model/recommend';
-import { createFixture, GLOBAL_VERSION, PROFILE, testCatalog, WATCHED, type Fixture, type FixtureOptions } from './server-fixture';
+import { createFixture, GLOBAL_VERSION, PROFILE, testCatalog, WATCHED, type Fixture, type FixtureOptions } from '../helpers/server';
 
 let fixture: Fixture | null = null;
 afterEach(async () => {

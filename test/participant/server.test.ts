@@ -2,14 +2,16 @@ import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readClickLog, type ClickRow, type PageViewRow } from '../../src/participant/clicks';
+import { readClickLog, type ClickRow, type PageViewRow } from '../../src/shared/clicks';
 import { buildApp, MAX_BODY_BYTES, startServer, type AppOptions } from '../../src/participant/server/app';
-import type { PageData } from '../../src/participant/server/routes';
+import { protectionStatement, type PageData } from '../../src/participant/server/routes';
+import { isLoopbackHost } from '../../src/participant/server/security';
 import { AppError } from '../../src/shared/errors';
 import { parsePermissions } from '../../src/shared/permissions';
 import type { Random } from '../../src/shared/random';
-import { AGGREGATOR, createFixture, GLOBAL_VERSION, PROFILE, WATCHED, type Fixture, type FixtureOptions } from './server-fixture';
+import { AGGREGATOR, createFixture, GLOBAL_VERSION, PROFILE, WATCHED, type Fixture, type FixtureOptions } from '../helpers/server';
 
 let fixture: Fixture | null = null;
 let app: FastifyInstance | null = null;
@@ -83,6 +85,7 @@ describe('health and status', () => {
       trainedAt: '2026-11-21T15:00:00.000Z',
       versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
       recsPerColumn: 5,
+      protection: expect.stringContaining('secure aggregation'),
     });
   });
 
@@ -127,10 +130,18 @@ describe('page views', () => {
     const rows = await logRows(fixture);
     expect(rows).toHaveLength(1);
     const view = rows[0] as PageViewRow;
-    expect(view).toMatchObject({ type: 'view', pageView: page.pageView, left: left.arm, versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION } });
-    expect(view[left.arm]).toEqual(left.shows.map((s) => s.id));
-    expect(view[right.arm]).toEqual(right.shows.map((s) => s.id));
-    expect(JSON.stringify(rows)).not.toContain(left.shows[0].title);
+    expect(view).toEqual({
+      v: 2,
+      type: 'view',
+      pageView: page.pageView,
+      left: left.arm,
+      shown: { [left.arm]: left.shows.length, [right.arm]: right.shows.length },
+      versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
+    });
+    // no titles, no show ids, no times (issue 20: the aggregator read both lists of every page view)
+    const text = await fs.readFile(fixture.ws.clickLog(PROFILE), 'utf8');
+    expect(text).not.toContain(left.shows[0].title);
+    expect(text).not.toMatch(/"at"|"item"|2026-/);
   });
 
   it('puts each arm on either side as the injected randomness decides', async () => {
@@ -187,13 +198,11 @@ describe('clicks', () => {
     expect(json(res)).toEqual({ status: 'recorded' });
     const rows = await logRows(fixture);
     expect(rows[1]).toEqual({
-      v: 1,
+      v: 2,
       type: 'click',
-      at: '2026-11-21T16:00:00.000Z',
       pageView: page.pageView!,
       side: 'right',
       arm: right.arm,
-      item: right.shows[2].id,
       rank: 3,
     } satisfies ClickRow);
   });
@@ -271,7 +280,15 @@ describe('cross-origin and request hardening', () => {
     const { app, fixture } = await setup();
     const page = await newPage(app);
     const item = page.columns[0].shows[0].id;
-    const attempts: Record<string, string>[] = [{ origin: 'http://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'null' }];
+    const attempts: Record<string, string>[] = [
+      { origin: 'http://evil.example' },
+      { origin: 'https://localhost' },
+      { origin: 'https://localhost:80' },
+      { origin: 'ws://localhost:80' },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'null' },
+    ];
     for (const headers of attempts) {
       const res = await click(app, page, 'left', item, headers);
       expect(res.statusCode, JSON.stringify(headers)).toBe(403);
@@ -370,11 +387,49 @@ describe('startServer', () => {
     }
   });
 
+  it('refuses a WEB_HOST other machines can reach unless WEB_ALLOW_REMOTE, and then warns with the address they reach', async () => {
+    const { app } = await setup();
+    const err = await startServer(app, { host: '0.0.0.0', port: 0 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    expect((err as AppError).message).toMatch(/WEB_HOST=0\.0\.0\.0 would let other machines .* WEB_ALLOW_REMOTE=true/);
+    expect(app.server.listening).toBe(false);
+
+    const lines: { level: number; msg: string; urls?: string[] }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const url = await startServer(app, { host: '0.0.0.0', port: 0, allowRemote: true, logger });
+    expect(new URL(url).hostname).not.toMatch(/^(127\.|localhost$)/);
+    const warning = lines.find((l) => l.level === 40);
+    expect(warning?.msg).toMatch(/THE PAGE IS REACHABLE FROM OTHER MACHINES at .*WEB_ALLOW_REMOTE=true/);
+    expect(warning?.urls).toContain(url);
+    expect(await (await fetch(`${url}/api/health`)).json()).toEqual({ status: 'ok' });
+  });
+
+  it('counts only loopback names and addresses as this machine', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '192.168.1.5', '10.0.0.1', 'example.org', '127.0.0.1.example.org', '::ffff:10.0.0.1']) expect(isLoopbackHost(host), host).toBe(false);
+  });
+
   it('listens on an ephemeral port and returns the URL', async () => {
     const { app } = await setup();
     const url = await startServer(app, { host: '127.0.0.1', port: 0 });
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const res = await fetch(`${url}/api/health`);
     expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('what the page says is protected', () => {
+  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3 };
+  it('with the defaults: masked update, but no noise and what that reveals', () => {
+    const text = protectionStatement(base);
+    expect(text).toContain('secure aggregation the aggregator learns the sum over at least 3 datasites');
+    expect(text).toContain('No differential-privacy noise');
+    expect(text).not.toMatch(/never leaves/);
+  });
+  it('with noise: the per-round guarantee', () => {
+    expect(protectionStatement({ ...base, DP_EPSILON: 1 })).toContain('(ε = 1, δ = 0.000001) per round');
+  });
+  it('in plain mode without noise: says the aggregator can see the update', () => {
+    expect(protectionStatement({ ...base, SECURE_AGGREGATION: 'off' })).toContain('the aggregator can see your model update');
   });
 });

@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readJsonFile, readRegularFile, writeFileAtomic } from '../../src/shared/atomic';
+import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../../src/shared/atomic';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
 
@@ -36,5 +36,26 @@ describe('atomic files', () => {
     await expect(readRegularFile(path.join(dir, 'link'), { maxBytes: 1e6 })).rejects.toMatchObject({ code: 'ERR_FILE_NOT_REGULAR' });
     writeFileSync(path.join(dir, 'bad.json'), '{"a":');
     await expect(readJsonFile(path.join(dir, 'bad.json'), { maxBytes: 100 })).rejects.toMatchObject({ code: 'ERR_JSON_FORMAT' });
+  });
+
+  it('writes private files owner-only, in owner-only folders, tightening a folder an older version left open', async () => {
+    const dir = tmp();
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    const fresh = path.join(dir, 'private', 'app', 'me@x.org', 'profile_0', 'history.json');
+    await writeJsonAtomic(fresh, { events: [] }, { private: true });
+    expect(mode(fresh)).toBe(0o600);
+    for (let d = path.dirname(fresh); d !== path.join(dir, 'private'); d = path.dirname(d)) expect(mode(d), d).toBe(0o700);
+
+    const old = path.join(dir, 'old');
+    mkdirSync(old);
+    chmodSync(old, 0o755);
+    writeFileSync(path.join(old, 'secret'), 'abc', { mode: 0o644 });
+    await writeFileAtomic(path.join(old, 'secret'), 'def', { private: true });
+    expect(mode(old)).toBe(0o700);
+    expect(mode(path.join(old, 'secret'))).toBe(0o600);
+
+    const published = path.join(dir, 'datasites', 'me@x.org', 'delta.json');
+    await writeFileAtomic(published, '{}');
+    expect(mode(published)).toBe(0o644);
   });
 });

@@ -54,6 +54,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('turns secure aggregation on by default, with MIN_DATASITES 3', () => {
+    const config = loadConfig({ appDir: tmp(), env: {}, dotenv: false });
+    expect(config.SECURE_AGGREGATION).toBe('on');
+    expect(config.MIN_DATASITES).toBe(3);
+    expect(config.SECAGG_PHASE_MS).toBe(120_000);
+  });
+
+  it.each(['trimmed', 'median'])('refuses MERGE_MODE=%s with secure aggregation on, in one line', (mode) => {
+    expect(() => loadConfig({ appDir: tmp(), env: { MERGE_MODE: mode }, dotenv: false })).toThrow(
+      new AppError('ERR_CONFIG_INVALID', `MERGE_MODE=${mode} needs every delta in the clear, but SECURE_AGGREGATION=on shows the aggregator only their sum: set SECURE_AGGREGATION=off to use it, or MERGE_MODE=fedavg`),
+    );
+    expect(loadConfig({ appDir: tmp(), env: { MERGE_MODE: mode, SECURE_AGGREGATION: 'off' }, dotenv: false }).MERGE_MODE).toBe(mode);
+  });
+
   it('prefers SYFTBOX_ASSIGNED_PORT over WEB_PORT', () => {
     expect(loadConfig({ appDir: tmp(), env: { SYFTBOX_ASSIGNED_PORT: '9123', WEB_PORT: '8000' }, dotenv: false }).port).toBe(9123);
   });

@@ -5,15 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/shared/errors';
 import { decodeNpy, encodeNpy } from '../../src/shared/npy';
-
-function hasNumpy(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { hasNumpy, unavailable } from '../helpers/data';
 
 describe('npy', () => {
   it('round-trips float32 and int32 matrices', () => {
@@ -25,12 +17,26 @@ describe('npy', () => {
     expect([...decodeNpy(encodeNpy(i, [3]), 'i.npy').data]).toEqual([1, 2, 3]);
   });
 
+  it('round-trips uint32 vectors above 2^31 (masked secure-aggregation inputs)', () => {
+    const u = new Uint32Array([0, 1, 2 ** 31, 2 ** 32 - 1]);
+    const back = decodeNpy(encodeNpy(u, [4]), 'm.npy', { dtype: '<u4', shape: [4] });
+    expect(back.data).toBeInstanceOf(Uint32Array);
+    expect([...back.data]).toEqual([0, 1, 2 ** 31, 2 ** 32 - 1]);
+  });
+
+  it.runIf(hasNumpy())('writes uint32 that numpy.load reads as uint32', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'npy-')), 'm.npy');
+    writeFileSync(file, encodeNpy(new Uint32Array([2 ** 32 - 1, 3]), [2]));
+    const out = execFileSync('python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(file)}); print(a.dtype, a.shape, int(a[0]))`]).toString().trim();
+    expect(out).toBe(`uint32 (2,) ${2 ** 32 - 1}`);
+  });
+
   it('aligns the header to 64 bytes as numpy does', () => {
     const bytes = encodeNpy(new Float32Array(6), [3, 2]);
     expect((10 + bytes.readUInt16LE(8)) % 64).toBe(0);
   });
 
-  it.runIf(hasNumpy())('is readable by numpy.load', () => {
+  it.skipIf(unavailable('numpy (python3 -c "import numpy")', hasNumpy()))('is readable by numpy.load', () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'npy-')), 'a.npy');
     writeFileSync(file, encodeNpy(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]));
     const out = execFileSync('python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(file)}); print(a.dtype, a.shape, a.sum())`]).toString().trim();

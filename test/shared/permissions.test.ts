@@ -8,14 +8,15 @@ import {
   PERMISSION_FILE,
   accessOf,
   canRead,
-  canWrite,
   evaluate,
   grants,
+  otherWriters,
   parseLegacyPermissions,
   parsePermissions,
   readPermissionFolder,
   specificity,
   writePermissions,
+  writersBesidesOwner,
   type AccessLevel,
   type PermissionFile,
 } from '../../src/shared/permissions';
@@ -74,7 +75,7 @@ const CASES: Case[] = [
     ],
   },
   {
-    name: "USER with a plain pattern is everyone; with {{.UserEmail}} only the user's own folder",
+    name: "USER with a plain pattern is everyone; with {{.UserEmail}} only the user's own folder, and the public pseudo-user's",
     files: {
       [A]: { rules: [readBy('open/**', ['USER'])] },
       [`${A}/inbox`]: { rules: [{ pattern: '{{.UserEmail}}/**', access: { read: ['USER'], write: ['USER'] } }] },
@@ -84,7 +85,8 @@ const CASES: Case[] = [
       [EVERYONE, `${A}/open/f`, 'read'],
       [B, `${A}/inbox/${B}/m.json`, 'write'],
       [C, `${A}/inbox/${B}/m.json`, 'none'],
-      [EVERYONE, `${A}/inbox/${B}/m.json`, 'none'],
+      // the server resolves {{.UserEmail}} to '*' for the public pseudo-user: the glob matches every folder
+      [EVERYONE, `${A}/inbox/${B}/m.json`, 'write'],
     ],
   },
   {
@@ -171,6 +173,26 @@ describe('evaluate', () => {
   });
 });
 
+describe('otherWriters', () => {
+  const target = `${A}/app_data/app/profile_0/delta.json`;
+  const writers = (access: PermissionFile['rules'][number]['access'], pattern = '**') => otherWriters(new Map([[`${A}/app_data/app`, { rules: [{ pattern, access }] }]]), target);
+
+  it('names everyone besides the owner who may write, including globs that stand for everyone (issue 20: *@*)', () => {
+    expect(writers({ read: [B] })).toEqual([]);
+    expect(writers({ read: [B], write: [] })).toEqual([]);
+    expect(writers({ write: ['*@*'] })).toEqual(['*@*']);
+    expect(writers({ write: ['*@example.org'] })).toEqual(['*@example.org']);
+    expect(writers({ write: [B] })).toEqual([B]);
+    expect(writers({ admin: [C] })).toEqual([C]);
+    expect(writers({ write: ['*'] })).toEqual([EVERYONE]);
+    expect(writers({ read: [B], write: ['USER'] })).toEqual([B, EVERYONE]);
+    expect(writers({ write: [A] })).toEqual([]);
+    expect(writers({ write: ['*@*'] }, 'other/**')).toEqual([]);
+    // The public pseudo-user resolves {{.UserEmail}} to '*', so a per-user folder rule grants it too (see permissions.ts).
+    expect(writers({ write: ['USER'] }, '{{.UserEmail}}/**')).toEqual([EVERYONE]);
+  });
+});
+
 describe('parsePermissions', () => {
   it('reads the documented format', () => {
     const text = "terminal: true\nrules:\n  - pattern: 'delta/**'\n    access:\n      read: [agg@x.org]\n      write: []\n";
@@ -201,8 +223,8 @@ describe('parsePermissions', () => {
     ['rule without pattern', 'rules:\n  - access: {read: []}\n'],
     ['rule without access', "rules:\n  - pattern: '**'\n"],
     ['access list not a list', "rules:\n  - pattern: '**'\n    access: {read: a@x.org}\n"],
-    ['non-string entry', "rules:\n  - pattern: '**'\n    access: {read: [1]}\n"],
-    ['a clock template', "rules:\n  - pattern: '{{.Year}}/**'\n    access: {read: []}\n"],
+    ['a list where a string belongs', "rules:\n  - pattern: '**'\n    access: {read: [[a@x.org]]}\n"],
+    ['an empty pattern', "rules:\n  - pattern: ~\n    access: {read: []}\n"],
   ];
   for (const [name, text] of MALFORMED) {
     it(`rejects ${name} with ERR_PERMISSION_FILE naming the file`, () => {
@@ -312,13 +334,13 @@ describe('permission files on disk', () => {
     expect(await fs.readdir(dir)).toEqual([PERMISSION_FILE]);
   });
 
-  it('answers accessOf / canRead / canWrite from the files on disk', async () => {
+  it('answers accessOf / canRead / writersBesidesOwner from the files on disk', async () => {
     const app = path.join(datasites, A, 'app_data', 'app');
     await writePermissions(app, { rules: [{ pattern: 'profile_*/**', access: { read: [B], write: [C] } }] });
     const delta = path.join(app, 'profile_0', 'delta.json');
     expect(await accessOf(datasites, B, delta)).toBe('read');
-    expect([await canRead(datasites, B, delta), await canWrite(datasites, B, delta)]).toEqual([true, false]);
-    expect(await canWrite(datasites, C, delta)).toBe(true);
+    expect(await canRead(datasites, B, delta)).toBe(true);
+    expect(await writersBesidesOwner(datasites, delta)).toEqual([C]);
     expect(await canRead(datasites, B, path.join(datasites, A, 'notes.txt'))).toBe(false); // default owner-only root
     expect(await canRead(datasites, D, path.join(datasites, A, 'public', 'index.html'))).toBe(true); // default public/
     expect(await accessOf(datasites, A, delta)).toBe('admin');
@@ -336,12 +358,15 @@ describe('permission files on disk', () => {
     expect(await readPermissionFolder(datasites, `${A}/nothing-here`)).toBeNull();
   });
 
-  it('names the malformed file on disk', async () => {
+  it('names the malformed file on disk, and skips it for access like the server: the folder above governs', async () => {
     const dir = path.join(datasites, A, 'bad');
     await fs.mkdir(dir);
     await fs.writeFile(path.join(dir, PERMISSION_FILE), 'rules: [\n');
-    const err = await accessOf(datasites, B, path.join(dir, 'f')).catch((e: unknown) => e);
+    const err = await readPermissionFolder(datasites, `${A}/bad`).catch((e: unknown) => e);
     expect(isAppError(err, 'ERR_PERMISSION_FILE') && err.file).toBe(path.join(dir, PERMISSION_FILE));
+    await writePermissions(path.join(datasites, A), { rules: [{ pattern: 'bad/**', access: { read: [B] } }] });
+    expect(await accessOf(datasites, B, path.join(dir, 'f'))).toBe('read');
+    expect(await accessOf(datasites, C, path.join(dir, 'f'))).toBe('none');
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../src/shared/random';
-import { bootstrapMeanInterval, normalQuantile, quantileSorted, signTestPValue, signTestSampleSize } from '../../src/shared/stats';
+import { boundedEstimate, bootstrapMeanInterval, normalQuantile, quantileSorted, signTestPValue, signTestSampleSize, Z95 } from '../../src/shared/stats';
 
 describe('signTestPValue', () => {
   it('gives the exact two-sided binomial p-values', () => {
@@ -95,5 +95,27 @@ describe('signTestSampleSize', () => {
 
   it('rejects a share of one half', () => {
     expect(() => signTestSampleSize({ share: 0.5, alpha: 0.05, power: 0.8 })).toThrow(RangeError);
+  });
+});
+
+describe('boundedEstimate', () => {
+  it('leaves an estimate inside its range as it is, with its 95% interval', () => {
+    expect(boundedEstimate(0.4, 0.1, 0, 1)).toEqual({ value: 0.4, low: 0.4 - Z95 * 0.1, high: 0.4 + Z95 * 0.1, clipped: false });
+    expect(Z95).toBeCloseTo(normalQuantile(0.975), 8);
+  });
+
+  it('clips a share of -50% or 175% to the range, interval ends included, and says so', () => {
+    expect(boundedEstimate(-0.5, 0.4, 0, 1)).toEqual({ value: 0, low: 0, high: -0.5 + Z95 * 0.4, clipped: true });
+    expect(boundedEstimate(1.75, 0.5, 0, 1)).toEqual({ value: 1, low: 1.75 - Z95 * 0.5, high: 1, clipped: true });
+    // a point inside whose interval reaches past an end: the end is clipped, the point is not
+    expect(boundedEstimate(0.05, 0.2, 0, 1)).toEqual({ value: 0.05, low: 0, high: 0.05 + Z95 * 0.2, clipped: false });
+  });
+
+  it('handles a half-open range and refuses nonsense', () => {
+    expect(boundedEstimate(-3, 1, 0, Infinity)).toEqual({ value: 0, low: 0, high: 0, clipped: true });
+    expect(boundedEstimate(1e9, 1, 0, Infinity).clipped).toBe(false);
+    expect(() => boundedEstimate(0.5, -1, 0, 1)).toThrow(RangeError);
+    expect(() => boundedEstimate(Number.NaN, 1, 0, 1)).toThrow(RangeError);
+    expect(() => boundedEstimate(0.5, 1, 1, 0)).toThrow(RangeError);
   });
 });

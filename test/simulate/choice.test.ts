@@ -1,13 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeClicks, SIGNIFICANCE_LEVEL, TARGET_POWER, type ExperimentAnalysis, type ExperimentRow } from '../../src/aggregator/experiment';
-import { parseClickLogRow, type Arm } from '../../src/participant/clicks';
+import { parseClickLogRow, type Arm } from '../../src/shared/clicks';
 import { loadCatalog } from '../../src/shared/catalog';
 import { createRandom, deriveSeed } from '../../src/shared/random';
 import { signTestSampleSize } from '../../src/shared/stats';
 import { DEFAULT_CHOICE, examination, gradedNdcg, listValue, pageViewId, simulatePageView, truePreference } from '../../src/simulate/choice';
 import { bestItems, createTaste, createWorld, utilities } from '../../src/simulate/population';
 
-const AT = '2025-01-12T20:00:00.000Z';
 const VERSIONS = { global: 3, localBase: 2 };
 const constant = (u: number) => () => u;
 
@@ -27,7 +26,7 @@ describe('choice model', () => {
     const clicks = { left: new Float64Array(6), right: new Float64Array(6) };
     let localLeft = 0;
     for (let v = 0; v < views; v++) {
-      const page = simulatePageView({ pageView: pageViewId(random), at: AT, lists, versions: VERSIONS, utility: constant(u), chosen: new Set(), random });
+      const page = simulatePageView({ pageView: pageViewId(random), lists, versions: VERSIONS, utility: constant(u), chosen: new Set(), random });
       if (page.view.left === 'local') localLeft++;
       for (const c of page.clicks) clicks[c.side][c.rank]++;
     }
@@ -42,12 +41,12 @@ describe('choice model', () => {
     const random = createRandom(3);
     const lists = { local: [10, 20, 30], global: [40, 50, 60] };
     for (let v = 0; v < 50; v++) {
-      const page = simulatePageView({ pageView: pageViewId(random), at: AT, lists, versions: VERSIONS, utility: constant(0.9), chosen: new Set(), random });
+      const page = simulatePageView({ pageView: pageViewId(random), lists, versions: VERSIONS, utility: constant(0.9), chosen: new Set(), random });
       expect(parseClickLogRow(JSON.parse(JSON.stringify(page.view)))).toEqual(page.view);
       for (const click of page.clicks) {
         expect(parseClickLogRow(JSON.parse(JSON.stringify(click)))).toEqual(click);
         expect(click.arm).toBe(click.side === 'left' ? page.view.left : page.view.left === 'local' ? 'global' : 'local');
-        expect(lists[click.arm][click.rank - 1]).toBe(click.item);
+        expect(lists[click.arm][click.rank - 1]).toBe(page.clickedItems[page.clicks.indexOf(click)]);
       }
     }
   });
@@ -56,8 +55,9 @@ describe('choice model', () => {
     const random = createRandom(5);
     const chosen = new Set([1]);
     for (let v = 0; v < 200; v++) {
-      const page = simulatePageView({ pageView: pageViewId(random), at: AT, lists: { local: [1, 2, 3], global: [3, 2, 1] }, versions: VERSIONS, utility: constant(1), chosen, random });
-      const items = page.clicks.map((c) => c.item);
+      const page = simulatePageView({ pageView: pageViewId(random), lists: { local: [1, 2, 3], global: [3, 2, 1] }, versions: VERSIONS, utility: constant(1), chosen, random });
+      const items = page.clickedItems;
+      expect(items).toHaveLength(page.clicks.length);
       expect(items).not.toContain(1);
       expect(new Set(items).size).toBe(items.length);
     }
@@ -127,7 +127,7 @@ describe('the experiment report on simulated clicks', () => {
       const lists: Record<Arm, number[]> = { local: unit.model, global: degraded ? unit.worst : unit.model };
       const chosen = new Set<number>();
       for (let v = 0; v < VIEWS; v++) {
-        const page = simulatePageView({ pageView: pageViewId(random), at: AT, lists, versions: VERSIONS, utility: (item) => unit.utility.get(item)!, chosen, random });
+        const page = simulatePageView({ pageView: pageViewId(random), lists, versions: VERSIONS, utility: (item) => unit.utility.get(item)!, chosen, random });
         for (const row of [page.view, ...page.clicks]) rows.push({ ...row, participant: `p${p}` });
       }
     }

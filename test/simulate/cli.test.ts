@@ -1,13 +1,9 @@
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/shared/config';
+import { runCli } from '../helpers/process';
 
-/** The tsx that `npm run cli` runs, without npm's start-up time and warnings. */
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
 const WEEK_KEYS = ['week', 'ctr', 'pValue', 'truePreference', 'ndcg', 'epsilonSpent', 'roundMs'];
 const CHARTS = ['ctr.svg', 'p-value.svg', 'true-preference.svg', 'ndcg.svg', 'epsilon.svg', 'round-ms.svg'];
 
@@ -19,18 +15,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function simulate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(TSX, ['src/cli.ts', 'simulate', ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'silent', CATALOG_PATH: '' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const simulate = (...args: string[]) => runCli(['simulate', ...args], { ...process.env, LOG_LEVEL: 'silent', CATALOG_PATH: '' });
 
 describe('cli simulate', () => {
   it('runs 20 participants for 2 weeks through the real loop and prints one JSON object; ledger and audit pass', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentDir, type ExperimentReport } from '../../src/aggregator/experiment';
-import { readClickLog } from '../../src/participant/clicks';
+import { readClickLog } from '../../src/shared/clicks';
 import { loadCatalog, type Catalog } from '../../src/shared/catalog';
 import { loadConfig, type Config } from '../../src/shared/config';
 import { readHistory } from '../../src/shared/history';

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
@@ -12,7 +13,7 @@ import { ensurePublishPermissions } from '../publish';
 import { PageViews } from './page-views';
 import { insightsRoutes } from './insights-routes';
 import { registerRoutes } from './routes';
-import { guardRequest, SECURITY_HEADERS } from './security';
+import { guardRequest, isLoopbackHost, SECURITY_HEADERS } from './security';
 
 /**
  * The click-experiment page of one participant profile: static files from
@@ -49,7 +50,7 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   ERR_PAGE_VIEW_EXPIRED: 409,
 };
 const MAX_ECHOED_URL_CHARS = 200;
-/** Bind addresses that mean "every interface"; the printed URL uses loopback for them. */
+/** Bind addresses that mean "every interface"; the printed URL names the machine's network addresses for them. */
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
 
 interface ErrorBody {
@@ -134,13 +135,27 @@ export function buildApp(options: AppOptions): FastifyInstance {
   return app;
 }
 
-export interface ListenOptions {
+interface ListenOptions {
   host: string;
   port: number;
+  /** WEB_ALLOW_REMOTE: without it, a WEB_HOST other machines can reach is refused. */
+  allowRemote?: boolean;
+  /** Where the warning about a page reachable from the network goes. */
+  logger?: Logger;
 }
 
-/** Listen; resolves to the page's URL. A taken port becomes ERR_PORT_IN_USE with what to do. */
-export async function startServer(app: FastifyInstance, { host, port }: ListenOptions): Promise<string> {
+/**
+ * Listen; resolves to the page's URL. A taken port becomes ERR_PORT_IN_USE with
+ * what to do. The page shows your recommendations, viewing insights and blend
+ * and has no login, so a WEB_HOST that is not loopback is refused unless
+ * WEB_ALLOW_REMOTE is set, and then warned about on every start, with the
+ * addresses other machines reach it at (never a loopback URL that hides the exposure).
+ */
+export async function startServer(app: FastifyInstance, { host, port, allowRemote = false, logger = silentLogger }: ListenOptions): Promise<string> {
+  const remote = !isLoopbackHost(host);
+  if (remote && !allowRemote) {
+    throw new AppError('ERR_CONFIG_INVALID', `WEB_HOST=${host} would let other machines on the network read your page (recommendations, viewing insights, blend; it has no login): set WEB_HOST=127.0.0.1, or WEB_ALLOW_REMOTE=true if you mean it`);
+  }
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -151,6 +166,19 @@ export async function startServer(app: FastifyInstance, { host, port }: ListenOp
   }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-  const shownHost = WILDCARD_HOSTS.has(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `http://${shownHost}:${actualPort}`;
+  const urls = (WILDCARD_HOSTS.has(host) ? networkAddresses(host) : [host]).map((h) => `http://${h.includes(':') ? `[${h}]` : h}:${actualPort}`);
+  if (remote) {
+    logger.warn({ host, urls }, `THE PAGE IS REACHABLE FROM OTHER MACHINES at ${urls.join(', ')} (WEB_HOST=${host}, WEB_ALLOW_REMOTE=true): anyone who can reach them sees your recommendations, viewing insights and blend; set WEB_HOST=127.0.0.1 to keep it on this machine`);
+  }
+  return urls[0];
+}
+
+/** The addresses a wildcard bind is reachable at from other machines (IPv4 first); the wildcard itself when there is none. */
+function networkAddresses(wildcard: string): string[] {
+  const found = Object.values(os.networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => !a.internal && (wildcard === '::' || a.family === 'IPv4'))
+    .sort((a, b) => (a.family === b.family ? 0 : a.family === 'IPv4' ? -1 : 1))
+    .map((a) => a.address);
+  return found.length > 0 ? found : [wildcard];
 }

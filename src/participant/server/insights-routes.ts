@@ -2,15 +2,15 @@ import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { readCommunityStats, type CommunityStats } from '../../aggregator/community';
-import type { Catalog, Matcher } from '../../shared/catalog';
+import { matchEvents, type Catalog, type Matcher } from '../../shared/catalog';
+import { displayedCommunity, readCommunityStats, type CommunityStats } from '../../shared/community';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Workspace } from '../../shared/workspace';
 import { blendView, setBlendConsent, syncBlend, type BlendView } from '../blend';
 import { compareWithCommunity, weekTruth } from '../community';
 import { readHistoryCache } from '../state';
-import { computeInsights, playsOf, showMatcher, type PersonalInsights } from '../insights';
+import { computeInsights, playsOf, type PersonalInsights } from '../insights';
 import { errorSchema } from './routes';
 import { assertSameOrigin } from './security';
 
@@ -22,7 +22,8 @@ import { assertSameOrigin } from './security';
  *                                           their scripts and styles come from `ui/` through the static plugin
  * - `GET /vendor/chart.umd.js`             Chart.js 4's UMD build, read from node_modules (no copy in ui/)
  * - `GET /api/insights`                    personal insights of the profile, computed from its private
- *                                           parsed-history cache, and how last week compares with the community
+ *                                           parsed-history cache (with the shows not in the catalogue, which
+ *                                           the model ignores), and how last week compares with the community
  * - `GET /api/community`                   the aggregator's community statistics with titles, or why there are none
  * - `GET /api/blend`                       the blend consent and the watch-together lists
  * - `POST /api/blend` `{ friend }`         name a friend (an email) or withdraw (null); same answer as GET
@@ -33,7 +34,7 @@ import { assertSameOrigin } from './security';
  * JSON body of at most BLEND_BODY_BYTES: an HTML form from another site can
  * send neither.
  */
-export interface InsightsRouteOptions {
+interface InsightsRouteOptions {
   config: Config;
   ws: Workspace;
   catalog: Catalog;
@@ -50,7 +51,7 @@ export interface InsightsRouteOptions {
 export const BLEND_BODY_BYTES = 1024; // 1 KiB
 const MAX_EMAIL_CHARS = 254;
 
-export const NO_HISTORY_MESSAGE =
+const NO_HISTORY_MESSAGE =
   'No viewing history yet: save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first pass.';
 
 const emptyObject = { type: 'object', properties: {}, additionalProperties: false } as const;
@@ -62,9 +63,11 @@ const nullableNum = { type: ['number', 'null'] } as const;
 const nullableInt = { type: ['integer', 'null'] } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
 const strings = { type: 'array', items: str } as const;
-const estimate = { type: 'object', required: ['value', 'se'], properties: { value: num, se: num } } as const;
+const bool = { type: 'boolean' } as const;
 const obj = <P extends Record<string, unknown>>(properties: P) => ({ type: 'object', required: Object.keys(properties), properties }) as const;
 const nullable = <S extends object>(schema: S) => ({ anyOf: [{ type: 'null' }, schema] }) as const;
+/** An estimate within its valid range (`boundedEstimate`). */
+const bounded = obj({ value: num, low: num, high: num, clipped: bool });
 
 const weekPoint = obj({ week: str, start: str, plays: int, hours: nullableNum });
 const personalSchema = obj({
@@ -72,6 +75,7 @@ const personalSchema = obj({
   weekly: { type: 'array', items: weekPoint },
   lastWeek: weekPoint,
   topShows: { type: 'array', items: obj({ title: str, kind: str, matched: { type: 'boolean' }, plays: int, hours: nullableNum, firstDate: str, lastDate: str }) },
+  notInCatalogue: { type: 'array', items: obj({ title: str, kind: str, plays: int }) },
   genres: obj({ months: strings, genres: strings, plays: { type: 'array', items: { type: 'array', items: num } }, unmatchedPlays: int }),
   binges: obj({
     minEpisodesPerDay: int,
@@ -84,9 +88,9 @@ const comparisonSchema = obj({
   week: str,
   plays: int,
   band: obj({ min: int, max: nullableInt }),
-  fewer: estimate,
+  fewer: bounded,
   interval: { type: 'array', items: num, minItems: 2, maxItems: 2 },
-  mean: nullable(estimate),
+  mean: nullable(bounded),
 });
 const insightsSchema = obj({
   profile: str,
@@ -105,10 +109,10 @@ const communitySchema = obj({
       participants: int,
       epsilon: obj({ min: num, max: num }),
       detectableCount: num,
-      topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: num, se: num }) },
-      nothingWatched: obj({ count: num, se: num }),
-      trend: { type: 'array', items: obj({ week: str, participants: int, mean: nullableNum, se: nullableNum }) },
-      bands: { type: 'array', items: obj({ min: int, max: nullableInt, share: num, se: num, below: num, belowSe: num }) },
+      topShows: { type: 'array', items: obj({ item: int, title: str, kind: str, year: nullableInt, count: bounded }) },
+      nothingWatched: bounded,
+      trend: { type: 'array', items: obj({ week: str, participants: int, mean: nullable(bounded) }) },
+      bands: { type: 'array', items: obj({ min: int, max: nullableInt, share: bounded, below: bounded }) },
     }),
   ),
 });
@@ -158,18 +162,23 @@ function personalView(insights: PersonalInsights, catalog: Catalog) {
   return {
     ...insights,
     topShows: insights.topShows.map((s) => ({ title: titleOf(catalog, s.item, s.show), kind: s.kind, matched: s.item !== null, plays: s.plays, hours: s.hours, firstDate: s.firstDate, lastDate: s.lastDate })),
+    notInCatalogue: insights.notInCatalogue.map((s) => ({ title: s.show, kind: s.kind, plays: s.plays })),
     binges: { ...insights.binges, longest: insights.binges.longest.map((b) => ({ title: titleOf(catalog, b.item, b.show), start: b.start, end: b.end, days: b.days, episodes: b.episodes })) },
   };
 }
 
+/** The statistics as the page gets them: every estimate within its range, shows with titles. */
 function communityView(stats: CommunityStats, catalog: Catalog) {
+  const shown = displayedCommunity(stats);
   return {
-    ...stats,
-    topShows: stats.topShows.map((s) => {
+    ...shown,
+    createdAt: stats.createdAt,
+    epsilon: stats.epsilon,
+    detectableCount: stats.detectableCount,
+    topShows: shown.topShows.map((s) => {
       const item = catalog.items[s.item];
-      return { item: s.item, title: item.title, kind: item.kind, year: item.year, count: s.count, se: s.se };
+      return { item: s.item, title: item.title, kind: item.kind, year: item.year, count: s.count };
     }),
-    bands: stats.distribution.bands,
   };
 }
 
@@ -177,7 +186,6 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
   const { config, ws, catalog, profile, logger } = opts;
   const now = opts.now ?? (() => new Date());
   const uiDir = opts.uiDir ?? path.join(PROJECT_ROOT, 'ui');
-  const matchShow = showMatcher(opts.matcher);
   const blendCtx = { config, ws, catalog, logger };
   const chartFile = chartJsFile();
   let chartJs: Buffer | null = null;
@@ -202,9 +210,10 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
   app.get('/api/insights', { schema: { querystring: emptyObject, response: { 200: insightsSchema, ...errorResponses } } }, async () => {
     const events = (await readHistoryCache(ws.privateDir(profile)))?.events ?? null;
     if (events === null) return { profile, state: 'no-history', message: NO_HISTORY_MESSAGE, personal: null, comparison: null };
-    const insights = computeInsights(events, { catalog, matchShow, now: now() });
+    const matched = matchEvents(events, opts.matcher);
+    const insights = computeInsights(matched, { catalog, now: now() });
     const { stats } = await loadStats();
-    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(events), stats.week, matchShow).plays, stats);
+    const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(matched.events), stats.week, matched.itemOf).plays, displayedCommunity(stats));
     return { profile, state: 'ready', message: null, personal: personalView(insights, catalog), comparison };
   });
 

@@ -1,4 +1,4 @@
-import type { Arm } from '../clicks';
+import type { Arm } from '../../shared/clicks';
 
 /**
  * Page views this server has issued, kept in memory: which arm is on which
@@ -7,7 +7,7 @@ import type { Arm } from '../clicks';
  * the oldest views are forgotten first (a click on a forgotten view gets
  * ERR_PAGE_VIEW_EXPIRED and the page reloads).
  */
-export interface PageView {
+interface PageView {
   id: string;
   token: string;
   left: Arm;
@@ -16,7 +16,7 @@ export interface PageView {
 }
 
 /** Page views remembered; a user reloading once a second for a quarter-hour stays within it. */
-export const MAX_PAGE_VIEWS = 1000;
+const MAX_PAGE_VIEWS = 1000;
 
 export class PageViews {
   private readonly views = new Map<string, PageView>();

@@ -6,7 +6,8 @@ import { AppError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { Random } from '../../shared/random';
 import type { Workspace } from '../../shared/workspace';
-import { armOnSide, CLICK_LOG_VERSION, otherArm, type Arm, type ClickLog, type Side } from '../clicks';
+import { armOnSide, CLICK_LOG_VERSION, otherArm, type Arm, type Side } from '../../shared/clicks';
+import type { ClickLog } from '../clicks';
 import { loadRecommendations, readGrantedGlobal } from '../recommendations';
 import { readProfileState } from '../state';
 import type { PageViews } from './page-views';
@@ -24,7 +25,25 @@ import { assertSameOrigin, tokensEqual } from './security';
  * fields (watched shows, scores, factors) can leave the server.
  */
 
-export interface RouteContext {
+/**
+ * What protects this datasite's contribution under the active settings, in one
+ * sentence for the page: never more than the mechanism gives (README, "What is
+ * protected with the default settings").
+ */
+export function protectionStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES'>): string {
+  const noise =
+    config.DP_EPSILON > 0
+      ? ` Each round's sum also carries differential-privacy noise: (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per round for your whole datasite.`
+      : ' No differential-privacy noise is added (DP_EPSILON=0), so the change between two Global_V versions, which every contributor can compute, reveals the shows the round\'s members watched, taken together.';
+  if (config.SECURE_AGGREGATION === 'on') {
+    return `Your viewing history stays on this computer. Your model update leaves it only masked: with secure aggregation the aggregator learns the sum over at least ${config.MIN_DATASITES} datasites, never your update.${noise}`;
+  }
+  return config.DP_EPSILON > 0
+    ? `Your viewing history stays on this computer. Secure aggregation is off: the aggregator sees your model update, which carries differential-privacy noise, (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per update.`
+    : 'Your viewing history stays on this computer, but secure aggregation and noise are off: the aggregator can see your model update, and from it which shows you watched.';
+}
+
+interface RouteContext {
   config: Config;
   ws: Workspace;
   catalog: Catalog;
@@ -37,10 +56,35 @@ export interface RouteContext {
   pageViews: PageViews;
 }
 
-export type PageState = 'experiment' | 'waiting' | 'untrained';
+/**
+ * Both lists change only when the participant retrains or a Global_V arrives
+ * (minutes apart), but computing them reads the model files and ranks every
+ * item: one computation serves every page view of the next RECS_FRESH_MS, and
+ * concurrent requests share the one in flight.
+ */
+const RECS_FRESH_MS = 1000;
 
-export const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
-export const UNTRAINED_MESSAGE =
+function freshRecommendations(ctx: RouteContext): () => ReturnType<typeof loadRecommendations> {
+  let cached: { at: number; recs: ReturnType<typeof loadRecommendations> } | null = null;
+  return () => {
+    const now = ctx.now().getTime();
+    if (cached === null || now - cached.at >= RECS_FRESH_MS || now < cached.at) {
+      const recs = loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
+      const entry = { at: now, recs };
+      cached = entry;
+      // a failure is not remembered: the next request tries again
+      recs.catch(() => {
+        if (cached === entry) cached = null;
+      });
+    }
+    return cached.recs;
+  };
+}
+
+type PageState = 'experiment' | 'waiting' | 'untrained';
+
+const WAITING_MESSAGE = 'Waiting for the aggregator to share the global model — your local recommendations are below.';
+const UNTRAINED_MESSAGE =
   'No recommendations yet: your viewing history has not been trained on. Save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first training.';
 
 const PAGE_VIEW_ID_BYTES = 12; // 16 base64url characters
@@ -95,9 +139,10 @@ const pageSchema = {
 
 const statusSchema = {
   type: 'object',
-  required: ['profile', 'access', 'trainedAt', 'versions', 'recsPerColumn'],
+  required: ['profile', 'access', 'trainedAt', 'versions', 'recsPerColumn', 'protection'],
   properties: {
     profile: { type: 'string' },
+    protection: { type: 'string' },
     access: { type: 'string', enum: ['granted', 'waiting', 'untrained'] },
     trainedAt: { type: ['string', 'null'] },
     versions: { type: 'object', required: ['global', 'localBase'], properties: { global: nullableInt, localBase: nullableInt } },
@@ -124,7 +169,7 @@ interface ClickBody {
   item: number;
 }
 
-export interface PageShow {
+interface PageShow {
   id: number;
   showId: string;
   title: string;
@@ -170,8 +215,8 @@ function pageShows(catalog: Catalog, ids: readonly number[], other: ReadonlySet<
 }
 
 /** Create, log and describe one page view (or the waiting / untrained states, which are not logged). */
-async function createPageView(ctx: RouteContext): Promise<PageData> {
-  const recs = await loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN);
+async function createPageView(ctx: RouteContext, recommendations: () => ReturnType<typeof loadRecommendations>): Promise<PageData> {
+  const recs = await recommendations();
   if (recs === null) {
     return { state: 'untrained', message: UNTRAINED_MESSAGE, pageView: null, token: null, versions: { global: null, localBase: null }, columns: [] };
   }
@@ -185,7 +230,7 @@ async function createPageView(ctx: RouteContext): Promise<PageData> {
   const right = otherArm(left);
   const pageView = newId(PAGE_VIEW_ID_BYTES);
   const token = newId(TOKEN_BYTES);
-  await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'view', at: ctx.now().toISOString(), pageView, left, local: lists.local, global: lists.global, versions });
+  await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'view', pageView, left, shown: { local: lists.local.length, global: lists.global.length }, versions });
   ctx.pageViews.add({ id: pageView, token, left, lists });
   const shows = (arm: Arm) => pageShows(ctx.catalog, lists[arm], new Set(lists[otherArm(arm)]));
   return {
@@ -202,6 +247,7 @@ async function createPageView(ctx: RouteContext): Promise<PageData> {
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const recommendations = freshRecommendations(ctx);
   app.get('/api/health', { schema: { querystring: emptyObject, response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } }, ...errorResponses } } }, async () => ({
     status: 'ok',
   }));
@@ -215,13 +261,14 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       trainedAt: state?.trainedAt ?? null,
       versions: { global: global?.manifest.version ?? null, localBase: state?.baseVersion ?? null },
       recsPerColumn: ctx.config.RECS_PER_COLUMN,
+      protection: protectionStatement(ctx.config),
     };
   });
 
   app.post(
     '/api/views',
     { onRequest: async (request) => assertSameOrigin(request), schema: { querystring: emptyObject, body: emptyObject, response: { 200: pageSchema, ...errorResponses } } },
-    async (): Promise<PageData> => createPageView(ctx),
+    async (): Promise<PageData> => createPageView(ctx, recommendations),
   );
 
   app.post<{ Body: ClickBody }>(
@@ -244,7 +291,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (rank === 0) throw new AppError('ERR_BAD_REQUEST', `show ${item} was not in the ${side} column of this page`);
       if (!ctx.pageViews.claim(view, arm, item)) return { status: 'duplicate' as const };
       try {
-        await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'click', at: ctx.now().toISOString(), pageView, side, arm, item, rank });
+        await ctx.clickLog.append({ v: CLICK_LOG_VERSION, type: 'click', pageView, side, arm, rank });
       } catch (err) {
         ctx.pageViews.release(view, arm, item);
         throw err;

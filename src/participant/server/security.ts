@@ -11,7 +11,8 @@ import { AppError } from '../../shared/errors';
  * - the Host header must be an IP literal, `localhost` or WEB_HOST, so a DNS
  *   name an attacker controls cannot be rebound to 127.0.0.1 to read the API;
  * - state-changing requests must come from the page's own origin
- *   (`Sec-Fetch-Site`, `Origin` checked against `Host`) and carry the per-page
+ *   (`Sec-Fetch-Site`, and `Origin` whose scheme, host and port are
+ *   `http://` + `Host`) and carry the per-page
  *   token issued with the page view (checked by the click route).
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -26,15 +27,21 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /** The host name of a Host header value (`[::1]:8081` -> `::1`, `localhost:80` -> `localhost`). */
-export function hostName(host: string): string {
+function hostName(host: string): string {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
   if (bracketed) return bracketed[1];
   const colon = host.lastIndexOf(':');
   return (colon >= 0 && host.indexOf(':') === colon ? host.slice(0, colon) : host).toLowerCase();
 }
 
+/** True when `host` (a bind address or host name) is this machine only: localhost, 127.0.0.0/8, ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return name === 'localhost' || name === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
 /** True for Host values that DNS rebinding cannot produce. */
-export function isAllowedHost(host: string | undefined, webHost: string): boolean {
+function isAllowedHost(host: string | undefined, webHost: string): boolean {
   if (!host) return false;
   const name = hostName(host);
   return name === 'localhost' || isIP(name) !== 0 || name === webHost.toLowerCase();
@@ -53,16 +60,20 @@ export function assertSameOrigin(request: FastifyRequest): void {
   }
   const origin = request.headers.origin;
   if (origin === undefined) return;
-  const originHost = urlHost(origin);
-  if (originHost === null || originHost !== urlHost(`http://${request.headers.host ?? ''}`)) {
-    throw new AppError('ERR_CROSS_ORIGIN', `request refused: Origin ${JSON.stringify(origin)} is not this page (${request.headers.host ?? 'no Host'})`);
+  // Scheme, host and port: the page is served over plain HTTP only, so an https:// Origin is another origin.
+  const page = urlOrigin(`${PAGE_SCHEME}//${request.headers.host ?? ''}`);
+  if (page === null || urlOrigin(origin) !== page) {
+    throw new AppError('ERR_CROSS_ORIGIN', `request refused: Origin ${JSON.stringify(origin)} is not this page (${PAGE_SCHEME}//${request.headers.host ?? 'no Host'})`);
   }
 }
 
-/** `host[:port]` of a URL with the scheme's default port dropped (`http://localhost:80` -> `localhost`); null if not a URL. */
-function urlHost(url: string): string | null {
+const PAGE_SCHEME = 'http:';
+
+/** `scheme://host[:port]` of a URL with the scheme's default port dropped (`http://localhost:80` -> `http://localhost`); null if not a URL. */
+function urlOrigin(url: string): string | null {
   try {
-    return new URL(url).host;
+    const origin = new URL(url).origin;
+    return origin === 'null' ? null : origin;
   } catch {
     return null;
   }

@@ -12,7 +12,7 @@ import { parseHistory, type ParsedHistory } from './parse';
  * being read, the result would mix two files, so it is refused.
  */
 
-export { decomposeTitle, cleanText, type DecomposedTitle } from './titles';
+export { decomposeTitle, cleanText, parseSeason, type DecomposedTitle, type SeasonLabel } from './titles';
 export type { DateOrder, DateOrderOption } from './dates';
 export { MAX_HISTORY_ROWS, type ParsedHistory, type SkipReason, type ViewingEvent } from './parse';
 
@@ -21,7 +21,7 @@ export const MAX_HISTORY_BYTES = 256 * 1024 * 1024; // 256 MiB
 /** Bytes checked for NUL and invalid UTF-8 before parsing. */
 const SNIFF_BYTES = 1024; // 1 KiB
 
-export interface ReadHistoryOptions {
+interface ReadHistoryOptions {
   /** Day/month order of the simple export's dates; 'auto' (default) detects it per file. */
   dateOrder?: DateOrderOption;
   /** Rows dated after this are skipped as `future`; defaults to the current time. */

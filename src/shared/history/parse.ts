@@ -62,7 +62,7 @@ export interface ParsedHistory {
  */
 export type SkipReason = 'blank_title' | 'bad_date' | 'future' | 'supplemental' | 'bad_duration' | 'bad_row';
 
-export interface ParseOptions {
+interface ParseOptions {
   dateOrder: DateOrderOption;
   now: Date;
   log: Logger;

@@ -17,9 +17,11 @@
  * 3. Else, three or more parts are `Show: Season label: Episode`: show = first part.
  * 4. Else, two parts whose second is an episode marker: series.
  * 5. Else a film, the whole title. Two-part titles (`Show: Episode name` or a film
- *    with a subtitle) land here: the catalogue match decides (see `catalog.ts`).
- *    Known miss: a film of three or more parts (`Naruto Shippuden: The Movie: The
- *    Lost Tower`) is taken for a series.
+ *    with a subtitle) land here: the catalogue match decides (see `matching.ts`).
+ * Rules 2 to 4 also split a film of three or more parts (`Naruto Shippuden: The
+ * Movie: The Lost Tower`, `Star Wars: Episode VIII: The Last Jedi`); the text
+ * cannot tell it from an episode, so `Matcher.decompose` in `matching.ts` keeps
+ * such a title whole when the catalogue has it as a film.
  */
 
 export interface DecomposedTitle {
@@ -53,17 +55,52 @@ export function cleanText(s: string): string {
     .trim();
 }
 
-const NUMBER =
-  '(?:\\d{1,4}|[ivxl]{1,6}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)';
+const NUMBER_WORDS = [
+  'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten',
+  'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen', 'twenty',
+];
+const NUMBER = `(?:\\d{1,4}|[ivxl]{1,6}|${NUMBER_WORDS.join('|')})`;
 /** Ordinal endings between a number and the word: `1.`, `1ª`, `2nd`, `1re`, `1er`. */
 const ORDINAL = '(?:\\.|ª|º|°|st|nd|rd|th|re|er|e|η)?';
 
-/** Words for a season, in the languages Netflix exports use. */
-const SEASON_WORDS = [
-  'season', 'series', 'temporada', 'saison', 'staffel', 'sezon', 'sezona', 'sezonul', 'sezóna', 'seizoen', 'sæson', 'säsong',
-  'sesong', 'stagione', 'kausi', 'évad', 'série', 'séria', 'serie', 'сезон', 'сезона', 'mevsim', 'musim', 'phần', 'σεζόν',
-  'κύκλος', 'עונה', 'الموسم', 'ซีซั่น', 'सीज़न', 'シーズン', '시즌',
-];
+/**
+ * Words for a season, by the language of the exports that write them. A few are
+ * shared: `temporada` (Spanish and Portuguese), `sezon` (Polish and Turkish),
+ * `sezona` (Croatian, Serbian, Slovenian), `сезон` (Russian, Ukrainian,
+ * Bulgarian). `serie` and `série` mean a season in several languages, so they
+ * name none.
+ */
+const SEASON_WORDS: Readonly<Record<string, readonly string[]>> = {
+  en: ['season', 'series'],
+  es: ['temporada'],
+  fr: ['saison'],
+  de: ['staffel'],
+  pl: ['sezon'],
+  hr: ['sezona'],
+  ro: ['sezonul'],
+  cs: ['sezóna', 'séria'],
+  nl: ['seizoen'],
+  da: ['sæson'],
+  sv: ['säsong'],
+  no: ['sesong'],
+  it: ['stagione'],
+  fi: ['kausi'],
+  hu: ['évad'],
+  ru: ['сезон', 'сезона'],
+  tr: ['mevsim'],
+  id: ['musim'],
+  vi: ['phần'],
+  el: ['σεζόν', 'κύκλος'],
+  he: ['עונה'],
+  ar: ['الموسم'],
+  th: ['ซีซั่น'],
+  hi: ['सीज़न'],
+  ja: ['シーズン'],
+  ko: ['시즌'],
+};
+const SHARED_SEASON_WORDS = ['série', 'serie'];
+const ALL_SEASON_WORDS = [...Object.values(SEASON_WORDS).flat(), ...SHARED_SEASON_WORDS];
+const LANGUAGE_OF_WORD = new Map(Object.entries(SEASON_WORDS).flatMap(([language, words]) => words.map((w) => [w, language] as const)));
 /** Season labels without a number (one-season shows). */
 const LIMITED_SERIES = [
   'limited series', 'miniseries', 'mini-series', 'mini series', 'miniserie', 'minisérie', 'miniserien', 'miniseria', 'miniserial',
@@ -89,8 +126,8 @@ function numbered(words: string[]): string {
 }
 
 const whole = (body: string) => new RegExp(`^(?:${body})$`, 'iu');
-const SEASON_RE = whole(`${numbered(SEASON_WORDS)}|第\\s*${NUMBER}\\s*[季期部]|${LIMITED_SERIES.join('|')}`);
-const PART_RE = whole(`${numbered(PART_WORDS)}|collection|.+\\s[-–—]\\s(?:${numbered([...SEASON_WORDS, ...PART_WORDS])})`);
+const SEASON_RE = whole(`${numbered(ALL_SEASON_WORDS)}|第\\s*${NUMBER}\\s*[季期部]|${LIMITED_SERIES.join('|')}`);
+const PART_RE = whole(`${numbered(PART_WORDS)}|collection|.+\\s[-–—]\\s(?:${numbered([...ALL_SEASON_WORDS, ...PART_WORDS])})`);
 const EPISODE_RE = whole(`${numbered(EPISODE_WORDS)}|第\\s*${NUMBER}\\s*[話话集回]`);
 /** ": " (or " : ", French) separates the parts; a colon inside a word (`Re:Zero`) does not. */
 const PART_SEPARATOR = /\s*:\s+/g;
@@ -110,6 +147,50 @@ function partSpans(text: string): [number, number][] {
 /** The ": "-separated parts of a cleaned title. */
 export function splitTitle(text: string): string[] {
   return partSpans(text).map(([start, end]) => text.slice(start, end));
+}
+
+/** A season label's parts: the season word or CJK counter, and its number. */
+const SEASON_NUMBERED = new RegExp(
+  `^(?:(${ALL_SEASON_WORDS.join('|')})\\s*(${NUMBER})|(${NUMBER})${ORDINAL}\\s*(${ALL_SEASON_WORDS.join('|')})|第\\s*(${NUMBER})\\s*([季期部]))(?:\\s*\\(.*\\))?$`,
+  'iu',
+);
+const LIMITED_RE = whole(LIMITED_SERIES.join('|'));
+const ROMAN_DIGITS: Readonly<Record<string, number>> = { i: 1, v: 5, x: 10, l: 50 };
+
+/** `12`, `twelve` or `xii` -> 12. */
+function numberOf(token: string): number {
+  const lower = token.toLowerCase();
+  if (/^\d+$/.test(lower)) return Number(lower);
+  const word = NUMBER_WORDS.indexOf(lower);
+  if (word >= 0) return word + 1;
+  let total = 0;
+  for (let i = 0; i < lower.length; i++) {
+    const digit = ROMAN_DIGITS[lower[i]];
+    total += digit < (ROMAN_DIGITS[lower[i + 1]] ?? 0) ? -digit : digit;
+  }
+  return total;
+}
+
+export interface SeasonLabel {
+  /** The season's number; 1 for a limited series. */
+  number: number;
+  /** Language of the season word (a key of SEASON_WORDS, `zh` for 第N季), null when the word is shared or absent. */
+  language: string | null;
+}
+
+/**
+ * What a season label says: `Sæson 5` -> 5, `da`; `2. évad` -> 2, `hu`; `Limited
+ * Series` -> 1, null. Null when the label is not a season (`Part 2`, `Book 1`, a
+ * named season such as `Murder House`, or no label).
+ */
+export function parseSeason(label: string | null): SeasonLabel | null {
+  if (label === null) return null;
+  if (LIMITED_RE.test(label)) return { number: 1, language: null };
+  const m = SEASON_NUMBERED.exec(label);
+  if (m === null) return null;
+  const word = (m[1] ?? m[4])?.toLowerCase();
+  const language = word === undefined ? (m[6] === '季' ? 'zh' : null) : (LANGUAGE_OF_WORD.get(word) ?? null);
+  return { number: numberOf(m[2] ?? m[3] ?? m[5]), language };
 }
 
 const isSeasonPart = (part: string, partCount: number) => SEASON_RE.test(part) || (partCount >= 3 && PART_RE.test(part));

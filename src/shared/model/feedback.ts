@@ -53,7 +53,7 @@ export interface Interaction {
   confidence: number;
 }
 
-export interface FeedbackOptions {
+interface FeedbackOptions {
   now: Date;
   halfLifeDays: number;
   mode: 'implicit' | 'stars';

@@ -2,13 +2,12 @@ import { appendFile, mkdir, mkdtemp, rename, rm, symlink, truncate, writeFile } 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../../src/shared/config';
 import { isAppError, type ErrorCode } from '../../../src/shared/errors';
 import { MAX_HISTORY_BYTES, readHistory, type ParsedHistory } from '../../../src/shared/history';
 import type { Logger } from '../../../src/shared/log';
+import { REAL_EXPORT } from '../../helpers/data';
 
 const NOW = new Date('2024-06-01T12:00:00Z');
-const REAL_EXPORT = path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'netflix-history', 'nsteenholdt_NetflixViewingHistory.csv');
 const ACTIVITY_HEADER = 'Profile Name,Start Time,Duration,Attributes,Title,Supplemental Video Type,Device Type,Bookmark,Latest Bookmark,Country';
 
 let dir: string;

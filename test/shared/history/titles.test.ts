@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import Papa from 'papaparse';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../../src/shared/config';
-import { cleanText, decomposeTitle } from '../../../src/shared/history';
+import { cleanText, decomposeTitle, parseSeason } from '../../../src/shared/history';
+import { REAL_EXPORT } from '../../helpers/data';
 
-const REAL_EXPORT = path.resolve(PROJECT_ROOT, '..', 'shared', 'data', 'netflix-history', 'nsteenholdt_NetflixViewingHistory.csv');
 
 const series = (show: string, season: string | null, episode: string | null) => ({ show, kind: 'series', season, episode });
 const film = (show: string) => ({ show, kind: 'film', season: null, episode: null });
@@ -71,6 +69,14 @@ describe('decomposeTitle', () => {
     expect(decomposeTitle(title)).toEqual(film(title));
   });
 
+  it.each([
+    'Naruto Shippuden: The Movie: The Lost Tower',
+    'Star Wars: Episode VIII: The Last Jedi',
+    'The Twilight Saga: Breaking Dawn: Part 1',
+  ])('takes a film of three parts for a series by its text alone (the catalogue corrects it, see matching.test.ts): %s', (title) => {
+    expect(decomposeTitle(title).kind).toBe('series');
+  });
+
   it('keeps colons inside words and recognizes a season after a colon-bearing show name', () => {
     expect(decomposeTitle('Re:Zero − Starting Life in Another World: Season 1: Ep 1')).toEqual(series('Re:Zero − Starting Life in Another World', 'Season 1', 'Ep 1'));
   });
@@ -107,5 +113,39 @@ describe('decomposeTitle', () => {
     const singles = decomposed.filter((d) => !d.title.includes(': '));
     expect(singles.length).toBeGreaterThan(100);
     expect(singles.every((d) => d.kind === 'film' && d.show === cleanText(d.title))).toBe(true);
+  });
+});
+
+describe('parseSeason', () => {
+  it.each([
+    ['Sæson 5', 5, 'da'],
+    ['Season 12', 12, 'en'],
+    ['Series 22', 22, 'en'],
+    ['Season Two', 2, 'en'],
+    ['3rd Season', 3, 'en'],
+    ['Series IV', 4, 'en'],
+    ['Season 1 (Trailer)', 1, 'en'],
+    ['Temporada 3', 3, 'es'],
+    ['Staffel 2', 2, 'de'],
+    ['Saison 2', 2, 'fr'],
+    ['Sezon 1', 1, 'pl'],
+    ['2. évad', 2, 'hu'],
+    ['Сезон 1', 1, 'ru'],
+    ['シーズン2', 2, 'ja'],
+    ['시즌 1', 1, 'ko'],
+    ['第2季', 2, 'zh'],
+    ['Série 1', 1, null],
+    ['Limited Series', 1, null],
+    ['Miniserie', 1, null],
+  ])('%s -> season %i, language %s', (label, number, language) => {
+    expect(parseSeason(label)).toEqual({ number, language });
+  });
+
+  it.each(['Part 2', 'Del 3', 'Book 1', 'Murder House', 'Stranger Things 3', 'Luftens sidste mester – bog 1', ''])('is null for what is not a season: %s', (label) => {
+    expect(parseSeason(label)).toBeNull();
+  });
+
+  it('is null without a label', () => {
+    expect(parseSeason(null)).toBeNull();
   });
 });

@@ -1,13 +1,14 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Catalog, CatalogItem } from '../../src/shared/catalog';
+import type { Catalog } from '../../src/shared/catalog';
 import { loadConfig, type Config } from '../../src/shared/config';
 import { writeGlobalVersion } from '../../src/shared/global-model';
 import { writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 import { STATE_FORMAT_VERSION, writeProfileModel, type ProfileState } from '../../src/participant/state';
+import { catalogOf } from './data';
 
 /** A participant and an aggregator in one temporary SyftBox-layout root, with state files written directly. */
 
@@ -24,20 +25,20 @@ const WORDS = ['Midnight', 'Harbor', 'Garden', 'Signal', 'Echoes', 'Summer', 'Pa
 
 /** A small catalogue; item 5 has a poster URL that cannot load offline. */
 export function testCatalog(size = 60): Catalog {
-  const items: CatalogItem[] = Array.from({ length: size }, (_, id) => ({
-    id,
-    showId: `s${id + 1}`,
-    title: `${WORDS[id % WORDS.length]} ${WORDS[(id * 7 + 3) % WORDS.length]}${id >= WORDS.length ? ` ${Math.floor(id / WORDS.length) + 1}` : ''}`,
-    kind: id % 3 === 0 ? 'series' : 'film',
-    year: 1990 + (id % 33),
-    genres: [GENRES[id % GENRES.length], GENRES[(id + 3) % GENRES.length]],
-    countries: ['Denmark'],
-    description: `A story about ${WORDS[(id + 5) % WORDS.length].toLowerCase()} and ${WORDS[(id + 9) % WORDS.length].toLowerCase()}, told over one long night.`,
-    rating: 'TV-14',
-    duration: id % 3 === 0 ? '2 Seasons' : '98 min',
-    image: id === 5 ? 'https://posters.invalid/s6.jpg' : null,
-  }));
-  return { items, hash: 'test-vocabulary-hash', source: 'test' } as Catalog;
+  return catalogOf(
+    Array.from({ length: size }, (_, id) => ({
+      title: `${WORDS[id % WORDS.length]} ${WORDS[(id * 7 + 3) % WORDS.length]}${id >= WORDS.length ? ` ${Math.floor(id / WORDS.length) + 1}` : ''}`,
+      kind: id % 3 === 0 ? 'series' : 'film',
+      year: 1990 + (id % 33),
+      genres: [GENRES[id % GENRES.length], GENRES[(id + 3) % GENRES.length]],
+      countries: ['Denmark'],
+      description: `A story about ${WORDS[(id + 5) % WORDS.length].toLowerCase()} and ${WORDS[(id + 9) % WORDS.length].toLowerCase()}, told over one long night.`,
+      rating: 'TV-14',
+      duration: id % 3 === 0 ? '2 Seasons' : '98 min',
+      image: id === 5 ? 'https://posters.invalid/s6.jpg' : null,
+    })),
+    'test-vocabulary-hash',
+  );
 }
 
 export interface Fixture {

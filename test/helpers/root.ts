@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import { writePermissions } from '../../src/shared/permissions';
 import { createRandom, type Random } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 
-/** Test fixtures: a SyftBox-layout root with an aggregator and participants that publish deltas. */
+/** A SyftBox-layout root in a temporary folder, with an aggregator and participants that publish deltas. */
 export const APP = 'fedsvd-test';
 export const AGGREGATOR = 'agg@example.org';
 export const MODEL: GlobalExpect = { items: 40, rank: 3, vocabHash: 'ab'.repeat(32) };
@@ -23,6 +22,8 @@ export const PARAMS: RoundParams = {
   trimFraction: 0.1,
   serverClipNorm: 0,
   serverNoiseStd: 0,
+  // the round tests publish from one or two datasites; MIN_DATASITES has its own tests
+  minDatasites: 1,
   clipNorm: 1,
   noiseTolerance: 4,
   maxStaleness: 3,
@@ -107,8 +108,6 @@ export function roundContext(root: TestRoot, params: Partial<RoundParams> = {}, 
   };
 }
 
-export const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-
 /** A MovieLens-shaped catalogue of `items` films in the root (small models for process tests). */
 export async function writeCatalog(root: TestRoot, items: number): Promise<string> {
   const file = path.join(root.dataDir, 'movies.csv');
@@ -128,36 +127,10 @@ export function cliEnv(root: TestRoot, email: string, extra: Record<string, stri
     AGGREGATOR_DATASITE: AGGREGATOR,
     APP_NAME: APP,
     LOG_LEVEL: 'silent',
+    // the CLI tests built on these fixtures are about plain deltas, often from one or two datasites;
+    // secure rounds between processes: secagg-process.test.ts; MIN_DATASITES: round.test.ts
+    SECURE_AGGREGATION: 'off',
+    MIN_DATASITES: '1',
     ...extra,
   };
-}
-
-export interface CliRun {
-  child: ChildProcess;
-  /** Resolves when the child exits: exit code (null when killed) and its output. */
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-}
-
-/** Start `src/cli.ts <args>` in one node process (no npx wrapper, so a kill reaches the aggregator itself). */
-export function startCli(args: string[], env: NodeJS.ProcessEnv): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli.ts'), ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, done };
-}
-
-/** Poll `probe` until it returns a truthy value, or fail after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

@@ -1,14 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
-import pino from 'pino';
+import type { PassStep } from '../participant/node';
 import { readGrantedGlobal } from '../participant/recommendations';
 import type { Catalog } from '../shared/catalog';
-import type { Config } from '../shared/config';
+import { loadConfig, type Config } from '../shared/config';
 import { GLOBAL_MANIFEST } from '../shared/global-model';
-import { silentLogger, type Logger } from '../shared/log';
+import { silentLogger } from '../shared/log';
 import { canRead } from '../shared/permissions';
 import type { Workspace } from '../shared/workspace';
-import { DEFAULT_SIMULATION, roundEach, runSimulation, type SimulationOptions, type SimulationProbe } from './loop';
+import { DEFAULT_SIMULATION, roundEach, runSimulation, type SimulationOptions, type SimulationProbe } from '../simulate/loop';
 
 /**
  * Simulated weeks at scale, timed step by step: where the time of a federation
@@ -16,16 +16,11 @@ import { DEFAULT_SIMULATION, roundEach, runSimulation, type SimulationOptions, t
  * pass and the aggregator merges them all. Week 1 is special (no Global_V yet:
  * every participant builds the version-0 initialization, nobody parses the
  * aggregator's permission file), so the steady state is measured on week 2.
- *
- * The participant pass is split by its own log lines, which it writes between
- * its steps: pass start → "read viewing history" (own permission file, Global_V
- * read and permission check, export hash and parse) → "trained local model"
- * (matching, feedback, local training) → "published delta" (private state,
- * delta and manifest written) → pass end. A logger at level info with a
- * high-resolution timestamp records them; the production code is unchanged.
+ * The participant pass is split where it reports the end of each step
+ * (`ParticipantContext.onStep`).
  */
 
-export interface WeekBenchmarkOptions {
+interface WeekBenchmarkOptions {
   participants: number;
   /** Weeks simulated; the steps are those of the last (default 2: the first steady-state week). */
   weeks?: number;
@@ -36,20 +31,20 @@ export interface WeekBenchmarkOptions {
   audit?: boolean;
 }
 
-export interface WeekBenchmarkEnv {
+interface WeekBenchmarkEnv {
   config: Config;
   catalog: Catalog;
 }
 
 /** Milliseconds per step of the measured week, summed over participants. */
-export interface BenchmarkSteps {
-  /** Pass start to "read viewing history": permission files, Global_V read and permission check, export hash and parse. */
+interface BenchmarkSteps {
+  /** Pass start to the export parsed: permission files, Global_V read and permission check, export hash and parse. */
   historyParse: number;
   /** Title matching, feedback and local training. */
   training: number;
-  /** Private state (U, V_local, V_global) and the delta + manifest written. */
+  /** Private state (U, V_local, V_global) written, and in plain mode the delta + manifest. */
   deltaWrite: number;
-  /** The rest of the pass (after the delta, or a pass without the log lines). */
+  /** The rest of the pass (after the delta, or a pass that published nothing). */
   passOther: number;
   round: number;
   /** loadRecommendations: private model and Global_V read, permission check, two rankings. */
@@ -60,7 +55,7 @@ export interface BenchmarkSteps {
   report: number;
 }
 
-export interface WeekBenchmarkResult {
+interface WeekBenchmarkResult {
   participants: number;
   items: number;
   rank: number;
@@ -84,38 +79,29 @@ export interface WeekBenchmarkResult {
   auditOk: boolean | null;
 }
 
-type PassStep = 'historyParse' | 'training' | 'deltaWrite';
-const PASS_MARKS: readonly [string, PassStep][] = [
-  ['read viewing history', 'historyParse'],
-  ['trained local model', 'training'],
-  ['published delta', 'deltaWrite'],
-];
+type StepName = 'historyParse' | 'training' | 'deltaWrite';
+const STEP_NAMES: Record<PassStep, StepName> = { history: 'historyParse', training: 'training', delta: 'deltaWrite' };
 const MICROSECONDS_PER_MS = 1000;
 /** Repetitions of the per-participant access measurement. */
 const ACCESS_REPEATS = 3;
 
-type PassSteps = Record<PassStep | 'passOther', number>;
+type PassSteps = Record<StepName | 'passOther', number>;
 
 interface StepProbe extends SimulationProbe {
-  logger: Logger;
   /** Steps of the passes since the last `takeSteps`. */
   takeSteps(): PassSteps;
   access: { readGrantedGlobal: number; permissionCheck: number };
 }
 
-/** A logger that timestamps the pass's step lines, and a probe that turns them into step times per pass. */
+/** A probe that timestamps the end of each step of a pass and turns the marks into step times. */
 function createStepProbe(rank: number, items: number, vocabHash: string): StepProbe {
-  let marks: { step: PassStep; t: number }[] = [];
+  let marks: { step: StepName; t: number }[] = [];
   const empty = (): PassSteps => ({ historyParse: 0, training: 0, deltaWrite: 0, passOther: 0 });
   let steps = empty();
-  const stream = {
-    write(line: string) {
-      const mark = PASS_MARKS.find(([msg]) => line.includes(`"msg":"${msg}"`));
-      if (mark) marks.push({ step: mark[1], t: (JSON.parse(line) as { t: number }).t });
-    },
-  };
   const probe: StepProbe = {
-    logger: pino({ level: 'info', base: undefined, timestamp: () => `,"t":${performance.now()}` }, stream),
+    passStep(step) {
+      marks.push({ step: STEP_NAMES[step], t: performance.now() });
+    },
     access: { readGrantedGlobal: 0, permissionCheck: 0 },
     passDone(startMs, endMs) {
       let previous = startMs;
@@ -169,7 +155,7 @@ export async function simulateWeekBenchmark(options: WeekBenchmarkOptions, env: 
   const result = await runSimulation(simulation, {
     config: env.config,
     catalog: env.catalog,
-    logger: probe.logger,
+    logger: silentLogger,
     probe,
     onWeek: () => {
       passSteps = probe.takeSteps();
@@ -207,4 +193,18 @@ export async function simulateWeekBenchmark(options: WeekBenchmarkOptions, env: 
     ledgerOk: result.ledgerOk,
     auditOk: result.auditOk,
   };
+}
+
+/** One steady-state week (the second of two) at each size: wall and CPU time, peak memory, and which step dominates. */
+export async function benchSimulation(catalog: Catalog, sizes: readonly number[], log: (line: string) => void) {
+  const config = loadConfig({ dotenv: false, env: { LOG_LEVEL: 'silent' } });
+  const results = [];
+  for (const participants of sizes) {
+    const r = await simulateWeekBenchmark({ participants, weeks: 2, audit: false }, { config, catalog });
+    const week = r.weekMs.at(-1) ?? 0;
+    const cpu = r.weekCpuMs.at(-1) ?? 0;
+    log(`simulation: ${participants} participants, one week ${Math.round(week / 1000)} s wall / ${Math.round(cpu / 1000)} s CPU, peak RSS ${r.peakRssMb} MB; dominant step: ${r.dominant} (${Math.round(r.steps[r.dominant] / 1000)} s)`);
+    results.push({ participants, weekMs: week, weekCpuMs: cpu, peakRssMb: r.peakRssMb, dominant: r.dominant, steps: r.steps, rootMb: r.rootMb, ledgerOk: r.ledgerOk });
+  }
+  return results;
 }

@@ -1,0 +1,710 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
+import type { Config } from '../shared/config';
+import { AppError, formatError, isAppError } from '../shared/errors';
+import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
+import type { SecaggRecord } from '../shared/ledger';
+import { decodeNpy, encodeNpy } from '../shared/npy';
+import type { PermissionFile, PermissionRule } from '../shared/permissions';
+import { contributionBound, contributionLayout, roundNoise, splitSum } from '../shared/secagg/contribution';
+import { decodeSum, maxCohortSize, type Encoding } from '../shared/secagg/encoding';
+import {
+  COHORT_FILE,
+  fromBase64,
+  header,
+  INBOX_DIR,
+  inboxFile,
+  KEYS_FILE,
+  layoutLength,
+  MAX_LIST_FILE_BYTES,
+  MAX_SMALL_FILE_BYTES,
+  MODULUS_BITS,
+  parseKeysFile,
+  parseRevealFile,
+  parseSharesFile,
+  readMaskedInput,
+  readPhaseFile,
+  RESULT_FILE,
+  REVEAL_FILE,
+  ROUND_FILE,
+  SHARES_FILE,
+  UNMASK_FILE,
+  writePhaseFile,
+  type CohortFile,
+  type InboxFile,
+  type ResultFile,
+  type RoundFile,
+  type RoundNoise,
+  type SharesFile,
+  type UnmaskFile,
+} from '../shared/secagg/files';
+import { cohortShape, neighbourGraph } from '../shared/secagg/graph';
+import { addMod } from '../shared/secagg/prg';
+import { unmaskSum, type CohortView, type Reveal } from '../shared/secagg/protocol';
+import { isRoundId } from '../shared/workspace';
+import { discoverMembers } from './discover';
+import { ensurePermissions } from './grant';
+import { applyServerUpdate } from './merge';
+import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
+import { loadCommittedState, publicParams, type RoundContext } from './round';
+
+/**
+ * The aggregator's side of secure aggregation: a state machine over one round at
+ * a time, driven by `advanceSecureRound` (the daemon calls it on file events and
+ * on a timer; the in-process driver calls it in a loop). Each call looks at the
+ * files, and moves the round on when every member has answered the current phase
+ * or its deadline passed:
+ *
+ *   open: ≥ max(MIN_PARTICIPANTS, T) datasites discovered → `round.json` (readable by them)
+ *   keys → cohort: ≥ T valid, distinct key pairs (else abort) → `cohort.json`, random order and graph
+ *   shares → U2: members whose shares are complete (≥ T, else abort) → `inbox/<i>.json`, one per member
+ *   masked → U3: members whose masked input is valid; |U3| < T aborts WITHOUT `unmask.json`;
+ *            else the masked sum is kept privately, then `unmask.json`
+ *   reveal → unmask (t shares per secret, else abort: nothing unmasks anyone), decode,
+ *            Global_V ← V + SERVER_LR · Σ delta / Σ w, committed as a plain round is
+ *            (round record, then Global_V, then ledger and grants), then `result.json`
+ *
+ * Crash safety: the private round state (`private/.../aggregator/secagg/r000007.json`,
+ * it names members by email) is written BEFORE the public file of each transition,
+ * so a restart republishes the same file and continues; a restart after the deadlines
+ * moves on at once (usually to an abort). A commit interrupted after Global_V is
+ * recognised by its round record (which names the round) and not made twice.
+ * A member whose file is malformed, oversized, of the wrong length, or whose keys
+ * duplicate another's is left out with an error naming the file; the round goes on.
+ */
+
+const STATE_FORMAT_VERSION = 1;
+const MAX_STATE_BYTES = 64 * 1024 * 1024; // 64 MiB: a cohort of 100,000 with keys and emails
+const NPY_HEADER_SLACK_BYTES = 4096;
+/** Finished rounds whose folders are kept (public and private); older ones are deleted. */
+const KEEP_FINISHED_ROUNDS = 3;
+/** How a secure round names a member in the ledger tag (one tag per datasite and version). */
+const LEDGER_PROFILE = 'datasite';
+
+export interface SecureParams {
+  /** SECAGG_PHASE_MS: each phase's deadline after the previous one. */
+  phaseMs: number;
+  scaleBits: number;
+  /** T floor: max(SECAGG_MIN_SURVIVORS, MIN_DATASITES). */
+  minSurvivors: number;
+  survivorFraction: number;
+  fullGraphMax: number;
+  /** Datasites discovered before a round opens (MIN_PARTICIPANTS, at least T). */
+  minParticipants: number;
+  minDatasites: number;
+  /** The noise every round asks its members for (sigma in quantization steps of the sum). */
+  noise: RoundNoise;
+}
+
+/**
+ * Secure-round parameters from the configuration. The noise makes each round's sum
+ * (DP_EPSILON, DP_DELTA)-DP per datasite (see `roundNoise`); DP_EPSILON=0: no noise.
+ */
+export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' | 'rank'>): SecureParams {
+  const minSurvivors = Math.max(config.SECAGG_MIN_SURVIVORS, config.MIN_DATASITES);
+  const layout = contributionLayout(model.items, model.rank);
+  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(config.DELTA_CLIP_NORM), scaleBits: config.SECAGG_SCALE_BITS };
+  return {
+    phaseMs: config.SECAGG_PHASE_MS,
+    scaleBits: config.SECAGG_SCALE_BITS,
+    minSurvivors,
+    survivorFraction: config.SECAGG_SURVIVOR_FRACTION,
+    fullGraphMax: config.SECAGG_FULL_GRAPH_MAX,
+    minParticipants: Math.max(config.MIN_PARTICIPANTS, minSurvivors),
+    minDatasites: config.MIN_DATASITES,
+    noise: roundNoise(encoding, config.DP_EPSILON, config.DP_DELTA),
+  };
+}
+
+export type SecureContext = RoundContext & { secure: SecureParams };
+
+export type Phase = 'keys' | 'shares' | 'masked' | 'reveal' | 'finished';
+/** The phases in which the round waits for its members. */
+export type ActivePhase = Exclude<Phase, 'finished'>;
+
+interface CohortMemberState {
+  email: string;
+  cPk: string;
+  sPk: string;
+}
+
+/** The private state of one round (names members by email: never published). */
+interface RoundState {
+  formatVersion: typeof STATE_FORMAT_VERSION;
+  roundId: string;
+  phase: Phase;
+  round: RoundFile;
+  invited: string[];
+  cohort: { members: CohortMemberState[]; neighbours: number[][]; k: number; t: number; minSurvivors: number; createdAt: string } | null;
+  u2: number[] | null;
+  survivors: number[] | null;
+  dropped: number[] | null;
+  /** sha256 of each survivor's masked input, by survivor (for the ledger). */
+  maskedSha256: string[] | null;
+  result: ResultFile | null;
+  weightSum: number | null;
+}
+
+export interface SecureRoundSummary {
+  roundId: string;
+  outcome: 'merged' | 'aborted';
+  reason: string | null;
+  baseVersion: number;
+  /** The version the round produced (merged), else the base. */
+  version: number;
+  invited: number;
+  cohort: number;
+  /** Emails of the survivors (private: the caller must not publish them). */
+  survivors: string[];
+  dropped: number;
+  k: number | null;
+  t: number | null;
+  minSurvivors: number | null;
+  /** Decoded Σ w (merged only). */
+  weightSum: number | null;
+  openedAt: string;
+  endedAt: string;
+}
+
+export type SecureStep =
+  | { action: 'idle'; reason: string }
+  | { action: 'opened' | 'cohort' | 'routed' | 'unmask'; roundId: string }
+  | { action: 'waiting'; roundId: string; phase: ActivePhase; answered: number; expected: number }
+  | { action: 'finished'; roundId: string; summary: SecureRoundSummary };
+
+export interface AdvanceOptions {
+  /** Treat the current phase's deadline as passed (the in-process driver, once nobody else will answer). */
+  force?: boolean;
+}
+
+/** Move the secure round on as far as the files allow right now (at most one transition). */
+export async function advanceSecureRound(ctx: SecureContext, options: AdvanceOptions = {}): Promise<SecureStep> {
+  const state = await latestState(ctx);
+  // a crash may have cut off the last transition's public files: republish them first
+  if (state !== null) await republish(ctx, state);
+  if (state === null || state.phase === 'finished') return openRound(ctx, state);
+  const due = (deadline: string) => options.force === true || ctx.now().getTime() >= Date.parse(deadline);
+  const { deadlines } = state.round.params;
+  switch (state.phase) {
+    case 'keys':
+      return collectKeys(ctx, state, due(deadlines.keysBy));
+    case 'shares':
+      return collectShares(ctx, state, due(deadlines.sharesBy));
+    case 'masked':
+      return collectMasked(ctx, state, due(deadlines.maskedBy));
+    case 'reveal':
+      return collectReveals(ctx, state, due(deadlines.revealBy));
+  }
+}
+
+/** The round in progress, if any (round id and phase), for logs and the status page. */
+export async function currentSecureRound(ctx: Pick<SecureContext, 'ws'>): Promise<{ roundId: string; phase: Phase } | null> {
+  const state = await latestState(ctx);
+  return state && state.phase !== 'finished' ? { roundId: state.roundId, phase: state.phase } : null;
+}
+
+// ---------------------------------------------------------------- opening
+
+async function openRound(ctx: SecureContext, previous: RoundState | null): Promise<SecureStep> {
+  const { ws, secure, logger } = ctx;
+  const invited = await discoverMembers(ws, logger);
+  if (invited.length < secure.minParticipants) {
+    return { action: 'idle', reason: `${invited.length} datasites take part; a secure round needs ${secure.minParticipants} (MIN_PARTICIPANTS, SECAGG_MIN_SURVIVORS, MIN_DATASITES)` };
+  }
+  const committed = await loadCommittedState(ctx);
+  const layout = contributionLayout(ctx.model.items, ctx.model.rank);
+  const weightScale = ctx.params.clipNorm;
+  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(weightScale), scaleBits: secure.scaleBits };
+  if (maxCohortSize(encoding, secure.noise.sigma) < secure.minSurvivors) {
+    throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with noise sigma ${secure.noise.sigma} leaves no room for ${secure.minSurvivors} members in 32 bits: lower SECAGG_SCALE_BITS`);
+  }
+  const roundId = await nextRoundId(ctx, previous);
+  const openedAt = ctx.now();
+  const at = (phases: number) => new Date(openedAt.getTime() + phases * secure.phaseMs).toISOString();
+  const round: RoundFile = {
+    ...header('round'),
+    roundId,
+    baseVersion: committed.version,
+    layout,
+    params: {
+      modulusBits: MODULUS_BITS,
+      scaleBits: secure.scaleBits,
+      clipNorm: encoding.clipNorm,
+      weightScale,
+      noise: secure.noise,
+      deadlines: { keysBy: at(1), sharesBy: at(2), maskedBy: at(3), revealBy: at(4) },
+    },
+    createdAt: openedAt.toISOString(),
+  };
+  const state: RoundState = { formatVersion: STATE_FORMAT_VERSION, roundId, phase: 'keys', round, invited, cohort: null, u2: null, survivors: null, dropped: null, maskedSha256: null, result: null, weightSum: null };
+  await writeState(ctx, state);
+  await republish(ctx, state);
+  logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
+  return { action: 'opened', roundId };
+}
+
+async function nextRoundId(ctx: SecureContext, previous: RoundState | null): Promise<string> {
+  const published = (await fs.readdir(ctx.ws.secaggDir(ctx.ws.email)).catch(() => [] as string[])).filter(isRoundId);
+  const numbers = [...published, ...(previous ? [previous.roundId] : [])].map((id) => Number(id.slice(1)));
+  return `r${String(Math.max(0, ...numbers) + 1).padStart(6, '0')}`;
+}
+
+// ---------------------------------------------------------------- keys → cohort
+
+/** Where member `email`'s answer `name` for this round is. */
+function answerFile(ctx: SecureContext, state: RoundState, email: string, name: string): string {
+  return path.join(ctx.ws.secaggAnswersDir(state.roundId, email), name);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean): Promise<SecureStep> {
+  const { logger, secure } = ctx;
+  const files = state.invited.map((email) => answerFile(ctx, state, email, KEYS_FILE));
+  const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
+  if (!due && answered < state.invited.length) return { action: 'waiting', roundId: state.roundId, phase: 'keys', answered, expected: state.invited.length };
+
+  const keys: CohortMemberState[] = [];
+  const fileOf = new Map<string, string>();
+  for (const [i, email] of state.invited.entries()) {
+    const parsed = await readAnswer(ctx, files[i], MAX_SMALL_FILE_BYTES, (v, f) => parseKeysFile(v, f, { roundId: state.roundId }));
+    if (parsed === null) continue;
+    if (parsed.baseVersion !== state.round.baseVersion) {
+      logger.error({ roundId: state.roundId, file: files[i] }, `${files[i]}: baseVersion ${parsed.baseVersion} is not the round's ${state.round.baseVersion}; the member is left out`);
+      continue;
+    }
+    keys.push({ email, cPk: parsed.cPk, sPk: parsed.sPk });
+    fileOf.set(email, files[i]);
+  }
+  // A key seen twice (copied from another member's keys.json) would let one member pose as another: both are left out.
+  const uses = new Map<string, number>();
+  for (const k of keys) for (const key of [k.cPk, k.sPk]) uses.set(key, (uses.get(key) ?? 0) + 1);
+  const distinct = keys.filter((k) => {
+    const ok = uses.get(k.cPk) === 1 && uses.get(k.sPk) === 1;
+    if (!ok) logger.error({ roundId: state.roundId, file: fileOf.get(k.email) }, `${fileOf.get(k.email)}: a public key also appears in another member's keys.json (duplicate member); both are left out`);
+    return ok;
+  });
+
+  const maxSize = maxCohortSize({ length: layoutLength(state.round.layout), clipNorm: state.round.params.clipNorm, scaleBits: state.round.params.scaleBits }, secure.noise.sigma);
+  const members = shuffle(distinct, ctx).slice(0, maxSize);
+  if (members.length < secure.minSurvivors) {
+    return abort(ctx, state, `only ${members.length} datasites sent valid keys in time; a secure round needs at least ${secure.minSurvivors}`);
+  }
+  const shape = cohortShape(members.length, { fullGraphMax: secure.fullGraphMax, minSurvivors: secure.minSurvivors, survivorFraction: secure.survivorFraction });
+  const neighbours = neighbourGraph(members.length, shape.k, (n) => ctx.random.int(n));
+  const next: RoundState = { ...state, phase: 'shares', cohort: { members, neighbours, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors, createdAt: ctx.now().toISOString() } };
+  await writeState(ctx, next);
+  await republish(ctx, next);
+  logger.info({ roundId: state.roundId, cohort: members.length, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors }, 'secure round cohort fixed');
+  return { action: 'cohort', roundId: state.roundId };
+}
+
+/** Fisher-Yates with the round's randomness: cohort positions say nothing about who answered first. */
+function shuffle<T>(items: readonly T[], ctx: SecureContext): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = ctx.random.int(i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** A member's answer, or null when absent or invalid (invalid: logged with the file, the member is left out). */
+async function readAnswer<T>(ctx: SecureContext, file: string, maxBytes: number, parse: (value: unknown, file: string) => T): Promise<T | null> {
+  try {
+    return await readPhaseFile(file, maxBytes, parse);
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    ctx.logger.error({ file: err.file ?? file, code: err.code }, `${formatError(err)}; the member is left out of this phase`);
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- shares → inboxes
+
+async function collectShares(ctx: SecureContext, state: RoundState, due: boolean): Promise<SecureStep> {
+  const { logger } = ctx;
+  const cohort = state.cohort!;
+  const n = cohort.members.length;
+  const files = cohort.members.map((m) => answerFile(ctx, state, m.email, SHARES_FILE));
+  const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
+  if (!due && answered < n) return { action: 'waiting', roundId: state.roundId, phase: 'shares', answered, expected: n };
+
+  const valid = new Map<number, SharesFile>();
+  for (const [u, file] of files.entries()) {
+    const shares = await readAnswer(ctx, file, MAX_LIST_FILE_BYTES, (v, f) => parseSharesFile(v, f, { roundId: state.roundId, n }));
+    if (shares === null) continue;
+    const to = shares.shares.map((s) => s.to).sort((a, b) => a - b);
+    if (shares.from !== u || JSON.stringify(to) !== JSON.stringify(cohort.neighbours[u])) {
+      logger.error({ roundId: state.roundId, file }, `${file}: shares must come from member ${u} and go to each of its ${cohort.neighbours[u].length} neighbours exactly once; the member is left out`);
+      continue;
+    }
+    valid.set(u, shares);
+  }
+  const u2 = [...valid.keys()].sort((a, b) => a - b);
+  if (u2.length < cohort.minSurvivors) return abort(ctx, state, `only ${u2.length} members sent their shares in time; the round needs ${cohort.minSurvivors}`);
+  const next: RoundState = { ...state, phase: 'masked', u2 };
+  await writeState(ctx, next);
+  await republish(ctx, next);
+  logger.info({ roundId: state.roundId, u2: u2.length, cohort: n }, 'secure round shares routed');
+  return { action: 'routed', roundId: state.roundId };
+}
+
+/** The inbox of member `v`: the sealed shares its neighbours in U2 addressed to it. */
+async function buildInbox(ctx: SecureContext, state: RoundState, v: number): Promise<InboxFile> {
+  const cohort = state.cohort!;
+  const u2 = state.u2!;
+  const shares: InboxFile['shares'] = [];
+  for (const u of cohort.neighbours[v]) {
+    if (!u2.includes(u)) continue;
+    const file = answerFile(ctx, state, cohort.members[u].email, SHARES_FILE);
+    const sent = await readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length }));
+    const box = sent?.shares.find((s) => s.to === v);
+    if (box) shares.push({ from: u, nonce: box.nonce, ciphertext: box.ciphertext, tag: box.tag });
+  }
+  return { ...header('inbox'), roundId: state.roundId, to: v, u2, shares };
+}
+
+// ---------------------------------------------------------------- masked inputs → survivors
+
+function maskedSumFile(ctx: Pick<SecureContext, 'ws'>, roundId: string): string {
+  return path.join(ctx.ws.aggregatorSecaggPrivateDir(), `${roundId}.sum.npy`);
+}
+
+async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean): Promise<SecureStep> {
+  const { logger } = ctx;
+  const cohort = state.cohort!;
+  const u2 = state.u2!;
+  const length = layoutLength(state.round.layout);
+  const inputs = new Map<number, { sha256: string; values: Uint32Array }>();
+  const invalid: AppError[] = [];
+  for (const u of u2) {
+    const dir = ctx.ws.secaggAnswersDir(state.roundId, cohort.members[u].email);
+    try {
+      const masked = await readMaskedInput(dir, { roundId: state.roundId, length });
+      if (masked !== null) inputs.set(u, { sha256: masked.manifest.sha256, values: masked.values });
+    } catch (err) {
+      if (!isAppError(err)) throw err;
+      invalid.push(err);
+    }
+  }
+  const answered = inputs.size + invalid.length;
+  if (!due && answered < u2.length) return { action: 'waiting', roundId: state.roundId, phase: 'masked', answered, expected: u2.length };
+  for (const err of invalid) logger.error({ roundId: state.roundId, file: err.file, code: err.code }, `${formatError(err)}; the member is left out of the sum`);
+
+  const survivors = [...inputs.keys()].sort((a, b) => a - b);
+  if (survivors.length < cohort.minSurvivors) {
+    // Nothing that unmasks anyone is published: no unmask.json, no request for shares.
+    return abort(ctx, state, `only ${survivors.length} masked inputs arrived in time; the round needs ${cohort.minSurvivors} survivors`);
+  }
+  const sum = new Uint32Array(length);
+  for (const u of survivors) addMod(sum, inputs.get(u)!.values);
+  await writeFileAtomic(maskedSumFile(ctx, state.roundId), encodeNpy(sum, [length]), { private: true });
+  const next: RoundState = {
+    ...state,
+    phase: 'reveal',
+    survivors,
+    dropped: u2.filter((u) => !inputs.has(u)),
+    maskedSha256: survivors.map((u) => inputs.get(u)!.sha256),
+  };
+  await writeState(ctx, next);
+  await republish(ctx, next);
+  logger.info({ roundId: state.roundId, survivors: survivors.length, dropped: next.dropped!.length }, 'secure round survivors fixed; unmask requested');
+  return { action: 'unmask', roundId: state.roundId };
+}
+
+// ---------------------------------------------------------------- reveals → Global_V
+
+function toCohortView(state: RoundState): CohortView {
+  const cohort = state.cohort!;
+  return {
+    roundId: state.roundId,
+    members: cohort.members.map((m, index) => ({ index, cPk: fromBase64(m.cPk), sPk: fromBase64(m.sPk) })),
+    neighbours: cohort.neighbours,
+    t: cohort.t,
+    minSurvivors: cohort.minSurvivors,
+  };
+}
+
+async function collectReveals(ctx: SecureContext, state: RoundState, due: boolean): Promise<SecureStep> {
+  const { logger } = ctx;
+  const cohort = state.cohort!;
+  const survivors = state.survivors!;
+  const dropped = new Set(state.dropped!);
+  const files = survivors.map((u) => answerFile(ctx, state, cohort.members[u].email, REVEAL_FILE));
+  const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
+  if (!due && answered < survivors.length) return { action: 'waiting', roundId: state.roundId, phase: 'reveal', answered, expected: survivors.length };
+
+  const reveals: Reveal[] = [];
+  for (const [i, u] of survivors.entries()) {
+    const file = files[i];
+    const parsed = await readAnswer(ctx, file, MAX_LIST_FILE_BYTES, (v, f) => parseRevealFile(v, f, { roundId: state.roundId, n: cohort.members.length }));
+    if (parsed === null) continue;
+    const neighbours = new Set(cohort.neighbours[u]);
+    const wrong =
+      parsed.from !== u ||
+      parsed.bShares.some((s) => !neighbours.has(s.of) || !survivors.includes(s.of)) ||
+      parsed.sShares.some((s) => !neighbours.has(s.of) || !dropped.has(s.of));
+    if (wrong) {
+      logger.error({ roundId: state.roundId, file }, `${file}: shares must come from member ${u}, b-shares only of surviving neighbours, s-shares only of dropped ones; its reveal is ignored`);
+      continue;
+    }
+    reveals.push({
+      from: u,
+      bShares: parsed.bShares.map((s) => ({ of: s.of, share: fromBase64(s.share) })),
+      sShares: parsed.sShares.map((s) => ({ of: s.of, share: fromBase64(s.share) })),
+    });
+  }
+  const masked = await readMaskedSum(ctx, state);
+  let sum: Uint32Array;
+  try {
+    sum = await unmaskSum(masked, toCohortView(state), state.u2!, { survivors, dropped: state.dropped! }, reveals);
+  } catch (err) {
+    if (!isAppError(err, 'ERR_SECAGG_ABORT')) throw err;
+    return abort(ctx, state, err.message);
+  }
+  return commit(ctx, state, sum);
+}
+
+async function readMaskedSum(ctx: SecureContext, state: RoundState): Promise<Uint32Array> {
+  const file = maskedSumFile(ctx, state.roundId);
+  const length = layoutLength(state.round.layout);
+  const bytes = await readRegularFile(file, { maxBytes: length * 4 + NPY_HEADER_SLACK_BYTES });
+  if (bytes === null) throw new AppError('ERR_AGGREGATOR_STATE', `${file} is missing, but round ${state.roundId} is waiting for reveals: restore the aggregator's private folder`, { file });
+  return decodeNpy(bytes, file, { dtype: '<u4', shape: [length] }).data as Uint32Array;
+}
+
+/**
+ * Decode the sum and commit it as Global_V version base + 1, in the plain
+ * round's commit order (round record, Global_V payload, manifest, then ledger and
+ * grants by `reconcile`), then publish `result.json`.
+ */
+async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): Promise<SecureStep> {
+  const { ws, model, params, secure, logger } = ctx;
+  const { round } = state;
+  const cohort = state.cohort!;
+  const survivors = state.survivors!;
+  const version = round.baseVersion + 1;
+  let committed = await loadCommittedState(ctx);
+  if (committed.version === version && committed.record?.secagg?.roundId === state.roundId) {
+    logger.info({ roundId: state.roundId, version }, 'secure round was committed before a restart; publishing its result');
+    return finish(ctx, state, { outcome: 'merged', reason: null, version });
+  }
+  if (committed.version !== round.baseVersion) return abort(ctx, state, `Global_V moved from v${round.baseVersion} to v${committed.version} during the round`);
+
+  const encoding: Encoding = { length: sum.length, clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
+  const { delta, weight } = splitSum(decodeSum(sum, encoding), round.layout, round.params.weightScale);
+  // Σ w counts the members that contributed a model (w = 1 each; noise blurs it a little).
+  const minWeight = Math.max(cohort.minSurvivors / 2, secure.minDatasites - 0.5);
+  if (!(weight >= minWeight)) {
+    return abort(ctx, state, `the sum holds the weight of ${weight.toFixed(2)} contributions; a round needs ${minWeight} (MIN_DATASITES)`);
+  }
+  const divisor = Math.min(weight, survivors.length);
+  const mean = new Float64Array(delta.length);
+  for (let i = 0; i < mean.length; i++) mean[i] = delta[i] / divisor;
+  const values = applyServerUpdate(committed.values, mean, { serverLr: params.serverLr, noiseStd: params.serverNoiseStd, random: ctx.random });
+  const secret = await loadLedgerSecret(ws.aggregatorPrivateDir());
+  const emails = survivors.map((u) => cohort.members[u].email);
+  const secagg: SecaggRecord = {
+    protocol: 'secagg+',
+    roundId: state.roundId,
+    modulusBits: round.params.modulusBits,
+    scaleBits: round.params.scaleBits,
+    k: cohort.k,
+    t: cohort.t,
+    minSurvivors: cohort.minSurvivors,
+    noise: round.params.noise,
+    cohort: cohort.members.length,
+    survivors: survivors.length,
+    dropped: state.dropped!.length,
+  };
+  const record: RoundRecord = {
+    formatVersion: ROUND_RECORD_FORMAT_VERSION,
+    version,
+    round: version,
+    previousVersion: round.baseVersion,
+    createdAt: round.createdAt,
+    params: publicParams(params),
+    accepted: survivors.map((u, i) => ({
+      email: cohort.members[u].email,
+      profile: LEDGER_PROFILE,
+      participant: participantTag(secret, version, cohort.members[u].email, LEDGER_PROFILE),
+      deltaSha256: state.maskedSha256![i],
+      weight: 1,
+      staleness: 0,
+    })),
+    rejectedCount: cohort.members.length - survivors.length,
+    contributors: [...new Set([...committed.contributors, ...emails])].sort(),
+    secagg,
+  };
+  ctx.signal?.throwIfAborted();
+  await writeRoundRecord(ws.aggregatorPrivateDir(), record);
+  await writeGlobalVersion(ws.globalDir(ws.email), values, {
+    version,
+    round: version,
+    items: model.items,
+    rank: model.rank,
+    vocabHash: model.vocabHash,
+    contributors: survivors.length,
+    createdAt: round.createdAt,
+  });
+  committed = await loadCommittedState(ctx);
+  logger.info({ roundId: state.roundId, version: committed.version, survivors: survivors.length, dropped: state.dropped!.length, weight: Number(weight.toFixed(3)) }, 'secure round merged');
+  return finish(ctx, { ...state, weightSum: weight }, { outcome: 'merged', reason: null, version });
+}
+
+// ---------------------------------------------------------------- the end of a round
+
+async function abort(ctx: SecureContext, state: RoundState, reason: string): Promise<SecureStep> {
+  ctx.logger.warn({ roundId: state.roundId, phase: state.phase, reason }, 'secure round aborted: nobody is unmasked; the next round starts afresh');
+  return finish(ctx, state, { outcome: 'aborted', reason, version: null });
+}
+
+async function finish(ctx: SecureContext, state: RoundState, end: Pick<ResultFile, 'outcome' | 'reason' | 'version'>): Promise<SecureStep> {
+  const result: ResultFile = {
+    ...header('result'),
+    roundId: state.roundId,
+    ...end,
+    survivors: state.survivors ?? [],
+    dropped: state.dropped ?? [],
+    createdAt: ctx.now().toISOString(),
+  };
+  const next: RoundState = { ...state, phase: 'finished', result };
+  await writeState(ctx, next);
+  await republish(ctx, next);
+  await pruneRounds(ctx);
+  return { action: 'finished', roundId: state.roundId, summary: summarize(next) };
+}
+
+function summarize(state: RoundState): SecureRoundSummary {
+  const result = state.result!;
+  const cohort = state.cohort;
+  return {
+    roundId: state.roundId,
+    outcome: result.outcome,
+    reason: result.reason,
+    baseVersion: state.round.baseVersion,
+    version: result.version ?? state.round.baseVersion,
+    invited: state.invited.length,
+    cohort: cohort?.members.length ?? 0,
+    survivors: (state.survivors ?? []).map((u) => cohort!.members[u].email),
+    dropped: state.dropped?.length ?? 0,
+    k: cohort?.k ?? null,
+    t: cohort?.t ?? null,
+    minSurvivors: cohort?.minSurvivors ?? null,
+    weightSum: state.weightSum,
+    openedAt: state.round.createdAt,
+    endedAt: result.createdAt,
+  };
+}
+
+/** Keep the newest KEEP_FINISHED_ROUNDS finished rounds (folders and private state); delete older ones. */
+async function pruneRounds(ctx: SecureContext): Promise<void> {
+  const ids = (await listStateIds(ctx)).slice(0, -KEEP_FINISHED_ROUNDS);
+  for (const roundId of ids) {
+    await fs.rm(ctx.ws.secaggRoundDir(ctx.ws.email, roundId), { recursive: true, force: true });
+    await fs.rm(stateFile(ctx, roundId), { force: true });
+    await fs.rm(maskedSumFile(ctx, roundId), { force: true });
+  }
+}
+
+// ---------------------------------------------------------------- publishing
+
+/**
+ * Make the round's public files say what the state says: the permission file
+ * first (each file readable by exactly who needs it), then every phase file the
+ * state implies that is missing. Idempotent: a restart republishes what a crash cut off.
+ */
+async function republish(ctx: SecureContext, state: RoundState): Promise<void> {
+  const dir = ctx.ws.secaggRoundDir(ctx.ws.email, state.roundId);
+  await ensurePermissions(dir, roundPermissions(state));
+  const missing = async (file: string) => !(await exists(file));
+  if (await missing(path.join(dir, ROUND_FILE))) await writePhaseFile(path.join(dir, ROUND_FILE), state.round);
+  const { cohort } = state;
+  if (cohort && (await missing(path.join(dir, COHORT_FILE)))) {
+    const file: CohortFile = {
+      ...header('cohort'),
+      roundId: state.roundId,
+      members: cohort.members.map((m, index) => ({ index, cPk: m.cPk, sPk: m.sPk })),
+      neighbours: cohort.neighbours,
+      t: cohort.t,
+      minSurvivors: cohort.minSurvivors,
+      createdAt: cohort.createdAt,
+    };
+    await writePhaseFile(path.join(dir, COHORT_FILE), file);
+  }
+  if (state.u2 && state.phase !== 'finished') {
+    for (const v of state.u2) if (await missing(inboxFile(dir, v))) await writePhaseFile(inboxFile(dir, v), await buildInbox(ctx, state, v));
+  }
+  if (state.survivors && state.phase !== 'finished' && (await missing(path.join(dir, UNMASK_FILE)))) {
+    const unmask: UnmaskFile = { ...header('unmask'), roundId: state.roundId, survivors: state.survivors, dropped: state.dropped! };
+    await writePhaseFile(path.join(dir, UNMASK_FILE), unmask);
+  }
+  if (state.result && (await missing(path.join(dir, RESULT_FILE)))) await writePhaseFile(path.join(dir, RESULT_FILE), state.result);
+  if (state.phase === 'finished') await fs.rm(path.join(dir, INBOX_DIR), { recursive: true, force: true });
+}
+
+/**
+ * Who may read each file of a round: `round.json` every invited datasite (it names
+ * nobody); `cohort.json`, `unmask.json` and `result.json` the cohort (the result the
+ * invited, when no cohort formed); `inbox/<i>.json` member i alone.
+ */
+export function roundPermissions(state: Pick<RoundState, 'invited' | 'cohort'>): PermissionFile {
+  const members = state.cohort ? [...new Set(state.cohort.members.map((m) => m.email))].sort() : [];
+  const read = (pattern: string, readers: string[]): PermissionRule => ({ pattern, access: { read: readers, write: [], admin: [] } });
+  const rules = [read(ROUND_FILE, [...state.invited].sort())];
+  if (state.cohort) {
+    rules.push(read(COHORT_FILE, members), read(UNMASK_FILE, members), read(RESULT_FILE, members));
+    for (const [i, m] of state.cohort.members.entries()) rules.push(read(`${INBOX_DIR}/${i}.json`, [m.email]));
+  } else {
+    rules.push(read(RESULT_FILE, [...state.invited].sort()));
+  }
+  return { terminal: false, rules };
+}
+
+// ---------------------------------------------------------------- private state
+
+function stateFile(ctx: Pick<SecureContext, 'ws'>, roundId: string): string {
+  return path.join(ctx.ws.aggregatorSecaggPrivateDir(), `${roundId}.json`);
+}
+
+/** Round ids with a private state, oldest first. */
+async function listStateIds(ctx: Pick<SecureContext, 'ws'>): Promise<string[]> {
+  const names = await fs.readdir(ctx.ws.aggregatorSecaggPrivateDir()).catch(() => [] as string[]);
+  return names
+    .filter((n) => n.endsWith('.json') && isRoundId(n.slice(0, -'.json'.length)))
+    .map((n) => n.slice(0, -'.json'.length))
+    .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+}
+
+async function latestState(ctx: Pick<SecureContext, 'ws'>): Promise<RoundState | null> {
+  const roundId = (await listStateIds(ctx)).at(-1);
+  if (roundId === undefined) return null;
+  const file = stateFile(ctx, roundId);
+  const raw = (await readJsonFile(file, { maxBytes: MAX_STATE_BYTES })) as RoundState | null;
+  if (raw === null || raw.formatVersion !== STATE_FORMAT_VERSION || raw.roundId !== roundId) {
+    throw new AppError('ERR_AGGREGATOR_STATE', `${file} is not a secure round state: move it away to start a new round`, { file });
+  }
+  return raw;
+}
+
+async function writeState(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<void> {
+  await writeJsonAtomic(stateFile(ctx, state.roundId), state, { private: true });
+}
+
+/** The summaries of the finished rounds still kept, oldest first (status, tests). */
+export async function finishedSecureRounds(ctx: Pick<SecureContext, 'ws'>): Promise<SecureRoundSummary[]> {
+  const out: SecureRoundSummary[] = [];
+  for (const roundId of await listStateIds(ctx)) {
+    const raw = (await readJsonFile(stateFile(ctx, roundId), { maxBytes: MAX_STATE_BYTES })) as RoundState | null;
+    if (raw?.phase === 'finished') out.push(summarize(raw));
+  }
+  return out;
+}
+

@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { roundParams, runRound } from '../aggregator/round';
+import { AGGREGATOR_EMAIL, createTempRoot, EVAL_APP_NAME, PROFILE, participantEmail } from '../eval/federated';
+import { ensurePublishPermissions } from '../participant/publish';
+import type { Catalog } from '../shared/catalog';
+import { loadConfig, PROJECT_ROOT, withOverrides } from '../shared/config';
+import { clipL2, writeDelta } from '../shared/delta';
+import { silentLogger } from '../shared/log';
+import { createRandom } from '../shared/random';
+import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
+
+/**
+ * One aggregation round over N published deltas. The deltas are written by one
+ * child process and merged in another, so that the second's peak RSS is the
+ * round's alone. `childEntry` is the script that dispatches `--child <task>
+ * <json>` to `runAggregatorTask`.
+ */
+
+const SEED = 7;
+const BYTES_PER_MB = 1024 * 1024;
+const FLOAT32_BYTES = 4;
+/** Initial delta values are ~1e-3; each participant's differs in one value by STEP, so no two payloads are equal (replays). */
+const DELTA_SCALE = 1e-3;
+const DELTA_STEP = 1e-4;
+const DELTA_CLIP = 0.5;
+
+export interface AggregatorCase {
+  participants: number;
+  rank: number;
+  /** Write the deltas under the system temp folder rather than a RAM-backed one. */
+  onDisk: boolean;
+}
+
+export interface AggregatorTaskArgs {
+  dataDir: string;
+  participants: number;
+  items: number;
+  rank: number;
+  vocabHash: string;
+}
+
+export type AggregatorTask = 'write-deltas' | 'round';
+
+/** Publish `participants` distinct clipped deltas with their permission files. */
+async function writeDeltas(a: AggregatorTaskArgs): Promise<Record<string, number>> {
+  const random = createRandom(SEED);
+  const base = new Float32Array(a.items * a.rank);
+  for (let i = 0; i < base.length; i++) base[i] = random.normal() * DELTA_SCALE;
+  clipL2(base, DELTA_CLIP);
+  createEmbeddedDatasite(a.dataDir, AGGREGATOR_EMAIL);
+  const start = performance.now();
+  const createdAt = new Date().toISOString();
+  for (let p = 0; p < a.participants; p++) {
+    const email = participantEmail(p + 1);
+    createEmbeddedDatasite(a.dataDir, email);
+    const ws = new Workspace({ email, dataDir: a.dataDir }, EVAL_APP_NAME);
+    await ensurePublishPermissions(ws, AGGREGATOR_EMAIL);
+    base[p % base.length] += DELTA_STEP;
+    await writeDelta(ws.profileDir(PROFILE), base, { items: a.items, rank: a.rank, vocabHash: a.vocabHash, baseVersion: 0, weight: 1, clipNorm: 1, noise: null, createdAt });
+  }
+  return { writeMs: Math.round(performance.now() - start) };
+}
+
+/** One aggregation round over whatever is published; wall time and this process's peak RSS. */
+async function oneRound(a: AggregatorTaskArgs): Promise<Record<string, number>> {
+  const config = withOverrides(loadConfig({ dotenv: false, env: {} }), { MODEL_RANK: String(a.rank), APP_NAME: EVAL_APP_NAME, LOG_LEVEL: 'silent' });
+  const ws = new Workspace({ email: AGGREGATOR_EMAIL, dataDir: a.dataDir }, EVAL_APP_NAME);
+  const start = performance.now();
+  const summary = await runRound({ ws, model: { items: a.items, rank: a.rank, vocabHash: a.vocabHash }, params: roundParams(config), random: createRandom(SEED), now: () => new Date(), logger: silentLogger });
+  return { roundMs: Math.round(performance.now() - start), accepted: summary.counts.accepted, rejected: summary.counts.rejected, peakRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / BYTES_PER_MB) };
+}
+
+/** What a child process runs; its result is printed as one JSON line. */
+export function runAggregatorTask(task: AggregatorTask, args: AggregatorTaskArgs): Promise<Record<string, number>> {
+  return task === 'write-deltas' ? writeDeltas(args) : oneRound(args);
+}
+
+/** Run `childEntry --child <task> <json>` and parse the JSON line it prints. */
+function child(childEntry: string, task: AggregatorTask, args: AggregatorTaskArgs): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', childEntry, '--child', task, JSON.stringify(args)], { cwd: PROJECT_ROOT, maxBuffer: 16 * BYTES_PER_MB, env: { ...process.env, LOG_LEVEL: 'silent' } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`bench child ${task} failed: ${stderr || err.message}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!));
+    });
+  });
+}
+
+export async function benchAggregator(catalog: Catalog, cases: readonly AggregatorCase[], childEntry: string, log: (line: string) => void) {
+  const round1 = (x: number) => Math.round(x * 10) / 10;
+  const out = [];
+  for (const { participants, rank, onDisk } of cases) {
+    const items = catalog.items.length;
+    const bytes = participants * items * rank * FLOAT32_BYTES;
+    const root = onDisk ? await fs.mkdtemp(path.join(os.tmpdir(), 'bench-aggregator-')) : await createTempRoot(bytes, 'bench-aggregator-');
+    try {
+      const args: AggregatorTaskArgs = { dataDir: path.join(root, 'SyftBox'), participants, items, rank, vocabHash: catalog.hash };
+      const { writeMs } = await child(childEntry, 'write-deltas', args);
+      const { roundMs, accepted, rejected, peakRssMb } = await child(childEntry, 'round', args);
+      const row = { participants, items, rank, deltaMb: round1((items * rank * FLOAT32_BYTES) / BYTES_PER_MB), totalMb: Math.round(bytes / BYTES_PER_MB), tempRoot: path.dirname(root), writeMs, roundMs, accepted, rejected, peakRssMb };
+      log(`aggregator round: ${participants} deltas of ${items} x ${rank} (${row.totalMb} MB under ${row.tempRoot}): ${row.roundMs} ms, peak RSS ${row.peakRssMb} MB (writing them took ${row.writeMs} ms)`);
+      out.push(row);
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  }
+  return out;
+}

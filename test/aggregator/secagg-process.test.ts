@@ -1,0 +1,199 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readProfileModel } from '../../src/participant/state';
+import { loadCatalog, type Catalog } from '../../src/shared/catalog';
+import { initialItemFactors, listGlobalVersions, readLatestGlobal, type GlobalExpect } from '../../src/shared/global-model';
+import { readLedger, verifyLedger } from '../../src/shared/ledger';
+import { buildContribution, contributionBound, contributionLayout, splitSum } from '../../src/shared/secagg/contribution';
+import { scaleOf } from '../../src/shared/secagg/encoding';
+import { KEYS_FILE, MASKED_MANIFEST, REVEAL_FILE, SHARES_FILE, UNMASK_FILE } from '../../src/shared/secagg/files';
+import { Workspace } from '../../src/shared/workspace';
+import { historyFor, put, writeSmallCatalog } from '../helpers/data';
+import { AGGREGATOR, APP, cliEnv, createRoot, type TestRoot } from '../helpers/root';
+import { startCli, waitFor, type CliRun } from '../helpers/process';
+
+/**
+ * Secure rounds between real processes: participant daemons (`participant`) and
+ * the aggregator (`aggregator --once`), each its own node process, talking only
+ * through the files of one SyftBox-layout root. Phases end as soon as every member
+ * answered, or at their deadline (SECAGG_PHASE_MS) when some dropped; the tests
+ * wait on files and exits, never on a fixed sleep.
+ */
+const RANK = 4;
+const SERVER_LR = 1;
+const CLIP = 1;
+/** Generous for a loaded machine: a phase only lasts this long when a member drops. */
+const PHASE_MS = 10_000;
+
+let root: TestRoot;
+let catalog: Catalog;
+let catalogFile: string;
+let model: GlobalExpect;
+const running: CliRun[] = [];
+
+beforeEach(async () => {
+  root = await createRoot();
+  catalogFile = await writeSmallCatalog(path.join(root.dataDir, 'catalog.json'), 150);
+  catalog = await loadCatalog(catalogFile);
+  model = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
+});
+afterEach(async () => {
+  for (const run of running.splice(0)) {
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    await run.done;
+  }
+  await root.cleanup();
+});
+
+const shared = () => ({ CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), SERVER_LR: String(SERVER_LR), DELTA_CLIP_NORM: String(CLIP), SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
+
+interface Member {
+  email: string;
+  ws: Workspace;
+  run: CliRun;
+}
+
+/** Start `n` participant daemons, each with its own export. */
+async function startMembers(n: number): Promise<Member[]> {
+  const members: Member[] = [];
+  for (let i = 0; i < n; i++) {
+    const email = `p${i}@example.org`;
+    const outputDir = path.join(root.dataDir, 'exports', email);
+    await put(path.join(outputDir, 'profile_0', 'NetflixViewingHistory.csv'), historyFor(catalog, i, 20));
+    const env = cliEnv(root, email, { ...shared(), OUTPUT_DIR: outputDir, PARTICIPANT_INTERVAL_MS: '1000', WATCH_DEBOUNCE_MS: '50', LOCAL_EPOCHS: '2' });
+    const run = startCli(['participant'], env);
+    running.push(run);
+    members.push({ email, ws: new Workspace({ email, dataDir: root.dataDir }, APP), run });
+  }
+  // every member has trained and written its permission file: it is discoverable
+  await waitFor(async () => (await Promise.all(members.map((m) => exists(path.join(m.ws.privateDir('profile_0'), 'state.json'))))).every(Boolean), 'every member trained', 60_000);
+  return members;
+}
+
+function startAggregatorOnce(extra: Record<string, string> = {}): CliRun {
+  const run = startCli(['aggregator', '--once', '--json'], cliEnv(root, AGGREGATOR, { ...shared(), ...extra }));
+  running.push(run);
+  return run;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The member's answer `name` in the (only) round r000001. */
+const answer = (m: Member, name: string) => path.join(m.ws.secaggAnswersDir('r000001'), name);
+
+/** A member's contribution as a float vector, read from its private model (trained from v0; it retrains only once v1 is readable). */
+async function contributionOf(m: Member): Promise<Float64Array> {
+  const stored = (await readProfileModel(m.ws.privateDir('profile_0')))!;
+  expect(stored.state.baseVersion).toBe(0);
+  const layout = contributionLayout(model.items, RANK);
+  return splitSum(buildContribution([{ local: stored.vLocal, base: stored.vGlobal }], layout, { clipNorm: CLIP, weightScale: CLIP }), layout, CLIP).delta;
+}
+
+/** max |Global_V v1 − (V0 + SERVER_LR · mean of `contributions`)| over all coordinates. */
+async function distanceToPlainFedAvg(contributions: Float64Array[]): Promise<number> {
+  const v0 = initialItemFactors(model.items, RANK, 42);
+  const v1 = (await readLatestGlobal(root.ws.globalDir(AGGREGATOR), model))!;
+  expect(v1.manifest.version).toBe(1);
+  let worst = 0;
+  for (let j = 0; j < v0.length; j++) {
+    const mean = contributions.reduce((s, c) => s + c[j], 0) / contributions.length;
+    worst = Math.max(worst, Math.abs(v1.values[j] - (v0[j] + SERVER_LR * mean)));
+  }
+  return worst;
+}
+
+/** The quantization bound on each coordinate of the mean: 1/γ per coordinate of the sum, divided by n, times n. */
+const QUANTIZATION_BOUND = SERVER_LR / scaleOf({ length: 1, clipNorm: contributionBound(CLIP), scaleBits: 16 }) + 1e-6;
+
+describe('secure aggregation between real processes', () => {
+  it('produces the plain FedAvg of the contributions within the quantization bound, and each member learns it was counted', async () => {
+    const members = await startMembers(4);
+    const aggregator = startAggregatorOnce();
+    await waitFor(async () => (await Promise.all(members.map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'every member joined', 60_000);
+    const contributions = await Promise.all(members.map(contributionOf));
+    const exit = await aggregator.done;
+    expect(exit.code, exit.stderr).toBe(0);
+    const summary = JSON.parse(exit.stdout);
+    expect(summary).toMatchObject({ roundId: 'r000001', outcome: 'merged', version: 1, cohort: 4, dropped: 0 });
+    expect(summary.survivors.sort()).toEqual(members.map((m) => m.email).sort());
+    expect(await distanceToPlainFedAvg(contributions)).toBeLessThan(QUANTIZATION_BOUND);
+
+    const ledger = await readLedger(root.ws.ledgerFile(AGGREGATOR));
+    expect(verifyLedger(ledger).ok).toBe(true);
+    expect(ledger[0].secagg).toMatchObject({ protocol: 'secagg+', cohort: 4, survivors: 4, dropped: 0 });
+
+    // each member reads the result, keeps its masked input, and `verify` tells it that it was counted;
+    // the daemon runs the participant's one cycle: its community report is published, no plain delta
+    for (const m of members) {
+      expect(await exists(m.ws.communityStats('profile_0')), m.email).toBe(true);
+      expect(await exists(m.ws.deltaManifest('profile_0')), m.email).toBe(false);
+      await waitFor(async () => !(await exists(answer(m, KEYS_FILE))), `${m.email} read the result`, 60_000);
+      expect(await exists(answer(m, MASKED_MANIFEST))).toBe(true);
+      const verify = await startCli(['verify', '--json'], cliEnv(root, m.email, shared())).done;
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      expect(JSON.parse(verify.stdout).secure).toMatchObject({ roundId: 'r000001', status: 'included', counted: true, version: 1 });
+    }
+  }, 240_000);
+
+  it('gives exactly the survivors\' sum when members are killed (-9) after sharing and after publishing their masked input', async () => {
+    const members = await startMembers(6);
+    const aggregator = startAggregatorOnce();
+    await waitFor(async () => (await Promise.all(members.map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'every member joined', 60_000);
+    const contributions = new Map(await Promise.all(members.map(async (m) => [m.email, await contributionOf(m)] as const)));
+    // one member dies once its shares are out (it is in U2: the survivors' s-shares remove its masks) ...
+    await waitFor(() => exists(answer(members[0], SHARES_FILE)), 'member 0 shared', 60_000);
+    members[0].run.child.kill('SIGKILL');
+    // ... and one once its masked input is out (a survivor that never reveals: its neighbours reveal for it)
+    await waitFor(() => exists(answer(members[1], MASKED_MANIFEST)), 'member 1 masked', 60_000);
+    members[1].run.child.kill('SIGKILL');
+    const exit = await aggregator.done;
+    expect(exit.code, exit.stderr).toBe(0);
+    const summary = JSON.parse(exit.stdout);
+    expect(summary.outcome, summary.reason).toBe('merged');
+    expect(summary.survivors).toContain(members[1].email);
+    expect(await exists(answer(members[1], REVEAL_FILE))).toBe(false);
+    expect(summary.survivors.length + summary.dropped).toBe(summary.cohort);
+    const survivors: string[] = summary.survivors;
+    expect(await distanceToPlainFedAvg(survivors.map((e) => contributions.get(e)!))).toBeLessThan(QUANTIZATION_BOUND);
+  }, 240_000);
+
+  it('the aggregator daemon runs secure rounds one after the other, and stops cleanly on SIGTERM', async () => {
+    const members = await startMembers(3);
+    const daemon = startCli(['aggregator'], cliEnv(root, AGGREGATOR, shared()));
+    running.push(daemon);
+    // members retrain from each new version and join the next round: the federation keeps learning
+    await waitFor(async () => ((await readLatestGlobal(root.ws.globalDir(AGGREGATOR), model))?.manifest.version ?? 0) >= 2, 'Global_V v2', 120_000);
+    daemon.child.kill('SIGTERM');
+    const exit = await daemon.done;
+    expect(exit.code, exit.stderr).toBe(0);
+    const ledger = await readLedger(root.ws.ledgerFile(AGGREGATOR));
+    expect(verifyLedger(ledger).ok).toBe(true);
+    expect(ledger.slice(0, 2).map((e) => e.secagg?.survivors)).toEqual([3, 3]);
+    for (const m of members) expect(await exists(m.ws.deltaManifest('profile_0'))).toBe(false);
+  }, 240_000);
+
+  it('aborts below the threshold and publishes nothing that would unmask anyone', async () => {
+    const members = await startMembers(4);
+    const aggregator = startAggregatorOnce();
+    // two of four die once they have sent their keys: the cohort has 4 members, T = 3, and only 2 can share
+    await waitFor(async () => (await Promise.all(members.slice(0, 2).map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'two members joined', 60_000);
+    for (const m of members.slice(0, 2)) m.run.child.kill('SIGKILL');
+    const exit = await aggregator.done;
+    expect(exit.code, exit.stderr).toBe(0);
+    const summary = JSON.parse(exit.stdout);
+    expect(summary).toMatchObject({ outcome: 'aborted', version: 0 });
+    expect(summary.reason).toMatch(/needs/);
+    const roundDir = root.ws.secaggRoundDir(AGGREGATOR, 'r000001');
+    expect(await exists(path.join(roundDir, UNMASK_FILE))).toBe(false);
+    expect(JSON.parse(await fs.readFile(path.join(roundDir, 'result.json'), 'utf8'))).toMatchObject({ outcome: 'aborted' });
+    for (const m of members) expect(await exists(answer(m, REVEAL_FILE))).toBe(false);
+    expect(await listGlobalVersions(root.ws.globalDir(AGGREGATOR))).toEqual([]);
+    expect(await readLedger(root.ws.ledgerFile(AGGREGATOR))).toEqual([]);
+  }, 240_000);
+});

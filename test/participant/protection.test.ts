@@ -1,0 +1,60 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeProtection } from '../../src/participant/protection';
+import { DEMO_DIR } from '../../src/demo/embedded';
+import { startCli } from '../helpers/process';
+import { cliEnv, createRoot, type TestRoot } from '../helpers/root';
+
+const SETTINGS = { DP_DELTA: 1e-5, DELTA_CLIP_NORM: 1 };
+
+describe('describeProtection', () => {
+  it('plain deltas: warns without noise, and says what the noise buys otherwise', () => {
+    const plain = { ...SETTINGS, SECURE_AGGREGATION: 'off' as const };
+    expect(describeProtection({ ...plain, DP_EPSILON: 0 })).toMatchObject({ aggregation: 'plain', deltas: 'none', warn: true, message: expect.stringMatching(/^DP_EPSILON=0: .*can tell which shows you watched/) });
+    expect(describeProtection({ ...plain, DP_EPSILON: 8 })).toMatchObject({ aggregation: 'plain', deltas: 'dp-noise', warn: false, message: expect.stringMatching(/\(8, 0\.00001\)-differentially private/) });
+  });
+
+  it('secure aggregation: says the aggregator sees only the sum, and claims noise only when DP_EPSILON > 0', () => {
+    const secure = { ...SETTINGS, SECURE_AGGREGATION: 'on' as const };
+    const bare = describeProtection({ ...secure, DP_EPSILON: 0 });
+    expect(bare).toMatchObject({ aggregation: 'secure', deltas: 'none', warn: true, message: expect.stringMatching(/^DP_EPSILON=0: .*sees only the sum of the round's contributions.*carries no noise/) });
+    expect(bare.message).not.toMatch(/differentially private|differential privacy\)/);
+    expect(describeProtection({ ...secure, DP_EPSILON: 8 })).toMatchObject({ aggregation: 'secure', deltas: 'dp-noise', warn: false, message: expect.stringMatching(/sees only the sum of the round's contributions; that sum carries noise for \(8, 0\.00001\)-differential privacy/) });
+  });
+});
+
+describe('participant --once', () => {
+  let root: TestRoot;
+  beforeEach(async () => {
+    root = await createRoot();
+  });
+  afterEach(async () => {
+    await root.cleanup();
+  });
+
+  async function once(epsilon: string): Promise<{ level: number; msg: string }[]> {
+    const outputDir = path.join(root.dataDir, 'exports');
+    await fs.mkdir(path.join(outputDir, 'profile_0'), { recursive: true });
+    await fs.copyFile(path.join(DEMO_DIR, 'docs-and-comedy.csv'), path.join(outputDir, 'profile_0', 'NetflixViewingHistory.csv'));
+    const env = cliEnv(root, 'me@example.org', { OUTPUT_DIR: outputDir, MODEL_RANK: '4', DP_EPSILON: epsilon, LOG_LEVEL: 'info' });
+    const run = await startCli(['participant', '--once'], env).done;
+    expect(run.code, run.stderr).toBe(0);
+    return run.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
+  }
+
+  it('warns once that deltas go out without DP noise (the daemon always did; --once said nothing)', async () => {
+    const warnings = (await once('0')).filter((l) => l.msg.startsWith('DP_EPSILON=0'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].level).toBe(40);
+  });
+
+  it('does not warn with DP noise on', async () => {
+    const logs = await once('8');
+    expect(logs.filter((l) => l.level >= 40)).toEqual([]);
+    expect(logs.filter((l) => /differentially private/.test(l.msg))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,117 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runParticipantPass } from '../../src/participant/node';
+import { readMemberStatus } from '../../src/participant/secagg';
+import { readPrivacyLedger, readProfileModel } from '../../src/participant/state';
+import { withOverrides } from '../../src/shared/config';
+import { readLatestGlobal } from '../../src/shared/global-model';
+import { readLedger } from '../../src/shared/ledger';
+import { GLOBAL_MANIFEST } from '../../src/shared/global-model';
+import { canRead } from '../../src/shared/permissions';
+import { createRandom, deriveSeed } from '../../src/shared/random';
+import { buildContribution, contributionBound, contributionLayout, splitSum } from '../../src/shared/secagg/contribution';
+import { scaleOf } from '../../src/shared/secagg/encoding';
+import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
+import { AGGREGATOR, cliEnv } from '../helpers/root';
+import { startCli } from '../helpers/process';
+import { createFederation, RANK, type Federation } from '../helpers/secagg';
+
+/** The member's side of secure rounds: who joins with what, the privacy budget, the `participant` command. */
+let fed: Federation | null = null;
+afterEach(async () => {
+  await fed?.root.cleanup();
+  fed = null;
+});
+
+async function contributionOf(f: Federation, i: number): Promise<Float64Array> {
+  const model = (await readProfileModel(f.members[i].ws.privateDir('profile_0')))!;
+  const layout = contributionLayout(f.catalog.items.length, RANK);
+  const C = f.config.DELTA_CLIP_NORM;
+  return splitSum(buildContribution([{ local: model.vLocal, base: model.vGlobal }], layout, { clipNorm: C, weightScale: C }), layout, C).delta;
+}
+
+describe('a member', () => {
+  it('that may not read any Global_V yet joins with weight 0, adds nothing, and is granted the result', async () => {
+    fed = await createFederation(4);
+    const f = fed;
+    // three members start the federation; the fourth has not run yet
+    for (const m of f.members.slice(0, 3)) await runParticipantPass(m);
+    expect(await runSecureRoundInProcess(f.aggregator, f.members.slice(0, 3))).toMatchObject({ outcome: 'merged', version: 1, cohort: 3 });
+    for (const m of f.members) await runParticipantPass(m);
+    const newcomer = f.members[3];
+    expect((await readProfileModel(newcomer.ws.privateDir('profile_0')))!.state).toMatchObject({ baseVersion: 0, access: 'waiting' });
+    const v1 = (await readLatestGlobal(f.root.ws.globalDir(AGGREGATOR), f.aggregator.model))!;
+    const x = await Promise.all([0, 1, 2].map((i) => contributionOf(f, i)));
+
+    const summary = (await runSecureRoundInProcess(f.aggregator, f.members))!;
+    expect(summary).toMatchObject({ outcome: 'merged', version: 2, cohort: 4 });
+    expect(summary.survivors).toContain(newcomer.ws.email);
+    expect((await readMemberStatus(newcomer.ws))!.lastRound).toMatchObject({ counted: true, weight: 0 });
+    // the weight coordinate is rounded like any other: Σ w is exact to n/γ
+    expect(summary.weightSum).toBeCloseTo(3, 3);
+    // Global_V v2 = v1 + mean of the three real contributions: the newcomer's zero did not dilute it
+    const v2 = (await readLatestGlobal(f.root.ws.globalDir(AGGREGATOR), f.aggregator.model))!;
+    const gamma = scaleOf({ length: 1, clipNorm: contributionBound(f.config.DELTA_CLIP_NORM), scaleBits: 16 });
+    let worst = 0;
+    for (let j = 0; j < v1.values.length; j++) worst = Math.max(worst, Math.abs(v2.values[j] - (v1.values[j] + f.config.SERVER_LR * (x[0][j] + x[1][j] + x[2][j]) / 3)));
+    expect(worst).toBeLessThan((f.config.SERVER_LR * 4) / 3 / gamma + 1e-6);
+    expect(await canRead(f.root.ws.datasitesDir, newcomer.ws.email, path.join(f.root.ws.globalVersionDir(AGGREGATOR, 2), GLOBAL_MANIFEST))).toBe(true);
+  });
+
+  it('adds its Skellam share when the round asks for noise, records the spend first, and stops joining once its budget is spent', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    fed = await createFederation(5, { DP_EPSILON: '30' }, pino({ level: 'info' }, sink));
+    const f = fed;
+    // reproducible noise per member (the CSPRNG outside tests)
+    for (const [i, m] of f.members.entries()) m.noiseRandom = () => createRandom(deriveSeed(7, `member-${i}`));
+    // member 0 can afford one round only
+    const first = (await readLedgerOf(f, 0)).entries.length;
+    f.members[0].config = withOverrides(f.members[0].config, { PRIVACY_BUDGET_EPSILON: '40' });
+    for (const m of f.members) await runParticipantPass(m);
+    const one = (await runSecureRoundInProcess(f.aggregator, f.members))!;
+    expect(one).toMatchObject({ outcome: 'merged', cohort: 5 });
+    const ledger = await readLedger(f.root.ws.ledgerFile(AGGREGATOR));
+    expect(ledger[0].secagg!.noise.mechanism).toBe('skellam');
+    expect(ledger[0].secagg!.noise.sigma).toBeGreaterThan(1000);
+    const spend = (await readLedgerOf(f, 0)).entries;
+    expect(spend).toHaveLength(first + 1);
+    expect(spend.at(-1)).toMatchObject({ kind: 'round', mechanism: 'skellam' });
+    expect(spend.at(-1)!.params.mu).toBeCloseTo(ledger[0].secagg!.noise.sigma ** 2, 0);
+
+    for (const m of f.members) await runParticipantPass(m);
+    const two = (await runSecureRoundInProcess(f.aggregator, f.members))!;
+    expect(two).toMatchObject({ outcome: 'merged', cohort: 4 });
+    expect(two.survivors).not.toContain(f.emails[0]);
+    expect((await readMemberStatus(f.members[0].ws))!.declined).toMatchObject({ roundId: two.roundId });
+    expect(lines.filter((l) => /not joining secure round .*privacy budget spent/.test(l.msg))).toHaveLength(1);
+  });
+});
+
+async function readLedgerOf(f: Federation, i: number) {
+  return readPrivacyLedger(f.members[i].ws.privateDir('profile_0'));
+}
+
+describe('participant --once', () => {
+  it('trains, publishes the community report, publishes no plain delta, and says what the secure round asked', async () => {
+    fed = await createFederation(1);
+    const f = fed;
+    const member = f.members[0];
+    const run = await startCli(['participant', '--once', '--json'], cliEnv(f.root, member.ws.email, { SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', CATALOG_PATH: f.catalogFile, MODEL_RANK: String(RANK), OUTPUT_DIR: member.config.OUTPUT_DIR, DATE_ORDER: 'dmy' })).done;
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out.profiles).toEqual([{ profile: 'profile_0', status: 'trained', access: 'waiting', baseVersion: 0 }]);
+    expect(out.secure).toEqual([{ action: 'idle', reason: 'no secure round has been opened' }]);
+    await expect(fs.lstat(member.ws.communityStats('profile_0'))).resolves.toBeTruthy();
+    await expect(fs.lstat(member.ws.deltaManifest('profile_0'))).rejects.toThrow();
+    expect((await readMemberStatus(member.ws))!.mode).toBe('secure');
+  });
+});
