@@ -7,8 +7,9 @@ import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { SecaggRecord } from '../shared/ledger';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import type { PermissionFile, PermissionRule } from '../shared/permissions';
+import { mechanism, preconditionedSpec, type MechanismSpec } from '../shared/model/mechanism';
 import { contributionBound, contributionLayout, roundNoise, splitSum } from '../shared/secagg/contribution';
-import { decodeSum, maxCohortSize, type Encoding } from '../shared/secagg/encoding';
+import { decodeSum, maxCohortSize, scaleOf, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
   fromBase64,
@@ -45,7 +46,6 @@ import { unmaskSum, type CohortView, type Reveal } from '../shared/secagg/protoc
 import { isRoundId } from '../shared/workspace';
 import { discoverMembers } from './discover';
 import { ensurePermissions } from './grant';
-import { applyServerUpdate } from './merge';
 import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
 import { loadCommittedState, publicParams, type RoundContext } from './round';
 
@@ -62,8 +62,12 @@ import { loadCommittedState, publicParams, type RoundContext } from './round';
  *   masked → U3: members whose masked input is valid; |U3| < T aborts WITHOUT `unmask.json`;
  *            else the masked sum is kept privately, then `unmask.json`
  *   reveal → unmask (t shares per secret, else abort: nothing unmasks anyone), decode,
- *            Global_V ← V + SERVER_LR · Σ delta / Σ w, committed as a plain round is
+ *            Global_V ← the round's mechanism applied to the sum (`mechanism.ts`: the
+ *            federated optimizer's preconditioned step), committed as a plain round is
  *            (round record, then Global_V, then ledger and grants), then `result.json`
+ *
+ * The mechanism keeps no state between rounds: everything the update needs is in
+ * the round file (kept in the private state) and the masked sum file.
  *
  * Crash safety: the private round state (`private/.../aggregator/secagg/r000007.json`,
  * it names members by email) is written BEFORE the public file of each transition,
@@ -74,7 +78,9 @@ import { loadCommittedState, publicParams, type RoundContext } from './round';
  * duplicate another's is left out with an error naming the file; the round goes on.
  */
 
-const STATE_FORMAT_VERSION = 1;
+const STATE_FORMAT_VERSION = 2;
+/** States of the FedAvg-delta rounds (round.json version 1): a round still open in it is abandoned on upgrade. */
+const PREVIOUS_STATE_FORMAT_VERSION = 1;
 const MAX_STATE_BYTES = 64 * 1024 * 1024; // 64 MiB: a cohort of 100,000 with keys and emails
 const NPY_HEADER_SLACK_BYTES = 4096;
 /** Finished rounds whose folders are kept (public and private); older ones are deleted. */
@@ -95,16 +101,22 @@ export interface SecureParams {
   minDatasites: number;
   /** The noise every round asks its members for (sigma in quantization steps of the sum). */
   noise: RoundNoise;
+  /** What the members contribute and how the sum becomes Global_V. */
+  mechanism: MechanismSpec;
 }
 
 /**
- * Secure-round parameters from the configuration. The noise makes each round's sum
- * (DP_EPSILON, DP_DELTA)-DP per datasite (see `roundNoise`); DP_EPSILON=0: no noise.
+ * Secure-round parameters from the configuration. The mechanism is the federated
+ * optimizer (`preconditioned`) with ALS_REG, ALS_ALPHA and CONTRIBUTION_CLIP_NORM,
+ * with its DP levers when DP_EPSILON > 0. The noise makes each round's sum
+ * (DP_EPSILON, DP_DELTA)-DP per datasite (see `roundNoise`), calibrated to the
+ * whole contribution's bound; DP_EPSILON=0: no noise.
  */
 export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' | 'rank'>): SecureParams {
   const minSurvivors = Math.max(config.SECAGG_MIN_SURVIVORS, config.MIN_DATASITES);
-  const layout = contributionLayout(model.items, model.rank);
-  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(config.DELTA_CLIP_NORM), scaleBits: config.SECAGG_SCALE_BITS };
+  const spec = preconditionedSpec({ reg: config.ALS_REG, alpha: config.ALS_ALPHA }, config.CONTRIBUTION_CLIP_NORM, config.DP_EPSILON > 0);
+  const layout = contributionLayout(mechanism(spec), model.items, model.rank);
+  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(spec.params.clipNorm), scaleBits: config.SECAGG_SCALE_BITS };
   return {
     phaseMs: config.SECAGG_PHASE_MS,
     scaleBits: config.SECAGG_SCALE_BITS,
@@ -114,6 +126,7 @@ export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' |
     minParticipants: Math.max(config.MIN_PARTICIPANTS, minSurvivors),
     minDatasites: config.MIN_DATASITES,
     noise: roundNoise(encoding, config.DP_EPSILON, config.DP_DELTA),
+    mechanism: spec,
   };
 }
 
@@ -213,8 +226,9 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     return { action: 'idle', reason: `${invited.length} datasites take part; a secure round needs ${secure.minParticipants} (MIN_PARTICIPANTS, SECAGG_MIN_SURVIVORS, MIN_DATASITES)` };
   }
   const committed = await loadCommittedState(ctx);
-  const layout = contributionLayout(ctx.model.items, ctx.model.rank);
-  const weightScale = ctx.params.clipNorm;
+  const bound = mechanism(secure.mechanism);
+  const layout = contributionLayout(bound, ctx.model.items, ctx.model.rank);
+  const weightScale = bound.bound;
   const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(weightScale), scaleBits: secure.scaleBits };
   if (maxCohortSize(encoding, secure.noise.sigma) < secure.minSurvivors) {
     throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with noise sigma ${secure.noise.sigma} leaves no room for ${secure.minSurvivors} members in 32 bits: lower SECAGG_SCALE_BITS`);
@@ -226,6 +240,7 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     ...header('round'),
     roundId,
     baseVersion: committed.version,
+    mechanism: secure.mechanism,
     layout,
     params: {
       modulusBits: MODULUS_BITS,
@@ -499,16 +514,16 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
   if (committed.version !== round.baseVersion) return abort(ctx, state, `Global_V moved from v${round.baseVersion} to v${committed.version} during the round`);
 
   const encoding: Encoding = { length: sum.length, clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
-  const { delta, weight } = splitSum(decodeSum(sum, encoding), round.layout, round.params.weightScale);
-  // Σ w counts the members that contributed a model (w = 1 each; noise blurs it a little).
+  const { part, members: weight } = splitSum(decodeSum(sum, encoding), round.layout, round.params.weightScale);
+  // Σ m counts the members that contributed a model (m = 1 each; noise blurs it a little).
   const minWeight = Math.max(cohort.minSurvivors / 2, secure.minDatasites - 0.5);
   if (!(weight >= minWeight)) {
-    return abort(ctx, state, `the sum holds the weight of ${weight.toFixed(2)} contributions; a round needs ${minWeight} (MIN_DATASITES)`);
+    return abort(ctx, state, `the sum holds the contributions of ${weight.toFixed(2)} datasites; a round needs ${minWeight} (MIN_DATASITES)`);
   }
-  const divisor = Math.min(weight, survivors.length);
-  const mean = new Float64Array(delta.length);
-  for (let i = 0; i < mean.length; i++) mean[i] = delta[i] / divisor;
-  const values = applyServerUpdate(committed.values, mean, { serverLr: params.serverLr, noiseStd: params.serverNoiseStd, random: ctx.random });
+  // the noise of each decoded coordinate: sigma quantization steps of 1/γ each
+  const noiseStd = round.params.noise.mechanism === 'skellam' ? round.params.noise.sigma / scaleOf(encoding) : 0;
+  const update = mechanism(round.mechanism).apply(committed.values, part, model.items, model.rank, { count: Math.min(weight, survivors.length), noiseStd });
+  const values = update.V;
   const secret = await loadLedgerSecret(ws.aggregatorPrivateDir());
   const emails = survivors.map((u) => cohort.members[u].email);
   const secagg: SecaggRecord = {
@@ -520,6 +535,7 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
     t: cohort.t,
     minSurvivors: cohort.minSurvivors,
     noise: round.params.noise,
+    aggregation: round.mechanism.name,
     cohort: cohort.members.length,
     survivors: survivors.length,
     dropped: state.dropped!.length,
@@ -555,7 +571,7 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
     createdAt: round.createdAt,
   });
   committed = await loadCommittedState(ctx);
-  logger.info({ roundId: state.roundId, version: committed.version, survivors: survivors.length, dropped: state.dropped!.length, weight: Number(weight.toFixed(3)) }, 'secure round merged');
+  logger.info({ roundId: state.roundId, version: committed.version, survivors: survivors.length, dropped: state.dropped!.length, members: Number(weight.toFixed(3)), mechanism: round.mechanism.name, ...update.report }, 'secure round merged');
   return finish(ctx, { ...state, weightSum: weight }, { outcome: 'merged', reason: null, version });
 }
 
@@ -688,6 +704,7 @@ async function latestState(ctx: Pick<SecureContext, 'ws'>): Promise<RoundState |
   if (roundId === undefined) return null;
   const file = stateFile(ctx, roundId);
   const raw = (await readJsonFile(file, { maxBytes: MAX_STATE_BYTES })) as RoundState | null;
+  if ((raw?.formatVersion as number | undefined) === PREVIOUS_STATE_FORMAT_VERSION) return null;
   if (raw === null || raw.formatVersion !== STATE_FORMAT_VERSION || raw.roundId !== roundId) {
     throw new AppError('ERR_AGGREGATOR_STATE', `${file} is not a secure round state: move it away to start a new round`, { file });
   }

@@ -8,7 +8,7 @@ import { solveUser } from '../shared/model/factorize';
 import { featureSimilarity, mmrRerank, scoreItems, topK, type Ranked } from '../shared/model/recommend';
 import { readableHere } from '../shared/permissions';
 import type { Workspace } from '../shared/workspace';
-import { readProfileModel, type AccessState, type ProfileState } from './state';
+import { profileInteractions, readProfileModel, type AccessState, type ProfileState } from './state';
 
 /**
  * A profile's two recommendation lists: "local" scores the catalogue with the
@@ -159,6 +159,5 @@ export async function loadRecommendations(ctx: RecommendationContext, profile: s
 
 /** The profile's factors solved against `V` from its watched shows and their confidences. */
 function solveAgainst(V: Float32Array, state: ProfileState, config: Config): Float32Array {
-  const interactions = state.watched.map((item, i) => ({ item, preference: 1, confidence: state.confidence[i] }));
-  return solveUser(V, state.rank, interactions, { rank: state.rank, reg: config.ALS_REG, alpha: config.ALS_ALPHA });
+  return solveUser(V, state.rank, profileInteractions(state), { rank: state.rank, reg: config.ALS_REG, alpha: config.ALS_ALPHA });
 }

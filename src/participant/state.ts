@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import type { ViewingEvent } from '../shared/history';
+import type { Interaction } from '../shared/model/feedback';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import { emptyLedger, parsePrivacyLedger, type PrivacyLedger } from '../shared/privacy';
 
@@ -50,6 +51,11 @@ export interface ProfileState {
   publishBlocked: string | null;
   /** sha256 over the history file, base version and training parameters: an unchanged input is not retrained. */
   inputsSha256: string;
+}
+
+/** The profile's interactions as its state records them (watched shows and their confidences; implicit preference 1). */
+export function profileInteractions(state: Pick<ProfileState, 'watched' | 'confidence'>): Interaction[] {
+  return state.watched.map((item, i) => ({ item, preference: 1, confidence: state.confidence[i] }));
 }
 
 interface ProfileModel {

@@ -60,12 +60,13 @@ export const VARIABLES = {
   FEEDBACK_MODE: { kind: { type: 'enum', values: ['implicit', 'stars'] }, default: 'implicit', doc: 'implicit confidence, or the original app\'s 1-5 star rules' },
   RECENCY_HALF_LIFE_DAYS: { kind: { type: 'number', min: 1, max: 100000 }, default: '180', doc: 'half-life of the recency weight in the confidence' },
   // privacy of deltas
-  DELTA_CLIP_NORM: { kind: { type: 'number', min: 0.000001, max: 1e6 }, default: '1', doc: 'L2 bound every published delta is clipped to' },
+  DELTA_CLIP_NORM: { kind: { type: 'number', min: 0.000001, max: 1e6 }, default: '1', doc: 'L2 bound every plain delta is clipped to (SECURE_AGGREGATION=off)' },
   DP_EPSILON: { kind: { type: 'number', min: 0, max: 1000 }, default: '0', doc: 'epsilon of the Gaussian mechanism per published delta (0 = no noise)' },
   DP_DELTA: { kind: { type: 'number', min: 0, max: 0.1 }, default: '0.00001', doc: 'delta of the Gaussian mechanism per published delta' },
   PRIVACY_BUDGET_EPSILON: { kind: { type: 'number', min: 0, max: 100000 }, default: '50', doc: 'total epsilon a profile may spend; publishing stops when reached' },
   // secure aggregation
-  SECURE_AGGREGATION: { kind: { type: 'enum', values: ['on', 'off'] }, default: 'on', doc: 'on: the aggregator learns only the sum of each round\'s contributions (SecAgg+ over SyftBox files) and accepts no plain delta; off: plain deltas (needed for MERGE_MODE trimmed or median)' },
+  SECURE_AGGREGATION: { kind: { type: 'enum', values: ['on', 'off'] }, default: 'on', doc: 'on: each datasite sends the federated optimizer\'s statistics inside a masked sum (SecAgg+ over SyftBox files), the aggregator learns only the round\'s sum and accepts no plain delta; off: plain FedAvg deltas (needed for MERGE_MODE trimmed or median; the optimizer cannot run in plain mode, its per-item sums would be readable)' },
+  CONTRIBUTION_CLIP_NORM: { kind: { type: 'number', min: 0.000001, max: 1e6 }, default: '100', doc: 'L2 bound of one datasite\'s contribution to a secure round (the federated optimizer\'s statistics, score units; docs/eval); also the bound the DP noise is calibrated to' },
   SECAGG_PHASE_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '120000', doc: 'deadline of each secure-aggregation phase (keys, shares, masked input, reveal); long enough for SyftBox sync' },
   SECAGG_SCALE_BITS: { kind: { type: 'int', min: 4, max: 24 }, default: '16', doc: 'fixed-point precision: a contribution at the clip bound becomes 2^bits quantization steps' },
   SECAGG_MIN_SURVIVORS: { kind: { type: 'int', min: 3, max: 1000000 }, default: '3', doc: 'fewest members whose masked input must arrive for a secure round to complete' },
@@ -78,7 +79,7 @@ export const VARIABLES = {
   // aggregator
   MIN_PARTICIPANTS: { kind: { type: 'int', min: 1, max: 1000000 }, default: '2', doc: 'new deltas that trigger a round; also the minimum for community statistics' },
   ROUND_INTERVAL_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '300000', doc: 'a round runs after this long even with fewer new deltas (if any wait)' },
-  SERVER_LR: { kind: { type: 'number', min: 0, max: 1000 }, default: '8', doc: 'server learning rate applied to the merged delta' },
+  SERVER_LR: { kind: { type: 'number', min: 0, max: 1000 }, default: '8', doc: 'server learning rate applied to the merged delta (SECURE_AGGREGATION=off; secure rounds take the optimizer\'s own step)' },
   MAX_STALENESS: { kind: { type: 'int', min: 0, max: 1000 }, default: '3', doc: 'deltas based on a Global_V more than this many versions old are rejected' },
   STALE_DECAY: { kind: { type: 'number', min: 0, max: 1 }, default: '0.5', doc: 'weight multiplier per version of staleness within the limit' },
   MERGE_MODE: { kind: { type: 'enum', values: ['fedavg', 'trimmed', 'median'] }, default: 'fedavg', doc: 'weighted mean, coordinate-wise trimmed mean, or median' },
