@@ -8,7 +8,7 @@ import type { SecaggRecord } from '../shared/ledger';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import type { PermissionFile, PermissionRule } from '../shared/permissions';
 import { mechanism, preconditionedSpec, type MechanismSpec } from '../shared/model/mechanism';
-import { contributionBound, contributionLayout, roundNoise, splitSum } from '../shared/secagg/contribution';
+import { contributionBound, contributionLayout, roundEncoding, splitSum } from '../shared/secagg/contribution';
 import { decodeSum, maxCohortSize, scaleOf, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
@@ -99,8 +99,8 @@ export interface SecureParams {
   /** Datasites discovered before a round opens (MIN_PARTICIPANTS, at least T). */
   minParticipants: number;
   minDatasites: number;
-  /** The noise every round asks its members for (sigma in quantization steps of the sum). */
-  noise: RoundNoise;
+  /** The privacy every round's sum gives each datasite: its noise is calibrated per round (`roundEncoding`); epsilon 0: none. */
+  dp: { epsilon: number; delta: number };
   /** What the members contribute and how the sum becomes Global_V. */
   mechanism: MechanismSpec;
 }
@@ -115,8 +115,6 @@ export interface SecureParams {
 export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' | 'rank'>): SecureParams {
   const minSurvivors = Math.max(config.SECAGG_MIN_SURVIVORS, config.MIN_DATASITES);
   const spec = preconditionedSpec({ reg: config.ALS_REG, alpha: config.ALS_ALPHA }, config.CONTRIBUTION_CLIP_NORM, config.DP_EPSILON > 0);
-  const layout = contributionLayout(mechanism(spec), model.items, model.rank);
-  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(spec.params.clipNorm), scaleBits: config.SECAGG_SCALE_BITS };
   return {
     phaseMs: config.SECAGG_PHASE_MS,
     scaleBits: config.SECAGG_SCALE_BITS,
@@ -125,7 +123,7 @@ export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' |
     fullGraphMax: config.SECAGG_FULL_GRAPH_MAX,
     minParticipants: Math.max(config.MIN_PARTICIPANTS, minSurvivors),
     minDatasites: config.MIN_DATASITES,
-    noise: roundNoise(encoding, config.DP_EPSILON, config.DP_DELTA),
+    dp: { epsilon: config.DP_EPSILON, delta: config.DP_DELTA },
     mechanism: spec,
   };
 }
@@ -229,10 +227,11 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
   const bound = mechanism(secure.mechanism);
   const layout = contributionLayout(bound, ctx.model.items, ctx.model.rank);
   const weightScale = bound.bound;
-  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(weightScale), scaleBits: secure.scaleBits };
-  if (maxCohortSize(encoding, secure.noise.sigma) < secure.minSurvivors) {
-    throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with noise sigma ${secure.noise.sigma} leaves no room for ${secure.minSurvivors} members in 32 bits: lower SECAGG_SCALE_BITS`);
+  const chosen = roundEncoding({ length: layoutLength(layout), clipNorm: contributionBound(weightScale) }, secure.scaleBits, invited.length, secure.dp);
+  if (chosen === null) {
+    throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with the noise DP_EPSILON=${secure.dp.epsilon} asks leaves no room for ${invited.length} members in 32 bits: lower SECAGG_SCALE_BITS`);
   }
+  const { encoding, noise } = chosen;
   const roundId = await nextRoundId(ctx, previous);
   const openedAt = ctx.now();
   const at = (phases: number) => new Date(openedAt.getTime() + phases * secure.phaseMs).toISOString();
@@ -244,10 +243,10 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     layout,
     params: {
       modulusBits: MODULUS_BITS,
-      scaleBits: secure.scaleBits,
+      scaleBits: encoding.scaleBits,
       clipNorm: encoding.clipNorm,
       weightScale,
-      noise: secure.noise,
+      noise,
       deadlines: { keysBy: at(1), sharesBy: at(2), maskedBy: at(3), revealBy: at(4) },
     },
     createdAt: openedAt.toISOString(),
@@ -255,7 +254,7 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
   const state: RoundState = { formatVersion: STATE_FORMAT_VERSION, roundId, phase: 'keys', round, invited, cohort: null, u2: null, survivors: null, dropped: null, maskedSha256: null, result: null, weightSum: null };
   await writeState(ctx, state);
   await republish(ctx, state);
-  logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
+  logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, scaleBits: encoding.scaleBits, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
   return { action: 'opened', roundId };
 }
 
@@ -306,7 +305,7 @@ async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean):
     return ok;
   });
 
-  const maxSize = maxCohortSize({ length: layoutLength(state.round.layout), clipNorm: state.round.params.clipNorm, scaleBits: state.round.params.scaleBits }, secure.noise.sigma);
+  const maxSize = maxCohortSize({ length: layoutLength(state.round.layout), clipNorm: state.round.params.clipNorm, scaleBits: state.round.params.scaleBits }, state.round.params.noise.sigma);
   const members = shuffle(distinct, ctx).slice(0, maxSize);
   if (members.length < secure.minSurvivors) {
     return abort(ctx, state, `only ${members.length} datasites sent valid keys in time; a secure round needs at least ${secure.minSurvivors}`);

@@ -499,7 +499,7 @@ async function runWeekRound(root: SimRoot, options: SimulationOptions): Promise<
     const counted = (await readMemberStatus(site.ctx.ws))?.lastCounted;
     if (counted?.roundId !== summary.roundId) continue;
     site.lastDeltaSha256 = counted.maskedSha256;
-    if (root.secure.noise.sigma > 0 && counted.weight === 1) site.epsilon += options.epsilon;
+    if (root.secure.dp.epsilon > 0 && counted.weight === 1) site.epsilon += options.epsilon;
   }
   return { accepted: summary.survivors.length, version: summary.version };
 }

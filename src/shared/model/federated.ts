@@ -37,8 +37,9 @@ import { addOuterUpper, choleskyInPlace, choleskySolveInPlace, mirrorUpper, symm
  *    m_j m_jᵀ / s_j + s_j (the covariance of u over j's watchers). A k x k matrix per
  *    item would make the upload items·k² numbers, so the covariance is the one of
  *    all interactions, C; the first moment m_j is exact. The gradient is exact, so
- *    the fixed point is exact ALS's; the approximation only changes the path. Items
- *    nobody watched get v_j = 0 in one step, as in ALS. Cheaper approximations
+ *    the fixed point is exact ALS's; the approximation only changes the path. An item
+ *    nobody watched has g_j = G v_j and P_j = G, so its row shrinks by (1 − step), taken
+ *    directly (defined even when G is singular: fewer users than the rank). Cheaper approximations
  *    measured (docs/eval): s_j · G / W for the whole middle term diverges once
  *    alpha ≥ 5 (the watchers of an item are not the average user), a per-item
  *    diagonal too.
@@ -347,6 +348,13 @@ export function applyAggregate(
     const nj = n[j];
     const sj = s[j];
     if (nj > 0) itemsWithCount++;
+    else {
+      // Nobody watched j: g_j = G v_j and P_j = G, so the step is v_j itself whenever G is
+      // invertible. Taken directly, it stays defined when G is not (fewer users than the
+      // rank, or a G blurred by quantization): the row decays towards 0, as in ALS.
+      for (let a = 0; a < rank; a++) V[row + a] = (1 - params.step) * base[row + a];
+      continue;
+    }
     for (let a = 0; a < rank; a++) {
       let gv = 0;
       for (let b = 0; b < rank; b++) gv += G[a * rank + b] * base[row + b];

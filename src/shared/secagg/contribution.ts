@@ -1,7 +1,7 @@
 import type { Interaction } from '../model/feedback';
 import type { BoundMechanism } from '../model/mechanism';
 import { calibrateRoundNoise, integerL1Bound, skellamSpend, type PrivacyEntry } from '../privacy';
-import { quantizedSensitivity, type Encoding } from './encoding';
+import { MAX_SCALE_BITS, maxCohortSize, quantizedSensitivity, type Encoding } from './encoding';
 import type { ContributionLayout, RoundNoise } from './files';
 
 /**
@@ -78,4 +78,26 @@ export function roundSpend(at: string, encoding: Encoding, noise: RoundNoise): P
   if (noise.mechanism !== 'skellam' || noise.sigma <= 0) return null;
   const l2 = quantizedSensitivity(encoding);
   return skellamSpend(at, 'round', { l2, l1: integerL1Bound(l2, encoding.length), mu: noise.sigma * noise.sigma });
+}
+
+/**
+ * The encoding of a round: the finest precision (scale bits, from the encoding's
+ * maximum down to `minScaleBits`, SECAGG_SCALE_BITS) at which a sum of `cohort`
+ * contributions, with the noise that (epsilon, delta) asks at that precision,
+ * cannot wrap; null when even `minScaleBits` leaves no room. A small cohort gets
+ * a fine quantization (the optimizer's k x k sums are small in the first rounds),
+ * a large one the precision that still fits 32 bits.
+ */
+export function roundEncoding(
+  vector: Omit<Encoding, 'scaleBits'>,
+  minScaleBits: number,
+  cohort: number,
+  dp: { epsilon: number; delta: number },
+): { encoding: Encoding; noise: RoundNoise } | null {
+  for (let scaleBits = MAX_SCALE_BITS; scaleBits >= minScaleBits; scaleBits--) {
+    const encoding: Encoding = { ...vector, scaleBits };
+    const noise = roundNoise(encoding, dp.epsilon, dp.delta);
+    if (maxCohortSize(encoding, noise.sigma) >= cohort) return { encoding, noise };
+  }
+  return null;
 }
