@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { AppError } from '../shared/errors';
 import { moduleLogger, rootLogger } from '../shared/log';
+import { VARIABLES } from '../shared/config';
 import { ALL_BASELINES, runExplicit, runImplicit, runPredictions, runRecommendations, type BaselineName, type DpMode, type EvalOptions } from '../eval/run';
 import type { TitleStyle } from '../eval/movielens';
 import { DEFAULT_STEP } from '../shared/model/federated';
@@ -64,6 +65,9 @@ model with baselines on the same split. Progress goes to stderr.
   --dp-rounds <n>         rounds of the DP settings                       [${DEFAULT_DP_ROUNDS}]
   --dp-reg <l>            λ of the DP settings (less shrinkage pays under noise)  [${DEFAULT_DP_REG}]
   --baselines <list>      popularity,local,central,fedavg, all or none    [all]
+  --secure                also run the optimizer's rounds through the real secure-aggregation
+                          protocol in process (setting federated-secure; slow on large sets)
+  --secure-clip <c>       their CONTRIBUTION_CLIP_NORM                    [the default, ${VARIABLES.CONTRIBUTION_CLIP_NORM.default}]
   --central-iterations <n> ALS iterations of the central baseline         [10]
   --titles <style>        export titles: catalog (Netflix-like, no year) or movielens  [catalog]
   --users <n>             only the first n users (quick runs)
@@ -99,6 +103,8 @@ model with baselines on the same split. Progress goes to stderr.
       'dp-rounds': { type: 'string' },
       'dp-reg': { type: 'string' },
       baselines: { type: 'string' },
+      secure: { type: 'boolean' },
+      'secure-clip': { type: 'string' },
       'central-iterations': { type: 'string' },
       titles: { type: 'string' },
       users: { type: 'string' },
@@ -139,6 +145,8 @@ model with baselines on the same split. Progress goes to stderr.
       dpRounds: intOption('dp-rounds', values['dp-rounds'], DEFAULT_DP_ROUNDS),
       dpReg: positive('dp-reg', numberOption('dp-reg', values['dp-reg'], DEFAULT_DP_REG), true),
       baselines: parseBaselines(values.baselines ?? 'all'),
+      secure: values.secure === true,
+      secureClipNorm: positive('secure-clip', numberOption('secure-clip', values['secure-clip'], Number(VARIABLES.CONTRIBUTION_CLIP_NORM.default))),
       centralIterations: intOption('central-iterations', values['central-iterations'], DEFAULT_CENTRAL_ITERATIONS),
       titles: oneOf('titles', values.titles ?? 'catalog', ['catalog', 'movielens'] as const) as TitleStyle,
       seed: intOption('seed', values.seed, DEFAULT_SEED, 0),

@@ -19,7 +19,7 @@ import { trainCentral } from './central';
 import { epsilonOfNoise, noiseMultiplier, totalEpsilon } from './dp';
 import { accumulateRatings, evaluateRanking, explicitPredictor, factorScorer, type Predictor, type RankingUser, type RatingUser } from './evaluate';
 import { predictExplicit, solveUserExplicit, trainCentralExplicit, type ExplicitParams } from './explicit';
-import { AGGREGATOR_EMAIL, EVAL_APP_NAME, createTempRoot, participantEmail, runFederated, setUpRoot, type FederatedParticipant, type RoundReport } from './federated';
+import { AGGREGATOR_EMAIL, EVAL_APP_NAME, createTempRoot, participantEmail, runFederated, runSecureFederated, setUpRoot, type FederatedParticipant, type RoundReport, type SecureRoundReport } from './federated';
 import { runExplicitInMemory, runInMemory } from './inmemory';
 import { ingestParticipants, type MatchReport, type Participant } from './ingest';
 import { RatingAccumulator, clampRating, type RankingMetrics, type RatingMetrics } from './metrics';
@@ -80,6 +80,10 @@ export interface EvalOptions {
   dpRounds: number;
   dpReg: number;
   baselines: ReadonlySet<BaselineName>;
+  /** Also run the optimizer's rounds through the real secure-aggregation protocol (setting `federated-secure`). */
+  secure: boolean;
+  /** CONTRIBUTION_CLIP_NORM of those rounds. */
+  secureClipNorm: number;
   centralIterations: number;
   titles: TitleStyle;
   seed: number;
@@ -109,6 +113,8 @@ const REACH_RATIO = 0.95;
 /** Explicit: federated RMSE within 2% of the centralized model, and at or below biased SVD on latest-small. */
 const EXPLICIT_BAR_RATIO = 1.02;
 const EXPLICIT_SVD_RMSE = 0.873;
+/** Issue 14: the rounds through secure aggregation within 1% of the in-memory sum. */
+const SECURE_BAR_RATIO = 0.99;
 const PREDICTION_DECIMALS = 4;
 /** Without DP nothing is clipped. */
 const NO_CLIP = Number.POSITIVE_INFINITY;
@@ -149,6 +155,11 @@ function fedavgConfig(o: EvalOptions): Config {
     SERVER_CLIP_NORM: '0',
     SERVER_NOISE_STD: '0',
   });
+}
+
+/** The configuration of the secure rounds: the production variables, overridden (no DP). */
+function secureConfig(o: EvalOptions): Config {
+  return withOverrides(fedavgConfig(o), { SECURE_AGGREGATION: 'on', CONTRIBUTION_CLIP_NORM: String(o.secureClipNorm) });
 }
 
 function exportFileOf(dataDir: string): (userId: number) => string {
@@ -204,6 +215,41 @@ async function runSetting<M extends RankingMetrics | RatingMetrics>(
   return { rounds: entries, ms: performance.now() - started, finalV: finalV! };
 }
 
+/** The optimizer's rounds through the real secure-aggregation protocol, with an evaluation and a progress line after every round. */
+async function runSecureSetting(
+  o: EvalOptions,
+  root: string,
+  catalog: Catalog,
+  participants: readonly FederatedParticipant[],
+  evaluate: (V: Float32Array) => RankingMetrics,
+): Promise<{ rounds: RoundEntry<RankingMetrics>[]; ms: number }> {
+  const name = 'federated-secure';
+  const dataDir = path.join(root, name);
+  const config = secureConfig(o);
+  await setUpRoot(dataDir, config.APP_NAME, participants);
+  const entries: RoundEntry<RankingMetrics>[] = [];
+  const started = performance.now();
+  await runSecureFederated({
+    dataDir,
+    config,
+    catalog,
+    participants,
+    rounds: o.rounds,
+    logger: o.logger,
+    onRound: (r: SecureRoundReport) => {
+      const metrics = evaluate(r.values);
+      entries.push({ round: r.round, metrics, accepted: r.summary.survivors.length, rejected: r.summary.cohort - r.summary.survivors.length, participantsMs: Math.round(r.participantsMs), aggregatorMs: Math.round(r.aggregatorMs) });
+      const elapsed = performance.now() - started;
+      o.progress(
+        `[${name}] round ${r.round}/${o.rounds}  survivors ${r.summary.survivors.length}/${r.summary.cohort}  state ${formatDuration(r.participantsMs)} secure round ${formatDuration(r.aggregatorMs)}  ` +
+          `elapsed ${formatDuration(elapsed)}  ETA ${formatDuration((elapsed / r.round) * (o.rounds - r.round))}  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}`,
+      );
+    },
+  });
+  if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
+  return { rounds: entries, ms: performance.now() - started };
+}
+
 /** Delete the temporary SyftBox root, or say where it is with --keep-root. */
 async function releaseRoot(o: EvalOptions, root: string): Promise<void> {
   if (o.keepRoot) o.progress(`[root] kept the SyftBox-layout root at ${root}`);
@@ -231,6 +277,7 @@ function commonParams(o: EvalOptions): Record<string, number | string> {
     localLr: o.lr,
     fedavgServerLr: o.fedavgServerLr,
     fedavgClipNorm: o.fedavgClipNorm,
+    ...(o.secure ? { secureClipNorm: o.secureClipNorm } : {}),
     halfLifeDays: o.halfLifeDays,
     centralIterations: o.centralIterations,
     titles: o.titles,
@@ -396,6 +443,18 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       rounds: federated,
       privacy: NO_PRIVACY,
     });
+    if (o.secure) {
+      const result = await runSecureSetting(o, root, catalog, participants, evaluate);
+      timings['federated-secure'] = Math.round(result.ms);
+      settings.push({
+        name: 'federated-secure',
+        kind: 'federated',
+        description: `the federated optimizer through the real secure-aggregation protocol in process (round files, masked fixed-point sums, shares; runSecureRoundInProcess), contributions clipped to ${o.secureClipNorm}, no DP`,
+        metrics: result.rounds.at(-1)!.metrics,
+        rounds: result.rounds,
+        privacy: NO_PRIVACY,
+      });
+    }
     for (const run of dpSettings(o, items, participants.length)) {
       const rounds = inMemory(run.name, run.rounds, run.params);
       settings.push({ name: run.name, kind: 'federated', description: `the federated optimizer with ${run.privacy.mode} DP: Gaussian noise of std ${run.privacy.noiseStdOfSum!.toPrecision(4)} on the sum`, metrics: rounds.at(-1)!.metrics, rounds, privacy: run.privacy });
@@ -447,6 +506,11 @@ function implicitChecks(settings: SettingResult<RankingMetrics>[]): Check[] {
     checks.push(check(`federated / central-als HR@10 >= ${CENTRAL_BAR_RATIO} within ${CENTRAL_BAR_ROUNDS} rounds`, ratio(best('hr10'), central.hr10), CENTRAL_BAR_RATIO));
     checks.push(check(`federated / central-als NDCG@10 >= ${CENTRAL_BAR_RATIO} within ${CENTRAL_BAR_ROUNDS} rounds`, ratio(best('ndcg10'), central.ndcg10), CENTRAL_BAR_RATIO));
     checks.push(check(`federated / central-als HR@10 >= ${CENTRAL_BAR_RATIO} after the last round`, ratio(fed.metrics.hr10, central.hr10), CENTRAL_BAR_RATIO));
+  }
+  const secure = find('federated-secure');
+  if (secure) {
+    checks.push(check(`federated-secure / federated HR@10 >= ${SECURE_BAR_RATIO} after the last round`, ratio(secure.metrics.hr10, fed.metrics.hr10), SECURE_BAR_RATIO));
+    checks.push(check(`federated-secure / federated NDCG@10 >= ${SECURE_BAR_RATIO} after the last round`, ratio(secure.metrics.ndcg10, fed.metrics.ndcg10), SECURE_BAR_RATIO));
   }
   for (const s of settings) {
     if (s.privacy && s.privacy.mode !== 'none' && s.privacy.epsilon === DP_BAR_EPSILON && s.privacy.budget === 'total') {

@@ -277,7 +277,9 @@ export interface AggregateReport {
  *   left in it, and shrunk by positive-part James–Stein. Most items have few
  *   watchers; without this their rows are pure noise, and noise rows outrank
  *   the real ones.
- * - G, a noisy symmetric matrix, is projected onto the positive semidefinite cone.
+ * - G, a noisy symmetric matrix, is projected onto the positive semidefinite cone
+ *   (so is the covariance; both also without noise, where the fixed-point rounding
+ *   of a secure sum can make them slightly indefinite).
  * - counts and excesses are clamped at 0;
  * - every item's system gets a ridge of `ridge` times the noise std: a noisy
  *   row solved through a nearly singular G (tiny in the first rounds, when the
@@ -318,10 +320,10 @@ export function applyAggregate(
   const G = triangleOf(sum, at.gram, rank, scales.gram * k2);
   const M = byMoment ? triangleOf(sum, at.curvature, rank, scales.curvature * k2) : new Float64Array(rank * rank);
   let keptRows = items;
-  if (params.noiseStd > 0) {
-    keptRows = denoiseRows(R, items, rank, params.noiseStd / scales.gradient, params.rowThreshold);
-    projectPsd(G, rank);
-  }
+  if (params.noiseStd > 0) keptRows = denoiseRows(R, items, rank, params.noiseStd / scales.gradient, params.rowThreshold);
+  // G and the covariance are positive semidefinite by construction; the noise or the
+  // fixed-point rounding of a secure sum can break that (a no-op on an exact sum).
+  projectPsd(G, rank);
   // Covariance of u over the interactions, weighted by c − 1: Ū − ū ūᵀ.
   const mean = new Float64Array(rank);
   const cov = new Float64Array(rank * rank);
@@ -330,7 +332,7 @@ export function applyAggregate(
     for (let j = 0; j < items; j++) for (let a = 0; a < rank; a++) mean[a] += m[j * rank + a];
     for (let a = 0; a < rank; a++) mean[a] /= excessTotal;
     for (let a = 0; a < rank; a++) for (let b = 0; b < rank; b++) cov[a * rank + b] = M[a * rank + b] / excessTotal - mean[a] * mean[b];
-    if (params.noiseStd > 0) projectPsd(cov, rank);
+    projectPsd(cov, rank);
   } else if (!byMoment) {
     // The average u uᵀ, G / W, stands for every item's watchers (W: the weight sum; noise can make it implausible, the count is exact).
     const W = measuredWeight > 0 ? measuredWeight : count;
