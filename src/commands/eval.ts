@@ -66,8 +66,9 @@ model with baselines on the same split. Progress goes to stderr.
   --dp-reg <l>            λ of the DP settings (less shrinkage pays under noise)  [${DEFAULT_DP_REG}]
   --baselines <list>      popularity,local,central,fedavg, all or none    [all]
   --secure                also run the optimizer's rounds through the real secure-aggregation
-                          protocol in process (setting federated-secure; slow on large sets)
-  --secure-clip <c>       their CONTRIBUTION_CLIP_NORM                    [the default, ${VARIABLES.CONTRIBUTION_CLIP_NORM.default}]
+                          protocol in process (setting federated-secure; slow on large sets),
+                          and in memory with the same clip (federated-clipped)
+  --secure-clip <c>       their CONTRIBUTION_CLIP_NORM                    [${VARIABLES.CONTRIBUTION_CLIP_NORM.default}]
   --central-iterations <n> ALS iterations of the central baseline         [10]
   --titles <style>        export titles: catalog (Netflix-like, no year) or movielens  [catalog]
   --users <n>             only the first n users (quick runs)
