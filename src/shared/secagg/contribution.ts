@@ -19,7 +19,7 @@ import type { ContributionLayout, RoundNoise } from './files';
  * The whole vector is within C·√2 in L2 (`contributionBound`), the bound the
  * encoding and the DP noise use.
  */
-export const MEMBERS_SEGMENT = 'members';
+const MEMBERS_SEGMENT = 'members';
 
 /** The mechanism's layout followed by the members coordinate. */
 export function contributionLayout(m: Pick<BoundMechanism, 'layout'>, items: number, rank: number): ContributionLayout {

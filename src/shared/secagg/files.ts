@@ -75,7 +75,7 @@ import { decodeNpy, encodeNpy } from '../npy';
  */
 export const SECAGG_FORMAT_VERSION = 1;
 /** `round.json` alone is at version 2 (it names the aggregation mechanism); the other files keep version 1. */
-export const ROUND_FORMAT_VERSION = 2;
+const ROUND_FORMAT_VERSION = 2;
 export const MODULUS_BITS = 32;
 const FORMAT_PREFIX = 'syftbox-netflix-svd/secagg-';
 
