@@ -36,7 +36,12 @@ import { watchTargets } from './watch';
  * The participant: for every configured profile, read the private export, train
  * from the newest Global_V this datasite may read (or the documented
  * initialization before access is granted), keep U and the local item factors
- * private, and publish only a clipped, optionally noised item-factor delta.
+ * private. Under secure aggregation (the default) nothing model-related is
+ * published here: the next secure round takes the profile's watched shows and the
+ * base it trained from into the datasite's masked contribution (the federated
+ * optimizer's statistics, `secagg.ts`); the local fine-tuning serves the page's
+ * local list. In plain mode, publish a clipped, optionally noised item-factor delta
+ * (FedAvg: the optimizer's per-item sums would be readable there).
  */
 
 export interface ParticipantContext {
@@ -57,8 +62,8 @@ export type PassStep = 'history' | 'training' | 'delta';
 
 /**
  * `published`: a plain delta went out (SECURE_AGGREGATION=off). `trained`: the model
- * was retrained and waits privately for the next secure round, which takes it in
- * the datasite's masked contribution (SECURE_AGGREGATION=on). `unchanged`: nothing
+ * was retrained and waits privately for the next secure round, which builds the
+ * datasite's masked contribution from its state (SECURE_AGGREGATION=on). `unchanged`: nothing
  * new to train on. `blocked`: the privacy budget is spent.
  */
 export type ProfileOutcome =
@@ -174,7 +179,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   );
   ctx.onStep?.('training');
   if (secure) {
-    // The delta leaves only inside the datasite's masked contribution to a secure round (see secagg.ts).
+    // Nothing leaves here: the next secure round builds the datasite's masked contribution from this state (see secagg.ts).
     await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
     ctx.onStep?.('delta');
     logger.info({ profile, baseVersion: base.version }, 'kept the trained model for the next secure round');
