@@ -69,7 +69,7 @@ import { addOuterUpper, choleskyInPlace, choleskySolveInPlace, mirrorUpper, symm
  * weight     1                σ_weight
  * ```
  * then multiplied by w_u. Size at 9,742 items, rank 32: 2 · 311,744 + 2 · 9,742 +
- * 2 · 528 + 1 = 643,029 values, 2.06 times the item matrix (5.1 MB in float64;
+ * 2 · 528 + 1 = 644,029 values, 2.06 times the item matrix (5.1 MB in float64;
  * the secure-aggregation encoding sends 4 bytes a value). The σ's
  * (`SegmentScales`) are public constants that share the clip budget between the
  * segments under DP noise; without noise they cancel.
