@@ -3,6 +3,7 @@ import type { BoundMechanism } from '../model/mechanism';
 import { calibrateRoundNoise, integerL1Bound, skellamSpend, type PrivacyEntry } from '../privacy';
 import { MAX_SCALE_BITS, maxCohortSize, quantizedSensitivity, type Encoding } from './encoding';
 import type { ContributionLayout, RoundNoise } from './files';
+import { MAX_SHARE_LAMBDA } from './noise';
 
 /**
  * One datasite's contribution to a secure round, as a float64 vector laid out by
@@ -84,7 +85,8 @@ export function roundSpend(at: string, encoding: Encoding, noise: RoundNoise): P
  * The encoding of a round: the finest precision (scale bits, from the encoding's
  * maximum down to `minScaleBits`, SECAGG_SCALE_BITS) at which a sum of `cohort`
  * contributions, with the noise that (epsilon, delta) asks at that precision,
- * cannot wrap; null when even `minScaleBits` leaves no room. A small cohort gets
+ * cannot wrap and each member's noise share stays samplable (λ ≤ MAX_SHARE_LAMBDA);
+ * null when even `minScaleBits` leaves no room. A small cohort gets
  * a fine quantization (the optimizer's k x k sums are small in the first rounds),
  * a large one the precision that still fits 32 bits.
  */
@@ -97,6 +99,8 @@ export function roundEncoding(
   for (let scaleBits = MAX_SCALE_BITS; scaleBits >= minScaleBits; scaleBits--) {
     const encoding: Encoding = { ...vector, scaleBits };
     const noise = roundNoise(encoding, dp.epsilon, dp.delta);
+    // each member's Skellam share has λ = σ²/(2T) ≤ σ²/2, which must stay samplable
+    if (noise.sigma ** 2 / 2 > MAX_SHARE_LAMBDA) continue;
     if (maxCohortSize(encoding, noise.sigma) >= cohort) return { encoding, noise };
   }
   return null;
