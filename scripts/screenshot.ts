@@ -60,6 +60,7 @@ async function main(): Promise<void> {
         access: 'granted',
         trainedAt: new Date().toISOString(),
         watched: [],
+        confidence: [],
         lastDeltaSha256: null,
         lastPublishedBase: null,
         publishBlocked: null,

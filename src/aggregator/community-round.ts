@@ -26,12 +26,13 @@ const TOP_COMMUNITY_SHOWS = 20;
 export function communityRoundContext<C extends SecureContext>(ctx: C, config: Pick<Config, 'INSIGHTS_EPSILON' | 'DP_DELTA' | 'SECAGG_SCALE_BITS'>, catalog: Catalog): C {
   const ws = secureRoundsView(ctx.ws, 'community');
   const encoding = communityEncoding(catalog.items.length, config.SECAGG_SCALE_BITS);
-  const secure = { ...ctx.secure, scaleBits: config.SECAGG_SCALE_BITS, noise: communityNoise(encoding, config.INSIGHTS_EPSILON, config.DP_DELTA) };
+  const secure = { ...ctx.secure, scaleBits: config.SECAGG_SCALE_BITS };
   const rounds = { ...ctx, ws, secure };
   const purpose: RoundPurpose = {
     layout: communityLayout(catalog.items.length),
     clipNorm: COMMUNITY_CLIP_NORM,
     weightScale: COMMUNITY_CLIP_NORM,
+    noise: communityNoise(encoding, config.INSIGHTS_EPSILON, config.DP_DELTA),
     holdBack: async (now) => {
       if (config.INSIGHTS_EPSILON <= 0) return 'INSIGHTS_EPSILON is 0: no community statistics';
       const week = lastCompleteWeek(now);

@@ -7,9 +7,10 @@ import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { SecaggRecord } from '../shared/ledger';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import type { PermissionFile, PermissionRule } from '../shared/permissions';
+import { mechanism, preconditionedSpec, type MechanismSpec } from '../shared/model/mechanism';
 import { sumProblem } from '../shared/secagg/bound';
-import { contributionBound, contributionLayout, roundNoise, splitSum } from '../shared/secagg/contribution';
-import { decodeSum, maxCohortSize, type Encoding } from '../shared/secagg/encoding';
+import { contributionBound, contributionLayout, roundEncoding, splitSum } from '../shared/secagg/contribution';
+import { decodeSum, maxCohortSize, scaleOf, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
   fromBase64,
@@ -48,7 +49,6 @@ import { unmaskSum, type CohortView, type Reveal } from '../shared/secagg/protoc
 import { isRoundId } from '../shared/workspace';
 import { discoverMembers } from './discover';
 import { ensurePermissions } from './grant';
-import { applyServerUpdate } from './merge';
 import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
 import { loadCommittedState, publicParams, type RoundContext } from './round';
 
@@ -65,8 +65,12 @@ import { loadCommittedState, publicParams, type RoundContext } from './round';
  *   masked → U3: members whose masked input is valid; |U3| < T aborts WITHOUT `unmask.json`;
  *            else the masked sum is kept privately, then `unmask.json`
  *   reveal → unmask (t shares per secret, else abort: nothing unmasks anyone), decode,
- *            Global_V ← V + SERVER_LR · Σ delta / Σ w, committed as a plain round is
+ *            Global_V ← the round's mechanism applied to the sum (`mechanism.ts`: the
+ *            federated optimizer's preconditioned step), committed as a plain round is
  *            (round record, then Global_V, then ledger and grants), then `result.json`
+ *
+ * The mechanism keeps no state between rounds: everything the update needs is in
+ * the round file (kept in the private state) and the masked sum file.
  *
  * Crash safety: the private round state (`private/.../aggregator/secagg/r000007.json`,
  * it names members by email) is written BEFORE the public file of each transition,
@@ -77,7 +81,9 @@ import { loadCommittedState, publicParams, type RoundContext } from './round';
  * duplicate another's is left out with an error naming the file; the round goes on.
  */
 
-const STATE_FORMAT_VERSION = 1;
+const STATE_FORMAT_VERSION = 2;
+/** States of the FedAvg-delta rounds (round.json version 1): a round still open in it is abandoned on upgrade. */
+const PREVIOUS_STATE_FORMAT_VERSION = 1;
 const MAX_STATE_BYTES = 64 * 1024 * 1024; // 64 MiB: a cohort of 100,000 with keys and emails
 const NPY_HEADER_SLACK_BYTES = 4096;
 /** Finished rounds whose folders are kept (public and private); older ones are deleted. */
@@ -96,20 +102,24 @@ export interface SecureParams {
   /** Datasites discovered before a round opens (MIN_PARTICIPANTS, at least T). */
   minParticipants: number;
   minDatasites: number;
-  /** The noise every round asks its members for (sigma in quantization steps of the sum). */
-  noise: RoundNoise;
+  /** The privacy every round's sum gives each datasite: its noise is calibrated per round (`roundEncoding`); epsilon 0: none. */
+  dp: { epsilon: number; delta: number };
+  /** What the members contribute and how the sum becomes Global_V. */
+  mechanism: MechanismSpec;
   /** Refuse a sum outside what honest members can add (`sumProblem`); off only to measure an attack without it. */
   checkSum: boolean;
 }
 
 /**
- * Secure-round parameters from the configuration. The noise makes each round's sum
- * (DP_EPSILON, DP_DELTA)-DP per datasite (see `roundNoise`); DP_EPSILON=0: no noise.
+ * Secure-round parameters from the configuration. The mechanism is the federated
+ * optimizer (`preconditioned`) with ALS_REG, ALS_ALPHA and CONTRIBUTION_CLIP_NORM,
+ * with its DP levers when DP_EPSILON > 0. The noise makes each round's sum
+ * (DP_EPSILON, DP_DELTA)-DP per datasite (see `roundNoise`), calibrated to the
+ * whole contribution's bound; DP_EPSILON=0: no noise.
  */
 export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' | 'rank'>): SecureParams {
   const minSurvivors = Math.max(config.SECAGG_MIN_SURVIVORS, config.MIN_DATASITES);
-  const layout = contributionLayout(model.items, model.rank);
-  const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(config.DELTA_CLIP_NORM), scaleBits: config.SECAGG_SCALE_BITS };
+  const spec = preconditionedSpec({ reg: config.ALS_REG, alpha: config.ALS_ALPHA }, config.CONTRIBUTION_CLIP_NORM, config.DP_EPSILON > 0);
   return {
     phaseMs: config.SECAGG_PHASE_MS,
     scaleBits: config.SECAGG_SCALE_BITS,
@@ -118,7 +128,8 @@ export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' |
     fullGraphMax: config.SECAGG_FULL_GRAPH_MAX,
     minParticipants: Math.max(config.MIN_PARTICIPANTS, minSurvivors),
     minDatasites: config.MIN_DATASITES,
-    noise: roundNoise(encoding, config.DP_EPSILON, config.DP_DELTA),
+    dp: { epsilon: config.DP_EPSILON, delta: config.DP_DELTA },
+    mechanism: spec,
     checkSum: true,
   };
 }
@@ -136,6 +147,8 @@ export interface RoundPurpose {
   clipNorm: number;
   /** `params.weightScale`: the purpose's scale of a weight coordinate, if it has one. */
   weightScale: number;
+  /** The noise its rounds ask the members for (sigma in quantization steps of the sum, at SECAGG_SCALE_BITS). */
+  noise: RoundNoise;
   /** Why no round should open now (e.g. this week's figures are out), or null. */
   holdBack(now: Date): Promise<string | null>;
   /** Use the survivors' decoded sum; a refusal aborts the round. */
@@ -251,12 +264,25 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     return { action: 'idle', reason: `${invited.length} datasites take part; a secure round needs ${secure.minParticipants} (MIN_PARTICIPANTS, SECAGG_MIN_SURVIVORS, MIN_DATASITES)` };
   }
   const committed = await loadCommittedState(ctx);
-  const layout = purpose?.layout ?? contributionLayout(ctx.model.items, ctx.model.rank);
-  const weightScale = purpose?.weightScale ?? ctx.params.clipNorm;
-  const encoding: Encoding = { length: layoutLength(layout), clipNorm: purpose?.clipNorm ?? contributionBound(weightScale), scaleBits: secure.scaleBits };
-  if (maxCohortSize(encoding, secure.noise.sigma) < secure.minSurvivors) {
-    throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with noise sigma ${secure.noise.sigma} leaves no room for ${secure.minSurvivors} members in 32 bits: lower SECAGG_SCALE_BITS`);
+  let layout: ContributionLayout;
+  let weightScale: number;
+  let chosen: { encoding: Encoding; noise: RoundNoise } | null;
+  if (purpose) {
+    // a purpose brings its own layout, bound and noise at the configured precision
+    layout = purpose.layout;
+    weightScale = purpose.weightScale;
+    const encoding: Encoding = { length: layoutLength(layout), clipNorm: purpose.clipNorm, scaleBits: secure.scaleBits };
+    chosen = maxCohortSize(encoding, purpose.noise.sigma) >= invited.length ? { encoding, noise: purpose.noise } : null;
+  } else {
+    const bound = mechanism(secure.mechanism);
+    layout = contributionLayout(bound, ctx.model.items, ctx.model.rank);
+    weightScale = bound.bound;
+    chosen = roundEncoding({ length: layoutLength(layout), clipNorm: contributionBound(weightScale) }, secure.scaleBits, invited.length, secure.dp);
   }
+  if (chosen === null) {
+    throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with the noise the round asks (DP_EPSILON=${secure.dp.epsilon}, or INSIGHTS_EPSILON for community rounds) leaves no room for ${invited.length} members in 32 bits: lower SECAGG_SCALE_BITS`);
+  }
+  const { encoding, noise } = chosen;
   const roundId = await nextRoundId(ctx, previous);
   const openedAt = ctx.now();
   const at = (phases: number) => new Date(openedAt.getTime() + phases * secure.phaseMs).toISOString();
@@ -264,13 +290,14 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     ...header('round'),
     roundId,
     baseVersion: committed.version,
+    mechanism: secure.mechanism,
     layout,
     params: {
       modulusBits: MODULUS_BITS,
-      scaleBits: secure.scaleBits,
+      scaleBits: encoding.scaleBits,
       clipNorm: encoding.clipNorm,
       weightScale,
-      noise: secure.noise,
+      noise,
       deadlines: { keysBy: at(1), sharesBy: at(2), maskedBy: at(3), revealBy: at(4) },
     },
     createdAt: openedAt.toISOString(),
@@ -278,7 +305,7 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
   const state: RoundState = { formatVersion: STATE_FORMAT_VERSION, roundId, phase: 'keys', round, invited, cohort: null, u2: null, survivors: null, dropped: null, maskedSha256: null, result: null, weightSum: null };
   await writeState(ctx, state);
   await republish(ctx, state);
-  logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
+  logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, scaleBits: encoding.scaleBits, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
   return { action: 'opened', roundId };
 }
 
@@ -329,7 +356,7 @@ async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean):
     return ok;
   });
 
-  const maxSize = maxCohortSize({ length: layoutLength(state.round.layout), clipNorm: state.round.params.clipNorm, scaleBits: state.round.params.scaleBits }, secure.noise.sigma);
+  const maxSize = maxCohortSize({ length: layoutLength(state.round.layout), clipNorm: state.round.params.clipNorm, scaleBits: state.round.params.scaleBits }, state.round.params.noise.sigma);
   const members = shuffle(distinct, ctx).slice(0, maxSize);
   if (members.length < secure.minSurvivors) {
     return abort(ctx, state, `only ${members.length} datasites sent valid keys in time; a secure round needs at least ${secure.minSurvivors}`);
@@ -561,16 +588,16 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
   const bounds = { layout: round.layout, encoding, weightScale: round.params.weightScale, survivors: survivors.length, minSurvivors: cohort.minSurvivors, noiseSigma: round.params.noise.sigma };
   const outOfBounds = secure.checkSum ? sumProblem(decoded, bounds) : null;
   if (outOfBounds !== null) return abort(ctx, state, outOfBounds);
-  const { delta, weight } = splitSum(decoded, round.layout, round.params.weightScale);
-  // Σ w counts the members that contributed a model (w = 1 each; noise blurs it a little).
+  const { part, members: weight } = splitSum(decoded, round.layout, round.params.weightScale);
+  // Σ m counts the members that contributed a model (m = 1 each; noise blurs it a little).
   const minWeight = Math.max(cohort.minSurvivors / 2, secure.minDatasites - 0.5);
   if (!(weight >= minWeight)) {
-    return abort(ctx, state, `the sum holds the weight of ${weight.toFixed(2)} contributions; a round needs ${minWeight} (MIN_DATASITES)`);
+    return abort(ctx, state, `the sum holds the contributions of ${weight.toFixed(2)} datasites; a round needs ${minWeight} (MIN_DATASITES)`);
   }
-  const divisor = Math.min(weight, survivors.length);
-  const mean = new Float64Array(delta.length);
-  for (let i = 0; i < mean.length; i++) mean[i] = delta[i] / divisor;
-  const values = applyServerUpdate(committed.values, mean, { serverLr: params.serverLr, noiseStd: params.serverNoiseStd, random: ctx.random });
+  // the noise of each decoded coordinate: sigma quantization steps of 1/γ each
+  const noiseStd = round.params.noise.mechanism === 'skellam' ? round.params.noise.sigma / scaleOf(encoding) : 0;
+  const update = mechanism(round.mechanism).apply(committed.values, part, model.items, model.rank, { count: Math.min(weight, survivors.length), noiseStd });
+  const values = update.V;
   const secret = await loadLedgerSecret(ws.aggregatorPrivateDir());
   const emails = survivors.map((u) => cohort.members[u].email);
   const secagg: SecaggRecord = {
@@ -582,6 +609,7 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
     t: cohort.t,
     minSurvivors: cohort.minSurvivors,
     noise: round.params.noise,
+    aggregation: round.mechanism.name,
     cohort: cohort.members.length,
     survivors: survivors.length,
     dropped: state.dropped!.length,
@@ -617,7 +645,7 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
     createdAt: round.createdAt,
   });
   committed = await loadCommittedState(ctx);
-  logger.info({ roundId: state.roundId, version: committed.version, survivors: survivors.length, dropped: state.dropped!.length, weight: Number(weight.toFixed(3)) }, 'secure round merged');
+  logger.info({ roundId: state.roundId, version: committed.version, survivors: survivors.length, dropped: state.dropped!.length, members: Number(weight.toFixed(3)), mechanism: round.mechanism.name, ...update.report }, 'secure round merged');
   return finish(ctx, { ...state, weightSum: weight }, { outcome: 'merged', reason: null, version });
 }
 
@@ -751,6 +779,7 @@ async function latestState(ctx: Pick<SecureContext, 'ws'>): Promise<RoundState |
   if (roundId === undefined) return null;
   const file = stateFile(ctx, roundId);
   const raw = (await readJsonFile(file, { maxBytes: MAX_STATE_BYTES })) as RoundState | null;
+  if ((raw?.formatVersion as number | undefined) === PREVIOUS_STATE_FORMAT_VERSION) return null;
   if (raw === null || raw.formatVersion !== STATE_FORMAT_VERSION || raw.roundId !== roundId) {
     throw new AppError('ERR_AGGREGATOR_STATE', `${file} is not a secure round state: move it away to start a new round`, { file });
   }

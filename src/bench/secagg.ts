@@ -205,7 +205,15 @@ interface SecureResult {
   roundWallMs: number;
 }
 
-/** Write each member's trained model (the same delta as the plain run), then one secure round in process. */
+/** Shows a member watched (a seeded spread over the items, confidence 1): what its secure contribution is built from. */
+const WATCHED_PER_MEMBER = 50;
+function watchedOf(m: number, items: number): { watched: number[]; confidence: number[] } {
+  const random = createRandom(deriveSeed(SEED, `watched/${m}`));
+  const watched = [...new Set(Array.from({ length: WATCHED_PER_MEMBER }, () => random.int(items)))].sort((a, b) => a - b);
+  return { watched, confidence: watched.map(() => 1) };
+}
+
+/** Write each member's trained model (its watched shows; the plain run's delta as its local V), then one secure round in process. */
 async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, deltaOf: (m: number) => Float32Array, log: Log): Promise<SecureResult> {
   const f = federation(root, c, catalog);
   const { model } = f.aggregator;
@@ -216,7 +224,7 @@ async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, d
     const ws = await memberWorkspace(f, email);
     await assignProfiles(ws.privateRoot(), PROFILE, [null], []);
     await writeProfileModel(ws.privateDir(PROFILE), {
-      state: { formatVersion: STATE_FORMAT_VERSION, profile: PROFILE, rank: model.rank, items: model.items, vocabHash: model.vocabHash, baseVersion: 0, access: 'waiting', trainedAt, watched: [], lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: String(m) },
+      state: { formatVersion: STATE_FORMAT_VERSION, profile: PROFILE, rank: model.rank, items: model.items, vocabHash: model.vocabHash, baseVersion: 0, access: 'waiting', trainedAt, ...watchedOf(m, model.items), lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: String(m) },
       u: new Float32Array(model.rank),
       vLocal: deltaOf(m),
       vGlobal: new Float32Array(model.items * model.rank),

@@ -1,22 +1,30 @@
 import path from 'node:path';
 import { AppError } from '../shared/errors';
 import { moduleLogger, rootLogger } from '../shared/log';
+import { VARIABLES } from '../shared/config';
 import { ALL_BASELINES, runExplicit, runImplicit, runPredictions, runRecommendations, type BaselineName, type DpMode, type EvalOptions } from '../eval/run';
 import type { TitleStyle } from '../eval/movielens';
+import { DEFAULT_STEP } from '../shared/model/federated';
 import { intOption, numberOption, parseOptions, type Command } from './command';
 
-/** Tuned on ml-latest-small (see docs/eval/results.json). */
+/** Chosen on validation splits of several data sets (docs/eval/README.md, "How the defaults were chosen"). */
 const DEFAULTS = {
-  implicit: { rank: 32, reg: 1, alpha: 2, epochs: 1, lr: 100, serverLr: 8, rounds: 5, clip: 1000 },
-  explicit: { rank: 16, reg: 3, alpha: 0, epochs: 1, lr: 100, serverLr: 4, rounds: 30, clip: 1000 },
+  implicit: { rank: 32, reg: 3, alpha: 2, biasReg: 0, rounds: 10 },
+  explicit: { rank: 16, reg: 0.2, alpha: 0, biasReg: 5, rounds: 10 },
 } as const;
+/** trainLocal: one epoch at the safe step (the local list, local-only, the FedAvg baseline). */
+const DEFAULT_LOCAL_EPOCHS = 1;
+const DEFAULT_LOCAL_LR = 100;
+/** The FedAvg baseline as it was tuned on ml-latest-small: server learning rate 8, clip 1000 (= none). */
+const DEFAULT_FEDAVG_SERVER_LR = 8;
+const DEFAULT_FEDAVG_CLIP = 1000;
 const DEFAULT_HALF_LIFE_DAYS = 100000;
 const DEFAULT_EPSILONS = '1,8';
 const DEFAULT_DP_DELTA = 1e-5;
+/** Whole-contribution bound C (score units), rounds and λ of the DP settings (docs/eval, "Privacy"). */
 const DEFAULT_DP_CLIP = 2;
-/** Noise favours a smaller server step over more rounds (measured on ml-latest-small). */
-const DEFAULT_DP_ROUNDS = 12;
-const DEFAULT_DP_SERVER_LR = 4;
+const DEFAULT_DP_ROUNDS = 5;
+const DEFAULT_DP_REG = 0.3;
 const DEFAULT_CENTRAL_ITERATIONS = 10;
 const DEFAULT_FOLDS = 5;
 const DEFAULT_SEED = 42;
@@ -38,11 +46,14 @@ model with baselines on the same split. Progress goes to stderr.
                           recommendations.jsonl, or predictions.csv with --predict)  [last]
   --predict <csv>         explicit + --holdout none: userId,movieId pairs to predict
   --out <dir>             where reports, charts and outputs go            [eval-results]
-  --rounds <n>            federated rounds                                [implicit 5, explicit 30]
-  --rank <k> --reg <l> --alpha <a> --epochs <e> --lr <lr>
-                          model and local training (defaults tuned per protocol)
-  --server-lr <s>         FedAvg server learning rate                     [implicit 8, explicit 4]
-  --clip <c>              participants' delta clip norm without DP        [1000]
+  --rounds <n>            federated rounds                                [10]
+  --rank <k> --reg <l> --alpha <a>
+                          model (defaults per protocol: implicit 32, 3, 2; explicit 16, 0.2)
+  --bias-reg <b>          explicit: the constant prior of the biases      [5]
+  --step <s>              damping of the preconditioned step              [${DEFAULT_STEP}]
+  --epochs <e> --lr <lr>  trainLocal (local list, local-only, FedAvg)     [1, 100]
+  --fedavg-server-lr <s>  the FedAvg baseline's server learning rate      [8]
+  --fedavg-clip <c>       the FedAvg baseline's delta clip norm           [1000]
   --half-life <days>      recency half-life of the implicit confidence   [100000 = off]
   --epsilons <list>       DP settings: total ε per user over all rounds, comma-separated,
                           or none                                         [1,8]
@@ -50,10 +61,14 @@ model with baselines on the same split. Progress goes to stderr.
   --dp-budget <b>         what ε bounds: total (the user's whole run, zCDP over the rounds),
                           per-round (each round's Gaussian), or both      [total]
   --dp-delta <d>          δ per user (of the run, or of each round with per-round)  [1e-5]
-  --dp-clip <c>           clip norm of the DP settings                    [2]
-  --dp-rounds <n>         rounds of the DP settings                       [12]
-  --dp-server-lr <s>      server learning rate of the DP settings         [4]
-  --baselines <list>      popularity,local,central,fedopt, all or none    [all]
+  --dp-clip <c>           bound C of a whole contribution in the DP settings (score units)  [${DEFAULT_DP_CLIP}]
+  --dp-rounds <n>         rounds of the DP settings                       [${DEFAULT_DP_ROUNDS}]
+  --dp-reg <l>            λ of the DP settings (less shrinkage pays under noise)  [${DEFAULT_DP_REG}]
+  --baselines <list>      popularity,local,central,fedavg, all or none    [all]
+  --secure                also run the optimizer's rounds through the real secure-aggregation
+                          protocol in process (setting federated-secure; slow on large sets),
+                          and in memory with the same clip (federated-clipped)
+  --secure-clip <c>       their CONTRIBUTION_CLIP_NORM                    [${VARIABLES.CONTRIBUTION_CLIP_NORM.default}]
   --central-iterations <n> ALS iterations of the central baseline         [10]
   --titles <style>        export titles: catalog (Netflix-like, no year) or movielens  [catalog]
   --users <n>             only the first n users (quick runs)
@@ -76,8 +91,10 @@ model with baselines on the same split. Progress goes to stderr.
       alpha: { type: 'string' },
       epochs: { type: 'string' },
       lr: { type: 'string' },
-      'server-lr': { type: 'string' },
-      clip: { type: 'string' },
+      'bias-reg': { type: 'string' },
+      step: { type: 'string' },
+      'fedavg-server-lr': { type: 'string' },
+      'fedavg-clip': { type: 'string' },
       'half-life': { type: 'string' },
       epsilons: { type: 'string' },
       dp: { type: 'string' },
@@ -85,8 +102,10 @@ model with baselines on the same split. Progress goes to stderr.
       'dp-delta': { type: 'string' },
       'dp-clip': { type: 'string' },
       'dp-rounds': { type: 'string' },
-      'dp-server-lr': { type: 'string' },
+      'dp-reg': { type: 'string' },
       baselines: { type: 'string' },
+      secure: { type: 'boolean' },
+      'secure-clip': { type: 'string' },
       'central-iterations': { type: 'string' },
       titles: { type: 'string' },
       users: { type: 'string' },
@@ -112,19 +131,23 @@ model with baselines on the same split. Progress goes to stderr.
       rank: intOption('rank', values.rank, d.rank),
       reg: positive('reg', numberOption('reg', values.reg, d.reg), true),
       alpha: positive('alpha', numberOption('alpha', values.alpha, d.alpha), true),
-      epochs: intOption('epochs', values.epochs, d.epochs),
-      lr: positive('lr', numberOption('lr', values.lr, d.lr)),
+      biasReg: positive('bias-reg', numberOption('bias-reg', values['bias-reg'], d.biasReg), true),
+      step: positive('step', numberOption('step', values.step, DEFAULT_STEP)),
+      epochs: intOption('epochs', values.epochs, DEFAULT_LOCAL_EPOCHS),
+      lr: positive('lr', numberOption('lr', values.lr, DEFAULT_LOCAL_LR)),
       halfLifeDays: positive('half-life', numberOption('half-life', values['half-life'], DEFAULT_HALF_LIFE_DAYS)),
-      serverLr: positive('server-lr', numberOption('server-lr', values['server-lr'], d.serverLr)),
-      clipNorm: positive('clip', numberOption('clip', values.clip, d.clip)),
+      fedavgServerLr: positive('fedavg-server-lr', numberOption('fedavg-server-lr', values['fedavg-server-lr'], DEFAULT_FEDAVG_SERVER_LR)),
+      fedavgClipNorm: positive('fedavg-clip', numberOption('fedavg-clip', values['fedavg-clip'], DEFAULT_FEDAVG_CLIP)),
       epsilons: parseEpsilons(values.epsilons ?? DEFAULT_EPSILONS),
       dpBudgets: values['dp-budget'] === 'both' ? ['total', 'per-round'] : [oneOf('dp-budget', values['dp-budget'] ?? 'total', ['total', 'per-round'] as const)],
       dpDelta: positive('dp-delta', numberOption('dp-delta', values['dp-delta'], DEFAULT_DP_DELTA)),
       dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'central', ['central', 'local'] as const) as DpMode],
       dpClipNorm: positive('dp-clip', numberOption('dp-clip', values['dp-clip'], DEFAULT_DP_CLIP)),
       dpRounds: intOption('dp-rounds', values['dp-rounds'], DEFAULT_DP_ROUNDS),
-      dpServerLr: positive('dp-server-lr', numberOption('dp-server-lr', values['dp-server-lr'], DEFAULT_DP_SERVER_LR)),
+      dpReg: positive('dp-reg', numberOption('dp-reg', values['dp-reg'], DEFAULT_DP_REG), true),
       baselines: parseBaselines(values.baselines ?? 'all'),
+      secure: values.secure === true,
+      secureClipNorm: positive('secure-clip', numberOption('secure-clip', values['secure-clip'], Number(VARIABLES.CONTRIBUTION_CLIP_NORM.default))),
       centralIterations: intOption('central-iterations', values['central-iterations'], DEFAULT_CENTRAL_ITERATIONS),
       titles: oneOf('titles', values.titles ?? 'catalog', ['catalog', 'movielens'] as const) as TitleStyle,
       seed: intOption('seed', values.seed, DEFAULT_SEED, 0),

@@ -1,10 +1,10 @@
 import { applyServerUpdate, createMerger } from '../aggregator/merge';
 import { clipL2 } from '../shared/delta';
 import type { Interaction } from '../shared/model/feedback';
-import { predictExplicit } from '../shared/model/factorize';
 import { scoreItems } from '../shared/model/recommend';
 import { createRandom } from '../shared/random';
 import { privatizeDelta } from '../participant/train';
+import { predictExplicit, trainCentralExplicit, type ExplicitParams } from './explicit';
 import type { Predictor, RankingUser, RatingUser, Scorer } from './evaluate';
 import type { LocalTrainer } from './training';
 
@@ -13,12 +13,14 @@ import type { LocalTrainer } from './training';
  * split and the same pipeline-produced interactions:
  * - popularity: items ranked by how many users trained on them;
  * - global mean and damped item mean (explicit protocol);
- * - local-only: each user trains alone from the initialization, for as many
- *   local epochs as the federated run gives them in total (epochs x rounds);
- * - the federated optimizer in memory (`simulateFederated`): the same rounds,
- *   local training, clipping, FedAvg and server learning rate, without files,
- *   permissions or noise; the centralized ALS (`trainCentral*`) is called by the
- *   caller directly.
+ * - local-only: each user trains alone from the initialization (implicit: for
+ *   as many local epochs as the federated run has rounds; explicit: exact ALS on
+ *   the user's own ratings);
+ * - the previous federated optimizer in memory (`simulateFederated`): local
+ *   training, clipping, FedAvg of the deltas and a server learning rate, the
+ *   baseline of docs/eval's option comparisons (the evaluation runs it through
+ *   the files, `federated.ts`). The centralized ALS (`trainCentral*`) is called
+ *   by the caller directly.
  */
 
 /** Items ranked by their number of training users. */
@@ -61,12 +63,13 @@ export function localOnlyScorer(V0: Float32Array, rank: number, trainer: LocalTr
   };
 }
 
-/** Predictor of users trained alone from `V0`: mean + b_u + u·v_j with their own local V. */
-export function localOnlyPredictor(V0: Float32Array, rank: number, trainer: LocalTrainer, mean: number): Predictor {
-  const train = trainer(V0);
+/** Predictor of users trained alone from `V0`: exact ALS on the user's own ratings (`iterations`), mean + b_u + u·v_j. */
+export function localOnlyPredictor(V0: Float32Array, params: ExplicitParams, iterations: number): Predictor {
+  const items = V0.length / params.rank;
   return (user) => {
-    const local = train(user.train);
-    return (item) => predictExplicit(local, local.V, item, rank, mean);
+    const alone = trainCentralExplicit([user.train], items, params.rank, { ...params, iterations }, V0);
+    const solved = { u: alone.U, bias: alone.userBias[0] };
+    return (item) => predictExplicit(solved, alone.V, item, params.rank, params.mean);
   };
 }
 

@@ -1,8 +1,9 @@
 import type { Interaction } from '../shared/model/feedback';
-import { gramian, predictExplicit, solveUser, solveUserExplicit, type ExplicitParams, type ModelParams } from '../shared/model/factorize';
+import { gramian, solveUser, type ModelParams } from '../shared/model/factorize';
 import { scoreItems } from '../shared/model/recommend';
 import { createRandom, deriveSeed } from '../shared/random';
-import { RankingAccumulator, RatingAccumulator, SAMPLED_NEGATIVES, rankAmong, rankAmongSample, sampleNegatives, type RankingMetrics } from './metrics';
+import { predictExplicit, solveUserExplicit, type ExplicitParams } from './explicit';
+import { RankingAccumulator, RatingAccumulator, SAMPLED_NEGATIVES, rankAmong, rankAmongSample, sampleNegatives, type RankingMetrics, type RatingMetrics } from './metrics';
 
 /**
  * Scoring models on held-out data. A model is evaluated the way a participant
@@ -69,6 +70,11 @@ export function accumulateRatings(users: readonly RatingUser[], predictor: Predi
     for (const { item, rating } of user.test) acc.add(rating, predict(item));
   }
   return acc;
+}
+
+/** RMSE and MAE of `predictor` over every held-out rating; predictions clipped to [min, max]. */
+export function evaluateRatings(users: readonly RatingUser[], predictor: Predictor, scale: { min: number; max: number }): RatingMetrics {
+  return accumulateRatings(users, predictor, new RatingAccumulator(scale.min, scale.max)).result();
 }
 
 /** Predictor of the explicit factor model: (u, b_u) solved against V, then mean + b_u + u·v_j. */

@@ -3,28 +3,35 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { roundParams, runRound, type RoundResult } from '../aggregator/round';
+import { secureParams, type SecureContext, type SecureRoundSummary } from '../aggregator/secagg';
 import type { Catalog } from '../shared/catalog';
 import type { Config } from '../shared/config';
 import { AppError } from '../shared/errors';
 import { writeDelta } from '../shared/delta';
 import { GLOBAL_MANIFEST, initialItemFactors, readLatestGlobal, type GlobalExpect } from '../shared/global-model';
 import type { Logger } from '../shared/log';
+import { solveUser } from '../shared/model/factorize';
 import type { Interaction } from '../shared/model/feedback';
 import { canRead } from '../shared/permissions';
 import { createRandom, deriveSeed } from '../shared/random';
 import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
+import { assignProfiles } from '../participant/profiles';
 import { ensurePublishPermissions } from '../participant/publish';
+import type { MemberContext } from '../participant/secagg';
+import { STATE_FORMAT_VERSION, writeProfileModel } from '../participant/state';
 import { privatizeDelta } from '../participant/train';
+import { runSecureRoundInProcess } from '../simulate/secure-round';
 import type { LocalTrainer, LocalUpdate } from './training';
 
 /**
- * The federated run of the evaluation, through the production code and files: a
+ * The FedAvg baseline of the evaluation (the optimizer the participant and the
+ * aggregator run in plain mode today), through the production code and files: a
  * SyftBox-layout root with one datasite per user (`user<id>@eval.local`) and one
  * for the aggregator. Every round, each participant
  *   1. reads the newest Global_V it may read (`canRead`: the permission files
  *      decide, as in a shared local root; before the first grant: the version-0
  *      initialization),
- *   2. trains locally (`trainLocal` / `trainLocalExplicit`),
+ *   2. trains locally (`trainLocal`),
  *   3. clips (and, with local DP, noises) the delta (`privatizeDelta`),
  *   4. publishes it with `writeDelta` into `datasites/<me>/app_data/<app>/profile_0/`
  *      under a `syft.pub.yaml` that lets only the aggregator read it;
@@ -96,8 +103,6 @@ interface FederatedSettings {
   logger: Logger;
   /** After each round (evaluation, progress). */
   onRound?: (report: RoundReport) => void | Promise<void>;
-  /** In the last round, each participant's local training result (the "local" recommendations). */
-  onLastTraining?: (participant: FederatedParticipant, update: LocalUpdate) => void;
 }
 
 /** Create the datasites and the participants' publish permissions. */
@@ -154,7 +159,6 @@ export async function runFederated(settings: FederatedSettings): Promise<void> {
         noise: delta.noise,
         createdAt,
       });
-      if (round === settings.rounds) settings.onLastTraining?.(p, update);
     }
     const t1 = performance.now();
     const summary = await runRound({ ws: aggregatorWs, model: expect, params, random: serverRandom, now: () => new Date(), logger });
@@ -163,6 +167,101 @@ export async function runFederated(settings: FederatedSettings): Promise<void> {
     if (merged === null || summary.outcome !== 'merged') {
       const first = summary.rejected[0];
       throw new AppError(first?.code ?? 'ERR_AGGREGATOR_STATE', `evaluation round ${round} merged nothing (${summary.outcome}, ${summary.counts.rejected} rejected${first ? `; first: ${first.message}` : ''})`);
+    }
+    await settings.onRound?.({ round, version: merged.manifest.version, values: merged.values, summary, participantsMs: t1 - t0, aggregatorMs: t2 - t1 });
+  }
+}
+
+export interface SecureRoundReport {
+  round: number;
+  version: number;
+  values: Float32Array;
+  summary: SecureRoundSummary;
+  participantsMs: number;
+  aggregatorMs: number;
+}
+
+interface SecureSettings extends Omit<FederatedSettings, 'trainer' | 'onRound'> {
+  onRound?: (report: SecureRoundReport) => void | Promise<void>;
+}
+
+/**
+ * The federated optimizer through the real secure-aggregation protocol, in
+ * process (`runSecureRoundInProcess`): every round, each participant
+ *   1. reads the newest Global_V it may read (else version 0, the initialization),
+ *   2. records its profile's private state as the participant does after a pass
+ *      (`writeProfileModel`: watched items, confidences, the base it starts from),
+ * then the aggregator and every member run one secure round through the files
+ * (round, keys, shares, masked inputs, reveals): each member builds its
+ * contribution with the round's mechanism, encodes, masks and publishes it; the
+ * aggregator unmasks the sum and applies the mechanism, committing Global_V.
+ * Differences from a deployed participant: no local fine-tuning (V_local is the
+ * base: the rounds use only the interactions and the base), and seeded noise
+ * and rounding generators (reproducible runs). SECURE_AGGREGATION, the
+ * mechanism's settings (ALS_REG, ALS_ALPHA, CONTRIBUTION_CLIP_NORM), SECAGG_* and
+ * DP_EPSILON come from `config`.
+ */
+export async function runSecureFederated(settings: SecureSettings): Promise<void> {
+  const { dataDir, config, catalog, participants, logger } = settings;
+  const appName = config.APP_NAME;
+  const expect: GlobalExpect = { items: catalog.items.length, rank: config.MODEL_RANK, vocabHash: catalog.hash };
+  const aggregatorWs = new Workspace({ email: AGGREGATOR_EMAIL, dataDir }, appName);
+  const aggregator: SecureContext = {
+    ws: aggregatorWs,
+    model: expect,
+    params: roundParams(config),
+    random: createRandom(deriveSeed(config.SEED, 'secure-aggregator')),
+    now: () => new Date(),
+    logger,
+    secure: secureParams(config, expect),
+  };
+  const members: MemberContext[] = [];
+  for (const p of participants) {
+    const email = participantEmail(p.userId);
+    const ws = new Workspace({ email, dataDir }, appName);
+    await assignProfiles(ws.privateRoot(), PROFILE, [null], []);
+    members.push({ config, ws, catalog, logger, now: () => new Date(), noiseRandom: () => createRandom(deriveSeed(config.SEED, `member-noise:${email}`)) });
+  }
+  const initial = initialItemFactors(expect.items, expect.rank, config.SEED);
+  const model = { rank: expect.rank, reg: config.ALS_REG, alpha: config.ALS_ALPHA };
+  for (let round = 1; round <= settings.rounds; round++) {
+    const t0 = performance.now();
+    const latest = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
+    const manifest = latest ? path.join(aggregatorWs.globalVersionDir(AGGREGATOR_EMAIL, latest.manifest.version), GLOBAL_MANIFEST) : null;
+    const trainedAt = new Date().toISOString();
+    for (const [i, p] of participants.entries()) {
+      const ws = members[i].ws;
+      const granted = latest !== null && manifest !== null && (await canRead(ws.datasitesDir, ws.email, manifest));
+      const base = granted ? latest!.values : initial;
+      const sorted = [...p.train].sort((a, b) => a.item - b.item);
+      await writeProfileModel(ws.privateDir(PROFILE), {
+        state: {
+          formatVersion: STATE_FORMAT_VERSION,
+          profile: PROFILE,
+          rank: expect.rank,
+          items: expect.items,
+          vocabHash: expect.vocabHash,
+          baseVersion: granted ? latest!.manifest.version : 0,
+          access: granted ? 'granted' : 'waiting',
+          trainedAt,
+          watched: sorted.map((x) => x.item),
+          confidence: sorted.map((x) => x.confidence),
+          lastDeltaSha256: null,
+          lastPublishedBase: null,
+          publishBlocked: null,
+          inputsSha256: `eval-round-${round}`,
+        },
+        u: solveUser(base, expect.rank, sorted, model),
+        vLocal: base,
+        vGlobal: base,
+      });
+    }
+    const t1 = performance.now();
+    const summary = await runSecureRoundInProcess(aggregator, members);
+    const t2 = performance.now();
+    const merged = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
+    if (merged === null || summary?.outcome !== 'merged') {
+      throw new AppError('ERR_AGGREGATOR_STATE', `evaluation secure round ${round} merged nothing (${summary ? `${summary.outcome}: ${summary.reason}` : 'no round could open'})`);
     }
     await settings.onRound?.({ round, version: merged.manifest.version, values: merged.values, summary, participantsMs: t1 - t0, aggregatorMs: t2 - t1 });
   }

@@ -13,12 +13,15 @@ import type { RankingMetrics, RatingMetrics } from './metrics';
  * format, formatVersion, protocol ('implicit' | 'explicit'), createdAt, command,
  * dataset   { ratingsDir, users, items, ratings, participants, evaluatedUsers }
  * split     { kind: 'leave-last-out' | 'k-fold', folds?, seed }
- * params    { rank, reg, alpha, localEpochs, localLr, serverLr, rounds, clipNorm, halfLifeDays, centralIterations, seed }
+ * params    { rank, reg, alpha, biasReg?, step, rounds, localEpochs, localLr, fedavgServerLr, fedavgClipNorm, halfLifeDays,
+ *             centralIterations, titles, seed, dp…? }
  * matching  MatchReport (see ingest.ts), summed over folds for k-fold
  * settings  [{ name, kind: 'baseline' | 'central' | 'federated', description,
- *              metrics (final), rounds?: [{ round, metrics, accepted?, rejected?, participantsMs?, aggregatorMs? }],
+ *              metrics (final), rounds?: [{ round, metrics, accepted?, rejected?, participantsMs?, aggregatorMs?, clipped? }],
+ *              reach?: { ratio, of: 'central-als', hr10?, ndcg10?, rmse? }: the first round whose metric reaches
+ *                      ratio × the centralized model's (RMSE: at most ratio ×), null if none did,
  *              privacy?: { mode: 'none' | 'central' | 'local', budget: 'total' | 'per-round' | null, epsilon, delta,
- *                          noiseMultiplier, clipNorm, sensitivity, perRoundEpsilon, totalEpsilon, serverNoiseStd?,
+ *                          noiseMultiplier, clipNorm, sensitivity, perRoundEpsilon, totalEpsilon, noiseStdOfSum?,
  *                          composition } }]
  * checks    [{ name, value, threshold, met }]: the quality bars
  * timings   { totalMs, ingestMs, peakRssMb (of the eval process), settings: { <name>: ms } }
@@ -29,7 +32,7 @@ import type { RankingMetrics, RatingMetrics } from './metrics';
  */
 
 export const REPORT_FORMAT = 'syftbox-netflix-svd/eval-report';
-export const REPORT_FORMAT_VERSION = 1;
+export const REPORT_FORMAT_VERSION = 2;
 
 type Metrics = RankingMetrics | RatingMetrics;
 
@@ -40,6 +43,8 @@ export interface RoundEntry<M extends Metrics> {
   rejected?: number;
   participantsMs?: number;
   aggregatorMs?: number;
+  /** Contributions clipped in this round (in-memory rounds). */
+  clipped?: number;
 }
 
 export interface PrivacyRecord {
@@ -57,8 +62,8 @@ export interface PrivacyRecord {
   perRoundEpsilon: number | null;
   /** ε of all rounds at δ by zCDP composition. */
   totalEpsilon: number | null;
-  /** Central DP: SERVER_NOISE_STD, the std added to each value of the mean delta. */
-  serverNoiseStd?: number;
+  /** Std of the Gaussian noise on each coordinate of the sum of the contributions. */
+  noiseStdOfSum?: number;
   composition: string | null;
 }
 
@@ -68,7 +73,22 @@ export interface SettingResult<M extends Metrics> {
   description: string;
   metrics: M;
   rounds?: RoundEntry<M>[];
+  reach?: Reach;
   privacy?: PrivacyRecord;
+}
+
+/** The first round whose metric reaches `ratio` times the reference setting's (null: none did). */
+export interface Reach {
+  ratio: number;
+  of: string;
+  hr10?: number | null;
+  ndcg10?: number | null;
+  rmse?: number | null;
+}
+
+/** The first round (1-based, as recorded) whose metrics satisfy `reached`, or null. */
+export function roundsToReach<M extends Metrics>(rounds: readonly RoundEntry<M>[], reached: (metrics: M) => boolean): number | null {
+  return rounds.find((r) => reached(r.metrics))?.round ?? null;
 }
 
 export interface Check {

@@ -19,7 +19,7 @@ import { MOVIES_FILE, RATINGS_FILE } from './movielens';
  * Written streaming: memory O(items · rank), whatever the number of users.
  */
 
-interface SyntheticOptions {
+export interface SyntheticOptions {
   users: number;
   items: number;
   seed: number;

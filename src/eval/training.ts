@@ -1,24 +1,23 @@
 import type { Interaction } from '../shared/model/feedback';
-import { gramian, trainLocal, trainLocalExplicit } from '../shared/model/factorize';
+import { gramian, trainLocal } from '../shared/model/factorize';
 
 /**
- * What one participant computes in one round, for the two protocols: start from
+ * What one participant of the FedAvg baseline computes in one round: start from
  * the base item factors, train on the private interactions, return the local item
  * factors (the delta is `V − base`) and the user factors. Shared by the
- * file-based federated run and its in-memory twin (`simulateFederated`).
+ * file-based FedAvg run, its in-memory twin (`simulateFederated`) and the
+ * local-only baseline.
  */
 
 export interface LocalUpdate {
   V: Float32Array;
   u: Float32Array;
-  /** The user bias b_u of the explicit variant (0 for the implicit model). */
-  bias: number;
 }
 
 /** Prepared once per base (a round), then called once per participant. */
 export type LocalTrainer = (base: Float32Array) => (train: Interaction[]) => LocalUpdate;
 
-interface ImplicitTraining {
+export interface ImplicitTraining {
   items: number;
   rank: number;
   reg: number;
@@ -33,25 +32,7 @@ export function implicitTrainer(options: ImplicitTraining): LocalTrainer {
     const gram = gramian(base, options.items, options.rank);
     return (train) => {
       const trained = trainLocal(base, train, { ...options, gram });
-      return { V: trained.V, u: trained.u, bias: 0 };
+      return { V: trained.V, u: trained.u };
     };
-  };
-}
-
-interface ExplicitTraining {
-  items: number;
-  rank: number;
-  reg: number;
-  epochs: number;
-  lr: number;
-  /** Global mean rating (a public constant of the run). */
-  mean: number;
-}
-
-/** The explicit variant's `trainLocalExplicit` (biased MF, rating in `preference`). */
-export function explicitTrainer(options: ExplicitTraining): LocalTrainer {
-  return (base) => (train) => {
-    const trained = trainLocalExplicit(base, train, options);
-    return { V: trained.V, u: trained.u, bias: trained.bias };
   };
 }

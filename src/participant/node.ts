@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Catalog, Matcher } from '../shared/catalog';
 import { requireValue, type Config } from '../shared/config';
 import { writeDelta, type DeltaManifest } from '../shared/delta';
-import { AppError, formatError } from '../shared/errors';
+import { AppError, formatError, isAppError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
 import { hashHistory, readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
@@ -37,7 +37,12 @@ import { watchTargets } from './watch';
  * The participant: for every configured profile, read the private export, train
  * from the newest Global_V this datasite may read (or the documented
  * initialization before access is granted), keep U and the local item factors
- * private, and publish only a clipped, optionally noised item-factor delta.
+ * private. Under secure aggregation (the default) nothing model-related is
+ * published here: the next secure round takes the profile's watched shows and the
+ * base it trained from into the datasite's masked contribution (the federated
+ * optimizer's statistics, `secagg.ts`); the local fine-tuning serves the page's
+ * local list. In plain mode, publish a clipped, optionally noised item-factor delta
+ * (FedAvg: the optimizer's per-item sums would be readable there).
  */
 
 export interface ParticipantContext {
@@ -58,8 +63,8 @@ export type PassStep = 'history' | 'training' | 'delta';
 
 /**
  * `published`: a plain delta went out (SECURE_AGGREGATION=off). `trained`: the model
- * was retrained and waits privately for the next secure round, which takes it in
- * the datasite's masked contribution (SECURE_AGGREGATION=on). `unchanged`: nothing
+ * was retrained and waits privately for the next secure round, which builds the
+ * datasite's masked contribution from its state (SECURE_AGGREGATION=on). `unchanged`: nothing
  * new to train on. `blocked`: the privacy budget is spent.
  */
 export type ProfileOutcome =
@@ -143,7 +148,8 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   };
   const inputsSha256 = createHash('sha256').update(JSON.stringify({ sourceSha256, base: base.version, access: base.access, vocab: catalog.hash, params })).digest('hex');
   const secure = config.SECURE_AGGREGATION === 'on';
-  const previous = await readProfileState(dir);
+  // A state of an older format is replaced by this training (the page refuses it until then).
+  const previous = await readProfileState(dir).catch((err: unknown) => (isAppError(err, 'ERR_MODEL_VERSION') ? null : Promise.reject(err)));
   // Plain mode retrains until a delta went out; under secure aggregation nothing is published here.
   if (previous && previous.inputsSha256 === inputsSha256 && (secure || previous.lastDeltaSha256 !== null)) {
     return { profile, status: 'unchanged', access: base.access, baseVersion: base.version };
@@ -151,6 +157,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
 
   const matched = matchHistory(events, ctx.matcher, { now: ctx.now(), halfLifeDays: config.RECENCY_HALF_LIFE_DAYS, mode: config.FEEDBACK_MODE });
   const trained = trainLocal(base.values, matched.interactions, { ...params, items });
+  const confidenceOf = new Map(matched.interactions.map((i) => [i.item, i.confidence]));
   const state: ProfileState = {
     formatVersion: STATE_FORMAT_VERSION,
     profile,
@@ -161,6 +168,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
     access: base.access,
     trainedAt: ctx.now().toISOString(),
     watched: matched.watched,
+    confidence: matched.watched.map((item) => confidenceOf.get(item) ?? 0),
     lastDeltaSha256: previous?.lastDeltaSha256 ?? null,
     lastPublishedBase: previous?.lastPublishedBase ?? null,
     publishBlocked: null,
@@ -172,7 +180,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   );
   ctx.onStep?.('training');
   if (secure) {
-    // The delta leaves only inside the datasite's masked contribution to a secure round (see secagg.ts).
+    // Nothing leaves here: the next secure round builds the datasite's masked contribution from this state (see secagg.ts).
     await writeProfileModel(dir, { state, u: trained.u, vLocal: trained.V, vGlobal: base.values });
     ctx.onStep?.('delta');
     logger.info({ profile, baseVersion: base.version }, 'kept the trained model for the next secure round');

@@ -4,15 +4,19 @@ import type { Config } from '../shared/config';
 import { AppError, formatError } from '../shared/errors';
 import { GLOBAL_MANIFEST, listGlobalVersions, readLatestGlobal, type GlobalExpect, type GlobalModel } from '../shared/global-model';
 import type { Logger } from '../shared/log';
+import { solveUser } from '../shared/model/factorize';
 import { featureSimilarity, mmrRerank, scoreItems, topK, type Ranked } from '../shared/model/recommend';
 import { readableHere } from '../shared/permissions';
 import type { Workspace } from '../shared/workspace';
-import { readProfileModel, type AccessState } from './state';
+import { profileInteractions, readProfileModel, type AccessState, type ProfileState } from './state';
 
 /**
  * A profile's two recommendation lists: "local" scores the catalogue with the
  * private user factors u and the locally fine-tuned item factors V_local;
- * "global" uses the same u with the newest Global_V this datasite may read.
+ * "global" scores the newest Global_V this datasite may read with the user's
+ * factors solved against that Global_V (`solveUser` on the profile's watched
+ * shows and confidences): the u of the last training belongs to another V, and
+ * scoring a newer Global_V with it costs accuracy (measured: docs/eval).
  * Both leave out the shows the profile has watched. With DIVERSITY > 0 each
  * list is re-ranked by maximal marginal relevance over the catalogue's genre
  * and description-term features.
@@ -149,6 +153,11 @@ export async function loadRecommendations(ctx: RecommendationContext, profile: s
     localBaseVersion: state.baseVersion,
     trainedAt: state.trainedAt,
     local: toShows(rankItems(model.u, model.vLocal, state.rank, watched, options)),
-    global: global ? toShows(rankItems(model.u, global.values, state.rank, watched, options)) : [],
+    global: global ? toShows(rankItems(solveAgainst(global.values, state, config), global.values, state.rank, watched, options)) : [],
   };
+}
+
+/** The profile's factors solved against `V` from its watched shows and their confidences. */
+function solveAgainst(V: Float32Array, state: ProfileState, config: Config): Float32Array {
+  return solveUser(V, state.rank, profileInteractions(state), { rank: state.rank, reg: config.ALS_REG, alpha: config.ALS_ALPHA });
 }

@@ -6,7 +6,9 @@ import { AppError, formatError, isAppError } from '../shared/errors';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import { readableHere } from '../shared/permissions';
 import { canSpend, recordSpend, type PrivacyBudget, type PrivacyEntry } from '../shared/privacy';
-import { buildContribution, contributionBound, contributionLayout, roundNoise, roundSpend, type ProfileModelPair } from '../shared/secagg/contribution';
+import type { Interaction } from '../shared/model/feedback';
+import { mechanism } from '../shared/model/mechanism';
+import { buildContribution, contributionBound, contributionLayout, roundNoise, roundSpend } from '../shared/secagg/contribution';
 import { encodeContribution, toModular, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
@@ -45,7 +47,7 @@ import { assertRoundId, isProfileName, isRoundId, type Workspace } from '../shar
 import type { ParticipantContext } from './node';
 import { readAssignments } from './profiles';
 import { readGrantedGlobal } from './recommendations';
-import { readPrivacyLedger, readProfileModel, writePrivacyLedger } from './state';
+import { profileInteractions, readPrivacyLedger, readProfileModel, writePrivacyLedger } from './state';
 
 /**
  * The member's side of a secure round: react to the aggregator's round files,
@@ -53,10 +55,12 @@ import { readPrivacyLedger, readProfileModel, writePrivacyLedger } from './state
  * participant pass (and by the in-process driver); each call does whatever the
  * files on disk now allow, so a restarted process picks up where it stopped.
  *
- * 1. `round.json` (invited): join when this datasite has a model to contribute from
- *    the round's base version: the mean of its profiles' clipped deltas, weight 1.
+ * 1. `round.json` (invited): join when every profile of this datasite has trained
+ *    from the round's base version: the contribution is the round's mechanism's
+ *    (`../shared/model/mechanism.ts`: the federated optimizer's statistics of its
+ *    profiles, each solved against the base, within one bound), members 1.
  *    A datasite that may not read any Global_V yet joins with the zero vector and
- *    weight 0 (the round grants it Global_V; it adds nothing). Lagging behind the
+ *    members 0 (the round grants it Global_V; it adds nothing). Lagging behind the
  *    base (sync) means waiting until `keysBy`. Secrets and the encoded contribution
  *    are stored privately BEFORE `keys.json` is written.
  * 2. `cohort.json`: find our index by our public keys, check the thresholds (t is a
@@ -298,7 +302,10 @@ function resultOutcome(result: ResultFile, state: MemberRoundState): { outcome: 
 interface Contribution {
   weight: 0 | 1;
   profiles: string[];
-  pairs: ProfileModelPair[];
+  /** The base Global_V the profiles trained from (null with weight 0). */
+  base: Float32Array | null;
+  /** Each profile's interactions, in the order of `profiles`. */
+  interactions: Interaction[][];
 }
 
 /** What this datasite can contribute from `baseVersion`, or why it must wait (null = never this round). */
@@ -309,18 +316,18 @@ async function contributionFor(ctx: MemberContext, baseVersion: number): Promise
   const readableVersion = granted?.manifest.version ?? null;
   if (readableVersion !== null && readableVersion > baseVersion) return { decline: `the round starts from v${baseVersion}, this datasite already holds v${readableVersion}` };
   const profiles = [...new Set((await readAssignments(ws.privateRoot())).map((a) => a.profile))].filter(isProfileName).sort();
-  const trained: { profile: string; pair: ProfileModelPair; base: number }[] = [];
+  const trained: { profile: string; interactions: Interaction[]; vGlobal: Float32Array; base: number }[] = [];
   for (const profile of profiles) {
     const model = await readProfileModel(ws.privateDir(profile)).catch(() => null);
     if (model === null || model.state.vocabHash !== catalog.hash || model.state.rank !== config.MODEL_RANK) continue;
-    trained.push({ profile, pair: { local: model.vLocal, base: model.vGlobal }, base: model.state.baseVersion });
+    trained.push({ profile, interactions: profileInteractions(model.state), vGlobal: model.vGlobal, base: model.state.baseVersion });
   }
   if (trained.length === 0) return { wait: 'no profile has trained yet' };
-  if (readableVersion === null && baseVersion > 0) return { weight: 0, profiles: [], pairs: [] };
+  if (readableVersion === null && baseVersion > 0) return { weight: 0, profiles: [], base: null, interactions: [] };
   if (readableVersion !== null && readableVersion < baseVersion) return { wait: `Global_V v${baseVersion} is not synced here yet (newest readable: v${readableVersion})` };
   const fromBase = trained.filter((t) => t.base === baseVersion);
   if (fromBase.length === 0) return { wait: `no profile has trained from v${baseVersion} yet` };
-  return { weight: 1, profiles: fromBase.map((t) => t.profile), pairs: fromBase.map((t) => t.pair) };
+  return { weight: 1, profiles: fromBase.map((t) => t.profile), base: fromBase[0].vGlobal, interactions: fromBase.map((t) => t.interactions) };
 }
 
 async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<MemberStep> {
@@ -335,11 +342,15 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
     const random = ctx.noiseRandom();
     return enterRound(ctx, { roundId, round }, { weight: 1, profiles: prepared.profiles, encoded: encodeContribution(prepared.x, encoding, () => random.next()) });
   }
-  const expected = contributionLayout(catalog.items.length, config.MODEL_RANK);
+  const items = catalog.items.length;
+  const rank = config.MODEL_RANK;
+  const aggregation = mechanism(round.mechanism);
+  const expected = contributionLayout(aggregation, items, rank);
   if (JSON.stringify(round.layout) !== JSON.stringify(expected)) {
     return { action: 'idle', reason: `round ${roundId} expects a contribution of ${layoutLength(round.layout)} values, this model makes ${layoutLength(expected)} (check MODEL_RANK and the catalogue)` };
   }
   const { clipNorm, weightScale, scaleBits } = round.params;
+  if (Math.abs(weightScale - aggregation.bound) > 1e-12 * aggregation.bound) return { action: 'idle', reason: `round ${roundId}: weightScale ${weightScale} is not the mechanism's bound ${aggregation.bound}` };
   if (clipNorm < contributionBound(weightScale) * (1 - 1e-12)) return { action: 'idle', reason: `round ${roundId}: clipNorm ${clipNorm} is below the contribution bound ${contributionBound(weightScale)}` };
   const found = await contributionFor(ctx, round.baseVersion);
   if ('wait' in found) return { action: 'waiting', roundId, reason: found.wait };
@@ -354,7 +365,7 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
     return decline(ctx, roundId, `privacy budget spent (PRIVACY_BUDGET_EPSILON=${config.PRIVACY_BUDGET_EPSILON}): this datasite contributes to no more rounds`);
   }
 
-  const x = buildContribution(affordable.pairs, round.layout, { clipNorm: Math.min(config.DELTA_CLIP_NORM, weightScale), weightScale });
+  const x = affordable.base === null ? new Float64Array(layoutLength(round.layout)) : buildContribution(aggregation, affordable.base, affordable.interactions, round.layout, { items, rank, weightScale });
   const random = ctx.noiseRandom();
   return enterRound(ctx, { roundId, round }, { weight: affordable.weight, profiles: affordable.profiles, encoded: encodeContribution(x, encoding, () => random.next()) });
 }
@@ -411,11 +422,11 @@ async function rememberDeclined(ctx: MemberContext, roundId: string, reason: str
 async function withinBudget(ctx: MemberContext, found: Contribution, spend: PrivacyEntry | null): Promise<Contribution> {
   if (spend === null || found.weight === 0) return found;
   const budget = privacyBudget(ctx);
-  const kept: Contribution = { weight: 1, profiles: [], pairs: [] };
+  const kept: Contribution = { weight: 1, profiles: [], base: found.base, interactions: [] };
   for (const [i, profile] of found.profiles.entries()) {
     if (!canSpend(await readPrivacyLedger(ctx.ws.privateDir(profile)), spend, budget, ctx.now())) continue;
     kept.profiles.push(profile);
-    kept.pairs.push(found.pairs[i]);
+    kept.interactions.push(found.interactions[i]);
   }
   return kept;
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import type { ViewingEvent } from '../shared/history';
+import type { Interaction } from '../shared/model/feedback';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import { emptyLedger, parsePrivacyLedger, type PrivacyLedger } from '../shared/privacy';
 
@@ -16,7 +17,7 @@ import { emptyLedger, parsePrivacyLedger, type PrivacyLedger } from '../shared/p
  * - `history.json` the parsed-history cache (events of this profile)
  * - `privacy.json` the privacy ledger (see `src/shared/privacy.ts`)
  */
-export const STATE_FORMAT_VERSION = 1;
+export const STATE_FORMAT_VERSION = 2;
 /** Everything here is written owner-only (0600 in a 0700 folder). */
 const PRIVATE = { private: true };
 const MAX_STATE_BYTES = 16 * 1024 * 1024; // 16 MiB: watched lists of heavy viewers stay far below
@@ -34,8 +35,14 @@ export interface ProfileState {
   /** Whether this participant could read a Global_V at its last training. */
   access: AccessState;
   trainedAt: string;
-  /** Catalogue ids of matched watched shows (excluded from recommendations). */
+  /** Catalogue ids of matched watched shows, ascending (excluded from recommendations). */
   watched: number[];
+  /**
+   * The confidence (before alpha) of each watched show, in the order of `watched`:
+   * with it the page solves the user's factors against whichever Global_V it
+   * scores, not against the one the last training started from.
+   */
+  confidence: number[];
   /** Manifest sha256 of the last published delta, or null when nothing was published. */
   lastDeltaSha256: string | null;
   /** Global_V version of the last published delta. */
@@ -44,6 +51,11 @@ export interface ProfileState {
   publishBlocked: string | null;
   /** sha256 over the history file, base version and training parameters: an unchanged input is not retrained. */
   inputsSha256: string;
+}
+
+/** The profile's interactions as its state records them (watched shows and their confidences; implicit preference 1). */
+export function profileInteractions(state: Pick<ProfileState, 'watched' | 'confidence'>): Interaction[] {
+  return state.watched.map((item, i) => ({ item, preference: 1, confidence: state.confidence[i] }));
 }
 
 interface ProfileModel {

@@ -35,7 +35,7 @@ import { GLOBAL_MANIFEST, GLOBAL_PAYLOAD, listGlobalVersions, parseGlobalManifes
  * never saw its contribution alone), `weight` 1 (a datasite counts once; its real
  * weight is inside the sum). Example `secagg`:
  * ```json
- * {"cohort":5,"dropped":1,"k":4,"minSurvivors":4,"modulusBits":32,
+ * {"aggregation":"preconditioned","cohort":5,"dropped":1,"k":4,"minSurvivors":4,"modulusBits":32,
  *  "noise":{"mechanism":"skellam","sigma":41000},"protocol":"secagg+","roundId":"r000007",
  *  "scaleBits":16,"survivors":4,"t":3}
  * ```
@@ -85,6 +85,8 @@ export interface SecaggRecord {
   t: number;
   minSurvivors: number;
   noise: { mechanism: 'skellam' | 'none'; sigma: number };
+  /** The aggregation mechanism of the round (`../model/mechanism.ts`); absent in rounds that merged FedAvg deltas. */
+  aggregation?: string;
   /** Members in the cohort, survivors (masked input arrived), dropped after sharing. */
   cohort: number;
   survivors: number;
@@ -192,6 +194,7 @@ function checkSecagg(value: unknown, fail: (what: string) => never): void {
   if (typeof noise !== 'object' || noise === null || typeof noise.sigma !== 'number' || !Number.isFinite(noise.sigma) || typeof noise.mechanism !== 'string') {
     fail('secagg.noise must be { mechanism, sigma }');
   }
+  if (r.aggregation !== undefined && (typeof r.aggregation !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(r.aggregation))) fail('secagg.aggregation must be a short lowercase name');
 }
 
 /** Read and parse the ledger; [] when it does not exist (yet). */

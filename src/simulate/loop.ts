@@ -9,9 +9,7 @@ import { ClickLog } from '../participant/clicks';
 import type { Arm, ClickLogRow } from '../shared/clicks';
 import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
 import { readMemberStatus, type MemberStep } from '../participant/secagg';
-import { contributionBound, contributionLayout } from '../shared/secagg/contribution';
-import { layoutLength } from '../shared/secagg/files';
-import { poisonMaskedInput, type PoisonAttack } from './poison';
+import { poisonMaskedInput, poisonTarget, type PoisonAttack } from './poison';
 import { secureParamsOf } from '../aggregator/node';
 import type { SecureParams } from '../aggregator/secagg';
 import { runSecureRoundInProcess } from './secure-round';
@@ -510,10 +508,7 @@ async function runWeekRound(root: SimRoot, options: SimulationOptions, week: num
       ? async ({ index, steps }: { index: number; steps: MemberStep[] }) => {
           const masked = index === 0 ? steps.find((s) => s.action === 'masked') : undefined;
           if (masked === undefined || masked.action !== 'masked') return;
-          const { model, params, now } = root.aggregator;
-          const layout = contributionLayout(model.items, model.rank);
-          const encoding = { length: layoutLength(layout), clipNorm: contributionBound(params.clipNorm), scaleBits: root.secure!.scaleBits };
-          const target = { ws: attacker.ctx.ws, roundId: masked.roundId, layout, encoding, weightScale: params.clipNorm, cohortSize: root.sites.length, createdAt: now().toISOString() };
+          const target = await poisonTarget(root.aggregator.ws, attacker.ctx.ws, masked.roundId, root.sites.length, root.aggregator.now().toISOString());
           await poisonMaskedInput(attack.kind, target, createRandom(deriveSeed(options.seed, `poison/${week}`)));
         }
       : undefined;
@@ -523,7 +518,7 @@ async function runWeekRound(root: SimRoot, options: SimulationOptions, week: num
     const counted = (await readMemberStatus(site.ctx.ws))?.lastCounted;
     if (counted?.roundId !== summary.roundId) continue;
     site.lastDeltaSha256 = counted.maskedSha256;
-    if (root.secure.noise.sigma > 0 && counted.weight === 1) site.epsilon += options.epsilon;
+    if (root.secure.dp.epsilon > 0 && counted.weight === 1) site.epsilon += options.epsilon;
   }
   return { accepted: summary.survivors.length, version: summary.version };
 }

@@ -1,7 +1,7 @@
 import type { Random } from '../shared/random';
-import { DELTA_SEGMENT } from '../shared/secagg/contribution';
 import { scaleOf, type Encoding } from '../shared/secagg/encoding';
-import { readMaskedInput, writeMaskedInput, type ContributionLayout } from '../shared/secagg/files';
+import path from 'node:path';
+import { layoutLength, MAX_SMALL_FILE_BYTES, parseRoundFile, readMaskedInput, readPhaseFile, ROUND_FILE, writeMaskedInput, type ContributionLayout } from '../shared/secagg/files';
 import type { Workspace } from '../shared/workspace';
 
 /**
@@ -9,9 +9,9 @@ import type { Workspace } from '../shared/workspace';
  * that publishes y + p instead of its masked input y adds p to the round's sum, and nobody can
  * tell whose p it was. Its client's own checks (clipping, `encodeContribution`) do not bind it.
  *
- * - garbage: p is a uniform 32-bit word in every delta coordinate: the most the modulus lets one
- *   member do (each coordinate of the decoded sum lands anywhere in ±2^31 quanta); the weight is
- *   left alone, so the round's weight floor does not catch it;
+ * - garbage: p is a uniform 32-bit word in every coordinate of the mechanism's part: the most the modulus lets one
+ *   member do (each coordinate of the decoded sum lands anywhere in ±2^31 quanta); the members
+ *   coordinate is left alone, so the round's floor does not catch it;
  * - bounded: p is a delta in a random direction with L2 norm BOUNDED_SHARE · n · weightScale and
  *   no weight: about the largest that the aggregator's sum check (`sumProblem`) lets through when
  *   the honest deltas do not line up; it moves the round's mean by about BOUNDED_SHARE · weightScale.
@@ -32,15 +32,21 @@ interface PoisonTarget {
   createdAt: string;
 }
 
+/** The attacker's target in round `roundId`: what its client would have sent (layout, precision, bound), from the aggregator's round file. */
+export async function poisonTarget(aggregator: Workspace, member: Workspace, roundId: string, cohortSize: number, createdAt: string): Promise<PoisonTarget> {
+  const file = path.join(aggregator.secaggRoundDir(aggregator.email, roundId), ROUND_FILE);
+  const round = await readPhaseFile(file, MAX_SMALL_FILE_BYTES, (v, f) => parseRoundFile(v, f, { roundId }));
+  if (round === null) throw new Error(`${file}: no round file`);
+  const encoding = { length: layoutLength(round.layout), clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
+  return { ws: member, roundId, layout: round.layout, encoding, weightScale: round.params.weightScale, cohortSize, createdAt };
+}
+
 /** The poison p, mod 2^32. */
 export function poisonVector(attack: PoisonAttack, t: Omit<PoisonTarget, 'ws' | 'roundId' | 'createdAt'>, random: Random): Uint32Array {
   const p = new Uint32Array(t.encoding.length);
-  let start = 0;
-  for (const segment of t.layout.segments) {
-    if (segment.name === DELTA_SEGMENT) break;
-    start += segment.length;
-  }
-  const length = t.layout.segments.find((s) => s.name === DELTA_SEGMENT)!.length;
+  // the mechanism's part: every segment but the last (the members coordinate)
+  const start = 0;
+  const length = t.encoding.length - t.layout.segments[t.layout.segments.length - 1].length;
   if (attack === 'garbage') {
     for (let i = start; i < start + length; i++) p[i] = random.int(2 ** 32);
     return p;

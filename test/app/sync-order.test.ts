@@ -188,7 +188,7 @@ describe('the blend writes its permission file before the files it restricts (up
     await writeProfileModel(ws.privateDir('profile_0'), {
       state: {
         formatVersion: STATE_FORMAT_VERSION, profile: 'profile_0', rank, items: catalog.items.length, vocabHash: catalog.hash, baseVersion: 0, access: 'waiting',
-        trainedAt: '2026-01-01T00:00:00.000Z', watched: [1, 2], lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
+        trainedAt: '2026-01-01T00:00:00.000Z', watched: [1, 2], confidence: [1, 1], lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
       },
       u: Float32Array.from({ length: rank }, () => random.normal()),
       vLocal,

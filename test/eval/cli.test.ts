@@ -35,7 +35,8 @@ describe('eval CLI', () => {
     const out = path.join(dir, 'implicit');
     const run = await cli(['--ratings', data, '--rounds', '2', '--out', out, '--central-iterations', '2', '--epsilons', '8', '--dp', 'both', '--dp-rounds', '2', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/\[federated\] round 2\/2 .*ETA .*HR@10 \d\.\d{4}/);
+    expect(run.stderr).toMatch(/\[federated\] round 2\/2 +HR@10 \d\.\d{4}/);
+    expect(run.stderr).toMatch(/\[fedavg\] round 2\/2 .*ETA .*HR@10 \d\.\d{4}/);
     const report = JSON.parse(run.stdout);
     expect(report).toEqual(JSON.parse(readFileSync(path.join(out, 'implicit.json'), 'utf8')));
     for (const key of ['format', 'formatVersion', 'protocol', 'createdAt', 'command', 'dataset', 'split', 'params', 'matching', 'settings', 'checks', 'timings', 'environment']) {
@@ -46,15 +47,21 @@ describe('eval CLI', () => {
     expect(report.dataset).toMatchObject({ users: USERS, items: ITEMS, participants: USERS, evaluatedUsers: USERS });
     expect(report.matching.rate).toBe(1);
     const names = report.settings.map((s: { name: string }) => s.name);
-    expect(names).toEqual(['popularity', 'local-only', 'central-als', 'central-fedopt', 'federated', 'federated-dp-central-eps8', 'federated-dp-local-eps8']);
+    expect(names).toEqual(['popularity', 'local-only', 'central-als', 'fedavg', 'federated', 'federated-dp-central-eps8', 'federated-dp-local-eps8']);
     for (const s of report.settings) {
       expect(Object.keys(s.metrics).sort()).toEqual(['hr10', 'ndcg10', 'recall20', 'sampledHr10', 'sampledNdcg10', 'users']);
     }
     const byName = Object.fromEntries(report.settings.map((s: { name: string }) => [s.name, s]));
-    expect(byName.federated.rounds.map((r: { round: number; accepted: number }) => [r.round, r.accepted])).toEqual([[1, USERS], [2, USERS]]);
-    // The run through files, manifests, permissions and runRound computes the same model as the in-memory optimizer.
-    expect(byName.federated.metrics).toEqual(byName['central-fedopt'].metrics);
+    // The baseline goes through the files: every participant's delta accepted in every round.
+    expect(byName.fedavg.rounds.map((r: { round: number; accepted: number }) => [r.round, r.accepted])).toEqual([[1, USERS], [2, USERS]]);
+    expect(byName.federated.rounds.map((r: { round: number }) => r.round)).toEqual([1, 2]);
+    expect(byName.federated.metrics).toEqual(byName.federated.rounds[1].metrics);
+    // Rounds to 0.95 of the centralized model: a round number or null, for HR@10 and NDCG@10.
+    expect(byName.federated.reach).toMatchObject({ ratio: 0.95, of: 'central-als' });
+    for (const key of ['hr10', 'ndcg10']) expect([null, 1, 2]).toContain(byName.federated.reach[key]);
+    expect(report.checks.map((c: { name: string }) => c.name)).toContain('federated / central-als HR@10 >= 0.97 within 10 rounds');
     expect(byName['federated-dp-central-eps8'].privacy).toMatchObject({ mode: 'central', epsilon: 8, delta: 1e-5 });
+    expect(byName['federated-dp-central-eps8'].privacy.noiseStdOfSum).toBeCloseTo(byName['federated-dp-central-eps8'].privacy.noiseMultiplier * byName['federated-dp-central-eps8'].privacy.clipNorm, 9);
     expect(byName['federated-dp-local-eps8'].privacy.perRoundEpsilon).toBeGreaterThan(0);
     for (const chart of ['implicit-hr10.svg', 'implicit-ndcg10.svg']) expect(readFileSync(path.join(out, chart), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   });
@@ -65,7 +72,7 @@ describe('eval CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'explicit.json'), 'utf8'));
     expect(report.split).toMatchObject({ kind: 'k-fold', folds: 2 });
-    expect(report.settings.map((s: { name: string }) => s.name)).toEqual(['global-mean', 'item-mean', 'local-only', 'central-als', 'central-fedopt', 'federated']);
+    expect(report.settings.map((s: { name: string }) => s.name)).toEqual(['global-mean', 'item-mean', 'local-only', 'central-als', 'federated']);
     const ratings = readFileSync(path.join(data, 'ratings.csv'), 'utf8').trim().split('\n').length - 1;
     for (const s of report.settings) {
       expect(s.metrics.count).toBe(ratings);
@@ -75,6 +82,7 @@ describe('eval CLI', () => {
     const fed = report.settings.find((s: { name: string }) => s.name === 'federated');
     expect(fed.rounds).toHaveLength(2);
     expect(fed.rounds[1].metrics).toEqual(fed.metrics);
+    expect(fed.reach).toMatchObject({ ratio: 1.02, of: 'central-als' });
     expect(existsSync(path.join(out, 'explicit-rmse.svg'))).toBe(true);
   });
 

@@ -64,6 +64,7 @@ async function trainProfile(ws: Workspace, catalog: Catalog, random: Random, bas
       access: 'granted',
       trainedAt: new Date().toISOString(),
       watched: [0, 1, 2],
+      confidence: [1, 1, 1],
       lastDeltaSha256: null,
       lastPublishedBase: null,
       publishBlocked: null,

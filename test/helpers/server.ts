@@ -92,6 +92,7 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
       access: 'granted',
       trainedAt: '2026-11-21T15:00:00.000Z',
       watched: WATCHED,
+      confidence: WATCHED.map(() => 1),
       lastDeltaSha256: null,
       lastPublishedBase: null,
       publishBlocked: null,

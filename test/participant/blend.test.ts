@@ -103,7 +103,7 @@ describe('consent and publishing', () => {
     await writeProfileModel(ws.privateDir('profile_0'), {
       state: {
         formatVersion: STATE_FORMAT_VERSION, profile: 'profile_0', rank: RANK, items: ITEMS, vocabHash: catalog.hash, baseVersion: 0, access: 'waiting',
-        trainedAt: '2026-01-01T00:00:00.000Z', watched, lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
+        trainedAt: '2026-01-01T00:00:00.000Z', watched, confidence: watched.map(() => 1), lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
       },
       u,
       vLocal,

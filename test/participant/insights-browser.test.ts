@@ -76,7 +76,7 @@ async function trainedModel(ws: Workspace, seed: number, watched: number[]): Pro
   await writeProfileModel(ws.privateDir(PROFILE), {
     state: {
       formatVersion: STATE_FORMAT_VERSION, profile: PROFILE, rank: RANK, items: ITEMS, vocabHash: catalog.hash, baseVersion: 0, access: 'waiting',
-      trainedAt: NOW.toISOString(), watched, lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
+      trainedAt: NOW.toISOString(), watched, confidence: watched.map(() => 1), lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
     },
     u: Float32Array.from({ length: RANK }, () => random.normal()),
     vLocal,

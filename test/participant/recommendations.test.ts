@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadRecommendations, rankItems, showFeatures } from '../../src/participant/recommendations';
+import { readProfileModel } from '../../src/participant/state';
+import { readLatestGlobal } from '../../src/shared/global-model';
+import { solveUser } from '../../src/shared/model/factorize';
 import { withOverrides } from '../../src/shared/config';
 import { isAppError } from '../../src/shared/errors';
 import { silentLogger } from '../../src/shared/log';
@@ -68,6 +71,21 @@ describe('loadRecommendations', () => {
       expect(scores).toEqual([...scores].sort((a, b) => b - a));
     }
     expect(recs.global.map((s) => s.id)).not.toEqual(recs.local.map((s) => s.id));
+  });
+
+  it('scores Global_V with the user solved against that Global_V, not with the u of the last training', async () => {
+    const recs = (await load({}, 8))!;
+    const f = fixture!;
+    const model = (await readProfileModel(f.ws.privateDir(PROFILE)))!;
+    const global = (await readLatestGlobal(f.ws.globalDir(f.aggregatorWs.email), { items: f.catalog.items.length, rank: model.state.rank, vocabHash: f.catalog.hash }))!;
+    const interactions = model.state.watched.map((item, i) => ({ item, preference: 1, confidence: model.state.confidence[i] }));
+    const u = solveUser(global.values, model.state.rank, interactions, { rank: model.state.rank, reg: f.config.ALS_REG, alpha: f.config.ALS_ALPHA });
+    const watched = new Set(model.state.watched);
+    const expected = rankItems(u, global.values, model.state.rank, watched, { k: 8, diversity: 0 });
+    expect(recs.global.map((s) => s.id)).toEqual(expected.map((r) => r.item));
+    expect(recs.global.map((s) => s.score)).toEqual(expected.map((r) => r.score));
+    const stale = rankItems(model.u, global.values, model.state.rank, watched, { k: 8, diversity: 0 });
+    expect(recs.global.map((s) => s.id)).not.toEqual(stale.map((r) => r.item));
   });
 
   it('gives the local list only while the aggregator has not granted access', async () => {

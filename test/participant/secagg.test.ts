@@ -12,12 +12,10 @@ import { readLedger } from '../../src/shared/ledger';
 import { GLOBAL_MANIFEST } from '../../src/shared/global-model';
 import { canRead } from '../../src/shared/permissions';
 import { createRandom, deriveSeed } from '../../src/shared/random';
-import { buildContribution, contributionBound, contributionLayout, splitSum } from '../../src/shared/secagg/contribution';
-import { scaleOf } from '../../src/shared/secagg/encoding';
 import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
 import { AGGREGATOR, cliEnv } from '../helpers/root';
 import { startCli } from '../helpers/process';
-import { createFederation, RANK, type Federation } from '../helpers/secagg';
+import { createFederation, expectedUpdate, memberContribution, RANK, relativeUpdateError, type Federation } from '../helpers/secagg';
 
 /** The member's side of secure rounds: who joins with what, the privacy budget, the `participant` command. */
 let fed: Federation | null = null;
@@ -25,13 +23,6 @@ afterEach(async () => {
   await fed?.root.cleanup();
   fed = null;
 });
-
-async function contributionOf(f: Federation, i: number): Promise<Float64Array> {
-  const model = (await readProfileModel(f.members[i].ws.privateDir('profile_0')))!;
-  const layout = contributionLayout(f.catalog.items.length, RANK);
-  const C = f.config.DELTA_CLIP_NORM;
-  return splitSum(buildContribution([{ local: model.vLocal, base: model.vGlobal }], layout, { clipNorm: C, weightScale: C }), layout, C).delta;
-}
 
 describe('a member', () => {
   it('that may not read any Global_V yet joins with weight 0, adds nothing, and is granted the result', async () => {
@@ -44,20 +35,17 @@ describe('a member', () => {
     const newcomer = f.members[3];
     expect((await readProfileModel(newcomer.ws.privateDir('profile_0')))!.state).toMatchObject({ baseVersion: 0, access: 'waiting' });
     const v1 = (await readLatestGlobal(f.root.ws.globalDir(AGGREGATOR), f.aggregator.model))!;
-    const x = await Promise.all([0, 1, 2].map((i) => contributionOf(f, i)));
+    const x = await Promise.all([0, 1, 2].map((i) => memberContribution(f, i)));
 
     const summary = (await runSecureRoundInProcess(f.aggregator, f.members))!;
     expect(summary).toMatchObject({ outcome: 'merged', version: 2, cohort: 4 });
     expect(summary.survivors).toContain(newcomer.ws.email);
     expect((await readMemberStatus(newcomer.ws))!.lastRound).toMatchObject({ counted: true, weight: 0 });
-    // the weight coordinate is rounded like any other: Σ w is exact to n/γ
+    // the members coordinate is rounded like any other: Σ m is exact to n/γ
     expect(summary.weightSum).toBeCloseTo(3, 3);
-    // Global_V v2 = v1 + mean of the three real contributions: the newcomer's zero did not dilute it
+    // Global_V v2 is the optimizer's update from the three real contributions: the newcomer's zero changed nothing
     const v2 = (await readLatestGlobal(f.root.ws.globalDir(AGGREGATOR), f.aggregator.model))!;
-    const gamma = scaleOf({ length: 1, clipNorm: contributionBound(f.config.DELTA_CLIP_NORM), scaleBits: 16 });
-    let worst = 0;
-    for (let j = 0; j < v1.values.length; j++) worst = Math.max(worst, Math.abs(v2.values[j] - (v1.values[j] + f.config.SERVER_LR * (x[0][j] + x[1][j] + x[2][j]) / 3)));
-    expect(worst).toBeLessThan((f.config.SERVER_LR * 4) / 3 / gamma + 1e-6);
+    expect(relativeUpdateError(v2.values, expectedUpdate(f.aggregator.secure.mechanism, f.aggregator.model, v1.values, x), v1.values)).toBeLessThan(0.01);
     expect(await canRead(f.root.ws.datasitesDir, newcomer.ws.email, path.join(f.root.ws.globalVersionDir(AGGREGATOR, 2), GLOBAL_MANIFEST))).toBe(true);
   });
 

@@ -3,9 +3,7 @@ import { runParticipantPass } from '../../src/participant/node';
 import type { MemberStep } from '../../src/participant/secagg';
 import { listGlobalVersions, readLatestGlobal } from '../../src/shared/global-model';
 import { createRandom } from '../../src/shared/random';
-import { contributionBound, contributionLayout } from '../../src/shared/secagg/contribution';
-import { layoutLength } from '../../src/shared/secagg/files';
-import { poisonMaskedInput, type PoisonAttack } from '../../src/simulate/poison';
+import { poisonMaskedInput, poisonTarget, type PoisonAttack } from '../../src/simulate/poison';
 import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
 import { AGGREGATOR } from '../helpers/root';
 import { createFederation, RANK, type Federation } from '../helpers/secagg';
@@ -21,13 +19,11 @@ async function poisonedRound(attack: PoisonAttack, checkSum: boolean) {
   fed = await createFederation(4);
   const f = fed;
   for (const m of f.members) await runParticipantPass(m);
-  const layout = contributionLayout(f.catalog.items.length, RANK);
-  const encoding = { length: layoutLength(layout), clipNorm: contributionBound(f.config.DELTA_CLIP_NORM), scaleBits: f.config.SECAGG_SCALE_BITS };
   let poisoned = 0;
   const afterMember = async ({ index, steps }: { index: number; steps: MemberStep[] }) => {
     const masked = steps.find((s) => s.action === 'masked');
     if (index !== 0 || masked?.action !== 'masked') return;
-    const target = { ws: f.members[0].ws, roundId: masked.roundId, layout, encoding, weightScale: f.config.DELTA_CLIP_NORM, cohortSize: 4, createdAt: new Date().toISOString() };
+    const target = await poisonTarget(f.aggregator.ws, f.members[0].ws, masked.roundId, 4, new Date().toISOString());
     await poisonMaskedInput(attack, target, createRandom(5));
     poisoned++;
   };

@@ -1,12 +1,12 @@
-import { CholeskyDecomposition, Matrix, solve } from 'ml-matrix';
 import type { Interaction } from './feedback';
+import { addOuterUpper, mirrorUpper, solveSymmetric } from './linalg';
 
 /**
  * Confidence-weighted matrix factorization for implicit feedback (Hu, Koren &
  * Volinsky 2008), trained federated (Ammad-ud-din et al. 2019, "Federated
  * Collaborative Filtering") or centrally as a baseline. Pure math on typed
  * arrays: V is Float32Array row-major items x rank, a user vector u is
- * Float32Array(rank); k x k systems are solved with ml-matrix.
+ * Float32Array(rank); k x k systems are solved by `linalg.ts`.
  *
  * The objective over users U and items V is
  * ```
@@ -19,31 +19,15 @@ import type { Interaction } from './feedback';
  * without knowing how many others exist: each user regularizes the rows of the
  * items they watched, so item j's total penalty is λ·n_j·|v_j|² with n_j its
  * number of watchers (the frequency-weighted regularization of ALS-WR, Zhou et
- * al. 2008). `trainCentral` minimizes exactly this L, so it is the same model.
+ * al. 2008). The evaluation's `trainCentral` (src/eval/central.ts) minimizes
+ * exactly this L, so it is the same model.
  *
- * Federated round and the server learning rate. A participant starts from
- * Global_V, runs `trainLocal` and publishes Δ_u = V_local − Global_V. With one
- * epoch, Δ_u = −η_u ∇_V L_u(u, Global_V), η_u = min(lr, the user's stability cap;
- * see `trainLocal`). The aggregator's FedAvg, V ← V + S · mean_u Δ_u, is then a
- * gradient step of size S·η on the *mean* objective L/N: the mean of per-user
- * gradients is 1/N of the full gradient, so one full-batch step of size γ on L
- * would need S = γ·N/η. The mean objective's curvature in item row j is
- * 2·mean_u(c_uj u uᵀ) + 2λ·n_j/N, large for popular items and about 2·mean_u(u uᵀ)
- * for the long tail; η_u is already capped by the user's stiffest row, so S = 1
- * is stable but barely moves the tail. A server step S of 10–30 is needed.
- * Measured on MovieLens latest-small (leave-last-out, full ranking, HR@10, rank 32,
- * alpha 5, λ 0.1, 1 local epoch with η at the cap, all 610 users every round,
- * uniform confidence; popularity 0.043,
- * `trainCentral` 10 iterations 0.072):
- *   S = 1:  0.049 after 10 rounds, 0.043 after 40 (stuck near popularity)
- *   S = 10: 0.067 after 10 rounds, 0.072 after 40
- *   S = 30: 0.069 after 10 rounds, 0.074 after 15–20, 0.069 after 30
- *   FedAdam (Reddi et al. 2021) on −mean_u Δ_u, server lr 0.01: 0.066 after 40 — no gain.
- * and with the app defaults alpha 10, lr 0.05 (the cap binds for every user: at
- * the central solution it ranges 0.0008–0.03, median 0.007):
- *   S = 30, 1 epoch:  0.061 after 10 rounds, 0.071 after 20 (`trainCentral`: 0.064)
- *   S = 10, 5 epochs: 0.048 after 10 rounds, 0.056 after 20 — more local epochs do not help.
- * So: 1 local epoch, server step V[i] += S · Σ_u w_u Δ_u[i] / Σ_u w_u with S ≈ 10–30.
+ * Federated training does not go through a local V: `federated.ts` turns the
+ * gradient of this L into a preconditioned step the aggregator takes from the
+ * sum of the participants' contributions (the FedAvg of local deltas it replaced
+ * needed 20–40 rounds and a server learning rate tuned per data set). `trainLocal`
+ * remains the participant's private fine-tuning behind its "local" list, and the
+ * FedAvg baseline of the evaluation.
  */
 
 export interface ModelParams {
@@ -54,7 +38,7 @@ export interface ModelParams {
   alpha: number;
 }
 
-interface LocalTrainOptions extends ModelParams {
+export interface LocalTrainOptions extends ModelParams {
   epochs: number;
   /** Gradient step on the item factors, capped per user for stability (see `trainLocal`). */
   lr: number;
@@ -63,24 +47,12 @@ interface LocalTrainOptions extends ModelParams {
   gram?: Float64Array;
 }
 
-interface LocalTrainResult {
+export interface LocalTrainResult {
   /** The user's factors solved against the local V after training. */
   u: Float32Array;
   /** The local item factors after training. */
   V: Float32Array;
   /** L_u per epoch; the first is before training (u solved against Vglobal). */
-  loss: number[];
-}
-
-interface CentralParams extends ModelParams {
-  iterations: number;
-}
-
-interface CentralTrainResult {
-  V: Float32Array;
-  /** users x rank. */
-  U: Float32Array;
-  /** L(U, V) after the first user step, then after each iteration. Never increases. */
   loss: number[];
 }
 
@@ -206,235 +178,6 @@ export function trainLocal(Vglobal: Float32Array, interactions: Interaction[], o
   return { u, V, loss };
 }
 
-/**
- * Exact alternating least squares on L(U, V) over all users: the centralized
- * baseline of the same model. Each iteration solves every user for fixed V, then
- * every item for fixed U with (UᵀU + Σ_{u watched j} (c_uj − 1) u uᵀ + λ n_j I) v_j
- * = Σ c_uj p_uj u; items nobody watched get v_j = 0. Cost per iteration
- * O(nnz·k² + (users + items)·k³). Deterministic given V0.
- */
-export function trainCentral(users: Interaction[][], items: number, rank: number, params: CentralParams, V0: Float32Array): CentralTrainResult {
-  checkShape(V0, items, rank, 'V0');
-  const V = V0.slice();
-  const U = new Float32Array(users.length * rank);
-  const byItem = invertInteractions(users, items);
-  const A = new Float64Array(rank * rank);
-  const b = new Float64Array(rank);
-  const scratch = new Float64Array(rank);
-  const loss: number[] = [];
-
-  const solveUsers = (): void => {
-    const G = gramian(V, items, rank);
-    users.forEach((interactions, user) => U.set(solveUser(V, rank, interactions, params, G), user * rank));
-  };
-  solveUsers();
-  loss.push(totalLoss(U, V, users, items, rank, params));
-  for (let iteration = 0; iteration < params.iterations; iteration++) {
-    const GU = gramian(U, users.length, rank);
-    for (let j = 0; j < items; j++) {
-      const start = byItem.start[j];
-      const end = byItem.start[j + 1];
-      if (start === end) {
-        V.fill(0, j * rank, (j + 1) * rank);
-        continue;
-      }
-      A.set(GU);
-      b.fill(0);
-      for (let e = start; e < end; e++) {
-        const row = byItem.user[e] * rank;
-        const c = confidenceWeight(byItem.confidence[e], params.alpha);
-        addOuterUpper(A, U, row, rank, c - 1, scratch);
-        for (let a = 0; a < rank; a++) b[a] += c * byItem.preference[e] * U[row + a];
-      }
-      mirrorUpper(A, rank);
-      for (let a = 0; a < rank; a++) A[a * rank + a] += params.reg * (end - start);
-      V.set(solveSymmetric(A, b, rank), j * rank);
-    }
-    solveUsers();
-    loss.push(totalLoss(U, V, users, items, rank, params));
-  }
-  return { V, U, loss };
-}
-
-/**
- * Explicit (ratings) variant, for RMSE evaluation only; the app uses the implicit
- * model. Biased MF with the biases inside the factors so that the federated delta
- * keeps its items x rank shape:
- * ```
- * r̂_uj = mean + b_u + u·v_j,   u[rank−1] = 1 (fixed),   v_j[rank−1] = b_j (the item bias)
- * L_u = Σ_{j rated by u} (r_uj − r̂_uj)²  +  λ (|u[0..rank−2]|² + b_u²)  +  λ Σ_{j rated by u} |v_j|²
- * ```
- * Only rated items enter the loss (no unobserved terms), so an explicit delta is
- * non-zero only in rated rows; that is acceptable for an offline evaluation, not
- * for publishing. `mean` is the global mean rating, given by the caller.
- * Interactions carry the rating in `preference`; `confidence` is ignored.
- */
-export interface ExplicitParams {
-  rank: number;
-  reg: number;
-  /** Global mean rating. */
-  mean: number;
-}
-
-interface ExplicitUser {
-  /** Length rank; the last entry is 1 (it multiplies the item bias). */
-  u: Float32Array;
-  /** The user bias b_u. */
-  bias: number;
-}
-
-interface ExplicitLocalOptions extends ExplicitParams {
-  epochs: number;
-  lr: number;
-  items: number;
-}
-
-interface ExplicitLocalResult extends ExplicitUser {
-  V: Float32Array;
-  /** L_u per epoch; the first is before training. */
-  loss: number[];
-}
-
-interface ExplicitCentralResult {
-  V: Float32Array;
-  /** users x rank, last column 1. */
-  U: Float32Array;
-  userBias: Float32Array;
-  /** Σ_u L_u after the first user step, then after each iteration. Never increases. */
-  loss: number[];
-}
-
-/** Predicted rating mean + b_u + u·v_item. */
-export function predictExplicit(user: ExplicitUser, V: Float32Array, item: number, rank: number, mean: number): number {
-  let s = mean + user.bias;
-  for (let a = 0, off = item * rank; a < rank; a++) s += user.u[a] * V[off + a];
-  return s;
-}
-
-/**
- * The user's exact ridge solution for fixed V: unknowns [u[0..rank−2], b_u],
- * features [v_j[0..rank−2], 1], target r_uj − mean − b_j.
- */
-export function solveUserExplicit(V: Float32Array, rank: number, ratings: Interaction[], params: ExplicitParams): ExplicitUser {
-  const items = V.length / rank;
-  const last = rank - 1;
-  const A = new Float64Array(rank * rank);
-  const b = new Float64Array(rank);
-  const x = new Float64Array(rank);
-  for (const { item, preference } of ratings) {
-    const row = checkItem(item, items) * rank;
-    for (let a = 0; a < last; a++) x[a] = V[row + a];
-    x[last] = 1;
-    const target = preference - params.mean - V[row + last];
-    for (let a = 0; a < rank; a++) {
-      b[a] += target * x[a];
-      for (let c = a; c < rank; c++) A[a * rank + c] += x[a] * x[c];
-    }
-  }
-  mirrorUpper(A, rank);
-  for (let a = 0; a < rank; a++) A[a * rank + a] += params.reg;
-  const w = solveSymmetric(A, b, rank);
-  const u = Float32Array.from(w);
-  u[last] = 1;
-  return { u, bias: w[last] };
-}
-
-/**
- * The explicit counterpart of `trainLocal`: solve the user, then gradient steps
- * on the rated rows only, v_j ← v_j − η (−2 e_uj u + 2λ v_j), with η = min(lr,
- * 1 / (2 (|u|² + λ))) so the loss never increases.
- */
-export function trainLocalExplicit(Vglobal: Float32Array, ratings: Interaction[], options: ExplicitLocalOptions): ExplicitLocalResult {
-  const { items, rank, reg, epochs, lr } = options;
-  checkShape(Vglobal, items, rank, 'Vglobal');
-  const V = Vglobal.slice();
-  const loss: number[] = [];
-  let user = solveUserExplicit(V, rank, ratings, options);
-  for (let epoch = 0; ; epoch++) {
-    loss.push(explicitUserLoss(user, V, rank, ratings, options));
-    if (epoch === epochs) break;
-    let uNormSq = 0;
-    for (let a = 0; a < rank; a++) uNormSq += user.u[a] * user.u[a];
-    const eta = Math.min(lr, 1 / (2 * (uNormSq + reg)));
-    const errors = ratings.map(({ item, preference }) => preference - predictExplicit(user, V, item, rank, options.mean));
-    ratings.forEach(({ item }, i) => {
-      for (let a = 0, off = item * rank; a < rank; a++) V[off + a] -= 2 * eta * (reg * V[off + a] - errors[i] * user.u[a]);
-    });
-    user = solveUserExplicit(V, rank, ratings, options);
-  }
-  return { ...user, V, loss };
-}
-
-/**
- * Exact ALS for the explicit variant: users by `solveUserExplicit`, items by
- * ridge regression on their raters, (Σ u uᵀ + λ n_j I) v_j = Σ (r_uj − mean − b_u) u
- * (u's last entry 1 makes v_j's last entry the item bias); unrated items get 0.
- */
-export function trainCentralExplicit(
-  users: Interaction[][],
-  items: number,
-  rank: number,
-  params: ExplicitParams & { iterations: number },
-  V0: Float32Array,
-): ExplicitCentralResult {
-  checkShape(V0, items, rank, 'V0');
-  const V = V0.slice();
-  const U = new Float32Array(users.length * rank);
-  const userBias = new Float32Array(users.length);
-  const byItem = invertInteractions(users, items);
-  const A = new Float64Array(rank * rank);
-  const b = new Float64Array(rank);
-  const scratch = new Float64Array(rank);
-  const loss: number[] = [];
-
-  const solveUsers = (): number => {
-    let total = 0;
-    users.forEach((ratings, i) => {
-      const user = solveUserExplicit(V, rank, ratings, params);
-      U.set(user.u, i * rank);
-      userBias[i] = user.bias;
-      total += explicitUserLoss(user, V, rank, ratings, params);
-    });
-    return total;
-  };
-  loss.push(solveUsers());
-  for (let iteration = 0; iteration < params.iterations; iteration++) {
-    for (let j = 0; j < items; j++) {
-      const start = byItem.start[j];
-      const end = byItem.start[j + 1];
-      if (start === end) {
-        V.fill(0, j * rank, (j + 1) * rank);
-        continue;
-      }
-      A.fill(0);
-      b.fill(0);
-      for (let e = start; e < end; e++) {
-        const user = byItem.user[e];
-        const row = user * rank;
-        addOuterUpper(A, U, row, rank, 1, scratch);
-        const target = byItem.preference[e] - params.mean - userBias[user];
-        for (let a = 0; a < rank; a++) b[a] += target * U[row + a];
-      }
-      mirrorUpper(A, rank);
-      for (let a = 0; a < rank; a++) A[a * rank + a] += params.reg * (end - start);
-      V.set(solveSymmetric(A, b, rank), j * rank);
-    }
-    loss.push(solveUsers());
-  }
-  return { V, U, userBias, loss };
-}
-
-function explicitUserLoss(user: ExplicitUser, V: Float32Array, rank: number, ratings: Interaction[], params: ExplicitParams): number {
-  let total = params.reg * user.bias * user.bias;
-  for (let a = 0; a < rank - 1; a++) total += params.reg * user.u[a] * user.u[a];
-  for (const { item, preference } of ratings) {
-    const e = preference - predictExplicit(user, V, item, rank, params.mean);
-    total += e * e;
-    for (let a = 0, off = item * rank; a < rank; a++) total += params.reg * V[off + a] * V[off + a];
-  }
-  return total;
-}
-
 /** L_u from precomputed scores s_j = u·v_j: Σ_all s² + Σ_watched (c (p − s)² − s² + λ|v|²) + λ|u|². */
 function userLoss(u: Float32Array, V: Float32Array, rank: number, scores: Float64Array, interactions: Interaction[], params: ModelParams): number {
   let total = 0;
@@ -447,49 +190,6 @@ function userLoss(u: Float32Array, V: Float32Array, rank: number, scores: Float6
   }
   for (let a = 0; a < rank; a++) total += params.reg * u[a] * u[a];
   return total;
-}
-
-/** Σ_u L_u in O(nnz·k + (users + items)·k²): Σ_u Σ_j (u·v_j)² = Σ_ab (UᵀU)_ab (VᵀV)_ab. */
-function totalLoss(U: Float32Array, V: Float32Array, users: Interaction[][], items: number, rank: number, params: ModelParams): number {
-  const GU = gramian(U, users.length, rank);
-  const GV = gramian(V, items, rank);
-  let total = 0;
-  for (let i = 0; i < GU.length; i++) total += GU[i] * GV[i];
-  users.forEach((interactions, user) => {
-    const off = user * rank;
-    for (let a = 0; a < rank; a++) total += params.reg * U[off + a] * U[off + a];
-    for (const { item, preference, confidence } of interactions) {
-      let s = 0;
-      let vNormSq = 0;
-      for (let a = 0, row = item * rank; a < rank; a++) {
-        s += U[off + a] * V[row + a];
-        vNormSq += V[row + a] * V[row + a];
-      }
-      total += confidenceWeight(confidence, params.alpha) * (preference - s) ** 2 - s * s + params.reg * vNormSq;
-    }
-  });
-  return total;
-}
-
-/** Interactions grouped by item (CSR): the raters of item j are entries start[j] .. start[j+1]−1. */
-function invertInteractions(users: Interaction[][], items: number) {
-  const start = new Int32Array(items + 1);
-  for (const interactions of users) for (const { item } of interactions) start[checkItem(item, items) + 1]++;
-  for (let j = 0; j < items; j++) start[j + 1] += start[j];
-  const nnz = start[items];
-  const user = new Int32Array(nnz);
-  const preference = new Float64Array(nnz);
-  const confidence = new Float64Array(nnz);
-  const next = Int32Array.from(start.subarray(0, items));
-  users.forEach((interactions, u) => {
-    for (const it of interactions) {
-      const e = next[it.item]++;
-      user[e] = u;
-      preference[e] = it.preference;
-      confidence[e] = it.confidence;
-    }
-  });
-  return { start, user, preference, confidence };
 }
 
 function computeScores(u: Float64Array, V: Float32Array, items: number, rank: number, out: Float64Array): void {
@@ -515,40 +215,14 @@ function transformGramian(G: Float64Array, u: Float64Array, t: number, rank: num
   }
 }
 
-/**
- * A[upper] += weight · x xᵀ with x = M[offset .. offset+rank). `row` is scratch
- * of length rank: reading float32 in the inner loop costs 3x the time.
- */
-function addOuterUpper(A: Float64Array, M: Float32Array, offset: number, rank: number, weight: number, row: Float64Array): void {
-  for (let a = 0; a < rank; a++) row[a] = M[offset + a];
-  for (let a = 0; a < rank; a++) {
-    const xa = weight * row[a];
-    if (xa === 0) continue;
-    const ra = a * rank;
-    for (let c = a; c < rank; c++) A[ra + c] += xa * row[c];
-  }
-}
-
-function mirrorUpper(A: Float64Array, rank: number): void {
-  for (let a = 1; a < rank; a++) for (let c = 0; c < a; c++) A[a * rank + c] = A[c * rank + a];
-}
-
-/** Solve the symmetric system A x = b (Cholesky; SVD least squares if A is not positive definite). */
-function solveSymmetric(A: Float64Array, b: Float64Array, rank: number): Float64Array {
-  const m = new Matrix(rank, rank);
-  for (let a = 0; a < rank; a++) for (let c = 0; c < rank; c++) m.set(a, c, A[a * rank + c]);
-  const rhs = Matrix.columnVector(b);
-  const chol = new CholeskyDecomposition(m);
-  const x = chol.isPositiveDefinite() ? chol.solve(rhs) : solve(m, rhs, true);
-  return Float64Array.from(x.getColumn(0));
-}
-
-function checkShape(M: Float32Array, rows: number, rank: number, name: string): void {
+/** RangeError unless M is rows x rank. */
+export function checkShape(M: Float32Array, rows: number, rank: number, name: string): void {
   if (!Number.isInteger(rank) || rank < 1) throw new RangeError(`rank must be a positive integer, got ${rank}`);
   if (M.length !== rows * rank) throw new RangeError(`${name} has ${M.length} values, expected ${rows} x ${rank}`);
 }
 
-function checkItem(item: number, items: number): number {
+/** The item id, or a RangeError when it is outside 0..items−1. */
+export function checkItem(item: number, items: number): number {
   if (!Number.isInteger(item) || item < 0 || item >= items) throw new RangeError(`interaction item ${item} is outside 0..${items - 1}`);
   return item;
 }

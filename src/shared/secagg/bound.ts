@@ -1,10 +1,10 @@
-import { DELTA_SEGMENT, splitSum } from './contribution';
+import { splitSum } from './contribution';
 import { scaleOf, type Encoding } from './encoding';
 import type { ContributionLayout } from './files';
 
 /**
  * What the aggregator can still check on a secure round's decoded sum, since it sees no single
- * contribution (docs/poisoning.md). Every honest member adds weight w ∈ {0, 1} and a delta of L2
+ * contribution (docs/poisoning.md). Every honest member adds a members coordinate w ∈ {0, 1} and a mechanism part (the contribution before it) of L2
  * norm ≤ w · weightScale (clipped; zero when w = 0), so for any set of honest survivors:
  *
  *   0 ≤ Σw ≤ survivors   and   ‖Σ delta‖ ≤ Σw · weightScale,  i.e. the merged mean has norm ≤ weightScale,
@@ -13,7 +13,7 @@ import type { ContributionLayout } from './files';
  * A sum outside these bounds holds a contribution no honest client makes; the round is refused.
  * A malicious member that stays inside them can still steer the round's mean anywhere within norm
  * weightScale (as a unanimous cohort could): that bound, not detection, is what this check gives.
- * Only the delta and weight segments are checked; a segment added to the layout needs its own bound here.
+ * The part is checked as one vector: the bound holds for any mechanism that clips its part to weightScale.
  */
 
 /** Noise standard deviations of slack on the weight coordinate (a false alarm is below 1e-9). */
@@ -43,7 +43,8 @@ export function sumBound(p: SumBoundParams): SumBound {
   const gamma = scaleOf(p.encoding);
   const noiseStd = p.noiseSigma * Math.sqrt(p.survivors / p.minSurvivors);
   const weightSlack = (WEIGHT_NOISE_SIGMAS * noiseStd + p.survivors) / gamma / p.weightScale;
-  const deltaLength = p.layout.segments.find((s) => s.name === DELTA_SEGMENT)?.length ?? 0;
+  // the mechanism's part: every segment but the last (the members coordinate)
+  const deltaLength = p.layout.segments.slice(0, -1).reduce((n, s) => n + s.length, 0);
   // rounding: < 1 quantum per coordinate and member; noise: its L2 norm, with slack
   const deltaSlack = (p.survivors * Math.sqrt(deltaLength) + NOISE_NORM_SLACK * Math.sqrt(deltaLength) * noiseStd) / gamma;
   return {
@@ -54,7 +55,7 @@ export function sumBound(p: SumBoundParams): SumBound {
 
 /** Why a decoded sum cannot come from honest members only, or null when it can. */
 export function sumProblem(decoded: Float64Array, p: SumBoundParams): string | null {
-  const { delta, weight } = splitSum(decoded, p.layout, p.weightScale);
+  const { part: delta, members: weight } = splitSum(decoded, p.layout, p.weightScale);
   const bound = sumBound(p);
   if (!(weight <= bound.maxWeight)) return `the sum holds a weight of ${weight.toFixed(2)}, more than ${p.survivors} survivors can add (a contribution is out of bounds)`;
   let squares = 0;

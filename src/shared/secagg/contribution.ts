@@ -1,81 +1,64 @@
-import { clipL2 } from '../delta';
+import type { Interaction } from '../model/feedback';
+import type { BoundMechanism } from '../model/mechanism';
 import { calibrateRoundNoise, integerL1Bound, skellamSpend, type PrivacyEntry } from '../privacy';
-import { quantizedSensitivity, type Encoding } from './encoding';
+import { MAX_SCALE_BITS, maxCohortSize, quantizedSensitivity, type Encoding } from './encoding';
 import type { ContributionLayout, RoundNoise } from './files';
+import { MAX_SHARE_LAMBDA } from './noise';
 
 /**
  * One datasite's contribution to a secure round, as a float64 vector laid out by
  * `ContributionLayout` (segments in order):
- *   [ delta (items x rank, row-major) | weight (1 value) ]
- * - delta = the mean over the datasite's profiles of clip_C(V_local − V_base): a
- *   datasite counts as one person however many profiles it has, and the mean of
- *   clipped deltas is still within C;
- * - weight = w · C with w = 1 (w = 0 for a member that has no model to start from
- *   yet: it joins to be granted Global_V and adds nothing). Carrying the weight in
- *   the sum lets the aggregator divide Σ delta by Σ w without seeing either per member.
- * The whole vector is within C·√2 in L2 (`contributionBound`), the bound the encoding uses.
- * Later model work may add segments (e.g. per-item statistics) before `weight`.
+ *   [ the mechanism's segments (`mechanism.ts`) | members (1 value) ]
+ * - the mechanism's part: what the round's aggregation mechanism asks of one
+ *   person, from every profile of the datasite that trained from the round's base;
+ *   it is within the mechanism's bound C (a datasite counts as one person however
+ *   many profiles it has);
+ * - members = m · C with m = 1 (m = 0, and a zero mechanism part, for a member that
+ *   has no model to start from yet: it joins to be granted Global_V and adds
+ *   nothing). Σ m counts the datasites inside the sum, which the aggregator checks
+ *   against MIN_DATASITES without seeing any member's part.
+ * The whole vector is within C·√2 in L2 (`contributionBound`), the bound the
+ * encoding and the DP noise use.
  */
-export const DELTA_SEGMENT = 'delta';
-export const WEIGHT_SEGMENT = 'weight';
+const MEMBERS_SEGMENT = 'members';
 
-export function contributionLayout(items: number, rank: number): ContributionLayout {
-  return { segments: [{ name: DELTA_SEGMENT, length: items * rank }, { name: WEIGHT_SEGMENT, length: 1 }] };
+/** The mechanism's layout followed by the members coordinate. */
+export function contributionLayout(m: Pick<BoundMechanism, 'layout'>, items: number, rank: number): ContributionLayout {
+  return { segments: [...m.layout(items, rank).segments, { name: MEMBERS_SEGMENT, length: 1 }] };
 }
 
-/** L2 bound of a contribution whose delta is clipped to `weightScale` and whose weight is at most 1. */
+/** L2 bound of a contribution whose mechanism part is within `weightScale` and whose members coordinate is at most `weightScale`. */
 export function contributionBound(weightScale: number): number {
   return weightScale * Math.SQRT2;
 }
 
-/** Where each segment starts, by name; RangeError when a required segment is missing. */
-function offsets(layout: ContributionLayout): Map<string, { start: number; length: number }> {
-  const out = new Map<string, { start: number; length: number }>();
-  let start = 0;
-  for (const s of layout.segments) {
-    out.set(s.name, { start, length: s.length });
-    start += s.length;
-  }
-  for (const name of [DELTA_SEGMENT, WEIGHT_SEGMENT]) if (!out.has(name)) throw new RangeError(`the contribution layout has no ${name} segment`);
-  if (out.get(WEIGHT_SEGMENT)!.length !== 1) throw new RangeError('the weight segment must hold one value');
-  return out;
-}
-
-/** A profile's trained item factors and the Global_V it started from (items x rank each). */
-export interface ProfileModelPair {
-  local: Float32Array;
-  base: Float32Array;
+function membersIndex(layout: ContributionLayout): number {
+  const last = layout.segments.at(-1);
+  if (last?.name !== MEMBERS_SEGMENT || last.length !== 1) throw new RangeError(`the contribution layout must end with one ${MEMBERS_SEGMENT} value`);
+  return layout.segments.reduce((sum, s) => sum + s.length, 0) - 1;
 }
 
 /**
- * The contribution of a datasite: the mean of its profiles' deltas, each clipped
- * to `clipNorm` (at most `weightScale`), and weight 1; or, without profiles, the
- * zero vector with weight 0.
+ * The contribution of a datasite from its profiles' interactions (each from
+ * `base`): the mechanism's part and members = `weightScale`; without profiles, the
+ * zero vector (members 0). `weightScale` must be the mechanism's bound.
  */
-export function buildContribution(profiles: readonly ProfileModelPair[], layout: ContributionLayout, { clipNorm, weightScale }: { clipNorm: number; weightScale: number }): Float64Array {
-  if (!(clipNorm > 0 && clipNorm <= weightScale)) throw new RangeError(`clipNorm ${clipNorm} must be in (0, weightScale ${weightScale}]`);
-  const at = offsets(layout);
-  const delta = at.get(DELTA_SEGMENT)!;
-  const x = new Float64Array(layout.segments.reduce((sum, s) => sum + s.length, 0));
+export function buildContribution(m: BoundMechanism, base: Float32Array, profiles: readonly (readonly Interaction[])[], layout: ContributionLayout, shape: { items: number; rank: number; weightScale: number }): Float64Array {
+  if (Math.abs(shape.weightScale - m.bound) > 1e-12 * m.bound) throw new RangeError(`weightScale ${shape.weightScale} must be the mechanism's bound ${m.bound}`);
+  const members = membersIndex(layout);
+  const x = new Float64Array(members + 1);
   if (profiles.length === 0) return x;
-  const one = new Float64Array(delta.length);
-  for (const { local, base } of profiles) {
-    if (local.length !== delta.length || base.length !== delta.length) throw new RangeError(`a profile model has ${local.length} values, the delta segment ${delta.length}`);
-    for (let i = 0; i < one.length; i++) one[i] = local[i] - base[i];
-    clipL2(one, clipNorm);
-    for (let i = 0; i < one.length; i++) x[delta.start + i] += one[i] / profiles.length;
-  }
-  // the mean of clipped vectors is within the bound up to rounding; make it exact
-  clipL2(x.subarray(delta.start, delta.start + delta.length), clipNorm);
-  x[at.get(WEIGHT_SEGMENT)!.start] = weightScale;
+  const part = m.contribute(base, profiles, shape.items, shape.rank);
+  if (part.length !== members) throw new RangeError(`the mechanism made ${part.length} values, the layout has ${members} before ${MEMBERS_SEGMENT}`);
+  x.set(part);
+  x[members] = shape.weightScale;
   return x;
 }
 
-/** Split a decoded sum into Σ delta and Σ w (the weight coordinate over `weightScale`). */
-export function splitSum(sum: Float64Array, layout: ContributionLayout, weightScale: number): { delta: Float64Array; weight: number } {
-  const at = offsets(layout);
-  const delta = at.get(DELTA_SEGMENT)!;
-  return { delta: sum.subarray(delta.start, delta.start + delta.length), weight: sum[at.get(WEIGHT_SEGMENT)!.start] / weightScale };
+/** Split a decoded sum into the mechanism's part and Σ m (the members coordinate over `weightScale`). */
+export function splitSum(sum: Float64Array, layout: ContributionLayout, weightScale: number): { part: Float64Array; members: number } {
+  const members = membersIndex(layout);
+  return { part: sum.subarray(0, members), members: sum[members] / weightScale };
 }
 
 /**
@@ -96,4 +79,29 @@ export function roundSpend(at: string, encoding: Encoding, noise: RoundNoise): P
   if (noise.mechanism !== 'skellam' || noise.sigma <= 0) return null;
   const l2 = quantizedSensitivity(encoding);
   return skellamSpend(at, 'round', { l2, l1: integerL1Bound(l2, encoding.length), mu: noise.sigma * noise.sigma });
+}
+
+/**
+ * The encoding of a round: the finest precision (scale bits, from the encoding's
+ * maximum down to `minScaleBits`, SECAGG_SCALE_BITS) at which a sum of `cohort`
+ * contributions, with the noise that (epsilon, delta) asks at that precision,
+ * cannot wrap and each member's noise share stays samplable (λ ≤ MAX_SHARE_LAMBDA);
+ * null when even `minScaleBits` leaves no room. A small cohort gets
+ * a fine quantization (the optimizer's k x k sums are small in the first rounds),
+ * a large one the precision that still fits 32 bits.
+ */
+export function roundEncoding(
+  vector: Omit<Encoding, 'scaleBits'>,
+  minScaleBits: number,
+  cohort: number,
+  dp: { epsilon: number; delta: number },
+): { encoding: Encoding; noise: RoundNoise } | null {
+  for (let scaleBits = MAX_SCALE_BITS; scaleBits >= minScaleBits; scaleBits--) {
+    const encoding: Encoding = { ...vector, scaleBits };
+    const noise = roundNoise(encoding, dp.epsilon, dp.delta);
+    // each member's Skellam share has λ = σ²/(2T) ≤ σ²/2, which must stay samplable
+    if (noise.sigma ** 2 / 2 > MAX_SHARE_LAMBDA) continue;
+    if (maxCohortSize(encoding, noise.sigma) >= cohort) return { encoding, noise };
+  }
+  return null;
 }

@@ -23,7 +23,7 @@ export interface Encoding {
 
 const MODULUS = 2 ** 32;
 const HALF_MODULUS = 2 ** 31;
-const MAX_SCALE_BITS = 30;
+export const MAX_SCALE_BITS = 30;
 /** Clip check slack: a vector clipped in float64 may exceed clipNorm by rounding. */
 const CLIP_TOLERANCE = 1e-9;
 /** Noise tail kept clear of the wrap-around point, in noise standard deviations. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { sha256Hex } from '../delta';
 import { AppError } from '../errors';
+import { parseMechanismSpec, type MechanismSpec } from '../model/mechanism';
 import { decodeNpy, encodeNpy } from '../npy';
 
 /**
@@ -12,12 +13,19 @@ import { decodeNpy, encodeNpy } from '../npy';
  * round; round ids are a monotone counter (`r000007`), independent of Global_V versions.
  *
  * On the aggregator's datasite, `app_data/<app>/aggregator/secagg/r000007/`:
- * - `round.json`   the round opens: base version, contribution layout, encoding, noise,
- *                  deadlines. Readable by every discovered participant (it names nobody).
+ * - `round.json`   the round opens: base version, aggregation mechanism and its parameters
+ *                  (`../model/mechanism.ts`), contribution layout, encoding, noise, deadlines.
+ *                  Readable by every discovered participant (it names nobody). Format
+ *                  version 2: the contribution is the mechanism's (version 1 carried a
+ *                  FedAvg delta and its weight; such a round is refused by either side).
  *   ```json
- *   { "format": "syftbox-netflix-svd/secagg-round", "formatVersion": 1, "roundId": "r000007",
- *     "baseVersion": 6, "layout": { "segments": [{ "name": "delta", "length": 281824 }, { "name": "weight", "length": 1 }] },
- *     "params": { "modulusBits": 32, "scaleBits": 16, "clipNorm": 1.4142135623730951, "weightScale": 1,
+ *   { "format": "syftbox-netflix-svd/secagg-round", "formatVersion": 2, "roundId": "r000007",
+ *     "baseVersion": 6,
+ *     "mechanism": { "name": "preconditioned", "params": { "reg": 3, "alpha": 2, "clipNorm": 100,
+ *       "scales": { "gradient": 1, "moment": 1, "count": 1, "excess": 1, "gram": 1, "curvature": 1, "weight": 1 },
+ *       "curvature": "moment", "step": 0.7, "ridge": 0, "rowThreshold": 1 } },
+ *     "layout": { "segments": [{ "name": "gradient", "length": 281824 }, …, { "name": "weight", "length": 1 }, { "name": "members", "length": 1 }] },
+ *     "params": { "modulusBits": 32, "scaleBits": 16, "clipNorm": 141.4213562373095, "weightScale": 100,
  *                 "noise": { "mechanism": "none", "sigma": 0 },
  *                 "deadlines": { "keysBy": "2026-11-21T16:02:00.000Z", "sharesBy": "2026-11-21T16:04:00.000Z",
  *                                "maskedBy": "2026-11-21T16:06:00.000Z", "revealBy": "2026-11-21T16:08:00.000Z" } },
@@ -66,6 +74,8 @@ import { decodeNpy, encodeNpy } from '../npy';
  * belong to the side that knows the round.
  */
 export const SECAGG_FORMAT_VERSION = 1;
+/** `round.json` alone is at version 2 (it names the aggregation mechanism); the other files keep version 1. */
+const ROUND_FORMAT_VERSION = 2;
 export const MODULUS_BITS = 32;
 const FORMAT_PREFIX = 'syftbox-netflix-svd/secagg-';
 
@@ -119,17 +129,19 @@ export interface RoundNoise {
 
 export interface RoundFile {
   format: `${typeof FORMAT_PREFIX}round`;
-  formatVersion: typeof SECAGG_FORMAT_VERSION;
+  formatVersion: typeof ROUND_FORMAT_VERSION;
   roundId: string;
   /** Global_V version the contributions must start from. */
   baseVersion: number;
+  /** What every member contributes, and how the sum becomes the next Global_V. */
+  mechanism: MechanismSpec;
   layout: ContributionLayout;
   params: {
     modulusBits: typeof MODULUS_BITS;
     scaleBits: number;
     /** L2 bound of the whole contribution vector (encoding scale = 2^scaleBits / clipNorm). */
     clipNorm: number;
-    /** Value of the weight coordinate for weight 1; also the L2 clip of the delta segment. */
+    /** Value of the members coordinate for one datasite; also the mechanism's bound. */
     weightScale: number;
     noise: RoundNoise;
     deadlines: RoundDeadlines;
@@ -237,9 +249,15 @@ export interface RevealFile {
   sShares: RevealedShare[];
 }
 
+type FormatVersionOf<K extends string> = K extends 'round' ? typeof ROUND_FORMAT_VERSION : typeof SECAGG_FORMAT_VERSION;
+
+function formatVersionOf<K extends string>(kind: K): FormatVersionOf<K> {
+  return (kind === 'round' ? ROUND_FORMAT_VERSION : SECAGG_FORMAT_VERSION) as FormatVersionOf<K>;
+}
+
 /** `format` and `formatVersion` of a phase file of `kind`. */
-export function header<K extends string>(kind: K): { format: `${typeof FORMAT_PREFIX}${K}`; formatVersion: typeof SECAGG_FORMAT_VERSION } {
-  return { format: `${FORMAT_PREFIX}${kind}`, formatVersion: SECAGG_FORMAT_VERSION };
+export function header<K extends string>(kind: K): { format: `${typeof FORMAT_PREFIX}${K}`; formatVersion: FormatVersionOf<K> } {
+  return { format: `${FORMAT_PREFIX}${kind}`, formatVersion: formatVersionOf(kind) };
 }
 
 export function layoutLength(layout: ContributionLayout): number {
@@ -286,7 +304,7 @@ class Checker {
 
   head(record: Record<string, unknown>, kind: string, expect: FileExpect): void {
     if (record.format !== `${FORMAT_PREFIX}${kind}`) this.fail(`format ${JSON.stringify(record.format)} is not ${FORMAT_PREFIX}${kind}`);
-    if (record.formatVersion !== SECAGG_FORMAT_VERSION) this.fail(`formatVersion ${JSON.stringify(record.formatVersion)} is not supported (expected ${SECAGG_FORMAT_VERSION})`);
+    if (record.formatVersion !== formatVersionOf(kind)) this.fail(`formatVersion ${JSON.stringify(record.formatVersion)} is not supported (expected ${formatVersionOf(kind)})`);
     if (record.roundId !== expect.roundId) this.fail(`roundId ${JSON.stringify(record.roundId)} is not ${expect.roundId}`);
   }
 
@@ -349,9 +367,16 @@ class Checker {
 
 export function parseRoundFile(value: unknown, file: string, expect: FileExpect): RoundFile {
   const c = new Checker(file);
-  const r = c.object(value, 'round', ['format', 'formatVersion', 'roundId', 'baseVersion', 'layout', 'params', 'createdAt']);
+  const r = c.object(value, 'round', ['format', 'formatVersion', 'roundId', 'baseVersion', 'mechanism', 'layout', 'params', 'createdAt']);
   c.head(r, 'round', expect);
   c.int(r.baseVersion, 'baseVersion', 0, Number.MAX_SAFE_INTEGER);
+  const mechanism = ((): MechanismSpec => {
+    try {
+      return parseMechanismSpec(r.mechanism);
+    } catch (err) {
+      return c.fail(err instanceof RangeError ? err.message : String(err));
+    }
+  })();
   const layout = c.object(r.layout, 'layout', ['segments']);
   const segments = c.list(layout.segments, 'layout.segments', 64, (s, where) => {
     const seg = c.object(s, where, ['name', 'length']);
@@ -370,7 +395,7 @@ export function parseRoundFile(value: unknown, file: string, expect: FileExpect)
   const deadlines = c.object(p.deadlines, 'params.deadlines', PHASE_DEADLINES);
   for (const k of PHASE_DEADLINES) c.date(deadlines[k], `params.deadlines.${k}`);
   c.date(r.createdAt, 'createdAt');
-  return value as RoundFile;
+  return { ...(value as RoundFile), mechanism };
 }
 
 export function parseCohortFile(value: unknown, file: string, expect: FileExpect): CohortFile {

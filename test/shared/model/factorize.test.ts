@@ -1,44 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { initialItemFactors } from '../../../src/shared/global-model';
 import type { Interaction } from '../../../src/shared/model/feedback';
-import {
-  confidenceWeight,
-  gramian,
-  predictExplicit,
-  solveUser,
-  solveUserExplicit,
-  trainCentral,
-  trainCentralExplicit,
-  trainLocal,
-  trainLocalExplicit,
-  weightedLoss,
-  type ModelParams,
-} from '../../../src/shared/model/factorize';
-import { scoreItems } from '../../../src/shared/model/recommend';
-import { createRandom, type Random } from '../../../src/shared/random';
+import { confidenceWeight, gramian, solveUser, trainLocal, weightedLoss, type ModelParams } from '../../../src/shared/model/factorize';
+import { createRandom } from '../../../src/shared/random';
+import { randomInteractions, randomMatrix } from './fixtures';
 
 const params: ModelParams = { rank: 8, reg: 0.1, alpha: 10 };
-
-function randomMatrix(rows: number, cols: number, random: Random, scale = 0.3): Float32Array {
-  return Float32Array.from({ length: rows * cols }, () => random.normal() * scale);
-}
-
-function randomInteractions(items: number, count: number, random: Random): Interaction[] {
-  const chosen = new Set<number>();
-  while (chosen.size < count) chosen.add(random.int(items));
-  return [...chosen].sort((a, b) => a - b).map((item) => ({ item, preference: 1, confidence: 3 * random.next() }));
-}
-
-/**
- * Two taste groups: users of group g watch items of block g (items g*half .. (g+1)*half-1).
- * Returns the interactions and each user's group.
- */
-function clusteredUsers(users: number, items: number, perUser: number, random: Random): { data: Interaction[][]; group: number[] } {
-  const half = items / 2;
-  const group = Array.from({ length: users }, (_, u) => u % 2);
-  const data = group.map((g) => randomInteractions(half, perUser, random).map((x) => ({ ...x, item: x.item + g * half })));
-  return { data, group };
-}
 
 /** The user's loss written out over every item, straight from the definition. */
 function bruteForceLoss(u: Float32Array, V: Float32Array, items: number, rank: number, interactions: Interaction[], p: ModelParams): number {
@@ -189,104 +156,5 @@ describe('trainLocal', () => {
     expect(() => trainLocal(V, [x, x], opts)).toThrow(/twice/);
     expect(() => trainLocal(V, [{ ...x, item: items }], opts)).toThrow(RangeError);
     expect(() => trainLocal(V.subarray(1), [x], opts)).toThrow(/expected 300 x 8/);
-  });
-});
-
-describe('trainCentral', () => {
-  it('never increases the total loss, and its loss is the sum of the users\' weightedLoss', () => {
-    const random = createRandom(11);
-    const items = 60;
-    const { data } = clusteredUsers(40, items, 8, random);
-    const V0 = initialItemFactors(items, 4, 1);
-    const p = { rank: 4, reg: 0.1, alpha: 5, iterations: 6 };
-    const { U, V, loss } = trainCentral(data, items, 4, p, V0);
-    expect(loss).toHaveLength(7);
-    for (let i = 1; i < loss.length; i++) expect(loss[i]).toBeLessThanOrEqual(loss[i - 1] * (1 + 1e-6));
-    expect(loss[6]).toBeLessThan(loss[0] * 0.8);
-    const sum = data.reduce((acc, x, user) => acc + weightedLoss(U.subarray(user * 4, user * 4 + 4), V, items, 4, x, p), 0);
-    expect(sum).toBeCloseTo(loss[6], 2);
-  });
-
-  it('is deterministic for a given initialization seed', () => {
-    const { data } = clusteredUsers(20, 40, 6, createRandom(12));
-    const p = { rank: 4, reg: 0.1, alpha: 5, iterations: 3 };
-    const a = trainCentral(data, 40, 4, p, initialItemFactors(40, 4, 7));
-    const b = trainCentral(data, 40, 4, p, initialItemFactors(40, 4, 7));
-    expect(b.V).toEqual(a.V);
-    expect(b.U).toEqual(a.U);
-  });
-
-  it('needs the unwatched items: it separates the user\'s taste group, watched-only training scores everything alike', () => {
-    const items = 80;
-    const rank = 4;
-    const { data, group } = clusteredUsers(60, items, 10, createRandom(13));
-    const spread = (U: Float32Array, V: Float32Array, user: number): { own: number; other: number } => {
-      const scores = scoreItems(U.subarray(user * rank, (user + 1) * rank), V, items, rank);
-      const watched = new Set(data[user].map((x) => x.item));
-      const mean = (block: number): number => {
-        let s = 0;
-        let n = 0;
-        for (let j = block * 40; j < block * 40 + 40; j++) if (!watched.has(j)) (s += scores[j]), n++;
-        return s / n;
-      };
-      return { own: mean(group[user]), other: mean(1 - group[user]) };
-    };
-
-    const weighted = trainCentral(data, items, rank, { rank, reg: 0.1, alpha: 5, iterations: 8 }, initialItemFactors(items, rank, 3));
-    // Watched-only: the same factorization fitting p = 1 on watched entries alone (no unwatched terms).
-    const watchedOnly = trainCentralExplicit(data, items, rank, { rank, reg: 0.1, mean: 0, iterations: 8 }, initialItemFactors(items, rank, 3));
-    for (const user of [0, 1, 2, 3]) {
-      const w = spread(weighted.U, weighted.V, user);
-      expect(w.own - w.other).toBeGreaterThan(0.1);
-      expect(w.other).toBeLessThan(0.1);
-      const userScores = { u: watchedOnly.U.subarray(user * rank, (user + 1) * rank), bias: watchedOnly.userBias[user] };
-      const predictions = Array.from({ length: items }, (_, j) => predictExplicit(userScores, watchedOnly.V, j, rank, 0));
-      // Every item, of either group, is predicted close to "watched": nothing separates the groups.
-      expect(Math.min(...predictions)).toBeGreaterThan(0.5);
-      expect(Math.max(...predictions) - Math.min(...predictions)).toBeLessThan(0.05);
-    }
-  });
-});
-
-describe('explicit variant', () => {
-  const items = 50;
-  const rank = 4;
-  const ratingsFor = (random: Random): Interaction[][] =>
-    Array.from({ length: 30 }, (_, u) =>
-      randomInteractions(items, 10, random).map((x) => ({ item: x.item, preference: Math.min(5, Math.max(1, Math.round(3 + (u % 3) - 1 + ((x.item % 5) - 2) * 0.5 + random.normal() * 0.3))), confidence: 1 })),
-    );
-
-  it('trainCentralExplicit never increases the loss and beats the global mean on training RMSE', () => {
-    const data = ratingsFor(createRandom(14));
-    const all = data.flat();
-    const mean = all.reduce((s, x) => s + x.preference, 0) / all.length;
-    const { U, V, userBias, loss } = trainCentralExplicit(data, items, rank, { rank, reg: 0.1, mean, iterations: 8 }, initialItemFactors(items, rank, 2));
-    for (let i = 1; i < loss.length; i++) expect(loss[i]).toBeLessThanOrEqual(loss[i - 1] * (1 + 1e-6));
-    let model = 0;
-    let baseline = 0;
-    data.forEach((ratings, user) => {
-      const who = { u: U.subarray(user * rank, (user + 1) * rank), bias: userBias[user] };
-      for (const r of ratings) {
-        model += (r.preference - predictExplicit(who, V, r.item, rank, mean)) ** 2;
-        baseline += (r.preference - mean) ** 2;
-      }
-    });
-    expect(Math.sqrt(model / all.length)).toBeLessThan(0.7 * Math.sqrt(baseline / all.length));
-    expect(U[rank - 1]).toBe(1);
-  });
-
-  it('trainLocalExplicit lowers the user\'s loss and only moves rated rows', () => {
-    const [ratings] = ratingsFor(createRandom(15));
-    const V = randomMatrix(items, rank, createRandom(16));
-    const result = trainLocalExplicit(V, ratings, { rank, reg: 0.1, mean: 3, items, epochs: 5, lr: 0.05 });
-    for (let e = 1; e < result.loss.length; e++) expect(result.loss[e]).toBeLessThanOrEqual(result.loss[e - 1] * (1 + 1e-6));
-    expect(result.loss[5]).toBeLessThan(result.loss[0]);
-    const rated = new Set(ratings.map((r) => r.item));
-    for (let j = 0; j < items; j++) {
-      const moved = [0, 1, 2, 3].some((a) => result.V[j * rank + a] !== V[j * rank + a]);
-      expect(moved).toBe(rated.has(j));
-    }
-    const solved = solveUserExplicit(result.V, rank, ratings, { rank, reg: 0.1, mean: 3 });
-    expect(result.bias).toBeCloseTo(solved.bias, 5);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../../src/shared/random';
 import { sumBound, sumProblem, type SumBoundParams } from '../../../src/shared/secagg/bound';
+import { mechanism, preconditionedSpec } from '../../../src/shared/model/mechanism';
 import { buildContribution, contributionBound, contributionLayout, roundNoise, splitSum } from '../../../src/shared/secagg/contribution';
 import { decodeSum, encodeContribution, toModular, type Encoding } from '../../../src/shared/secagg/encoding';
 import { layoutLength } from '../../../src/shared/secagg/files';
@@ -11,19 +12,26 @@ import { poisonVector } from '../../../src/simulate/poison';
 const ITEMS = 300;
 const RANK = 4;
 const C = 1;
-const layout = contributionLayout(ITEMS, RANK);
+const optimizer = mechanism(preconditionedSpec({ reg: 1, alpha: 2 }, C, false));
+const layout = contributionLayout(optimizer, ITEMS, RANK);
 const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(C), scaleBits: 16 };
+/** The mechanism's part: everything before the members coordinate. */
+const PART = encoding.length - 1;
 const random = createRandom(101);
 
-/** A trained-model pair whose delta is `direction` scaled to L2 norm `norm`. */
-function pairOf(direction: Float32Array, norm: number) {
-  const length = direction.reduce((acc, v) => acc + v * v, 0);
-  const scale = norm / Math.sqrt(length);
-  return { local: direction.map((v) => v * scale), base: new Float32Array(direction.length) };
+/** What an honest client sends: the part `direction` clipped to L2 ≤ C (asked for norm `norm`), members C; without a model, zeros. */
+function contributionOf(direction: Float64Array, norm: number, member: boolean): Float64Array {
+  const x = new Float64Array(encoding.length);
+  if (!member) return x;
+  const length = Math.sqrt(direction.reduce((acc, v) => acc + v * v, 0));
+  const scale = Math.min(norm, C) / length;
+  for (let i = 0; i < PART; i++) x[i] = direction[i] * scale;
+  x[PART] = C;
+  return x;
 }
 
-function randomDirection(): Float32Array {
-  return Float32Array.from({ length: ITEMS * RANK }, () => random.normal());
+function randomDirection(): Float64Array {
+  return Float64Array.from({ length: PART }, () => random.normal());
 }
 
 interface Round {
@@ -33,13 +41,12 @@ interface Round {
 }
 
 /** S honest members, each contributing `deltaOf(i)` with weight 1 (or 0 for the ones in `empty`), with the round's noise shares. */
-function honestRound(S: number, deltaOf: (i: number) => Float32Array, opts: { epsilon?: number; empty?: number } = {}): Round {
+function honestRound(S: number, deltaOf: (i: number) => Float64Array, opts: { epsilon?: number; empty?: number } = {}): Round {
   const noise = roundNoise(encoding, opts.epsilon ?? 0, 1e-6);
   const minSurvivors = Math.ceil(S * 0.7);
   const sum = new Uint32Array(encoding.length);
   for (let i = 0; i < S; i++) {
-    const profiles = i < (opts.empty ?? 0) ? [] : [pairOf(deltaOf(i), 10 * C)];
-    const x = buildContribution(profiles, layout, { clipNorm: C, weightScale: C });
+    const x = contributionOf(deltaOf(i), 10 * C, i >= (opts.empty ?? 0));
     const shares = noise.sigma > 0 ? skellamShares(encoding.length, (noise.sigma * noise.sigma) / (2 * minSurvivors), () => random.next()) : undefined;
     addMod(sum, toModular(encodeContribution(x, encoding, () => random.next()), shares));
   }
@@ -53,8 +60,8 @@ function plus(sum: Uint32Array, p: Uint32Array): Uint32Array {
 }
 
 function meanOf(decoded: Float64Array): { mean: Float64Array; norm: number } {
-  const { delta, weight } = splitSum(decoded, layout, C);
-  const mean = delta.map((v) => v / weight);
+  const { part, members } = splitSum(decoded, layout, C);
+  const mean = part.map((v) => v / members);
   return { mean, norm: Math.sqrt(mean.reduce((acc, v) => acc + v * v, 0)) };
 }
 
@@ -63,10 +70,14 @@ describe('what one member can do to a secure sum', () => {
     const x = new Float64Array(encoding.length);
     x[0] = encoding.clipNorm * 1.01;
     expect(() => encodeContribution(x, encoding, () => random.next())).toThrow(/exceeds clipNorm/);
-    const clipped = buildContribution([pairOf(randomDirection(), 1000)], layout, { clipNorm: C, weightScale: C });
-    const { delta, weight } = splitSum(clipped, layout, C);
-    expect(Math.hypot(...delta)).toBeLessThanOrEqual(C * (1 + 1e-9));
-    expect(weight).toBe(1);
+    const base = Float32Array.from({ length: ITEMS * RANK }, () => 10 * random.normal());
+    const heavy = Array.from({ length: 50 }, (_, j) => ({ item: j * 3, preference: 1, confidence: 1e6 }));
+    const clipped = buildContribution(optimizer, base, [heavy], layout, { items: ITEMS, rank: RANK, weightScale: C });
+    const { part, members } = splitSum(clipped, layout, C);
+    let squares = 0;
+    for (const v of part) squares += v * v;
+    expect(Math.sqrt(squares)).toBeLessThanOrEqual(C * (1 + 1e-9));
+    expect(members).toBe(1);
   });
 
   it.each([
