@@ -110,6 +110,9 @@ export interface SecureParams {
   checkSum: boolean;
 }
 
+/** How many standard deviations of its noise the decoded members count may fall below the MIN_DATASITES floor. */
+const MEMBERS_NOISE_SIGMAS = 3;
+
 /**
  * Secure-round parameters from the configuration. The mechanism is the federated
  * optimizer (`preconditioned`) with ALS_REG, ALS_ALPHA and CONTRIBUTION_CLIP_NORM,
@@ -589,14 +592,16 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
   const outOfBounds = secure.checkSum ? sumProblem(decoded, bounds) : null;
   if (outOfBounds !== null) return abort(ctx, state, outOfBounds);
   const { part, members: weight } = splitSum(decoded, round.layout, round.params.weightScale);
-  // Σ m counts the members that contributed a model (m = 1 each; noise blurs it a little).
-  const minWeight = Math.max(cohort.minSurvivors / 2, secure.minDatasites - 0.5);
-  if (!(weight >= minWeight)) {
-    return abort(ctx, state, `the sum holds the contributions of ${weight.toFixed(2)} datasites; a round needs ${minWeight} (MIN_DATASITES)`);
-  }
-  // the noise of each decoded coordinate: sigma quantization steps of 1/γ each
+  // the noise of each decoded coordinate: sigma quantization steps of 1/γ each (shares sized for T; S survivors add S/T of the variance)
   const noiseStd = round.params.noise.mechanism === 'skellam' ? round.params.noise.sigma / scaleOf(encoding) : 0;
-  const update = mechanism(round.mechanism).apply(committed.values, part, model.items, model.rank, { count: Math.min(weight, survivors.length), noiseStd });
+  // Σ m counts the members that contributed a model (m = 1 each). Under DP noise the count is blurred by the same noise:
+  // the floor gives way by MEMBERS_NOISE_SIGMAS of it (every survivor's input is in the sum anyway, and each is DP-protected).
+  const membersNoise = (noiseStd * Math.sqrt(survivors.length / cohort.minSurvivors)) / round.params.weightScale;
+  const minWeight = Math.max(cohort.minSurvivors / 2, secure.minDatasites - 0.5) - MEMBERS_NOISE_SIGMAS * membersNoise;
+  if (!(weight >= minWeight)) {
+    return abort(ctx, state, `the sum holds the contributions of ${weight.toFixed(2)} datasites; a round needs ${minWeight.toFixed(2)} (MIN_DATASITES${membersNoise > 0 ? ', less the noise' : ''})`);
+  }
+  const update = mechanism(round.mechanism).apply(committed.values, part, model.items, model.rank, { count: Math.min(Math.max(weight, 1), survivors.length), noiseStd });
   const values = update.V;
   const secret = await loadLedgerSecret(ws.aggregatorPrivateDir());
   const emails = survivors.map((u) => cohort.members[u].email);

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { analyzeClicks, writeExperimentReport, type ExperimentRow } from '../aggregator/experiment';
 import { auditRoot } from '../aggregator/audit';
 import { roundParams, runRound, type RoundContext } from '../aggregator/round';
-import { ClickLog } from '../participant/clicks';
+import { ClickLog, clickLogFile } from '../participant/clicks';
 import type { Arm, ClickLogRow } from '../shared/clicks';
 import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
 import { readMemberStatus, type MemberStep } from '../participant/secagg';
@@ -320,7 +320,8 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
       noiseRandom: () => createRandom(deriveSeed(options.seed, `dp-noise/${person.index}/${deltas++}`)),
       onStep: env.probe?.passStep?.bind(env.probe),
     };
-    const clickLog = new ClickLog(ws.clickLog(PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
+    // where the app keeps it: private under secure aggregation (only per-arm counts leave), published in plain mode
+    const clickLog = new ClickLog(clickLogFile(ctx.config, ws, PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
     sites.push({ person, ctx, exportFile, clickLog, epsilon: 0, lastDeltaSha256: null });
   }
   return { dataDir, temporary, aggregator, secure, sites, clock };
@@ -587,6 +588,8 @@ export async function runSimulation(options: SimulationOptions, env: SimulationE
       weeks.push(metrics);
       env.onWeek?.(metrics, options.weeks);
     }
+    // every click acknowledged is on disk before the checks read the root (and before a temporary root is deleted)
+    await Promise.all(root.sites.map((site) => site.clickLog.flushed()));
     const checks = await checkRoot(root, options.audit);
     await env.probe?.inspect?.({ aggregator: root.aggregator.ws, participants: root.sites.map((s) => s.ctx.ws) });
     const { root: _root, ...params } = options;
