@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { analyzeClicks, writeExperimentReport, type ExperimentRow } from '../aggregator/experiment';
 import { auditRoot } from '../aggregator/audit';
 import { roundParams, runRound, type RoundContext } from '../aggregator/round';
-import { ClickLog, clickLogFile } from '../participant/clicks';
+import { ClickLog } from '../participant/clicks';
 import type { Arm, ClickLogRow } from '../shared/clicks';
 import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
 import { readMemberStatus, type MemberStep } from '../participant/secagg';
@@ -320,8 +320,7 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
       noiseRandom: () => createRandom(deriveSeed(options.seed, `dp-noise/${person.index}/${deltas++}`)),
       onStep: env.probe?.passStep?.bind(env.probe),
     };
-    // where the app keeps it: private under secure aggregation (only per-arm counts leave), published in plain mode
-    const clickLog = new ClickLog(clickLogFile(ctx.config, ws, PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
+    const clickLog = new ClickLog(ws.clickLog(PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
     sites.push({ person, ctx, exportFile, clickLog, epsilon: 0, lastDeltaSha256: null });
   }
   return { dataDir, temporary, aggregator, secure, sites, clock };

@@ -15,20 +15,20 @@ afterEach(async () => {
 });
 
 /** One secure round of 4 trained members in which member 0 adds `attack` to its masked input. */
-async function poisonedRound(attack: PoisonAttack, checkSum: boolean) {
+async function poisonedRound(attack: PoisonAttack | null, checkSum: boolean) {
   fed = await createFederation(4);
   const f = fed;
   for (const m of f.members) await runParticipantPass(m);
   let poisoned = 0;
   const afterMember = async ({ index, steps }: { index: number; steps: MemberStep[] }) => {
     const masked = steps.find((s) => s.action === 'masked');
-    if (index !== 0 || masked?.action !== 'masked') return;
+    if (attack === null || index !== 0 || masked?.action !== 'masked') return;
     const target = await poisonTarget(f.aggregator.ws, f.members[0].ws, masked.roundId, 4, new Date().toISOString());
     await poisonMaskedInput(attack, target, createRandom(5));
     poisoned++;
   };
   const summary = await runSecureRoundInProcess({ ...f.aggregator, secure: { ...f.aggregator.secure, checkSum } }, f.members, { afterMember });
-  expect(poisoned).toBe(1);
+  expect(poisoned).toBe(attack === null ? 0 : 1);
   return { f, summary: summary! };
 }
 
@@ -41,10 +41,16 @@ describe('one malicious member in a secure round', () => {
   });
 
   it('without the sum check the same garbage becomes Global_V (what the check prevents)', async () => {
-    const { f, summary } = await poisonedRound('garbage', false);
-    expect(summary).toMatchObject({ outcome: 'merged', version: 1 });
-    const v1 = (await readLatestGlobal(f.root.ws.globalDir(AGGREGATOR), f.aggregator.model))!;
-    const largest = v1.values.reduce((acc, v) => Math.max(acc, Math.abs(v)), 0);
-    expect(largest).toBeGreaterThan(1000);
+    const largestOf = async (attack: PoisonAttack | null) => {
+      const { f, summary } = await poisonedRound(attack, false);
+      expect(summary).toMatchObject({ outcome: 'merged', version: 1 });
+      const v1 = (await readLatestGlobal(f.root.ws.globalDir(AGGREGATOR), f.aggregator.model))!;
+      await f.root.cleanup();
+      fed = null;
+      return v1.values.reduce((acc, v) => Math.max(acc, Math.abs(v)), 0);
+    };
+    const honest = await largestOf(null);
+    // the optimizer's step damps what reaches Global_V, but the garbage still dominates it
+    expect(await largestOf('garbage')).toBeGreaterThan(5 * honest);
   });
 });
