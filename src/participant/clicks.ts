@@ -53,6 +53,7 @@ interface ClickLogOptions {
 
 /** Read-write so the first batch can check the last byte; O_APPEND puts every write at the end. */
 const APPEND_FLAGS = fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
+const SYNC_FLAGS = fsc.O_RDONLY | fsc.O_NOFOLLOW;
 const NEWLINE = 0x0a;
 /** The longest a written row waits for its fsync. */
 const FSYNC_INTERVAL_MS = 200;
@@ -117,13 +118,15 @@ export class ClickLog {
 
   private async sync(): Promise<void> {
     try {
-      const handle = await fs.open(this.file, APPEND_FLAGS);
+      // never creates the file: a log removed meanwhile (a reset, a mode change) has nothing left to make durable
+      const handle = await fs.open(this.file, SYNC_FLAGS);
       try {
         await handle.sync();
       } finally {
         await handle.close();
       }
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       this.logger.error({ err, file: this.file }, 'cannot fsync the click log');
     }
   }
