@@ -101,9 +101,12 @@ export interface Matcher {
   /** Match one show of a history. */
   match(show: string, kind: Kind, evidence?: Partial<ShowEvidence>): TitleMatch;
   /**
-   * `decomposeTitle`, except that a title split into a series without a season
-   * marker (`Star Wars: Episode VIII: The Last Jedi`) stays whole when the
-   * catalogue has it as a film.
+   * `decomposeTitle`, except where a title split into a series without a season
+   * marker is read by the catalogue: it stays whole when the catalogue has it as
+   * a film (`Star Wars: Episode VIII: The Last Jedi`), and its show takes two
+   * parts when the catalogue has no series of the first part but one of the
+   * first two (`Ninjago: Masters of Spinjitzu: Elementernes turnering: Fjender`,
+   * a named season of `LEGO Ninjago: Masters of Spinjitzu`).
    */
   decompose(title: string): DecomposedTitle;
 }
@@ -327,6 +330,11 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
   const addedOn = (id: number) => items[id].dateAdded ?? null;
   const addedBy = (id: number, date: string) => addedOn(id) !== null && addedOn(id)! <= date;
   const addedAfter = (id: number, date: string) => addedOn(id) !== null && addedOn(id)! > date;
+  /** The catalogue has a series of this title, exactly or fuzzily (`Ninjago: Masters of Spinjitzu` for `LEGO Ninjago: Masters of Spinjitzu`). */
+  const isSeriesTitle = (text: string) => {
+    const norm = normalizeTitle(text);
+    return exact.series.has(norm) || fuzzy.series.near(norm, threshold).length > 0;
+  };
 
   function partial(text: string, kind: Kind, language: string | null): number[] {
     const split = headOf(text);
@@ -427,7 +435,9 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
       const split = decomposeTitle(title);
       if (split.kind === 'film' || parseSeason(split.season) !== null) return split;
       const text = cleanText(title);
-      return exact.film.has(normalizeTitle(text)) ? { show: text, kind: 'film', season: null, episode: null } : split;
+      if (exact.film.has(normalizeTitle(text))) return { show: text, kind: 'film', season: null, episode: null };
+      const longer = decomposeTitle(text, 2);
+      return longer.show !== split.show && !exact.series.has(normalizeTitle(split.show)) && isSeriesTitle(longer.show) ? longer : split;
     },
   };
 }

@@ -240,6 +240,30 @@ describe('createMatcher: evidence', () => {
     expect(matcher.decompose('Star Wars: Episode IV: A New Hope')).toEqual(decomposeTitle('Star Wars: Episode IV: A New Hope'));
     expect(matcher.decompose('Lucifer: Season 1: Pilot')).toEqual({ show: 'Lucifer', kind: 'series', season: 'Season 1', episode: 'Pilot' });
   });
+
+  it('takes a show of two parts, before a named season, when the catalogue has that series and none of the first part', () => {
+    const named = createMatcher(
+      catalogOf([
+        ['LEGO Ninjago: Masters of Spinjitzu', 'series', { year: 2019, duration: '10 Seasons' }],
+        ['Stranger Things', 'series', { year: 2019, duration: '3 Seasons' }],
+        ['Stranger Things 2', 'series', { year: 2017, duration: '1 Season' }],
+        ['Trailer Park Boys: The Animated Series', 'series', { year: 2019, duration: '2 Seasons' }],
+      ]),
+    );
+    const ninjago = named.decompose('Ninjago: Masters of Spinjitzu: Elementernes turnering: Fjender');
+    expect(ninjago).toEqual({ show: 'Ninjago: Masters of Spinjitzu', kind: 'series', season: 'Elementernes turnering', episode: 'Fjender' });
+    expect(named.match(ninjago.show, 'series')).toMatchObject({ item: 0, reason: 'fuzzy' });
+    // three parts: the show and an episode of a season-less series
+    expect(named.decompose('Trailer Park Boys: The Animated Series: Friday Night Nights')).toEqual({
+      show: 'Trailer Park Boys: The Animated Series', kind: 'series', season: null, episode: 'Friday Night Nights',
+    });
+    // the catalogue has a series of the first part: its named season stays a season
+    expect(named.decompose('Stranger Things: Stranger Things 2: Chapter One: MADMAX')).toEqual(decomposeTitle('Stranger Things: Stranger Things 2: Chapter One: MADMAX'));
+    // neither is in the catalogue: the parser's reading stands
+    expect(named.decompose('American Horror Story: Murder House: Pilot')).toEqual(decomposeTitle('American Horror Story: Murder House: Pilot'));
+    // a season marker says where the show ends
+    expect(named.decompose('Trailer Park Boys: Season 1: Pilot')).toEqual({ show: 'Trailer Park Boys', kind: 'series', season: 'Season 1', episode: 'Pilot' });
+  });
 });
 
 describe('matchEvents', () => {

@@ -10,8 +10,10 @@
  * How the kind is decided (a heuristic: the title alone cannot always tell):
  * 1. The first part after the first that is a season marker (`Season 2`, `Sæson 2`,
  *    `1. évad`, `シーズン2`, `Limited Series`, ...; in titles of three or more parts
- *    also `Part 2`, `Volume 1`, `Book 1`, `Collection`, or `<name> – Book 1`) splits
- *    the title: before it the show, after it the episode. Series.
+ *    also `Part 2`, `Volume 1`, `Book 1`, `Collection`, or `<name> – Book 1`, except
+ *    in the last part, which is the episode's name: `American Horror Story: Murder
+ *    House: Halloween – Part 1` is the episode `Halloween – Part 1` of the season
+ *    `Murder House`) splits the title: before it the show, after it the episode. Series.
  * 2. Else, in three or more parts, an episode marker (`Chapter 3`, `Kap. 3`,
  *    `Episode 3`): the part before it is the season label, everything earlier the show.
  * 3. Else, three or more parts are `Show: Season label: Episode`: show = first part.
@@ -193,14 +195,23 @@ export function parseSeason(label: string | null): SeasonLabel | null {
   return { number: numberOf(m[2] ?? m[3] ?? m[5]), language };
 }
 
-const isSeasonPart = (part: string, partCount: number) => SEASON_RE.test(part) || (partCount >= 3 && PART_RE.test(part));
+/** Part `index` of `partCount` is a season label; `Part 2` and the like only in three parts or more, and never in the last (the episode's name). */
+const isSeasonPart = (part: string, index: number, partCount: number) =>
+  SEASON_RE.test(part) || (partCount >= 3 && index < partCount - 1 && PART_RE.test(part));
 
 /**
  * Split a Netflix history title into show, kind, season and episode (see the module
  * comment). Show and episode are slices of the title, not copies: a large history
  * holds each title's text once.
+ *
+ * `showParts` is how many parts the show's own title takes in rules 2 and 3, where
+ * no season marker says where the show ends: 1 by default; 2 reads `Ninjago:
+ * Masters of Spinjitzu: Elementernes turnering: Fjender` as the show `Ninjago:
+ * Masters of Spinjitzu`, its named season and the episode, and a title of three
+ * parts as the show and the episode. The text cannot tell; `Matcher.decompose`
+ * passes 2 when the catalogue has the longer show.
  */
-export function decomposeTitle(title: string): DecomposedTitle {
+export function decomposeTitle(title: string, showParts: 1 | 2 = 1): DecomposedTitle {
   const text = cleanText(title);
   const spans = partSpans(text);
   const parts = spans.map(([start, end]) => text.slice(start, end));
@@ -211,13 +222,14 @@ export function decomposeTitle(title: string): DecomposedTitle {
     season,
     episode: episodeStart < n ? text.slice(spans[episodeStart][0]) : null,
   });
-  const s = parts.findIndex((p, i) => i >= 1 && isSeasonPart(p, n));
+  const s = parts.findIndex((p, i) => i >= 1 && isSeasonPart(p, i, n));
   if (s >= 1) return series(s, parts[s], s + 1);
   const e = parts.findIndex((p, i) => i >= 1 && EPISODE_RE.test(p));
   if (n >= 3) {
-    if (e >= 2) return series(e - 1, parts[e - 1], e);
     if (e === 1) return series(1, null, 1);
-    return series(1, parts[1], 2);
+    if (e > showParts) return series(e - 1, parts[e - 1], e);
+    if (e === showParts || n === showParts + 1) return series(showParts, null, showParts);
+    return series(showParts, parts[showParts], showParts + 1);
   }
   if (e === 1) return series(1, null, 1);
   return { show: text, kind: 'film', season: null, episode: null };

@@ -57,6 +57,29 @@ describe('decomposeTitle', () => {
   });
 
   it.each([
+    ['American Horror Story: Murder House: Halloween – del 1', series('American Horror Story', 'Murder House', 'Halloween – del 1')],
+    ['American Horror Story: Murder House: Halloween - Part 2', series('American Horror Story', 'Murder House', 'Halloween - Part 2')],
+    ['Some Show: Some Season: Part 2', series('Some Show', 'Some Season', 'Part 2')],
+    // not in the last part, it is still a season
+    ['Avatar: Avatar: Luftens sidste mester – bog 1: Jet', series('Avatar: Avatar', 'Luftens sidste mester – bog 1', 'Jet')],
+  ])('reads a part word in the last part as the episode name, never the season: %s', (title, expected) => {
+    expect(decomposeTitle(title)).toEqual(expected);
+  });
+
+  it.each([
+    ['Ninjago: Masters of Spinjitzu: Elementernes turnering: Fjender', series('Ninjago: Masters of Spinjitzu', 'Elementernes turnering', 'Fjender')],
+    ['Trailer Park Boys: The Animated Series: Friday Night Nights', series('Trailer Park Boys: The Animated Series', null, 'Friday Night Nights')],
+    ['Ninjago: Masters of Spinjitzu: Chapter 3: Enemies', series('Ninjago: Masters of Spinjitzu', null, 'Chapter 3: Enemies')],
+    ['Ninjago: Masters of Spinjitzu: Possession: Chapter 3', series('Ninjago: Masters of Spinjitzu', 'Possession', 'Chapter 3')],
+    // a marker says where the show ends, whatever the show's length
+    ['Narcos: Season 1: Descenso', series('Narcos', 'Season 1', 'Descenso')],
+    ['Our Planet: Episode 1: One Planet', series('Our Planet', null, 'Episode 1: One Planet')],
+    ['Mission: Impossible', film('Mission: Impossible')],
+  ])('with a show of two parts, reads the rest as a named season and an episode: %s', (title, expected) => {
+    expect(decomposeTitle(title, 2)).toEqual(expected);
+  });
+
+  it.each([
     'Inception',
     'Star Wars: The Rise of Skywalker',
     'Mission: Impossible',
