@@ -19,8 +19,10 @@ import { readHistory } from '../../src/shared/history';
  *
  * The catalogue has no localized titles, so a show whose export title shares no
  * word with the catalogue's (Danish `Venner` for `Friends`) is out of reach of
- * any title matcher: recall is reported with and without those, and the target
- * applies to the shows within reach. Precision counts every show.
+ * any title matcher: recall is reported with and without those. The target
+ * applies to both: to every show whose work is in the catalogue, as the issue
+ * asks, and to the shows within reach, so that the out-of-reach ones cannot
+ * hide a loss among the others. Precision counts every show.
  */
 
 const MIN_PRECISION = 0.97;
@@ -97,6 +99,7 @@ function summary(name: string, t: Tally): string {
 function assertTargets(name: string, t: Tally): void {
   const detail = `\nwrong:\n  ${t.wrong.join('\n  ')}\nmissed:\n  ${t.missed.join('\n  ')}`;
   expect(precision(t), `${name}: precision below ${MIN_PRECISION}${detail}`).toBeGreaterThanOrEqual(MIN_PRECISION);
+  expect(recall(t), `${name}: recall below ${MIN_RECALL}${detail}`).toBeGreaterThanOrEqual(MIN_RECALL);
   expect(recallInReach(t), `${name}: recall within reach below ${MIN_RECALL}${detail}`).toBeGreaterThanOrEqual(MIN_RECALL);
 }
 
