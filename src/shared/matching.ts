@@ -104,9 +104,10 @@ export interface Matcher {
    * `decomposeTitle`, except where a title split into a series without a season
    * marker is read by the catalogue: it stays whole when the catalogue has it as
    * a film (`Star Wars: Episode VIII: The Last Jedi`), and its show takes two
-   * parts when the catalogue has no series of the first part but one of the
-   * first two (`Ninjago: Masters of Spinjitzu: Elementernes turnering: Fjender`,
-   * a named season of `LEGO Ninjago: Masters of Spinjitzu`).
+   * parts when the catalogue has a series of exactly the first two (`LEGO
+   * Ninjago: Masters of Spinjitzu: Possession: Ghost Story`, though `LEGO
+   * Ninjago` is a series too), or of a near title and none of the first part
+   * (`Ninjago: Masters of Spinjitzu: Elementernes turnering: Fjender`).
    */
   decompose(title: string): DecomposedTitle;
 }
@@ -330,11 +331,6 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
   const addedOn = (id: number) => items[id].dateAdded ?? null;
   const addedBy = (id: number, date: string) => addedOn(id) !== null && addedOn(id)! <= date;
   const addedAfter = (id: number, date: string) => addedOn(id) !== null && addedOn(id)! > date;
-  /** The catalogue has a series of this title, exactly or fuzzily (`Ninjago: Masters of Spinjitzu` for `LEGO Ninjago: Masters of Spinjitzu`). */
-  const isSeriesTitle = (text: string) => {
-    const norm = normalizeTitle(text);
-    return exact.series.has(norm) || fuzzy.series.near(norm, threshold).length > 0;
-  };
 
   function partial(text: string, kind: Kind, language: string | null): number[] {
     const split = headOf(text);
@@ -437,7 +433,11 @@ export function createMatcher(catalog: Catalog, options: { threshold?: number } 
       const text = cleanText(title);
       if (exact.film.has(normalizeTitle(text))) return { show: text, kind: 'film', season: null, episode: null };
       const longer = decomposeTitle(text, 2);
-      return longer.show !== split.show && !exact.series.has(normalizeTitle(split.show)) && isSeriesTitle(longer.show) ? longer : split;
+      if (longer.show === split.show) return split;
+      // A series listed under the longer title is the more specific work; a near title only when the first part is no series.
+      const norm = normalizeTitle(longer.show);
+      const takesTwo = exact.series.has(norm) || (!exact.series.has(normalizeTitle(split.show)) && fuzzy.series.near(norm, threshold).length > 0);
+      return takesTwo ? longer : split;
     },
   };
 }

@@ -241,10 +241,11 @@ describe('createMatcher: evidence', () => {
     expect(matcher.decompose('Lucifer: Season 1: Pilot')).toEqual({ show: 'Lucifer', kind: 'series', season: 'Season 1', episode: 'Pilot' });
   });
 
-  it('takes a show of two parts, before a named season, when the catalogue has that series and none of the first part', () => {
+  it('takes a show of two parts, before a named season, when the catalogue has exactly that series, or a near one and none of the first part', () => {
     const named = createMatcher(
       catalogOf([
         ['LEGO Ninjago: Masters of Spinjitzu', 'series', { year: 2019, duration: '10 Seasons' }],
+        ['LEGO Ninjago', 'series', { year: 2020, duration: '2 Seasons' }],
         ['Stranger Things', 'series', { year: 2019, duration: '3 Seasons' }],
         ['Stranger Things 2', 'series', { year: 2017, duration: '1 Season' }],
         ['Trailer Park Boys: The Animated Series', 'series', { year: 2019, duration: '2 Seasons' }],
@@ -253,6 +254,9 @@ describe('createMatcher: evidence', () => {
     const ninjago = named.decompose('Ninjago: Masters of Spinjitzu: Elementernes turnering: Fjender');
     expect(ninjago).toEqual({ show: 'Ninjago: Masters of Spinjitzu', kind: 'series', season: 'Elementernes turnering', episode: 'Fjender' });
     expect(named.match(ninjago.show, 'series')).toMatchObject({ item: 0, reason: 'fuzzy' });
+    // the exact longer title wins over a series of the first part
+    expect(named.decompose('LEGO Ninjago: Masters of Spinjitzu: Possession: Ghost Story').show).toBe('LEGO Ninjago: Masters of Spinjitzu');
+    expect(named.decompose('LEGO Ninjago: Secrets: Ghost Story').show).toBe('LEGO Ninjago');
     // three parts: the show and an episode of a season-less series
     expect(named.decompose('Trailer Park Boys: The Animated Series: Friday Night Nights')).toEqual({
       show: 'Trailer Park Boys: The Animated Series', kind: 'series', season: null, episode: 'Friday Night Nights',
