@@ -552,8 +552,8 @@ export async function blendView(ctx: BlendContext, profile: string): Promise<Ble
   const friend = consent.friend;
   if (friend === null) return { consent, state: 'off', lists: [] };
   if (!(await friendConsents(ws, friend))) return { consent, state: 'waiting', lists: [] };
-  const mine = (await readPrivate(ws))?.releases[profile]?.file ?? null;
   const state = await readProfileState(ws.privateDir(profile));
+  const mine = state === null ? null : await myRelease(ctx, profile, modelShape(ctx, state.rank));
   if (mine === null || state === null) return { consent, state: 'untrained', lists: [] };
   const expect = modelShape(ctx, mine.rank);
   const theirs: { profile: string; taste: BlendTaste }[] = [];
@@ -576,4 +576,12 @@ export async function blendView(ctx: BlendContext, profile: string): Promise<Ble
   if (global === null) return { consent, state: 'waiting', lists: [] };
   const watched = new Set(state.watched);
   return { consent, state: 'active', lists: theirs.map((t) => ({ profile: t.profile, items: blendList(mine, t.taste, global.values, watched, catalog, config.ALS_REG) })) };
+}
+
+/** My release for `profile`: as stored privately, else as published (what the friend reads); null if neither is usable. */
+async function myRelease(ctx: BlendContext, profile: string, expect: GlobalExpect): Promise<BlendTaste | null> {
+  const stored = (await readPrivate(ctx.ws))?.releases[profile]?.file;
+  const published = stored ?? (await readJsonFile(path.join(ctx.ws.blendDir(), `${profile}.json`), { maxBytes: MAX_BLEND_BYTES }).catch(() => null));
+  const decoded = published === null ? null : decodeBlendTaste(published, expect);
+  return typeof decoded === 'string' ? null : decoded;
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../shared/config';
+import { BLEND_REFRESH_DAYS } from './blend';
 import type { Logger } from '../shared/log';
 import { deltaNoiseSigma } from '../shared/privacy';
 
@@ -60,7 +61,7 @@ export function describeProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA
 }
 
 /** The settings that decide what the participant's other releases give away. */
-export type ReleaseSettings = Pick<Config, 'SECURE_AGGREGATION' | 'INSIGHTS_EPSILON' | 'DP_DELTA' | 'BLEND_WITH'>;
+export type ReleaseSettings = Pick<Config, 'SECURE_AGGREGATION' | 'INSIGHTS_EPSILON' | 'DP_DELTA' | 'BLEND_WITH' | 'BLEND_EPSILON' | 'MODEL_RANK'>;
 
 /**
  * What the releases besides the model update give away, one sentence each, never
@@ -80,7 +81,10 @@ export function describeReleases(config: ReleaseSettings): string[] {
     'The click log of the recommendation page is readable by the aggregator without noise: no show ids and no times, but which list got each click, at which rank, and how many pages you opened.';
   // The friend may also be named on the blend page, so the sentence stands without BLEND_WITH too.
   const friend = config.BLEND_WITH ? `your blend friend (${config.BLEND_WITH})` : 'a friend you blend with';
-  const blend = `While you blend, ${friend} reads your blend scores without noise, and with Global_V can work out which shows you watched (a known limit, docs/blend.md).`;
+  const blend =
+    config.BLEND_EPSILON <= 0 || config.DP_DELTA <= 0
+      ? 'The blend shares nothing with a friend (it needs BLEND_EPSILON > 0 and DP_DELTA > 0).'
+      : `While you blend, ${friend} reads a summary of your taste (${config.MODEL_RANK} numbers) with Gaussian noise, (ε = ${config.BLEND_EPSILON}, δ = ${config.DP_DELTA})-differentially private for each show, renewed at most every ${BLEND_REFRESH_DAYS} days from your privacy budget; no show is marked as watched, but the taste itself is shared (docs/blend.md).`;
   return [community, clicks, blend];
 }
 

@@ -431,7 +431,7 @@ describe('startServer', () => {
 });
 
 describe('what the page says is protected', () => {
-  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3, INSIGHTS_EPSILON: 4, BLEND_WITH: '' };
+  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3, INSIGHTS_EPSILON: 4, BLEND_WITH: '', BLEND_EPSILON: 1, MODEL_RANK: 32 };
   it('with the defaults: masked update, but no noise and what that reveals', () => {
     const text = protectionStatement(base);
     expect(text).toContain('secure aggregation the aggregator learns the sum over at least 3 datasites');
