@@ -35,10 +35,12 @@ describe('describeReleases', () => {
     expect(describeReleases({ ...settings, INSIGHTS_EPSILON: 0 })[0]).toMatch(/No community statistics are sent/);
   });
 
-  it('never claims noise on the click log; the blend\'s per-show guarantee at its settings, and that the taste is shared', () => {
+  it('the clicks: the log stays here, counts leave noised (plain) or in the secure sum; the blend\'s per-show guarantee, and that the taste is shared', () => {
     const lines = describeReleases({ ...settings, BLEND_WITH: 'friend@example.org' });
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(/readable by the aggregator without noise/);
+    expect(lines[1]).toMatch(/stays on this machine: only your clicks per list leave, inside the secure community round's noised sum/);
+    expect(describeReleases({ ...settings, SECURE_AGGREGATION: 'off' })[1]).toMatch(/once a week only your clicks per list \(at most 5 each\) go to the aggregator, with noise for \(ε = 4\) differential privacy per week/);
+    expect(describeReleases({ ...settings, INSIGHTS_EPSILON: 0 })[1]).toMatch(/nothing about your clicks is sent/);
     expect(lines[2]).toMatch(/friend@example.org\) reads a summary of your taste \(32 numbers\) with Gaussian noise, \(ε = 1, δ = 0\.00001\)-differentially private for each show.*the taste itself is shared/);
     expect(describeReleases(settings)[2]).toMatch(/^While you blend, a friend you blend with reads a summary of your taste/);
     expect(describeReleases({ ...settings, BLEND_EPSILON: 0 })[2]).toMatch(/^The blend shares nothing/);
