@@ -35,7 +35,7 @@ export interface AppOptions {
   now?: () => Date;
   /** Which list goes on the left of each page view; the OS CSPRNG by default. */
   random?: Random;
-  /** Click log file; defaults to `ws.clickLog(profile)` in plain mode, `ws.privateClickLog(profile)` with secure aggregation. */
+  /** Click log file; defaults to `clickLogFile(ws, profile)`, the private one. */
   clickLog?: string;
   /** Folder of the page's static files; defaults to the project's `ui/`. */
   uiDir?: string;
