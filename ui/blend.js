@@ -32,6 +32,7 @@
 
   function render(view) {
     status.textContent = view.message;
+    $('protection').textContent = view.protection;
     withdraw.hidden = view.friend === null;
     if (document.activeElement !== input) input.value = view.friend ?? '';
     lists.replaceChildren(
@@ -41,7 +42,7 @@
         const ol = el('ol', 'together');
         ol.dataset.blendList = list.profile;
         ol.append(...list.items.map(item));
-        panel.append(el('h2', null, title), el('p', 'hint', 'Among the shows you would both rate highest, those you agree on most; shows either of you has watched are left out.'), ol);
+        panel.append(el('h2', null, title), el('p', 'hint', 'Among the shows you would both rate highest, those you agree on most. Shows you watched are left out; your friend\'s list leaves out theirs, so it can differ from yours.'), ol);
         if (list.items.length === 0) panel.append(el('p', 'empty', 'No show is left that neither of you has watched.'));
         return panel;
       }),

@@ -7,28 +7,36 @@ import { readableHere } from '../shared/permissions';
 import { createRandom, type Random } from '../shared/random';
 import { bootstrapMeanInterval, DEFAULT_BOOTSTRAP_SAMPLES, signTestPValue, signTestSampleSize } from '../shared/stats';
 import { isEmailFolder, isProfileName, Workspace } from '../shared/workspace';
-import { ARMS, armOnSide, MAX_CLICK_LOG_BYTES, readClickLog, type Arm, type ClickLogRow, type PageViewRow } from '../shared/clicks';
+import { readJsonFile } from '../shared/atomic';
+import { MAX_CLICK_COUNTS_BYTES, parseClickCounts, type ClickCountsFile } from '../shared/click-counts';
+import { ARMS, armOnSide, type Arm, type ClickLogRow, type PageViewRow } from '../shared/clicks';
 
 /**
- * The click experiment's report: every participant profile's click log merged
- * into one paired comparison of the local and the global model. The unit of the
- * test is a participant profile (its own clicks decide its preference), so one
- * heavy clicker counts once and position bias cancels by the per-view random
- * side. Written by the aggregator to `aggregator/experiment/report.json` and
- * `report.html`, readable by the contributors. Participants appear in it only
- * as anonymous, unordered rows of counts; no email, profile or title.
+ * The click experiment's report: every participant profile's published,
+ * noised weekly click counts (`profile_<n>/click-counts.json`,
+ * `src/shared/click-counts.ts`) merged into one paired comparison of the local
+ * and the global model. The unit of the test is a participant profile (its own
+ * clicks decide its preference), so one heavy clicker counts once. No click
+ * log is read: the logs stay on the participants' machines. Written by the
+ * aggregator to `aggregator/experiment/report.json` and `report.html`,
+ * readable by the contributors. Participants appear in it only as anonymous,
+ * unordered rows of counts; no email, profile or title.
+ *
+ * Every count carries discrete Laplace noise (ε = INSIGHTS_EPSILON per profile
+ * and week), so a profile's preference is the sign of its noised difference,
+ * and the arm totals come with their standard error.
  *
  * Example (abridged):
  * ```json
- * { "format": "syftbox-netflix-svd/experiment", "formatVersion": 1, "createdAt": "…",
- *   "pageViews": 40, "arms": { "local": { "impressions": 200, "clicks": 9, "clickRate": 0.045 }, "global": { … } },
+ * { "format": "syftbox-netflix-svd/experiment", "formatVersion": 2, "createdAt": "…",
+ *   "arms": { "local": { "clicks": 9 }, "global": { "clicks": 31 } }, "clicksSe": 14.1,
  *   "signTest": { "decisive": 10, "preferGlobal": 9, "preferLocal": 1, "ties": 2, "pValue": 0.0215 },
  *   "preferenceShare": { "global": 0.9, "ci95": [0.7, 1], "bootstrapSamples": 2000 },
  *   "sampleSize": { "assumedShare": 0.6, "alpha": 0.05, "power": 0.8, "decisiveNeeded": 194, "moreDecisiveNeeded": 184 } }
  * ```
  */
 const EXPERIMENT_FORMAT = 'syftbox-netflix-svd/experiment';
-const EXPERIMENT_FORMAT_VERSION = 1;
+const EXPERIMENT_FORMAT_VERSION = 2;
 /** The preference the sample-size estimate is for: 60/40. */
 const ASSUMED_SHARE = 0.6;
 export const SIGNIFICANCE_LEVEL = 0.05;
@@ -48,25 +56,16 @@ interface ArmStats {
   clickRate: number | null;
 }
 
-interface UnitComparison {
+interface UnitComparison extends UnitRow {
   pageViews: number;
-  localClicks: number;
-  globalClicks: number;
-  /** More clicks on one arm; 'tie' for equal non-zero counts; 'none' without clicks. */
-  preference: Preference;
 }
 
-export interface ExperimentAnalysis {
+/** The analysis of raw click-log rows: what the simulator knows of its own participants (no report reads raw logs). */
+export interface ExperimentAnalysis extends Comparison<UnitComparison> {
   pageViews: number;
   arms: Record<Arm, ArmStats>;
   /** Clicks by column, to see position bias. */
   sides: { left: number; right: number };
-  /** One anonymous row per participant profile, sorted by counts (not by identity). */
-  participants: UnitComparison[];
-  signTest: { decisive: number; preferGlobal: number; preferLocal: number; ties: number; withoutClicks: number; pValue: number };
-  /** Share of decisive participants preferring the global model, with a percentile-bootstrap 95% CI. */
-  preferenceShare: { global: number | null; ci95: [number, number] | null; bootstrapSamples: number };
-  sampleSize: { assumedShare: number; alpha: number; power: number; decisiveNeeded: number; moreDecisiveNeeded: number };
   /** Clicks ignored: repeated (same page view, arm and rank), or naming a page view or rank that was not shown. */
   ignoredClicks: number;
 }
@@ -82,7 +81,7 @@ interface UnitTally {
   seen: Set<string>;
 }
 
-/** Pure analysis of merged click-log rows (also used by the simulator). */
+/** Pure analysis of merged click-log rows (the simulator's ground truth). */
 export function analyzeClicks(rows: readonly ExperimentRow[], options: AnalyzeOptions = {}): ExperimentAnalysis {
   const units = new Map<string, UnitTally>();
   const unit = (key: string): UnitTally => {
@@ -120,22 +119,37 @@ export function analyzeClicks(rows: readonly ExperimentRow[], options: AnalyzeOp
   }
   for (const arm of ARMS) arms[arm].clickRate = arms[arm].impressions > 0 ? arms[arm].clicks / arms[arm].impressions : null;
 
-  const participants: UnitComparison[] = [...units.values()]
-    .map((u) => ({ pageViews: u.views.size, localClicks: u.clicks.local, globalClicks: u.clicks.global, preference: preferenceOf(u.clicks) }))
-    .sort((a, b) => b.globalClicks - a.globalClicks || b.localClicks - a.localClicks || b.pageViews - a.pageViews);
+  const participants: UnitComparison[] = [...units.values()].map((u) => ({ pageViews: u.views.size, localClicks: u.clicks.local, globalClicks: u.clicks.global, preference: preferenceOf(u.clicks) }));
+  return { pageViews, arms, sides, ...compareUnits(participants, options), ignoredClicks };
+}
+
+interface UnitRow {
+  localClicks: number;
+  globalClicks: number;
+  preference: Preference;
+}
+
+interface Comparison<U extends UnitRow> {
+  /** One anonymous row per participant profile, sorted by counts (not by identity). */
+  participants: U[];
+  signTest: { decisive: number; preferGlobal: number; preferLocal: number; ties: number; withoutClicks: number; pValue: number };
+  /** Share of decisive participants preferring the global model, with a percentile-bootstrap 95% CI. */
+  preferenceShare: { global: number | null; ci95: [number, number] | null; bootstrapSamples: number };
+  sampleSize: { assumedShare: number; alpha: number; power: number; decisiveNeeded: number; moreDecisiveNeeded: number };
+}
+
+/** The paired comparison of units: sign test, preference share with its bootstrap interval, sample size. */
+function compareUnits<U extends UnitRow>(units: U[], options: AnalyzeOptions): Comparison<U> {
+  const participants = [...units].sort((a, b) => b.globalClicks - a.globalClicks || b.localClicks - a.localClicks);
   const count = (p: Preference): number => participants.filter((u) => u.preference === p).length;
   const preferGlobal = count('global');
   const preferLocal = count('local');
   const decisive = preferGlobal + preferLocal;
-
   const bootstrapSamples = options.bootstrapSamples ?? DEFAULT_BOOTSTRAP_SAMPLES;
   const votes = new Float64Array(decisive);
   votes.fill(1, 0, preferGlobal);
   const decisiveNeeded = signTestSampleSize({ share: ASSUMED_SHARE, alpha: SIGNIFICANCE_LEVEL, power: TARGET_POWER });
   return {
-    pageViews,
-    arms,
-    sides,
     participants,
     signTest: { decisive, preferGlobal, preferLocal, ties: count('tie'), withoutClicks: count('none'), pValue: signTestPValue(preferGlobal, decisive) },
     preferenceShare: {
@@ -143,40 +157,63 @@ export function analyzeClicks(rows: readonly ExperimentRow[], options: AnalyzeOp
       ci95: bootstrapMeanInterval(votes, { random: options.random ?? createRandom(DEFAULT_BOOTSTRAP_SEED), samples: bootstrapSamples }),
       bootstrapSamples,
     },
-    sampleSize: {
-      assumedShare: ASSUMED_SHARE,
-      alpha: SIGNIFICANCE_LEVEL,
-      power: TARGET_POWER,
-      decisiveNeeded,
-      moreDecisiveNeeded: Math.max(0, decisiveNeeded - decisive),
-    },
-    ignoredClicks,
+    sampleSize: { assumedShare: ASSUMED_SHARE, alpha: SIGNIFICANCE_LEVEL, power: TARGET_POWER, decisiveNeeded, moreDecisiveNeeded: Math.max(0, decisiveNeeded - decisive) },
   };
 }
 
+/** More clicks on one arm wins; equal counts tie; 'none' when neither arm has any (noised counts: zero or below). */
 function preferenceOf(clicks: Record<Arm, number>): Preference {
-  if (clicks.local === 0 && clicks.global === 0) return 'none';
+  if (clicks.local <= 0 && clicks.global <= 0) return 'none';
   if (clicks.local === clicks.global) return 'tie';
   return clicks.global > clicks.local ? 'global' : 'local';
 }
 
-export interface ExperimentReport extends ExperimentAnalysis {
+interface CountsUnit extends UnitRow {
+  /** Weeks of counts the profile has published. */
+  weeks: number;
+}
+
+export interface ExperimentReport extends Comparison<CountsUnit> {
   format: typeof EXPERIMENT_FORMAT;
   formatVersion: typeof EXPERIMENT_FORMAT_VERSION;
   createdAt: string;
-  /** Click logs read, and skipped (unreadable, not permitted, too large). */
-  logs: { read: number; skipped: number; rejectedLines: number; tornTails: number };
+  /** Noised clicks per arm, summed over every profile and week. */
+  arms: Record<Arm, { clicks: number }>;
+  /** Standard error of each arm's total from the noise (discrete Laplace variances add). */
+  clicksSe: number;
+  /** Click-count files read, and skipped (unreadable, not permitted, too large, malformed). */
+  counts: { read: number; skipped: number };
 }
 
 interface ExperimentReportOptions {
-  /** App folder whose click logs are merged; defaults to the workspace's. */
+  /** App folder whose click counts are merged; defaults to the workspace's. */
   appName?: string;
   now: () => Date;
   /** Bootstrap resampling. */
   random: Random;
   logger: Logger;
-  /** Largest click log read, in bytes; larger ones are skipped and logged. */
-  maxLogBytes?: number;
+}
+
+/** Variance of discrete Laplace noise of scale b (P(k) ∝ e^{−|k|/b}): 2p/(1 − p)², p = e^{−1/b}. */
+function discreteLaplaceVariance(scale: number): number {
+  const p = Math.exp(-1 / scale);
+  return (2 * p) / (1 - p) ** 2;
+}
+
+/** The paired comparison of the profiles' noised click counts (pure). */
+export function analyzeClickCounts(files: readonly ClickCountsFile[], options: AnalyzeOptions = {}): Omit<ExperimentReport, 'format' | 'formatVersion' | 'createdAt' | 'counts'> {
+  const arms = { local: { clicks: 0 }, global: { clicks: 0 } };
+  let variance = 0;
+  const units: CountsUnit[] = files.map((f) => {
+    const clicks = { local: 0, global: 0 };
+    for (const w of f.weeks) {
+      for (const arm of ARMS) clicks[arm] += w[arm];
+      variance += discreteLaplaceVariance((2 * f.maxPerArm) / w.epsilon);
+    }
+    for (const arm of ARMS) arms[arm].clicks += clicks[arm];
+    return { weeks: f.weeks.length, localClicks: clicks.local, globalClicks: clicks.global, preference: preferenceOf(clicks) };
+  });
+  return { arms, clicksSe: Math.sqrt(variance), ...compareUnits(units, options) };
 }
 
 interface WrittenExperimentReport {
@@ -191,60 +228,52 @@ export function experimentDir(ws: Workspace): string {
 }
 
 /**
- * Merge every click log this datasite may read (`datasites/<email>/app_data/<app>/profile_<n>/clicks.jsonl`)
- * and write `experiment/report.json` and `report.html` atomically. Torn last
- * lines and junk lines are counted and skipped; oversized, unreadable or
- * non-permitted logs are skipped and logged.
+ * Merge every click-count file this datasite may read
+ * (`datasites/<email>/app_data/<app>/profile_<n>/click-counts.json`) and write
+ * `experiment/report.json` and `report.html` atomically. Unreadable,
+ * non-permitted, oversized or malformed files are skipped and logged.
  */
 export async function writeExperimentReport(ws: Workspace, options: ExperimentReportOptions): Promise<WrittenExperimentReport> {
   const { logger } = options;
   const view = options.appName && options.appName !== ws.appName ? new Workspace(ws, options.appName) : ws;
-  const maxBytes = options.maxLogBytes ?? MAX_CLICK_LOG_BYTES;
-  const rows: ExperimentRow[] = [];
-  const logs = { read: 0, skipped: 0, rejectedLines: 0, tornTails: 0 };
-  for (const { email, profile, file } of await findClickLogs(view)) {
+  const files: ClickCountsFile[] = [];
+  const counts = { read: 0, skipped: 0 };
+  for (const file of await findClickCounts(view)) {
     try {
       if (!(await readableHere(view, file))) {
-        logs.skipped++;
-        logger.debug({ file }, 'click log not readable by this datasite; skipped');
+        counts.skipped++;
+        logger.debug({ file }, 'click counts not readable by this datasite; skipped');
         continue;
       }
-      const parsed = await readClickLog(file, maxBytes);
-      if (parsed === null) continue;
-      logs.read++;
-      logs.rejectedLines += parsed.rejected;
-      if (parsed.torn) logs.tornTails++;
-      const participant = `${email}/${profile}`;
-      for (const row of parsed.rows) rows.push({ ...row, participant });
+      const value = await readJsonFile(file, { maxBytes: MAX_CLICK_COUNTS_BYTES });
+      if (value === null) continue;
+      const parsed = parseClickCounts(value);
+      if (typeof parsed === 'string') {
+        counts.skipped++;
+        logger.warn({ file, problem: parsed }, 'skipped click counts');
+        continue;
+      }
+      counts.read++;
+      files.push(parsed);
     } catch (err) {
-      logs.skipped++;
-      logger.warn({ file, err: formatError(err) }, 'skipped a click log');
+      counts.skipped++;
+      logger.warn({ file, err: formatError(err) }, 'skipped click counts');
     }
   }
-  const analysis = analyzeClicks(rows, { random: options.random });
   const report: ExperimentReport = {
     format: EXPERIMENT_FORMAT,
     formatVersion: EXPERIMENT_FORMAT_VERSION,
     createdAt: options.now().toISOString(),
-    logs,
-    ...analysis,
+    counts,
+    ...analyzeClickCounts(files, { random: options.random }),
   };
   const dir = experimentDir(view);
   const jsonFile = path.join(dir, 'report.json');
   const htmlFile = path.join(dir, 'report.html');
   await writeJsonAtomic(jsonFile, report);
   await writeFileAtomic(htmlFile, renderExperimentHtml(report));
-  logger.info(
-    { logs: logs.read, skipped: logs.skipped, pageViews: report.pageViews, decisive: report.signTest.decisive, pValue: report.signTest.pValue },
-    'wrote experiment report',
-  );
+  logger.info({ files: counts.read, skipped: counts.skipped, decisive: report.signTest.decisive, pValue: report.signTest.pValue }, 'wrote experiment report');
   return { report, jsonFile, htmlFile };
-}
-
-interface ClickLogLocation {
-  email: string;
-  profile: string;
-  file: string;
 }
 
 async function subfolders(dir: string): Promise<string[]> {
@@ -256,13 +285,11 @@ async function subfolders(dir: string): Promise<string[]> {
   }
 }
 
-/** Every `profile_<n>/clicks.jsonl` under every datasite's app folder (real folders only, no symlinks). */
-async function findClickLogs(ws: Workspace): Promise<ClickLogLocation[]> {
-  const out: ClickLogLocation[] = [];
+/** Every `profile_<n>/click-counts.json` under every datasite's app folder (real folders only, no symlinks). */
+async function findClickCounts(ws: Workspace): Promise<string[]> {
+  const out: string[] = [];
   for (const email of (await subfolders(ws.datasitesDir)).filter(isEmailFolder)) {
-    for (const profile of (await subfolders(ws.appData(email))).filter(isProfileName)) {
-      out.push({ email, profile, file: ws.clickLog(profile, email) });
-    }
+    for (const profile of (await subfolders(ws.appData(email))).filter(isProfileName)) out.push(ws.clickCounts(profile, email));
   }
   return out;
 }
@@ -286,11 +313,9 @@ function renderExperimentHtml(report: ExperimentReport): string {
         ? `The ${s.preferGlobal > s.preferLocal ? 'global' : 'local'} model is preferred (sign test p = ${formatNumber(s.pValue, 4)}).`
         : `No significant preference yet (sign test p = ${formatNumber(s.pValue, 4)}).`;
   const ci = share.ci95 ? `${formatPercent(share.ci95[0])} – ${formatPercent(share.ci95[1])}` : '–';
-  const armRows = ARMS.map(
-    (arm) => `<tr><th scope="row">${arm === 'global' ? 'Global model' : 'Local model'}</th><td>${arms[arm].impressions}</td><td>${arms[arm].clicks}</td><td>${formatPercent(arms[arm].clickRate)}</td></tr>`,
-  ).join('\n');
+  const armRows = ARMS.map((arm) => `<tr><th scope="row">${arm === 'global' ? 'Global model' : 'Local model'}</th><td>${arms[arm].clicks}</td><td>±${formatNumber(report.clicksSe, 1)}</td></tr>`).join('\n');
   const unitRows = report.participants
-    .map((u, i) => `<tr><td>${i + 1}</td><td>${u.pageViews}</td><td>${u.localClicks}</td><td>${u.globalClicks}</td><td>${u.preference}</td></tr>`)
+    .map((u, i) => `<tr><td>${i + 1}</td><td>${u.weeks}</td><td>${u.localClicks}</td><td>${u.globalClicks}</td><td>${u.preference}</td></tr>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en">
@@ -317,17 +342,17 @@ function renderExperimentHtml(report: ExperimentReport): string {
 <body>
 <main>
 <h1>Local vs global recommendations</h1>
-<p class="meta">Updated ${report.createdAt} · ${report.logs.read} click logs · ${report.pageViews} page views</p>
+<p class="meta">Updated ${report.createdAt} · ${report.counts.read} participant profiles · every count carries differential-privacy noise</p>
 <p class="verdict">${verdict}</p>
 
 <h2>Clicks per list</h2>
 <table>
-<thead><tr><th>List</th><th>Shows shown</th><th>Clicks</th><th>Click rate</th></tr></thead>
+<thead><tr><th>List</th><th>Clicks (noised)</th><th>Standard error</th></tr></thead>
 <tbody>
 ${armRows}
 </tbody>
 </table>
-<p class="meta">Clicks by column: left ${report.sides.left}, right ${report.sides.right} (the side of each list is random per page view).</p>
+<p class="meta">Each profile publishes its clicks per list once a week, clipped and with discrete Laplace noise; the side of each list is random per page view.</p>
 
 <h2>Paired comparison</h2>
 <dl>
@@ -341,9 +366,9 @@ ${armRows}
 </dl>
 
 <h2>Participants</h2>
-<p class="meta">One anonymous row per participant profile, sorted by counts.</p>
+<p class="meta">One anonymous row per participant profile, sorted by counts (noised).</p>
 <table>
-<thead><tr><th>#</th><th>Page views</th><th>Local clicks</th><th>Global clicks</th><th>Prefers</th></tr></thead>
+<thead><tr><th>#</th><th>Weeks</th><th>Local clicks</th><th>Global clicks</th><th>Prefers</th></tr></thead>
 <tbody>
 ${unitRows}
 </tbody>

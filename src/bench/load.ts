@@ -19,7 +19,7 @@ import type { PageData } from '../participant/server/routes';
 export interface LoadTarget {
   /** Base URL of one page, e.g. `http://127.0.0.1:8081`. */
   url: string;
-  /** That page's click log (`Workspace.clickLog(profile)`), read after the run. */
+  /** That page's click log (`clickLogFile(ws, profile)`), read after the run. */
   clickLog: string;
 }
 

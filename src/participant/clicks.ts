@@ -3,7 +3,6 @@ import path from 'node:path';
 import { readRegularFile, writeFileAtomic } from '../shared/atomic';
 import { MAX_CLICK_LOG_BYTES, upgradeLegacyRow, type ClickLogRow } from '../shared/clicks';
 import { isAppError } from '../shared/errors';
-import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
 import type { Workspace } from '../shared/workspace';
 
@@ -29,12 +28,12 @@ import type { Workspace } from '../shared/workspace';
  */
 
 /**
- * Where a profile's click log is written: with secure aggregation it stays on
- * this machine (only its per-arm counts leave, summed in the community round,
- * `community-round.ts`); in plain mode it is published for the aggregator.
+ * Where a profile's click log is written: always on this machine, owner-only.
+ * Only per-arm counts leave: summed in the secure community round
+ * (`community-round.ts`), or noised weekly in plain mode (`click-counts.ts`).
  */
-export function clickLogFile(config: Pick<Config, 'SECURE_AGGREGATION'>, ws: Workspace, profile: string): string {
-  return config.SECURE_AGGREGATION === 'on' ? ws.privateClickLog(profile) : ws.clickLog(profile);
+export function clickLogFile(ws: Workspace, profile: string): string {
+  return ws.privateClickLog(profile);
 }
 
 interface PendingRow {

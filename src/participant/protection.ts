@@ -1,4 +1,6 @@
 import type { Config } from '../shared/config';
+import { MAX_CLICKS_PER_ARM } from '../shared/community-sum';
+import { BLEND_REFRESH_DAYS } from './blend';
 import type { Logger } from '../shared/log';
 import { deltaNoiseSigma } from '../shared/privacy';
 
@@ -60,12 +62,12 @@ export function describeProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA
 }
 
 /** The settings that decide what the participant's other releases give away. */
-export type ReleaseSettings = Pick<Config, 'SECURE_AGGREGATION' | 'INSIGHTS_EPSILON' | 'DP_DELTA' | 'BLEND_WITH'>;
+export type ReleaseSettings = Pick<Config, 'SECURE_AGGREGATION' | 'INSIGHTS_EPSILON' | 'DP_DELTA' | 'BLEND_WITH' | 'BLEND_EPSILON' | 'MODEL_RANK'>;
 
 /**
  * What the releases besides the model update give away, one sentence each, never
  * more than the mechanism gives: the community statistics (a secure community
- * round, or a local report in plain mode), the click log, the blend. Shown on
+ * round, or a local report in plain mode), the clicks of the page, the blend. Shown on
  * the page under the update's statement and logged at start.
  */
 export function describeReleases(config: ReleaseSettings): string[] {
@@ -77,10 +79,17 @@ export function describeReleases(config: ReleaseSettings): string[] {
         ? `Your week for the community statistics (plays, their band, the show you played most) leaves only masked, in a secure community round: the aggregator learns the sum over all members with differential-privacy noise, (ε = ${eps}, δ = ${config.DP_DELTA}) per week for your whole datasite.`
         : `Secure aggregation is off, so your weekly community report goes to the aggregator as it is; it is randomized here first, (ε = ${eps}) per week of local differential privacy, a much noisier and weaker protection than secure aggregation gives at the same ε.`;
   const clicks =
-    'The click log of the recommendation page is readable by the aggregator without noise: no show ids and no times, but which list got each click, at which rank, and how many pages you opened.';
+    eps <= 0
+      ? 'The click log of the recommendation page stays on this machine, and nothing about your clicks is sent (INSIGHTS_EPSILON=0).'
+      : config.SECURE_AGGREGATION === 'on'
+        ? 'The click log of the recommendation page stays on this machine: only your clicks per list leave, inside the secure community round\'s noised sum.'
+        : `The click log of the recommendation page stays on this machine: once a week only your clicks per list (at most ${MAX_CLICKS_PER_ARM} each) go to the aggregator, with noise for (ε = ${eps}) differential privacy per week; no shows, times or page views.`;
   // The friend may also be named on the blend page, so the sentence stands without BLEND_WITH too.
   const friend = config.BLEND_WITH ? `your blend friend (${config.BLEND_WITH})` : 'a friend you blend with';
-  const blend = `While you blend, ${friend} reads your blend scores without noise, and with Global_V can work out which shows you watched (a known limit, docs/blend.md).`;
+  const blend =
+    config.BLEND_EPSILON <= 0 || config.DP_DELTA <= 0
+      ? 'The blend shares nothing with a friend (it needs BLEND_EPSILON > 0 and DP_DELTA > 0).'
+      : `While you blend, ${friend} reads a summary of your taste (${config.MODEL_RANK} numbers) with Gaussian noise, (ε = ${config.BLEND_EPSILON}, δ = ${config.DP_DELTA})-differentially private for each show, renewed at most every ${BLEND_REFRESH_DAYS} days from your privacy budget; no show is marked as watched, but the taste itself is shared (docs/blend.md).`;
   return [community, clicks, blend];
 }
 

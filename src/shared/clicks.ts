@@ -1,9 +1,10 @@
 import { readRegularFile } from './atomic';
 
 /**
- * The click-experiment log of one profile: `app_data/<app>/profile_<n>/clicks.jsonl`
- * in the participant's own datasite (readable by the aggregator only, through the
- * app folder's `syft.pub.yaml`). One JSON object per line, two kinds of rows:
+ * The click-experiment log of one profile: `<private>/profile_<n>/clicks.jsonl`,
+ * kept on the participant's machine (0600) in every mode; only per-arm counts
+ * leave (`click-counts.ts` in plain mode, the community round with secure
+ * aggregation). One JSON object per line, two kinds of rows:
  *
  * ```json
  * {"v":2,"type":"view","pageView":"k3J9…","left":"global","shown":{"local":5,"global":5},"versions":{"global":4,"localBase":4}}

@@ -90,6 +90,7 @@ export const VARIABLES = {
   // insights and blend
   INSIGHTS_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '1', doc: 'epsilon per ISO week of the community statistics (0 = send none): of the secure community round at DP_DELTA with SECURE_AGGREGATION=on, of the local report in plain mode (the aggregator refuses reports below 1); counted in PRIVACY_BUDGET_EPSILON' },
   BLEND_WITH: { kind: { type: 'email' }, default: '', doc: 'email of a friend to blend with (both must name each other)' },
+  BLEND_EPSILON: { kind: { type: 'number', min: 0, max: 100 }, default: '1', doc: 'epsilon per show of the taste summary the blend shares with the friend (Gaussian, at DP_DELTA; a new summary only when the watched shows changed, at most every 28 days); counted in PRIVACY_BUDGET_EPSILON; 0 = the blend shares nothing' },
 } as const satisfies Record<string, Variable>;
 
 export type VariableName = keyof typeof VARIABLES;

@@ -168,6 +168,24 @@ export function laplaceNoise(scale: number, random: Random): number {
 }
 
 /**
+ * One draw of the discrete Laplace (two-sided geometric) distribution,
+ * P(k) ∝ e^{−|k|/scale}: the ε-DP mechanism for an integer count of L1
+ * sensitivity Δ uses scale Δ/ε (Ghosh, Roughgarden, Sundararajan 2009). The
+ * difference of two geometric draws; integers, so nothing leaks through
+ * floating-point rounding.
+ */
+export function discreteLaplaceNoise(scale: number, random: Random): number {
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`scale must be a positive number, got ${scale}`);
+  const logP = -1 / scale;
+  const geometric = (): number => {
+    let u = random.next();
+    while (u === 0) u = random.next();
+    return Math.floor(Math.log(u) / logP);
+  };
+  return geometric() - geometric();
+}
+
+/**
  * ε-DP randomized response for one yes/no answer (Warner 1965): the true answer
  * with probability e^ε / (1 + e^ε), the opposite otherwise. Lets a participant
  * report e.g. "watched this week's top show" without anyone learning the answer.

@@ -14,10 +14,10 @@ import { AppError } from './errors';
  *     syft.pub.yaml                    read: [AGGREGATOR_DATASITE]
  *     profile_<n>/delta.npy            item-factor delta (float32, items x rank)
  *     profile_<n>/delta.json           its manifest
- *     profile_<n>/clicks.jsonl         click-experiment log
+ *     profile_<n>/click-counts.json    noised weekly clicks per arm (plain mode; the log itself stays private)
  *     profile_<n>/community.json       locally-private weekly statistics
  *     blend/syft.pub.yaml              read: [the friend] (only while both consent)
- *     blend/<profile>.json             blend scores for the friend
+ *     blend/<profile>.json             blend taste summary for the friend
  *   datasites/<aggregator>/app_data/<app>/aggregator/
  *     syft.pub.yaml                    read: exactly the accepted contributors
  *     global/v<version>/Global_V.npy   global item factors (float32, items x rank)
@@ -185,11 +185,17 @@ export class Workspace {
     return path.join(this.profileDir(profile, email), 'delta.json');
   }
 
+  /** Where versions before the click counts published the raw click log (deleted when found). */
   clickLog(profile: string, email?: string): string {
     return path.join(this.profileDir(profile, email), 'clicks.jsonl');
   }
 
-  /** The click log kept on this machine (secure aggregation): only its per-arm counts leave, in the community round. */
+  /** The noised weekly clicks per arm, for the aggregator (plain mode; `shared/click-counts.ts`). */
+  clickCounts(profile: string, email?: string): string {
+    return path.join(this.profileDir(profile, email), 'click-counts.json');
+  }
+
+  /** The click log, kept on this machine: only its per-arm counts leave (noised, or in the secure community round). */
   privateClickLog(profile: string): string {
     return path.join(this.privateDir(profile), 'clicks.jsonl');
   }

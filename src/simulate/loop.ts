@@ -13,7 +13,7 @@ import { poisonMaskedInput, poisonTarget, type PoisonAttack } from './poison';
 import { secureParamsOf } from '../aggregator/node';
 import type { SecureParams } from '../aggregator/secagg';
 import { runSecureRoundInProcess } from './secure-round';
-import { ensurePublishPermissions } from '../participant/publish';
+import { publishClickCounts } from '../participant/click-counts';
 import { loadRecommendations } from '../participant/recommendations';
 import { createMatcher, type Catalog, type Matcher } from '../shared/catalog';
 import { withOverrides, type Config } from '../shared/config';
@@ -320,7 +320,7 @@ async function buildRoot(folder: { dataDir: string; temporary: boolean }, option
       noiseRandom: () => createRandom(deriveSeed(options.seed, `dp-noise/${person.index}/${deltas++}`)),
       onStep: env.probe?.passStep?.bind(env.probe),
     };
-    const clickLog = new ClickLog(ws.clickLog(PROFILE), { logger: siteLogger, prepare: () => ensurePublishPermissions(ws, SIM_AGGREGATOR) });
+    const clickLog = new ClickLog(ws.privateClickLog(PROFILE), { logger: siteLogger, private: true });
     sites.push({ person, ctx, exportFile, clickLog, epsilon: 0, lastDeltaSha256: null });
   }
   return { dataDir, temporary, aggregator, secure, sites, clock };
@@ -459,6 +459,12 @@ async function runWeek(root: SimRoot, week: number, options: SimulationOptions, 
   }
 
   t0 = performance.now();
+  // What the app publishes for the experiment: noised weekly click counts, as in plain mode (with secure
+  // aggregation the app sends the same counts inside the community round, which the simulator does not run).
+  for (const site of root.sites) {
+    await site.clickLog.flushed();
+    await publishClickCounts({ ...site.ctx, config: { ...site.ctx.config, SECURE_AGGREGATION: 'off' } }, PROFILE);
+  }
   const { report } = await writeExperimentReport(root.aggregator.ws, {
     now: root.aggregator.now,
     random: createRandom(deriveSeed(options.seed, `bootstrap/${week}`)),

@@ -1,9 +1,12 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { analyzeClicks, writeExperimentReport, type ExperimentRow } from '../../src/aggregator/experiment';
-import { ClickLog } from '../../src/participant/clicks';
+import { publishClickCounts } from '../../src/participant/click-counts';
+import { ClickLog, clickLogFile } from '../../src/participant/clicks';
+import { readPrivacyLedger } from '../../src/participant/state';
+import { discreteLaplaceNoise } from '../../src/shared/privacy';
 import type { Arm, ClickRow, PageViewRow } from '../../src/shared/clicks';
 import { silentLogger } from '../../src/shared/log';
 import { writePermissions } from '../../src/shared/permissions';
@@ -104,40 +107,44 @@ describe('writeExperimentReport', () => {
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  async function participant(email: string, rows: (PageViewRow | ClickRow)[], readers: string[] = [AGGREGATOR]): Promise<string> {
+  /** A plain-mode participant whose page logged `rows` privately, then published its week's noised counts (ε large: noise ~0). */
+  async function participant(email: string, rows: (PageViewRow | ClickRow)[], readers: string[] = [AGGREGATOR], epsilon = 100): Promise<Workspace> {
     createEmbeddedDatasite(dataDir, email);
     const ws = new Workspace({ email, dataDir }, APP);
     await writePermissions(ws.appData(), { rules: [{ pattern: '**', access: { read: readers } }] });
-    const log = new ClickLog(ws.clickLog('profile_0'), { logger: silentLogger });
+    const log = new ClickLog(clickLogFile(ws, 'profile_0'), { logger: silentLogger, private: true });
     for (const row of rows) await log.append(row);
-    return ws.clickLog('profile_0');
+    await log.flushed();
+    const config = { SECURE_AGGREGATION: 'off' as const, INSIGHTS_EPSILON: epsilon, PRIVACY_BUDGET_EPSILON: 1000, DP_DELTA: 1e-5 };
+    await publishClickCounts({ config, ws, logger: silentLogger, now: () => new Date(AT), noiseRandom: () => createRandom(email.length) }, 'profile_0');
+    return ws;
   }
 
-  it('merges every readable log, tolerates torn and junk lines, skips oversized and forbidden logs', async () => {
+  it('merges every readable click-count file, skips forbidden and malformed ones; no raw log, no ids, no times', async () => {
     createEmbeddedDatasite(dataDir, AGGREGATOR);
     const ws = new Workspace({ email: AGGREGATOR, dataDir }, APP);
-    await participant('alice@example.org', [view('alice-view-1'), click('alice-view-1', 'global', 4), click('alice-view-1', 'global', 5)]);
-    const bob = await participant('bob@example.org', [view('bob-view-1'), click('bob-view-1', 'global', 3)]);
-    await fs.appendFile(bob, 'garbage line\n{"v":1,"type":"click","pag');
+    const alice = await participant('alice@example.org', [view('alice-view-1'), click('alice-view-1', 'global', 4), click('alice-view-1', 'global', 5)]);
+    await participant('bob@example.org', [view('bob-view-1'), click('bob-view-1', 'global', 3)]);
     await participant('carol@example.org', [view('carol-view-1'), click('carol-view-1', 'local', 2)], []); // not shared with the aggregator
     const dave = await participant('dave@example.org', [view('dave-view-1')]);
-    await fs.appendFile(dave, `${JSON.stringify(view('dave-view-2'))}\n`.repeat(200));
+    await fs.writeFile(dave.clickCounts('profile_0'), JSON.stringify({ format: 'syftbox-netflix-svd/click-counts', formatVersion: 1, weeks: 'all' }));
 
-    const { report, jsonFile, htmlFile } = await writeExperimentReport(ws, {
-      now: () => new Date(AT),
-      random: createRandom(1),
-      logger: silentLogger,
-      maxLogBytes: 16 * 1024,
-    });
+    const published = await fs.readFile(alice.clickCounts('profile_0'), 'utf8');
+    expect(Object.keys(JSON.parse(published)).sort()).toEqual(['format', 'formatVersion', 'maxPerArm', 'mechanism', 'weeks']);
+    expect(JSON.parse(published).weeks).toEqual([{ week: '2026-W46', epsilon: 100, local: 0, global: 2 }]);
+    expect(published).not.toMatch(/alice-view|pageView|"at"|T\d\d:\d\d/);
+    expect(existsSync(alice.clickLog('profile_0'))).toBe(false);
+
+    const { report, jsonFile, htmlFile } = await writeExperimentReport(ws, { now: () => new Date(AT), random: createRandom(1), logger: silentLogger });
     expect(jsonFile).toBe(path.join(ws.aggregatorDir(AGGREGATOR), 'experiment', 'report.json'));
-    expect(report.logs).toEqual({ read: 2, skipped: 2, rejectedLines: 1, tornTails: 1 });
-    expect(report.pageViews).toBe(2);
+    expect(report.counts).toEqual({ read: 2, skipped: 2 });
+    expect(report.arms).toEqual({ local: { clicks: 0 }, global: { clicks: 3 } });
     expect(report.signTest).toMatchObject({ decisive: 2, preferGlobal: 2, preferLocal: 0 });
     expect(report.signTest.pValue).toBe(0.5);
     expect(report.createdAt).toBe(AT);
 
     const json = await fs.readFile(jsonFile, 'utf8');
-    expect(JSON.parse(json)).toMatchObject({ format: 'syftbox-netflix-svd/experiment', formatVersion: 1 });
+    expect(JSON.parse(json)).toMatchObject({ format: 'syftbox-netflix-svd/experiment', formatVersion: 2 });
     const html = await fs.readFile(htmlFile, 'utf8');
     expect(html).toContain('Local vs global recommendations');
     for (const text of [json, html]) {
@@ -145,12 +152,38 @@ describe('writeExperimentReport', () => {
     }
   });
 
+  it('at INSIGHTS_EPSILON = 1 the counts carry noise, each week is one ledger spend, and the same week spends nothing again', async () => {
+    const rows = [view('erin-view-1'), click('erin-view-1', 'global', 4)];
+    const ws = await participant('erin@example.org', rows, [AGGREGATOR], 1);
+    const file = ws.clickCounts('profile_0');
+    const first = await fs.readFile(file, 'utf8');
+    const config = { SECURE_AGGREGATION: 'off' as const, INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, DP_DELTA: 1e-5 };
+    const ctx = { config, ws, logger: silentLogger, now: () => new Date(AT), noiseRandom: () => createRandom(99) };
+    expect((await publishClickCounts(ctx, 'profile_0')).status).toBe('unchanged');
+    expect(await fs.readFile(file, 'utf8')).toBe(first);
+    const ledger = await readPrivacyLedger(ws.privateDir('profile_0'));
+    expect(ledger.entries.map((e) => [e.kind, e.mechanism, e.dp])).toEqual([['clicks', 'discrete-laplace', { epsilon: 1, delta: 0 }]]);
+    // the noise: many draws at scale 2·5/1 = 10 have the discrete Laplace variance 2p/(1 − p)², p = e^(−1/10)
+    const random = createRandom(5);
+    const draws = Array.from({ length: 20000 }, () => discreteLaplaceNoise(10, random));
+    const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+    const variance = draws.reduce((a, b) => a + (b - mean) ** 2, 0) / draws.length;
+    const p = Math.exp(-0.1);
+    expect(Math.abs(mean)).toBeLessThan(0.5);
+    expect(variance / ((2 * p) / (1 - p) ** 2)).toBeGreaterThan(0.93);
+    expect(variance / ((2 * p) / (1 - p) ** 2)).toBeLessThan(1.07);
+    // over budget: refused, nothing recorded
+    const broke = { ...ctx, config: { ...config, PRIVACY_BUDGET_EPSILON: 1 }, now: () => new Date('2026-12-01T12:00:00Z') };
+    expect((await publishClickCounts(broke, 'profile_0')).status).toBe('skipped');
+    expect((await readPrivacyLedger(ws.privateDir('profile_0'))).entries).toHaveLength(1);
+  });
+
   it('writes an empty report before anyone has clicked', async () => {
     createEmbeddedDatasite(dataDir, AGGREGATOR);
     const ws = new Workspace({ email: AGGREGATOR, dataDir }, APP);
     const { report, htmlFile } = await writeExperimentReport(ws, { now: () => new Date(AT), random: createRandom(1), logger: silentLogger });
-    expect(report.pageViews).toBe(0);
-    expect(report.logs.read).toBe(0);
+    expect(report.counts.read).toBe(0);
+    expect(report.participants).toEqual([]);
     expect(await fs.readFile(htmlFile, 'utf8')).toContain('No participant has clicked');
   });
 });

@@ -87,8 +87,9 @@ describe('a contributor on a real SyftBox client', () => {
     expect(await readCommunityStats(ws, root.aggregator.ws.email, catalog, silentLogger)).toMatchObject({ participants: root.participants.length });
   }, 120_000);
 
-  it('reads its blend friend\'s scores that sync delivered, without the friend\'s blend syft.pub.yaml', async () => {
-    const { ws, synced, participant } = await onItsOwnMachine(1, false);
+  it('reads its blend friend\'s taste summary that sync delivered, without the friend\'s blend syft.pub.yaml', async () => {
+    const { ws, synced, participant, ctx } = await onItsOwnMachine(1, false);
+    await runParticipantPass(ctx); // this machine's private model: the list leaves out its own watched shows
     const friend = root.participants[0].email; // the demo's blend pair: participants 0 and 1
     expect(synced).toContain(`${friend}/app_data/${APP}/blend/consent.json`);
     await rm(path.join(ws.blendDir(friend), 'syft.pub.yaml'), { force: true }); // a client that has it or not: presence decides

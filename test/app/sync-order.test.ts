@@ -1,21 +1,21 @@
 import { promises as fs, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateCommunity } from '../../src/aggregator/community';
 import { communityStatsFile, readCommunityStats } from '../../src/shared/community';
 import { runRound } from '../../src/aggregator/round';
-import { blendView, CONSENT_MARKER, encodeBlendScores, PERMISSION_SETTLE_MS, setBlendConsent, syncBlend } from '../../src/participant/blend';
+import { blendView, CONSENT_MARKER, encodeBlendTaste, PERMISSION_SETTLE_MS, setBlendConsent, syncBlend } from '../../src/participant/blend';
 import { readGrantedGlobal } from '../../src/participant/recommendations';
 import { STATE_FORMAT_VERSION, writeProfileModel } from '../../src/participant/state';
 import { writeGlobalVersion, GLOBAL_PAYLOAD } from '../../src/shared/global-model';
-import type { Logger } from '../../src/shared/log';
 import { PERMISSION_FILE, writePermissions } from '../../src/shared/permissions';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 import { addParticipant, AGGREGATOR, createRoot, MODEL, publish, randomDelta, roundContext, type TestRoot } from '../helpers/root';
 import { createRandom } from '../../src/shared/random';
 import { testCatalog } from '../helpers/server';
+import { blendConfig, writeBlendGlobal } from '../helpers/blend';
+import { capture, complaints } from '../helpers/log';
 
 /**
  * Sync order. The SyftBox client downloads small files first, so a manifest
@@ -24,19 +24,6 @@ import { testCatalog } from '../helpers/server';
  * arriving as "not yet" (one debug line, no error, no rejection); writers put
  * a permission file on the server before the files it restricts.
  */
-
-interface Captured {
-  logger: Logger;
-  lines: { level: number; msg: string }[];
-}
-
-function capture(): Captured {
-  const lines: { level: number; msg: string }[] = [];
-  const logger = pino({ level: 'debug' }, { write: (text: string) => void lines.push(JSON.parse(text) as { level: number; msg: string }) });
-  return { logger, lines };
-}
-
-const complaints = (c: Captured) => c.lines.filter((l) => l.level >= 40);
 
 async function truncate(file: string): Promise<Buffer> {
   const full = await fs.readFile(file);
@@ -116,6 +103,27 @@ describe('a Global_V manifest before its payload (participant)', () => {
   });
 });
 
+/** A participant with a trained profile (watched 1 and 2) that blends, its clock in `clock`. */
+async function trained(dataDir: string, email: string, embedded: boolean, clock: { ms: number }) {
+  const catalog = testCatalog(60);
+  createEmbeddedDatasite(dataDir, email);
+  const ws = new Workspace({ email, dataDir, embedded }, 'app');
+  const random = createRandom(email.length);
+  const vLocal = Float32Array.from({ length: catalog.items.length * BLEND_RANK }, () => random.normal());
+  await writeProfileModel(ws.privateDir('profile_0'), {
+    state: {
+      formatVersion: STATE_FORMAT_VERSION, profile: 'profile_0', rank: BLEND_RANK, items: catalog.items.length, vocabHash: catalog.hash, baseVersion: 0, access: 'waiting',
+      trainedAt: '2026-01-01T00:00:00.000Z', watched: [1, 2], confidence: [1, 1], lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
+    },
+    u: Float32Array.from({ length: BLEND_RANK }, () => random.normal()),
+    vLocal,
+    vGlobal: vLocal,
+  });
+  return { config: blendConfig(null, AGGREGATOR), ws, catalog, logger: capture().logger, now: () => new Date(clock.ms), noiseRandom: () => createRandom(email.length) };
+}
+
+const BLEND_RANK = 4;
+
 describe('blend and community files still arriving', () => {
   const catalog = testCatalog(60);
   let dataDir: string;
@@ -126,24 +134,27 @@ describe('blend and community files still arriving', () => {
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  it("a friend's consent before their scores, or scores still being written: the blend waits", async () => {
-    const bob = new Workspace({ email: 'bob@example.org', dataDir, embedded: false }, 'app');
-    const aliceBlend = bob.blendDir('alice@example.org');
-    const scores = encodeBlendScores(new Uint8Array(catalog.items.length).map((_, i) => i % 200), catalog.hash);
+  it("a friend's consent before their summary, or a summary still being written: the blend waits", async () => {
+    const clock = { ms: Date.now() };
+    await writeBlendGlobal(dataDir, 'app', AGGREGATOR, ['alice@example.org', 'bob@example.org'], catalog, BLEND_RANK);
+    const bob = { ...(await trained(dataDir, 'bob@example.org', false, clock)), config: blendConfig('alice@example.org', AGGREGATOR) };
+    const aliceBlend = bob.ws.blendDir('alice@example.org');
     await fs.mkdir(aliceBlend, { recursive: true });
     await fs.writeFile(path.join(aliceBlend, CONSENT_MARKER), '{"format":"syftbox-netflix-svd/blend-consent","formatVersion":1}\n');
-    await fs.mkdir(bob.blendDir(), { recursive: true });
-    await fs.writeFile(path.join(bob.blendDir(), 'profile_0.json'), JSON.stringify(scores));
+    expect(await syncBlend(bob)).toMatchObject({ state: 'waiting' }); // its permission file first
+    clock.ms = Date.now() + PERMISSION_SETTLE_MS;
+    expect(await syncBlend(bob)).toMatchObject({ state: 'active', published: ['profile_0'] });
+    const taste = encodeBlendTaste({ vocabHash: catalog.hash, items: catalog.items.length, rank: BLEND_RANK, globalVersion: 1, epsilon: 1, delta: 1e-5, clipNorm: 1, sigma: 3.7, taste: [1, 0, 0, 0] });
     const log = capture();
-    const ctx = { config: { BLEND_WITH: 'alice@example.org' }, ws: bob, catalog, logger: log.logger };
+    const ctx = { ...bob, logger: log.logger };
 
     expect((await blendView(ctx, 'profile_0')).state).toBe('waiting');
-    await fs.writeFile(path.join(aliceBlend, 'profile_0.json'), JSON.stringify(scores).slice(0, 40));
+    await fs.writeFile(path.join(aliceBlend, 'profile_0.json'), JSON.stringify(taste).slice(0, 40));
     expect((await blendView(ctx, 'profile_0')).state).toBe('waiting');
     expect(complaints(log)).toEqual([]);
     expect(log.lines.map((l) => l.msg)).toEqual(["a friend's blend file is not complete yet"]);
 
-    await fs.writeFile(path.join(aliceBlend, 'profile_0.json'), JSON.stringify(scores));
+    await fs.writeFile(path.join(aliceBlend, 'profile_0.json'), JSON.stringify(taste));
     expect((await blendView(ctx, 'profile_0')).state).toBe('active');
   });
 
@@ -170,37 +181,19 @@ describe('blend and community files still arriving', () => {
 });
 
 describe('the blend writes its permission file before the files it restricts (upload order)', () => {
-  const catalog = testCatalog(60);
   let dataDir: string;
-  beforeEach(() => {
+  beforeEach(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'sync-order-'));
+    await writeBlendGlobal(dataDir, 'app', AGGREGATOR, ['alice@example.org', 'bob@example.org'], testCatalog(60), BLEND_RANK);
   });
   afterEach(async () => {
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  async function trained(email: string, embedded: boolean, clock: { ms: number }) {
-    createEmbeddedDatasite(dataDir, email);
-    const ws = new Workspace({ email, dataDir, embedded }, 'app');
-    const random = createRandom(email.length);
-    const rank = 4;
-    const vLocal = Float32Array.from({ length: catalog.items.length * rank }, () => random.normal());
-    await writeProfileModel(ws.privateDir('profile_0'), {
-      state: {
-        formatVersion: STATE_FORMAT_VERSION, profile: 'profile_0', rank, items: catalog.items.length, vocabHash: catalog.hash, baseVersion: 0, access: 'waiting',
-        trainedAt: '2026-01-01T00:00:00.000Z', watched: [1, 2], confidence: [1, 1], lastDeltaSha256: null, lastPublishedBase: null, publishBlocked: null, inputsSha256: 'x',
-      },
-      u: Float32Array.from({ length: rank }, () => random.normal()),
-      vLocal,
-      vGlobal: vLocal,
-    });
-    return { config: { BLEND_WITH: null }, ws, catalog, logger: capture().logger, now: () => new Date(clock.ms) };
-  }
-
   it('under a SyftBox client: the consent and scores only once the permission file has had time to sync', async () => {
     const clock = { ms: Date.now() };
-    const alice = await trained('alice@example.org', false, clock);
-    const bob = await trained('bob@example.org', false, clock);
+    const alice = await trained(dataDir, 'alice@example.org', false, clock);
+    const bob = await trained(dataDir, 'bob@example.org', false, clock);
     await setBlendConsent(alice, bob.ws.email);
     await setBlendConsent(bob, alice.ws.email);
     const files = async (ws: Workspace) => (await fs.readdir(ws.blendDir())).sort();
@@ -220,8 +213,8 @@ describe('the blend writes its permission file before the files it restricts (up
 
   it('in an embedded root nothing is uploaded, so all go in one pass', async () => {
     const clock = { ms: Date.now() };
-    const alice = await trained('alice@example.org', true, clock);
-    const bob = await trained('bob@example.org', true, clock);
+    const alice = await trained(dataDir, 'alice@example.org', true, clock);
+    const bob = await trained(dataDir, 'bob@example.org', true, clock);
     await setBlendConsent(alice, bob.ws.email);
     await setBlendConsent(bob, alice.ws.email);
     await syncBlend(alice);

@@ -98,7 +98,7 @@ describe('ten pages and an aggregator under sustained clicks', () => {
       await trainProfile(ws, catalog, random, 1, v1);
       const app = buildApp({ config, workspace: ws, catalog, profile: 'profile_0' });
       apps.push(app);
-      targets.push({ url: await startServer(app, { host: '127.0.0.1', port: 0 }), clickLog: clickLogFile(config, ws, 'profile_0') });
+      targets.push({ url: await startServer(app, { host: '127.0.0.1', port: 0 }), clickLog: clickLogFile(ws, 'profile_0') });
     }
     aggregator = startCli(['aggregator'], cliEnv(root, AGGREGATOR, { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), MIN_PARTICIPANTS: '1', WATCH_DEBOUNCE_MS: '50', ROUND_INTERVAL_MS: '1000' }));
     const version = async () => (await readLatestGlobal(root.ws.globalDir(AGGREGATOR), model))?.manifest.version ?? 0;

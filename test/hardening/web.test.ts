@@ -78,7 +78,7 @@ function expectError(answer: Answer, status: number, code: string, what: string)
 }
 
 async function clickRows(): Promise<number> {
-  return ((await readClickLog(clickLogFile(fixture.config, fixture.ws, PROFILE)))?.rows ?? []).filter((r) => r.type === 'click').length;
+  return ((await readClickLog(clickLogFile(fixture.ws, PROFILE)))?.rows ?? []).filter((r) => r.type === 'click').length;
 }
 
 describe('paths', () => {

@@ -3,26 +3,33 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  BLEND_PRIVACY_KIND,
+  BLEND_REFRESH_DAYS,
+  blendClipNorm,
   blendView,
   CONSENT_MARKER,
-  decodeBlendScores,
-  decoyItems,
+  decodeBlendTaste,
   EXCLUDED,
   MAX_PERCENTILE,
+  noisyTaste,
   percentileScores,
   readBlendConsent,
   setBlendConsent,
   syncBlend,
+  tasteScores,
+  tasteSum,
   watchTogether,
   type BlendContext,
 } from '../../src/participant/blend';
-import { STATE_FORMAT_VERSION, writeProfileModel } from '../../src/participant/state';
+import { readPrivacyLedger, STATE_FORMAT_VERSION, writeProfileModel } from '../../src/participant/state';
 import type { Catalog } from '../../src/shared/catalog';
 import { isAppError } from '../../src/shared/errors';
 import { silentLogger } from '../../src/shared/log';
 import { canRead, PERMISSION_FILE, writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
+import { blendConfig, writeBlendGlobal } from '../helpers/blend';
+import { capture } from '../helpers/log';
 import { catalogOf } from '../helpers/data';
 
 const GENRES = ['Dramas', 'Comedies', 'Thrillers', 'Documentaries'];
@@ -66,19 +73,43 @@ describe('watchTogether', () => {
   });
 });
 
-describe('scores', () => {
-  it('are percentile bytes, top = 254, excluded = 255', () => {
-    const bytes = percentileScores([0.5, -1, 3, 2, 0.1], new Set([3]));
-    expect([...bytes]).toEqual([Math.round((254 * 2) / 3), 0, 254, EXCLUDED, Math.round(254 / 3)]);
+describe('taste summary', () => {
+  const rank = 3;
+  //                         row 0: norm 5      row 1: norm 1   row 2: norm 0.5
+  const V = Float32Array.of(3, 4, 0, /**/ 0, 0, 1, /**/ 0.5, 0, 0, /**/ 0, 0.1, 0);
+
+  it('clips each row to the clip norm, so one show moves the sum by at most that', () => {
+    expect([...tasteSum(V, rank, [0, 1], 1)]).toEqual([0.6, 0.8, 1].map((x) => expect.closeTo(x, 6)));
+    expect([...tasteSum(V, rank, [2], 1)]).toEqual([0.5, 0, 0]);
+    expect([...tasteSum(V, rank, [], 1)]).toEqual([0, 0, 0]);
+    expect([...tasteSum(V, rank, [1, 1], 1)]).toEqual([0, 0, 1]);
   });
 
-  it('exclude a stable, secret-dependent ~5% of items as decoys', () => {
-    const secret = Buffer.alloc(32, 1);
-    const decoys = decoyItems(secret, 'profile_0', 8807);
-    expect(decoys.size / 8807).toBeGreaterThan(0.04);
-    expect(decoys.size / 8807).toBeLessThan(0.06);
-    expect(decoyItems(secret, 'profile_0', 8807)).toEqual(decoys);
-    expect(decoyItems(Buffer.alloc(32, 2), 'profile_0', 8807)).not.toEqual(decoys);
+  it('takes the clip norm as a quantile of the public Global_V row norms', () => {
+    // norms 5, 1, 0.5, 0.1: the 0.9 quantile of four rows is the largest
+    expect(blendClipNorm(V, rank)).toBeCloseTo(5, 6);
+    const many = Float32Array.from({ length: 100 }, (_, j) => j + 1);
+    expect(blendClipNorm(many, 1)).toBe(91);
+  });
+
+  it('adds N(0, sigma²) per number: sample mean and variance over many draws', () => {
+    const random = createRandom(3);
+    const draws = Array.from({ length: 4000 }, () => noisyTaste([1, -2], 0.5, random));
+    const mean = draws.reduce((m, d) => m + d[0], 0) / draws.length;
+    const variance = draws.reduce((v, d) => v + (d[0] - mean) ** 2, 0) / draws.length;
+    expect(mean).toBeCloseTo(1, 1);
+    expect(variance).toBeGreaterThan(0.25 * 0.9);
+    expect(variance).toBeLessThan(0.25 * 1.1);
+  });
+
+  it('scores shows by the regularized solve against Global_V: a taste along a row ranks that row first', () => {
+    const scores = tasteScores([0, 0, 1], V, rank, 1, 0.1);
+    expect([...scores].indexOf(Math.max(...scores))).toBe(1);
+  });
+
+  it('percentile bytes: top = 254, excluded = 255', () => {
+    const bytes = percentileScores([0.5, -1, 3, 2, 0.1], new Set([3]));
+    expect([...bytes]).toEqual([Math.round((254 * 2) / 3), 0, 254, EXCLUDED, Math.round(254 / 3)]);
   });
 });
 
@@ -92,6 +123,7 @@ describe('consent and publishing', () => {
   const RANK = 4;
   const catalog = seriesCatalog(ITEMS);
   let dataDir: string;
+  let clockMs: number;
 
   async function participant(email: string, seed: number, watched: number[]): Promise<BlendContext & { ws: Workspace }> {
     createEmbeddedDatasite(dataDir, email);
@@ -109,19 +141,21 @@ describe('consent and publishing', () => {
       vLocal,
       vGlobal: vLocal,
     });
-    return { config: { BLEND_WITH: null }, ws, catalog, logger: silentLogger };
+    return { config: blendConfig(null, AGG), ws, catalog, logger: silentLogger, now: () => new Date(clockMs), noiseRandom: () => createRandom(seed + 100) };
   }
 
   const files = async (ws: Workspace) => (await fs.readdir(ws.blendDir()).catch(() => [])).sort();
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'blend-'));
+    clockMs = Date.parse('2026-03-01T12:00:00Z');
+    await writeBlendGlobal(dataDir, APP, AGG, [ALICE, BOB, CAROL], catalog, RANK);
   });
   afterEach(async () => {
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  it('publishes scores only once both consent, readable by exactly the friend, and both sides see the same list', async () => {
+  it('publishes a taste summary only once both consent, readable by exactly the friend, spent from the ledger first; each list leaves out its own watched shows', async () => {
     const alice = await participant(ALICE, 1, [0, 1, 2]);
     const bob = await participant(BOB, 2, [3, 4]);
 
@@ -142,16 +176,84 @@ describe('consent and publishing', () => {
     for (const other of [AGG, CAROL]) expect(await canRead(alice.ws.datasitesDir, other, scoresFile)).toBe(false);
     const text = await fs.readFile(scoresFile, 'utf8');
     expect(text).not.toMatch(/Show \d|watched|@/);
-    const bytes = decodeBlendScores(JSON.parse(text), { items: ITEMS, vocabHash: catalog.hash }) as Uint8Array;
-    for (const w of [0, 1, 2]) expect(bytes[w]).toBe(EXCLUDED);
+    const taste = decodeBlendTaste(JSON.parse(text), { items: ITEMS, rank: RANK, vocabHash: catalog.hash });
+    if (typeof taste === 'string') throw new Error(taste);
+    expect(taste.taste).toHaveLength(RANK);
+    expect(taste.sigma).toBeGreaterThan(3 * taste.clipNorm); // (1, 1e-5)-DP: σ ≈ 3.7 × the sensitivity
+    const ledger = await readPrivacyLedger(alice.ws.privateDir('profile_0'));
+    expect(ledger.entries.map((e) => [e.kind, e.mechanism, e.params])).toEqual([[BLEND_PRIVACY_KIND, 'gaussian', { l2: taste.clipNorm, sigma: taste.sigma }]]);
 
     const seenByAlice = await blendView(alice, 'profile_0');
     const seenByBob = await blendView(bob, 'profile_0');
     expect(seenByAlice.state).toBe('active');
-    expect(seenByAlice.lists[0].items.length).toBeGreaterThan(0);
     const ids = seenByAlice.lists[0].items.map((t) => t.item);
-    expect(seenByBob.lists[0].items.map((t) => t.item)).toEqual(ids);
-    for (const watched of [0, 1, 2, 3, 4]) expect(ids).not.toContain(watched);
+    const bobIds = seenByBob.lists[0].items.map((t) => t.item);
+    expect(ids.length).toBeGreaterThan(0);
+    for (const watched of [0, 1, 2]) expect(ids).not.toContain(watched);
+    for (const watched of [3, 4]) expect(bobIds).not.toContain(watched);
+    // the same ranking on both sides: without their own watched shows, the two lists agree
+    const neither = (list: number[]) => list.filter((i) => ![0, 1, 2, 3, 4].includes(i));
+    expect(neither(bobIds).slice(0, 5)).toEqual(neither(ids).slice(0, 5));
+  });
+
+  it('re-publishes the same summary at no cost until the watched shows change and BLEND_REFRESH_DAYS have passed', async () => {
+    const alice = await participant(ALICE, 1, [0, 1, 2]);
+    const bob = await participant(BOB, 2, [3]);
+    await setBlendConsent(alice, BOB);
+    await setBlendConsent(bob, ALICE);
+    await syncBlend(alice);
+    await syncBlend(bob);
+    await syncBlend(alice);
+    const file = path.join(alice.ws.blendDir(), 'profile_0.json');
+    const first = await fs.readFile(file, 'utf8');
+    const spends = async () => (await readPrivacyLedger(alice.ws.privateDir('profile_0'))).entries.length;
+    expect(await spends()).toBe(1);
+
+    await fs.rm(file);
+    await syncBlend(alice);
+    expect(await fs.readFile(file, 'utf8')).toBe(first);
+    clockMs += (BLEND_REFRESH_DAYS + 1) * 24 * 3600 * 1000;
+    await syncBlend(alice); // same watched shows: nothing new to say
+    expect(await spends()).toBe(1);
+
+    const again = await participant(ALICE, 1, [0, 1, 2, 5]);
+    await syncBlend(again);
+    expect(await spends()).toBe(2);
+    expect(await fs.readFile(file, 'utf8')).not.toBe(first);
+  });
+
+  it('refuses a release the privacy budget cannot pay for, with one warning, and publishes nothing', async () => {
+    const alice = await participant(ALICE, 1, [0, 1, 2]);
+    const bob = await participant(BOB, 2, [3]);
+    const log = capture();
+    const broke = { ...alice, config: { ...alice.config, PRIVACY_BUDGET_EPSILON: 0.5 }, logger: log.logger };
+    await setBlendConsent(broke, BOB);
+    await setBlendConsent(bob, ALICE);
+    await syncBlend(broke);
+    await syncBlend(bob);
+    expect(await syncBlend(broke)).toEqual({ friend: BOB, state: 'active', published: [] });
+    expect(await files(alice.ws)).toEqual([CONSENT_MARKER, PERMISSION_FILE]);
+    expect((await readPrivacyLedger(alice.ws.privateDir('profile_0'))).entries).toEqual([]);
+    expect(log.lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(['privacy budget reached: this profile shares no taste summary for the blend']);
+    expect((await blendView(bob, 'profile_0')).state).toBe('waiting');
+  });
+
+  it('rejects a friend\'s version-1 file (percentiles with the watched shows marked), with an error naming the file', async () => {
+    const alice = await participant(ALICE, 1, [0]);
+    const bob = await participant(BOB, 2, [1]);
+    await setBlendConsent(alice, BOB);
+    await setBlendConsent(bob, ALICE);
+    await syncBlend(alice);
+    await syncBlend(bob);
+    await syncBlend(alice);
+    const old = path.join(bob.ws.blendDir(), 'profile_0.json');
+    await fs.writeFile(old, JSON.stringify({ format: 'syftbox-netflix-svd/blend', formatVersion: 1, vocabHash: catalog.hash, items: ITEMS, encoding: 'uint8-percentile-base64', scores: Buffer.alloc(ITEMS).toString('base64') }));
+    const log = capture();
+    expect(await blendView({ ...alice, logger: log.logger }, 'profile_0')).toMatchObject({ state: 'waiting', lists: [] });
+    const errors = log.lines.filter((l) => l.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].msg).toContain(old);
+    expect(errors[0].msg).toMatch(/format version 1 is not accepted, only 2/);
   });
 
   it('deletes the blend on withdrawal; the other side then shows none and removes its own scores', async () => {

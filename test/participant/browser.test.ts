@@ -49,7 +49,7 @@ describe.skipIf(noChromium())('the experiment page in Chromium', () => {
     const arms = [await left.getAttribute('data-arm'), await right.getAttribute('data-arm')];
     expect(arms.sort()).toEqual(['global', 'local']);
 
-    const before = (await readClickLog(clickLogFile(fixture!.config, fixture!.ws, PROFILE)))!.rows.filter((r) => r.type === 'click').length;
+    const before = (await readClickLog(clickLogFile(fixture!.ws, PROFILE)))!.rows.filter((r) => r.type === 'click').length;
     const leftItem = left.locator('[data-item-id]').nth(1);
     const rightItem = right.locator('[data-item-id]').nth(3);
     await leftItem.click();
@@ -59,7 +59,7 @@ describe.skipIf(noChromium())('the experiment page in Chromium', () => {
     expect(await page.locator('[data-confirmation]').count()).toBe(2);
     expect(await leftItem.locator('[data-confirmation]').textContent()).toMatch(/Noted/);
 
-    const clicks = (await readClickLog(clickLogFile(fixture!.config, fixture!.ws, PROFILE)))!.rows.filter((r): r is ClickRow => r.type === 'click');
+    const clicks = (await readClickLog(clickLogFile(fixture!.ws, PROFILE)))!.rows.filter((r): r is ClickRow => r.type === 'click');
     expect(clicks).toHaveLength(before + 2);
     expect(clicks.slice(before).map((c) => [c.side, c.rank])).toEqual([
       ['left', 2],

@@ -50,7 +50,7 @@ describe('click log under kill -9', () => {
     cli.child.kill('SIGKILL');
     expect((await cli.done).signal).toBe('SIGKILL');
     expect(acknowledged.size).toBeGreaterThan(10);
-    const rows = (await readClickLog(clickLogFile(fixture.config, fixture.ws, PROFILE)))?.rows ?? [];
+    const rows = (await readClickLog(clickLogFile(fixture.ws, PROFILE)))?.rows ?? [];
     const logged = new Set(rows.flatMap((row) => (row.type === 'click' ? [`${row.pageView}/${row.side}/${row.rank}`] : [])));
     expect([...acknowledged].filter((key) => !logged.has(key))).toEqual([]);
   }, WAIT_MS);

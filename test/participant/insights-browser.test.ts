@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregateCommunity } from '../../src/aggregator/community';
 import { setBlendConsent, syncBlend, blendView } from '../../src/participant/blend';
+import { writeBlendGlobal } from '../helpers/blend';
 import { buildCommunityReport } from '../../src/participant/community';
 import { insightsRoutes } from '../../src/participant/server/insights-routes';
 import { guardRequest } from '../../src/participant/server/security';
@@ -157,6 +158,7 @@ describe.skipIf(noChromium())('the insights and blend pages in Chromium', () => 
     await trainedModel(me.ws, 1, [1, 2, 4]);
     await trainedModel(friend.ws, 2, [7, 10]);
     await communityStats(dataDir);
+    await writeBlendGlobal(dataDir, APP, AGG, [ME, FRIEND], catalog, RANK); // also lets both read the community statistics
     await setBlendConsent(friend, ME);
     await syncBlend(friend);
     await setBlendConsent(me, FRIEND);
@@ -238,7 +240,8 @@ describe.skipIf(noChromium())('the insights and blend pages in Chromium', () => 
     await items.first().waitFor({ timeout: WAIT_MS });
     expect(await items.count()).toBe(10);
     const ids = await items.evaluateAll((nodes) => nodes.map((n) => Number((n as HTMLElement).dataset.itemId)));
-    for (const watched of [1, 2, 4, 7, 10]) expect(ids).not.toContain(watched);
+    for (const watched of [1, 2, 4]) expect(ids).not.toContain(watched); // mine; the friend's list leaves out theirs
+    expect(await page.textContent('#protection')).toMatch(/\(ε = 1, δ = 0\.00001\)-differentially private for each show/);
     expect(await items.first().locator('.reason').textContent()).toMatch(/\(you \d+, them \d+\)/);
     expect(await page.inputValue('#friend')).toBe(FRIEND);
 

@@ -25,7 +25,7 @@ describe('describeProtection', () => {
 });
 
 describe('describeReleases', () => {
-  const settings = { SECURE_AGGREGATION: 'on' as const, INSIGHTS_EPSILON: 4, DP_DELTA: 1e-5, BLEND_WITH: '' };
+  const settings = { SECURE_AGGREGATION: 'on' as const, INSIGHTS_EPSILON: 4, DP_DELTA: 1e-5, BLEND_WITH: '', BLEND_EPSILON: 1, MODEL_RANK: 32 };
   it('claims a secure community round only with secure aggregation on, and local DP (weaker) in plain mode', () => {
     const [secure] = describeReleases(settings);
     expect(secure).toMatch(/leaves only masked, in a secure community round.*\(ε = 4, δ = 0\.00001\) per week/);
@@ -35,12 +35,15 @@ describe('describeReleases', () => {
     expect(describeReleases({ ...settings, INSIGHTS_EPSILON: 0 })[0]).toMatch(/No community statistics are sent/);
   });
 
-  it('never claims noise on the click log or the blend', () => {
+  it('the clicks: the log stays here, counts leave noised (plain) or in the secure sum; the blend\'s per-show guarantee, and that the taste is shared', () => {
     const lines = describeReleases({ ...settings, BLEND_WITH: 'friend@example.org' });
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(/readable by the aggregator without noise/);
-    expect(lines[2]).toMatch(/friend@example.org.*without noise.*which shows you watched/);
-    expect(describeReleases(settings)[2]).toMatch(/^While you blend, a friend you blend with reads your blend scores without noise/);
+    expect(lines[1]).toMatch(/stays on this machine: only your clicks per list leave, inside the secure community round's noised sum/);
+    expect(describeReleases({ ...settings, SECURE_AGGREGATION: 'off' })[1]).toMatch(/once a week only your clicks per list \(at most 5 each\) go to the aggregator, with noise for \(ε = 4\) differential privacy per week/);
+    expect(describeReleases({ ...settings, INSIGHTS_EPSILON: 0 })[1]).toMatch(/nothing about your clicks is sent/);
+    expect(lines[2]).toMatch(/friend@example.org\) reads a summary of your taste \(32 numbers\) with Gaussian noise, \(ε = 1, δ = 0\.00001\)-differentially private for each show.*the taste itself is shared/);
+    expect(describeReleases(settings)[2]).toMatch(/^While you blend, a friend you blend with reads a summary of your taste/);
+    expect(describeReleases({ ...settings, BLEND_EPSILON: 0 })[2]).toMatch(/^The blend shares nothing/);
   });
 });
 
@@ -75,6 +78,6 @@ describe('participant --once', () => {
   it('does not warn with DP noise on', async () => {
     const logs = await once('8');
     expect(logs.filter((l) => l.level >= 40)).toEqual([]);
-    expect(logs.filter((l) => /differentially private/.test(l.msg))).toHaveLength(1);
+    expect(logs.filter((l) => /differentially private/.test(l.msg) && !l.msg.startsWith('While you blend'))).toHaveLength(1);
   });
 });

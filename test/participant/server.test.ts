@@ -61,7 +61,7 @@ function click(a: FastifyInstance, page: Pick<PageData, 'pageView' | 'token'>, s
 }
 
 async function logRows(f: Fixture) {
-  return (await readClickLog(clickLogFile(f.config, f.ws, PROFILE)))?.rows ?? [];
+  return (await readClickLog(clickLogFile(f.ws, PROFILE)))?.rows ?? [];
 }
 
 function expectNoStack(res: LightMyRequestResponse) {
@@ -140,7 +140,7 @@ describe('page views', () => {
       versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
     });
     // no titles, no show ids, no times (issue 20: the aggregator read both lists of every page view)
-    const text = await fs.readFile(clickLogFile(fixture.config, fixture.ws, PROFILE), 'utf8');
+    const text = await fs.readFile(clickLogFile(fixture.ws, PROFILE), 'utf8');
     expect(text).not.toContain(left.shows[0].title);
     expect(text).not.toMatch(/"at"|"item"|2026-/);
   });
@@ -160,7 +160,7 @@ describe('page views', () => {
     expect(page.columns).toHaveLength(1);
     expect(page.columns[0]).toMatchObject({ side: 'left', arm: 'local' });
     expect(page.columns[0].shows).toHaveLength(5);
-    expect(existsSync(clickLogFile(fixture.config, fixture.ws, PROFILE))).toBe(false);
+    expect(existsSync(clickLogFile(fixture.ws, PROFILE))).toBe(false);
   });
 
   it('tells the user to run the participant before the first training', async () => {
@@ -171,13 +171,14 @@ describe('page views', () => {
     expect(page.columns).toEqual([]);
   });
 
-  it('in plain mode, makes sure the app folder lets only the aggregator read the click log', async () => {
+  it('in plain mode too, keeps the click log on this machine: private, 0600, nothing published', async () => {
     const { app, fixture } = await setup({ configOverrides: { SECURE_AGGREGATION: 'off', MERGE_MODE: 'fedavg' } });
     await newPage(app);
-    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(true);
-    const file = path.join(fixture.ws.appData(), 'syft.pub.yaml');
-    const perms = parsePermissions(await fs.readFile(file, 'utf8'), file);
-    expect(perms.rules).toEqual([{ pattern: '**', access: { read: [AGGREGATOR], write: [], admin: [] } }]);
+    await app.close();
+    const file = fixture.ws.privateClickLog(PROFILE);
+    expect((await readClickLog(file))!.rows).toHaveLength(1);
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(false);
   });
 
   it('with secure aggregation, keeps the click log on this machine: private, 0600, nothing published', async () => {
@@ -279,7 +280,7 @@ describe('clicks', () => {
     const results = await Promise.all(pages.flatMap((page) => page.columns.flatMap((col) => col.shows.map((s) => click(app, page, col.side, s.id)))));
     expect(results).toHaveLength(200);
     expect(results.every((r) => r.statusCode === 200 && r.json().status === 'recorded')).toBe(true);
-    const parsed = (await readClickLog(clickLogFile(fixture.config, fixture.ws, PROFILE)))!;
+    const parsed = (await readClickLog(clickLogFile(fixture.ws, PROFILE)))!;
     expect(parsed.rejected).toBe(0);
     expect(parsed.torn).toBe(false);
     expect(parsed.rows.filter((r) => r.type === 'click')).toHaveLength(200);
@@ -431,7 +432,7 @@ describe('startServer', () => {
 });
 
 describe('what the page says is protected', () => {
-  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3, INSIGHTS_EPSILON: 4, BLEND_WITH: '' };
+  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3, INSIGHTS_EPSILON: 4, BLEND_WITH: '', BLEND_EPSILON: 1, MODEL_RANK: 32 };
   it('with the defaults: masked update, but no noise and what that reveals', () => {
     const text = protectionStatement(base);
     expect(text).toContain('secure aggregation the aggregator learns the sum over at least 3 datasites');
@@ -448,7 +449,7 @@ describe('what the page says is protected', () => {
     const text = protectionStatement({ ...base, BLEND_WITH: 'friend@example.org' });
     expect(text).toContain('secure community round');
     expect(text).toContain('(ε = 4, δ = 0.000001) per week');
-    expect(text).toContain('click log of the recommendation page is readable by the aggregator without noise');
+    expect(text).toContain('click log of the recommendation page stays on this machine');
     expect(text).toContain('friend@example.org');
     expect(protectionStatement({ ...base, SECURE_AGGREGATION: 'off' })).toContain('weaker protection than secure aggregation');
   });

@@ -1,5 +1,7 @@
 import { EigenvalueDecomposition, Matrix, solve } from 'ml-matrix';
-import { DECOY_RATE, EXCLUDED, MAX_PERCENTILE } from '../../src/participant/blend';
+import { EXCLUDED, MAX_PERCENTILE, percentileScores } from '../../src/participant/blend';
+import { scoreItems } from '../../src/shared/model/recommend';
+import type { Random } from '../../src/shared/random';
 import { decodeSum, type Encoding } from '../../src/shared/secagg/encoding';
 import { addMask } from '../../src/shared/secagg/prg';
 import { combineShares } from '../../src/shared/secagg/shamir';
@@ -180,8 +182,63 @@ export function estimateConfidenceWeights(base: Float32Array, fit: LinearFit, ro
   return median(plus) >= median(minus) ? plus : minus;
 }
 
+/** Share of unwatched shows the withdrawn version-1 blend file also marked excluded, as decoys. */
+export const DECOY_RATE = 0.05;
+
 /**
- * Attack (c): the watched set from a blend friend's percentile file and
+ * The percentile bytes a version-1 blend file held (the format before the
+ * taste summary): the rank of u·v_j from the private model, 255 for the
+ * watched shows and a DECOY_RATE sample of the others. The control of attack (c).
+ */
+export function versionOneBlendScores(u: Float32Array, vLocal: Float32Array, { items, rank }: Rows, watched: ReadonlySet<number>, random: Random): Uint8Array {
+  const excluded = new Set(watched);
+  for (let j = 0; j < items; j++) if (!watched.has(j) && random.next() < DECOY_RATE) excluded.add(j);
+  return percentileScores(scoreItems(u, vLocal, items, rank), excluded);
+}
+
+/**
+ * Attack (c) on the version-2 file: the watched set from the taste summary
+ * t = Σ_{j∈W} clip(v_j) + noise and Global_V. Greedy matching pursuit: take the
+ * show whose clipped row most lowers ‖r − clip(v_j)‖² (r the residual, first
+ * t), subtract it, `count` times. The attacker is handed |W|, which only helps.
+ * Without noise it recovers most of a watched set; with the calibrated noise,
+ * each step's choice is dominated by the noise.
+ */
+export function recoverWatchedFromTaste(taste: ArrayLike<number>, globalV: Float32Array, { items, rank }: Rows, clipNorm: number, count: number): number[] {
+  const clipped = new Float64Array(items * rank);
+  const normSq = new Float64Array(items);
+  for (let j = 0; j < items; j++) {
+    let sq = 0;
+    for (let a = 0; a < rank; a++) sq += globalV[j * rank + a] ** 2;
+    const scale = sq > clipNorm * clipNorm ? clipNorm / Math.sqrt(sq) : 1;
+    for (let a = 0; a < rank; a++) clipped[j * rank + a] = globalV[j * rank + a] * scale;
+    normSq[j] = Math.min(sq, clipNorm * clipNorm);
+  }
+  const residual = Float64Array.from(taste);
+  const named: number[] = [];
+  const taken = new Set<number>();
+  for (let step = 0; step < count; step++) {
+    let best = -1;
+    let bestGain = -Infinity;
+    for (let j = 0; j < items; j++) {
+      if (taken.has(j)) continue;
+      let dot = 0;
+      for (let a = 0; a < rank; a++) dot += clipped[j * rank + a] * residual[a];
+      const gain = 2 * dot - normSq[j];
+      if (gain > bestGain) {
+        bestGain = gain;
+        best = j;
+      }
+    }
+    taken.add(best);
+    named.push(best);
+    for (let a = 0; a < rank; a++) residual[a] -= clipped[best * rank + a];
+  }
+  return named;
+}
+
+/**
+ * Attack (c) on the withdrawn version-1 file: the watched set from a blend friend's percentile file and
  * Global_V. For shows not excluded, the percentile is a rank of u·v_j (the local
  * map is linear in the Global_V row), so regressing the percentiles' normal
  * scores on the Global_V rows recovers u's direction; then every excluded show

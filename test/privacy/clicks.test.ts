@@ -11,21 +11,26 @@ import path from 'node:path';
 import { DEMO_AGGREGATOR } from '../../src/demo/embedded';
 import { withOverrides } from '../../src/shared/config';
 import { canRead } from '../../src/shared/permissions';
+import { afterParticipantPass } from '../../src/participant/extras';
+import type { PassResult } from '../../src/participant/node';
+import { readPrivacyLedger } from '../../src/participant/state';
+import type { Workspace } from '../../src/shared/workspace';
 
 /**
- * Issue 20, attack (d): the aggregator reads a participant's click log
- * (`profile_<n>/clicks.jsonl`, readable by the aggregator by design, for the
- * click experiment) and learns both top-N lists of every page view, with
- * millisecond timestamps. The local list is a ranking of the private model;
- * the global one is u·Global_V, also personal.
+ * Issue 20, attack (d): the aggregator reads what a participant's datasite
+ * lets it read about the recommendation page. Before, in plain mode, that was
+ * the click log (`profile_<n>/clicks.jsonl`): version 1 held both top-N lists
+ * of every page view with millisecond times, version 2 every page view and
+ * click (arm, rank) without ids or times.
  *
- * Protection: the log (version 2) carries what the experiment needs (which
- * arm was clicked, at which rank, how many shows each column held) and no
- * show ids and no times. Control: the same page views as the version-1 rows
- * the previous code wrote, which the attack reads back completely. Upgrade: a
- * version-1 log left by an older install is rewritten before the next append.
- * With secure aggregation (the default) the log is not published at all: its
- * per-arm click counts leave only in the noised community sum.
+ * Protection: in both modes the log stays in the private folder (0600). In
+ * plain mode only `profile_<n>/click-counts.json` leaves: per ISO week, the
+ * clicks per arm, clipped and with discrete Laplace noise, spent from the
+ * privacy ledger (kind `clicks`); with secure aggregation the counts leave only
+ * inside the community round's noised sum. The attack reads every file in the
+ * datasite the aggregator may read and looks for page views, lists and times.
+ * Control: the same page views as the version-1 rows the old code published,
+ * which the attack reads back completely.
  */
 const SEED = 5;
 const VIEWS = 12;
@@ -60,7 +65,7 @@ beforeAll(async () => {
   root = await createAttackRoot(UNPROTECTED, SEED);
   await runUntilGranted(root);
   const me = root.demo.participants[0];
-  logFile = me.ctx.ws.clickLog('profile_0');
+  logFile = me.ctx.ws.privateClickLog('profile_0');
   app = buildApp({
     config: me.ctx.config,
     workspace: me.ctx.ws,
@@ -84,6 +89,16 @@ afterAll(async () => {
   await root?.cleanup();
 });
 
+/** Every file in the participant's app folder that the aggregator may read. */
+async function readableByAggregator(ws: Workspace): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(ws.appData(), { recursive: true, withFileTypes: true })) {
+    const file = path.join(entry.parentPath, entry.name);
+    if (entry.isFile() && (await canRead(ws.datasitesDir, DEMO_AGGREGATOR, file))) out.push(file);
+  }
+  return out.sort();
+}
+
 /** Every served list against what the attack read for its page view (a list it could not read is an empty guess). */
 function trials(logged: LoggedView[]): Trial[] {
   const byId = new Map(logged.map((v) => [v.pageView, v]));
@@ -105,15 +120,32 @@ describe('attack (d): the aggregator reads the click log', () => {
     expect(logged.every((v) => /\.\d{3}Z$/.test(v.at))).toBe(true);
   });
 
-  it('protected (the log the page writes): no better than guessing, and no times', async () => {
-    const logged = readLoggedViews(await fs.readFile(logFile, 'utf8'));
-    expect(logged.map((v) => v.pageView)).toEqual(served.map((s) => s.pageView));
-    const score = scoreAgainstChance(trials(logged));
-    expect(score.hits).toBeLessThanOrEqual(score.chanceBound);
-    expect(logged.every((v) => v.at === '')).toBe(true);
+  it('protected (plain mode): the aggregator can read only the noised weekly counts, no page view, list, id or time', async () => {
+    const me = root.demo.participants[0];
+    // an older version's published log is deleted when the counts are published
+    await fs.writeFile(me.ctx.ws.clickLog('profile_0'), versionOneLog());
+    await afterParticipantPass(me.ctx, { profiles: [{ profile: 'profile_0' } as PassResult['profiles'][number]], missing: [], failed: [] });
+    const readable = await readableByAggregator(me.ctx.ws);
+    expect(readable.filter((f) => /click/.test(path.basename(f))).map((f) => path.basename(f))).toEqual(['click-counts.json']);
+    // every readable file for page views (deltas and community reports say nothing of the page), the click counts also for times
+    const everything = (await Promise.all(readable.filter((f) => /\.jsonl?$/.test(f)).map((f) => fs.readFile(f, 'utf8')))).join('\n');
+    const text = await fs.readFile(me.ctx.ws.clickCounts('profile_0'), 'utf8');
+    const counts = JSON.parse(await fs.readFile(me.ctx.ws.clickCounts('profile_0'), 'utf8')) as { weeks: Record<string, unknown>[] };
+    expect(counts.weeks).toHaveLength(1);
+    expect(Object.keys(counts.weeks[0]).sort()).toEqual(['epsilon', 'global', 'local', 'week']);
+    for (const s of served) expect(everything).not.toContain(s.pageView);
+    expect(text).not.toMatch(/\d{2}:\d{2}|pageView|"at"/);
+    const score = scoreAgainstChance(trials(readLoggedViews(everything.split('\n').filter((l) => l.startsWith('{"v"')).join('\n'))));
+    expect(score.hits).toBe(0);
+    const ledger = await readPrivacyLedger(me.ctx.ws.privateDir('profile_0'));
+    expect(ledger.entries.filter((e) => e.kind === 'clicks')).toHaveLength(1);
+    // control: the page did log every view and click, privately (0600)
+    const kept = readLoggedViews(await fs.readFile(logFile, 'utf8'));
+    expect(kept.map((v) => v.pageView)).toEqual(served.map((s) => s.pageView));
+    expect((await fs.stat(logFile)).mode & 0o777).toBe(0o600);
   });
 
-  it('a version-1 log left by an older install is rewritten before the next click is appended', async () => {
+  it('a version-1 log left by an older install is rewritten (privately) before the next click is appended', async () => {
     await fs.writeFile(logFile, versionOneLog());
     expect(scoreAgainstChance(trials(readLoggedViews(await fs.readFile(logFile, 'utf8')))).recall).toBe(1);
     // a fresh page server (a restart after the upgrade) appends its first row
@@ -134,6 +166,7 @@ describe('attack (d): the aggregator reads the click log', () => {
   it('with secure aggregation (the default): the aggregator can read no click log at all; the log stays on the machine', async () => {
     const me = root.demo.participants[0];
     await fs.rm(logFile, { force: true });
+    await fs.rm(me.ctx.ws.clickCounts('profile_0'), { force: true }); // the plain-mode test's counts
     const secureApp = buildApp({ config: withOverrides(me.ctx.config, { SECURE_AGGREGATION: 'on' }), workspace: me.ctx.ws, catalog: root.catalog, profile: 'profile_0', random: createRandom(SEED + 1) });
     const shown: Served[] = [];
     try {
@@ -150,11 +183,7 @@ describe('attack (d): the aggregator reads the click log', () => {
       await secureApp.close();
     }
     // the attack: every click log in this datasite that the aggregator may read
-    const readable: string[] = [];
-    for (const entry of await fs.readdir(me.ctx.ws.appData(), { recursive: true, withFileTypes: true })) {
-      const file = path.join(entry.parentPath, entry.name);
-      if (entry.isFile() && entry.name.startsWith('clicks') && (await canRead(me.ctx.ws.datasitesDir, DEMO_AGGREGATOR, file))) readable.push(file);
-    }
+    const readable = (await readableByAggregator(me.ctx.ws)).filter((f) => path.basename(f).startsWith('click'));
     expect(readable).toEqual([]);
     const logged = (await Promise.all(readable.map((f) => fs.readFile(f, 'utf8')))).flatMap(readLoggedViews);
     const byId = new Map(logged.map((v) => [v.pageView, v]));

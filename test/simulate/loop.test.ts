@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,26 +58,29 @@ describe('the closed loop', () => {
     expect(result.root).toBe(root);
   });
 
-  it('leaves the experiment report the aggregator wrote from the click logs on disk', async () => {
+  it('leaves the experiment report the aggregator wrote from the noised click counts on disk', async () => {
     const ws = new Workspace({ email: SIM_AGGREGATOR, dataDir: root }, config.APP_NAME);
     const report = JSON.parse(await fs.readFile(path.join(experimentDir(ws), 'report.json'), 'utf8')) as ExperimentReport;
-    expect(report.logs.read).toBe(participants);
-    expect(report.pageViews).toBe(result.weeks.reduce((n, w) => n + w.counts.pageViews, 0));
-    expect(report.arms.local.clicks + report.arms.global.clicks).toBe(result.weeks.reduce((n, w) => n + w.counts.clicks.local + w.counts.clicks.global, 0));
+    expect(report.counts.read).toBe(participants);
+    expect(report.participants.map((u) => u.weeks)).toEqual(Array(participants).fill(result.weeks.length));
+    // at most the true total (each week is clipped to MAX_CLICKS_PER_ARM per arm) plus 4 standard errors of the noise
+    const truth = result.weeks.reduce((n, w) => n + w.counts.clicks.local + w.counts.clicks.global, 0);
+    expect(report.arms.local.clicks + report.arms.global.clicks).toBeLessThan(truth + 4 * Math.SQRT2 * report.clicksSe);
     expect(report.signTest.pValue).toBe(result.weeks[1].pValue);
   });
 
-  it('writes click logs only the aggregator may read, and appends the week\'s shows (found and clicked) to the exports, dated in their week', async () => {
+  it('keeps click logs private, publishes click counts only the aggregator may read, and appends the week\'s shows (found and clicked) to the exports, dated in their week', async () => {
     const ws = new Workspace({ email: SIM_AGGREGATOR, dataDir: root }, config.APP_NAME);
     const [first, second] = ['participant-00001@sim.example', 'participant-00002@sim.example'];
-    const log = ws.clickLog('profile_0', first);
-    expect(await canRead(ws.datasitesDir, SIM_AGGREGATOR, log)).toBe(true);
-    expect(await canRead(ws.datasitesDir, second, log)).toBe(false);
+    expect(existsSync(ws.clickLog('profile_0', first))).toBe(false);
+    const counts = ws.clickCounts('profile_0', first);
+    expect(await canRead(ws.datasitesDir, SIM_AGGREGATOR, counts)).toBe(true);
+    expect(await canRead(ws.datasitesDir, second, counts)).toBe(false);
 
     let clicked = 0;
     for (let i = 1; i <= participants; i++) {
       const email = `participant-${String(i).padStart(5, '0')}@sim.example`;
-      const rows = (await readClickLog(ws.clickLog('profile_0', email)))!.rows;
+      const rows = (await readClickLog(new Workspace({ email, dataDir: root }, config.APP_NAME).privateClickLog('profile_0')))!.rows;
       expect(rows.filter((r) => r.type === 'view')).toHaveLength(4);
       const clicks = rows.filter((r) => r.type === 'click').length;
       const history = await readHistory(path.join(root, 'exports', email, 'profile_0', 'NetflixViewingHistory.csv'), { dateOrder: 'mdy', now: new Date('2025-01-20T00:00:00Z') });

@@ -11,7 +11,6 @@ import { silentLogger, type Logger } from '../../shared/log';
 import { cryptoRandom, type Random } from '../../shared/random';
 import type { Workspace } from '../../shared/workspace';
 import { ClickLog, clickLogFile } from '../clicks';
-import { ensurePublishPermissions } from '../publish';
 import { PageViews } from './page-views';
 import { insightsRoutes } from './insights-routes';
 import { registerRoutes } from './routes';
@@ -36,7 +35,7 @@ export interface AppOptions {
   now?: () => Date;
   /** Which list goes on the left of each page view; the OS CSPRNG by default. */
   random?: Random;
-  /** Click log file; defaults to `ws.clickLog(profile)` in plain mode, `ws.privateClickLog(profile)` with secure aggregation. */
+  /** Click log file; defaults to `clickLogFile(ws, profile)`, the private one. */
   clickLog?: string;
   /** Folder of the page's static files; defaults to the project's `ui/`. */
   uiDir?: string;
@@ -76,16 +75,8 @@ function errorBody(err: FastifyError | AppError | Error): ErrorBody {
 export function buildApp(options: AppOptions): FastifyInstance {
   const { config, workspace: ws, catalog, profile } = options;
   const logger = options.logger ?? silentLogger;
-  // With secure aggregation the log stays private: only its per-arm counts leave, summed in the community round.
-  const kept = config.SECURE_AGGREGATION === 'on';
-  const clickLog = new ClickLog(options.clickLog ?? clickLogFile(config, ws, profile), {
-    logger,
-    private: kept,
-    // A published log's folder must let only the aggregator read it, even before the first training.
-    prepare: async () => {
-      if (!kept && config.AGGREGATOR_DATASITE !== null) await ensurePublishPermissions(ws, config.AGGREGATOR_DATASITE);
-    },
-  });
+  // The log stays private: only its per-arm counts leave (the community round, or noised weekly counts in plain mode).
+  const clickLog = new ClickLog(options.clickLog ?? clickLogFile(ws, profile), { logger, private: true });
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

@@ -7,7 +7,7 @@ import { displayedCommunity, readCommunityStats, type CommunityStats } from '../
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Workspace } from '../../shared/workspace';
-import { blendView, setBlendConsent, syncBlend, type BlendView } from '../blend';
+import { blendView, describeBlendProtection, setBlendConsent, syncBlend, type BlendView } from '../blend';
 import { compareWithCommunity, weekTruth } from '../community';
 import { readHistoryCache } from '../state';
 import { computeInsights, playsOf, type PersonalInsights } from '../insights';
@@ -124,6 +124,7 @@ const blendSchema = obj({
   source: { type: 'string', enum: ['page', 'config', 'none'] },
   state: { type: 'string', enum: ['off', 'waiting', 'active', 'untrained'] },
   message: str,
+  protection: str,
   lists: {
     type: 'array',
     items: obj({
@@ -144,9 +145,9 @@ const blendBodySchema = {
 
 const BLEND_MESSAGES: Record<BlendView['state'], (friend: string | null) => string> = {
   off: () => 'Name a friend to blend with. Nothing is shared until both of you have named each other.',
-  waiting: (friend) => `Waiting for ${friend} to name you on their blend page (or for their scores to arrive). Only ${friend} can read what you share.`,
-  active: (friend) => `Shows you and ${friend} would both enjoy, from your private models. Neither of you sees the other's history.`,
-  untrained: () => 'This profile has no model yet: the watch-together list appears after the participant has trained it.',
+  waiting: (friend) => `Waiting for ${friend} to name you on their blend page (or for their taste summary to arrive). Only ${friend} can read what you share.`,
+  active: (friend) => `Shows you and ${friend} would both enjoy, from your two noised taste summaries. Neither of you sees the other's history.`,
+  untrained: () => 'This profile has shared no taste summary yet: it does once it is trained from a Global_V it may read, while its privacy budget allows.',
 };
 
 /** The Chart.js UMD build in node_modules (resolved once). */
@@ -234,6 +235,7 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
       source: view.consent.source,
       state: view.state,
       message: BLEND_MESSAGES[view.state](view.consent.friend),
+      protection: describeBlendProtection(config),
       lists: view.lists.map((list) => ({
         profile: list.profile,
         items: list.items.map((t) => {
