@@ -50,6 +50,14 @@ export const SUBSPACE_SENSITIVITY = 1;
 /** Rounds of the mechanism (count, then gram). */
 export const SUBSPACE_ROUNDS = 2;
 
+/**
+ * Defaults of the mechanism, chosen on the validation splits of five data sets at
+ * total ε = 8, δ = 1e-5 (docs/eval/privacy.md): m, k, round 1's share of ρ.
+ */
+export const DP_TOP_ITEMS = 200;
+export const DP_DIMENSIONS = 8;
+export const DP_COUNT_SHARE = 0.25;
+
 export type SubspacePhase = 'count' | 'gram';
 
 export interface SubspaceParams {
@@ -109,6 +117,7 @@ function watched(interactions: readonly Interaction[], items: number): Set<numbe
   const out = new Set<number>();
   for (const { item, preference } of interactions) {
     checkItem(item, items);
+    if (!Number.isFinite(preference)) throw new RangeError(`interaction with item ${item} has preference ${preference}; it must be a finite number`);
     if (preference > 0) out.add(item);
   }
   return out;
