@@ -56,7 +56,7 @@ export const SUBSPACE_ROUNDS = 2;
  */
 export const DP_TOP_ITEMS = 200;
 export const DP_DIMENSIONS = 8;
-export const DP_COUNT_SHARE = 0.25;
+export const DP_COUNT_SHARE = 0.1;
 
 export type SubspacePhase = 'count' | 'gram';
 
