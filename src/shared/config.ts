@@ -63,8 +63,8 @@ export const VARIABLES = {
   DELTA_CLIP_NORM: { kind: { type: 'number', min: 0.000001, max: 1e6 }, default: '1', doc: 'L2 bound every published delta is clipped to' },
   DP_EPSILON: { kind: { type: 'number', min: 0, max: 1000 }, default: '8', doc: 'user-level epsilon of one training run (the DP mechanism\'s rounds together, zCDP) at DP_DELTA, noise shared by the participants under secure aggregation (0 = no noise); 8 reaches 0.9x the non-private model on ml-latest-small validation (docs/eval/privacy.md)' },
   DP_DELTA: { kind: { type: 'number', min: 0, max: 0.1 }, default: '0.00001', doc: 'delta of the differential-privacy guarantees (per run and of the budget); below 1/(number of datasites)' },
-  PRIVACY_BUDGET_EPSILON: { kind: { type: 'number', min: 0, max: 100000 }, default: '8', doc: 'epsilon a profile may spend within any PRIVACY_PERIOD_DAYS window (all releases composed); publishing stops when reached' },
-  PRIVACY_PERIOD_DAYS: { kind: { type: 'int', min: 0, max: 36500 }, default: '365', doc: 'the window of PRIVACY_BUDGET_EPSILON in days (0 = the budget never renews): 8 per 365 days is one training run a year at DP_EPSILON 8' },
+  PRIVACY_BUDGET_EPSILON: { kind: { type: 'number', min: 0, max: 100000 }, default: '50', doc: 'epsilon a profile may spend within any PRIVACY_PERIOD_DAYS window (all releases composed); publishing stops when reached' },
+  PRIVACY_PERIOD_DAYS: { kind: { type: 'int', min: 0, max: 36500 }, default: '365', doc: 'the window of PRIVACY_BUDGET_EPSILON in days (0 = the budget never renews)' },
   // secure aggregation
   SECURE_AGGREGATION: { kind: { type: 'enum', values: ['on', 'off'] }, default: 'on', doc: 'on: the aggregator learns only the sum of each round\'s contributions (SecAgg+ over SyftBox files) and accepts no plain delta; off: plain deltas (needed for MERGE_MODE trimmed or median)' },
   SECAGG_PHASE_MS: { kind: { type: 'int', min: 1000, max: 86400000 }, default: '120000', doc: 'deadline of each secure-aggregation phase (keys, shares, masked input, reveal); long enough for SyftBox sync' },
