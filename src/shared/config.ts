@@ -61,9 +61,10 @@ export const VARIABLES = {
   RECENCY_HALF_LIFE_DAYS: { kind: { type: 'number', min: 1, max: 100000 }, default: '180', doc: 'half-life of the recency weight in the confidence' },
   // privacy of deltas
   DELTA_CLIP_NORM: { kind: { type: 'number', min: 0.000001, max: 1e6 }, default: '1', doc: 'L2 bound every plain delta is clipped to (SECURE_AGGREGATION=off)' },
-  DP_EPSILON: { kind: { type: 'number', min: 0, max: 1000 }, default: '0', doc: 'epsilon of the Gaussian mechanism per published delta (0 = no noise)' },
-  DP_DELTA: { kind: { type: 'number', min: 0, max: 0.1 }, default: '0.00001', doc: 'delta of the Gaussian mechanism per published delta' },
-  PRIVACY_BUDGET_EPSILON: { kind: { type: 'number', min: 0, max: 100000 }, default: '50', doc: 'total epsilon a profile may spend; publishing stops when reached' },
+  DP_EPSILON: { kind: { type: 'number', min: 0, max: 1000 }, default: '8', doc: 'user-level epsilon at DP_DELTA of the noise the participants share under secure aggregation (0 = no noise): today each round is calibrated to it on its own; with the DP PureSVD mechanism it is the total of its two rounds (docs/eval/privacy.md: 0.90x the non-private model on ml-latest-small validation, 0.82x on test)' },
+  DP_DELTA: { kind: { type: 'number', min: 0, max: 0.1 }, default: '0.00001', doc: 'delta of the differential-privacy guarantees (per run and of the budget); below 1/(number of datasites)' },
+  PRIVACY_BUDGET_EPSILON: { kind: { type: 'number', min: 0, max: 100000 }, default: '50', doc: 'epsilon a profile may spend within any PRIVACY_PERIOD_DAYS window (all releases composed); publishing stops when reached' },
+  PRIVACY_PERIOD_DAYS: { kind: { type: 'int', min: 0, max: 36500 }, default: '365', doc: 'the window of PRIVACY_BUDGET_EPSILON in days (0 = the budget never renews)' },
   // secure aggregation
   SECURE_AGGREGATION: { kind: { type: 'enum', values: ['on', 'off'] }, default: 'on', doc: 'on: each datasite sends the federated optimizer\'s statistics inside a masked sum (SecAgg+ over SyftBox files), the aggregator learns only the round\'s sum and accepts no plain delta; off: plain FedAvg deltas (needed for MERGE_MODE trimmed or median; the optimizer cannot run in plain mode, its per-item sums would be readable)' },
   CONTRIBUTION_CLIP_NORM: { kind: { type: 'number', min: 0.000001, max: 1e6 }, default: '100', doc: 'L2 bound of one datasite\'s contribution to a secure round (the federated optimizer\'s statistics, score units; docs/eval); also the bound the DP noise is calibrated to' },
