@@ -9,7 +9,7 @@ import { AppError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
 import type { Logger } from '../shared/log';
 import { gaussianSigma, zcdpEpsilon, zcdpRho } from '../shared/privacy';
-import { roundNoiseStd, SUBSPACE_ROUNDS, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../shared/model/subspace';
+import { DP_POWER, roundNoiseStd, SUBSPACE_ROUNDS, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../shared/model/subspace';
 import { gramian, solveUser } from '../shared/model/factorize';
 import { DP_CURVATURE, DP_RIDGE, DP_ROW_THRESHOLD, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams } from '../shared/model/federated';
 import { scoreItems, topK } from '../shared/model/recommend';
@@ -376,7 +376,7 @@ function distributedSettings(o: EvalOptions, items: number): DistributedRunSpec[
     const noiseStd = roundNoiseStd(rho, o.dpCountShare);
     return {
       name: `dp-svd-distributed-eps${epsilon}`,
-      params: { items, rank: o.rank, dimensions: Math.min(o.dpDimensions, o.rank), topItems: o.dpTopItems, power: DP_SVD_POWER },
+      params: { items, rank: o.rank, dimensions: Math.min(o.dpDimensions, o.rank), topItems: o.dpTopItems, power: DP_POWER },
       noiseStd,
       privacy: {
         mode: 'distributed',
@@ -394,9 +394,6 @@ function distributedSettings(o: EvalOptions, items: number): DistributedRunSpec[
     };
   });
 }
-
-/** Global_V rows of the DP PureSVD = eigenvectors · λ^0.5 (docs/eval/privacy.md). */
-const DP_SVD_POWER = 0.5;
 
 const NO_PRIVACY: PrivacyRecord = { mode: 'none', budget: null, epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, sensitivity: null, perRoundEpsilon: null, totalEpsilon: null, composition: null };
 

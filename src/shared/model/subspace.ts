@@ -57,6 +57,8 @@ export const SUBSPACE_ROUNDS = 2;
 export const DP_TOP_ITEMS = 200;
 export const DP_DIMENSIONS = 8;
 export const DP_COUNT_SHARE = 0.1;
+/** Global_V rows of S = eigenvectors · λ^DP_POWER (the `power` of the evaluation and the loop). */
+export const DP_POWER = 0.5;
 
 export type SubspacePhase = 'count' | 'gram';
 
