@@ -97,7 +97,7 @@ export interface SimulationOptions {
   degradeGlobal: number;
   /** A/A: both columns show the local model's list. */
   aa: boolean;
-  /** DP_EPSILON of each published delta (0 = no noise). */
+  /** DP_EPSILON: of one DP training run with secure rounds, of each published delta in plain mode (0 = no noise). */
   epsilon: number;
   /** Keep the root in this folder; null = a temporary root, deleted at the end. */
   root: string | null;
@@ -156,7 +156,7 @@ export interface WeekMetrics {
   ndcg: Record<Arm, number | null>;
   /** The same for N random unseen shows: what a model that learned nothing scores. */
   ndcgRandomBaseline: number | null;
-  /** Largest total epsilon any participant has spent on deltas. */
+  /** Largest total epsilon any participant has spent on model contributions (its ledger's composition with secure rounds). */
   epsilonSpent: number;
   roundMs: number;
   /** What happened, in counts. */
