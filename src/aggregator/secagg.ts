@@ -67,12 +67,14 @@ import { loadCommittedState, publicParams, type RoundContext } from './round';
  *   masked → U3: members whose masked input is valid; |U3| < T aborts WITHOUT `unmask.json`;
  *            else the masked sum is kept privately, then `unmask.json`
  *   reveal → unmask (t shares per secret, else abort: nothing unmasks anyone), decode,
- *            Global_V ← the round's mechanism applied to the sum (`mechanism.ts`: the
- *            federated optimizer's preconditioned step), committed as a plain round is
+ *            Global_V ← the round's mechanism applied to the sum (`mechanism.ts`: with
+ *            DP_EPSILON > 0 a round of a DP training run, `dp-run.ts`; else the federated
+ *            optimizer's preconditioned step), committed as a plain round is
  *            (round record, then Global_V, then ledger and grants), then `result.json`
  *
  * The mechanism keeps no state between rounds: everything the update needs is in
- * the round file (kept in the private state) and the masked sum file.
+ * the round file (kept in the private state) and the masked sum file; which DP
+ * round comes next is `dp-run.ts`'s decision.
  *
  * Crash safety: the private round state (`private/.../aggregator/secagg/r000007.json`,
  * it names members by email) is written BEFORE the public file of each transition,

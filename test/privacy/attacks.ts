@@ -204,8 +204,7 @@ export function recoverWatchedFromBlend(percentiles: Uint8Array, globalV: Float3
       for (let b = 0; b < rank; b++) gram.set(a, b, gram.get(a, b) + globalV[off + a] * globalV[off + b]);
     }
   }
-  // least squares by SVD: a DP run's Global_V uses only some columns (and rows), so the Gram matrix may be singular
-  const beta = solve(gram, cross, true).getColumn(0);
+  const beta = solve(gram, cross).getColumn(0);
   const predicted = new Float64Array(items);
   for (let j = 0; j < items; j++) {
     let s = 0;

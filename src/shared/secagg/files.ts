@@ -24,7 +24,7 @@ import { decodeNpy, encodeNpy } from '../npy';
  *     "mechanism": { "name": "subspace", "params": { "phase": "count", "topItems": 200, "dimensions": 8, "power": 0.5 } },
  *     "layout": { "segments": [{ "name": "counts", "length": 8807 }, { "name": "members", "length": 1 }] },
  *     "params": { "modulusBits": 32, "scaleBits": 23, "clipNorm": 1.4142135623730951, "weightScale": 1,
- *                 "noise": { "mechanism": "skellam", "sigma": 57928631.5 },
+ *                 "noise": { "mechanism": "skellam", "sigma": 18313182.56 },
  *                 "deadlines": { "keysBy": "2026-11-21T16:02:00.000Z", "sharesBy": "2026-11-21T16:04:00.000Z",
  *                                "maskedBy": "2026-11-21T16:06:00.000Z", "revealBy": "2026-11-21T16:08:00.000Z" } },
  *     "createdAt": "2026-11-21T16:00:00.000Z" }
