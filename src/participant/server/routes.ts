@@ -40,7 +40,7 @@ export function protectionStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 
 function updateStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES' | 'PRIVACY_PERIOD_DAYS'>): string {
   const noise =
     config.DP_EPSILON > 0
-      ? ` The model is trained in differentially private runs of two rounds, ${runsPerPeriod(config.PRIVACY_PERIOD_DAYS)}, and their sums carry noise: (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per run for your whole datasite, towards the aggregator and everyone who reads Global_V. It protects which shows you watched, not that you took part.`
+      ? ` The model is trained in differentially private runs of two rounds, ${runsPerPeriod(config.PRIVACY_PERIOD_DAYS)}, and their sums carry noise: (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per run for your whole datasite, towards everyone who reads Global_V and towards the aggregator (unless other members give it their own noise). It protects which shows you watched, not that you took part.`
       : ' No differential-privacy noise is added (DP_EPSILON=0), so the aggregator can see the sum without noise, and the change between two Global_V versions, which every contributor can compute, reveals the shows the round\'s members watched, taken together.';
   if (config.SECURE_AGGREGATION === 'on') {
     return `Your viewing history stays on this computer. Your model update leaves it only masked: with secure aggregation the aggregator learns the sum over at least ${config.MIN_DATASITES} datasites, never your update.${noise}`;
