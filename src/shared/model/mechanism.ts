@@ -119,9 +119,9 @@ function preconditioned(p: PreconditionedParams): BoundMechanism {
       for (const interactions of profiles) addContribution(x, base, [...interactions], federated(items, rank), gram);
       return meanWithin(x, profiles.length, p.clipNorm);
     },
-    apply(base, sum, items, rank, { count, noiseStd }) {
+    apply(base, sum, items, rank, { count }) {
       // noise-free by design (module comment): no denoising, so no ridge and no row threshold
-      const { V, report } = applyAggregate(base, sum, Math.max(1, count), { ...federated(items, rank), step: p.step, noiseStd, curvature: 'moment', rowThreshold: 0, ridge: 0 }, null);
+      const { V, report } = applyAggregate(base, sum, Math.max(1, count), { ...federated(items, rank), step: p.step, noiseStd: 0, curvature: 'moment', rowThreshold: 0, ridge: 0 }, null);
       return { V, report: { ...report } };
     },
   };
@@ -170,7 +170,8 @@ export function subspaceSpec(phase: SubspacePhase, params: Omit<SubspaceSpecPara
  * range here (the compiler says so) before a round file can carry it.
  */
 const SUBSPACE_RANGES: Record<keyof Omit<SubspaceSpecParams, 'phase'>, { min: number; max: number; integer: boolean }> = {
-  topItems: { min: 1, max: 100_000, integer: true },
+  // a gram contribution has m(m + 1)/2 values: 2,001,000 (16 MB in float64) at most, so no round file can make a member build a huge one
+  topItems: { min: 1, max: 2000, integer: true },
   dimensions: { min: 1, max: 256, integer: true },
   power: { min: 0, max: 4, integer: false },
 };
