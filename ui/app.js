@@ -151,6 +151,7 @@
       const res = await fetch('/api/status');
       const status = await res.json();
       if (res.ok && status.protection) target.textContent = status.protection;
+      if (res.ok && status.budget) document.getElementById('budget').textContent = status.budget;
     } catch {
       target.textContent = 'Your viewing history stays on this computer.';
     }

@@ -7,9 +7,10 @@ import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { SecaggRecord } from '../shared/ledger';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import type { PermissionFile, PermissionRule } from '../shared/permissions';
-import { mechanism, preconditionedSpec, type MechanismSpec } from '../shared/model/mechanism';
+import { mechanism, preconditionedSpec, subspaceSpec, SUBSPACE_DEFAULTS, type MechanismSpec } from '../shared/model/mechanism';
+import { DP_COUNT_SHARE } from '../shared/model/subspace';
 import { sumProblem } from '../shared/secagg/bound';
-import { contributionBound, contributionLayout, roundEncoding, splitSum } from '../shared/secagg/contribution';
+import { contributionBound, contributionLayout, roundEncoding, runRoundNoise, splitSum, type RunPrivacy } from '../shared/secagg/contribution';
 import { decodeSum, maxCohortSize, scaleOf, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
@@ -48,6 +49,7 @@ import { addMod } from '../shared/secagg/prg';
 import { unmaskSum, type CohortView, type Reveal } from '../shared/secagg/protocol';
 import { isRoundId } from '../shared/workspace';
 import { discoverMembers } from './discover';
+import { planDpRound, recordDpRoundOpened } from './dp-run';
 import { ensurePermissions } from './grant';
 import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
 import { loadCommittedState, publicParams, type RoundContext } from './round';
@@ -65,12 +67,14 @@ import { loadCommittedState, publicParams, type RoundContext } from './round';
  *   masked → U3: members whose masked input is valid; |U3| < T aborts WITHOUT `unmask.json`;
  *            else the masked sum is kept privately, then `unmask.json`
  *   reveal → unmask (t shares per secret, else abort: nothing unmasks anyone), decode,
- *            Global_V ← the round's mechanism applied to the sum (`mechanism.ts`: the
- *            federated optimizer's preconditioned step), committed as a plain round is
+ *            Global_V ← the round's mechanism applied to the sum (`mechanism.ts`: with
+ *            DP_EPSILON > 0 a round of a DP training run, `dp-run.ts`; else the federated
+ *            optimizer's preconditioned step), committed as a plain round is
  *            (round record, then Global_V, then ledger and grants), then `result.json`
  *
  * The mechanism keeps no state between rounds: everything the update needs is in
- * the round file (kept in the private state) and the masked sum file.
+ * the round file (kept in the private state) and the masked sum file; which DP
+ * round comes next is `dp-run.ts`'s decision.
  *
  * Crash safety: the private round state (`private/.../aggregator/secagg/r000007.json`,
  * it names members by email) is written BEFORE the public file of each transition,
@@ -102,9 +106,13 @@ export interface SecureParams {
   /** Datasites discovered before a round opens (MIN_PARTICIPANTS, at least T). */
   minParticipants: number;
   minDatasites: number;
-  /** The privacy every round's sum gives each datasite: its noise is calibrated per round (`roundEncoding`); epsilon 0: none. */
-  dp: { epsilon: number; delta: number };
-  /** What the members contribute and how the sum becomes Global_V. */
+  /**
+   * DP_EPSILON > 0: model rounds are DP training runs (`dp-run.ts`), two rounds
+   * of the `subspace` mechanism whose noise makes the run (epsilon, delta)-DP per
+   * datasite (`runRoundNoise`), one run per `periodDays`. Null: no noise.
+   */
+  dp: (RunPrivacy & { subspace: typeof SUBSPACE_DEFAULTS; periodDays: number }) | null;
+  /** Without DP: what the members contribute and how the sum becomes Global_V (the federated optimizer). */
   mechanism: MechanismSpec;
   /** Refuse a sum outside what honest members can add (`sumProblem`); off only to measure an attack without it. */
   checkSum: boolean;
@@ -114,15 +122,16 @@ export interface SecureParams {
 const MEMBERS_NOISE_SIGMAS = 3;
 
 /**
- * Secure-round parameters from the configuration. The mechanism is the federated
- * optimizer (`preconditioned`) with ALS_REG, ALS_ALPHA and CONTRIBUTION_CLIP_NORM,
- * with its DP levers when DP_EPSILON > 0. The noise makes each round's sum
- * (DP_EPSILON, DP_DELTA)-DP per datasite (see `roundNoise`), calibrated to the
- * whole contribution's bound; DP_EPSILON=0: no noise.
+ * Secure-round parameters from the configuration. DP_EPSILON > 0: DP training
+ * runs of the `subspace` mechanism (its defaults, at most MODEL_RANK dimensions),
+ * (DP_EPSILON, DP_DELTA)-DP per datasite over each run, one run per
+ * PRIVACY_PERIOD_DAYS. DP_EPSILON=0: rounds of the federated optimizer
+ * (`preconditioned`, ALS_REG, ALS_ALPHA, CONTRIBUTION_CLIP_NORM) without noise.
  */
 export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' | 'rank'>): SecureParams {
   const minSurvivors = Math.max(config.SECAGG_MIN_SURVIVORS, config.MIN_DATASITES);
-  const spec = preconditionedSpec({ reg: config.ALS_REG, alpha: config.ALS_ALPHA }, config.CONTRIBUTION_CLIP_NORM, config.DP_EPSILON > 0);
+  const spec = preconditionedSpec({ reg: config.ALS_REG, alpha: config.ALS_ALPHA }, config.CONTRIBUTION_CLIP_NORM);
+  const subspace = { ...SUBSPACE_DEFAULTS, dimensions: Math.min(SUBSPACE_DEFAULTS.dimensions, model.rank) };
   return {
     phaseMs: config.SECAGG_PHASE_MS,
     scaleBits: config.SECAGG_SCALE_BITS,
@@ -131,7 +140,7 @@ export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' |
     fullGraphMax: config.SECAGG_FULL_GRAPH_MAX,
     minParticipants: Math.max(config.MIN_PARTICIPANTS, minSurvivors),
     minDatasites: config.MIN_DATASITES,
-    dp: { epsilon: config.DP_EPSILON, delta: config.DP_DELTA },
+    dp: config.DP_EPSILON > 0 ? { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE, subspace, periodDays: config.PRIVACY_PERIOD_DAYS } : null,
     mechanism: spec,
     checkSum: true,
   };
@@ -267,9 +276,16 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     return { action: 'idle', reason: `${invited.length} datasites take part; a secure round needs ${secure.minParticipants} (MIN_PARTICIPANTS, SECAGG_MIN_SURVIVORS, MIN_DATASITES)` };
   }
   const committed = await loadCommittedState(ctx);
+  let spec = secure.mechanism;
   let layout: ContributionLayout;
   let weightScale: number;
   let chosen: { encoding: Encoding; noise: RoundNoise } | null;
+  const { dp } = secure;
+  if (!purpose && dp) {
+    const plan = await planDpRound(ctx, committed, dp.periodDays);
+    if ('idle' in plan) return { action: 'idle', reason: plan.idle };
+    spec = subspaceSpec(plan.phase, dp.subspace);
+  }
   if (purpose) {
     // a purpose brings its own layout, bound and noise at the configured precision
     layout = purpose.layout;
@@ -277,13 +293,14 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     const encoding: Encoding = { length: layoutLength(layout), clipNorm: purpose.clipNorm, scaleBits: secure.scaleBits };
     chosen = maxCohortSize(encoding, purpose.noise.sigma) >= invited.length ? { encoding, noise: purpose.noise } : null;
   } else {
-    const bound = mechanism(secure.mechanism);
+    const bound = mechanism(spec);
     layout = contributionLayout(bound, ctx.model.items, ctx.model.rank);
     weightScale = bound.bound;
-    chosen = roundEncoding({ length: layoutLength(layout), clipNorm: contributionBound(weightScale) }, secure.scaleBits, invited.length, secure.dp);
+    const noiseAt = (encoding: Encoding): RoundNoise => (dp && spec.name === 'subspace' ? runRoundNoise(encoding, dp, spec.params.phase) : { mechanism: 'none', sigma: 0 });
+    chosen = roundEncoding({ length: layoutLength(layout), clipNorm: contributionBound(weightScale) }, secure.scaleBits, invited.length, noiseAt);
   }
   if (chosen === null) {
-    throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with the noise the round asks (DP_EPSILON=${secure.dp.epsilon}, or INSIGHTS_EPSILON for community rounds) leaves no room for ${invited.length} members in 32 bits: lower SECAGG_SCALE_BITS`);
+    throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with the noise the round asks (DP_EPSILON=${dp?.epsilon ?? 0}, or INSIGHTS_EPSILON for community rounds) leaves no room for ${invited.length} members in 32 bits: lower SECAGG_SCALE_BITS`);
   }
   const { encoding, noise } = chosen;
   const roundId = await nextRoundId(ctx, previous);
@@ -293,7 +310,7 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     ...header('round'),
     roundId,
     baseVersion: committed.version,
-    mechanism: secure.mechanism,
+    mechanism: spec,
     layout,
     params: {
       modulusBits: MODULUS_BITS,
@@ -306,9 +323,11 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     createdAt: openedAt.toISOString(),
   };
   const state: RoundState = { formatVersion: STATE_FORMAT_VERSION, roundId, phase: 'keys', round, invited, cohort: null, u2: null, survivors: null, dropped: null, maskedSha256: null, result: null, weightSum: null };
+  if (!purpose && spec.name === 'subspace') await recordDpRoundOpened(ctx, spec.params.phase, roundId);
   await writeState(ctx, state);
   await republish(ctx, state);
-  logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, scaleBits: encoding.scaleBits, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
+  const phase = spec.name === 'subspace' && !purpose ? spec.params.phase : undefined;
+  logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, mechanism: purpose ? undefined : spec.name, phase, scaleBits: encoding.scaleBits, noiseSigma: noise.sigma, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
   return { action: 'opened', roundId };
 }
 

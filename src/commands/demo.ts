@@ -89,7 +89,7 @@ function describeOutcome(outcome: DemoRound['outcome']): string {
     return `aggregator ${r.outcome} -> Global_V v${r.version} (${r.counts.accepted} accepted, ${r.counts.rejected} rejected)`;
   }
   const s = outcome.summary;
-  if (s === null) return 'no secure round could open (too few participants)';
+  if (s === null) return `no secure round opened: ${outcome.idle}`;
   return s.outcome === 'merged'
     ? `secure round ${s.roundId} merged the masked sum of ${s.survivors.length}/${s.cohort} participants -> Global_V v${s.version}`
     : `secure round ${s.roundId} aborted (${s.reason}); Global_V stays at v${s.version}`;

@@ -5,6 +5,7 @@ import { VARIABLES } from '../shared/config';
 import { ALL_BASELINES, runExplicit, runImplicit, runPredictions, runRecommendations, type BaselineName, type DpMode, type EvalOptions } from '../eval/run';
 import type { TitleStyle } from '../eval/movielens';
 import { DEFAULT_STEP } from '../shared/model/federated';
+import { DP_COUNT_SHARE, DP_DIMENSIONS, DP_TOP_ITEMS } from '../shared/model/subspace';
 import { intOption, numberOption, parseOptions, type Command } from './command';
 
 /** Chosen on validation splits of several data sets (docs/eval/README.md, "How the defaults were chosen"). */
@@ -57,13 +58,19 @@ model with baselines on the same split. Progress goes to stderr.
   --half-life <days>      recency half-life of the implicit confidence   [100000 = off]
   --epsilons <list>       DP settings: total ε per user over all rounds, comma-separated,
                           or none                                         [1,8]
-  --dp <mode>             central (aggregator noise), local (participant noise) or both  [central]
+  --dp <mode>             distributed (DP PureSVD under secure aggregation: each participant's
+                          noise share, the sum carries the calibrated noise; ε = the total of
+                          its two rounds), central (aggregator noise on the optimizer),
+                          local (participant noise) or both (central and local)  [distributed]
   --dp-budget <b>         what ε bounds: total (the user's whole run, zCDP over the rounds),
                           per-round (each round's Gaussian), or both      [total]
   --dp-delta <d>          δ per user (of the run, or of each round with per-round)  [1e-5]
   --dp-clip <c>           bound C of a whole contribution in the DP settings (score units)  [${DEFAULT_DP_CLIP}]
   --dp-rounds <n>         rounds of the DP settings                       [${DEFAULT_DP_ROUNDS}]
   --dp-reg <l>            λ of the DP settings (less shrinkage pays under noise)  [${DEFAULT_DP_REG}]
+  --dp-top-items <m>      distributed: the most-watched items DP PureSVD learns  [${DP_TOP_ITEMS}]
+  --dp-dimensions <k>     distributed: its eigen-directions                [${DP_DIMENSIONS}]
+  --dp-count-share <f>    distributed: share of the budget for round 1's counts  [${DP_COUNT_SHARE}]
   --baselines <list>      popularity,local,central,fedavg, all or none    [all]
   --secure                also run the optimizer's rounds through the real secure-aggregation
                           protocol in process (setting federated-secure; slow on large sets),
@@ -103,6 +110,9 @@ model with baselines on the same split. Progress goes to stderr.
       'dp-clip': { type: 'string' },
       'dp-rounds': { type: 'string' },
       'dp-reg': { type: 'string' },
+      'dp-top-items': { type: 'string' },
+      'dp-dimensions': { type: 'string' },
+      'dp-count-share': { type: 'string' },
       baselines: { type: 'string' },
       secure: { type: 'boolean' },
       'secure-clip': { type: 'string' },
@@ -141,10 +151,13 @@ model with baselines on the same split. Progress goes to stderr.
       epsilons: parseEpsilons(values.epsilons ?? DEFAULT_EPSILONS),
       dpBudgets: values['dp-budget'] === 'both' ? ['total', 'per-round'] : [oneOf('dp-budget', values['dp-budget'] ?? 'total', ['total', 'per-round'] as const)],
       dpDelta: positive('dp-delta', numberOption('dp-delta', values['dp-delta'], DEFAULT_DP_DELTA)),
-      dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'central', ['central', 'local'] as const) as DpMode],
+      dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'distributed', ['distributed', 'central', 'local'] as const) as DpMode],
       dpClipNorm: positive('dp-clip', numberOption('dp-clip', values['dp-clip'], DEFAULT_DP_CLIP)),
       dpRounds: intOption('dp-rounds', values['dp-rounds'], DEFAULT_DP_ROUNDS),
       dpReg: positive('dp-reg', numberOption('dp-reg', values['dp-reg'], DEFAULT_DP_REG), true),
+      dpTopItems: intOption('dp-top-items', values['dp-top-items'], DP_TOP_ITEMS),
+      dpDimensions: intOption('dp-dimensions', values['dp-dimensions'], DP_DIMENSIONS),
+      dpCountShare: share('dp-count-share', numberOption('dp-count-share', values['dp-count-share'], DP_COUNT_SHARE)),
       baselines: parseBaselines(values.baselines ?? 'all'),
       secure: values.secure === true,
       secureClipNorm: positive('secure-clip', numberOption('secure-clip', values['secure-clip'], Number(VARIABLES.CONTRIBUTION_CLIP_NORM.default))),
@@ -181,6 +194,11 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
 
 function positive(name: string, value: number, allowZero = false): number {
   if (value < 0 || (!allowZero && value === 0)) throw new AppError('ERR_USAGE', `--${name} ${value}: expected a number ${allowZero ? '>= 0' : '> 0'}`);
+  return value;
+}
+
+function share(name: string, value: number): number {
+  if (!(value > 0 && value < 1)) throw new AppError('ERR_USAGE', `--${name} ${value}: expected a number between 0 and 1 (exclusive)`);
   return value;
 }
 

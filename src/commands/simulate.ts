@@ -45,7 +45,7 @@ e.g. SERVER_LR=30 LOCAL_EPOCHS=1 npm run -s cli -- simulate.
                        the unseen shows their hidden tastes rate lowest (a planted
                        difference the experiment should detect; default 0)
   --aa                 A/A test: both columns show the local model's list
-  --epsilon E          DP_EPSILON per published delta (default ${d.epsilon}: no noise)
+  --epsilon E          DP_EPSILON: of one DP training run (secure rounds), of each delta (plain) (default ${d.epsilon}: no noise)
   --out DIR            folder for results.json and the charts (default ${DEFAULT_OUT})
   --root DIR           build the root in DIR (new or empty) and keep it; default: a
                        temporary folder (/dev/shm when it has room), deleted at the end

@@ -18,7 +18,7 @@ import { runParticipantCycle, type ParticipantContext, type PassResult } from '.
 import { publishAggregatorReports } from '../aggregator/reports';
 import { secureParamsOf } from '../aggregator/node';
 import { roundParams, runRound, type RoundContext, type RoundResult } from '../aggregator/round';
-import type { SecureContext, SecureRoundSummary } from '../aggregator/secagg';
+import { advanceSecureRound, type SecureContext, type SecureRoundSummary } from '../aggregator/secagg';
 import { runSecureRoundInProcess } from '../simulate/secure-round';
 
 /**
@@ -182,9 +182,17 @@ export async function publishDemoExtras(root: DemoRoot, last: DemoRound, config:
 export interface DemoRound {
   round: number;
   passes: PassResult[];
-  /** What the aggregator did: a secure round (null: none could open) or a plain one. */
-  outcome: { mode: 'secure'; summary: SecureRoundSummary | null } | { mode: 'plain'; result: RoundResult };
+  /** What the aggregator did: a secure round (null: none could open, and why) or a plain one. */
+  outcome: { mode: 'secure'; summary: SecureRoundSummary; idle: null } | { mode: 'secure'; summary: null; idle: string } | { mode: 'plain'; result: RoundResult };
   durationMs: number;
+}
+
+/** One secure round with every participant in process, or why none could open. */
+async function secureRound(ctx: SecureContext, participants: DemoRoot['participants']): Promise<DemoRound['outcome']> {
+  const summary = await runSecureRoundInProcess(ctx, participants.map((p) => p.ctx));
+  if (summary !== null) return { mode: 'secure', summary, idle: null };
+  const step = await advanceSecureRound(ctx);
+  return { mode: 'secure', summary: null, idle: step.action === 'idle' ? step.reason : `the aggregator is at ${step.action}` };
 }
 
 /**
@@ -200,9 +208,7 @@ export async function runDemoRounds(root: DemoRoot, { minRounds, maxRounds, onRo
     const passes: PassResult[] = [];
     for (const p of root.participants) passes.push((await runParticipantCycle(p.ctx)).pass);
     const t0 = performance.now();
-    const outcome: DemoRound['outcome'] = root.secure
-      ? { mode: 'secure', summary: await runSecureRoundInProcess({ ...root.aggregator, secure: root.secure }, root.participants.map((p) => p.ctx)) }
-      : { mode: 'plain', result: await runRound(root.aggregator) };
+    const outcome: DemoRound['outcome'] = root.secure ? await secureRound({ ...root.aggregator, secure: root.secure }, root.participants) : { mode: 'plain', result: await runRound(root.aggregator) };
     const entry = { round, passes, outcome, durationMs: Math.round(performance.now() - t0) };
     rounds.push(entry);
     onRound?.(entry);

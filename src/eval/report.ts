@@ -48,7 +48,7 @@ export interface RoundEntry<M extends Metrics> {
 }
 
 export interface PrivacyRecord {
-  mode: 'none' | 'central' | 'local';
+  mode: 'none' | 'central' | 'local' | 'distributed';
   /** What `epsilon` bounds: the user's whole run ('total') or each round ('per-round'); null without DP. */
   budget: 'total' | 'per-round' | null;
   epsilon: number | null;

@@ -8,7 +8,8 @@ import { writeFileAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
 import type { Logger } from '../shared/log';
-import { gaussianSigma } from '../shared/privacy';
+import { gaussianSigma, zcdpEpsilon, zcdpRho } from '../shared/privacy';
+import { DP_POWER, roundNoiseStd, SUBSPACE_ROUNDS, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../shared/model/subspace';
 import { gramian, solveUser } from '../shared/model/factorize';
 import { DP_CURVATURE, DP_RIDGE, DP_ROW_THRESHOLD, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams } from '../shared/model/federated';
 import { scoreItems, topK } from '../shared/model/recommend';
@@ -21,6 +22,7 @@ import { accumulateRatings, evaluateRanking, explicitPredictor, factorScorer, ty
 import { predictExplicit, solveUserExplicit, trainCentralExplicit, type ExplicitParams } from './explicit';
 import { AGGREGATOR_EMAIL, EVAL_APP_NAME, createTempRoot, participantEmail, runFederated, runSecureFederated, setUpRoot, type FederatedParticipant, type RoundReport, type SecureRoundReport } from './federated';
 import { runExplicitInMemory, runInMemory } from './inmemory';
+import { runSubspaceInMemory } from './subspace';
 import { ingestParticipants, type MatchReport, type Participant } from './ingest';
 import { RatingAccumulator, clampRating, type RankingMetrics, type RatingMetrics } from './metrics';
 import { NETFLIX_EXPORT_FILE, exportTitles, firstUsers, movieIndex, movieLensFiles, readRatings, type RatingTable, type TitleStyle } from './movielens';
@@ -41,7 +43,7 @@ import { implicitTrainer, type LocalTrainer } from './training';
 
 export type BaselineName = 'popularity' | 'local' | 'central' | 'fedavg';
 export const ALL_BASELINES: readonly BaselineName[] = ['popularity', 'local', 'central', 'fedavg'];
-export type DpMode = 'central' | 'local';
+export type DpMode = 'central' | 'local' | 'distributed';
 type DpBudget = 'total' | 'per-round';
 
 export interface EvalOptions {
@@ -79,6 +81,10 @@ export interface EvalOptions {
   dpClipNorm: number;
   dpRounds: number;
   dpReg: number;
+  /** Mode `distributed` (the DP PureSVD mechanism, `subspace.ts`): m, k and round 1's share of the budget. */
+  dpTopItems: number;
+  dpDimensions: number;
+  dpCountShare: number;
   baselines: ReadonlySet<BaselineName>;
   /** Also run the optimizer's rounds through the real secure-aggregation protocol (setting `federated-secure`). */
   secure: boolean;
@@ -320,6 +326,7 @@ function dpSettings(o: EvalOptions, items: number, participants: number): DpRunS
       const noise = budget === 'total' ? noiseMultiplier(epsilon, o.dpDelta, rounds) : gaussianSigma(epsilon, o.dpDelta, 1);
       const suffix = `eps${epsilon}${budget === 'per-round' ? '-per-round' : ''}`;
       for (const mode of o.dpModes) {
+        if (mode === 'distributed') continue;
         const sensitivityInClips = mode === 'central' ? 1 : LOCAL_SENSITIVITY_IN_CLIPS;
         const z = noise * sensitivityInClips;
         const noiseStd = mode === 'central' ? z * o.dpClipNorm : Math.sqrt(participants) * z * o.dpClipNorm;
@@ -345,6 +352,47 @@ function dpSettings(o: EvalOptions, items: number, participants: number): DpRunS
     }
   }
   return out;
+}
+
+interface DistributedRunSpec {
+  name: string;
+  params: SubspaceApplyParams;
+  noiseStd: { count: number; gram: number };
+  privacy: PrivacyRecord;
+}
+
+/**
+ * Mode `distributed`: the DP PureSVD mechanism (`subspace.ts`), ε the user's
+ * total over its two rounds at δ (zCDP, sensitivity 1 under add/remove). The sum
+ * of each round gets Gaussian noise of the variance the real protocol's Skellam
+ * shares sum to when every participant survives (t = all: each of n shares
+ * carries 1/n of it); fewer survivors than the cohort only add noise.
+ */
+function distributedSettings(o: EvalOptions, items: number): DistributedRunSpec[] {
+  if (!o.dpModes.includes('distributed')) return [];
+  if (!o.dpBudgets.includes('total')) throw new AppError('ERR_USAGE', '--dp distributed bounds the total ε of its two rounds: use --dp-budget total');
+  return o.epsilons.map((epsilon) => {
+    const rho = zcdpRho(epsilon, o.dpDelta);
+    const noiseStd = roundNoiseStd(rho, o.dpCountShare);
+    return {
+      name: `dp-svd-distributed-eps${epsilon}`,
+      params: { items, rank: o.rank, dimensions: Math.min(o.dpDimensions, o.rank), topItems: o.dpTopItems, power: DP_POWER },
+      noiseStd,
+      privacy: {
+        mode: 'distributed',
+        budget: 'total',
+        epsilon,
+        delta: o.dpDelta,
+        noiseMultiplier: noiseStd.gram,
+        clipNorm: SUBSPACE_SENSITIVITY,
+        sensitivity: SUBSPACE_SENSITIVITY,
+        perRoundEpsilon: zcdpEpsilon(1 / (2 * noiseStd.gram ** 2), o.dpDelta),
+        totalEpsilon: zcdpEpsilon(rho, o.dpDelta),
+        noiseStdOfSum: noiseStd.gram,
+        composition: `zCDP over ${SUBSPACE_ROUNDS} rounds (counts σ ${noiseStd.count.toPrecision(4)}, Gram σ ${noiseStd.gram.toPrecision(4)}), δ=${o.dpDelta}`,
+      },
+    };
+  });
 }
 
 const NO_PRIVACY: PrivacyRecord = { mode: 'none', budget: null, epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, sensitivity: null, perRoundEpsilon: null, totalEpsilon: null, composition: null };
@@ -469,6 +517,22 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       const rounds = inMemory(run.name, run.rounds, run.params);
       settings.push({ name: run.name, kind: 'federated', description: `the federated optimizer with ${run.privacy.mode} DP: Gaussian noise of std ${run.privacy.noiseStdOfSum!.toPrecision(4)} on the sum`, metrics: rounds.at(-1)!.metrics, rounds, privacy: run.privacy });
     }
+    for (const run of distributedSettings(o, items)) {
+      const entries: RoundEntry<RankingMetrics>[] = [];
+      timed(run.name, () =>
+        runSubspaceInMemory(trains, V0, {
+          params: run.params,
+          noiseStd: run.noiseStd,
+          random: createRandom(deriveSeed(o.seed, `noise:${run.name}`)),
+          onRound: (round, V) => {
+            const metrics = evaluate(V);
+            entries.push({ round, metrics, clipped: 0 });
+            o.progress(`[${run.name}] round ${round}/${SUBSPACE_ROUNDS}  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}`);
+          },
+        }),
+      );
+      settings.push({ name: run.name, kind: 'federated', description: `DP PureSVD (counts, then the Gram matrix of the ${run.params.topItems} most-watched items, k ${run.params.dimensions}) with distributed noise: Gaussian of std ${run.noiseStd.count.toPrecision(4)} and ${run.noiseStd.gram.toPrecision(4)} on the two sums`, metrics: entries.at(-1)!.metrics, rounds: entries, privacy: run.privacy });
+    }
     const central = settings.find((s) => s.name === 'central-als')?.metrics;
     if (central) {
       for (const s of settings) {
@@ -484,7 +548,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       command: o.command,
       dataset: { ratingsDir: o.ratingsDir, users: table.userCount, items, ratings: table.rows, participants: participants.length, evaluatedUsers: users.length },
       split: { kind: 'leave-last-out', seed: o.seed },
-      params: { ...commonParams(o), dpDelta: o.dpDelta, dpClipNorm: o.dpClipNorm, dpRounds: o.dpRounds, dpReg: o.dpReg },
+      params: { ...commonParams(o), dpDelta: o.dpDelta, dpClipNorm: o.dpClipNorm, dpRounds: o.dpRounds, dpReg: o.dpReg, dpTopItems: o.dpTopItems, dpDimensions: o.dpDimensions, dpCountShare: o.dpCountShare },
       matching,
       settings,
       checks: implicitChecks(settings),
@@ -735,19 +799,25 @@ export async function runRecommendations(o: EvalOptions): Promise<{ files: strin
     const rated = ratedItems(table, index);
     const excludedOf = (p: FederatedParticipant) => new Set([...p.train.map((i) => i.item), ...(rated.get(p.userId) ?? [])]);
     let lastBase = initialItemFactors(items, o.rank, o.seed);
-    const finalV = runInMemory(
-      participants.map((p) => p.train),
-      lastBase,
-      {
-        rounds: o.rounds,
-        params: optimizerParams(o, items),
-        random: createRandom(deriveSeed(o.seed, 'noise:recommendations')),
-        onRound: (round, V) => {
-          if (round < o.rounds) lastBase = V;
-          o.progress(`[federated] round ${round}/${o.rounds}`);
-        },
-      },
-    );
+    const trains = participants.map((p) => p.train);
+    const random = createRandom(deriveSeed(o.seed, 'noise:recommendations'));
+    const track = (name: string, rounds: number) => (round: number, V: Float32Array) => {
+      if (round < rounds) lastBase = V;
+      o.progress(`[${name}] round ${round}/${rounds}`);
+    };
+    // One DP setting: the lists are the DP model's.
+    const distributed = distributedSettings(o, items);
+    const central = dpSettings(o, items, participants.length);
+    let finalV: Float32Array;
+    if (distributed.length + central.length === 1 && distributed.length === 1) {
+      const run = distributed[0];
+      finalV = runSubspaceInMemory(trains, lastBase, { params: run.params, noiseStd: run.noiseStd, random, onRound: track(run.name, SUBSPACE_ROUNDS) });
+    } else if (distributed.length + central.length === 1) {
+      const run = central[0];
+      finalV = runInMemory(trains, lastBase, { rounds: run.rounds, params: run.params, random, onRound: track(run.name, run.rounds) });
+    } else {
+      finalV = runInMemory(trains, lastBase, { rounds: o.rounds, params: optimizerParams(o, items), random, onRound: track('federated', o.rounds) });
+    }
     const localTraining = implicitTrainer({ items, rank: o.rank, reg: o.reg, alpha: o.alpha, epochs: o.epochs, lr: o.lr })(lastBase);
     const params = { rank: o.rank, reg: o.reg, alpha: o.alpha };
     const gram = gramian(finalV, items, o.rank);

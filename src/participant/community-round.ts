@@ -83,7 +83,7 @@ export function communityMemberContext(ctx: CommunityMemberContext): MemberConte
       if (joined >= COMMUNITY_JOINS_PER_WEEK) return { decline: `already joined ${joined} community rounds for ${week}` };
 
       const spend = communitySpend(ctx.now().toISOString(), encoding, round.params.noise)!;
-      const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+      const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS };
       const profiles: string[] = [];
       const summaries: WeekSummary[] = [];
       let blocked = 0;

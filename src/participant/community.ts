@@ -165,7 +165,7 @@ interface PrivateCommunityState {
 
 /** What a community report needs: the participant's context, with only the privacy settings of its config. */
 export type CommunityContext = Pick<ParticipantContext, 'ws' | 'catalog' | 'matcher' | 'logger' | 'now' | 'noiseRandom'> & {
-  config: Pick<Config, 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON' | 'DP_DELTA'>;
+  config: Pick<Config, 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON' | 'PRIVACY_PERIOD_DAYS' | 'DP_DELTA'>;
 };
 
 type CommunityOutcome =
@@ -200,7 +200,7 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
   if (events === null) return { profile, status: 'skipped', reason: 'no parsed history yet' };
 
   let ledger = await readPrivacyLedger(dir);
-  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS };
   const spend = pureDpSpend(ctx.now().toISOString(), PRIVACY_KIND, 'pure-dp', epsilon);
   if (!canSpend(ledger, spend, budget, ctx.now())) {
     const epsilonSpent = privacySpent(ledger, budget, ctx.now()).epsilon;

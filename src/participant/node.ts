@@ -188,7 +188,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   }
 
   let ledger = await readPrivacyLedger(dir);
-  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS };
   // The delta's noise is a Gaussian on sensitivity 2·clip (see deltaNoiseSigma); its RDP curve is what the ledger composes.
   const spend = config.DP_EPSILON > 0
     ? gaussianSpend(ctx.now().toISOString(), 'delta-local', { l2: 2 * config.DELTA_CLIP_NORM, sigma: deltaNoiseSigma(config.DP_EPSILON, config.DP_DELTA, config.DELTA_CLIP_NORM) })

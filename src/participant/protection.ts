@@ -23,7 +23,7 @@ export interface Protection {
   message: string;
 }
 
-export function describeProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA' | 'DELTA_CLIP_NORM' | 'SECURE_AGGREGATION'>): Protection {
+export function describeProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA' | 'DELTA_CLIP_NORM' | 'SECURE_AGGREGATION' | 'PRIVACY_PERIOD_DAYS'>): Protection {
   const noised = config.DP_EPSILON > 0;
   const deltas = noised ? 'dp-noise' : 'none';
   if (config.SECURE_AGGREGATION === 'on') {
@@ -33,14 +33,14 @@ export function describeProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA
         aggregation: 'secure',
         deltas,
         warn: false,
-        message: `${seen}; that sum carries noise for (${config.DP_EPSILON}, ${config.DP_DELTA})-differential privacy (this datasite declines a round that adds less)`,
+        message: `${seen}; the model is trained in differentially private runs of two rounds whose sums carry noise for (${config.DP_EPSILON}, ${config.DP_DELTA})-differential privacy per run for this whole datasite, ${runsPerPeriod(config.PRIVACY_PERIOD_DAYS)} (this datasite declines a round that adds less noise than DP_EPSILON asks, or that its privacy budget cannot pay for)`,
       };
     }
     return {
       aggregation: 'secure',
       deltas,
       warn: true,
-      message: `DP_EPSILON=0: no differential-privacy noise is added. ${seen}, but that sum carries no noise, so contributors comparing consecutive Global_V versions can learn from it which shows were watched; set DP_EPSILON (e.g. 8) to add noise`,
+      message: `DP_EPSILON=0: no differential-privacy noise is added. ${seen}, and that sum carries no noise: the aggregator and every contributor comparing consecutive Global_V versions can learn from it which shows the round's members watched, taken together; set DP_EPSILON (e.g. 8) to add noise`,
     };
   }
   if (noised) {
@@ -59,6 +59,22 @@ export function describeProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA
     message:
       'DP_EPSILON=0: deltas are published without differential-privacy noise, so the aggregator (from your delta) and other contributors (from consecutive Global_V versions) can tell which shows you watched; set DP_EPSILON (e.g. 8) to add noise',
   };
+}
+
+/** How often the aggregator may start a DP training run, in words. */
+export function runsPerPeriod(periodDays: number): string {
+  return periodDays > 0 ? `at most one run every ${periodDays} days` : 'one run only';
+}
+
+/**
+ * The page's note on the privacy budget: what this profile's ledger has spent in
+ * the window (`spentEpsilon`, at DP_DELTA), of PRIVACY_BUDGET_EPSILON, and what
+ * happens at the limit.
+ */
+export function budgetStatement(config: Pick<Config, 'PRIVACY_BUDGET_EPSILON' | 'PRIVACY_PERIOD_DAYS' | 'DP_DELTA'>, spentEpsilon: number): string {
+  const window = config.PRIVACY_PERIOD_DAYS > 0 ? `in the last ${config.PRIVACY_PERIOD_DAYS} days` : 'in total (the budget never renews)';
+  const renew = config.PRIVACY_PERIOD_DAYS > 0 ? ' until older releases leave the window' : '';
+  return `Privacy budget: this profile has spent ε = ${spentEpsilon.toFixed(2)} of ${config.PRIVACY_BUDGET_EPSILON} ${window} (δ = ${config.DP_DELTA}, every release composed); a round or community week it cannot pay for is sat out${renew}.`;
 }
 
 /** The settings that decide what the participant's other releases give away. */
@@ -94,7 +110,7 @@ export function describeReleases(config: ReleaseSettings): string[] {
 }
 
 /** Log `describeProtection` once: a warning when nothing adds noise, else an info line. */
-export function logProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA' | 'DELTA_CLIP_NORM' | 'SECURE_AGGREGATION'> & ReleaseSettings, logger: Logger): Protection {
+export function logProtection(config: Pick<Config, 'DP_EPSILON' | 'DP_DELTA' | 'DELTA_CLIP_NORM' | 'SECURE_AGGREGATION' | 'PRIVACY_PERIOD_DAYS'> & ReleaseSettings, logger: Logger): Protection {
   const protection = describeProtection(config);
   const fields = { aggregation: protection.aggregation, protection: protection.deltas };
   if (protection.warn) logger.warn(fields, protection.message);

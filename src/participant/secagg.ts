@@ -8,7 +8,8 @@ import { readableHere } from '../shared/permissions';
 import { canSpend, recordSpend, type PrivacyBudget, type PrivacyEntry } from '../shared/privacy';
 import type { Interaction } from '../shared/model/feedback';
 import { mechanism } from '../shared/model/mechanism';
-import { buildContribution, contributionBound, contributionLayout, roundNoise, roundSpend } from '../shared/secagg/contribution';
+import { DP_COUNT_SHARE } from '../shared/model/subspace';
+import { buildContribution, contributionBound, contributionLayout, roundSpend, runRoundNoise } from '../shared/secagg/contribution';
 import { encodeContribution, toModular, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
@@ -91,7 +92,7 @@ const MAX_PRIVATE_JSON_BYTES = 8 * 1024 * 1024; // 8 MiB: lists of cohort indice
 const NPY_HEADER_SLACK_BYTES = 4096;
 /** Steps one call may take (one per phase, with room for a catch-up after a restart). */
 const MAX_STEPS_PER_CALL = 6;
-/** A round's noise may fall short of what this datasite's DP_EPSILON asks by this much (calibration rounding). */
+/** A round's noise may fall short of what this datasite's DP_EPSILON asks by this much (float rounding). */
 const NOISE_TOLERANCE = 1e-9;
 
 export type MemberPhase = 'keys' | 'shares' | 'masked' | 'revealed';
@@ -356,18 +357,31 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
   if ('wait' in found) return { action: 'waiting', roundId, reason: found.wait };
   if ('decline' in found) return decline(ctx, roundId, found.decline);
   const encoding: Encoding = { length: layoutLength(round.layout), clipNorm, scaleBits };
-  const wanted = roundNoise(encoding, config.DP_EPSILON, config.DP_DELTA);
-  if (round.params.noise.sigma < wanted.sigma * (1 - NOISE_TOLERANCE)) {
-    return decline(ctx, roundId, `the round adds noise of sigma ${round.params.noise.sigma.toFixed(1)}, less than DP_EPSILON=${config.DP_EPSILON} asks (${wanted.sigma.toFixed(1)})`);
-  }
+  const tooLittle = noiseProblem(config, round, encoding);
+  if (tooLittle !== null) return decline(ctx, roundId, tooLittle);
   const affordable = await withinBudget(ctx, found, roundSpend(now.toISOString(), encoding, round.params.noise));
   if (affordable.weight === 1 && affordable.profiles.length === 0) {
-    return decline(ctx, roundId, `privacy budget spent (PRIVACY_BUDGET_EPSILON=${config.PRIVACY_BUDGET_EPSILON}): this datasite contributes to no more rounds`);
+    return decline(ctx, roundId, `its privacy budget cannot pay for this round (PRIVACY_BUDGET_EPSILON=${config.PRIVACY_BUDGET_EPSILON} per ${config.PRIVACY_PERIOD_DAYS} days): this datasite sits it out`);
   }
 
   const x = affordable.base === null ? new Float64Array(layoutLength(round.layout)) : buildContribution(aggregation, affordable.base, affordable.interactions, round.layout, { items, rank, weightScale });
   const random = ctx.noiseRandom();
   return enterRound(ctx, { roundId, round }, { weight: affordable.weight, profiles: affordable.profiles, encoded: encodeContribution(x, encoding, () => random.next()) });
+}
+
+/**
+ * Why this datasite refuses the noise of a model round, or null. The floor comes
+ * from its own configuration, never from the round file: with DP_EPSILON > 0 it
+ * joins only the rounds of a DP training run (`subspace`), each with at least the
+ * noise its own (DP_EPSILON, DP_DELTA) gives that round (`runRoundNoise`).
+ */
+function noiseProblem(config: MemberContext['config'], round: RoundFile, encoding: Encoding): string | null {
+  if (config.DP_EPSILON <= 0) return null;
+  if (round.mechanism.name !== 'subspace') return `DP_EPSILON=${config.DP_EPSILON}: this datasite joins only the rounds of a differentially private training run, and this round runs the ${round.mechanism.name} mechanism`;
+  const wanted = runRoundNoise(encoding, { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE }, round.mechanism.params.phase);
+  const { noise } = round.params;
+  if (noise.mechanism === 'skellam' && noise.sigma >= wanted.sigma * (1 - NOISE_TOLERANCE)) return null;
+  return `the ${round.mechanism.params.phase} round adds noise of sigma ${noise.sigma.toFixed(1)}, less than DP_EPSILON=${config.DP_EPSILON} asks (${wanted.sigma.toFixed(1)})`;
 }
 
 /** Keep the encoded contribution and fresh secrets privately, then publish `keys.json`: this datasite is in the round. */
@@ -432,7 +446,7 @@ async function withinBudget(ctx: MemberContext, found: Contribution, spend: Priv
 }
 
 function privacyBudget(ctx: MemberContext): PrivacyBudget {
-  return { epsilon: ctx.config.PRIVACY_BUDGET_EPSILON, delta: ctx.config.DP_DELTA, periodDays: 0 };
+  return { epsilon: ctx.config.PRIVACY_BUDGET_EPSILON, delta: ctx.config.DP_DELTA, periodDays: ctx.config.PRIVACY_PERIOD_DAYS };
 }
 
 // ---------------------------------------------------------------- phase 2: shares

@@ -285,6 +285,11 @@ export class Workspace {
   aggregatorSecaggPrivateDir(): string {
     return path.join(this.aggregatorPrivateDir(), 'secagg');
   }
+
+  /** The aggregator's record of its differentially private training runs (`dp-run.ts`), private. */
+  aggregatorDpRunFile(): string {
+    return path.join(this.aggregatorPrivateDir(), 'dp-run.json');
+  }
 }
 
 /** Secure rounds that sum something other than the model: their own round folders, beside the model's. */

@@ -9,6 +9,9 @@ import { ClickLog } from '../participant/clicks';
 import type { Arm, ClickLogRow } from '../shared/clicks';
 import { runParticipantPass, type ParticipantContext, type PassStep } from '../participant/node';
 import { readMemberStatus, type MemberStep } from '../participant/secagg';
+import { readAssignments } from '../participant/profiles';
+import { readPrivacyLedger } from '../participant/state';
+import { privacySpent } from '../shared/privacy';
 import { poisonMaskedInput, poisonTarget, type PoisonAttack } from './poison';
 import { secureParamsOf } from '../aggregator/node';
 import type { SecureParams } from '../aggregator/secagg';
@@ -94,7 +97,7 @@ export interface SimulationOptions {
   degradeGlobal: number;
   /** A/A: both columns show the local model's list. */
   aa: boolean;
-  /** DP_EPSILON of each published delta (0 = no noise). */
+  /** DP_EPSILON: of one DP training run with secure rounds, of each published delta in plain mode (0 = no noise). */
   epsilon: number;
   /** Keep the root in this folder; null = a temporary root, deleted at the end. */
   root: string | null;
@@ -153,7 +156,7 @@ export interface WeekMetrics {
   ndcg: Record<Arm, number | null>;
   /** The same for N random unseen shows: what a model that learned nothing scores. */
   ndcgRandomBaseline: number | null;
-  /** Largest total epsilon any participant has spent on deltas. */
+  /** Largest total epsilon any participant has spent on model contributions (its ledger's composition with secure rounds). */
   epsilonSpent: number;
   roundMs: number;
   /** What happened, in counts. */
@@ -524,9 +527,18 @@ async function runWeekRound(root: SimRoot, options: SimulationOptions, week: num
     const counted = (await readMemberStatus(site.ctx.ws))?.lastCounted;
     if (counted?.roundId !== summary.roundId) continue;
     site.lastDeltaSha256 = counted.maskedSha256;
-    if (root.secure.dp.epsilon > 0 && counted.weight === 1) site.epsilon += options.epsilon;
+    // a secure round's spend is in the members' ledgers (a DP run's two rounds compose to DP_EPSILON, not twice it)
+    if (root.secure.dp !== null && counted.weight === 1) site.epsilon = await ledgerEpsilon(site.ctx);
   }
   return { accepted: summary.survivors.length, version: summary.version };
+}
+
+/** The most epsilon any profile of the site has spent, composed by its privacy ledger (all time). */
+async function ledgerEpsilon(ctx: ParticipantContext): Promise<number> {
+  const profiles = [...new Set((await readAssignments(ctx.ws.privateRoot())).map((a) => a.profile))];
+  const budget = { epsilon: ctx.config.PRIVACY_BUDGET_EPSILON, delta: ctx.config.DP_DELTA, periodDays: 0 };
+  const spent = await Promise.all(profiles.map(async (p) => privacySpent(await readPrivacyLedger(ctx.ws.privateDir(p)), budget, ctx.now()).epsilon));
+  return Math.max(0, ...spent);
 }
 
 /** Every value rounded to a whole number (of milliseconds). */

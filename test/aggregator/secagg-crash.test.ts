@@ -50,7 +50,8 @@ afterEach(async () => {
   await root.cleanup();
 });
 
-const shared = () => ({ CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), CONTRIBUTION_CLIP_NORM: '10', SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
+/** Rounds of the non-private optimizer: a DP run (the default) is two rounds, then none for PRIVACY_PERIOD_DAYS. */
+const shared = () => ({ DP_EPSILON: '0', CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), CONTRIBUTION_CLIP_NORM: '10', SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
 
 async function exists(file: string): Promise<boolean> {
   return fs.lstat(file).then(

@@ -47,7 +47,8 @@ afterEach(async () => {
   await root.cleanup();
 });
 
-const shared = () => ({ CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), CONTRIBUTION_CLIP_NORM: String(CLIP), SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
+/** The optimizer's update is compared exactly: no DP noise (the default DP_EPSILON runs DP training runs instead). */
+const shared = () => ({ DP_EPSILON: '0', CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), CONTRIBUTION_CLIP_NORM: String(CLIP), SECURE_AGGREGATION: 'on', MIN_DATASITES: '3', SECAGG_PHASE_MS: String(PHASE_MS), DATE_ORDER: 'dmy' });
 
 interface Member {
   email: string;

@@ -45,7 +45,9 @@ describe('npm run demo', () => {
 
     const second = demo(root, ['--no-serve', '--rounds', '1']);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).toMatch(/done: Global_V v3,/);
+    // the defaults ran one DP training run (two rounds): the next is due in PRIVACY_PERIOD_DAYS, so no round opens
+    expect(second.stdout).toMatch(/round 1: .*no secure round opened: the DP training run of .* is complete; the next one is due at .* \(PRIVACY_PERIOD_DAYS=365\)/);
+    expect(second.stdout).toMatch(/done: Global_V v2,/);
 
     const reset = demo(root, ['--no-serve', '--reset']);
     expect(reset.code, reset.stderr).toBe(0);

@@ -95,7 +95,8 @@ describe('participants and aggregator under kill -9', () => {
     const catalog: Catalog = await loadCatalog(catalogFile);
     const model: GlobalExpect = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
     // the community report (the participant's cycle publishes it) is not what this test is about: skip its work
-    const shared = { CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), INSIGHTS_EPSILON: '0' };
+    // rounds of the non-private optimizer: a DP run (the default) is two rounds, then none for PRIVACY_PERIOD_DAYS
+    const shared = { DP_EPSILON: '0', CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), INSIGHTS_EPSILON: '0' };
     const participants: Participant[] = [];
     const nodes: Node[] = [];
     for (let i = 0; i < PARTICIPANTS; i++) {

@@ -17,7 +17,8 @@ import { AGGREGATOR, APP, createRoot, type TestRoot } from './root';
  * An in-process federation for secure-aggregation tests: a SyftBox-layout root,
  * a small catalogue cut from the real netflix_titles.csv, `n` participants with
  * matching histories, and the aggregator's secure context. Everything runs the
- * production code on real files.
+ * production code on real files. Its rounds are the non-private optimizer's
+ * (DP_EPSILON=0) unless `env` sets DP_EPSILON (the app's default runs DP training runs).
  */
 export const RANK = 4;
 export const CATALOG_ITEMS = 120;
@@ -43,7 +44,7 @@ export async function createFederation(n: number, env: Record<string, string> = 
   const config = loadConfig({
     appDir: root.dataDir,
     dotenv: false,
-    env: { AGGREGATOR_DATASITE: AGGREGATOR, APP_NAME: APP, CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), DATE_ORDER: 'dmy', LOCAL_EPOCHS: '2', CONTRIBUTION_CLIP_NORM: String(TEST_CLIP_NORM), ...env },
+    env: { DP_EPSILON: '0', AGGREGATOR_DATASITE: AGGREGATOR, APP_NAME: APP, CATALOG_PATH: catalogFile, MODEL_RANK: String(RANK), DATE_ORDER: 'dmy', LOCAL_EPOCHS: '2', CONTRIBUTION_CLIP_NORM: String(TEST_CLIP_NORM), ...env },
   });
   const model = { items: catalog.items.length, rank: RANK, vocabHash: catalog.hash };
   const aggregator: SecureContext = {

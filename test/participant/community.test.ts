@@ -36,7 +36,7 @@ let clock: Date;
 function context(overrides: Partial<CommunityContext['config']> = {}): CommunityContext {
   let seed = 1;
   return {
-    config: { INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, DP_DELTA: 1e-5, ...overrides },
+    config: { INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, PRIVACY_PERIOD_DAYS: 0, DP_DELTA: 1e-5, ...overrides },
     ws,
     catalog,
     matcher: createMatcher(catalog),

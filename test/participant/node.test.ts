@@ -71,7 +71,7 @@ function makeFixture(env: Record<string, string> = {}): Fixture {
     appDir: root,
     dotenv: false,
     // these tests are about the plain path (a published delta); the secure path: test/participant/secagg.test.ts
-    env: { AGGREGATOR_DATASITE: AGG, OUTPUT_DIR: outputDir, MODEL_RANK: '8', LOCAL_EPOCHS: '2', WATCH_DEBOUNCE_MS: '100', DATE_ORDER: 'dmy', SECURE_AGGREGATION: 'off', ...env },
+    env: { DP_EPSILON: '0', AGGREGATOR_DATASITE: AGG, OUTPUT_DIR: outputDir, MODEL_RANK: '8', LOCAL_EPOCHS: '2', WATCH_DEBOUNCE_MS: '100', DATE_ORDER: 'dmy', SECURE_AGGREGATION: 'off', ...env },
   });
   const ws = new Workspace({ email: ME, dataDir }, config.APP_NAME);
   const logs: { level: number; msg: string }[] = [];

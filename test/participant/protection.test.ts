@@ -6,7 +6,7 @@ import { DEMO_DIR } from '../../src/demo/embedded';
 import { startCli } from '../helpers/process';
 import { cliEnv, createRoot, type TestRoot } from '../helpers/root';
 
-const SETTINGS = { DP_DELTA: 1e-5, DELTA_CLIP_NORM: 1 };
+const SETTINGS = { DP_DELTA: 1e-5, DELTA_CLIP_NORM: 1, PRIVACY_PERIOD_DAYS: 365 };
 
 describe('describeProtection', () => {
   it('plain deltas: warns without noise, and says what the noise buys otherwise', () => {
@@ -20,7 +20,8 @@ describe('describeProtection', () => {
     const bare = describeProtection({ ...secure, DP_EPSILON: 0 });
     expect(bare).toMatchObject({ aggregation: 'secure', deltas: 'none', warn: true, message: expect.stringMatching(/^DP_EPSILON=0: .*sees only the sum of the round's contributions.*carries no noise/) });
     expect(bare.message).not.toMatch(/differentially private|differential privacy\)/);
-    expect(describeProtection({ ...secure, DP_EPSILON: 8 })).toMatchObject({ aggregation: 'secure', deltas: 'dp-noise', warn: false, message: expect.stringMatching(/sees only the sum of the round's contributions; that sum carries noise for \(8, 0\.00001\)-differential privacy/) });
+    expect(describeProtection({ ...secure, DP_EPSILON: 8 })).toMatchObject({ aggregation: 'secure', deltas: 'dp-noise', warn: false, message: expect.stringMatching(/sees only the sum of the round's contributions; the model is trained in differentially private runs of two rounds whose sums carry noise for \(8, 0\.00001\)-differential privacy per run for this whole datasite, at most one run every 365 days/) });
+    expect(describeProtection({ ...secure, DP_EPSILON: 8, PRIVACY_PERIOD_DAYS: 0 }).message).toContain('one run only');
   });
 });
 

@@ -49,7 +49,7 @@ describe('a member', () => {
     expect(await canRead(f.root.ws.datasitesDir, newcomer.ws.email, path.join(f.root.ws.globalVersionDir(AGGREGATOR, 2), GLOBAL_MANIFEST))).toBe(true);
   });
 
-  it('adds its Skellam share when the round asks for noise, records the spend first, and stops joining once its budget is spent', async () => {
+  it('adds its Skellam share to a DP run\'s rounds, records the spend first, refuses less noise than its own DP_EPSILON asks, and sits out a round its budget cannot pay for', async () => {
     const lines: { level: number; msg: string }[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -57,30 +57,35 @@ describe('a member', () => {
         done();
       },
     });
-    fed = await createFederation(5, { DP_EPSILON: '30' }, pino({ level: 'info' }, sink));
+    fed = await createFederation(5, { DP_EPSILON: '8' }, pino({ level: 'info' }, sink));
     const f = fed;
     // reproducible noise per member (the CSPRNG outside tests)
     for (const [i, m] of f.members.entries()) m.noiseRandom = () => createRandom(deriveSeed(7, `member-${i}`));
-    // member 0 can afford one round only
+    // member 0 can afford the run's count round only (about ε 2.3 of the run's 8); member 4 asks for more noise than the run gives
     const first = (await readLedgerOf(f, 0)).entries.length;
-    f.members[0].config = withOverrides(f.members[0].config, { PRIVACY_BUDGET_EPSILON: '40' });
+    f.members[0].config = withOverrides(f.members[0].config, { PRIVACY_BUDGET_EPSILON: '4' });
+    f.members[4].config = withOverrides(f.members[4].config, { DP_EPSILON: '4' });
     for (const m of f.members) await runParticipantPass(m);
     const one = (await runSecureRoundInProcess(f.aggregator, f.members))!;
-    expect(one).toMatchObject({ outcome: 'merged', cohort: 5 });
+    expect(one).toMatchObject({ outcome: 'merged', cohort: 4 });
+    expect(one.survivors).not.toContain(f.emails[4]);
     const ledger = await readLedger(f.root.ws.ledgerFile(AGGREGATOR));
-    expect(ledger[0].secagg!.noise.mechanism).toBe('skellam');
+    expect(ledger[0].secagg).toMatchObject({ aggregation: 'subspace', noise: { mechanism: 'skellam' } });
     expect(ledger[0].secagg!.noise.sigma).toBeGreaterThan(1000);
     const spend = (await readLedgerOf(f, 0)).entries;
     expect(spend).toHaveLength(first + 1);
     expect(spend.at(-1)).toMatchObject({ kind: 'round', mechanism: 'skellam' });
     expect(spend.at(-1)!.params.mu).toBeCloseTo(ledger[0].secagg!.noise.sigma ** 2, 0);
+    expect((await readMemberStatus(f.members[4].ws))!.declined).toMatchObject({ roundId: one.roundId, reason: expect.stringContaining('less than DP_EPSILON=4 asks') });
+    expect(await readLedgerOf(f, 4)).toMatchObject({ entries: [] });
 
     for (const m of f.members) await runParticipantPass(m);
     const two = (await runSecureRoundInProcess(f.aggregator, f.members))!;
-    expect(two).toMatchObject({ outcome: 'merged', cohort: 4 });
+    expect(two).toMatchObject({ outcome: 'merged', cohort: 3 });
     expect(two.survivors).not.toContain(f.emails[0]);
     expect((await readMemberStatus(f.members[0].ws))!.declined).toMatchObject({ roundId: two.roundId });
-    expect(lines.filter((l) => /not joining secure round .*privacy budget spent/.test(l.msg))).toHaveLength(1);
+    expect((await readLedgerOf(f, 0)).entries).toHaveLength(first + 1);
+    expect(lines.filter((l) => /not joining secure round .*privacy budget cannot pay/.test(l.msg))).toHaveLength(1);
   });
 });
 

@@ -87,6 +87,7 @@ describe('health and status', () => {
       versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
       recsPerColumn: 5,
       protection: expect.stringContaining('secure aggregation'),
+      budget: 'Privacy budget: this profile has spent ε = 0.00 of 12.75 in the last 365 days (δ = 0.00001, every release composed); a round or community week it cannot pay for is sat out until older releases leave the window.',
     });
   });
 
@@ -432,15 +433,20 @@ describe('startServer', () => {
 });
 
 describe('what the page says is protected', () => {
-  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3, INSIGHTS_EPSILON: 4, BLEND_WITH: '', BLEND_EPSILON: 1, MODEL_RANK: 32 };
-  it('with the defaults: masked update, but no noise and what that reveals', () => {
+  const base = { SECURE_AGGREGATION: 'on' as const, DP_EPSILON: 0, DP_DELTA: 1e-6, MIN_DATASITES: 3, INSIGHTS_EPSILON: 4, BLEND_WITH: '', BLEND_EPSILON: 1, MODEL_RANK: 32, PRIVACY_PERIOD_DAYS: 365 };
+  it('without noise: masked update, but the aggregator sees the sum without noise, and what that reveals', () => {
     const text = protectionStatement(base);
     expect(text).toContain('secure aggregation the aggregator learns the sum over at least 3 datasites');
     expect(text).toContain('No differential-privacy noise');
+    expect(text).toContain('the aggregator can see the sum without noise');
     expect(text).not.toMatch(/never leaves/);
   });
-  it('with noise: the per-round guarantee', () => {
-    expect(protectionStatement({ ...base, DP_EPSILON: 1 })).toContain('(ε = 1, δ = 0.000001) per round');
+  it('with noise (the default): the per-run guarantee, how often a run may start, and what it does not hide', () => {
+    const text = protectionStatement({ ...base, DP_EPSILON: 8 });
+    expect(text).toContain('differentially private runs of two rounds, at most one run every 365 days');
+    expect(text).toContain('(ε = 8, δ = 0.000001) per run for your whole datasite');
+    expect(text).toContain('not that you took part');
+    expect(text).not.toMatch(/per round/);
   });
   it('in plain mode without noise: says the aggregator can see the update', () => {
     expect(protectionStatement({ ...base, SECURE_AGGREGATION: 'off' })).toContain('the aggregator can see your model update');

@@ -30,9 +30,11 @@ export type Settings = Partial<Record<VariableName, string>>;
 /**
  * Participant-side DP noise at ε = 8 (issue 20's protected run), for the
  * attacks that need plain deltas (with PLAIN_DELTAS) and for the blend. The
- * defaults themselves (secure aggregation) are attacked in secure.test.ts.
+ * defaults themselves (secure aggregation) are attacked in secure.test.ts. With
+ * plain deltas each delta spends ε = 8: the budget is the earlier 50, so that
+ * several rounds run (the default budget admits one DP training run a year).
  */
-export const PROTECTED: Settings = { DP_EPSILON: '8' };
+export const PROTECTED: Settings = { DP_EPSILON: '8', PRIVACY_BUDGET_EPSILON: '50' };
 /**
  * Plain per-participant deltas, for the attacks that read one participant's
  * delta (issue 20 (b)) or a round that merged one delta alone. Under secure

@@ -61,7 +61,13 @@ import { createAttackRoot, difference, globalVersion, runUntilGranted, victims, 
  * The printed lines give precision, recall, and guessing's mean ± standard error.
  */
 const SEED = 11;
-const DEFAULTS: Settings = {};
+/**
+ * The defaults but DP_EPSILON=0: the attacks below read the federated optimizer's
+ * contribution layout, and a DP training run (the default) is two rounds of
+ * another mechanism, then none for PRIVACY_PERIOD_DAYS. Without noise, (a) is
+ * the stated leak; the DP run itself is checked in test/aggregator/dp-run.test.ts.
+ */
+const DEFAULTS: Settings = { DP_EPSILON: '0' };
 /** Least p-value of an attack's hits under guessing: below it, the attack did better than chance. */
 const MIN_P = 1e-4;
 /** Top-byte chi-square, 255 degrees of freedom: mean 255, standard deviation √510; 5 standard deviations is a tail of about 5e-6 (Wilson–Hilferty). */

@@ -123,9 +123,13 @@ describe('simulation settings', () => {
     expect(week.ndcg.global).toBe(week.ndcg.local);
   });
 
-  it('counts the epsilon every participant spends on its noised deltas', async () => {
-    const result = await simulate({ participants: 3, weeks: 2, epsilon: 2, seed: 6 });
-    expect(result.weeks.map((w) => w.epsilonSpent)).toEqual([2, 4]);
+  it('counts the epsilon every participant spends, as its privacy ledger composes it: one DP run (two rounds) within DP_EPSILON, no second run within the period', async () => {
+    const result = await simulate({ participants: 3, weeks: 3, epsilon: 2, seed: 6 });
+    const [count, run, after] = result.weeks.map((w) => w.epsilonSpent);
+    expect(count).toBeGreaterThan(0);
+    expect(run).toBeGreaterThan(count);
+    expect(run).toBeLessThanOrEqual(2);
+    expect(after).toBe(run);
     expect(result.ledgerOk).toBe(true);
   });
 });

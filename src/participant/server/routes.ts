@@ -9,8 +9,9 @@ import type { Workspace } from '../../shared/workspace';
 import { armOnSide, CLICK_LOG_VERSION, otherArm, type Arm, type Side } from '../../shared/clicks';
 import type { ClickLog } from '../clicks';
 import { loadRecommendations, readGrantedGlobal } from '../recommendations';
-import { readProfileState } from '../state';
-import { describeReleases, type ReleaseSettings } from '../protection';
+import { readPrivacyLedger, readProfileState } from '../state';
+import { budgetStatement, describeReleases, runsPerPeriod, type ReleaseSettings } from '../protection';
+import { privacySpent } from '../../shared/privacy';
 import type { PageViews } from './page-views';
 import { assertSameOrigin, tokensEqual } from './security';
 
@@ -31,16 +32,16 @@ import { assertSameOrigin, tokensEqual } from './security';
  * sentence for the page: never more than the mechanism gives (README, "What is
  * protected with the default settings").
  */
-export function protectionStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES'> & ReleaseSettings): string {
+export function protectionStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES' | 'PRIVACY_PERIOD_DAYS'> & ReleaseSettings): string {
   return [updateStatement(config), ...describeReleases(config)].join(' ');
 }
 
 /** The model update's part of `protectionStatement`. */
-function updateStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES'>): string {
+function updateStatement(config: Pick<Config, 'SECURE_AGGREGATION' | 'DP_EPSILON' | 'DP_DELTA' | 'MIN_DATASITES' | 'PRIVACY_PERIOD_DAYS'>): string {
   const noise =
     config.DP_EPSILON > 0
-      ? ` Each round's sum also carries differential-privacy noise: (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per round for your whole datasite.`
-      : ' No differential-privacy noise is added (DP_EPSILON=0), so the change between two Global_V versions, which every contributor can compute, reveals the shows the round\'s members watched, taken together.';
+      ? ` The model is trained in differentially private runs of two rounds, ${runsPerPeriod(config.PRIVACY_PERIOD_DAYS)}, and their sums carry noise: (ε = ${config.DP_EPSILON}, δ = ${config.DP_DELTA}) per run for your whole datasite, towards everyone who reads Global_V and towards the aggregator (unless other members give it their own noise). It protects which shows you watched, not that you took part.`
+      : ' No differential-privacy noise is added (DP_EPSILON=0), so the aggregator can see the sum without noise, and the change between two Global_V versions, which every contributor can compute, reveals the shows the round\'s members watched, taken together.';
   if (config.SECURE_AGGREGATION === 'on') {
     return `Your viewing history stays on this computer. Your model update leaves it only masked: with secure aggregation the aggregator learns the sum over at least ${config.MIN_DATASITES} datasites, never your update.${noise}`;
   }
@@ -161,10 +162,11 @@ const pageSchema = {
 
 const statusSchema = {
   type: 'object',
-  required: ['profile', 'access', 'trainedAt', 'versions', 'recsPerColumn', 'protection'],
+  required: ['profile', 'access', 'trainedAt', 'versions', 'recsPerColumn', 'protection', 'budget'],
   properties: {
     profile: { type: 'string' },
     protection: { type: 'string' },
+    budget: { type: 'string' },
     access: { type: 'string', enum: ['granted', 'waiting', 'untrained'] },
     trainedAt: { type: ['string', 'null'] },
     versions: { type: 'object', required: ['global', 'localBase'], properties: { global: nullableInt, localBase: nullableInt } },
@@ -271,7 +273,10 @@ async function createPageView(ctx: RouteContext, recommendations: () => ReturnTy
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const recommendations = freshFor(ctx.now, () => loadRecommendations(ctx, ctx.profile, ctx.config.RECS_PER_COLUMN));
   const status = freshFor(ctx.now, async () => {
-    const state = await readProfileState(ctx.ws.privateDir(ctx.profile));
+    const dir = ctx.ws.privateDir(ctx.profile);
+    const state = await readProfileState(dir);
+    const { config } = ctx;
+    const spent = privacySpent(await readPrivacyLedger(dir), { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS }, ctx.now());
     const global = state ? await readGrantedGlobal(ctx.ws, ctx.config.AGGREGATOR_DATASITE, { items: state.items, rank: state.rank, vocabHash: state.vocabHash }, ctx.logger) : null;
     return {
       profile: ctx.profile,
@@ -280,6 +285,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       versions: { global: global?.manifest.version ?? null, localBase: state?.baseVersion ?? null },
       recsPerColumn: ctx.config.RECS_PER_COLUMN,
       protection: protectionStatement(ctx.config),
+      budget: budgetStatement(ctx.config, spent.epsilon),
     };
   });
   app.get('/api/health', { schema: { querystring: emptyObject, response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } }, ...errorResponses } } }, async () => ({

@@ -1,20 +1,17 @@
 import type { Interaction } from './feedback';
 import { gramian } from './factorize';
+import { addContribution, applyAggregate, contributionLayout, DEFAULT_STEP, layoutSize, UNIT_SCALES, type ContributionLayout } from './federated';
 import {
-  addContribution,
-  applyAggregate,
-  contributionLayout,
-  DEFAULT_STEP,
-  DP_CURVATURE,
-  DP_RIDGE,
-  DP_ROW_THRESHOLD,
-  DP_SEGMENT_SCALES,
-  layoutSize,
-  SEGMENTS,
-  UNIT_SCALES,
-  type ContributionLayout,
-  type SegmentScales,
-} from './federated';
+  applySubspace,
+  DP_DIMENSIONS,
+  DP_POWER,
+  DP_TOP_ITEMS,
+  subspaceContribution,
+  subspaceSize,
+  SUBSPACE_SENSITIVITY,
+  type SubspaceApplyParams,
+  type SubspacePhase,
+} from './subspace';
 
 /**
  * The aggregation mechanism of a secure round: what one person (a datasite,
@@ -39,8 +36,16 @@ import {
  *   takes one damped, per-item preconditioned Newton step. Its per-item counts and
  *   gradients reveal the watched set, so it runs only under secure aggregation.
  *
- * A new mechanism (e.g. for distributed DP) adds a member to `MechanismSpec`, a
- * case to `mechanism` and to `parseMechanismSpec`.
+ *   It runs without noise only (DP_EPSILON=0): under noise its item-sized sums
+ *   are mostly noise (docs/eval/privacy.md).
+ * - `subspace` (`subspace.ts`, the DP mechanism): DP PureSVD in two rounds, a
+ *   `count` round (noisy counts of x/|x|, a popularity Global_V) and a `gram`
+ *   round from the count round's Global_V (the noisy Gram matrix of its top
+ *   `topItems` items, eigenvectors → Global_V). Each profile's contribution has
+ *   L2 norm ≤ 1; the datasite sends their mean, clipped to exactly 1.
+ *
+ * A new mechanism adds a member to `MechanismSpec`, a case to `mechanism` and
+ * to `parseMechanismSpec`.
  */
 
 export interface PreconditionedParams {
@@ -49,15 +54,13 @@ export interface PreconditionedParams {
   alpha: number;
   /** L2 bound of one datasite's contribution (score units, `federated.ts`). */
   clipNorm: number;
-  scales: SegmentScales;
-  curvature: 'moment' | 'gram';
   step: number;
-  /** With noise: the ridge (in noise stds) and the row threshold of the denoising. */
-  ridge: number;
-  rowThreshold: number;
 }
 
-export type MechanismSpec = { name: 'preconditioned'; params: PreconditionedParams };
+/** The subspace mechanism's parameters besides the model shape (items, rank), and the round's phase. */
+export type SubspaceSpecParams = Omit<SubspaceApplyParams, 'items' | 'rank'> & { phase: SubspacePhase };
+
+export type MechanismSpec = { name: 'preconditioned'; params: PreconditionedParams } | { name: 'subspace'; params: SubspaceSpecParams };
 export type MechanismName = MechanismSpec['name'];
 
 export interface AggregateNoise {
@@ -66,6 +69,9 @@ export interface AggregateNoise {
   /** Standard deviation of the noise of each coordinate of the decoded sum (0: none). */
   noiseStd: number;
 }
+
+/** L2 bound of one datasite's contribution to a subspace round (= each round's sensitivity, before the members coordinate). */
+export const SUBSPACE_BOUND = SUBSPACE_SENSITIVITY;
 
 export interface BoundMechanism {
   readonly name: MechanismName;
@@ -83,11 +89,25 @@ export function mechanism(spec: MechanismSpec): BoundMechanism {
   switch (spec.name) {
     case 'preconditioned':
       return preconditioned(spec.params);
+    case 'subspace':
+      return subspace(spec.params);
   }
 }
 
+/** The mean of the profiles' vectors, clipped to `bound` exactly (the mean of vectors within it is within it, up to rounding), in place. */
+function meanWithin(x: Float64Array, profiles: number, bound: number): Float64Array {
+  let sq = 0;
+  for (let i = 0; i < x.length; i++) {
+    x[i] /= profiles;
+    sq += x[i] * x[i];
+  }
+  const norm = Math.sqrt(sq);
+  if (norm > bound) for (let i = 0; i < x.length; i++) x[i] *= bound / norm;
+  return x;
+}
+
 function preconditioned(p: PreconditionedParams): BoundMechanism {
-  const federated = (items: number, rank: number) => ({ items, rank, reg: p.reg, alpha: p.alpha, clipNorm: p.clipNorm, scales: p.scales });
+  const federated = (items: number, rank: number) => ({ items, rank, reg: p.reg, alpha: p.alpha, clipNorm: p.clipNorm, scales: UNIT_SCALES });
   return {
     name: 'preconditioned',
     bound: p.clipNorm,
@@ -97,36 +117,64 @@ function preconditioned(p: PreconditionedParams): BoundMechanism {
       if (profiles.length === 0) return x;
       const gram = gramian(base, items, rank);
       for (const interactions of profiles) addContribution(x, base, [...interactions], federated(items, rank), gram);
-      // the mean of vectors within the bound is within it, up to rounding: make it exact
-      let sq = 0;
-      for (let i = 0; i < x.length; i++) {
-        x[i] /= profiles.length;
-        sq += x[i] * x[i];
-      }
-      const norm = Math.sqrt(sq);
-      if (norm > p.clipNorm) for (let i = 0; i < x.length; i++) x[i] *= p.clipNorm / norm;
-      return x;
+      return meanWithin(x, profiles.length, p.clipNorm);
     },
-    apply(base, sum, items, rank, { count, noiseStd }) {
-      const { V, report } = applyAggregate(base, sum, Math.max(1, count), { ...federated(items, rank), step: p.step, noiseStd, curvature: p.curvature, rowThreshold: p.rowThreshold, ridge: p.ridge }, null);
+    apply(base, sum, items, rank, { count }) {
+      // noise-free by design (module comment): no denoising, so no ridge and no row threshold
+      const { V, report } = applyAggregate(base, sum, Math.max(1, count), { ...federated(items, rank), step: p.step, noiseStd: 0, curvature: 'moment', rowThreshold: 0, ridge: 0 }, null);
       return { V, report: { ...report } };
     },
   };
 }
 
-/**
- * The preconditioned mechanism's parameters for a round: the measured defaults
- * (`federated.ts`, docs/eval), or under DP noise the DP levers (segment scales,
- * Gram-only curvature, ridge, row denoising).
- */
-export function preconditionedSpec(model: { reg: number; alpha: number }, clipNorm: number, noisy: boolean): MechanismSpec {
+function subspace(p: SubspaceSpecParams): BoundMechanism {
+  const { phase, ...rest } = p;
+  const round = phase === 'count' ? 1 : 2;
+  const shape = (items: number, rank: number): SubspaceApplyParams => ({ ...rest, items, rank });
   return {
-    name: 'preconditioned',
-    params: noisy
-      ? { ...model, clipNorm, scales: DP_SEGMENT_SCALES, curvature: DP_CURVATURE, step: DEFAULT_STEP, ridge: DP_RIDGE, rowThreshold: DP_ROW_THRESHOLD }
-      : { ...model, clipNorm, scales: UNIT_SCALES, curvature: 'moment', step: DEFAULT_STEP, ridge: 0, rowThreshold: DP_ROW_THRESHOLD },
+    name: 'subspace',
+    bound: SUBSPACE_BOUND,
+    layout: (items, rank) => ({ segments: [{ name: phase === 'count' ? 'counts' : 'gram', length: subspaceSize(phase, shape(items, rank)) }] }),
+    contribute(base, profiles, items, rank) {
+      const x = new Float64Array(subspaceSize(phase, shape(items, rank)));
+      if (profiles.length === 0) return x;
+      for (const interactions of profiles) {
+        const one = subspaceContribution(base, interactions, round, shape(items, rank));
+        for (let i = 0; i < x.length; i++) x[i] += one[i];
+      }
+      return meanWithin(x, profiles.length, SUBSPACE_BOUND);
+    },
+    apply(base, sum, items, rank) {
+      const { V, report } = applySubspace(base, sum, round, shape(items, rank));
+      return { V, report: { dimensions: report.eigenvalues.length, ...(report.eigenvalues.length > 0 ? { topEigenvalue: report.eigenvalues[0] } : {}) } };
+    },
   };
 }
+
+/** The preconditioned mechanism's parameters for a round (the measured defaults, `federated.ts`, docs/eval): the non-private optimizer. */
+export function preconditionedSpec(model: { reg: number; alpha: number }, clipNorm: number): MechanismSpec {
+  return { name: 'preconditioned', params: { ...model, clipNorm, step: DEFAULT_STEP } };
+}
+
+/** The subspace mechanism's parameters besides the phase: the defaults of `subspace.ts` (docs/eval/privacy.md). */
+export const SUBSPACE_DEFAULTS: Omit<SubspaceSpecParams, 'phase'> = { topItems: DP_TOP_ITEMS, dimensions: DP_DIMENSIONS, power: DP_POWER };
+
+/** A round of the subspace mechanism in `phase`, with `params` (the defaults unless given). */
+export function subspaceSpec(phase: SubspacePhase, params: Omit<SubspaceSpecParams, 'phase'> = SUBSPACE_DEFAULTS): MechanismSpec {
+  return { name: 'subspace', params: { ...params, phase } };
+}
+
+/**
+ * What a round file may set each numeric subspace parameter to: keyed by every
+ * parameter, so a parameter added to `SubspaceApplyParams` must be given its
+ * range here (the compiler says so) before a round file can carry it.
+ */
+const SUBSPACE_RANGES: Record<keyof Omit<SubspaceSpecParams, 'phase'>, { min: number; max: number; integer: boolean }> = {
+  // a gram contribution has m(m + 1)/2 values: 2,001,000 (16 MB in float64) at most, so no round file can make a member build a huge one
+  topItems: { min: 1, max: 2000, integer: true },
+  dimensions: { min: 1, max: 256, integer: true },
+  power: { min: 0, max: 4, integer: false },
+};
 
 /** Check a mechanism spec read from a round file; throws RangeError naming the field. */
 export function parseMechanismSpec(value: unknown): MechanismSpec {
@@ -142,21 +190,28 @@ export function parseMechanismSpec(value: unknown): MechanismSpec {
     return v;
   };
   const spec = obj(value, 'mechanism', ['name', 'params']);
-  if (spec.name !== 'preconditioned') throw new RangeError(`mechanism.name ${JSON.stringify(spec.name)} is not known (known: preconditioned)`);
-  const p = obj(spec.params, 'mechanism.params', ['reg', 'alpha', 'clipNorm', 'scales', 'curvature', 'step', 'ridge', 'rowThreshold']);
-  const s = obj(p.scales, 'mechanism.params.scales', SEGMENTS);
-  if (p.curvature !== 'moment' && p.curvature !== 'gram') throw new RangeError('mechanism.params.curvature must be moment or gram');
+  if (spec.name === 'subspace') {
+    const names = Object.keys(SUBSPACE_RANGES) as (keyof typeof SUBSPACE_RANGES)[];
+    const p = obj(spec.params, 'mechanism.params', ['phase', ...names]);
+    if (p.phase !== 'count' && p.phase !== 'gram') throw new RangeError('mechanism.params.phase must be count or gram');
+    const params = { phase: p.phase } as SubspaceSpecParams;
+    for (const name of names) {
+      const { min, max, integer } = SUBSPACE_RANGES[name];
+      const v = num(p[name], `mechanism.params.${name}`, min, max);
+      if (integer && !Number.isInteger(v)) throw new RangeError(`mechanism.params.${name} must be an integer`);
+      params[name] = v;
+    }
+    return { name: 'subspace', params };
+  }
+  if (spec.name !== 'preconditioned') throw new RangeError(`mechanism.name ${JSON.stringify(spec.name)} is not known (known: preconditioned, subspace)`);
+  const p = obj(spec.params, 'mechanism.params', ['reg', 'alpha', 'clipNorm', 'step']);
   return {
     name: 'preconditioned',
     params: {
       reg: num(p.reg, 'mechanism.params.reg', 0, 1000),
       alpha: num(p.alpha, 'mechanism.params.alpha', 0, 10000),
       clipNorm: num(p.clipNorm, 'mechanism.params.clipNorm', 1e-9, 1e9),
-      scales: Object.fromEntries(SEGMENTS.map((name) => [name, num(s[name], `mechanism.params.scales.${name}`, 0, 1e6)])) as SegmentScales,
-      curvature: p.curvature,
       step: num(p.step, 'mechanism.params.step', 1e-6, 2),
-      ridge: num(p.ridge, 'mechanism.params.ridge', 0, 1e6),
-      rowThreshold: num(p.rowThreshold, 'mechanism.params.rowThreshold', 0, 1e6),
     },
   };
 }

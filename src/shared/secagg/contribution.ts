@@ -1,6 +1,7 @@
 import type { Interaction } from '../model/feedback';
 import type { BoundMechanism } from '../model/mechanism';
-import { calibrateRoundNoise, integerL1Bound, skellamSpend, type PrivacyEntry } from '../privacy';
+import { roundNoiseStd, SUBSPACE_SENSITIVITY, type SubspacePhase } from '../model/subspace';
+import { calibrateRoundNoise, integerL1Bound, skellamSpend, zcdpRho, type PrivacyEntry } from '../privacy';
 import { MAX_SCALE_BITS, maxCohortSize, quantizedSensitivity, type Encoding } from './encoding';
 import type { ContributionLayout, RoundNoise } from './files';
 import { MAX_SHARE_LAMBDA } from './noise';
@@ -74,6 +75,29 @@ export function roundNoise(encoding: Encoding, epsilon: number, delta: number): 
   return { mechanism: 'skellam', sigma: Math.sqrt(mu) };
 }
 
+/** What a differentially private training run is calibrated to: its total (epsilon, delta) and the count round's share of it. */
+export interface RunPrivacy {
+  epsilon: number;
+  delta: number;
+  countShare: number;
+}
+
+/**
+ * The noise of one round of a DP training run (the `subspace` mechanism's two
+ * rounds): the run's zCDP budget ρ = zcdpRho(epsilon, delta) is split between
+ * the rounds by `countShare` (`roundNoiseStd`), and each round's Skellam sum
+ * gets the Gaussian std of its share on the whole contribution's L2 sensitivity
+ * in quanta (γ·clipNorm + √length: the mechanism's part, the members
+ * coordinate, the rounding). The two rounds' sums are then ρ-zCDP together up to
+ * Skellam's small excess over the Gaussian, which the ledger counts
+ * (`roundSpend`). None when epsilon is 0.
+ */
+export function runRoundNoise(encoding: Encoding, run: RunPrivacy, phase: SubspacePhase): RoundNoise {
+  if (run.epsilon <= 0) return { mechanism: 'none', sigma: 0 };
+  const std = roundNoiseStd(zcdpRho(run.epsilon, run.delta), run.countShare)[phase];
+  return { mechanism: 'skellam', sigma: (std / SUBSPACE_SENSITIVITY) * quantizedSensitivity(encoding) };
+}
+
 /** The privacy spend of contributing to a round with `noise` (null: no noise, nothing to account). */
 export function roundSpend(at: string, encoding: Encoding, noise: RoundNoise): PrivacyEntry | null {
   if (noise.mechanism !== 'skellam' || noise.sigma <= 0) return null;
@@ -84,7 +108,7 @@ export function roundSpend(at: string, encoding: Encoding, noise: RoundNoise): P
 /**
  * The encoding of a round: the finest precision (scale bits, from the encoding's
  * maximum down to `minScaleBits`, SECAGG_SCALE_BITS) at which a sum of `cohort`
- * contributions, with the noise that (epsilon, delta) asks at that precision,
+ * contributions, with the noise `noiseAt` asks at that precision,
  * cannot wrap and each member's noise share stays samplable (λ ≤ MAX_SHARE_LAMBDA);
  * null when even `minScaleBits` leaves no room. A small cohort gets
  * a fine quantization (the optimizer's k x k sums are small in the first rounds),
@@ -94,11 +118,11 @@ export function roundEncoding(
   vector: Omit<Encoding, 'scaleBits'>,
   minScaleBits: number,
   cohort: number,
-  dp: { epsilon: number; delta: number },
+  noiseAt: (encoding: Encoding) => RoundNoise,
 ): { encoding: Encoding; noise: RoundNoise } | null {
   for (let scaleBits = MAX_SCALE_BITS; scaleBits >= minScaleBits; scaleBits--) {
     const encoding: Encoding = { ...vector, scaleBits };
-    const noise = roundNoise(encoding, dp.epsilon, dp.delta);
+    const noise = noiseAt(encoding);
     // each member's Skellam share has λ = σ²/(2T) ≤ σ²/2, which must stay samplable
     if (noise.sigma ** 2 / 2 > MAX_SHARE_LAMBDA) continue;
     if (maxCohortSize(encoding, noise.sigma) >= cohort) return { encoding, noise };

@@ -21,16 +21,17 @@ import { decodeNpy, encodeNpy } from '../npy';
  *   ```json
  *   { "format": "syftbox-netflix-svd/secagg-round", "formatVersion": 2, "roundId": "r000007",
  *     "baseVersion": 6,
- *     "mechanism": { "name": "preconditioned", "params": { "reg": 3, "alpha": 2, "clipNorm": 100,
- *       "scales": { "gradient": 1, "moment": 1, "count": 1, "excess": 1, "gram": 1, "curvature": 1, "weight": 1 },
- *       "curvature": "moment", "step": 0.7, "ridge": 0, "rowThreshold": 1 } },
- *     "layout": { "segments": [{ "name": "gradient", "length": 281824 }, …, { "name": "weight", "length": 1 }, { "name": "members", "length": 1 }] },
- *     "params": { "modulusBits": 32, "scaleBits": 16, "clipNorm": 141.4213562373095, "weightScale": 100,
- *                 "noise": { "mechanism": "none", "sigma": 0 },
+ *     "mechanism": { "name": "subspace", "params": { "phase": "count", "topItems": 200, "dimensions": 8, "power": 0.5 } },
+ *     "layout": { "segments": [{ "name": "counts", "length": 8807 }, { "name": "members", "length": 1 }] },
+ *     "params": { "modulusBits": 32, "scaleBits": 23, "clipNorm": 1.4142135623730951, "weightScale": 1,
+ *                 "noise": { "mechanism": "skellam", "sigma": 18313182.56 },
  *                 "deadlines": { "keysBy": "2026-11-21T16:02:00.000Z", "sharesBy": "2026-11-21T16:04:00.000Z",
  *                                "maskedBy": "2026-11-21T16:06:00.000Z", "revealBy": "2026-11-21T16:08:00.000Z" } },
  *     "createdAt": "2026-11-21T16:00:00.000Z" }
  *   ```
+ *   Without DP (DP_EPSILON=0) the mechanism is the federated optimizer's,
+ *   `{ "name": "preconditioned", "params": { "reg": 3, "alpha": 2, "clipNorm": 100, "step": 0.7 } }`,
+ *   its layout `gradient`, …, `weight`, `members`, and the noise `{ "mechanism": "none", "sigma": 0 }`.
  * - `cohort.json`  members by cohort index with their two public keys, the neighbour
  *                  graph, the Shamir threshold t and the minimum survivors T. Readable
  *                  by the cohort only; it holds no email.

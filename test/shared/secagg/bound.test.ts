@@ -12,7 +12,7 @@ import { poisonVector } from '../../../src/simulate/poison';
 const ITEMS = 300;
 const RANK = 4;
 const C = 1;
-const optimizer = mechanism(preconditionedSpec({ reg: 1, alpha: 2 }, C, false));
+const optimizer = mechanism(preconditionedSpec({ reg: 1, alpha: 2 }, C));
 const layout = contributionLayout(optimizer, ITEMS, RANK);
 const encoding: Encoding = { length: layoutLength(layout), clipNorm: contributionBound(C), scaleBits: 16 };
 /** The mechanism's part: everything before the members coordinate. */

@@ -1,0 +1,59 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticMovieLens } from '../../src/eval/synthetic';
+import { roundNoiseStd } from '../../src/shared/model/subspace';
+import { zcdpRho } from '../../src/shared/privacy';
+import { runCli } from '../helpers/process';
+
+const USERS = 30;
+const ITEMS = 300;
+
+let dir: string;
+let data: string;
+const cli = (args: string[]) => runCli(['eval', ...args], { ...process.env, LOG_LEVEL: 'silent' });
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'eval-dp-'));
+  data = path.join(dir, 'data');
+  await writeSyntheticMovieLens(data, { users: USERS, items: ITEMS, seed: 9 });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('eval --dp distributed', () => {
+  it('reports the DP PureSVD setting with noise calibrated to the total ε of its two rounds', async () => {
+    const out = path.join(dir, 'implicit');
+    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed', '--dp-top-items', '50', '--dp-dimensions', '4', '--out', out, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const dp = report.settings.find((s: { name: string }) => s.name === 'dp-svd-distributed-eps8');
+    expect(dp.rounds).toHaveLength(2);
+    const std = roundNoiseStd(zcdpRho(8, 1e-5), 0.1);
+    expect(dp.privacy).toMatchObject({ mode: 'distributed', budget: 'total', epsilon: 8, delta: 1e-5, sensitivity: 1 });
+    expect(dp.privacy.totalEpsilon).toBeCloseTo(8, 9);
+    expect(dp.privacy.noiseStdOfSum).toBeCloseTo(std.gram, 12);
+    expect(dp.metrics.hr10).toBeGreaterThanOrEqual(0);
+  });
+
+  it('--holdout none with one DP setting writes the DP model\'s lists, which differ from the non-private ones', async () => {
+    const read = (out: string) => readFileSync(path.join(out, 'recommendations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).global as string[]);
+    const dpOut = path.join(dir, 'dp-recs');
+    const plainOut = path.join(dir, 'plain-recs');
+    const common = ['--ratings', data, '--holdout', 'none', '--rounds', '2', '--dp-top-items', '50', '--dp-dimensions', '4'];
+    const dpRun = await cli([...common, '--epsilons', '8', '--dp', 'distributed', '--out', dpOut]);
+    expect(dpRun.code, dpRun.stderr).toBe(0);
+    expect(dpRun.stderr).toContain('[dp-svd-distributed-eps8] round 2/2');
+    const plainRun = await cli([...common, '--epsilons', 'none', '--out', plainOut]);
+    expect(plainRun.code, plainRun.stderr).toBe(0);
+    const dpLists = read(dpOut);
+    expect(dpLists).toHaveLength(USERS);
+    expect(dpLists).not.toEqual(read(plainOut));
+  });
+
+  it('refuses --dp distributed with a per-round budget', async () => {
+    const run = await cli(['--ratings', data, '--dp', 'distributed', '--dp-budget', 'per-round', '--out', path.join(dir, 'x')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--dp distributed');
+  });
+});

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { Interaction } from '../../../src/shared/model/feedback';
+import { mechanism, parseMechanismSpec, preconditionedSpec, subspaceSpec, SUBSPACE_DEFAULTS } from '../../../src/shared/model/mechanism';
+import { subspaceContribution, subspaceSize } from '../../../src/shared/model/subspace';
+
+const ITEMS = 50;
+const RANK = 4;
+const params = { ...SUBSPACE_DEFAULTS, topItems: 10, dimensions: 2 };
+const watch = (items: number[]): Interaction[] => items.map((item) => ({ item, preference: 1, confidence: 1 }));
+const norm = (x: Float64Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0));
+/** A base whose row norms fall with the item id: S = the first `topItems` items. */
+const base = Float32Array.from({ length: ITEMS * RANK }, (_, i) => (i % RANK === 0 ? ITEMS - Math.floor(i / RANK) : 0));
+
+describe('the subspace mechanism', () => {
+  it('lays out one segment of the phase\'s size and applies the DP PureSVD step', () => {
+    const count = mechanism(subspaceSpec('count', params));
+    const gram = mechanism(subspaceSpec('gram', params));
+    expect(count.bound).toBe(1);
+    expect(count.layout(ITEMS, RANK)).toEqual({ segments: [{ name: 'counts', length: ITEMS }] });
+    expect(gram.layout(ITEMS, RANK)).toEqual({ segments: [{ name: 'gram', length: (10 * 11) / 2 }] });
+    const x = gram.contribute(base, [watch([0, 1, 2, 30])], ITEMS, RANK);
+    const { V, report } = gram.apply(base, x, ITEMS, RANK, { count: 1, noiseStd: 0 });
+    // one contribution x̃x̃ᵀ (x̃ = 1/√3 on the 3 watched items of S): top eigenvalue 1
+    expect(report.topEigenvalue).toBeCloseTo(1, 9);
+    expect(report.dimensions).toBeGreaterThanOrEqual(1);
+    for (let j = 10; j < ITEMS; j++) for (let a = 0; a < RANK; a++) expect(V[j * RANK + a]).toBe(0);
+    expect(V[0]).not.toBe(0);
+  });
+
+  it('sends the mean of a datasite\'s profiles, within 1 (exactly 1 when they agree), and zeros without profiles', () => {
+    const m = mechanism(subspaceSpec('count', params));
+    const one = subspaceContribution(base, watch([3, 4]), 1, { ...params, items: ITEMS, rank: RANK });
+    const same = m.contribute(base, [watch([3, 4]), watch([3, 4])], ITEMS, RANK);
+    expect(norm(same)).toBeLessThanOrEqual(1);
+    expect(norm(same)).toBeCloseTo(1, 12);
+    expect(Array.from(same)).toEqual(Array.from(one).map((v) => expect.closeTo(v, 12)));
+    const mixed = m.contribute(base, [watch([3]), watch([40])], ITEMS, RANK);
+    expect(mixed[3]).toBeCloseTo(0.5, 12);
+    expect(mixed[40]).toBeCloseTo(0.5, 12);
+    expect(norm(mixed)).toBeLessThan(1);
+    expect(Array.from(m.contribute(base, [], ITEMS, RANK))).toEqual(new Array(subspaceSize('count', { ...params, items: ITEMS, rank: RANK })).fill(0));
+  });
+});
+
+describe('parseMechanismSpec (a hostile round file)', () => {
+  it('reads back what the aggregator writes', () => {
+    for (const spec of [subspaceSpec('count'), subspaceSpec('gram', params), preconditionedSpec({ reg: 3, alpha: 2 }, 100)]) expect(parseMechanismSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
+  });
+
+  it.each([
+    ['an unknown phase', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'both' } }, /phase must be count or gram/],
+    ['a missing parameter', { name: 'subspace', params: { phase: 'count', topItems: 200, dimensions: 8 } }, /exactly the keys/],
+    ['an extra parameter', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'count', noise: 0 } }, /exactly the keys/],
+    ['a Gram matrix too large for any member to build', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', topItems: 2001 } }, /topItems must be a finite number from 1 to 2000/],
+    ['a fractional item count', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', topItems: 20.5 } }, /topItems must be an integer/],
+    ['no dimensions', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', dimensions: 0 } }, /dimensions must be/],
+    ['a power that is not a number', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', power: '0.5' } }, /power must be/],
+    ['the optimizer with the removed DP levers', { name: 'preconditioned', params: { reg: 3, alpha: 2, clipNorm: 100, step: 0.7, ridge: 0.3 } }, /exactly the keys/],
+    ['an unknown mechanism', { name: 'gaussian', params: {} }, /not known \(known: preconditioned, subspace\)/],
+  ])('refuses %s', (_, value, message) => {
+    expect(() => parseMechanismSpec(value)).toThrow(message);
+  });
+});
