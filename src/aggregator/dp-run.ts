@@ -61,18 +61,26 @@ export async function readDpRun(ws: Workspace): Promise<DpRun | null> {
   return raw;
 }
 
+/**
+ * The run record, marked complete (and the next run's date logged, once) when
+ * the committed Global_V is its gram round's. Called after every model commit
+ * and before every opening, so the record says so as soon as the run is done.
+ */
+export async function settleDpRun(ctx: PlanContext, committed: Pick<CommittedState, 'record'>, periodDays: number): Promise<DpRun | null> {
+  const run = await readDpRun(ctx.ws);
+  if (run === null || run.completedAt !== null || run.gramRoundId === null || committed.record?.secagg?.roundId !== run.gramRoundId) return run;
+  const nextRunAt = periodDays > 0 ? new Date(Date.parse(run.startedAt) + periodDays * DAY_MS).toISOString() : null;
+  const done: DpRun = { ...run, completedAt: ctx.now().toISOString(), nextRunAt };
+  await writeJsonAtomic(ctx.ws.aggregatorDpRunFile(), done, { private: true });
+  ctx.logger.info({ startedAt: run.startedAt, nextRunAt }, nextRunAt ? `DP training run complete; the next one is due at ${nextRunAt} (PRIVACY_PERIOD_DAYS=${periodDays})` : 'DP training run complete; PRIVACY_PERIOD_DAYS=0, so no further run');
+  return done;
+}
+
 /** Which round of the DP run opens next, or why none does now. */
 export async function planDpRound(ctx: PlanContext, committed: Pick<CommittedState, 'record'>, periodDays: number): Promise<DpPlan> {
-  let run = await readDpRun(ctx.ws);
-  if (run !== null && run.completedAt === null) {
-    const merged = committed.record?.secagg?.roundId ?? null;
-    if (run.gramRoundId === null || merged !== run.gramRoundId) return { phase: merged === run.countRoundId ? 'gram' : 'count' };
-    const nextRunAt = periodDays > 0 ? new Date(Date.parse(run.startedAt) + periodDays * DAY_MS).toISOString() : null;
-    run = { ...run, completedAt: ctx.now().toISOString(), nextRunAt };
-    await writeJsonAtomic(ctx.ws.aggregatorDpRunFile(), run, { private: true });
-    ctx.logger.info({ startedAt: run.startedAt, nextRunAt }, nextRunAt ? `DP training run complete; the next one is due at ${nextRunAt} (PRIVACY_PERIOD_DAYS=${periodDays})` : 'DP training run complete; PRIVACY_PERIOD_DAYS=0, so no further run');
-  }
+  const run = await settleDpRun(ctx, committed, periodDays);
   if (run === null) return { phase: 'count' };
+  if (run.completedAt === null) return { phase: committed.record?.secagg?.roundId === run.countRoundId ? 'gram' : 'count' };
   if (run.nextRunAt === null) return { idle: `the DP training run of ${run.startedAt} is complete and PRIVACY_PERIOD_DAYS=0: no further run` };
   if (ctx.now().getTime() < Date.parse(run.nextRunAt)) return { idle: `the DP training run of ${run.startedAt} is complete; the next one is due at ${run.nextRunAt} (PRIVACY_PERIOD_DAYS=${periodDays})` };
   return { phase: 'count' };

@@ -49,7 +49,7 @@ import { addMod } from '../shared/secagg/prg';
 import { unmaskSum, type CohortView, type Reveal } from '../shared/secagg/protocol';
 import { isRoundId } from '../shared/workspace';
 import { discoverMembers } from './discover';
-import { planDpRound, recordDpRoundOpened } from './dp-run';
+import { planDpRound, recordDpRoundOpened, settleDpRun } from './dp-run';
 import { ensurePermissions } from './grant';
 import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
 import { loadCommittedState, publicParams, type RoundContext } from './round';
@@ -669,6 +669,7 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
     createdAt: round.createdAt,
   });
   committed = await loadCommittedState(ctx);
+  if (secure.dp && round.mechanism.name === 'subspace') await settleDpRun(ctx, committed, secure.dp.periodDays);
   logger.info({ roundId: state.roundId, version: committed.version, survivors: survivors.length, dropped: state.dropped!.length, members: Number(weight.toFixed(3)), mechanism: round.mechanism.name, ...update.report }, 'secure round merged');
   return finish(ctx, { ...state, weightSum: weight }, { outcome: 'merged', reason: null, version });
 }
