@@ -65,6 +65,7 @@ def build(s,cfg,seed,eps=8,delta=1e-5,rank=32):
     kap2=(s2**2/2)*m
     rowscale=np.ones(m)
     if w is not None and cfg.get('vw',0): rowscale=cp[S]**(w*cfg['vw'])
+    if cfg.get('rowpow'): rowscale=(cp[S]/cp[S].mean())**cfg['rowpow']
     for e in range(k):
         if wv[e]<=0: break
         lam=wv[e]
