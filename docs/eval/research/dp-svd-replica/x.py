@@ -57,7 +57,7 @@ def build(s,cfg,seed,eps=8,delta=1e-5,rank=32):
     if cfg.get('offdiag'):
         nS=(B>0).sum(1); wu=np.where(nS>=2,1/np.sqrt(np.maximum(1-1/np.maximum(nS,1),1e-12)),0)
         Bw=B*np.sqrt(wu)[:,None]; G=Bw.T@Bw; np.fill_diagonal(G,0); np.fill_diagonal(N,0)
-        if cfg['offdiag']==2: np.fill_diagonal(G, (B**2).sum(0)); 
+        if cfg['offdiag']==3: np.fill_diagonal(G, cp[S]*s.n/cp[S].sum()*cfg.get('dscale',1.0))
     else: G=B.T@B
     wv,Q=np.linalg.eigh(G+N); wv=wv[::-1]; Q=Q[:,::-1]
     V=np.zeros((s.items,rank))
