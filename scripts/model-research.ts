@@ -369,11 +369,13 @@ interface SvdConfig {
   /** Share of the budget ρ spent on round 1's counts. */
   countShare: number;
   power: number;
+  /** Round 2 sends the Gram matrix's diagonal too (false: the co-occurrences only). */
+  diagonal: boolean;
 }
 
 /** Metrics of the DP PureSVD mechanism after its two rounds, mean over noise seeds (one run without noise at ε = 0). */
 function svdMetrics(split: Split, c: SvdConfig, epsilon: number, seeds: number): { mean: Metrics; runs: Metrics[] } {
-  const params = { items: split.items, rank: RANK, dimensions: c.dimensions, topItems: c.topItems, power: c.power };
+  const params = { items: split.items, rank: RANK, dimensions: c.dimensions, topItems: c.topItems, power: c.power, diagonal: c.diagonal };
   const noiseStd = epsilon > 0 ? roundNoiseStd(zcdpRho(epsilon, DP_DELTA), c.countShare) : { count: 0, gram: 0 };
   const runs: Metrics[] = [];
   for (let s = 1; s <= (epsilon > 0 ? seeds : 1); s++) {
@@ -385,7 +387,7 @@ function svdMetrics(split: Split, c: SvdConfig, epsilon: number, seeds: number):
 
 /** The participant's scoring (u solved against Global_V) with the non-private defaults. */
 const DP_SCORING: ModelParams = { rank: RANK, reg: 3, alpha: 2 };
-const SVD_GRID = { topItems: [100, 200, 400, 800], dimensions: [4, 8, 16], countShare: [0.1, 0.25], power: [0.5] };
+const SVD_GRID = { topItems: [100, 200, 400], dimensions: [4, 8, 16], countShare: [0.1, 0.25], power: [0.5], diagonal: [false, true] };
 const SVD_SEEDS = 3;
 
 /**
@@ -399,7 +401,7 @@ async function dpSvd(sets: PreparedSet[], reg: number, alpha: number): Promise<v
   const params = { rank: RANK, reg, alpha };
   const grid = JSON.parse(process.env.SVD_GRID ?? 'null') ?? SVD_GRID;
   const configs: SvdConfig[] = [];
-  for (const topItems of grid.topItems) for (const dimensions of grid.dimensions) for (const countShare of grid.countShare) for (const power of grid.power) configs.push({ topItems, dimensions, countShare, power });
+  for (const topItems of grid.topItems) for (const dimensions of grid.dimensions) for (const countShare of grid.countShare) for (const power of grid.power) for (const diagonal of grid.diagonal) configs.push({ topItems, dimensions, countShare, power, diagonal });
   const out: Record<string, { reference: Record<string, Metrics>; results: { config: SvdConfig; noiseOff: Metrics; dp: Metrics; runs: Metrics[] }[] }> = {};
   for (const set of sets) {
     const split = set.valid;
@@ -424,7 +426,7 @@ async function dpSvd(sets: PreparedSet[], reg: number, alpha: number): Promise<v
   for (const set of sets) {
     const curves: Record<string, (Metrics | null)[]> = {};
     for (const dimensions of grid.dimensions) {
-      curves[`k ${dimensions}, ε ${DP_EPSILON}`] = grid.topItems.map((topItems: number) => out[set.name].results.find((r) => r.config.topItems === topItems && r.config.dimensions === dimensions && r.config.countShare === chosen.config.countShare && r.config.power === chosen.config.power)?.dp ?? null);
+      curves[`k ${dimensions}, ε ${DP_EPSILON}`] = grid.topItems.map((topItems: number) => out[set.name].results.find((r) => r.config.topItems === topItems && r.config.dimensions === dimensions && r.config.countShare === chosen.config.countShare && r.config.power === chosen.config.power && r.config.diagonal === chosen.config.diagonal)?.dp ?? null);
     }
     const series: ChartSeries[] = Object.entries(curves).map(([name, curve]) => ({ name, points: curve.flatMap((m, i) => (m ? [[grid.topItems[i], m[0]] as [number, number]] : [])) }));
     const ref = out[set.name].reference;

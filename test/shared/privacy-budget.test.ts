@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { communityEncoding, communityNoise, communitySpend } from '../../src/shared/community-sum';
 import { loadConfig } from '../../src/shared/config';
-import { DP_COUNT_SHARE, DP_TOP_ITEMS, type SubspacePhase } from '../../src/shared/model/subspace';
+import { DP_COUNT_SHARE, DP_DIMENSIONS, DP_TOP_ITEMS, subspaceSize, type SubspacePhase } from '../../src/shared/model/subspace';
 import { canSpend, emptyLedger, privacySpent, recordSpend, type PrivacyBudget, type PrivacyEntry, type PrivacyLedger } from '../../src/shared/privacy';
 import { contributionBound, roundSpend, runRoundNoise } from '../../src/shared/secagg/contribution';
 import { MAX_SCALE_BITS, type Encoding } from '../../src/shared/secagg/encoding';
@@ -24,7 +24,7 @@ const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: c
 /** The ledger entry of one round of a training run at `scaleBits`, as a member records it. */
 function runRound(phase: SubspacePhase, scaleBits: number, when: string): PrivacyEntry {
   const m = Math.min(DP_TOP_ITEMS, ITEMS);
-  const length = (phase === 'count' ? ITEMS : (m * (m + 1)) / 2) + 1;
+  const length = subspaceSize(phase, { items: ITEMS, rank: 32, dimensions: DP_DIMENSIONS, topItems: m }) + 1;
   const encoding: Encoding = { length, clipNorm: contributionBound(1), scaleBits };
   return roundSpend(when, encoding, runRoundNoise(encoding, { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE }, phase))!;
 }

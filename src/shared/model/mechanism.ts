@@ -4,6 +4,7 @@ import { addContribution, applyAggregate, contributionLayout, DEFAULT_STEP, layo
 import {
   applySubspace,
   DP_DIMENSIONS,
+  DP_GRAM_DIAGONAL,
   DP_POWER,
   DP_TOP_ITEMS,
   subspaceContribution,
@@ -157,7 +158,7 @@ export function preconditionedSpec(model: { reg: number; alpha: number }, clipNo
 }
 
 /** The subspace mechanism's parameters besides the phase: the defaults of `subspace.ts` (docs/eval/privacy.md). */
-export const SUBSPACE_DEFAULTS: Omit<SubspaceSpecParams, 'phase'> = { topItems: DP_TOP_ITEMS, dimensions: DP_DIMENSIONS, power: DP_POWER };
+export const SUBSPACE_DEFAULTS: Omit<SubspaceSpecParams, 'phase'> = { topItems: DP_TOP_ITEMS, dimensions: DP_DIMENSIONS, power: DP_POWER, diagonal: DP_GRAM_DIAGONAL };
 
 /** A round of the subspace mechanism in `phase`, with `params` (the defaults unless given). */
 export function subspaceSpec(phase: SubspacePhase, params: Omit<SubspaceSpecParams, 'phase'> = SUBSPACE_DEFAULTS): MechanismSpec {
@@ -169,8 +170,8 @@ export function subspaceSpec(phase: SubspacePhase, params: Omit<SubspaceSpecPara
  * parameter, so a parameter added to `SubspaceApplyParams` must be given its
  * range here (the compiler says so) before a round file can carry it.
  */
-const SUBSPACE_RANGES: Record<keyof Omit<SubspaceSpecParams, 'phase'>, { min: number; max: number; integer: boolean }> = {
-  // a gram contribution has m(m + 1)/2 values: 2,001,000 (16 MB in float64) at most, so no round file can make a member build a huge one
+const SUBSPACE_RANGES: Record<Exclude<keyof SubspaceSpecParams, 'phase' | 'diagonal'>, { min: number; max: number; integer: boolean }> = {
+  // a gram contribution has at most m(m + 1)/2 values: 2,001,000 (16 MB in float64) at most, so no round file can make a member build a huge one
   topItems: { min: 1, max: 2000, integer: true },
   dimensions: { min: 1, max: 256, integer: true },
   power: { min: 0, max: 4, integer: false },
@@ -192,9 +193,10 @@ export function parseMechanismSpec(value: unknown): MechanismSpec {
   const spec = obj(value, 'mechanism', ['name', 'params']);
   if (spec.name === 'subspace') {
     const names = Object.keys(SUBSPACE_RANGES) as (keyof typeof SUBSPACE_RANGES)[];
-    const p = obj(spec.params, 'mechanism.params', ['phase', ...names]);
+    const p = obj(spec.params, 'mechanism.params', ['phase', 'diagonal', ...names]);
     if (p.phase !== 'count' && p.phase !== 'gram') throw new RangeError('mechanism.params.phase must be count or gram');
-    const params = { phase: p.phase } as SubspaceSpecParams;
+    if (typeof p.diagonal !== 'boolean') throw new RangeError('mechanism.params.diagonal must be true or false');
+    const params = { phase: p.phase, diagonal: p.diagonal } as SubspaceSpecParams;
     for (const name of names) {
       const { min, max, integer } = SUBSPACE_RANGES[name];
       const v = num(p[name], `mechanism.params.${name}`, min, max);

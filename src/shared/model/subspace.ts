@@ -28,21 +28,28 @@ import { symmetricEigen } from './linalg';
  * base with the largest norm (ties: the smaller item id), the same set for every
  * participant since the base is public. The row restricted to S is normalized,
  * x̃ = x_S / |x_S| (a user with nothing in S sends zeros), and the contribution is
- * the upper triangle of x̃ x̃ᵀ with the off-diagonal entries multiplied by √2, so
- * its L2 norm is |x̃ x̃ᵀ|_F = |x̃|² = 1. The aggregator unpacks the noisy Gram
- * matrix M = Σ_u x̃ x̃ᵀ + noise (the Analyze Gauss mechanism, Dwork et al. 2014:
- * symmetric noise, off-diagonal std σ/√2) and publishes Global_V with, for
+ * the strict upper triangle of x̃ x̃ᵀ (the co-occurrences) with every entry
+ * multiplied by √2 · w, w = 1/√(1 − 1/n) for the n watched items of S, so its L2
+ * norm is w · √(|x̃ x̃ᵀ|_F² − Σ x̃_j⁴) = w · √(1 − 1/n) = 1 (fewer than 2 watched
+ * items of S: zeros). The diagonal x̃_j² = 1/n is left out: it is the users'
+ * counts again (round 1 has them) and takes 1/n of the norm that the
+ * co-occurrences, the only part the eigenvectors need, get instead. With
+ * `diagonal` true the whole upper triangle is sent (norm |x̃|² = 1, no w), as
+ * before. The aggregator unpacks the noisy Gram matrix M = Σ_u w_u x̃ x̃ᵀ + noise,
+ * diagonal 0 (the Analyze Gauss mechanism, Dwork et al. 2014: symmetric noise,
+ * off-diagonal std σ/√2) and publishes Global_V with, for
  * the items of S, the top `dimensions` eigenvectors scaled by
  * λ^`power`, and 0 in every other row and column: PureSVD (Cremonesi et al.
  * 2010) restricted to S. Items outside S score 0 under every u.
  *
- * Sensitivity: every contribution has L2 norm ≤ 1 by construction and is clipped to
- * 1 as well (float rounding, hostile inputs), so under add/remove-one-user
+ * Sensitivity: every contribution has L2 norm 1 (or 0) by construction, whatever
+ * the input (hostile bases, duplicate items, huge confidences: tested), so under add/remove-one-user
  * neighbours each round's sum has L2 sensitivity `SUBSPACE_SENSITIVITY` = 1; a
  * round with noise std σ is ρ = 1/(2σ²)-zCDP, and `roundNoiseStd` splits a total
  * ρ between the two rounds (`countShare` to round 1).
  *
- * Sizes: round 1 items values (9,742), round 2 m(m+1)/2 (20,100 at m = 200).
+ * Sizes: round 1 items values (9,742), round 2 m(m−1)/2 (19,900 at m = 200;
+ * m(m+1)/2 with the diagonal).
  */
 
 /** L2 bound of every contribution = each round's sensitivity under add/remove one user. */
@@ -59,6 +66,8 @@ export const DP_DIMENSIONS = 8;
 export const DP_COUNT_SHARE = 0.1;
 /** Global_V rows of S = eigenvectors · λ^DP_POWER (the `power` of the evaluation and the loop). */
 export const DP_POWER = 0.5;
+/** Round 2 sends only the co-occurrences (off-diagonal), reweighted to norm 1 (docs/eval/privacy.md). */
+export const DP_GRAM_DIAGONAL = false;
 
 export type SubspacePhase = 'count' | 'gram';
 
@@ -70,6 +79,8 @@ export interface SubspaceParams {
   dimensions: number;
   /** m: the most-watched items the Gram matrix covers. */
   topItems: number;
+  /** Round 2 sends the Gram matrix's diagonal too (default `DP_GRAM_DIAGONAL`). */
+  diagonal?: boolean;
 }
 
 export interface SubspaceApplyParams extends SubspaceParams {
@@ -86,7 +97,7 @@ export function subspacePhase(round: number): SubspacePhase {
 /** Number of values of a phase's contribution. */
 export function subspaceSize(phase: SubspacePhase, params: SubspaceParams): number {
   const m = Math.min(params.topItems, params.items);
-  return phase === 'count' ? params.items : (m * (m + 1)) / 2;
+  return phase === 'count' ? params.items : gramSize(m, withDiagonal(params));
 }
 
 /**
@@ -150,27 +161,38 @@ export function addSubspaceContribution(sum: Float64Array, top: readonly number[
     return 1;
   }
   const m = top.length;
-  if (sum.length !== (m * (m + 1)) / 2) throw new RangeError(`the gram sum must have ${(m * (m + 1)) / 2} values, got ${sum.length}`);
+  const diagonal = withDiagonal(params);
+  const size = gramSize(m, diagonal);
+  if (sum.length !== size) throw new RangeError(`the gram sum must have ${size} values, got ${sum.length}`);
   const positions: number[] = [];
   top.forEach((j, p) => {
     if (seen.has(j)) positions.push(p);
   });
-  if (positions.length === 0) return 0;
-  // x̃ = 1/√n on the n watched items of S: n diagonal entries 1/n and n(n − 1)/2 off-diagonal √2/n, norm² = 1/n + (n − 1)/n = 1.
   const n = positions.length;
-  const diagonal = 1 / n;
-  const offDiagonal = Math.SQRT2 / n;
+  if (n < (diagonal ? 1 : 2)) return 0;
+  // x̃ = 1/√n on the n watched items of S: n diagonal entries 1/n and n(n − 1)/2 off-diagonal √2/n, norm² = 1/n + (n − 1)/n = 1;
+  // without the diagonal the off-diagonal entries are scaled by w = √(n/(n − 1)) to norm² = 1: √2/√(n(n − 1)).
+  const offDiagonal = diagonal ? Math.SQRT2 / n : Math.SQRT2 / Math.sqrt(n * (n - 1));
   for (let i = 0; i < n; i++) {
     const a = positions[i];
-    sum[triangleIndex(a, a, m)] += diagonal;
-    for (let l = i + 1; l < n; l++) sum[triangleIndex(a, positions[l], m)] += offDiagonal;
+    if (diagonal) sum[triangleIndex(a, a, m, true)] += 1 / n;
+    for (let l = i + 1; l < n; l++) sum[triangleIndex(a, positions[l], m, diagonal)] += offDiagonal;
   }
   return 1;
 }
 
-/** Offset of (a, b), a ≤ b, in the row-major upper triangle of an m x m matrix. */
-function triangleIndex(a: number, b: number, m: number): number {
-  return a * m - (a * (a - 1)) / 2 + (b - a);
+/** Values of the packed upper triangle of an m x m matrix, with or without the diagonal. */
+function gramSize(m: number, diagonal: boolean): number {
+  return (m * (m + (diagonal ? 1 : -1))) / 2;
+}
+
+function withDiagonal(params: SubspaceParams): boolean {
+  return params.diagonal ?? DP_GRAM_DIAGONAL;
+}
+
+/** Offset of (a, b) in the row-major upper triangle of an m x m matrix: a ≤ b with the diagonal, a < b without. */
+function triangleIndex(a: number, b: number, m: number, diagonal: boolean): number {
+  return diagonal ? a * m - (a * (a - 1)) / 2 + (b - a) : a * m - (a * (a + 1)) / 2 + (b - a - 1);
 }
 
 export interface SubspaceReport {
@@ -196,10 +218,11 @@ export function applySubspace(base: Float32Array, sum: Float64Array, round: numb
   }
   const top = topItemsOf(base, params);
   const m = top.length;
+  const diagonal = withDiagonal(params);
   const M = new Float64Array(m * m);
   for (let a = 0; a < m; a++) {
-    for (let b = a; b < m; b++) {
-      const value = sum[triangleIndex(a, b, m)] / (a === b ? 1 : Math.SQRT2);
+    for (let b = diagonal ? a : a + 1; b < m; b++) {
+      const value = sum[triangleIndex(a, b, m, diagonal)] / (a === b ? 1 : Math.SQRT2);
       M[a * m + b] = value;
       M[b * m + a] = value;
     }

@@ -17,11 +17,12 @@ describe('the subspace mechanism', () => {
     const gram = mechanism(subspaceSpec('gram', params));
     expect(count.bound).toBe(1);
     expect(count.layout(ITEMS, RANK)).toEqual({ segments: [{ name: 'counts', length: ITEMS }] });
-    expect(gram.layout(ITEMS, RANK)).toEqual({ segments: [{ name: 'gram', length: (10 * 11) / 2 }] });
+    expect(gram.layout(ITEMS, RANK)).toEqual({ segments: [{ name: 'gram', length: (10 * 9) / 2 }] });
     const x = gram.contribute(base, [watch([0, 1, 2, 30])], ITEMS, RANK);
     const { V, report } = gram.apply(base, x, ITEMS, RANK, { count: 1, noiseStd: 0 });
-    // one contribution x̃x̃ᵀ (x̃ = 1/√3 on the 3 watched items of S): top eigenvalue 1
-    expect(report.topEigenvalue).toBeCloseTo(1, 9);
+    // one contribution: the co-occurrences of x̃x̃ᵀ (x̃ = 1/√3 on the 3 watched items of S) reweighted by
+    // 1/√(1 − 1/3) to norm 1, i.e. √1.5·(J − I)/3 on those items: top eigenvalue √1.5·2/3 = 2/√6
+    expect(report.topEigenvalue).toBeCloseTo(2 / Math.sqrt(6), 9);
     expect(report.dimensions).toBeGreaterThanOrEqual(1);
     for (let j = 10; j < ITEMS; j++) for (let a = 0; a < RANK; a++) expect(V[j * RANK + a]).toBe(0);
     expect(V[0]).not.toBe(0);
@@ -54,6 +55,7 @@ describe('parseMechanismSpec (a hostile round file)', () => {
     ['a Gram matrix too large for any member to build', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', topItems: 2001 } }, /topItems must be a finite number from 1 to 2000/],
     ['a fractional item count', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', topItems: 20.5 } }, /topItems must be an integer/],
     ['no dimensions', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', dimensions: 0 } }, /dimensions must be/],
+    ['a diagonal that is not a boolean', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', diagonal: 'no' } }, /diagonal must be true or false/],
     ['a power that is not a number', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', power: '0.5' } }, /power must be/],
     ['the optimizer with the removed DP levers', { name: 'preconditioned', params: { reg: 3, alpha: 2, clipNorm: 100, step: 0.7, ridge: 0.3 } }, /exactly the keys/],
     ['an unknown mechanism', { name: 'gaussian', params: {} }, /not known \(known: preconditioned, subspace\)/],
