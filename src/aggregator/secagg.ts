@@ -295,9 +295,9 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
   } else {
     const bound = mechanism(spec);
     layout = contributionLayout(bound, ctx.model.items, ctx.model.rank);
-    weightScale = bound.bound;
+    weightScale = bound.membersScale;
     const noiseAt = (encoding: Encoding): RoundNoise => (dp && spec.name === 'subspace' ? runRoundNoise(encoding, dp, spec.params.phase) : { mechanism: 'none', sigma: 0 });
-    chosen = roundEncoding({ length: layoutLength(layout), clipNorm: contributionBound(weightScale) }, secure.scaleBits, invited.length, noiseAt);
+    chosen = roundEncoding({ length: layoutLength(layout), clipNorm: contributionBound(bound.bound, weightScale) }, secure.scaleBits, invited.length, noiseAt);
   }
   if (chosen === null) {
     throw new AppError('ERR_CONFIG_INVALID', `SECAGG_SCALE_BITS=${secure.scaleBits} with the noise the round asks (DP_EPSILON=${dp?.epsilon ?? 0}, or INSIGHTS_EPSILON for community rounds) leaves no room for ${invited.length} members in 32 bits: lower SECAGG_SCALE_BITS`);
@@ -607,7 +607,7 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
 
   const encoding: Encoding = { length: sum.length, clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
   const decoded = decodeSum(sum, encoding);
-  const bounds = { layout: round.layout, encoding, weightScale: round.params.weightScale, survivors: survivors.length, minSurvivors: cohort.minSurvivors, noiseSigma: round.params.noise.sigma };
+  const bounds = { layout: round.layout, encoding, weightScale: round.params.weightScale, partBound: mechanism(round.mechanism).bound, survivors: survivors.length, minSurvivors: cohort.minSurvivors, noiseSigma: round.params.noise.sigma };
   const outOfBounds = secure.checkSum ? sumProblem(decoded, bounds) : null;
   if (outOfBounds !== null) return abort(ctx, state, outOfBounds);
   const { part, members: weight } = splitSum(decoded, round.layout, round.params.weightScale);

@@ -351,8 +351,9 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
     return { action: 'idle', reason: `round ${roundId} expects a contribution of ${layoutLength(round.layout)} values, this model makes ${layoutLength(expected)} (check MODEL_RANK and the catalogue)` };
   }
   const { clipNorm, weightScale, scaleBits } = round.params;
-  if (Math.abs(weightScale - aggregation.bound) > 1e-12 * aggregation.bound) return { action: 'idle', reason: `round ${roundId}: weightScale ${weightScale} is not the mechanism's bound ${aggregation.bound}` };
-  if (clipNorm < contributionBound(weightScale) * (1 - 1e-12)) return { action: 'idle', reason: `round ${roundId}: clipNorm ${clipNorm} is below the contribution bound ${contributionBound(weightScale)}` };
+  if (Math.abs(weightScale - aggregation.membersScale) > 1e-12 * aggregation.membersScale) return { action: 'idle', reason: `round ${roundId}: weightScale ${weightScale} is not the mechanism's members scale ${aggregation.membersScale}` };
+  const bound = contributionBound(aggregation.bound, weightScale);
+  if (clipNorm < bound * (1 - 1e-12)) return { action: 'idle', reason: `round ${roundId}: clipNorm ${clipNorm} is below the contribution bound ${bound}` };
   const found = await contributionFor(ctx, round.baseVersion);
   if ('wait' in found) return { action: 'waiting', roundId, reason: found.wait };
   if ('decline' in found) return decline(ctx, roundId, found.decline);

@@ -11,6 +11,7 @@ import { decodeNpy } from '../../src/shared/npy';
 import { privacySpent, zcdpRho } from '../../src/shared/privacy';
 import { createRandom, deriveSeed } from '../../src/shared/random';
 import { topItemsOf } from '../../src/shared/model/subspace';
+import { SUBSPACE_MEMBERS_FRACTION } from '../../src/shared/model/mechanism';
 import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
 import { AGGREGATOR } from '../helpers/root';
 import { createFederation, RANK, type Federation } from '../helpers/secagg';
@@ -90,7 +91,8 @@ describe('a DP training run under secure aggregation (DP_EPSILON=8, the default)
     }
     expect(Math.abs(chi2 - L)).toBeLessThan(5 * Math.sqrt(2 * L));
     // the decoded sum is exactly the members' encoded contributions plus their noise: Global_V v1 holds its positive part in column 0
-    const gamma = 2 ** scaleBits / Math.SQRT2;
+    // γ = 2^bits / clipNorm, clipNorm = √(1 + f²): the part's bound 1 and the members coordinate f
+    const gamma = 2 ** scaleBits / Math.hypot(1, SUBSPACE_MEMBERS_FRACTION);
     const v1 = (await readLatestGlobal(f.root.ws.globalDir(AGGREGATOR), f.aggregator.model))!;
     let positives = 0;
     for (let j = 0; j < f.catalog.items.length; j++) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { communityEncoding, communityNoise, communitySpend } from '../../src/shared/community-sum';
 import { loadConfig } from '../../src/shared/config';
+import { SUBSPACE_BOUND, SUBSPACE_MEMBERS_FRACTION } from '../../src/shared/model/mechanism';
 import { DP_COUNT_SHARE, DP_DIMENSIONS, DP_TOP_ITEMS, subspaceSize, type SubspacePhase } from '../../src/shared/model/subspace';
 import { canSpend, emptyLedger, privacySpent, recordSpend, type PrivacyBudget, type PrivacyEntry, type PrivacyLedger } from '../../src/shared/privacy';
 import { contributionBound, roundSpend, runRoundNoise } from '../../src/shared/secagg/contribution';
@@ -25,7 +26,7 @@ const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: c
 function runRound(phase: SubspacePhase, scaleBits: number, when: string): PrivacyEntry {
   const m = Math.min(DP_TOP_ITEMS, ITEMS);
   const length = subspaceSize(phase, { items: ITEMS, rank: 32, dimensions: DP_DIMENSIONS, topItems: m }) + 1;
-  const encoding: Encoding = { length, clipNorm: contributionBound(1), scaleBits };
+  const encoding: Encoding = { length, clipNorm: contributionBound(SUBSPACE_BOUND, SUBSPACE_BOUND * SUBSPACE_MEMBERS_FRACTION), scaleBits };
   return roundSpend(when, encoding, runRoundNoise(encoding, { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE }, phase))!;
 }
 

@@ -73,11 +73,21 @@ export interface AggregateNoise {
 
 /** L2 bound of one datasite's contribution to a subspace round (= each round's sensitivity, before the members coordinate). */
 export const SUBSPACE_BOUND = SUBSPACE_SENSITIVITY;
+/**
+ * The members coordinate of a subspace round, as a fraction of SUBSPACE_BOUND. The
+ * noise is calibrated to the whole vector's L2 bound √(1 + f²)·SUBSPACE_BOUND: at
+ * f = 1 (the optimizer's choice) the members coordinate would cost √2 in noise on
+ * the mechanism's part; at 1/8 it costs 0.8%, and Σ members is read 8x noisier
+ * (the DP count needs no precision: every survivor's input is in the sum).
+ */
+export const SUBSPACE_MEMBERS_FRACTION = 1 / 8;
 
 export interface BoundMechanism {
   readonly name: MechanismName;
   /** L2 bound of every contribution. */
   readonly bound: number;
+  /** The members coordinate each contributing datasite adds (`contribution.ts`). */
+  readonly membersScale: number;
   layout(items: number, rank: number): ContributionLayout;
   /** One datasite's contribution from its profiles' interactions, each from `base`; the zero vector without profiles. */
   contribute(base: Float32Array, profiles: readonly (readonly Interaction[])[], items: number, rank: number): Float64Array;
@@ -112,6 +122,7 @@ function preconditioned(p: PreconditionedParams): BoundMechanism {
   return {
     name: 'preconditioned',
     bound: p.clipNorm,
+    membersScale: p.clipNorm,
     layout: contributionLayout,
     contribute(base, profiles, items, rank) {
       const x = new Float64Array(layoutSize(contributionLayout(items, rank)));
@@ -135,6 +146,7 @@ function subspace(p: SubspaceSpecParams): BoundMechanism {
   return {
     name: 'subspace',
     bound: SUBSPACE_BOUND,
+    membersScale: SUBSPACE_BOUND * SUBSPACE_MEMBERS_FRACTION,
     layout: (items, rank) => ({ segments: [{ name: phase === 'count' ? 'counts' : 'gram', length: subspaceSize(phase, shape(items, rank)) }] }),
     contribute(base, profiles, items, rank) {
       const x = new Float64Array(subspaceSize(phase, shape(items, rank)));

@@ -4,16 +4,16 @@ import type { ContributionLayout } from './files';
 
 /**
  * What the aggregator can still check on a secure round's decoded sum, since it sees no single
- * contribution (docs/poisoning.md). Every honest member adds a members coordinate w ∈ {0, 1} and a mechanism part (the contribution before it) of L2
- * norm ≤ w · weightScale (clipped; zero when w = 0), so for any set of honest survivors:
+ * contribution (docs/poisoning.md). Every honest member adds a members coordinate w · weightScale, w ∈ {0, 1}, and a mechanism part (the contribution before it) of L2
+ * norm ≤ w · partBound (clipped; zero when w = 0), so for any set of honest survivors:
  *
- *   0 ≤ Σw ≤ survivors   and   ‖Σ delta‖ ≤ Σw · weightScale,  i.e. the merged mean has norm ≤ weightScale,
+ *   0 ≤ Σw ≤ survivors   and   ‖Σ delta‖ ≤ Σw · partBound,  i.e. the merged mean has norm ≤ partBound,
  *
  * up to the rounding of the encoding (< 1 quantum per coordinate and member) and the round's noise.
  * A sum outside these bounds holds a contribution no honest client makes; the round is refused.
  * A malicious member that stays inside them can still steer the round's mean anywhere within norm
- * weightScale (as a unanimous cohort could): that bound, not detection, is what this check gives.
- * The part is checked as one vector: the bound holds for any mechanism that clips its part to weightScale.
+ * partBound (as a unanimous cohort could): that bound, not detection, is what this check gives.
+ * The part is checked as one vector: the bound holds for any mechanism that clips its part to partBound.
  */
 
 /** Noise standard deviations of slack on the weight coordinate (a false alarm is below 1e-9). */
@@ -25,6 +25,8 @@ export interface SumBoundParams {
   layout: ContributionLayout;
   encoding: Encoding;
   weightScale: number;
+  /** L2 bound of one member's mechanism part (default: weightScale). */
+  partBound?: number;
   survivors: number;
   /** The round's T: members' noise shares are sized for T, so S survivors add S/T times the variance. */
   minSurvivors: number;
@@ -49,7 +51,7 @@ export function sumBound(p: SumBoundParams): SumBound {
   const deltaSlack = (p.survivors * Math.sqrt(deltaLength) + NOISE_NORM_SLACK * Math.sqrt(deltaLength) * noiseStd) / gamma;
   return {
     maxWeight: p.survivors + weightSlack,
-    maxDeltaNorm: (weight) => (Math.max(0, weight) + weightSlack) * p.weightScale + deltaSlack,
+    maxDeltaNorm: (weight) => (Math.max(0, weight) + weightSlack) * (p.partBound ?? p.weightScale) + deltaSlack,
   };
 }
 

@@ -14,11 +14,13 @@ import { MAX_SHARE_LAMBDA } from './noise';
  *   person, from every profile of the datasite that trained from the round's base;
  *   it is within the mechanism's bound C (a datasite counts as one person however
  *   many profiles it has);
- * - members = m · C with m = 1 (m = 0, and a zero mechanism part, for a member that
+ * - members = m · S with m = 1 (m = 0, and a zero mechanism part, for a member that
  *   has no model to start from yet: it joins to be granted Global_V and adds
- *   nothing). Σ m counts the datasites inside the sum, which the aggregator checks
- *   against MIN_DATASITES without seeing any member's part.
- * The whole vector is within C·√2 in L2 (`contributionBound`), the bound the
+ *   nothing); S is the mechanism's `membersScale` (C for the optimizer, C/8 for the
+ *   DP subspace rounds, whose noise pays for every unit of the bound). Σ m counts
+ *   the datasites inside the sum, which the aggregator checks against
+ *   MIN_DATASITES without seeing any member's part.
+ * The whole vector is within √(C² + S²) in L2 (`contributionBound`), the bound the
  * encoding and the DP noise use.
  */
 const MEMBERS_SEGMENT = 'members';
@@ -28,9 +30,9 @@ export function contributionLayout(m: Pick<BoundMechanism, 'layout'>, items: num
   return { segments: [...m.layout(items, rank).segments, { name: MEMBERS_SEGMENT, length: 1 }] };
 }
 
-/** L2 bound of a contribution whose mechanism part is within `weightScale` and whose members coordinate is at most `weightScale`. */
-export function contributionBound(weightScale: number): number {
-  return weightScale * Math.SQRT2;
+/** L2 bound of a contribution whose mechanism part is within `partBound` and whose members coordinate is at most `weightScale`. */
+export function contributionBound(partBound: number, weightScale: number = partBound): number {
+  return Math.hypot(partBound, weightScale);
 }
 
 function membersIndex(layout: ContributionLayout): number {
@@ -42,10 +44,10 @@ function membersIndex(layout: ContributionLayout): number {
 /**
  * The contribution of a datasite from its profiles' interactions (each from
  * `base`): the mechanism's part and members = `weightScale`; without profiles, the
- * zero vector (members 0). `weightScale` must be the mechanism's bound.
+ * zero vector (members 0). `weightScale` must be the mechanism's `membersScale`.
  */
 export function buildContribution(m: BoundMechanism, base: Float32Array, profiles: readonly (readonly Interaction[])[], layout: ContributionLayout, shape: { items: number; rank: number; weightScale: number }): Float64Array {
-  if (Math.abs(shape.weightScale - m.bound) > 1e-12 * m.bound) throw new RangeError(`weightScale ${shape.weightScale} must be the mechanism's bound ${m.bound}`);
+  if (Math.abs(shape.weightScale - m.membersScale) > 1e-12 * m.membersScale) throw new RangeError(`weightScale ${shape.weightScale} must be the mechanism's members scale ${m.membersScale}`);
   const members = membersIndex(layout);
   const x = new Float64Array(members + 1);
   if (profiles.length === 0) return x;

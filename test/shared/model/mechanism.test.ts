@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Interaction } from '../../../src/shared/model/feedback';
 import { mechanism, parseMechanismSpec, preconditionedSpec, subspaceSpec, SUBSPACE_DEFAULTS } from '../../../src/shared/model/mechanism';
 import { subspaceContribution, subspaceSize } from '../../../src/shared/model/subspace';
+import { contributionBound } from '../../../src/shared/secagg/contribution';
 
 const ITEMS = 50;
 const RANK = 4;
@@ -16,6 +17,9 @@ describe('the subspace mechanism', () => {
     const count = mechanism(subspaceSpec('count', params));
     const gram = mechanism(subspaceSpec('gram', params));
     expect(count.bound).toBe(1);
+    // the members coordinate is 1/8 of the bound, so the whole contribution's bound (what the noise pays for) is √(1 + 1/64)
+    expect(count.membersScale).toBe(1 / 8);
+    expect(contributionBound(count.bound, count.membersScale)).toBeCloseTo(1.0078, 4);
     expect(count.layout(ITEMS, RANK)).toEqual({ segments: [{ name: 'counts', length: ITEMS }] });
     expect(gram.layout(ITEMS, RANK)).toEqual({ segments: [{ name: 'gram', length: (10 * 9) / 2 }] });
     const x = gram.contribute(base, [watch([0, 1, 2, 30])], ITEMS, RANK);
