@@ -58,19 +58,22 @@ model with baselines on the same split. Progress goes to stderr.
   --half-life <days>      recency half-life of the implicit confidence   [100000 = off]
   --epsilons <list>       DP settings: total ε per user over all rounds, comma-separated,
                           or none                                         [1,8]
-  --dp <mode>             distributed (DP PureSVD under secure aggregation: each participant's
-                          noise share, the sum carries the calibrated noise; ε = the total of
-                          its two rounds), central (aggregator noise on the optimizer),
-                          local (participant noise) or both (central and local)  [distributed]
+  --dp <mode>             distributed (DP PureSVD through the real secure-aggregation protocol in
+                          process: each participant's Skellam noise share, the sum carries the
+                          calibrated noise; ε = the total of its two rounds; the loop's defaults),
+                          distributed-sim (the same in memory with simulated Gaussian sum noise:
+                          fast, takes --dp-top-items/--dp-dimensions/--dp-count-share),
+                          central (aggregator noise on the optimizer), local (participant
+                          noise) or both (central and local)              [distributed-sim]
   --dp-budget <b>         what ε bounds: total (the user's whole run, zCDP over the rounds),
                           per-round (each round's Gaussian), or both      [total]
   --dp-delta <d>          δ per user (of the run, or of each round with per-round)  [1e-5]
   --dp-clip <c>           bound C of a whole contribution in the DP settings (score units)  [${DEFAULT_DP_CLIP}]
   --dp-rounds <n>         rounds of the DP settings                       [${DEFAULT_DP_ROUNDS}]
   --dp-reg <l>            λ of the DP settings (less shrinkage pays under noise)  [${DEFAULT_DP_REG}]
-  --dp-top-items <m>      distributed: the most-watched items DP PureSVD learns  [${DP_TOP_ITEMS}]
-  --dp-dimensions <k>     distributed: its eigen-directions                [${DP_DIMENSIONS}]
-  --dp-count-share <f>    distributed: share of the budget for round 1's counts  [${DP_COUNT_SHARE}]
+  --dp-top-items <m>      distributed-sim: the most-watched items DP PureSVD learns  [${DP_TOP_ITEMS}]
+  --dp-dimensions <k>     distributed-sim: its eigen-directions                [${DP_DIMENSIONS}]
+  --dp-count-share <f>    distributed-sim: share of the budget for round 1's counts  [${DP_COUNT_SHARE}]
   --baselines <list>      popularity,local,central,fedavg, all or none    [all]
   --secure                also run the optimizer's rounds through the real secure-aggregation
                           protocol in process (setting federated-secure; slow on large sets),
@@ -151,7 +154,7 @@ model with baselines on the same split. Progress goes to stderr.
       epsilons: parseEpsilons(values.epsilons ?? DEFAULT_EPSILONS),
       dpBudgets: values['dp-budget'] === 'both' ? ['total', 'per-round'] : [oneOf('dp-budget', values['dp-budget'] ?? 'total', ['total', 'per-round'] as const)],
       dpDelta: positive('dp-delta', numberOption('dp-delta', values['dp-delta'], DEFAULT_DP_DELTA)),
-      dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'distributed', ['distributed', 'central', 'local'] as const) as DpMode],
+      dpModes: values.dp === 'both' ? ['central', 'local'] : [oneOf('dp', values.dp ?? 'distributed-sim', ['distributed', 'distributed-sim', 'central', 'local'] as const) as DpMode],
       dpClipNorm: positive('dp-clip', numberOption('dp-clip', values['dp-clip'], DEFAULT_DP_CLIP)),
       dpRounds: intOption('dp-rounds', values['dp-rounds'], DEFAULT_DP_ROUNDS),
       dpReg: positive('dp-reg', numberOption('dp-reg', values['dp-reg'], DEFAULT_DP_REG), true),

@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createMatcher, loadCatalog, type Catalog, type Matcher } from '../shared/catalog';
-import { loadConfig, withOverrides, type Config } from '../shared/config';
+import { loadConfig, VARIABLES, withOverrides, type Config } from '../shared/config';
 import { writeFileAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
 import type { Logger } from '../shared/log';
 import { gaussianSigma, zcdpEpsilon, zcdpRho } from '../shared/privacy';
-import { DP_POWER, roundNoiseStd, SUBSPACE_ROUNDS, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../shared/model/subspace';
+import { DP_COUNT_SHARE, DP_DIMENSIONS, DP_POWER, DP_TOP_ITEMS, roundNoiseStd, SUBSPACE_ROUNDS, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../shared/model/subspace';
 import { gramian, solveUser } from '../shared/model/factorize';
 import { DP_CURVATURE, DP_RIDGE, DP_ROW_THRESHOLD, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams } from '../shared/model/federated';
 import { scoreItems, topK } from '../shared/model/recommend';
@@ -43,7 +43,7 @@ import { implicitTrainer, type LocalTrainer } from './training';
 
 export type BaselineName = 'popularity' | 'local' | 'central' | 'fedavg';
 export const ALL_BASELINES: readonly BaselineName[] = ['popularity', 'local', 'central', 'fedavg'];
-export type DpMode = 'central' | 'local' | 'distributed';
+export type DpMode = 'central' | 'local' | 'distributed' | 'distributed-sim';
 type DpBudget = 'total' | 'per-round';
 
 export interface EvalOptions {
@@ -326,7 +326,7 @@ function dpSettings(o: EvalOptions, items: number, participants: number): DpRunS
       const noise = budget === 'total' ? noiseMultiplier(epsilon, o.dpDelta, rounds) : gaussianSigma(epsilon, o.dpDelta, 1);
       const suffix = `eps${epsilon}${budget === 'per-round' ? '-per-round' : ''}`;
       for (const mode of o.dpModes) {
-        if (mode === 'distributed') continue;
+        if (mode === 'distributed' || mode === 'distributed-sim') continue;
         const sensitivityInClips = mode === 'central' ? 1 : LOCAL_SENSITIVITY_IN_CLIPS;
         const z = noise * sensitivityInClips;
         const noiseStd = mode === 'central' ? z * o.dpClipNorm : Math.sqrt(participants) * z * o.dpClipNorm;
@@ -356,43 +356,87 @@ function dpSettings(o: EvalOptions, items: number, participants: number): DpRunS
 
 interface DistributedRunSpec {
   name: string;
+  /** Through the real protocol (mode `distributed`), or in memory with simulated noise (`distributed-sim`). */
+  protocol: boolean;
+  epsilon: number;
   params: SubspaceApplyParams;
   noiseStd: { count: number; gram: number };
   privacy: PrivacyRecord;
 }
 
 /**
- * Mode `distributed`: the DP PureSVD mechanism (`subspace.ts`), ε the user's
- * total over its two rounds at δ (zCDP, sensitivity 1 under add/remove). The sum
- * of each round gets Gaussian noise of the variance the real protocol's Skellam
- * shares sum to when every participant survives (t = all: each of n shares
- * carries 1/n of it); fewer survivors than the cohort only add noise.
+ * The DP PureSVD mechanism (`subspace.ts`), ε the user's total over its two
+ * rounds at δ (zCDP, sensitivity 1 under add/remove one user):
+ * - mode `distributed`: the real protocol in process (`runSecureFederated` with
+ *   DP_EPSILON = ε: round files, Skellam noise shares from every member, masked
+ *   fixed-point sums, the loop's mechanism and its defaults);
+ * - mode `distributed-sim`: in memory, each round's sum with Gaussian noise of
+ *   the variance the members' Skellam shares sum to when T survive (the part's
+ *   sensitivity 1 only; the loop's members coordinate adds 0.8 %), fast enough for
+ *   many seeds, and the only one that takes --dp-top-items / --dp-dimensions /
+ *   --dp-count-share.
  */
 function distributedSettings(o: EvalOptions, items: number): DistributedRunSpec[] {
-  if (!o.dpModes.includes('distributed')) return [];
+  const modes = o.dpModes.filter((m): m is 'distributed' | 'distributed-sim' => m === 'distributed' || m === 'distributed-sim');
+  if (modes.length === 0) return [];
   if (!o.dpBudgets.includes('total')) throw new AppError('ERR_USAGE', '--dp distributed bounds the total ε of its two rounds: use --dp-budget total');
-  return o.epsilons.map((epsilon) => {
-    const rho = zcdpRho(epsilon, o.dpDelta);
-    const noiseStd = roundNoiseStd(rho, o.dpCountShare);
-    return {
-      name: `dp-svd-distributed-eps${epsilon}`,
-      params: { items, rank: o.rank, dimensions: Math.min(o.dpDimensions, o.rank), topItems: o.dpTopItems, power: DP_POWER },
-      noiseStd,
-      privacy: {
-        mode: 'distributed',
-        budget: 'total',
+  if (modes.includes('distributed') && (o.dpTopItems !== DP_TOP_ITEMS || o.dpDimensions !== DP_DIMENSIONS || o.dpCountShare !== DP_COUNT_SHARE)) {
+    throw new AppError('ERR_USAGE', `--dp distributed runs the loop's mechanism with its defaults (m ${DP_TOP_ITEMS}, k ${DP_DIMENSIONS}, count share ${DP_COUNT_SHARE}): use --dp distributed-sim to vary them`);
+  }
+  return modes.flatMap((mode) =>
+    o.epsilons.map((epsilon) => {
+      const rho = zcdpRho(epsilon, o.dpDelta);
+      const noiseStd = roundNoiseStd(rho, o.dpCountShare);
+      const protocol = mode === 'distributed';
+      return {
+        name: `dp-svd-${protocol ? 'distributed' : 'simulated'}-eps${epsilon}`,
+        protocol,
         epsilon,
-        delta: o.dpDelta,
-        noiseMultiplier: noiseStd.gram,
-        clipNorm: SUBSPACE_SENSITIVITY,
-        sensitivity: SUBSPACE_SENSITIVITY,
-        perRoundEpsilon: zcdpEpsilon(1 / (2 * noiseStd.gram ** 2), o.dpDelta),
-        totalEpsilon: zcdpEpsilon(rho, o.dpDelta),
-        noiseStdOfSum: noiseStd.gram,
-        composition: `zCDP over ${SUBSPACE_ROUNDS} rounds (counts σ ${noiseStd.count.toPrecision(4)}, Gram σ ${noiseStd.gram.toPrecision(4)}), δ=${o.dpDelta}`,
-      },
-    };
+        params: { items, rank: o.rank, dimensions: Math.min(o.dpDimensions, o.rank), topItems: o.dpTopItems, power: DP_POWER },
+        noiseStd,
+        privacy: {
+          mode: 'distributed',
+          budget: 'total',
+          epsilon,
+          delta: o.dpDelta,
+          noiseMultiplier: noiseStd.gram,
+          clipNorm: SUBSPACE_SENSITIVITY,
+          sensitivity: SUBSPACE_SENSITIVITY,
+          perRoundEpsilon: zcdpEpsilon(1 / (2 * noiseStd.gram ** 2), o.dpDelta),
+          totalEpsilon: zcdpEpsilon(rho, o.dpDelta),
+          noiseStdOfSum: noiseStd.gram,
+          composition: `zCDP over ${SUBSPACE_ROUNDS} rounds (counts σ ${noiseStd.count.toPrecision(4)}, Gram σ ${noiseStd.gram.toPrecision(4)}), δ=${o.dpDelta}${protocol ? ', Skellam shares through the real protocol' : ', simulated Gaussian sum noise'}`,
+        },
+      };
+    }),
+  );
+}
+
+/** The configuration of a DP run through the real protocol: the secure rounds' variables with DP_EPSILON = ε per run, and a budget that admits it. */
+function secureDpConfig(o: EvalOptions, epsilon: number): Config {
+  const budget = Math.max(Number(VARIABLES.PRIVACY_BUDGET_EPSILON.default), 2 * epsilon);
+  return withOverrides(secureConfig(o), { DP_EPSILON: String(epsilon), DP_DELTA: String(o.dpDelta), PRIVACY_BUDGET_EPSILON: String(budget) });
+}
+
+/** A DP run (`distributedSettings`) through the real protocol in process; `onRound` sees every round's Global_V. */
+async function runSecureDp(o: EvalOptions, root: string, catalog: Catalog, participants: readonly FederatedParticipant[], run: DistributedRunSpec, onRound: (round: number, V: Float32Array) => void): Promise<void> {
+  const dataDir = path.join(root, run.name);
+  const config = secureDpConfig(o, run.epsilon);
+  await setUpRoot(dataDir, config.APP_NAME, participants);
+  const started = performance.now();
+  await runSecureFederated({
+    dataDir,
+    config,
+    catalog,
+    participants,
+    rounds: SUBSPACE_ROUNDS,
+    logger: o.logger,
+    onRound: (r: SecureRoundReport) => {
+      o.progress(`[${run.name}] round ${r.round}/${SUBSPACE_ROUNDS}  survivors ${r.summary.survivors.length}/${r.summary.cohort}  state ${formatDuration(r.participantsMs)} secure round ${formatDuration(r.aggregatorMs)}  elapsed ${formatDuration(performance.now() - started)}`);
+      onRound(r.round, r.values);
+    },
   });
+  if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
 }
 
 const NO_PRIVACY: PrivacyRecord = { mode: 'none', budget: null, epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, sensitivity: null, perRoundEpsilon: null, totalEpsilon: null, composition: null };
@@ -519,19 +563,19 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
     }
     for (const run of distributedSettings(o, items)) {
       const entries: RoundEntry<RankingMetrics>[] = [];
-      timed(run.name, () =>
-        runSubspaceInMemory(trains, V0, {
-          params: run.params,
-          noiseStd: run.noiseStd,
-          random: createRandom(deriveSeed(o.seed, `noise:${run.name}`)),
-          onRound: (round, V) => {
-            const metrics = evaluate(V);
-            entries.push({ round, metrics, clipped: 0 });
-            o.progress(`[${run.name}] round ${round}/${SUBSPACE_ROUNDS}  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}`);
-          },
-        }),
-      );
-      settings.push({ name: run.name, kind: 'federated', description: `DP PureSVD (counts, then the Gram matrix of the ${run.params.topItems} most-watched items, k ${run.params.dimensions}) with distributed noise: Gaussian of std ${run.noiseStd.count.toPrecision(4)} and ${run.noiseStd.gram.toPrecision(4)} on the two sums`, metrics: entries.at(-1)!.metrics, rounds: entries, privacy: run.privacy });
+      const onRound = (round: number, V: Float32Array) => {
+        const metrics = evaluate(V);
+        entries.push({ round, metrics, clipped: 0 });
+        o.progress(`[${run.name}] round ${round}/${SUBSPACE_ROUNDS}  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}`);
+      };
+      const started = performance.now();
+      if (run.protocol) await runSecureDp(o, root, catalog, participants, run, onRound);
+      else runSubspaceInMemory(trains, V0, { params: run.params, noiseStd: run.noiseStd, random: createRandom(deriveSeed(o.seed, `noise:${run.name}`)), onRound });
+      timings[run.name] = Math.round(performance.now() - started);
+      const how = run.protocol
+        ? 'through the real secure-aggregation protocol in process (round files, each member\'s Skellam noise share, masked fixed-point sums)'
+        : `in memory, Gaussian noise of std ${run.noiseStd.count.toPrecision(4)} and ${run.noiseStd.gram.toPrecision(4)} on the two sums (simulating the members' shares)`;
+      settings.push({ name: run.name, kind: 'federated', description: `DP PureSVD (counts, then the co-occurrences of the ${run.params.topItems} most-watched items, k ${run.params.dimensions}) ${how}`, metrics: entries.at(-1)!.metrics, rounds: entries, privacy: run.privacy });
     }
     const central = settings.find((s) => s.name === 'central-als')?.metrics;
     if (central) {
@@ -811,7 +855,17 @@ export async function runRecommendations(o: EvalOptions): Promise<{ files: strin
     let finalV: Float32Array;
     if (distributed.length + central.length === 1 && distributed.length === 1) {
       const run = distributed[0];
-      finalV = runSubspaceInMemory(trains, lastBase, { params: run.params, noiseStd: run.noiseStd, random, onRound: track(run.name, SUBSPACE_ROUNDS) });
+      const onRound = track(run.name, SUBSPACE_ROUNDS);
+      if (run.protocol) {
+        let last: Float32Array | null = null;
+        await runSecureDp(o, root, catalog, participants, run, (round, V) => {
+          onRound(round, V);
+          last = V;
+        });
+        finalV = last!;
+      } else {
+        finalV = runSubspaceInMemory(trains, lastBase, { params: run.params, noiseStd: run.noiseStd, random, onRound });
+      }
     } else if (distributed.length + central.length === 1) {
       const run = central[0];
       finalV = runInMemory(trains, lastBase, { rounds: run.rounds, params: run.params, random, onRound: track(run.name, run.rounds) });

@@ -21,13 +21,32 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('eval --dp distributed', () => {
-  it('reports the DP PureSVD setting with noise calibrated to the total ε of its two rounds', async () => {
-    const out = path.join(dir, 'implicit');
-    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed', '--dp-top-items', '50', '--dp-dimensions', '4', '--out', out, '--json']);
+describe('eval --dp distributed and distributed-sim', () => {
+  it('runs the DP PureSVD through the real protocol: every participant a member of both rounds, each adding its noise share', async () => {
+    const out = path.join(dir, 'protocol');
+    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed', '--out', out, '--json']);
     expect(run.code, run.stderr).toBe(0);
+    for (const round of [1, 2]) expect(run.stderr).toContain(`[dp-svd-distributed-eps8] round ${round}/2  survivors ${USERS}/${USERS}`);
     const report = JSON.parse(run.stdout);
     const dp = report.settings.find((s: { name: string }) => s.name === 'dp-svd-distributed-eps8');
+    expect(dp.rounds).toHaveLength(2);
+    expect(dp.description).toContain('real secure-aggregation protocol');
+    expect(dp.privacy).toMatchObject({ mode: 'distributed', budget: 'total', epsilon: 8, delta: 1e-5, sensitivity: 1 });
+    expect(dp.metrics.hr10).toBeGreaterThanOrEqual(0);
+  });
+
+  it('refuses mechanism parameters other than the loop\'s for the real protocol', async () => {
+    const run = await cli(['--ratings', data, '--dp', 'distributed', '--dp-top-items', '50', '--out', path.join(dir, 'y')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--dp distributed-sim');
+  });
+
+  it('reports the simulated DP PureSVD setting with noise calibrated to the total ε of its two rounds', async () => {
+    const out = path.join(dir, 'implicit');
+    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed-sim', '--dp-top-items', '50', '--dp-dimensions', '4', '--out', out, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const dp = report.settings.find((s: { name: string }) => s.name === 'dp-svd-simulated-eps8');
     expect(dp.rounds).toHaveLength(2);
     const std = roundNoiseStd(zcdpRho(8, 1e-5), 0.1);
     expect(dp.privacy).toMatchObject({ mode: 'distributed', budget: 'total', epsilon: 8, delta: 1e-5, sensitivity: 1 });
@@ -40,7 +59,7 @@ describe('eval --dp distributed', () => {
     const read = (out: string) => readFileSync(path.join(out, 'recommendations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).global as string[]);
     const dpOut = path.join(dir, 'dp-recs');
     const plainOut = path.join(dir, 'plain-recs');
-    const common = ['--ratings', data, '--holdout', 'none', '--rounds', '2', '--dp-top-items', '50', '--dp-dimensions', '4'];
+    const common = ['--ratings', data, '--holdout', 'none', '--rounds', '2'];
     const dpRun = await cli([...common, '--epsilons', '8', '--dp', 'distributed', '--out', dpOut]);
     expect(dpRun.code, dpRun.stderr).toBe(0);
     expect(dpRun.stderr).toContain('[dp-svd-distributed-eps8] round 2/2');
