@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   ERR_DELTA_STALE: 'a delta was computed from a Global_V older than the staleness limit',
   ERR_DELTA_REPLAY: 'a delta with this content hash was already applied',
   ERR_DELTA_PATH: 'a delta path escapes its datasite (symlink, .., separators)',
-  ERR_PRIVACY_BUDGET: 'the privacy budget of a profile is spent; it publishes nothing more',
+  ERR_PRIVACY_BUDGET: 'the privacy budget of a profile is spent for now; it sits releases out until older spends leave the `PRIVACY_PERIOD_DAYS` window',
   ERR_LEDGER_BROKEN: 'the round ledger does not verify (hash chain or Global_V mismatch)',
   ERR_AGGREGATOR_STATE: 'the aggregator\'s private round records do not match its committed Global_V versions',
   // secure aggregation

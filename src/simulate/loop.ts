@@ -11,7 +11,7 @@ import { runParticipantPass, type ParticipantContext, type PassStep } from '../p
 import { readMemberStatus, type MemberStep } from '../participant/secagg';
 import { readAssignments } from '../participant/profiles';
 import { readPrivacyLedger } from '../participant/state';
-import { privacySpent } from '../shared/privacy';
+import { privacySpent, type PrivacyLedger } from '../shared/privacy';
 import { poisonMaskedInput, poisonTarget, type PoisonAttack } from './poison';
 import { secureParamsOf } from '../aggregator/node';
 import type { SecureParams } from '../aggregator/secagg';
@@ -533,11 +533,16 @@ async function runWeekRound(root: SimRoot, options: SimulationOptions, week: num
   return { accepted: summary.survivors.length, version: summary.version };
 }
 
-/** The most epsilon any profile of the site has spent, composed by its privacy ledger (all time). */
+/**
+ * The most epsilon any profile of the site has spent on model rounds, composed by its
+ * privacy ledger (all time; the weekly click counts the simulator publishes spend from
+ * the same ledger, and are left out of this figure).
+ */
 async function ledgerEpsilon(ctx: ParticipantContext): Promise<number> {
   const profiles = [...new Set((await readAssignments(ctx.ws.privateRoot())).map((a) => a.profile))];
   const budget = { epsilon: ctx.config.PRIVACY_BUDGET_EPSILON, delta: ctx.config.DP_DELTA, periodDays: 0 };
-  const spent = await Promise.all(profiles.map(async (p) => privacySpent(await readPrivacyLedger(ctx.ws.privateDir(p)), budget, ctx.now()).epsilon));
+  const rounds = (ledger: PrivacyLedger): PrivacyLedger => ({ ...ledger, entries: ledger.entries.filter((e) => e.kind === 'round') });
+  const spent = await Promise.all(profiles.map(async (p) => privacySpent(rounds(await readPrivacyLedger(ctx.ws.privateDir(p))), budget, ctx.now()).epsilon));
   return Math.max(0, ...spent);
 }
 
