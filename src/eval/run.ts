@@ -221,7 +221,46 @@ async function runSetting<M extends RankingMetrics | RatingMetrics>(
   return { rounds: entries, ms: performance.now() - started, finalV: finalV! };
 }
 
-/** The optimizer's rounds through the real secure-aggregation protocol, with an evaluation and a progress line after every round. */
+/**
+ * Rounds through the real secure-aggregation protocol in process (`runSecureFederated`)
+ * in their own folder under `root`, with a progress line (survivors, timings, ETA and
+ * what `describe` adds) after every round; `onRound` sees each round's report.
+ */
+async function runSecureRounds(
+  o: EvalOptions,
+  root: string,
+  setting: { name: string; config: Config; rounds: number },
+  catalog: Catalog,
+  participants: readonly FederatedParticipant[],
+  onRound: (r: SecureRoundReport) => string,
+): Promise<number> {
+  const { name, config, rounds } = setting;
+  const dataDir = path.join(root, name);
+  await setUpRoot(dataDir, config.APP_NAME, participants);
+  const started = performance.now();
+  await runSecureFederated({
+    dataDir,
+    config,
+    catalog,
+    participants,
+    rounds,
+    logger: o.logger,
+    onRound: (r: SecureRoundReport) => {
+      const shown = onRound(r);
+      const elapsed = performance.now() - started;
+      o.progress(
+        `[${name}] round ${r.round}/${rounds}  survivors ${r.summary.survivors.length}/${r.summary.cohort}  state ${formatDuration(r.participantsMs)} secure round ${formatDuration(r.aggregatorMs)}  ` +
+          `elapsed ${formatDuration(elapsed)}  ETA ${formatDuration((elapsed / r.round) * (rounds - r.round))}${shown}`,
+      );
+    },
+  });
+  if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
+  return performance.now() - started;
+}
+
+const shownMetrics = (m: RankingMetrics) => `  HR@10 ${m.hr10.toFixed(4)}  NDCG@10 ${m.ndcg10.toFixed(4)}`;
+
+/** The optimizer's rounds through the real secure-aggregation protocol, with an evaluation after every round. */
 async function runSecureSetting(
   o: EvalOptions,
   root: string,
@@ -229,31 +268,13 @@ async function runSecureSetting(
   participants: readonly FederatedParticipant[],
   evaluate: (V: Float32Array) => RankingMetrics,
 ): Promise<{ rounds: RoundEntry<RankingMetrics>[]; ms: number }> {
-  const name = 'federated-secure';
-  const dataDir = path.join(root, name);
-  const config = secureConfig(o);
-  await setUpRoot(dataDir, config.APP_NAME, participants);
   const entries: RoundEntry<RankingMetrics>[] = [];
-  const started = performance.now();
-  await runSecureFederated({
-    dataDir,
-    config,
-    catalog,
-    participants,
-    rounds: o.rounds,
-    logger: o.logger,
-    onRound: (r: SecureRoundReport) => {
-      const metrics = evaluate(r.values);
-      entries.push({ round: r.round, metrics, accepted: r.summary.survivors.length, rejected: r.summary.cohort - r.summary.survivors.length, participantsMs: Math.round(r.participantsMs), aggregatorMs: Math.round(r.aggregatorMs) });
-      const elapsed = performance.now() - started;
-      o.progress(
-        `[${name}] round ${r.round}/${o.rounds}  survivors ${r.summary.survivors.length}/${r.summary.cohort}  state ${formatDuration(r.participantsMs)} secure round ${formatDuration(r.aggregatorMs)}  ` +
-          `elapsed ${formatDuration(elapsed)}  ETA ${formatDuration((elapsed / r.round) * (o.rounds - r.round))}  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}`,
-      );
-    },
+  const ms = await runSecureRounds(o, root, { name: 'federated-secure', config: secureConfig(o), rounds: o.rounds }, catalog, participants, (r) => {
+    const metrics = evaluate(r.values);
+    entries.push({ round: r.round, metrics, accepted: r.summary.survivors.length, rejected: r.summary.cohort - r.summary.survivors.length, participantsMs: Math.round(r.participantsMs), aggregatorMs: Math.round(r.aggregatorMs) });
+    return shownMetrics(metrics);
   });
-  if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
-  return { rounds: entries, ms: performance.now() - started };
+  return { rounds: entries, ms };
 }
 
 /** Delete the temporary SyftBox root, or say where it is with --keep-root. */
@@ -418,25 +439,9 @@ function secureDpConfig(o: EvalOptions, epsilon: number): Config {
   return withOverrides(secureConfig(o), { DP_EPSILON: String(epsilon), DP_DELTA: String(o.dpDelta), PRIVACY_BUDGET_EPSILON: String(budget) });
 }
 
-/** A DP run (`distributedSettings`) through the real protocol in process; `onRound` sees every round's Global_V. */
-async function runSecureDp(o: EvalOptions, root: string, catalog: Catalog, participants: readonly FederatedParticipant[], run: DistributedRunSpec, onRound: (round: number, V: Float32Array) => void): Promise<void> {
-  const dataDir = path.join(root, run.name);
-  const config = secureDpConfig(o, run.epsilon);
-  await setUpRoot(dataDir, config.APP_NAME, participants);
-  const started = performance.now();
-  await runSecureFederated({
-    dataDir,
-    config,
-    catalog,
-    participants,
-    rounds: SUBSPACE_ROUNDS,
-    logger: o.logger,
-    onRound: (r: SecureRoundReport) => {
-      o.progress(`[${run.name}] round ${r.round}/${SUBSPACE_ROUNDS}  survivors ${r.summary.survivors.length}/${r.summary.cohort}  state ${formatDuration(r.participantsMs)} secure round ${formatDuration(r.aggregatorMs)}  elapsed ${formatDuration(performance.now() - started)}`);
-      onRound(r.round, r.values);
-    },
-  });
-  if (!o.keepRoot) await fs.rm(dataDir, { recursive: true, force: true });
+/** A DP run (`distributedSettings`) through the real protocol in process; `onRound` sees every round's Global_V (and may add to its progress line). */
+async function runSecureDp(o: EvalOptions, root: string, catalog: Catalog, participants: readonly FederatedParticipant[], run: DistributedRunSpec, onRound: (round: number, V: Float32Array) => string): Promise<void> {
+  await runSecureRounds(o, root, { name: run.name, config: secureDpConfig(o, run.epsilon), rounds: SUBSPACE_ROUNDS }, catalog, participants, (r) => onRound(r.round, r.values));
 }
 
 const NO_PRIVACY: PrivacyRecord = { mode: 'none', budget: null, epsilon: null, delta: null, noiseMultiplier: null, clipNorm: null, sensitivity: null, perRoundEpsilon: null, totalEpsilon: null, composition: null };
@@ -563,14 +568,14 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
     }
     for (const run of distributedSettings(o, items)) {
       const entries: RoundEntry<RankingMetrics>[] = [];
-      const onRound = (round: number, V: Float32Array) => {
+      const record = (round: number, V: Float32Array): RankingMetrics => {
         const metrics = evaluate(V);
         entries.push({ round, metrics, clipped: 0 });
-        o.progress(`[${run.name}] round ${round}/${SUBSPACE_ROUNDS}  HR@10 ${metrics.hr10.toFixed(4)}  NDCG@10 ${metrics.ndcg10.toFixed(4)}`);
+        return metrics;
       };
       const started = performance.now();
-      if (run.protocol) await runSecureDp(o, root, catalog, participants, run, onRound);
-      else runSubspaceInMemory(trains, V0, { params: run.params, noiseStd: run.noiseStd, random: createRandom(deriveSeed(o.seed, `noise:${run.name}`)), onRound });
+      if (run.protocol) await runSecureDp(o, root, catalog, participants, run, (round, V) => shownMetrics(record(round, V)));
+      else runSubspaceInMemory(trains, V0, { params: run.params, noiseStd: run.noiseStd, random: createRandom(deriveSeed(o.seed, `noise:${run.name}`)), onRound: (round, V) => o.progress(`[${run.name}] round ${round}/${SUBSPACE_ROUNDS}${shownMetrics(record(round, V))}`) });
       timings[run.name] = Math.round(performance.now() - started);
       const how = run.protocol
         ? 'through the real secure-aggregation protocol in process (round files, each member\'s Skellam noise share, masked fixed-point sums)'
@@ -855,16 +860,16 @@ export async function runRecommendations(o: EvalOptions): Promise<{ files: strin
     let finalV: Float32Array;
     if (distributed.length + central.length === 1 && distributed.length === 1) {
       const run = distributed[0];
-      const onRound = track(run.name, SUBSPACE_ROUNDS);
       if (run.protocol) {
         let last: Float32Array | null = null;
         await runSecureDp(o, root, catalog, participants, run, (round, V) => {
-          onRound(round, V);
+          if (round < SUBSPACE_ROUNDS) lastBase = V;
           last = V;
+          return '';
         });
         finalV = last!;
       } else {
-        finalV = runSubspaceInMemory(trains, lastBase, { params: run.params, noiseStd: run.noiseStd, random, onRound });
+        finalV = runSubspaceInMemory(trains, lastBase, { params: run.params, noiseStd: run.noiseStd, random, onRound: track(run.name, SUBSPACE_ROUNDS) });
       }
     } else if (distributed.length + central.length === 1) {
       const run = central[0];
