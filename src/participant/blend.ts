@@ -9,7 +9,7 @@ import { AppError, formatError, isAppError } from '../shared/errors';
 import type { GlobalExpect } from '../shared/global-model';
 import type { Logger } from '../shared/log';
 import { PERMISSION_FILE, parsePermissions, readableHere, writePermissions, type PermissionFile } from '../shared/permissions';
-import { canSpend, gaussianSigma, gaussianSpend, privacySpent, recordSpend, type PrivacyBudget } from '../shared/privacy';
+import { canSpend, gaussianSigma, gaussianSpend, privacySpent, recordSpend, configuredBudget } from '../shared/privacy';
 import { cryptoRandom, type Random } from '../shared/random';
 import { isEmailFolder, isProfileName, type Workspace } from '../shared/workspace';
 import { readGrantedGlobal } from './recommendations';
@@ -278,7 +278,7 @@ interface BlendConsent {
 }
 
 export interface BlendContext {
-  config: Pick<Config, 'BLEND_WITH' | 'BLEND_EPSILON' | 'DP_DELTA' | 'PRIVACY_BUDGET_EPSILON' | 'AGGREGATOR_DATASITE' | 'ALS_REG'>;
+  config: Pick<Config, 'BLEND_WITH' | 'BLEND_EPSILON' | 'DP_DELTA' | 'PRIVACY_BUDGET_EPSILON' | 'PRIVACY_PERIOD_DAYS' | 'AGGREGATOR_DATASITE' | 'ALS_REG'>;
   ws: Workspace;
   catalog: Catalog;
   logger: Logger;
@@ -399,7 +399,7 @@ async function releaseFor(ctx: BlendContext, profile: string, stored: PrivateBle
   const clipNorm = blendClipNorm(global.values, state.rank);
   const sigma = gaussianSigma(config.BLEND_EPSILON, config.DP_DELTA, clipNorm);
   const spend = gaussianSpend(now.toISOString(), BLEND_PRIVACY_KIND, { l2: clipNorm, sigma });
-  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+  const budget = configuredBudget(config);
   let ledger = await readPrivacyLedger(dir);
   if (!canSpend(ledger, spend, budget, now)) {
     const epsilonSpent = privacySpent(ledger, budget, now).epsilon;

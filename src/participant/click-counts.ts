@@ -5,9 +5,9 @@ import { CLICK_COUNTS_FORMAT, CLICK_COUNTS_MECHANISM, CLICK_COUNTS_VERSION, MAX_
 import { readClickLog, type Arm } from '../shared/clicks';
 import { MAX_CLICKS_PER_ARM } from '../shared/community-sum';
 import type { Config } from '../shared/config';
-import { AppError, formatError } from '../shared/errors';
+import { forEachProfile } from './profiles';
 import type { Logger } from '../shared/log';
-import { canSpend, discreteLaplaceNoise, privacySpent, pureDpSpend, recordSpend, type PrivacyBudget } from '../shared/privacy';
+import { canSpend, discreteLaplaceNoise, privacySpent, pureDpSpend, recordSpend, configuredBudget } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import { lastCompleteWeek } from '../shared/weeks';
 import type { Workspace } from '../shared/workspace';
@@ -34,7 +34,7 @@ interface PrivateClickCounts {
 }
 
 export interface ClickCountsContext {
-  config: Pick<Config, 'SECURE_AGGREGATION' | 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON' | 'DP_DELTA'>;
+  config: Pick<Config, 'SECURE_AGGREGATION' | 'INSIGHTS_EPSILON' | 'PRIVACY_BUDGET_EPSILON' | 'PRIVACY_PERIOD_DAYS' | 'DP_DELTA'>;
   ws: Workspace;
   logger: Logger;
   now: () => Date;
@@ -69,7 +69,7 @@ export async function publishClickCounts(ctx: ClickCountsContext, profile: strin
     return { profile, status: 'unchanged', week };
   }
   let ledger = await readPrivacyLedger(dir);
-  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: 0 };
+  const budget = configuredBudget(config);
   const spend = pureDpSpend(now.toISOString(), CLICKS_PRIVACY_KIND, CLICK_COUNTS_MECHANISM, epsilon);
   if (!canSpend(ledger, spend, budget, now)) {
     const epsilonSpent = privacySpent(ledger, budget, now).epsilon;
@@ -99,15 +99,5 @@ export async function publishClickCounts(ctx: ClickCountsContext, profile: strin
 
 /** publishClickCounts for several profiles; one profile's failure is logged and does not stop the others. */
 export async function publishAllClickCounts(ctx: ClickCountsContext, profiles: readonly string[]): Promise<ClickCountsOutcome[]> {
-  const out: ClickCountsOutcome[] = [];
-  for (const profile of profiles) {
-    try {
-      out.push(await publishClickCounts(ctx, profile));
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      ctx.logger.error({ profile, code: err.code }, formatError(err));
-      out.push({ profile, status: 'skipped', reason: formatError(err) });
-    }
-  }
-  return out;
+  return forEachProfile(profiles, ctx.logger, (profile) => publishClickCounts(ctx, profile), (profile, reason) => ({ profile, status: 'skipped', reason }));
 }

@@ -3,7 +3,7 @@ import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
 import { matchEvents } from '../shared/catalog';
 import { readClickLog, type Arm } from '../shared/clicks';
 import { buildCommunityContribution, COMMUNITY_CLIP_NORM, communityLayout, communityNoise, communitySpend, type WeekSummary } from '../shared/community-sum';
-import { canSpend, type PrivacyBudget } from '../shared/privacy';
+import { canSpend, configuredBudget } from '../shared/privacy';
 import { lastCompleteWeek } from '../shared/weeks';
 import { isProfileName, secureRoundsView } from '../shared/workspace';
 import { weekTruth } from './community';
@@ -83,7 +83,7 @@ export function communityMemberContext(ctx: CommunityMemberContext): MemberConte
       if (joined >= COMMUNITY_JOINS_PER_WEEK) return { decline: `already joined ${joined} community rounds for ${week}` };
 
       const spend = communitySpend(ctx.now().toISOString(), encoding, round.params.noise)!;
-      const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS };
+      const budget = configuredBudget(config);
       const profiles: string[] = [];
       const summaries: WeekSummary[] = [];
       let blocked = 0;

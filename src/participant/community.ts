@@ -19,8 +19,8 @@ import {
   type WeeklyValue,
 } from '../shared/community';
 import type { Config } from '../shared/config';
-import { AppError, formatError } from '../shared/errors';
-import { canSpend, laplaceNoise, privacySpent, pureDpSpend, recordSpend, type PrivacyBudget } from '../shared/privacy';
+import { forEachProfile } from './profiles';
+import { canSpend, laplaceNoise, privacySpent, pureDpSpend, recordSpend, configuredBudget } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import type { BoundedEstimate } from '../shared/stats';
 import { isoWeek, lastCompleteWeek, shiftWeekLabel } from '../shared/weeks';
@@ -200,7 +200,7 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
   if (events === null) return { profile, status: 'skipped', reason: 'no parsed history yet' };
 
   let ledger = await readPrivacyLedger(dir);
-  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS };
+  const budget = configuredBudget(config);
   const spend = pureDpSpend(ctx.now().toISOString(), PRIVACY_KIND, 'pure-dp', epsilon);
   if (!canSpend(ledger, spend, budget, ctx.now())) {
     const epsilonSpent = privacySpent(ledger, budget, ctx.now()).epsilon;
@@ -223,15 +223,5 @@ export async function publishCommunityStats(ctx: CommunityContext, profile: stri
 
 /** publishCommunityStats for several profiles; one profile's failure is logged and does not stop the others. */
 export async function publishAllCommunityStats(ctx: CommunityContext, profiles: readonly string[]): Promise<CommunityOutcome[]> {
-  const out: CommunityOutcome[] = [];
-  for (const profile of profiles) {
-    try {
-      out.push(await publishCommunityStats(ctx, profile));
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      ctx.logger.error({ profile, code: err.code }, formatError(err));
-      out.push({ profile, status: 'skipped', reason: formatError(err) });
-    }
-  }
-  return out;
+  return forEachProfile(profiles, ctx.logger, (profile) => publishCommunityStats(ctx, profile), (profile, reason) => ({ profile, status: 'skipped', reason }));
 }

@@ -8,7 +8,7 @@ import { initialItemFactors } from '../shared/global-model';
 import { hashHistory, readHistory, type ParsedHistory, type ViewingEvent } from '../shared/history';
 import type { Logger } from '../shared/log';
 import { trainLocal } from '../shared/model/factorize';
-import { canSpend, deltaNoiseSigma, gaussianSpend, privacySpent, recordSpend, type PrivacyBudget } from '../shared/privacy';
+import { canSpend, deltaNoiseSigma, gaussianSpend, privacySpent, recordSpend, configuredBudget } from '../shared/privacy';
 import type { Random } from '../shared/random';
 import { coalesce, untilAborted } from '../shared/serial';
 import type { Workspace } from '../shared/workspace';
@@ -188,7 +188,7 @@ async function processProfile(ctx: ParticipantContext, profile: string, events: 
   }
 
   let ledger = await readPrivacyLedger(dir);
-  const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS };
+  const budget = configuredBudget(config);
   // The delta's noise is a Gaussian on sensitivity 2·clip (see deltaNoiseSigma); its RDP curve is what the ledger composes.
   const spend = config.DP_EPSILON > 0
     ? gaussianSpend(ctx.now().toISOString(), 'delta-local', { l2: 2 * config.DELTA_CLIP_NORM, sigma: deltaNoiseSigma(config.DP_EPSILON, config.DP_DELTA, config.DELTA_CLIP_NORM) })

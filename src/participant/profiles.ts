@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Config } from '../shared/config';
 import { readJsonFile, writeJsonAtomic } from '../shared/atomic';
-import { AppError } from '../shared/errors';
+import { AppError, formatError } from '../shared/errors';
+import type { Logger } from '../shared/log';
 import type { ViewingEvent } from '../shared/history';
 import { isProfileName } from '../shared/workspace';
 
@@ -87,4 +88,23 @@ export async function assignProfiles(privateRoot: string, folder: string, names:
   });
   if (changed) await writeJsonAtomic(path.join(privateRoot, ASSIGNMENTS_FILE), { formatVersion: 1, assignments } satisfies AssignmentFile, { private: true });
   return assignments.filter((a) => a.folder === folder && names.includes(a.name));
+}
+
+/**
+ * `publish` for each profile in turn; a profile whose publication fails with an
+ * AppError is logged and reported as `skipped` with the error's text, and the
+ * others go on. Any other error is a bug and propagates.
+ */
+export async function forEachProfile<T>(profiles: readonly string[], logger: Logger, publish: (profile: string) => Promise<T>, skipped: (profile: string, reason: string) => T): Promise<T[]> {
+  const out: T[] = [];
+  for (const profile of profiles) {
+    try {
+      out.push(await publish(profile));
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      logger.error({ profile, code: err.code }, formatError(err));
+      out.push(skipped(profile, formatError(err)));
+    }
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { requireValue } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import { readableHere } from '../shared/permissions';
-import { canSpend, recordSpend, type PrivacyBudget, type PrivacyEntry } from '../shared/privacy';
+import { canSpend, configuredBudget, recordSpend, type PrivacyEntry } from '../shared/privacy';
 import type { Interaction } from '../shared/model/feedback';
 import { mechanism } from '../shared/model/mechanism';
 import { DP_COUNT_SHARE } from '../shared/model/subspace';
@@ -436,7 +436,7 @@ async function rememberDeclined(ctx: MemberContext, roundId: string, reason: str
 /** The contribution without the profiles whose privacy budget cannot pay for `spend` (null: the round adds no noise, nothing to pay). */
 async function withinBudget(ctx: MemberContext, found: Contribution, spend: PrivacyEntry | null): Promise<Contribution> {
   if (spend === null || found.weight === 0) return found;
-  const budget = privacyBudget(ctx);
+  const budget = configuredBudget(ctx.config);
   const kept: Contribution = { weight: 1, profiles: [], base: found.base, interactions: [] };
   for (const [i, profile] of found.profiles.entries()) {
     if (!canSpend(await readPrivacyLedger(ctx.ws.privateDir(profile)), spend, budget, ctx.now())) continue;
@@ -444,10 +444,6 @@ async function withinBudget(ctx: MemberContext, found: Contribution, spend: Priv
     kept.interactions.push(found.interactions[i]);
   }
   return kept;
-}
-
-function privacyBudget(ctx: MemberContext): PrivacyBudget {
-  return { epsilon: ctx.config.PRIVACY_BUDGET_EPSILON, delta: ctx.config.DP_DELTA, periodDays: ctx.config.PRIVACY_PERIOD_DAYS };
 }
 
 // ---------------------------------------------------------------- phase 2: shares

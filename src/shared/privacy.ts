@@ -401,6 +401,11 @@ export interface PrivacyBudget {
   periodDays: number;
 }
 
+/** A profile's budget as the configuration sets it: PRIVACY_BUDGET_EPSILON at DP_DELTA within any PRIVACY_PERIOD_DAYS. */
+export function configuredBudget(config: { PRIVACY_BUDGET_EPSILON: number; DP_DELTA: number; PRIVACY_PERIOD_DAYS: number }): PrivacyBudget {
+  return { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS };
+}
+
 export interface PrivacySpent {
   epsilon: number;
   /** The target δ plus the δ of entries known only as (ε, δ)-DP. */

@@ -115,7 +115,7 @@ describe('writeExperimentReport', () => {
     const log = new ClickLog(clickLogFile(ws, 'profile_0'), { logger: silentLogger, private: true });
     for (const row of rows) await log.append(row);
     await log.flushed();
-    const config = { SECURE_AGGREGATION: 'off' as const, INSIGHTS_EPSILON: epsilon, PRIVACY_BUDGET_EPSILON: 1000, DP_DELTA: 1e-5 };
+    const config = { SECURE_AGGREGATION: 'off' as const, INSIGHTS_EPSILON: epsilon, PRIVACY_BUDGET_EPSILON: 1000, DP_DELTA: 1e-5, PRIVACY_PERIOD_DAYS: 365 };
     await publishClickCounts({ config, ws, logger: silentLogger, now: () => new Date(AT), noiseRandom: () => createRandom(email.length) }, 'profile_0');
     return ws;
   }
@@ -157,7 +157,7 @@ describe('writeExperimentReport', () => {
     const ws = await participant('erin@example.org', rows, [AGGREGATOR], 1);
     const file = ws.clickCounts('profile_0');
     const first = await fs.readFile(file, 'utf8');
-    const config = { SECURE_AGGREGATION: 'off' as const, INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, DP_DELTA: 1e-5 };
+    const config = { SECURE_AGGREGATION: 'off' as const, INSIGHTS_EPSILON: 1, PRIVACY_BUDGET_EPSILON: 50, DP_DELTA: 1e-5, PRIVACY_PERIOD_DAYS: 365 };
     const ctx = { config, ws, logger: silentLogger, now: () => new Date(AT), noiseRandom: () => createRandom(99) };
     expect((await publishClickCounts(ctx, 'profile_0')).status).toBe('unchanged');
     expect(await fs.readFile(file, 'utf8')).toBe(first);

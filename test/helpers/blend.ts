@@ -7,7 +7,7 @@ import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 
 /** The settings a blend context reads, at the defaults, with the friend and the aggregator given. */
 export function blendConfig(friend: string | null, aggregator: string): BlendContext['config'] {
-  return { BLEND_WITH: friend, BLEND_EPSILON: 1, DP_DELTA: 0.00001, PRIVACY_BUDGET_EPSILON: 50, AGGREGATOR_DATASITE: aggregator, ALS_REG: 3 };
+  return { BLEND_WITH: friend, BLEND_EPSILON: 1, DP_DELTA: 0.00001, PRIVACY_BUDGET_EPSILON: 50, PRIVACY_PERIOD_DAYS: 365, AGGREGATOR_DATASITE: aggregator, ALS_REG: 3 };
 }
 
 /** Global_V version 1 (seeded normal rows) in `aggregator`'s datasite, readable by `readers` (the taste summaries are computed against it). */

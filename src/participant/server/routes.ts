@@ -11,7 +11,7 @@ import type { ClickLog } from '../clicks';
 import { loadRecommendations, readGrantedGlobal } from '../recommendations';
 import { readPrivacyLedger, readProfileState } from '../state';
 import { budgetStatement, describeReleases, runsPerPeriod, type ReleaseSettings } from '../protection';
-import { privacySpent } from '../../shared/privacy';
+import { configuredBudget, privacySpent } from '../../shared/privacy';
 import type { PageViews } from './page-views';
 import { assertSameOrigin, tokensEqual } from './security';
 
@@ -276,7 +276,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const dir = ctx.ws.privateDir(ctx.profile);
     const state = await readProfileState(dir);
     const { config } = ctx;
-    const spent = privacySpent(await readPrivacyLedger(dir), { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: config.DP_DELTA, periodDays: config.PRIVACY_PERIOD_DAYS }, ctx.now());
+    const spent = privacySpent(await readPrivacyLedger(dir), configuredBudget(config), ctx.now());
     const global = state ? await readGrantedGlobal(ctx.ws, ctx.config.AGGREGATOR_DATASITE, { items: state.items, rank: state.rank, vocabHash: state.vocabHash }, ctx.logger) : null;
     return {
       profile: ctx.profile,
