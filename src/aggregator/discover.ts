@@ -1,4 +1,4 @@
-import { promises as fs, lstatSync, type Dirent, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import type { Logger } from '../shared/log';
@@ -101,14 +101,15 @@ export async function discoverMembers(ws: Workspace, logger: Logger): Promise<st
 
 async function listEntries(dir: string): Promise<Dirent[]> {
   try {
-    return await fs.readdir(dir, { withFileTypes: true });
+    return readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }
 }
 
-// The two checks below are synchronous on purpose: a scan makes several per datasite, most
-// answers are "absent", and an async lstat builds an ENOENT error (with its stack) for each.
+// The listing above and the two checks below are synchronous on purpose: a scan makes several per
+// datasite, each takes microseconds, an async call costs a thread-pool round trip, and an async
+// lstat builds an ENOENT error (with its stack) for each absent file.
 
 /** What is at `file` (not following a symlink); undefined when nothing or unreachable (ENOTDIR, EACCES). */
 function lstatOrNone(file: string): Stats | undefined {

@@ -1,7 +1,6 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile } from '../shared/atomic';
-import { DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, parseDeltaManifest, readDelta, sha256Hex, type Delta, type DeltaExpect, type DeltaManifest, type RowNorms } from '../shared/delta';
+import { readJsonFileSync } from '../shared/atomic';
+import { checkDeltaPayload, checkDeltaShape, DELTA_MANIFEST_NAME, MAX_MANIFEST_BYTES, parseDeltaManifest, readDelta, readDeltaPayload, type Delta, type DeltaExpect, type DeltaManifest, type RowNorms } from '../shared/delta';
 import { AppError, type ErrorCode } from '../shared/errors';
 import { deltaNoiseSigma } from '../shared/privacy';
 
@@ -101,7 +100,7 @@ function normProblem({ total, worstRow, worstRowNorm }: RowNorms, bounds: NormBo
 export async function peekManifest(profileDir: string): Promise<DeltaManifest | null> {
   const file = path.join(profileDir, DELTA_MANIFEST_NAME);
   try {
-    const raw = await readJsonFile(file, { maxBytes: MAX_MANIFEST_BYTES });
+    const raw = readJsonFileSync(file, { maxBytes: MAX_MANIFEST_BYTES });
     return raw === null ? null : parseDeltaManifest(raw, file);
   } catch {
     return null;
@@ -124,26 +123,15 @@ export async function validateProfile(
 ): Promise<Validation> {
   const peeked = await peekManifest(profileDir);
   if (peeked && view.applied.has(peeked.sha256)) return { kind: 'replay', sha256: peeked.sha256 };
-  if (peeked) {
-    // Sync delivers small files first: the manifest may be here before its payload, or while the payload is still being written.
-    const payloadFile = path.join(profileDir, peeked.payload);
-    const stat = await fs.lstat(payloadFile).catch(() => null);
-    if (stat === null) return { kind: 'waiting', reason: `payload ${peeked.payload} not synced yet` };
-    const dataBytes = model.items * model.rank * Float32Array.BYTES_PER_ELEMENT;
-    const shortOfModel = stat.isFile() && peeked.items === model.items && peeked.rank === model.rank && stat.size < dataBytes;
-    // A short payload whose hash matches its manifest is complete (and malformed): readDelta rejects it below.
-    if (shortOfModel && sha256Hex(await fs.readFile(payloadFile)) !== peeked.sha256) {
-      return { kind: 'waiting', reason: `payload ${peeked.payload} still arriving (${stat.size} of more than ${dataBytes} bytes)` };
-    }
-  }
-  let delta: Delta | null;
+  let delta: Delta | { waiting: string } | null;
   try {
-    delta = await readDelta(profileDir, model, { manifest: peeked ?? undefined, buffer });
+    delta = peeked ? await readPeeked(profileDir, peeked, model, buffer) : await readDelta(profileDir, model, { buffer });
   } catch (err) {
     if (err instanceof AppError) return { kind: 'rejected', sha256: peeked?.sha256 ?? null, code: err.code, message: err.message };
     throw err;
   }
   if (delta === null) return { kind: 'waiting', reason: 'manifest removed while reading' };
+  if ('waiting' in delta) return { kind: 'waiting', reason: delta.waiting };
   const m = delta.manifest;
   const file = path.join(profileDir, DELTA_MANIFEST_NAME);
   const reject = (code: ErrorCode, message: string): Validation => ({ kind: 'rejected', sha256: m.sha256, code, message: `${file}: ${message}` });
@@ -159,4 +147,22 @@ export async function validateProfile(
   const problem = normProblem(delta.norms, normBounds(m, policy.noiseTolerance));
   if (problem) return reject('ERR_DELTA_NORM', `${problem} (clipNorm ${m.clipNorm}, noise sigma ${m.noise?.sigma ?? 0})`);
   return { kind: 'accepted', delta, weight: m.weight * policy.staleDecay ** staleness, staleness, norm: delta.norms.total };
+}
+
+/**
+ * The delta of a manifest already read. Sync delivers small files first: the
+ * manifest may be here before its payload, or while the payload is still being
+ * written; both wait for the next round. A short payload whose hash matches its
+ * manifest is complete (and malformed): it is rejected.
+ */
+async function readPeeked(profileDir: string, manifest: DeltaManifest, model: DeltaExpect, buffer?: Buffer): Promise<Delta | { waiting: string }> {
+  checkDeltaShape(manifest, path.join(profileDir, DELTA_MANIFEST_NAME), model);
+  const payloadFile = path.join(profileDir, manifest.payload);
+  const payload = await readDeltaPayload(payloadFile, model, buffer);
+  if (payload === null) return { waiting: `payload ${manifest.payload} not synced yet` };
+  const dataBytes = model.items * model.rank * Float32Array.BYTES_PER_ELEMENT;
+  if (payload.bytes.length < dataBytes && payload.sha256 !== manifest.sha256) {
+    return { waiting: `payload ${manifest.payload} still arriving (${payload.bytes.length} of more than ${dataBytes} bytes)` };
+  }
+  return checkDeltaPayload(manifest, payloadFile, payload, model);
 }

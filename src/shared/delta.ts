@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { AppError } from './errors';
-import { isShared, sha256Shared } from './hash-workers';
+import { isShared, readIntoShared, type NpyRowScan } from './hash-workers';
 import { decodeNpy, encodeNpy } from './npy';
 
 /**
@@ -192,8 +192,8 @@ interface ReadDeltaOptions {
   /**
    * Read the payload into this buffer (at least `maxPayloadBytes(expect)` bytes), reused
    * from delta to delta: `values` is then a view of it, valid until the next read into it.
-   * In shared memory (`Buffer.from(new SharedArrayBuffer(n))`), it is hashed on a
-   * worker thread (`hash-workers.ts`) while the caller's thread goes on.
+   * In shared memory (`Buffer.from(new SharedArrayBuffer(n))`), it is read, hashed and
+   * scanned on a worker thread (`hash-workers.ts`) while the caller's thread goes on.
    */
   buffer?: Buffer;
 }
@@ -208,7 +208,15 @@ export async function readDelta(profileDir: string, expect: DeltaExpect, options
   const manifestFile = path.join(profileDir, DELTA_MANIFEST_NAME);
   const manifest = options.manifest ?? (await readManifest(manifestFile));
   if (manifest === null) return null;
+  checkDeltaShape(manifest, manifestFile, expect);
   const payloadFile = path.join(profileDir, manifest.payload);
+  const payload = await readDeltaPayload(payloadFile, expect, options.buffer);
+  if (payload === null) throw new AppError('ERR_DELTA_MANIFEST', `${manifestFile} names ${manifest.payload}, which does not exist (not synced yet?)`, { file: manifestFile });
+  return checkDeltaPayload(manifest, payloadFile, payload, expect);
+}
+
+/** ERR_DELTA_SHAPE unless the manifest's shape and vocabulary are the model's. */
+export function checkDeltaShape(manifest: DeltaManifest, manifestFile: string, expect: DeltaExpect): void {
   if (manifest.rank !== expect.rank || manifest.items !== expect.items || manifest.vocabHash !== expect.vocabHash) {
     throw new AppError(
       'ERR_DELTA_SHAPE',
@@ -216,19 +224,38 @@ export async function readDelta(profileDir: string, expect: DeltaExpect, options
       { file: manifestFile },
     );
   }
+}
+
+/** A payload's bytes as read, their sha256, and (when read on a worker) the row scan of its values. */
+export interface DeltaPayload {
+  bytes: Uint8Array;
+  sha256: string;
+  scan: NpyRowScan | null;
+}
+
+/** Read a payload file (see `ReadDeltaOptions.buffer`); null when it does not exist (not synced yet). */
+export async function readDeltaPayload(payloadFile: string, expect: Pick<DeltaExpect, 'items' | 'rank'>, buffer?: Buffer): Promise<DeltaPayload | null> {
   const maxBytes = maxPayloadBytes(expect);
-  if (options.buffer && options.buffer.length < maxBytes) throw new RangeError(`the read buffer holds ${options.buffer.length} bytes; a payload may have ${maxBytes}`);
-  const read = options.buffer ? readRegularFileInto(payloadFile, options.buffer.subarray(0, maxBytes)) : readRegularFile(payloadFile, { maxBytes });
-  const bytes = await read.catch((err: unknown) => {
+  if (buffer && buffer.length < maxBytes) throw new RangeError(`the read buffer holds ${buffer.length} bytes; a payload may have ${maxBytes}`);
+  const target = buffer?.subarray(0, maxBytes);
+  let read: Promise<DeltaPayload | null>;
+  if (target && isShared(target)) read = readIntoShared(payloadFile, target, expect.rank);
+  else read = (target ? readRegularFileInto(payloadFile, target) : readRegularFile(payloadFile, { maxBytes })).then((bytes) => bytes && { bytes, sha256: sha256Hex(bytes), scan: null });
+  return read.catch((err: unknown) => {
     if (err instanceof AppError && err.code === 'ERR_FILE_NOT_REGULAR') throw new AppError('ERR_DELTA_PATH', err.message, { file: payloadFile });
     if (err instanceof AppError && err.code === 'ERR_FILE_TOO_LARGE') throw new AppError('ERR_DELTA_SHAPE', err.message, { file: payloadFile });
     throw err;
   });
-  if (bytes === null) throw new AppError('ERR_DELTA_MANIFEST', `${manifestFile} names ${manifest.payload}, which does not exist (not synced yet?)`, { file: manifestFile });
-  const sha256 = isShared(bytes) ? await sha256Shared(bytes) : sha256Hex(bytes);
-  if (sha256 !== manifest.sha256) throw new AppError('ERR_DELTA_HASH', `${payloadFile}: sha256 differs from the manifest`, { file: payloadFile });
-  const values = decodeNpy(bytes, payloadFile, { dtype: '<f4', shape: [expect.items, expect.rank] }).data as Float32Array;
-  const { nonFinite, norms } = scanRows(values, expect.rank);
+}
+
+/** The delta a read payload holds: its hash is the manifest's, it decodes to the model's shape, and every value is finite. */
+export function checkDeltaPayload(manifest: DeltaManifest, payloadFile: string, payload: DeltaPayload, expect: DeltaExpect): Delta {
+  if (payload.sha256 !== manifest.sha256) throw new AppError('ERR_DELTA_HASH', `${payloadFile}: sha256 differs from the manifest`, { file: payloadFile });
+  const values = decodeNpy(payload.bytes, payloadFile, { dtype: '<f4', shape: [expect.items, expect.rank] }).data as Float32Array;
+  const { scan } = payload;
+  // the worker's scan counts only if it scanned exactly these values (decodeNpy copies unaligned data)
+  const scanned = scan !== null && values.buffer === payload.bytes.buffer && values.byteOffset === payload.bytes.byteOffset + scan.dataOffset;
+  const { nonFinite, norms } = scanned ? { nonFinite: scan.nonFinite, norms: { total: Math.sqrt(scan.total), worstRow: scan.worstRow, worstRowNorm: Math.sqrt(scan.worstSq) } } : scanRows(values, expect.rank);
   if (nonFinite >= 0) {
     throw new AppError('ERR_DELTA_NONFINITE', `${payloadFile}: value ${nonFinite} (row ${Math.floor(nonFinite / expect.rank)}) is ${values[nonFinite]}`, { file: payloadFile });
   }

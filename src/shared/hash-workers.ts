@@ -1,65 +1,148 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { fileTooLarge, notRegularFile } from './atomic';
 
 /**
- * sha256 on worker threads, for bytes in shared memory: the aggregator hashes one
- * delta while its main thread checks and adds others, so a round uses every core
- * (hashing is most of a round's CPU time). The bytes are never copied: a worker
- * reads them from the SharedArrayBuffer they live in, so they must not change until
- * the hash resolves.
+ * File reads and sha256 on worker threads, into shared memory: the aggregator reads,
+ * hashes and scans one delta on a worker while its main thread adds others, so a
+ * round uses every core (hashing is most of a round's CPU time). The bytes are
+ * never copied: a worker reads the file into the SharedArrayBuffer the caller owns
+ * and hashes it there, so the caller must not touch that range until the job resolves.
  *
  * The workers start on first use (a few tens of ms), then stay for the life of the
- * process, keeping it alive only while a hash is in flight. Their code is inline, so it runs the
- * same from the sources (tsx) and from the bundled build.
+ * process, keeping it alive only while a job is in flight. Their code is inline, so
+ * it runs the same from the sources (tsx) and from the bundled build; its row scan
+ * is `scanRows` of delta.ts, written again in plain JavaScript (a test keeps them equal).
  */
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-parentPort.on('message', ({ id, buffer, offset, length }) => {
-  parentPort.postMessage({ id, hex: createHash('sha256').update(new Uint8Array(buffer, offset, length)).digest('hex') });
+const fs = require('node:fs');
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+
+function sha256(view) {
+  return createHash('sha256').update(view).digest('hex');
+}
+
+// The float32 rows of an .npy file of rows of 'rank' (its header is checked again by the caller): norms and first non-finite value.
+function scanNpy(buffer, offset, length, rank) {
+  if (length < 12 || rank <= 0) return null;
+  const bytes = new Uint8Array(buffer, offset, length);
+  if (bytes[0] !== 0x93 || bytes[1] !== 0x4e) return null;
+  const major = bytes[6];
+  const headerLen = major === 1 ? bytes[8] | (bytes[9] << 8) : (bytes[8] | (bytes[9] << 8) | (bytes[10] << 16)) + bytes[11] * 16777216;
+  const dataOffset = (major === 1 ? 10 : 12) + headerLen;
+  const dataBytes = length - dataOffset;
+  if (dataBytes <= 0 || (offset + dataOffset) % 4 !== 0 || dataBytes % (4 * rank) !== 0) return null;
+  const values = new Float32Array(buffer, offset + dataOffset, dataBytes / 4);
+  let total = 0, worstRow = 0, worstSq = 0;
+  for (let off = 0, row = 0; off < values.length; off += rank, row++) {
+    let sq = 0;
+    for (let a = 0; a < rank; a++) sq += values[off + a] * values[off + a];
+    total += sq;
+    if (sq > worstSq) { worstSq = sq; worstRow = row; }
+  }
+  let nonFinite = -1;
+  if (!Number.isFinite(total)) nonFinite = values.findIndex((v) => !Number.isFinite(v));
+  return { dataOffset, nonFinite, total, worstRow, worstSq };
+}
+
+function readInto(file, buffer, offset, capacity) {
+  let fd;
+  try {
+    // O_NONBLOCK: a FIFO put in a file's place must not hang the open; it is refused below.
+    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    if (err.code === 'ENOENT' || err.code === 'ELOOP') return { refused: err.code };
+    throw err;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) return { refused: 'not-regular' };
+    if (stat.size > capacity) return { refused: 'too-large', size: stat.size };
+    const view = new Uint8Array(buffer, offset, capacity);
+    let filled = 0;
+    while (filled < stat.size) {
+      const n = fs.readSync(fd, view, filled, stat.size - filled, filled);
+      if (n === 0) break; // truncated meanwhile: the caller's checks (hash, shape) see the short read
+      filled += n;
+    }
+    return { length: filled };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+parentPort.on('message', (job) => {
+  try {
+    if (job.kind === 'hash') {
+      parentPort.postMessage({ id: job.id, hex: sha256(new Uint8Array(job.buffer, job.offset, job.length)) });
+      return;
+    }
+    const read = readInto(job.file, job.buffer, job.offset, job.length);
+    if (read.refused) {
+      parentPort.postMessage({ id: job.id, refused: read.refused, size: read.size });
+      return;
+    }
+    const hex = sha256(new Uint8Array(job.buffer, job.offset, read.length));
+    parentPort.postMessage({ id: job.id, length: read.length, hex, scan: scanNpy(job.buffer, job.offset, read.length, job.rank) });
+  } catch (err) {
+    parentPort.postMessage({ id: job.id, error: { message: String(err && err.message), code: err && err.code } });
+  }
 });
 `;
 
+/** What a worker sends back. */
+interface Reply {
+  id: number;
+  hex?: string;
+  length?: number;
+  scan?: NpyRowScan | null;
+  refused?: 'ENOENT' | 'ELOOP' | 'not-regular' | 'too-large';
+  size?: number;
+  error?: { message: string; code?: string };
+}
+
 interface Pending {
-  resolve: (hex: string) => void;
+  resolve: (reply: Reply) => void;
   reject: (err: unknown) => void;
 }
 
-interface HashWorker {
+interface FileWorker {
   worker: Worker;
   busy: number;
 }
 
-let workers: HashWorker[] | null = null;
+let workers: FileWorker[] | null = null;
 const pending = new Map<number, Pending>();
 let nextId = 0;
 
-/** A round hashes at most READ_AHEAD (4) payloads at once: more workers would only idle (each costs a few MB). */
+/** A round has at most READ_AHEAD (4) jobs in flight: more workers would only idle (each costs a few MB). */
 const MAX_WORKERS = 4;
 
-function start(): HashWorker[] {
+function start(): FileWorker[] {
   const count = Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
   return Array.from({ length: count }, () => {
-    const entry: HashWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }), busy: 0 };
-    // unref() before the thread is up does not hold (Node 20): once more when it is, unless a hash is already in flight
+    const entry: FileWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }), busy: 0 };
+    // unref() before the thread is up does not hold (Node 20): once more when it is, unless a job is already in flight
     entry.worker.unref();
     entry.worker.once('online', () => {
       if (entry.busy === 0) entry.worker.unref();
     });
-    entry.worker.on('message', ({ id, hex }: { id: number; hex: string }) => {
+    entry.worker.on('message', (reply: Reply) => {
       if (--entry.busy === 0) entry.worker.unref();
-      const job = pending.get(id);
-      pending.delete(id);
-      job?.resolve(hex);
+      const job = pending.get(reply.id);
+      pending.delete(reply.id);
+      job?.resolve(reply);
     });
     entry.worker.on('error', (err) => fail(err));
-    entry.worker.on('exit', (code) => fail(new Error(`a hash worker exited (code ${code})`)));
+    entry.worker.on('exit', (code) => fail(new Error(`a file worker exited (code ${code})`)));
     return entry;
   });
 }
 
-/** A worker died: every hash in flight fails, and the next call starts new workers. */
+/** A worker died: every job in flight fails, and the next call starts new workers. */
 function fail(err: unknown): void {
   const dead = workers;
   workers = null;
@@ -68,20 +151,61 @@ function fail(err: unknown): void {
   pending.clear();
 }
 
-/** True when `bytes` can be hashed by `sha256Shared` (they live in a SharedArrayBuffer). */
+function submit(job: Record<string, unknown>): Promise<Reply> {
+  workers ??= start();
+  const target = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+  const id = nextId++;
+  return new Promise<Reply>((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    if (target.busy++ === 0) target.worker.ref(); // a job in flight keeps the process alive
+    target.worker.postMessage({ ...job, id });
+  });
+}
+
+/** True when `bytes` can be handed to the workers (they live in a SharedArrayBuffer). */
 export function isShared(bytes: Uint8Array): boolean {
   return bytes.buffer instanceof SharedArrayBuffer;
 }
 
+function requireShared(bytes: Uint8Array, what: string): void {
+  if (!isShared(bytes)) throw new TypeError(`${what} needs bytes in a SharedArrayBuffer`);
+}
+
 /** The sha256 (hex) of `bytes`, which must live in a SharedArrayBuffer, computed on the least busy worker thread. */
 export function sha256Shared(bytes: Uint8Array): Promise<string> {
-  if (!isShared(bytes)) throw new TypeError('sha256Shared needs bytes in a SharedArrayBuffer');
-  workers ??= start();
-  const target = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-  const id = nextId++;
-  return new Promise<string>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    if (target.busy++ === 0) target.worker.ref(); // a hash in flight keeps the process alive
-    target.worker.postMessage({ id, buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength });
-  });
+  requireShared(bytes, 'sha256Shared');
+  return submit({ kind: 'hash', buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength }).then((reply) => reply.hex!);
+}
+
+/** Norms of an .npy file's float32 rows and its first non-finite value, as `scanRows` gives them; `dataOffset` is where the values start. */
+export interface NpyRowScan {
+  dataOffset: number;
+  nonFinite: number;
+  total: number;
+  worstRow: number;
+  worstSq: number;
+}
+
+export interface SharedRead {
+  /** The view of `target` holding the file's bytes. */
+  bytes: Buffer;
+  sha256: string;
+  /** The row scan of the values when the bytes look like an .npy file of rows of `rank` float32s (the caller checks the header), else null. */
+  scan: NpyRowScan | null;
+}
+
+/**
+ * `readRegularFileInto` on a worker thread, hashing the bytes there and scanning
+ * them as rows of `rank` float32s (`rank` 0: no scan): null when the file does not
+ * exist; the same errors for symlinks, non-regular files and files larger than `target`.
+ */
+export async function readIntoShared(file: string, target: Buffer, rank: number): Promise<SharedRead | null> {
+  requireShared(target, 'readIntoShared');
+  const reply = await submit({ kind: 'read', file, buffer: target.buffer, offset: target.byteOffset, length: target.byteLength, rank });
+  if (reply.error) throw Object.assign(new Error(`${file}: ${reply.error.message}`), { code: reply.error.code });
+  if (reply.refused === 'ENOENT') return null;
+  if (reply.refused === 'ELOOP') throw notRegularFile(file, 'symlink');
+  if (reply.refused === 'not-regular') throw notRegularFile(file, 'other');
+  if (reply.refused === 'too-large') throw fileTooLarge(file, reply.size!, target.byteLength);
+  return { bytes: target.subarray(0, reply.length), sha256: reply.hex!, scan: reply.scan ?? null };
 }

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readRegularFileInto } from '../../src/shared/atomic';
 import { scanRows, sha256Hex } from '../../src/shared/delta';
 import { isAppError } from '../../src/shared/errors';
-import { sha256Shared } from '../../src/shared/hash-workers';
+import { readIntoShared, sha256Shared } from '../../src/shared/hash-workers';
 import { decodeNpy, encodeNpy } from '../../src/shared/npy';
 import { PROJECT_ROOT } from '../../src/shared/config';
 
@@ -76,6 +76,47 @@ describe('sha256Shared', () => {
     const parts = [shared, shared.subarray(5, 70_001), shared.subarray(0, 0)];
     expect(await Promise.all(parts.map((p) => sha256Shared(p)))).toEqual(parts.map((p) => sha256Hex(p)));
     expect(() => sha256Shared(Buffer.alloc(4))).toThrow(TypeError);
+  });
+});
+
+describe('readIntoShared', () => {
+  it('reads, hashes and scans on a worker exactly as the main thread would', async () => {
+    const values = Float32Array.from({ length: 6 * 4 }, (_, i) => Math.sin(i) * (i + 1));
+    const target = Buffer.from(new SharedArrayBuffer(4096));
+    for (const [name, bad] of [['finite', null], ['nan', 13]] as const) {
+      const v = values.slice();
+      if (bad !== null) v[bad] = Number.NaN;
+      const npy = encodeNpy(v, [6, 4]);
+      await fs.writeFile(path.join(dir, name), npy);
+      const read = await readIntoShared(path.join(dir, name), target.subarray(64), 4);
+      expect(read!.bytes.buffer).toBe(target.buffer);
+      expect(Buffer.compare(read!.bytes, npy)).toBe(0);
+      expect(read!.sha256).toBe(sha256Hex(npy));
+      const local = scanRows(decodeNpy(npy, name, { dtype: '<f4', shape: [6, 4] }).data as Float32Array, 4);
+      const { dataOffset, nonFinite, total, worstRow, worstSq } = read!.scan!;
+      expect(dataOffset).toBe(npy.length - v.byteLength);
+      expect(nonFinite).toBe(local.nonFinite);
+      if (bad === null) expect({ total: Math.sqrt(total), worstRow, worstRowNorm: Math.sqrt(worstSq) }).toEqual(local.norms);
+      else expect(nonFinite).toBe(13);
+    }
+    // not an .npy of rows of this rank: read and hashed, not scanned
+    await fs.writeFile(path.join(dir, 'text'), 'not numbers');
+    expect(await readIntoShared(path.join(dir, 'text'), target, 4)).toMatchObject({ sha256: sha256Hex(Buffer.from('not numbers')), scan: null });
+    expect((await readIntoShared(path.join(dir, 'finite'), target, 5))!.scan).toBeNull();
+  });
+
+  it('refuses what readRegularFileInto refuses, a FIFO included, and gives null for a missing file', async () => {
+    const target = Buffer.from(new SharedArrayBuffer(8));
+    expect(await readIntoShared(path.join(dir, 'missing'), target, 0)).toBeNull();
+    await fs.writeFile(path.join(dir, 'big'), 'x'.repeat(9));
+    await expect(readIntoShared(path.join(dir, 'big'), target, 0)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_TOO_LARGE'));
+    await fs.writeFile(path.join(dir, 'a'), 'abc');
+    await fs.symlink(path.join(dir, 'a'), path.join(dir, 'link'));
+    await expect(readIntoShared(path.join(dir, 'link'), target, 0)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_NOT_REGULAR'));
+    await expect(readIntoShared(dir, target, 0)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_NOT_REGULAR'));
+    await new Promise<void>((resolve, reject) => execFile('mkfifo', [path.join(dir, 'fifo')], (err) => (err ? reject(err) : resolve())));
+    await expect(readIntoShared(path.join(dir, 'fifo'), target, 0)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_NOT_REGULAR'));
+    await expect(readIntoShared(path.join(dir, 'a'), Buffer.alloc(8), 0)).rejects.toThrow(TypeError);
   });
 });
 
