@@ -36,17 +36,27 @@ const SCAN_DEPTH = 16;
  */
 export async function discoverProfiles(ws: Workspace, logger: Logger, fileName: string = DELTA_MANIFEST_NAME): Promise<ProfileRef[]> {
   const found: ProfileRef[] = [];
-  const sites = (await listEntries(ws.datasitesDir)).filter((site) => {
-    const ok = site.isDirectory() && isEmailFolder(site.name);
-    if (!ok) logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
-    return ok;
-  });
+  for await (const site of discoverSites(ws, logger, fileName)) found.push(...site);
+  return found;
+}
+
+/**
+ * `discoverProfiles` as a stream of datasites (each with at least one profile), so
+ * that a round reads the first deltas while it still scans the other datasites.
+ */
+export async function* discoverSites(ws: Workspace, logger: Logger, fileName: string = DELTA_MANIFEST_NAME): AsyncGenerator<ProfileRef[]> {
+  const sites = (await listEntries(ws.datasitesDir))
+    .filter((site) => {
+      const ok = site.isDirectory() && isEmailFolder(site.name);
+      if (!ok) logger.debug({ entry: site.name }, 'skipped: not a datasite folder');
+      return ok;
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const permissions = permissionReader(ws.datasitesDir);
   for await (const [site, outcome] of inOrder(sites, (s) => scanDatasite(ws, permissions, s.name, fileName, logger), SCAN_DEPTH)) {
-    if (outcome.ok) found.push(...outcome.value);
-    else logger.debug({ email: site.name, err: outcome.error }, 'skipped: datasite unreadable');
+    if (!outcome.ok) logger.debug({ email: site.name, err: outcome.error }, 'skipped: datasite unreadable');
+    else if (outcome.value.length > 0) yield outcome.value.sort((a, b) => compareProfiles(a.profile, b.profile));
   }
-  return found.sort((a, b) => (a.email === b.email ? compareProfiles(a.profile, b.profile) : a.email < b.email ? -1 : 1));
 }
 
 async function scanDatasite(ws: Workspace, permissions: PermissionReader, email: string, fileName: string, logger: Logger): Promise<ProfileRef[]> {

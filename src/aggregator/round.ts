@@ -6,7 +6,7 @@ import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { Logger } from '../shared/log';
 import type { Random } from '../shared/random';
 import type { Workspace } from '../shared/workspace';
-import { discoverProfiles, type ProfileRef } from './discover';
+import { discoverProfiles, discoverSites, type ProfileRef } from './discover';
 import { applyServerUpdate, createMerger, type MergeMode, type Merger } from './merge';
 import { inOrder } from './pipeline';
 import { ROUND_RECORD_FORMAT_VERSION, loadLedgerSecret, participantTag, writeRoundRecord, type AcceptedRecord, type RoundRecord } from './record';
@@ -86,7 +86,6 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const startedAt = ctx.now();
   const t0 = performance.now();
   const state = await reconcile(stateContext(ctx));
-  const refs = await discoverProfiles(ws, logger);
   const merger = createMerger(params.mergeMode, model.items * model.rank, params.trimFraction);
   const applied = new Set(state.applied);
   const accepted: Omit<AcceptedRecord, 'participant'>[] = [];
@@ -107,9 +106,8 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   // inOrder runs task i + readAhead only once item i was consumed, so item i's buffer is free again by then.
   const readAhead = ctx.readAhead ?? READ_AHEAD;
   const buffers = Array.from({ length: readAhead + 1 }, () => Buffer.from(new SharedArrayBuffer(maxPayloadBytes(model))));
-  const jobs = refs.map((ref, i) => ({ ref, i, buffer: buffers[i % buffers.length] }));
-  const validate = (job: (typeof jobs)[number]) => validateProfile(job.ref.dir, model, params, { currentVersion: state.version, applied }, job.buffer);
-  for await (const [{ ref, i }, result] of inOrder(jobs, validate, readAhead)) {
+  const validate = (job: RoundJob) => validateProfile(job.ref.dir, model, params, { currentVersion: state.version, applied }, buffers[job.i % buffers.length]);
+  for await (const [{ ref, lastOfSite }, result] of inOrder(roundJobs(discoverSites(ws, logger)), validate, readAhead)) {
     signal?.throwIfAborted();
     const who = { email: ref.email, profile: ref.profile };
     if (!result.ok) {
@@ -127,7 +125,6 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
         if (siteEmail !== ref.email) flush();
         siteEmail = ref.email;
         // values live in a read buffer reused a few deltas later: add them now, or keep a copy until the datasite's last profile
-        const lastOfSite = refs[i + 1]?.email !== ref.email;
         siteDeltas.push({ values: lastOfSite && siteDeltas.length === 0 ? delta.values : delta.values.slice(), weight });
         applied.add(delta.manifest.sha256);
         accepted.push({ ...who, deltaSha256: delta.manifest.sha256, weight, staleness });
@@ -236,6 +233,20 @@ export async function loadCommittedState(ctx: Omit<RoundContext, 'random' | 'now
 
 function stateContext(ctx: Pick<RoundContext, 'ws' | 'model' | 'params' | 'logger'>) {
   return { ws: ctx.ws, model: ctx.model, seed: ctx.params.seed, maxStaleness: ctx.params.maxStaleness, logger: ctx.logger };
+}
+
+interface RoundJob {
+  ref: ProfileRef;
+  /** Position in the round (which read buffer it uses). */
+  i: number;
+  /** No later profile of the same datasite follows. */
+  lastOfSite: boolean;
+}
+
+/** The profiles of a stream of datasites, numbered, each knowing whether it is its datasite's last. */
+async function* roundJobs(sites: AsyncIterable<ProfileRef[]>): AsyncGenerator<RoundJob> {
+  let i = 0;
+  for await (const site of sites) for (let p = 0; p < site.length; p++) yield { ref: site[p], i: i++, lastOfSite: p === site.length - 1 };
 }
 
 interface AcceptedDelta {

@@ -140,11 +140,12 @@ export async function readJsonFile(file: string, limits: ReadLimits): Promise<un
 }
 
 /**
- * `readJsonFile` with synchronous I/O, for small files read by the thousand (the
- * delta manifests of a round): an async read costs a thread-pool round trip per
- * syscall, several times the few microseconds of reading a few hundred bytes.
+ * `readRegularFile` with synchronous I/O, for small files read by the thousand (the
+ * delta manifests and permission files of a round): an async read costs a
+ * thread-pool round trip per syscall, several times the few microseconds of
+ * reading a few hundred bytes.
  */
-export function readJsonFileSync(file: string, { maxBytes }: ReadLimits): unknown | null {
+export function readRegularFileSync(file: string, { maxBytes }: ReadLimits): Buffer | null {
   let fd: number;
   try {
     fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
@@ -165,10 +166,16 @@ export function readJsonFileSync(file: string, { maxBytes }: ReadLimits): unknow
       if (n === 0) break;
       filled += n;
     }
-    return parseJsonDocument(bytes.subarray(0, filled), file);
+    return bytes.subarray(0, filled);
   } finally {
     closeSync(fd);
   }
+}
+
+/** `readJsonFile` with synchronous I/O (see `readRegularFileSync`). */
+export function readJsonFileSync(file: string, limits: ReadLimits): unknown | null {
+  const bytes = readRegularFileSync(file, limits);
+  return bytes === null ? null : parseJsonDocument(bytes, file);
 }
 
 function parseJsonDocument(bytes: Buffer, file: string): unknown {

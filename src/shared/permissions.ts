@@ -2,7 +2,7 @@ import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { compileTemplate, isTemplate, templateData } from './acl-template';
-import { readRegularFile, writeFileAtomic } from './atomic';
+import { readRegularFileSync, writeFileAtomic } from './atomic';
 import { globMatch, hasGlobSyntax } from './doublestar';
 import { AppError, isAppError } from './errors';
 import { moduleLogger } from './log';
@@ -519,7 +519,7 @@ async function readCachedPermissions(file: string, parse: (text: string, file: s
   const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
   let value = permissionCache.get(file)?.key === key ? permissionCache.get(file)?.value : undefined;
   if (value === undefined) {
-    value = await parseFile(file, parse);
+    value = parseFile(file, parse);
     if (permissionCache.size >= MAX_CACHED_PERMISSION_FILES) permissionCache.clear();
     permissionCache.set(file, { key, value });
   }
@@ -527,9 +527,10 @@ async function readCachedPermissions(file: string, parse: (text: string, file: s
   return value.parsed;
 }
 
-async function parseFile(file: string, parse: (text: string, file: string) => PermissionFile): Promise<CachedPermissions> {
+function parseFile(file: string, parse: (text: string, file: string) => PermissionFile): CachedPermissions {
   try {
-    const text = await readRegularFile(file, { maxBytes: MAX_PERMISSION_FILE_BYTES });
+    // synchronous: a round reads one small file per datasite (see readRegularFileSync)
+    const text = readRegularFileSync(file, { maxBytes: MAX_PERMISSION_FILE_BYTES });
     return { parsed: text === null ? null : parse(text.toString('utf8'), file) };
   } catch (err) {
     if (isAppError(err, 'ERR_PERMISSION_FILE')) return { error: err };

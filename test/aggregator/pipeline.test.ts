@@ -26,3 +26,35 @@ describe('inOrder', () => {
     await expect(inOrder([1], async () => 1, 0).next()).rejects.toThrow(RangeError);
   });
 });
+
+describe('inOrder over a stream', () => {
+  it('pulls items only as calls may start, and yields in order', async () => {
+    let pulled = 0;
+    let inFlight = 0;
+    let peak = 0;
+    async function* stream() {
+      for (let n = 1; n <= 5; n++) {
+        pulled++;
+        // never more than depth (2) calls started ahead of the consumer, plus the one being pulled
+        expect(pulled - consumed).toBeLessThanOrEqual(3);
+        await new Promise((r) => setTimeout(r, 1));
+        yield n;
+      }
+    }
+    let consumed = 0;
+    const seen: number[] = [];
+    const task = async (n: number) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, (6 - n) * 2));
+      inFlight--;
+      return n * 10;
+    };
+    for await (const [item, outcome] of inOrder(stream(), task, 2)) {
+      consumed++;
+      seen.push(item, outcome.ok ? outcome.value : -1);
+    }
+    expect(seen).toEqual([1, 10, 2, 20, 3, 30, 4, 40, 5, 50]);
+    expect(peak).toBe(2);
+  });
+});
