@@ -1,3 +1,4 @@
+import type { KernelMemory } from '../shared/kernels';
 import type { Random } from '../shared/random';
 
 /**
@@ -26,21 +27,24 @@ export interface Merger {
   result(): Float64Array;
 }
 
-/** A merger for `size` values (items x rank). */
-export function createMerger(mode: MergeMode, size: number, trimFraction = 0): Merger {
-  if (mode === 'fedavg') return weightedMean(size);
+/**
+ * A merger for `size` values (items x rank). With `kernels`, the weighted mean keeps its
+ * sum there, and adds values that live there too with the SIMD kernel.
+ */
+export function createMerger(mode: MergeMode, size: number, trimFraction = 0, kernels?: KernelMemory): Merger {
+  if (mode === 'fedavg') return weightedMean(size, kernels);
   if (!(trimFraction >= 0 && trimFraction < 0.5)) throw new RangeError(`trimFraction must be in [0, 0.5), got ${trimFraction}`);
   return coordinateStatistic(size, mode === 'median' ? median : trimmedMean(trimFraction));
 }
 
-function weightedMean(size: number): Merger {
-  const sum = new Float64Array(size);
+function weightedMean(size: number, kernels?: KernelMemory): Merger {
+  const sum = kernels ? kernels.float64(size) : new Float64Array(size);
   let weightSum = 0;
   let count = 0;
   return {
     add(values, weight) {
       checkDelta(values, size, weight);
-      addScaled(sum, values, weight);
+      if (!kernels?.addScaled(sum, values, weight)) addScaled(sum, values, weight);
       weightSum += weight;
       count++;
     },

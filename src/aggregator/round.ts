@@ -3,6 +3,7 @@ import type { Config } from '../shared/config';
 import { clipL2, maxPayloadBytes } from '../shared/delta';
 import type { ErrorCode } from '../shared/errors';
 import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
+import { KernelMemory } from '../shared/kernels';
 import type { Logger } from '../shared/log';
 import type { Random } from '../shared/random';
 import type { Workspace } from '../shared/workspace';
@@ -21,10 +22,11 @@ import { peekManifest, validateProfile, type Validation, type ValidationPolicy }
  * crash recovery). Used by the daemon, `aggregator --once`, and in-process by the
  * evaluation and the simulator.
  *
- * Throughput: READ_AHEAD deltas are read, hashed (on worker threads) and checked
- * concurrently while the current one is added, each into one of READ_AHEAD + 1 read
- * buffers in shared memory, reused for the whole round (memory: those buffers,
- * never all deltas).
+ * Throughput: READ_AHEAD deltas are read, hashed and scanned (on worker threads)
+ * while the current one is added, each into one of READ_AHEAD + 1 read buffers,
+ * reused for the whole round (memory: those buffers, never all deltas); datasites
+ * are discovered while the first deltas are read. The buffers and the sum share
+ * one WebAssembly memory, where a SIMD kernel adds values in place.
  * Deltas are still added one at a time in the discovery order (email, then
  * profile), so the float additions happen in a fixed order and Global_V is
  * bit-identical for the same inputs, whatever the concurrency.
@@ -78,7 +80,7 @@ export interface RoundContext {
 export type RoundResult = RoundSummary;
 
 /** Deltas read and checked ahead while the current one is added (memory: one read buffer more than this). */
-const READ_AHEAD = 4;
+const READ_AHEAD = 8;
 
 /** Run one round. Resolves with what it did; rejects only on the aggregator's own failures (I/O, broken ledger) or an abort. */
 export async function runRound(ctx: RoundContext): Promise<RoundResult> {
@@ -86,7 +88,14 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const startedAt = ctx.now();
   const t0 = performance.now();
   const state = await reconcile(stateContext(ctx));
-  const merger = createMerger(params.mergeMode, model.items * model.rank, params.trimFraction);
+  // inOrder runs task i + readAhead only once item i was consumed, so item i's buffer is free again by then.
+  const readAhead = ctx.readAhead ?? READ_AHEAD;
+  const size = model.items * model.rank;
+  const payloadBytes = maxPayloadBytes(model);
+  // the sum and the read buffers share one memory, where the SIMD kernel adds values in place
+  const kernels = new KernelMemory(size * 8 + (readAhead + 1) * payloadBytes + (readAhead + 2) * 16);
+  const merger = createMerger(params.mergeMode, size, params.trimFraction, kernels);
+  const buffers = Array.from({ length: readAhead + 1 }, () => kernels.bytes(payloadBytes));
   const applied = new Set(state.applied);
   const accepted: Omit<AcceptedRecord, 'participant'>[] = [];
   const rejected: RejectedDelta[] = [];
@@ -103,9 +112,6 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
     for (const a of accepted.slice(-siteDeltas.length)) a.weight *= share;
     siteDeltas = [];
   };
-  // inOrder runs task i + readAhead only once item i was consumed, so item i's buffer is free again by then.
-  const readAhead = ctx.readAhead ?? READ_AHEAD;
-  const buffers = Array.from({ length: readAhead + 1 }, () => Buffer.from(new SharedArrayBuffer(maxPayloadBytes(model))));
   const validate = (job: RoundJob) => validateProfile(job.ref.dir, model, params, { currentVersion: state.version, applied }, buffers[job.i % buffers.length]);
   for await (const [{ ref, lastOfSite }, result] of inOrder(roundJobs(discoverSites(ws, logger)), validate, readAhead)) {
     signal?.throwIfAborted();

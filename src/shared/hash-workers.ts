@@ -37,9 +37,15 @@ function scanNpy(buffer, offset, length, rank) {
   if (dataBytes <= 0 || (offset + dataOffset) % 4 !== 0 || dataBytes % (4 * rank) !== 0) return null;
   const values = new Float32Array(buffer, offset + dataOffset, dataBytes / 4);
   let total = 0, worstRow = 0, worstSq = 0;
+  const whole = rank & ~3;
   for (let off = 0, row = 0; off < values.length; off += rank, row++) {
-    let sq = 0;
-    for (let a = 0; a < rank; a++) sq += values[off + a] * values[off + a];
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, a = 0;
+    for (; a < whole; a += 4) {
+      const x0 = values[off + a], x1 = values[off + a + 1], x2 = values[off + a + 2], x3 = values[off + a + 3];
+      s0 += x0 * x0; s1 += x1 * x1; s2 += x2 * x2; s3 += x3 * x3;
+    }
+    for (; a < rank; a++) s0 += values[off + a] * values[off + a];
+    const sq = s0 + s1 + (s2 + s3);
     total += sq;
     if (sq > worstSq) { worstSq = sq; worstRow = row; }
   }
@@ -129,7 +135,7 @@ interface FileWorker {
   cached: Map<number, true>;
 }
 
-/** Shared buffers a worker keeps (a round uses READ_AHEAD + 1; secure rounds a few more). */
+/** Shared buffers a worker keeps (a round reads into one memory; secure rounds use a few buffers). */
 const BUFFER_CACHE = 16;
 const bufferIds = new WeakMap<SharedArrayBuffer, number>();
 let nextBufferId = 0;
@@ -138,7 +144,7 @@ let workers: FileWorker[] | null = null;
 const pending = new Map<number, Pending>();
 let nextId = 0;
 
-/** A round has at most READ_AHEAD (4) jobs in flight: more workers would only idle (each costs a few MB). */
+/** A round has READ_AHEAD (8) jobs in flight, on at most this many threads (each costs a few MB; more than the cores only contend). */
 const MAX_WORKERS = 4;
 
 function start(): FileWorker[] {
