@@ -27,6 +27,7 @@ const FLOAT32_BYTES = 4;
 const DELTA_SCALE = 1e-3;
 const DELTA_STEP = 1e-4;
 const DELTA_CLIP = 0.5;
+const SCALE_TARGET = { participants: 10_000, rank: 32, ms: 15_000, rssMb: 1024 };
 
 export interface AggregatorCase {
   participants: number;
@@ -160,8 +161,11 @@ export async function benchAggregator(catalog: Catalog, cases: readonly Aggregat
       const ratioToNumpy = numpyMbs ? round2(mbs / numpyMbs) : null;
       const row = { participants, items, rank, deltaMb: round1((items * rank * FLOAT32_BYTES) / BYTES_PER_MB), totalMb: Math.round(bytes / BYTES_PER_MB), tempRoot: path.dirname(root), writeMs, roundMs, mbPerSec: mbs, accepted, rejected, peakRssMb, numpyMs: numpy?.ms ?? null, numpyMbPerSec: numpyMbs, ratioToNumpy, loadAverage };
       const anchor = numpy ? `${ratioToNumpy}x the numpy loop over the same files (${Math.round(numpy.ms)} ms, ${numpyMbs} MB/s)` : 'no numpy here (python3 -c "import numpy" fails): no anchor in this run';
-      log(`aggregator round: ${participants} deltas of ${items} x ${rank} (${row.totalMb} MB under ${row.tempRoot}): ${roundMs} ms = ${mbs} MB/s = ${anchor}; peak RSS ${peakRssMb} MB; load average ${loadAverage.join(' ')} (writing them took ${writeMs} ms)`);
-      out.push(row);
+      // the issue's scale target: 10,000 participants x the catalogue x rank 32 in 15 s, peak RSS within 1 GB
+      const atScale = participants >= SCALE_TARGET.participants && rank >= SCALE_TARGET.rank;
+      const target = atScale ? `; scale target ${SCALE_TARGET.ms / 1000} s and ${SCALE_TARGET.rssMb} MB: ${round2(roundMs / SCALE_TARGET.ms)}x the time, ${round2(peakRssMb / SCALE_TARGET.rssMb)}x the memory` : '';
+      log(`aggregator round: ${participants} deltas of ${items} x ${rank} (${row.totalMb} MB under ${row.tempRoot}): ${roundMs} ms = ${mbs} MB/s = ${anchor}; peak RSS ${peakRssMb} MB${target}; load average ${loadAverage.join(' ')} (writing them took ${writeMs} ms)`);
+      out.push(atScale ? { ...row, targetMs: SCALE_TARGET.ms, targetRssMb: SCALE_TARGET.rssMb } : row);
     } finally {
       await fs.rm(root, { recursive: true, force: true });
     }

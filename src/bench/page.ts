@@ -2,6 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { buildApp } from '../participant/server/app';
+import type { PageData } from '../participant/server/routes';
 import type { Catalog } from '../shared/catalog';
 import type { Config } from '../shared/config';
 import type { Workspace } from '../shared/workspace';
@@ -9,7 +10,7 @@ import { percentile } from './load';
 
 /**
  * Requests per second and p50/p99 latency of the participant page (`buildApp`,
- * real HTTP over a keep-alive agent), each endpoint under a closed-loop load, as
+ * real HTTP over a keep-alive agent), every route under a closed-loop load, as
  * ratios to issue 19's targets (1,000 requests/s, p99 20 ms), with the CPU time per
  * request and the load average (on a shared machine the wall-clock figures move
  * with the load; the CPU time much less).
@@ -19,11 +20,37 @@ const CONCURRENCY = 16;
 /** Issue 19's targets for every route: the anchors of the page figures. */
 const TARGET_REQUESTS_PER_SEC = 1000;
 const TARGET_P99_MS = 20;
-const ENDPOINTS = [
-  ['GET /api/status', 'GET', '/api/status'],
-  ['POST /api/views', 'POST', '/api/views'],
-  ['GET /', 'GET', '/'],
-] as const;
+
+interface Request {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+}
+/** The requests of one route's load: the next one, or null when there is no more (clicks run out of page views). */
+type Requests = () => Request | null;
+
+const every = (request: Request): Requests => () => request;
+
+/** Every route the page serves, in the order measured (`clicks` comes from page views made beforehand). */
+function routes(clicks: Requests): [string, Requests][] {
+  return [
+    ['GET /', every({ method: 'GET', path: '/' })],
+    ['GET /insights', every({ method: 'GET', path: '/insights' })],
+    ['GET /blend', every({ method: 'GET', path: '/blend' })],
+    ['GET /vendor/chart.umd.js', every({ method: 'GET', path: '/vendor/chart.umd.js' })],
+    ['GET /api/health', every({ method: 'GET', path: '/api/health' })],
+    ['GET /api/status', every({ method: 'GET', path: '/api/status' })],
+    ['GET /api/insights', every({ method: 'GET', path: '/api/insights' })],
+    ['GET /api/community', every({ method: 'GET', path: '/api/community' })],
+    ['GET /api/blend', every({ method: 'GET', path: '/api/blend' })],
+    ['POST /api/views', every({ method: 'POST', path: '/api/views', body: '{}' })],
+    ['POST /api/click', clicks],
+    ['POST /api/blend', every({ method: 'POST', path: '/api/blend', body: '{"friend":null}' })],
+  ];
+}
+
+/** Page views the click load uses: the server remembers 1,000 (page-views.ts); each takes one click per show in either column. */
+const CLICK_VIEWS = 900;
 
 interface EndpointLoad {
   requests: number;
@@ -45,35 +72,40 @@ interface PageBench {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-/** Closed-loop load: `concurrency` workers, each sending its next request when the last one answered. */
-async function closedLoop(port: number, method: 'GET' | 'POST', urlPath: string, seconds: number, concurrency: number): Promise<EndpointLoad> {
+function send(port: number, agent: http.Agent, { method, path: urlPath, body }: Request): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = method === 'POST' ? { 'content-type': 'application/json', origin: `http://127.0.0.1:${port}` } : {};
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Closed-loop load: `concurrency` workers, each sending its next request when the last one answered, until `seconds` pass or the requests run out. */
+async function closedLoop(port: number, next: Requests, seconds: number, concurrency: number): Promise<EndpointLoad> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let errors = 0;
   const deadline = performance.now() + seconds * 1000;
-  const once = () =>
-    new Promise<void>((resolve) => {
-      const start = performance.now();
-      const headers = method === 'POST' ? { 'content-type': 'application/json', origin: `http://127.0.0.1:${port}` } : {};
-      const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode !== 200) errors++;
-          latencies.push(performance.now() - start);
-          resolve();
-        });
-      });
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end(method === 'POST' ? '{}' : undefined);
-    });
+  const once = async (request: Request) => {
+    const start = performance.now();
+    try {
+      const { status } = await send(port, agent, request);
+      if (status !== 200) errors++;
+    } catch {
+      errors++;
+    }
+    latencies.push(performance.now() - start);
+  };
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) await once();
+      for (let request = next(); request !== null && performance.now() < deadline; request = next()) await once(request);
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
@@ -91,6 +123,25 @@ async function closedLoop(port: number, method: 'GET' | 'POST', urlPath: string,
   };
 }
 
+/** Clicks on every show of `views` fresh page views (each recorded once): made before the clock starts. */
+async function clickRequests(port: number, views: number): Promise<Requests> {
+  const agent = new http.Agent({ keepAlive: true });
+  const clicks: Request[] = [];
+  try {
+    for (let v = 0; v < views; v++) {
+      const page = JSON.parse((await send(port, agent, { method: 'POST', path: '/api/views', body: '{}' })).body) as PageData;
+      if (page.pageView === null || page.token === null) throw new Error(`the page has no recommendations to click (state ${page.state})`);
+      for (const column of page.columns) {
+        for (const show of column.shows) clicks.push({ method: 'POST', path: '/api/click', body: JSON.stringify({ pageView: page.pageView, token: page.token, side: column.side, item: show.id }) });
+      }
+    }
+  } finally {
+    agent.destroy();
+  }
+  let i = 0;
+  return () => clicks[i++] ?? null;
+}
+
 /** Serve `profile_0` of a trained participant and load each endpoint for `seconds`. */
 export async function benchPage(participant: { config: Config; ws: Workspace; catalog: Catalog }, seconds: number, log: (line: string) => void): Promise<PageBench> {
   const app = buildApp({ config: participant.config, workspace: participant.ws, catalog: participant.catalog, profile: 'profile_0' });
@@ -99,8 +150,8 @@ export async function benchPage(participant: { config: Config; ws: Workspace; ca
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const endpoints: Record<string, EndpointLoad> = {};
   try {
-    for (const [name, method, url] of ENDPOINTS) {
-      const load = await closedLoop(port, method, url, seconds, CONCURRENCY);
+    for (const [name, requests] of routes(await clickRequests(port, CLICK_VIEWS))) {
+      const load = await closedLoop(port, requests, seconds, CONCURRENCY);
       endpoints[name] = load;
       log(`page ${name}: ${load.requestsPerSec} requests/s = ${round1(load.requestsPerSec / TARGET_REQUESTS_PER_SEC)}x the ${TARGET_REQUESTS_PER_SEC}/s target, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms = ${round1(load.p99Ms / TARGET_P99_MS)}x the ${TARGET_P99_MS} ms target, ${load.cpuUsPerRequest} µs CPU a request (${CONCURRENCY} concurrent, ${load.errors} errors, load average ${load.loadAverage})`);
     }
