@@ -31,21 +31,23 @@ type Requests = () => Request | null;
 
 const every = (request: Request): Requests => () => request;
 
-/** Every route the page serves, in the order measured (`clicks` comes from page views made beforehand). */
-function routes(clicks: Requests): [string, Requests][] {
+/** Every route the page serves, in the order measured, each with what makes its requests (before its clock starts). */
+function routes(port: number): [string, () => Promise<Requests>][] {
+  const plain = (method: 'GET' | 'POST', path: string, body?: string): [string, () => Promise<Requests>] => [`${method} ${path}`, async () => every({ method, path, body })];
   return [
-    ['GET /', every({ method: 'GET', path: '/' })],
-    ['GET /insights', every({ method: 'GET', path: '/insights' })],
-    ['GET /blend', every({ method: 'GET', path: '/blend' })],
-    ['GET /vendor/chart.umd.js', every({ method: 'GET', path: '/vendor/chart.umd.js' })],
-    ['GET /api/health', every({ method: 'GET', path: '/api/health' })],
-    ['GET /api/status', every({ method: 'GET', path: '/api/status' })],
-    ['GET /api/insights', every({ method: 'GET', path: '/api/insights' })],
-    ['GET /api/community', every({ method: 'GET', path: '/api/community' })],
-    ['GET /api/blend', every({ method: 'GET', path: '/api/blend' })],
-    ['POST /api/views', every({ method: 'POST', path: '/api/views', body: '{}' })],
-    ['POST /api/click', clicks],
-    ['POST /api/blend', every({ method: 'POST', path: '/api/blend', body: '{"friend":null}' })],
+    plain('GET', '/'),
+    plain('GET', '/insights'),
+    plain('GET', '/blend'),
+    plain('GET', '/vendor/chart.umd.js'),
+    plain('GET', '/api/health'),
+    plain('GET', '/api/status'),
+    plain('GET', '/api/insights'),
+    plain('GET', '/api/community'),
+    plain('GET', '/api/blend'),
+    plain('POST', '/api/views', '{}'),
+    // its page views are made right before: the views route above would have pushed earlier ones out
+    ['POST /api/click', () => clickRequests(port, CLICK_VIEWS)],
+    plain('POST', '/api/blend', '{"friend":null}'),
   ];
 }
 
@@ -72,12 +74,15 @@ interface PageBench {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
-function send(port: number, agent: http.Agent, { method, path: urlPath, body }: Request): Promise<{ status: number; body: string }> {
+/** One request; the body of the answer is kept only when `keepBody` (the load itself discards it, as a browser's parser would consume it). */
+function send(port: number, agent: http.Agent, { method, path: urlPath, body }: Request, keepBody = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers = method === 'POST' ? { 'content-type': 'application/json', origin: `http://127.0.0.1:${port}` } : {};
+    // as a browser sends them: it accepts gzip, and its POSTs carry JSON and the page's origin
+    const headers = method === 'POST' ? { 'content-type': 'application/json', origin: `http://127.0.0.1:${port}`, 'accept-encoding': 'gzip, deflate' } : { 'accept-encoding': 'gzip, deflate' };
     const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      if (keepBody) res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      else res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
@@ -129,7 +134,7 @@ async function clickRequests(port: number, views: number): Promise<Requests> {
   const clicks: Request[] = [];
   try {
     for (let v = 0; v < views; v++) {
-      const page = JSON.parse((await send(port, agent, { method: 'POST', path: '/api/views', body: '{}' })).body) as PageData;
+      const page = JSON.parse((await send(port, agent, { method: 'POST', path: '/api/views', body: '{}' }, true)).body) as PageData;
       if (page.pageView === null || page.token === null) throw new Error(`the page has no recommendations to click (state ${page.state})`);
       for (const column of page.columns) {
         for (const show of column.shows) clicks.push({ method: 'POST', path: '/api/click', body: JSON.stringify({ pageView: page.pageView, token: page.token, side: column.side, item: show.id }) });
@@ -150,8 +155,8 @@ export async function benchPage(participant: { config: Config; ws: Workspace; ca
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const endpoints: Record<string, EndpointLoad> = {};
   try {
-    for (const [name, requests] of routes(await clickRequests(port, CLICK_VIEWS))) {
-      const load = await closedLoop(port, requests, seconds, CONCURRENCY);
+    for (const [name, requests] of routes(port)) {
+      const load = await closedLoop(port, await requests(), seconds, CONCURRENCY);
       endpoints[name] = load;
       log(`page ${name}: ${load.requestsPerSec} requests/s = ${round1(load.requestsPerSec / TARGET_REQUESTS_PER_SEC)}x the ${TARGET_REQUESTS_PER_SEC}/s target, p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms = ${round1(load.p99Ms / TARGET_P99_MS)}x the ${TARGET_P99_MS} ms target, ${load.cpuUsPerRequest} µs CPU a request (${CONCURRENCY} concurrent, ${load.errors} errors, load average ${load.loadAverage})`);
     }

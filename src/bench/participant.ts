@@ -5,6 +5,8 @@ import { AGGREGATOR_EMAIL, createTempRoot } from '../eval/federated';
 import { createParticipantContext } from '../participant/context';
 import { runParticipantPass } from '../participant/node';
 import type { Catalog } from '../shared/catalog';
+import { initialItemFactors, writeGlobalVersion } from '../shared/global-model';
+import { writePermissions } from '../shared/permissions';
 import { loadConfig, withOverrides, type Config } from '../shared/config';
 import { silentLogger } from '../shared/log';
 import { createRandom, type Random } from '../shared/random';
@@ -92,5 +94,11 @@ export async function benchParticipant(catalog: Catalog, log: (line: string) => 
     unchangedStatuses: second.profiles.map((p) => p.status),
   };
   log(`participant pass: ${ACTIVITY_ROWS} ViewingActivity rows, ${result.profiles} profiles: first pass ${result.firstPassMs} ms, unchanged pass ${result.unchangedPassMs} ms`);
+  // A Global_V the participant may read, and one more pass against it: the page then shows both columns (the page bench clicks them).
+  const aggregator = new Workspace({ email: AGGREGATOR_EMAIL, dataDir }, config.APP_NAME);
+  const values = initialItemFactors(catalog.items.length, config.MODEL_RANK, SEED);
+  await writeGlobalVersion(aggregator.globalDir(AGGREGATOR_EMAIL), values, { version: 1, round: 1, items: catalog.items.length, rank: config.MODEL_RANK, vocabHash: catalog.hash, contributors: 3, createdAt: new Date().toISOString() });
+  await writePermissions(aggregator.aggregatorDir(AGGREGATOR_EMAIL), { rules: [{ pattern: '**', access: { read: [identity.email] } }] });
+  await runParticipantPass(ctx);
   return { result, root, config, ws };
 }

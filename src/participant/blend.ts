@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Matrix, solve } from 'ml-matrix';
-import { readJsonFile, readRegularFile, writeJsonAtomic } from '../shared/atomic';
+import { readJsonFile, readJsonFileSync, readRegularFile, writeJsonAtomic } from '../shared/atomic';
 import type { Catalog } from '../shared/catalog';
 import type { Config } from '../shared/config';
 import { sha256Hex } from '../shared/delta';
@@ -300,7 +300,8 @@ export const PERMISSION_SETTLE_MS = 30_000;
 /** The private blend state; a version 1 file (the decoy secret of the withdrawn format) keeps only its choice. */
 async function readPrivate(ws: Workspace): Promise<PrivateBlend | null> {
   const file = path.join(ws.privateRoot(), PRIVATE_FILE);
-  const value = (await readJsonFile(file, { maxBytes: MAX_PRIVATE_BYTES })) as Omit<Partial<PrivateBlend>, 'formatVersion'> & { formatVersion?: unknown } | null;
+  // synchronous: a small local file, read several times by each blend request of the page
+  const value = readJsonFileSync(file, { maxBytes: MAX_PRIVATE_BYTES }) as Omit<Partial<PrivateBlend>, 'formatVersion'> & { formatVersion?: unknown } | null;
   if (value === null) return null;
   if (value.formatVersion === 1) return { formatVersion: PRIVATE_VERSION, choice: value.choice ?? null, releases: {} };
   if (value.formatVersion !== PRIVATE_VERSION || typeof value.releases !== 'object' || value.releases === null) {
@@ -327,7 +328,9 @@ export async function setBlendConsent(ctx: ConsentContext, friend: string | null
   if (normalized !== null && !isEmailFolder(normalized)) throw new AppError('ERR_BAD_REQUEST', `${JSON.stringify(friend)} is not a datasite email such as friend@example.org`);
   if (normalized === ctx.ws.email) throw new AppError('ERR_BAD_REQUEST', 'you cannot blend with your own datasite: name a friend');
   const current = await readPrivate(ctx.ws);
-  await writePrivate(ctx.ws, { formatVersion: PRIVATE_VERSION, choice: { friend: normalized, configValue: ctx.config.BLEND_WITH }, releases: current?.releases ?? {} });
+  // the same choice again (a second click, a reload) rewrites nothing
+  const unchanged = current?.choice?.friend === normalized && current.choice.configValue === ctx.config.BLEND_WITH;
+  if (!unchanged) await writePrivate(ctx.ws, { formatVersion: PRIVATE_VERSION, choice: { friend: normalized, configValue: ctx.config.BLEND_WITH }, releases: current?.releases ?? {} });
   return readBlendConsent(ctx);
 }
 
@@ -461,6 +464,7 @@ async function removeScores(dir: string, keep: ReadonlySet<string> = new Set()):
 
 /** Delete my blend folder's files: the summaries first, then the marker, then the permission file. */
 async function removeBlend(dir: string): Promise<void> {
+  if ((await listDir(dir)).length === 0) return; // never blended, or already withdrawn
   await removeScores(dir);
   await fs.rm(path.join(dir, CONSENT_MARKER), { force: true });
   await fs.rm(path.join(dir, PERMISSION_FILE), { force: true });

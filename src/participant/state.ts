@@ -116,8 +116,13 @@ const PRIVACY_LEDGER_FILE = 'privacy.json';
 const MAX_PRIVACY_LEDGER_BYTES = 16 * 1024 * 1024; // 16 MiB
 
 /** The cache of a profile's parsed history; null before the first pass. */
+/** The private history cache of the profile folder `dir`. */
+export function historyCacheFile(dir: string): string {
+  return path.join(dir, HISTORY_CACHE_FILE);
+}
+
 export async function readHistoryCache(dir: string): Promise<HistoryCache | null> {
-  const file = path.join(dir, HISTORY_CACHE_FILE);
+  const file = historyCacheFile(dir);
   const cache = (await readJsonFile(file, { maxBytes: MAX_HISTORY_CACHE_BYTES })) as HistoryCache | null;
   if (cache === null) return null;
   if (cache.formatVersion !== HISTORY_CACHE_FORMAT_VERSION || typeof cache.sourceSha256 !== 'string' || !Array.isArray(cache.events)) {

@@ -1,15 +1,17 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { matchEvents, type Catalog, type Matcher } from '../../shared/catalog';
-import { displayedCommunity, readCommunityStats, type CommunityStats } from '../../shared/community';
+import { communityStatsFile, displayedCommunity, readCommunityStats, type CommunityStats } from '../../shared/community';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import type { Workspace } from '../../shared/workspace';
 import { blendView, describeBlendProtection, setBlendConsent, syncBlend, type BlendView } from '../blend';
 import { compareWithCommunity, weekTruth } from '../community';
-import { readHistoryCache } from '../state';
+import { historyCacheFile, readHistoryCache } from '../state';
 import { computeInsights, playsOf, type PersonalInsights } from '../insights';
 import { errorSchema } from './routes';
 import { assertSameOrigin } from './security';
@@ -50,6 +52,14 @@ interface InsightsRouteOptions {
 /** Largest POST /api/blend body: `{"friend": "<254-character email>"}` fits. */
 export const BLEND_BODY_BYTES = 1024; // 1 KiB
 const MAX_EMAIL_CHARS = 254;
+const MINUTE_MS = 60_000;
+const INSIGHTS_TTL_MS = 10_000;
+
+/** What identifies a file's content without reading it: inode, size and mtime ('-' when absent). */
+function fileIdentity(file: string): string {
+  const stat = statSync(file, { throwIfNoEntry: false });
+  return stat === undefined ? '-' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
 
 const NO_HISTORY_MESSAGE =
   'No viewing history yet: save your Netflix export in the profile folder and start the participant (npm run -s cli -- participant); this page fills in after its first pass.';
@@ -193,7 +203,7 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
   const uiDir = opts.uiDir ?? path.join(PROJECT_ROOT, 'ui');
   const blendCtx = { config, ws, catalog, logger };
   const chartFile = chartJsFile();
-  let chartJs: Buffer | null = null;
+  let chartJs: { plain: Buffer; gzip: Buffer } | null = null;
 
   const loadStats = async (): Promise<{ stats: CommunityStats | null; message: string | null }> => {
     if (config.AGGREGATOR_DATASITE === null) return { stats: null, message: 'AGGREGATOR_DATASITE is not set: there is no community to compare with.' };
@@ -207,19 +217,42 @@ export async function insightsRoutes(app: FastifyInstance, opts: InsightsRouteOp
   app.get('/insights', { schema: { querystring: emptyObject } }, page('insights.html'));
   app.get('/blend', { schema: { querystring: emptyObject } }, page('blend.html'));
 
-  app.get('/vendor/chart.umd.js', { schema: { querystring: emptyObject } }, async (_request, reply) => {
-    chartJs ??= await fs.readFile(chartFile);
-    return reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(chartJs);
+  // 200 KB of library, a third of it gzipped: read and compressed once, sent compressed to every browser that accepts it
+  app.get('/vendor/chart.umd.js', { schema: { querystring: emptyObject } }, async (request, reply) => {
+    if (chartJs === null) {
+      const plain = await fs.readFile(chartFile);
+      chartJs = { plain, gzip: gzipSync(plain) };
+    }
+    const chart = chartJs;
+    void reply.type('application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').header('vary', 'accept-encoding');
+    return /\bgzip\b/.test(request.headers['accept-encoding'] ?? '') ? reply.header('content-encoding', 'gzip').send(chart.gzip) : reply.send(chart.plain);
   });
 
-  app.get('/api/insights', { schema: { querystring: emptyObject, response: { 200: insightsSchema, ...errorResponses } } }, async () => {
+  const computeInsightsAnswer = async (at: Date) => {
     const events = (await readHistoryCache(ws.privateDir(profile)))?.events ?? null;
     if (events === null) return { profile, state: 'no-history', message: NO_HISTORY_MESSAGE, personal: null, comparison: null };
     const matched = matchEvents(events, opts.matcher);
-    const insights = computeInsights(matched, { catalog, now: now() });
+    const insights = computeInsights(matched, { catalog, now: at });
     const { stats } = await loadStats();
     const comparison = stats === null ? null : compareWithCommunity(weekTruth(playsOf(matched.events), stats.week, matched.itemOf).plays, displayedCommunity(stats));
     return { profile, state: 'ready', message: null, personal: personalView(insights, catalog), comparison };
+  };
+  // The answer reads the whole history (a tenth of a second for a long one): it is kept while the files it
+  // reads are unchanged, within the same minute, for at most INSIGHTS_TTL_MS (a permission may change).
+  const historyFile = historyCacheFile(ws.privateDir(profile));
+  const statsFile = config.AGGREGATOR_DATASITE === null ? null : communityStatsFile(ws, config.AGGREGATOR_DATASITE);
+  let kept: { key: string; until: number; answer: ReturnType<typeof computeInsightsAnswer> } | null = null;
+  app.get('/api/insights', { schema: { querystring: emptyObject, response: { 200: insightsSchema, ...errorResponses } } }, async () => {
+    const at = now();
+    const key = `${fileIdentity(historyFile)}|${statsFile === null ? '' : fileIdentity(statsFile)}|${Math.floor(at.getTime() / MINUTE_MS)}`;
+    if (kept === null || kept.key !== key || performance.now() > kept.until) {
+      const answer = computeInsightsAnswer(at);
+      kept = { key, until: performance.now() + INSIGHTS_TTL_MS, answer };
+      answer.catch(() => {
+        if (kept?.answer === answer) kept = null; // a failure is not kept
+      });
+    }
+    return kept.answer;
   });
 
   app.get('/api/community', { schema: { querystring: emptyObject, response: { 200: communitySchema, ...errorResponses } } }, async () => {
