@@ -35,10 +35,12 @@ import {
   ROUND_FILE,
   SHARES_FILE,
   UNMASK_FILE,
+  writeInboxFiles,
   writePhaseFile,
   type CohortFile,
   type ContributionLayout,
   type InboxFile,
+  type MaskedManifest,
   type ResultFile,
   type RoundFile,
   type RoundNoise,
@@ -483,21 +485,12 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
     const answered = (await Promise.all(u2.map((u) => maskedInputArrived(dirOf(u), expect)))).filter(Boolean).length;
     if (answered < u2.length) return { action: 'waiting', roundId: state.roundId, phase: 'masked', answered, expected: u2.length };
   }
-  // Summed while read (mod 2^32: exact in any order). READ_AHEAD inputs are read and hashed (on worker threads) while
-  // the current one is added, each into one of READ_AHEAD + 1 reused buffers: memory stays a few inputs, whatever the cohort.
-  const sum = new Uint32Array(length);
-  const buffers = Array.from({ length: READ_AHEAD + 1 }, () => Buffer.from(new SharedArrayBuffer(maskedPayloadBytes(length))));
-  const jobs = u2.map((u, i) => ({ u, buffer: buffers[i % buffers.length] }));
+  const { sum, outcomes } = await sumMaskedInputs(u2.map(dirOf), expect);
   const inputs = new Map<number, { sha256: string }>();
   const invalid: AppError[] = [];
-  for await (const [{ u }, result] of inOrder(jobs, (job) => readMaskedInput(dirOf(job.u), expect, job.buffer), READ_AHEAD)) {
-    if (!result.ok) {
-      if (!isAppError(result.error)) throw result.error;
-      invalid.push(result.error);
-    } else if (result.value !== null) {
-      addMod(sum, result.value.values);
-      inputs.set(u, { sha256: result.value.manifest.sha256 });
-    }
+  for (const [i, outcome] of outcomes.entries()) {
+    if (isAppError(outcome)) invalid.push(outcome);
+    else if (outcome !== null) inputs.set(u2[i], { sha256: outcome.sha256 });
   }
   const answered = inputs.size + invalid.length;
   if (!due && answered < u2.length) return { action: 'waiting', roundId: state.roundId, phase: 'masked', answered, expected: u2.length };
@@ -533,6 +526,32 @@ function toCohortView(state: RoundState): CohortView {
     t: cohort.t,
     minSurvivors: cohort.minSurvivors,
   };
+}
+
+/**
+ * Read, check and add up (mod 2^32: exact in any order) the masked inputs in `dirs`. Each
+ * outcome is the input's manifest (added), null (absent: nothing to add yet) or the AppError
+ * that leaves it out. READ_AHEAD inputs are read and hashed (on worker threads) while the
+ * current one is added, each into one of READ_AHEAD + 1 reused buffers: memory stays a few
+ * inputs, whatever the cohort.
+ */
+export async function sumMaskedInputs(dirs: readonly string[], expect: { roundId: string; length: number }): Promise<{ sum: Uint32Array; outcomes: (MaskedManifest | AppError | null)[] }> {
+  const sum = new Uint32Array(expect.length);
+  const buffers = Array.from({ length: READ_AHEAD + 1 }, () => Buffer.from(new SharedArrayBuffer(maskedPayloadBytes(expect.length))));
+  const jobs = dirs.map((dir, i) => ({ dir, buffer: buffers[i % buffers.length] }));
+  const outcomes: (MaskedManifest | AppError | null)[] = [];
+  for await (const [, result] of inOrder(jobs, (job) => readMaskedInput(job.dir, expect, job.buffer), READ_AHEAD)) {
+    if (!result.ok) {
+      if (!isAppError(result.error)) throw result.error;
+      outcomes.push(result.error);
+    } else if (result.value === null) {
+      outcomes.push(null);
+    } else {
+      addMod(sum, result.value.values);
+      outcomes.push(result.value.manifest);
+    }
+  }
+  return { sum, outcomes };
 }
 
 /** True when a member's masked input is there to read: its manifest and the payload it names (or a manifest that is wrong: that answer is final too). */
@@ -774,7 +793,9 @@ async function republish(ctx: SecureContext, state: RoundState, sent = new Map<n
     await writePhaseFile(path.join(dir, COHORT_FILE), file);
   }
   if (state.u2 && state.phase !== 'finished') {
-    for (const v of state.u2) if (await missing(inboxFile(dir, v))) await writePhaseFile(inboxFile(dir, v), await buildInbox(ctx, state, v, sent));
+    const inboxes: InboxFile[] = [];
+    for (const v of state.u2) if (await missing(inboxFile(dir, v))) inboxes.push(await buildInbox(ctx, state, v, sent));
+    await writeInboxFiles(dir, inboxes);
   }
   if (state.survivors && state.phase !== 'finished' && (await missing(path.join(dir, UNMASK_FILE)))) {
     const unmask: UnmaskFile = { ...header('unmask'), roundId: state.roundId, survivors: state.survivors, dropped: state.dropped! };

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeJsonAtomic } from '../atomic';
+import { jsonFileText, readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeFilesAtomic, writeJsonAtomic } from '../atomic';
 import { sha256Hex } from '../delta';
 import { AppError } from '../errors';
 import { isShared, sha256Shared } from '../hash-workers';
@@ -523,6 +523,11 @@ export async function readPhaseFile<T>(file: string, maxBytes: number, parse: (v
 /** Write a phase file atomically. */
 export async function writePhaseFile(file: string, value: object): Promise<void> {
   await writeJsonAtomic(file, value);
+}
+
+/** Write members' inbox files of one round, each atomically, as one batch (the inbox folder is synced once). */
+export async function writeInboxFiles(roundDir: string, inboxes: readonly InboxFile[]): Promise<void> {
+  await writeFilesAtomic(path.join(roundDir, INBOX_DIR), inboxes.map((inbox) => ({ name: path.basename(inboxFile(roundDir, inbox.to)), data: jsonFileText(inbox) })));
 }
 
 export interface MaskedInput {
