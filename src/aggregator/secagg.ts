@@ -52,9 +52,9 @@ import { addMod } from '../shared/secagg/prg';
 import { unmaskSum, type CohortView, type Reveal } from '../shared/secagg/protocol';
 import { isRoundId } from '../shared/workspace';
 import { discoverMembers } from './discover';
-import { inOrder } from './pipeline';
 import { planDpRound, recordDpRoundOpened, settleDpRun } from './dp-run';
 import { ensurePermissions } from './grant';
+import { inOrder } from './pipeline';
 import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
 import { loadCommittedState, publicParams, READ_AHEAD, type RoundContext } from './round';
 
