@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import wabtInit from 'wabt';
 import { PROJECT_ROOT } from '../src/shared/config';
 
-export const KERNELS_DIR = path.join(PROJECT_ROOT, 'src', 'shared', 'kernels');
+const KERNELS_DIR = path.join(PROJECT_ROOT, 'src', 'shared', 'kernels');
 
 /** The WebAssembly bytes of kernels.wat. */
 export async function compileKernels(): Promise<Uint8Array> {

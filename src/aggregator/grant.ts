@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { canonicalJson } from '../shared/ledger';
-import { PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
 import { readRegularFile } from '../shared/atomic';
+import { formatPermissions, PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
 
 /**
  * Who may read the aggregator's shared folder (`app_data/<app>/aggregator/`):
@@ -25,13 +25,19 @@ export async function grantContributors(aggregatorDir: string, contributors: rea
   return ensurePermissions(aggregatorDir, aggregatorPermissions(contributors, patterns));
 }
 
-/** Make `<dir>/syft.pub.yaml` say exactly `wanted`; rewrites it only when it differs (no churn for the sync). Returns whether it wrote. */
+/**
+ * Make `<dir>/syft.pub.yaml` say exactly `wanted`; rewrites it only when it differs (no churn for the sync). Returns whether it wrote.
+ * The file is usually the text this process wrote: that is compared as text, and only another text is parsed.
+ */
 export async function ensurePermissions(dir: string, wanted: PermissionFile): Promise<boolean> {
   const file = path.join(dir, PERMISSION_FILE);
+  const text = formatPermissions(wanted, file);
   const current = await readRegularFile(file, { maxBytes: MAX_PERMISSION_BYTES }).catch(() => null);
   if (current !== null) {
+    const currentText = current.toString('utf8');
+    if (currentText === text) return false;
     try {
-      if (canonicalJson(parsePermissions(current.toString('utf8'), file)) === canonicalJson({ terminal: false, ...wanted })) return false;
+      if (canonicalJson(parsePermissions(currentText, file)) === canonicalJson({ terminal: false, ...wanted })) return false;
     } catch {
       // malformed: overwrite it below
     }

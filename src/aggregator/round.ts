@@ -80,7 +80,7 @@ export interface RoundContext {
 export type RoundResult = RoundSummary;
 
 /** Deltas read and checked ahead while the current one is added (memory: one read buffer more than this). */
-const READ_AHEAD = 8;
+export const READ_AHEAD = 8;
 
 /** Run one round. Resolves with what it did; rejects only on the aggregator's own failures (I/O, broken ledger) or an abort. */
 export async function runRound(ctx: RoundContext): Promise<RoundResult> {

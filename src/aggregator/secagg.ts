@@ -5,6 +5,7 @@ import type { Config } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { SecaggRecord } from '../shared/ledger';
+import { KernelMemory } from '../shared/kernels';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import type { PermissionFile, PermissionRule } from '../shared/permissions';
 import { mechanism, preconditionedSpec, subspaceSpec, SUBSPACE_DEFAULTS, type MechanismSpec } from '../shared/model/mechanism';
@@ -28,16 +29,19 @@ import {
   parseRevealFile,
   parseSharesFile,
   readMaskedInput,
+  readMaskedManifest,
   readPhaseFile,
   RESULT_FILE,
   REVEAL_FILE,
   ROUND_FILE,
   SHARES_FILE,
   UNMASK_FILE,
+  writeInboxFiles,
   writePhaseFile,
   type CohortFile,
   type ContributionLayout,
   type InboxFile,
+  type MaskedManifest,
   type ResultFile,
   type RoundFile,
   type RoundNoise,
@@ -51,8 +55,9 @@ import { isRoundId } from '../shared/workspace';
 import { discoverMembers } from './discover';
 import { planDpRound, recordDpRoundOpened, settleDpRun } from './dp-run';
 import { ensurePermissions } from './grant';
+import { inOrder } from './pipeline';
 import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
-import { loadCommittedState, publicParams, type RoundContext } from './round';
+import { loadCommittedState, publicParams, READ_AHEAD, type RoundContext } from './round';
 
 /**
  * The aggregator's side of secure aggregation: a state machine over one round at
@@ -438,7 +443,7 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
   if (u2.length < cohort.minSurvivors) return abort(ctx, state, `only ${u2.length} members sent their shares in time; the round needs ${cohort.minSurvivors}`);
   const next: RoundState = { ...state, phase: 'masked', u2 };
   await writeState(ctx, next);
-  await republish(ctx, next);
+  await republish(ctx, next, valid);
   logger.info({ roundId: state.roundId, u2: u2.length, cohort: n }, 'secure round shares routed');
   return { action: 'routed', roundId: state.roundId };
 }
@@ -449,10 +454,10 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
  */
 async function buildInbox(ctx: SecureContext, state: RoundState, v: number, sent: Map<number, SharesFile | null>): Promise<InboxFile> {
   const cohort = state.cohort!;
-  const u2 = state.u2!;
+  const u2 = new Set(state.u2!);
   const shares: InboxFile['shares'] = [];
   for (const u of cohort.neighbours[v]) {
-    if (!u2.includes(u)) continue;
+    if (!u2.has(u)) continue;
     if (!sent.has(u)) {
       const file = answerFile(ctx, state, cohort.members[u].email, SHARES_FILE);
       sent.set(u, await readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length })));
@@ -460,7 +465,7 @@ async function buildInbox(ctx: SecureContext, state: RoundState, v: number, sent
     const box = sent.get(u)?.shares.find((s) => s.to === v);
     if (box) shares.push({ from: u, nonce: box.nonce, ciphertext: box.ciphertext, tag: box.tag });
   }
-  return { ...header('inbox'), roundId: state.roundId, to: v, u2, shares };
+  return { ...header('inbox'), roundId: state.roundId, to: v, u2: state.u2!, shares };
 }
 
 // ---------------------------------------------------------------- masked inputs → survivors
@@ -474,23 +479,19 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
   const cohort = state.cohort!;
   const u2 = state.u2!;
   const length = layoutLength(state.round.layout);
-  // Summed while read (mod 2^32: exact in any order), through one reused buffer: memory stays one input, whatever the cohort.
-  const sum = new Uint32Array(length);
-  const buffer = Buffer.allocUnsafe(maskedPayloadBytes(length));
+  const expect = { roundId: state.roundId, length };
+  const dirOf = (u: number) => ctx.ws.secaggAnswersDir(state.roundId, cohort.members[u].email);
+  if (!due) {
+    // Counting answers reads the small manifests only: the payloads are read (and hashed) once, when the phase closes.
+    const answered = (await Promise.all(u2.map((u) => maskedInputArrived(dirOf(u), expect)))).filter(Boolean).length;
+    if (answered < u2.length) return { action: 'waiting', roundId: state.roundId, phase: 'masked', answered, expected: u2.length };
+  }
+  const { sum, outcomes } = await sumMaskedInputs(u2.map(dirOf), expect);
   const inputs = new Map<number, { sha256: string }>();
   const invalid: AppError[] = [];
-  for (const u of u2) {
-    const dir = ctx.ws.secaggAnswersDir(state.roundId, cohort.members[u].email);
-    try {
-      const masked = await readMaskedInput(dir, { roundId: state.roundId, length }, buffer);
-      if (masked !== null) {
-        addMod(sum, masked.values);
-        inputs.set(u, { sha256: masked.manifest.sha256 });
-      }
-    } catch (err) {
-      if (!isAppError(err)) throw err;
-      invalid.push(err);
-    }
+  for (const [i, outcome] of outcomes.entries()) {
+    if (isAppError(outcome)) invalid.push(outcome);
+    else if (outcome !== null) inputs.set(u2[i], { sha256: outcome.sha256 });
   }
   const answered = inputs.size + invalid.length;
   if (!due && answered < u2.length) return { action: 'waiting', roundId: state.roundId, phase: 'masked', answered, expected: u2.length };
@@ -526,6 +527,46 @@ function toCohortView(state: RoundState): CohortView {
     t: cohort.t,
     minSurvivors: cohort.minSurvivors,
   };
+}
+
+/**
+ * Read, check and add up (mod 2^32: exact in any order) the masked inputs in `dirs`. Each
+ * outcome is the input's manifest (added), null (absent: nothing to add yet) or the AppError
+ * that leaves it out. READ_AHEAD inputs are read and hashed (on worker threads) while the
+ * current one is added, each into one of READ_AHEAD + 1 reused buffers: memory stays a few
+ * inputs, whatever the cohort.
+ */
+export async function sumMaskedInputs(dirs: readonly string[], expect: { roundId: string; length: number }): Promise<{ sum: Uint32Array; outcomes: (MaskedManifest | AppError | null)[] }> {
+  // the sum and the read buffers share one memory, where the SIMD kernel adds each input in place
+  const payloadBytes = maskedPayloadBytes(expect.length);
+  const kernels = new KernelMemory(expect.length * 4 + (READ_AHEAD + 1) * payloadBytes + (READ_AHEAD + 2) * 16);
+  const sum = kernels.uint32(expect.length);
+  const buffers = Array.from({ length: READ_AHEAD + 1 }, () => kernels.bytes(payloadBytes));
+  const jobs = dirs.map((dir, i) => ({ dir, buffer: buffers[i % buffers.length] }));
+  const outcomes: (MaskedManifest | AppError | null)[] = [];
+  for await (const [, result] of inOrder(jobs, (job) => readMaskedInput(job.dir, expect, job.buffer), READ_AHEAD)) {
+    if (!result.ok) {
+      if (!isAppError(result.error)) throw result.error;
+      outcomes.push(result.error);
+    } else if (result.value === null) {
+      outcomes.push(null);
+    } else {
+      if (!kernels.addWords(sum, result.value.values, 1)) addMod(sum, result.value.values);
+      outcomes.push(result.value.manifest);
+    }
+  }
+  return { sum, outcomes };
+}
+
+/** True when a member's masked input is there to read: its manifest and the payload it names (or a manifest that is wrong: that answer is final too). */
+async function maskedInputArrived(dir: string, expect: { roundId: string; length: number }): Promise<boolean> {
+  try {
+    const named = await readMaskedManifest(dir, expect);
+    return named !== null && (await exists(named.payloadFile));
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    return true;
+  }
 }
 
 async function collectReveals(ctx: SecureContext, state: RoundState, due: boolean): Promise<SecureStep> {
@@ -735,8 +776,9 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
  * Make the round's public files say what the state says: the permission file
  * first (each file readable by exactly who needs it), then every phase file the
  * state implies that is missing. Idempotent: a restart republishes what a crash cut off.
+ * `sent`: members' shares files already parsed (`collectShares` passes its own), by member.
  */
-async function republish(ctx: SecureContext, state: RoundState): Promise<void> {
+async function republish(ctx: SecureContext, state: RoundState, sent = new Map<number, SharesFile | null>()): Promise<void> {
   const dir = ctx.ws.secaggRoundDir(ctx.ws.email, state.roundId);
   await ensurePermissions(dir, roundPermissions(state));
   const missing = async (file: string) => !(await exists(file));
@@ -755,8 +797,9 @@ async function republish(ctx: SecureContext, state: RoundState): Promise<void> {
     await writePhaseFile(path.join(dir, COHORT_FILE), file);
   }
   if (state.u2 && state.phase !== 'finished') {
-    const sent = new Map<number, SharesFile | null>();
-    for (const v of state.u2) if (await missing(inboxFile(dir, v))) await writePhaseFile(inboxFile(dir, v), await buildInbox(ctx, state, v, sent));
+    const inboxes: InboxFile[] = [];
+    for (const v of state.u2) if (await missing(inboxFile(dir, v))) inboxes.push(await buildInbox(ctx, state, v, sent));
+    await writeInboxFiles(dir, inboxes);
   }
   if (state.survivors && state.phase !== 'finished' && (await missing(path.join(dir, UNMASK_FILE)))) {
     const unmask: UnmaskFile = { ...header('unmask'), roundId: state.roundId, survivors: state.survivors, dropped: state.dropped! };

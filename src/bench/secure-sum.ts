@@ -4,15 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createTempRoot } from '../eval/federated';
-import { maskedPayloadBytes, readMaskedInput, writeMaskedInput } from '../shared/secagg/files';
-import { addMask, addMod } from '../shared/secagg/prg';
+import { sumMaskedInputs } from '../aggregator/secagg';
+import { isAppError } from '../shared/errors';
+import { writeMaskedInput } from '../shared/secagg/files';
+import { addMask } from '../shared/secagg/prg';
 import { mbPerSec, numpyAnchor } from './aggregator';
 
 /**
  * The secure round's two data-heavy steps, each beside a numpy loop doing the same
  * work on the same data: summing the members' masked inputs (read, sha256, add mod
- * 2^32, as the aggregator's `collectMasked` does: one reused read buffer, summed
- * while read) and expanding masks (AES-256-CTR keystream added mod 2^32, as
+ * 2^32: the aggregator's own `sumMaskedInputs`, which hashes on worker threads while
+ * it reads and adds) and expanding masks (AES-256-CTR keystream added mod 2^32, as
  * `unmaskSum` does for every survivor's self-mask and every dropped member's pair
  * masks; numpy's side uses the `cryptography` package).
  */
@@ -60,10 +62,9 @@ export async function benchSecureSum(members: number, masks: number, length: num
     let sumMs = 0;
     const sumAnchor = await numpyAnchor(['uint32'], payloads, async () => {
       const started = performance.now();
-      const sum = new Uint32Array(length);
-      const buffer = Buffer.allocUnsafe(maskedPayloadBytes(length));
-      for (const dir of dirs) addMod(sum, (await readMaskedInput(dir, { roundId: ROUND_ID, length }, buffer))!.values);
+      const { outcomes } = await sumMaskedInputs(dirs, { roundId: ROUND_ID, length });
       sumMs = performance.now() - started;
+      if (outcomes.some((o) => o === null || isAppError(o))) throw new Error('a masked input of the benchmark did not read back');
     });
     const maskedSum = figure(members, length, sumMs, sumAnchor);
     log(`secure aggregation, masked sum: ${members} inputs of ${length} uint32: ${describeFigure(maskedSum)}`);

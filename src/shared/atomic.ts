@@ -26,35 +26,52 @@ export const PRIVATE_DIR_MODE = 0o700;
 const SHARED_FILE_MODE = 0o644;
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  if (bytes.byteLength === 0) throw new RangeError(`refusing to write an empty file: ${file}`);
-  const dir = path.dirname(file);
+  await writeFilesAtomic(path.dirname(file), [{ name: path.basename(file), data }], options);
+}
+
+/**
+ * Several files of one folder, each written atomically (as `writeFileAtomic`), with the
+ * folder created and fsynced once for all of them: when this resolves, every rename is
+ * durable. A crash part-way leaves each file old or new, never torn.
+ */
+export async function writeFilesAtomic(dir: string, files: readonly { name: string; data: string | Uint8Array }[], options: WriteOptions = {}): Promise<void> {
+  const entries = files.map(({ name, data }) => ({ file: path.join(dir, name), bytes: typeof data === 'string' ? Buffer.from(data, 'utf8') : data }));
+  const empty = entries.find((e) => e.bytes.byteLength === 0);
+  if (empty) throw new RangeError(`refusing to write an empty file: ${empty.file}`);
+  if (entries.length === 0) return;
   if (options.private) {
     await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     await fs.chmod(dir, PRIVATE_DIR_MODE);
   } else {
     await fs.mkdir(dir, { recursive: true });
   }
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'w', options.private ? PRIVATE_FILE_MODE : SHARED_FILE_MODE);
-  try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
+  for (const { file, bytes } of entries) {
+    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const handle = await fs.open(tmp, 'w', options.private ? PRIVATE_FILE_MODE : SHARED_FILE_MODE);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
   }
   await syncDir(dir);
 }
 
 /** JSON with a trailing newline, written atomically. */
 export async function writeJsonAtomic(file: string, value: unknown, options: WriteOptions = {}): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, options);
+  await writeFileAtomic(file, jsonFileText(value), options);
+}
+
+/** The text `writeJsonAtomic` writes: indented JSON with a trailing newline. */
+export function jsonFileText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** fsync a directory so a rename survives power loss (best effort: not every fs allows it). */

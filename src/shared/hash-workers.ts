@@ -95,10 +95,6 @@ function bufferOf(job) {
 parentPort.on('message', (job) => {
   job.buffer = bufferOf(job);
   try {
-    if (job.kind === 'hash') {
-      parentPort.postMessage({ id: job.id, hex: sha256(new Uint8Array(job.buffer, job.offset, job.length)) });
-      return;
-    }
     const read = readInto(job.file, job.buffer, job.offset, job.length);
     if (read.refused) {
       parentPort.postMessage({ id: job.id, refused: read.refused, size: read.size });
@@ -198,16 +194,6 @@ export function isShared(bytes: Uint8Array): boolean {
   return bytes.buffer instanceof SharedArrayBuffer;
 }
 
-function requireShared(bytes: Uint8Array, what: string): void {
-  if (!isShared(bytes)) throw new TypeError(`${what} needs bytes in a SharedArrayBuffer`);
-}
-
-/** The sha256 (hex) of `bytes`, which must live in a SharedArrayBuffer, computed on the least busy worker thread. */
-export function sha256Shared(bytes: Uint8Array): Promise<string> {
-  requireShared(bytes, 'sha256Shared');
-  return submit(bytes.buffer as SharedArrayBuffer, { kind: 'hash', offset: bytes.byteOffset, length: bytes.byteLength }).then((reply) => reply.hex!);
-}
-
 /** Norms of an .npy file's float32 rows and its first non-finite value, as `scanRows` gives them; `dataOffset` is where the values start. */
 export interface NpyRowScan {
   dataOffset: number;
@@ -231,8 +217,8 @@ export interface SharedRead {
  * exist; the same errors for symlinks, non-regular files and files larger than `target`.
  */
 export async function readIntoShared(file: string, target: Buffer, rank: number): Promise<SharedRead | null> {
-  requireShared(target, 'readIntoShared');
-  const reply = await submit(target.buffer as SharedArrayBuffer, { kind: 'read', file, offset: target.byteOffset, length: target.byteLength, rank });
+  if (!isShared(target)) throw new TypeError('readIntoShared needs a buffer in a SharedArrayBuffer');
+  const reply = await submit(target.buffer as SharedArrayBuffer, { file, offset: target.byteOffset, length: target.byteLength, rank });
   if (reply.error) throw Object.assign(new Error(`${file}: ${reply.error.message}`), { code: reply.error.code });
   if (reply.refused === 'ENOENT') return null;
   if (reply.refused === 'ELOOP') throw notRegularFile(file, 'symlink');

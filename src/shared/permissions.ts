@@ -102,7 +102,18 @@ export function grants(level: AccessLevel, needed: AccessLevel): boolean {
 
 /** Write <dir>/syft.pub.yaml atomically. Refuses (RangeError) a rule granting write or admin to '*' (or plain-pattern 'USER', which means the same). */
 export async function writePermissions(dir: string, file: PermissionFile): Promise<void> {
-  const target = path.join(dir, PERMISSION_FILE);
+  await writeFileAtomic(path.join(dir, PERMISSION_FILE), formatPermissions(file, path.join(dir, PERMISSION_FILE)));
+}
+
+/** Texts formatted lately, by their rules as JSON: a folder's rules are formatted (and checked) once, not on every look. */
+const formatted = new Map<string, string>();
+const FORMATTED_KEPT = 16;
+
+/**
+ * The text of a permission file saying `file` (what `writePermissions` writes), checked to parse back as the
+ * server parses it; `target` names the file in errors. Refuses (RangeError) write or admin for everyone.
+ */
+export function formatPermissions(file: PermissionFile, target: string): string {
   for (const rule of file.rules) {
     const everyone = [EVERYONE, ...(isTemplate(rule.pattern) ? [] : [USER_TOKEN])];
     for (const key of ['write', 'admin'] as const) {
@@ -112,15 +123,21 @@ export async function writePermissions(dir: string, file: PermissionFile): Promi
       }
     }
   }
-  const text = stringify({
+  const normalized = {
     terminal: file.terminal ?? false,
     rules: file.rules.map((rule) => ({
       pattern: rule.pattern,
       access: { read: rule.access.read ?? [], write: rule.access.write ?? [], admin: rule.access.admin ?? [] },
     })),
-  });
+  };
+  const key = JSON.stringify(normalized);
+  const known = formatted.get(key);
+  if (known !== undefined) return known;
+  const text = stringify(normalized);
   parsePermissions(text, target); // what we publish must be what the server accepts
-  await writeFileAtomic(target, text);
+  if (formatted.size >= FORMATTED_KEPT) formatted.delete(formatted.keys().next().value!);
+  formatted.set(key, text);
+  return text;
 }
 
 // ---------------------------------------------------------------- parsing

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readRegularFileInto } from '../../src/shared/atomic';
 import { scanRows, sha256Hex } from '../../src/shared/delta';
 import { isAppError } from '../../src/shared/errors';
-import { readIntoShared, sha256Shared } from '../../src/shared/hash-workers';
+import { readIntoShared } from '../../src/shared/hash-workers';
 import { decodeNpy, encodeNpy } from '../../src/shared/npy';
 import { PROJECT_ROOT } from '../../src/shared/config';
 
@@ -69,16 +69,6 @@ describe('readRegularFileInto', () => {
   });
 });
 
-describe('sha256Shared', () => {
-  it('hashes bytes in shared memory on worker threads, like sha256Hex', async () => {
-    const shared = Buffer.from(new SharedArrayBuffer(1 << 20));
-    for (let i = 0; i < shared.length; i++) shared[i] = (i * 31) & 0xff;
-    const parts = [shared, shared.subarray(5, 70_001), shared.subarray(0, 0)];
-    expect(await Promise.all(parts.map((p) => sha256Shared(p)))).toEqual(parts.map((p) => sha256Hex(p)));
-    expect(() => sha256Shared(Buffer.alloc(4))).toThrow(TypeError);
-  });
-});
-
 describe('readIntoShared', () => {
   it('reads, hashes and scans on a worker exactly as the main thread would', async () => {
     const values = Float32Array.from({ length: 6 * 4 }, (_, i) => Math.sin(i) * (i + 1));
@@ -125,10 +115,11 @@ describe('hash workers in a process of their own', () => {
     const script = path.join(dir, 'hash.mts');
     await fs.writeFile(
       script,
-      `import { sha256Shared } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'shared', 'hash-workers.ts'))};\n` +
-        "const b = Buffer.from(new SharedArrayBuffer(5)); b.write('hello');\n" +
-        'process.stdout.write(await sha256Shared(b));\n',
+      `import { readIntoShared } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'shared', 'hash-workers.ts'))};\n` +
+        `const b = Buffer.from(new SharedArrayBuffer(64));\n` +
+        `process.stdout.write((await readIntoShared(${JSON.stringify(path.join(dir, 'hello'))}, b, 0)).sha256);\n`,
     );
+    await fs.writeFile(path.join(dir, 'hello'), 'hello');
     // no timeout of its own: a process that never exits fails the test at vitest's limit
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, ['--import', 'tsx', script], { cwd: PROJECT_ROOT }, (err, out) => (err ? reject(err) : resolve(out)));

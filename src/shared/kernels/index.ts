@@ -16,6 +16,8 @@ let compiled: WebAssembly.Module | null = null;
 
 interface Exports {
   addScaled(sum: number, values: number, n: number, weight: number): void;
+  addWords(acc: number, x: number, n: number): void;
+  subWords(acc: number, x: number, n: number): void;
 }
 
 export class KernelMemory {
@@ -43,6 +45,10 @@ export class KernelMemory {
     return new Float64Array(this.buffer, this.take(length * 8), length);
   }
 
+  uint32(length: number): Uint32Array {
+    return new Uint32Array(this.buffer, this.take(length * 4), length);
+  }
+
   bytes(length: number): Buffer {
     return Buffer.from(this.buffer, this.take(length), length);
   }
@@ -51,6 +57,13 @@ export class KernelMemory {
   addScaled(sum: Float64Array, values: Float32Array, weight: number): boolean {
     if (sum.buffer !== this.buffer || values.buffer !== this.buffer || sum.length !== values.length) return false;
     this.kernels.addScaled(sum.byteOffset, values.byteOffset, values.length, weight);
+    return true;
+  }
+
+  /** `acc[i] = acc[i] + sign * x[i] mod 2^32` in SIMD when both live in this memory (true), else nothing (false). */
+  addWords(acc: Uint32Array, x: Uint32Array, sign: 1 | -1): boolean {
+    if (acc.buffer !== this.buffer || x.buffer !== this.buffer || acc.length !== x.length) return false;
+    (sign === 1 ? this.kernels.addWords : this.kernels.subWords)(acc.byteOffset, x.byteOffset, acc.length);
     return true;
   }
 }

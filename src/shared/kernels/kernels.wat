@@ -31,4 +31,41 @@
           (f64.add (f64.load (local.get $p)) (f64.mul (local.get $w) (f64.promote_f32 (f32.load (i32.add (local.get $values) (i32.shl (local.get $i) (i32.const 2))))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
+
+  (func (export "addWords") (param $acc i32) (param $x i32) (param $n i32)
+    (local $i i32) (local $end4 i32) (local $p i32) (local $q i32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done
+      (loop $loop
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $p (i32.add (local.get $acc) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $q (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+        (v128.store (local.get $p) (i32x4.add (v128.load (local.get $p)) (v128.load (local.get $q))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $loop)))
+    (block $tdone
+      (loop $tail
+        (br_if $tdone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $p (i32.add (local.get $acc) (i32.shl (local.get $i) (i32.const 2))))
+        (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (i32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+  (func (export "subWords") (param $acc i32) (param $x i32) (param $n i32)
+    (local $i i32) (local $end4 i32) (local $p i32) (local $q i32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done
+      (loop $loop
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $p (i32.add (local.get $acc) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $q (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+        (v128.store (local.get $p) (i32x4.sub (v128.load (local.get $p)) (v128.load (local.get $q))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $loop)))
+    (block $tdone
+      (loop $tail
+        (br_if $tdone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $p (i32.add (local.get $acc) (i32.shl (local.get $i) (i32.const 2))))
+        (i32.store (local.get $p) (i32.sub (i32.load (local.get $p)) (i32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
 )

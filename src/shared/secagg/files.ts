@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeJsonAtomic } from '../atomic';
+import { jsonFileText, readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeFilesAtomic, writeJsonAtomic } from '../atomic';
 import { sha256Hex } from '../delta';
 import { AppError } from '../errors';
+import { isShared, readIntoShared } from '../hash-workers';
 import { parseMechanismSpec, type MechanismSpec } from '../model/mechanism';
 import { decodeNpy, encodeNpy } from '../npy';
 
@@ -338,7 +339,7 @@ class Checker {
 
   base64(value: unknown, what: string, minBytes: number, maxBytes: number): string {
     if (typeof value !== 'string' || value.length > Math.ceil(maxBytes / 3) * 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) this.fail(`${what} must be base64`);
-    const bytes = Buffer.from(value as string, 'base64').length;
+    const bytes = Buffer.byteLength(value as string, 'base64'); // the decoded length, without decoding
     if (bytes < minBytes || bytes > maxBytes) this.fail(`${what} holds ${bytes} bytes, expected ${minBytes === maxBytes ? minBytes : `${minBytes} to ${maxBytes}`}`);
     return value as string;
   }
@@ -524,6 +525,11 @@ export async function writePhaseFile(file: string, value: object): Promise<void>
   await writeJsonAtomic(file, value);
 }
 
+/** Write members' inbox files of one round, each atomically, as one batch (the inbox folder is synced once). */
+export async function writeInboxFiles(roundDir: string, inboxes: readonly InboxFile[]): Promise<void> {
+  await writeFilesAtomic(path.join(roundDir, INBOX_DIR), inboxes.map((inbox) => ({ name: path.basename(inboxFile(roundDir, inbox.to)), data: jsonFileText(inbox) })));
+}
+
 export interface MaskedInput {
   manifest: MaskedManifest;
   values: Uint32Array;
@@ -548,23 +554,32 @@ export function maskedPayloadBytes(length: number): number {
   return length * 4 + NPY_HEADER_SLACK_BYTES;
 }
 
+/** A masked input's manifest and the payload file it names; null while the manifest is absent, an AppError naming the file for a bad one. */
+export async function readMaskedManifest(dir: string, expect: FileExpect & { length: number }): Promise<{ manifest: MaskedManifest; payloadFile: string } | null> {
+  const manifest = await readPhaseFile(path.join(dir, MASKED_MANIFEST), MAX_SMALL_FILE_BYTES, (v, f) => parseMaskedManifest(v, f, expect));
+  return manifest === null ? null : { manifest, payloadFile: path.join(dir, manifest.payload) };
+}
+
 /**
  * Read a member's masked input: manifest, payload, sha256, dtype `<u4` and
  * length. With `buffer` (at least `maskedPayloadBytes(length)`, reused from input
  * to input), the payload is read into it and `values` is a view of it, valid until
- * the next read into it. Null while the manifest or its payload is absent (SyftBox syncs the
+ * the next read into it; a buffer in shared memory (`Buffer.from(new SharedArrayBuffer(n))`)
+ * is read and hashed on a worker thread (`hash-workers.ts`) while the caller's thread goes on.
+ * Null while the manifest or its payload is absent (SyftBox syncs the
  * small manifest first); an AppError naming the file for anything wrong.
  */
 export async function readMaskedInput(dir: string, expect: FileExpect & { length: number }, buffer?: Buffer): Promise<MaskedInput | null> {
-  const manifestFile = path.join(dir, MASKED_MANIFEST);
-  const manifest = await readPhaseFile(manifestFile, MAX_SMALL_FILE_BYTES, (v, f) => parseMaskedManifest(v, f, expect));
-  if (manifest === null) return null;
-  const payloadFile = path.join(dir, manifest.payload);
+  const named = await readMaskedManifest(dir, expect);
+  if (named === null) return null;
+  const { manifest, payloadFile } = named;
   const maxBytes = maskedPayloadBytes(expect.length);
   if (buffer && buffer.length < maxBytes) throw new RangeError(`the read buffer holds ${buffer.length} bytes; a masked payload may have ${maxBytes}`);
-  const bytes = await (buffer ? readRegularFileInto(payloadFile, buffer.subarray(0, maxBytes)) : readRegularFile(payloadFile, { maxBytes }));
-  if (bytes === null) return null;
-  if (sha256Hex(bytes) !== manifest.sha256) throw new AppError('ERR_SECAGG_FILE', `${payloadFile}: sha256 differs from ${MASKED_MANIFEST}`, { file: payloadFile });
+  const target = buffer?.subarray(0, maxBytes);
+  const read = target && isShared(target) ? await readIntoShared(payloadFile, target, 0) : await (target ? readRegularFileInto(payloadFile, target) : readRegularFile(payloadFile, { maxBytes })).then((b) => b && { bytes: b, sha256: sha256Hex(b) });
+  if (read === null) return null;
+  const { bytes, sha256 } = read;
+  if (sha256 !== manifest.sha256) throw new AppError('ERR_SECAGG_FILE', `${payloadFile}: sha256 differs from ${MASKED_MANIFEST}`, { file: payloadFile });
   const npy = decodeNpy(bytes, payloadFile, { dtype: '<u4', shape: [expect.length] });
   return { manifest, values: npy.data as Uint32Array };
 }

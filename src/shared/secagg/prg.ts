@@ -4,15 +4,17 @@
  * vector (seeds are fresh per round and per pair). Arithmetic is in Z_(2^32): storing a
  * number into a Uint32Array reduces it mod 2^32, so masks add and cancel by plain += / -=.
  *
- * The keystream is produced in cache-sized chunks: one 1 MB `update` is slower than many
- * 16 KB ones, and `addMask` never materializes the whole mask.
+ * The keystream is produced in cache-sized chunks (one block of `simd.ts`, 32 KB): one
+ * 1 MB `update` is slower than many small ones, and `addMask` never materializes the whole
+ * mask. The additions themselves run in `simd.ts`'s WebAssembly loop.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
 import { endianness } from 'node:os';
+import { BLOCK_WORDS, mod32Words } from './simd';
 
 const SEED_BYTES = 32;
 const ZERO_IV = Buffer.alloc(16);
-const CHUNK_WORDS = 4096;
+const CHUNK_WORDS = BLOCK_WORDS;
 const ZERO_CHUNK = Buffer.alloc(CHUNK_WORDS * 4);
 
 // Typed arrays use the platform byte order; the masks and the .npy files are little-endian.
@@ -51,22 +53,12 @@ export function addMask(acc: Uint32Array, seed: Uint8Array, sign: 1 | -1 = 1): v
   const length = acc.length;
   for (let offset = 0; offset < length; offset += CHUNK_WORDS) {
     const words = nextWords(cipher, Math.min(CHUNK_WORDS, length - offset));
-    const n = words.length;
-    if (sign === 1) {
-      for (let i = 0; i < n; i++) acc[offset + i] += words[i];
-    } else {
-      for (let i = 0; i < n; i++) acc[offset + i] -= words[i];
-    }
+    mod32Words(acc.subarray(offset, offset + words.length), words, sign);
   }
 }
 
 /** acc ← acc + sign·x (mod 2^32), in place. */
 export function addMod(acc: Uint32Array, x: Uint32Array, sign: 1 | -1 = 1): void {
   if (acc.length !== x.length) throw new RangeError(`cannot add a vector of length ${x.length} to one of length ${acc.length}`);
-  const n = acc.length;
-  if (sign === 1) {
-    for (let i = 0; i < n; i++) acc[i] += x[i];
-  } else {
-    for (let i = 0; i < n; i++) acc[i] -= x[i];
-  }
+  mod32Words(acc, x, sign);
 }

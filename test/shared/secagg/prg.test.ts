@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addMask, addMod, expandMask } from '../../../src/shared/secagg/prg';
+import { BLOCK_WORDS } from '../../../src/shared/secagg/simd';
 
 describe('expandMask', () => {
   it('is the AES-256-CTR keystream read as little-endian words (FIPS-197 zero-key vector)', () => {
@@ -9,10 +10,10 @@ describe('expandMask', () => {
 
   it('is deterministic per seed, a prefix for shorter lengths, and different across seeds', () => {
     const seed = Uint8Array.from({ length: 32 }, (_, i) => i);
-    const long = expandMask(seed, 3 * 4096 + 5);
+    const long = expandMask(seed, 3 * BLOCK_WORDS + 5);
     const same = (a: Uint32Array, b: Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-    expect(same(expandMask(seed, 3 * 4096 + 5), long)).toBe(true);
-    expect(same(expandMask(seed, 4097), long.subarray(0, 4097))).toBe(true);
+    expect(same(expandMask(seed, 3 * BLOCK_WORDS + 5), long)).toBe(true);
+    expect(same(expandMask(seed, BLOCK_WORDS + 1), long.subarray(0, BLOCK_WORDS + 1))).toBe(true);
     const other = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
     expect(expandMask(other, 8)).not.toEqual(long.subarray(0, 8));
     expect(expandMask(seed, 0)).toHaveLength(0);
@@ -35,7 +36,7 @@ describe('addMod / addMask', () => {
 
   it('addMask equals adding the expanded mask, across chunk boundaries, and cancels with its negative', () => {
     const seed = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
-    const length = 2 * 4096 + 7;
+    const length = 2 * BLOCK_WORDS + 7;
     const base = Uint32Array.from({ length }, (_, i) => i * 2654435761);
     const viaExpand = Uint32Array.from(base);
     addMod(viaExpand, expandMask(seed, length), -1);
