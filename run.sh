@@ -6,7 +6,8 @@
 #  1. Waits until the app folder is complete (a clone or copy may still run).
 #  2. Finds Node.js 20.10 or newer: on PATH, then through nvm ($NVM_DIR/nvm.sh,
 #     default ~/.nvm), then in the usual install folders (NODE_SEARCH_PATH, a
-#     colon-separated list, replaces those). SyftBox's PATH often lacks Node:
+#     colon-separated list, replaces those), again every NODE_RETRY_SECONDS
+#     (default 30) until one is there. SyftBox's PATH often lacks Node:
 #     a login shell whose .bashrc returns early skips nvm, and the client drops
 #     PATH entries containing env/bin, conda, pyenv or .virtualenvs.
 #  3. Installs dependencies when package-lock.json changed since the last install.
@@ -82,7 +83,7 @@ find_node() {
 
 if ! find_node; then
   say "cannot find Node.js $MIN_NODE or newer (looked on PATH, through nvm in ${NVM_HOME:-~/.nvm}, and in ${NODE_SEARCH_PATH-the usual install folders})${TOO_OLD:+; found $TOO_OLD, which is too old}: install Node.js 22 LTS from https://nodejs.org (or: nvm install 22); the app starts by itself once it is installed"
-  until sleep 30 && find_node; do :; done
+  until sleep "${NODE_RETRY_SECONDS:-30}" && find_node; do :; done
 fi
 PATH="${NODE%/*}:$PATH"
 export PATH

@@ -23,7 +23,8 @@ import { contributionOf, expectedUpdate, relativeUpdateError } from '../helpers/
  * the ledger verifies and names it, no version folder lacks its manifest once the
  * next start has run, and no round both aborted for lack of masked inputs and asked
  * for shares. A last clean round produces the optimizer's update from its members' contributions.
- * The participants are daemons that are never killed (their kills: secagg-process.test.ts).
+ * The participants are daemons that are never killed (their kills: secagg-process.test.ts);
+ * they answer on file events, their PARTICIPANT_INTERVAL_MS pass is only the fallback.
  */
 const RANK = 4;
 const MEMBERS = 4;
@@ -87,7 +88,7 @@ describe('secure rounds with the aggregator killed (-9)', () => {
       const email = `p${i}@example.org`;
       const outputDir = path.join(root.dataDir, 'exports', email);
       await put(path.join(outputDir, 'profile_0', 'NetflixViewingHistory.csv'), historyFor(catalog, i, 20));
-      running.push(startCli(['participant'], cliEnv(root, email, { ...shared(), OUTPUT_DIR: outputDir, PARTICIPANT_INTERVAL_MS: '1000', WATCH_DEBOUNCE_MS: '50' })));
+      running.push(startCli(['participant'], cliEnv(root, email, { ...shared(), OUTPUT_DIR: outputDir, PARTICIPANT_INTERVAL_MS: '5000', WATCH_DEBOUNCE_MS: '50' })));
       members.push(new Workspace({ email, dataDir: root.dataDir }, APP));
     }
     await waitFor(async () => (await Promise.all(members.map((m) => exists(path.join(m.privateDir('profile_0'), 'state.json'))))).every(Boolean), 'every member trained', 60_000);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/shared/config';
 import { createEmbeddedDatasite } from '../../src/shared/workspace';
+import { linkAppFolder } from '../helpers/app-folder';
 import { waitFor } from '../helpers/process';
 
 /**
@@ -13,11 +14,11 @@ import { waitFor } from '../helpers/process';
  * apps/local.<name>), stdout and stderr in the app's logs/app.log, a PATH
  * that may lack Node, maybe before the clone is complete or .env exists.
  * Each test builds such an app folder in a temporary SyftBox root: every
- * entry a symlink to this checkout, so the folder's own .env is the test's.
+ * entry a symlink to this checkout (test/helpers/app-folder.ts), so the
+ * folder's own .env is the test's.
  */
 
 const AGG = 'agg@example.org';
-const APP_ENTRIES = ['run.sh', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'data', 'ui', 'node_modules'];
 const WAIT_MS = 90_000; // generous: the machine may be loaded
 
 interface Started {
@@ -40,8 +41,7 @@ afterEach(async () => {
 function appFolder(name: string, omit: string[] = []): { root: string; app: string } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'install-'));
   const app = path.join(root, 'SyftBox', 'apps', name);
-  mkdirSync(app, { recursive: true });
-  for (const entry of APP_ENTRIES.filter((e) => !omit.includes(e))) symlinkSync(path.join(PROJECT_ROOT, entry), path.join(app, entry));
+  linkAppFolder(app, omit);
   return { root, app };
 }
 
@@ -114,7 +114,8 @@ describe('run.sh finds Node.js where people install it', () => {
     const old = oldNodeDir(path.join(root, 'old-bin'));
     const later = path.join(root, 'installed-later');
     mkdirSync(later);
-    const run = startApp(app, bareEnv(root, { PATH: path.dirname(old), NODE_SEARCH_PATH: later, SYFTBOX_APP_ID: 'netflix' }));
+    // it looks again every NODE_RETRY_SECONDS (30 by default): every second here
+    const run = startApp(app, bareEnv(root, { PATH: path.dirname(old), NODE_SEARCH_PATH: later, NODE_RETRY_SECONDS: '1', SYFTBOX_APP_ID: 'netflix' }));
     await waitFor(async () => run.log().includes('cannot find'), 'the missing-Node line', WAIT_MS);
     expect(run.lines()).toEqual([
       expect.stringMatching(/^run\.sh: cannot find Node\.js 20\.10 or newer .*; found v18\.19\.0 at .*old-bin\/node, which is too old: install Node\.js 22 LTS from https:\/\/nodejs\.org/),

@@ -11,6 +11,7 @@ import { verifyLedger, readLedger } from '../../src/shared/ledger';
 import { canRead } from '../../src/shared/permissions';
 import { createEmbeddedDatasite, Workspace } from '../../src/shared/workspace';
 import { readProfileState } from '../../src/participant/state';
+import { linkAppFolder } from '../helpers/app-folder';
 import { freePort, waitFor } from '../helpers/process';
 
 const AGG = 'aggregator@example.org';
@@ -25,10 +26,10 @@ interface RunSh {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Start run.sh as SyftBox does: `$SHELL -lc 'exec <app>/run.sh'` from the app folder, with its env. */
-function startRunSh(env: Record<string, string>): RunSh {
-  const child = spawn('/bin/sh', ['-c', `exec ${path.join(PROJECT_ROOT, 'run.sh')}`], {
-    cwd: PROJECT_ROOT,
+/** Start run.sh as SyftBox does: `$SHELL -lc 'exec <app>/run.sh'` from the app folder (test/helpers/app-folder.ts), with its env. */
+function startRunSh(app: string, env: Record<string, string>): RunSh {
+  const child = spawn('/bin/sh', ['-c', `exec ${path.join(app, 'run.sh')}`], {
+    cwd: app,
     env: { PATH: process.env.PATH, HOME: env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -54,6 +55,8 @@ describe('run.sh', () => {
     const agg = createEmbeddedDatasite(dataDir, AGG, path.join(root, 'agg-config.json'));
     const alice = createEmbeddedDatasite(dataDir, ALICE, path.join(root, 'alice-config.json'));
     createEmbeddedDatasite(dataDir, OUTSIDER);
+    const app = path.join(dataDir, 'apps', APP);
+    linkAppFolder(app);
     const exports = path.join(root, 'exports');
     mkdirSync(path.join(exports, 'profile_0'), { recursive: true });
     copyFileSync(path.join(PROJECT_ROOT, 'data', 'demo', 'crime-and-thrillers.csv'), path.join(exports, 'profile_0', 'NetflixViewingHistory.csv'));
@@ -70,9 +73,9 @@ describe('run.sh', () => {
       LOG_FORMAT: 'json',
       SYFTBOX_APP_ID: APP,
     };
-    const aggregator = startRunSh({ ...common, SYFTBOX_CLIENT_CONFIG_PATH: agg.configPath, OUTPUT_DIR: path.join(root, 'no-history'), SYFTBOX_ASSIGNED_PORT: String(await freePort()) });
+    const aggregator = startRunSh(app, { ...common, SYFTBOX_CLIENT_CONFIG_PATH: agg.configPath, OUTPUT_DIR: path.join(root, 'no-history'), SYFTBOX_ASSIGNED_PORT: String(await freePort()) });
     const alicePort = await freePort();
-    const participant = startRunSh({ ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(alicePort) });
+    const participant = startRunSh(app, { ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(alicePort) });
     running.push(aggregator, participant);
 
     // the page URL is printed early, before training finishes
@@ -90,7 +93,7 @@ describe('run.sh', () => {
 
     // a second start (the client restarted after a crash) stops the first cleanly and takes over
     const secondPort = await freePort();
-    const second = startRunSh({ ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(secondPort) });
+    const second = startRunSh(app, { ...common, SYFTBOX_CLIENT_CONFIG_PATH: alice.configPath, OUTPUT_DIR: exports, SYFTBOX_ASSIGNED_PORT: String(secondPort) });
     running.push(second);
     expect(await participant.exit).toEqual({ code: 0, signal: null });
     expect(participant.output()).toMatch(/"msg":"stopped"/);
@@ -130,7 +133,9 @@ describe('run.sh', () => {
 
   it('started by hand, stops with one line naming the problem when the SyftBox config is missing', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'runsh-'));
-    const run = startRunSh({ HOME: root, AGGREGATOR_DATASITE: AGG, SYFTBOX_CLIENT_CONFIG_PATH: path.join(root, 'nope.json') });
+    const app = path.join(root, APP);
+    linkAppFolder(app);
+    const run = startRunSh(app, { HOME: root, AGGREGATOR_DATASITE: AGG, SYFTBOX_CLIENT_CONFIG_PATH: path.join(root, 'nope.json') });
     running.push(run);
     expect((await run.exit).code).toBe(2);
     const [using, ...lines] = run.output().trim().split('\n');

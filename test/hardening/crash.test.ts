@@ -28,13 +28,14 @@ import { AGGREGATOR, APP, cliEnv, createRoot, type TestRoot } from '../helpers/r
  * participant's latest delta is applied. (test/aggregator/crash.test.ts kills
  * only the aggregator, with deltas written by the test.)
  */
-// About 26 participant and 9 aggregator kills; every process start costs ~1 s
-// of CPU (tsx), so more rounds cost more than they find.
-const ROUNDS = 20;
+// With this seed: 13 participant and 6 aggregator kill attempts, most aimed
+// well inside a run (the assertions below need 5 and 3 to land). Every process
+// start costs ~1 s of CPU (tsx), so more rounds cost more than they find.
+const ROUNDS = 10;
 const PARTICIPANTS = 3;
 const RANK = 4;
-const KILL_PROBABILITY = 0.45;
-/** ~100 s of CPU (80 process starts): twice the suite's limit, so it holds on a machine 10x slower than an idle 2-core one. */
+const KILL_PROBABILITY = 0.55;
+/** ~50 s of CPU (44 process starts) on an idle 2-core machine: the limit holds on one 10x slower. */
 const SOAK_TIMEOUT_MS = 600_000; // 10 min
 const GROW_PROBABILITY = 0.3;
 
@@ -140,7 +141,8 @@ describe('participants and aggregator under kill -9', () => {
     const ledger = await readLedger(root.ws.ledgerFile(AGGREGATOR));
     const check = verifyLedger(ledger);
     expect(check.ok, check.ok ? '' : check.reason).toBe(true);
-    expect(ledger.length).toBeGreaterThanOrEqual(5);
+    // the aggregator ran clean in at least 5 of its 11 runs; round 0 may find no delta yet, and a run may find none new
+    expect(ledger.length).toBeGreaterThanOrEqual(3);
     expect(ledger.map((e) => e.version)).toEqual(Array.from({ length: ledger.length }, (_, i) => i + 1));
     const applied = ledger.flatMap((e) => e.accepted.map((a) => a.deltaSha256));
     expect(new Set(applied).size, 'a delta applied twice').toBe(applied.length);
