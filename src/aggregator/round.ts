@@ -3,6 +3,7 @@ import type { Config } from '../shared/config';
 import { clipL2, maxPayloadBytes } from '../shared/delta';
 import type { ErrorCode } from '../shared/errors';
 import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
+import { forgetShared } from '../shared/hash-workers';
 import { KernelMemory } from '../shared/kernels';
 import type { Logger } from '../shared/log';
 import type { Random } from '../shared/random';
@@ -113,44 +114,48 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
     siteDeltas = [];
   };
   const validate = (job: RoundJob) => validateProfile(job.ref.dir, model, params, { currentVersion: state.version, applied }, buffers[job.i % buffers.length]);
-  for await (const [{ ref, lastOfSite }, result] of inOrder(roundJobs(discoverSites(ws, logger)), validate, readAhead)) {
-    signal?.throwIfAborted();
-    const who = { email: ref.email, profile: ref.profile };
-    if (!result.ok) {
-      logger.warn({ ...who, err: result.error }, 'could not read the delta; trying again next round');
-      waiting.push({ ...who, deltaSha256: null, reason: (result.error as Error).message });
-      continue;
-    }
-    const outcome = result.value;
-    // deltas are read ahead concurrently: a copy of one accepted a moment ago may still arrive as 'accepted'
-    const v: Validation = outcome.kind === 'accepted' && applied.has(outcome.delta.manifest.sha256) ? { kind: 'replay', sha256: outcome.delta.manifest.sha256 } : outcome;
-    switch (v.kind) {
-      case 'accepted': {
-        const { delta, weight, staleness, norm } = v;
-        if (params.serverClipNorm > 0) clipL2(delta.values, params.serverClipNorm);
-        if (siteEmail !== ref.email) flush();
-        siteEmail = ref.email;
-        // values live in a read buffer reused a few deltas later: add them now, or keep a copy until the datasite's last profile
-        siteDeltas.push({ values: lastOfSite && siteDeltas.length === 0 ? delta.values : delta.values.slice(), weight });
-        applied.add(delta.manifest.sha256);
-        accepted.push({ ...who, deltaSha256: delta.manifest.sha256, weight, staleness });
-        if (lastOfSite) flush();
-        logger.debug({ ...who, weight, staleness, norm }, 'delta accepted');
-        break;
+  try {
+    for await (const [{ ref, lastOfSite }, result] of inOrder(roundJobs(discoverSites(ws, logger)), validate, readAhead)) {
+      signal?.throwIfAborted();
+      const who = { email: ref.email, profile: ref.profile };
+      if (!result.ok) {
+        logger.warn({ ...who, err: result.error }, 'could not read the delta; trying again next round');
+        waiting.push({ ...who, deltaSha256: null, reason: (result.error as Error).message });
+        continue;
       }
-      case 'rejected':
-        rejected.push({ ...who, deltaSha256: v.sha256, code: v.code, message: v.message });
-        logger.warn({ ...who, code: v.code }, v.message);
-        break;
-      case 'replay':
-        replayed.push({ ...who, deltaSha256: v.sha256, reason: 'ERR_DELTA_REPLAY: already merged' });
-        logger.debug({ ...who, code: 'ERR_DELTA_REPLAY' }, 'delta already merged');
-        break;
-      case 'waiting':
-        waiting.push({ ...who, deltaSha256: null, reason: v.reason });
-        logger.debug({ ...who, reason: v.reason }, 'delta not ready');
-        break;
+      const outcome = result.value;
+      // deltas are read ahead concurrently: a copy of one accepted a moment ago may still arrive as 'accepted'
+      const v: Validation = outcome.kind === 'accepted' && applied.has(outcome.delta.manifest.sha256) ? { kind: 'replay', sha256: outcome.delta.manifest.sha256 } : outcome;
+      switch (v.kind) {
+        case 'accepted': {
+          const { delta, weight, staleness, norm } = v;
+          if (params.serverClipNorm > 0) clipL2(delta.values, params.serverClipNorm);
+          if (siteEmail !== ref.email) flush();
+          siteEmail = ref.email;
+          // values live in a read buffer reused a few deltas later: add them now, or keep a copy until the datasite's last profile
+          siteDeltas.push({ values: lastOfSite && siteDeltas.length === 0 ? delta.values : delta.values.slice(), weight });
+          applied.add(delta.manifest.sha256);
+          accepted.push({ ...who, deltaSha256: delta.manifest.sha256, weight, staleness });
+          if (lastOfSite) flush();
+          logger.debug({ ...who, weight, staleness, norm }, 'delta accepted');
+          break;
+        }
+        case 'rejected':
+          rejected.push({ ...who, deltaSha256: v.sha256, code: v.code, message: v.message });
+          logger.warn({ ...who, code: v.code }, v.message);
+          break;
+        case 'replay':
+          replayed.push({ ...who, deltaSha256: v.sha256, reason: 'ERR_DELTA_REPLAY: already merged' });
+          logger.debug({ ...who, code: 'ERR_DELTA_REPLAY' }, 'delta already merged');
+          break;
+        case 'waiting':
+          waiting.push({ ...who, deltaSha256: null, reason: v.reason });
+          logger.debug({ ...who, reason: v.reason }, 'delta not ready');
+          break;
+      }
     }
+  } finally {
+    forgetShared(kernels.buffer); // the file workers hold no memory of past rounds
   }
   flush();
 

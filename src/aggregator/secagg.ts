@@ -5,6 +5,7 @@ import type { Config } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import type { SecaggRecord } from '../shared/ledger';
+import { forgetShared } from '../shared/hash-workers';
 import { KernelMemory } from '../shared/kernels';
 import { decodeNpy, encodeNpy } from '../shared/npy';
 import type { PermissionFile, PermissionRule } from '../shared/permissions';
@@ -544,16 +545,20 @@ export async function sumMaskedInputs(dirs: readonly string[], expect: { roundId
   const buffers = Array.from({ length: READ_AHEAD + 1 }, () => kernels.bytes(payloadBytes));
   const jobs = dirs.map((dir, i) => ({ dir, buffer: buffers[i % buffers.length] }));
   const outcomes: (MaskedManifest | AppError | null)[] = [];
-  for await (const [, result] of inOrder(jobs, (job) => readMaskedInput(job.dir, expect, job.buffer), READ_AHEAD)) {
-    if (!result.ok) {
-      if (!isAppError(result.error)) throw result.error;
-      outcomes.push(result.error);
-    } else if (result.value === null) {
-      outcomes.push(null);
-    } else {
-      if (!kernels.addWords(sum, result.value.values, 1)) addMod(sum, result.value.values);
-      outcomes.push(result.value.manifest);
+  try {
+    for await (const [, result] of inOrder(jobs, (job) => readMaskedInput(job.dir, expect, job.buffer), READ_AHEAD)) {
+      if (!result.ok) {
+        if (!isAppError(result.error)) throw result.error;
+        outcomes.push(result.error);
+      } else if (result.value === null) {
+        outcomes.push(null);
+      } else {
+        if (!kernels.addWords(sum, result.value.values, 1)) addMod(sum, result.value.values);
+        outcomes.push(result.value.manifest);
+      }
     }
+  } finally {
+    forgetShared(kernels.buffer);
   }
   return { sum, outcomes };
 }

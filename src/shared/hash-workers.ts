@@ -93,6 +93,10 @@ function bufferOf(job) {
 }
 
 parentPort.on('message', (job) => {
+  if (job.forget !== undefined) {
+    buffers.delete(job.forget);
+    return;
+  }
   job.buffer = bufferOf(job);
   try {
     const read = readInto(job.file, job.buffer, job.offset, job.length);
@@ -131,8 +135,8 @@ interface FileWorker {
   cached: Map<number, true>;
 }
 
-/** Shared buffers a worker keeps (a round reads into one memory; secure rounds use a few buffers). */
-const BUFFER_CACHE = 16;
+/** Shared buffers a worker keeps (a round reads into one memory, and lets go of it when it is over). */
+const BUFFER_CACHE = 4;
 const bufferIds = new WeakMap<SharedArrayBuffer, number>();
 let nextBufferId = 0;
 
@@ -187,6 +191,16 @@ function submit(buffer: SharedArrayBuffer, job: Record<string, unknown>): Promis
     if (target.busy++ === 0) target.worker.ref(); // a job in flight keeps the process alive
     target.worker.postMessage({ ...job, id, bufferId, cacheSize: BUFFER_CACHE, buffer: known ? undefined : buffer });
   });
+}
+
+/**
+ * The workers let go of `buffer` (a round's memory, once the round is over), so that
+ * they hold no memory of past rounds; without it they keep the BUFFER_CACHE most recent.
+ */
+export function forgetShared(buffer: SharedArrayBuffer): void {
+  const id = bufferIds.get(buffer);
+  if (id === undefined) return;
+  for (const entry of workers ?? []) if (entry.cached.delete(id)) entry.worker.postMessage({ forget: id });
 }
 
 /** True when `bytes` can be handed to the workers (they live in a SharedArrayBuffer). */

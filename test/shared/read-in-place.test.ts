@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readRegularFileInto } from '../../src/shared/atomic';
 import { scanRows, sha256Hex } from '../../src/shared/delta';
 import { isAppError } from '../../src/shared/errors';
-import { readIntoShared } from '../../src/shared/hash-workers';
+import { forgetShared, readIntoShared } from '../../src/shared/hash-workers';
 import { decodeNpy, encodeNpy } from '../../src/shared/npy';
 import { PROJECT_ROOT } from '../../src/shared/config';
 
@@ -107,6 +107,21 @@ describe('readIntoShared', () => {
     await new Promise<void>((resolve, reject) => execFile('mkfifo', [path.join(dir, 'fifo')], (err) => (err ? reject(err) : resolve())));
     await expect(readIntoShared(path.join(dir, 'fifo'), target, 0)).rejects.toSatisfy((err) => isAppError(err, 'ERR_FILE_NOT_REGULAR'));
     await expect(readIntoShared(path.join(dir, 'a'), Buffer.alloc(8), 0)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('shared buffers held by the workers', () => {
+  it('stay usable after the workers let go of them, and after more buffers than the workers keep', async () => {
+    await fs.writeFile(path.join(dir, 'a'), 'abc');
+    const expected = sha256Hex(Buffer.from('abc'));
+    const read = async (b: Buffer) => (await readIntoShared(path.join(dir, 'a'), b, 0))!.sha256;
+    const first = Buffer.from(new SharedArrayBuffer(16));
+    expect(await read(first)).toBe(expected);
+    forgetShared(first.buffer as SharedArrayBuffer);
+    expect(await read(first)).toBe(expected); // sent again: the workers had dropped it
+    const many = Array.from({ length: 9 }, () => Buffer.from(new SharedArrayBuffer(16)));
+    for (const b of many) expect(await read(b)).toBe(expected);
+    expect(await Promise.all([first, ...many].map(read))).toEqual(Array(10).fill(expected));
   });
 });
 
