@@ -102,7 +102,7 @@ describe('a community round', () => {
     expect(await readMemberStatus(f.members[0].ws)).toBeNull();
     // the week is published: no second round, no second spend
     expect(await advanceSecureRound(ctx)).toMatchObject({ action: 'idle', reason: expect.stringContaining('2026-W02 are published') });
-  }, 120_000);
+  }, 600_000);
 
   it('goes on without a member whose INSIGHTS_EPSILON asks for more noise than the round adds; that member spends nothing', async () => {
     const { f } = await federationWithWeeks([{ INSIGHTS_EPSILON: '1' }]);
@@ -112,7 +112,7 @@ describe('a community round', () => {
     expect(status!.declined!.reason).toContain('INSIGHTS_EPSILON=1');
     expect((await readPrivacyLedger(f.members[0].ws.privateDir('profile_0'))).entries.filter((e) => e.kind === 'community')).toHaveLength(0);
     expect(((await readJsonFile(communityStatsFile(f.root.ws, AGGREGATOR), { maxBytes: MAX_STATS_BYTES })) as CommunityStats).participants).toBe(4);
-  }, 120_000);
+  }, 600_000);
 
   it('stops sending once a profile\'s privacy budget cannot pay for the week: the datasite declines, one calm reason', async () => {
     const { f } = await federationWithWeeks([{ PRIVACY_BUDGET_EPSILON: '50' }]);
@@ -122,5 +122,5 @@ describe('a community round', () => {
     expect(status!.declined!.reason).toMatch(/^privacy budget spent \(PRIVACY_BUDGET_EPSILON=50\)/);
     expect((await readPrivacyLedger(f.members[0].ws.privateDir('profile_0'))).entries).toHaveLength(0);
     expect((await readPrivacyLedger(f.members[1].ws.privateDir('profile_0'))).entries.filter((e) => e.kind === 'community')).toHaveLength(1);
-  }, 120_000);
+  }, 600_000);
 });

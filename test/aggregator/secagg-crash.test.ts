@@ -91,7 +91,7 @@ describe('secure rounds with the aggregator killed (-9)', () => {
       running.push(startCli(['participant'], cliEnv(root, email, { ...shared(), OUTPUT_DIR: outputDir, PARTICIPANT_INTERVAL_MS: '5000', WATCH_DEBOUNCE_MS: '50' })));
       members.push(new Workspace({ email, dataDir: root.dataDir }, APP));
     }
-    await waitFor(async () => (await Promise.all(members.map((m) => exists(path.join(m.privateDir('profile_0'), 'state.json'))))).every(Boolean), 'every member trained', 60_000);
+    await waitFor(async () => (await Promise.all(members.map((m) => exists(path.join(m.privateDir('profile_0'), 'state.json'))))).every(Boolean), 'every member trained', 240_000);
     const aggregatorEnv = cliEnv(root, AGGREGATOR, shared());
 
     // calibrate: one clean round
@@ -129,8 +129,8 @@ describe('secure rounds with the aggregator killed (-9)', () => {
       const ids = await roundIds();
       const id = ids.at(-1);
       return id && (await exists(path.join(root.ws.secaggRoundDir(AGGREGATOR, id), ROUND_FILE))) && !(await exists(path.join(root.ws.secaggRoundDir(AGGREGATOR, id), RESULT_FILE))) ? id : null;
-    }, 'the last round opened', 60_000);
-    await waitFor(async () => (await Promise.all(members.map((m) => exists(path.join(m.secaggAnswersDir(roundId), KEYS_FILE))))).every(Boolean), 'every member joined the last round', 60_000);
+    }, 'the last round opened', 240_000);
+    await waitFor(async () => (await Promise.all(members.map((m) => exists(path.join(m.secaggAnswersDir(roundId), KEYS_FILE))))).every(Boolean), 'every member joined the last round', 240_000);
     const spec = secureParams(loadConfig({ dotenv: false, env: shared() }), model).mechanism;
     const contributions = await Promise.all(
       members.map(async (m) => {
@@ -158,5 +158,5 @@ describe('secure rounds with the aggregator killed (-9)', () => {
       expect(await readGlobalVersion(root.ws.globalVersionDir(AGGREGATOR, v), model), `v${v}`).not.toBeNull();
       expect((await readRoundRecord(root.ws.aggregatorPrivateDir(), v)).secagg?.roundId, `v${v}`).toMatch(/^r\d{6}$/);
     }
-  }, 300_000);
+  }, 900_000);
 });

@@ -142,7 +142,7 @@ describe.concurrent('secure aggregation between real processes', () => {
     const c = await clusterFor(onTestFinished);
     const members = await c.startMembers(4);
     const aggregator = c.startAggregator(['--once', '--json']);
-    await waitFor(async () => (await Promise.all(members.map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'every member joined', 60_000);
+    await waitFor(async () => (await Promise.all(members.map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'every member joined', 240_000);
     const contributions = await Promise.all(members.map((m) => contributionOf(c, m)));
     const exit = await aggregator.done;
     expect(exit.code, exit.stderr).toBe(0);
@@ -161,25 +161,25 @@ describe.concurrent('secure aggregation between real processes', () => {
     for (const m of members) {
       expect(await exists(m.ws.communityStats('profile_0')), m.email).toBe(false);
       expect(await exists(m.ws.deltaManifest('profile_0')), m.email).toBe(false);
-      await waitFor(async () => !(await exists(answer(m, KEYS_FILE))), `${m.email} read the result`, 60_000);
+      await waitFor(async () => !(await exists(answer(m, KEYS_FILE))), `${m.email} read the result`, 240_000);
       expect(await exists(answer(m, MASKED_MANIFEST))).toBe(true);
       const verify = await startCli(['verify', '--json'], cliEnv(c.root, m.email, c.shared)).done;
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       expect(JSON.parse(verify.stdout).secure).toMatchObject({ roundId: 'r000001', status: 'included', counted: true, version: 1 });
     }
-  }, 240_000);
+  }, 900_000);
 
   it('gives exactly the survivors\' sum when members are killed (-9) after sharing and after publishing their masked input', async ({ onTestFinished }) => {
     const c = await clusterFor(onTestFinished);
     const members = await c.startMembers(6);
     const aggregator = c.startAggregator(['--once', '--json']);
-    await waitFor(async () => (await Promise.all(members.map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'every member joined', 60_000);
+    await waitFor(async () => (await Promise.all(members.map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'every member joined', 240_000);
     const contributions = new Map(await Promise.all(members.map(async (m) => [m.email, await contributionOf(c, m)] as const)));
     // one member dies once its shares are out (it is in U2: the survivors' s-shares remove its masks) ...
-    await waitFor(() => exists(answer(members[0], SHARES_FILE)), 'member 0 shared', 60_000);
+    await waitFor(() => exists(answer(members[0], SHARES_FILE)), 'member 0 shared', 240_000);
     members[0].run.child.kill('SIGKILL');
     // ... and one once its masked input is out (a survivor that never reveals: its neighbours reveal for it)
-    await waitFor(() => exists(answer(members[1], MASKED_MANIFEST)), 'member 1 masked', 60_000);
+    await waitFor(() => exists(answer(members[1], MASKED_MANIFEST)), 'member 1 masked', 240_000);
     members[1].run.child.kill('SIGKILL');
     const exit = await aggregator.done;
     expect(exit.code, exit.stderr).toBe(0);
@@ -190,7 +190,7 @@ describe.concurrent('secure aggregation between real processes', () => {
     expect(summary.survivors.length + summary.dropped).toBe(summary.cohort);
     const survivors: string[] = summary.survivors;
     expect(await distanceToPlainUpdate(c, survivors.map((e) => contributions.get(e)!))).toBeLessThan(QUANTIZATION_SHARE);
-  }, 240_000);
+  }, 900_000);
 
   it('the aggregator daemon runs secure rounds one after the other, and stops cleanly on SIGTERM', async ({ onTestFinished }) => {
     const c = await clusterFor(onTestFinished);
@@ -205,14 +205,14 @@ describe.concurrent('secure aggregation between real processes', () => {
     expect(verifyLedger(ledger).ok).toBe(true);
     expect(ledger.slice(0, 2).map((e) => e.secagg?.survivors)).toEqual([3, 3]);
     for (const m of members) expect(await exists(m.ws.deltaManifest('profile_0'))).toBe(false);
-  }, 240_000);
+  }, 900_000);
 
   it('aborts below the threshold and publishes nothing that would unmask anyone', async ({ onTestFinished }) => {
     const c = await clusterFor(onTestFinished);
     const members = await c.startMembers(4);
     const aggregator = c.startAggregator(['--once', '--json']);
     // two of four die once they have sent their keys: the cohort has 4 members, T = 3, and only 2 can share
-    await waitFor(async () => (await Promise.all(members.slice(0, 2).map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'two members joined', 60_000);
+    await waitFor(async () => (await Promise.all(members.slice(0, 2).map((m) => exists(answer(m, KEYS_FILE))))).every(Boolean), 'two members joined', 240_000);
     for (const m of members.slice(0, 2)) m.run.child.kill('SIGKILL');
     const exit = await aggregator.done;
     expect(exit.code, exit.stderr).toBe(0);
@@ -225,5 +225,5 @@ describe.concurrent('secure aggregation between real processes', () => {
     for (const m of members) expect(await exists(answer(m, REVEAL_FILE))).toBe(false);
     expect(await listGlobalVersions(c.root.ws.globalDir(AGGREGATOR))).toEqual([]);
     expect(await readLedger(c.root.ws.ledgerFile(AGGREGATOR))).toEqual([]);
-  }, 240_000);
+  }, 900_000);
 });

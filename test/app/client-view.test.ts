@@ -38,7 +38,7 @@ beforeAll(async () => {
   await publishDemoExtras(root, rounds.at(-1)!, config, catalog);
   version = (await loadCommittedState(root.aggregator)).version;
   expect(version).toBeGreaterThan(0);
-}, 240_000);
+}, 600_000);
 afterAll(async () => {
   for (const app of apps) await app.close();
 });
@@ -73,19 +73,19 @@ describe('a contributor on a real SyftBox client', () => {
     expect(page.state).toBe('experiment');
     expect(page.versions.global).toBe(version);
     expect(page.columns.find((c) => c.arm === 'global')?.shows.length).toBe(participant.ctx.config.RECS_PER_COLUMN);
-  }, 120_000);
+  }, 600_000);
 
   it('would wait forever if it checked the missing permission file, as the embedded mode does on a shared disk', async () => {
     const { ctx } = await onItsOwnMachine(2, true);
     const pass = await runParticipantPass(ctx);
     expect(pass.profiles[0]).toMatchObject({ access: 'waiting', baseVersion: 0 });
-  }, 120_000);
+  }, 600_000);
 
   it('reads the community statistics sync delivered', async () => {
     const { ws, synced } = await onItsOwnMachine(3, false);
     expect(synced).toContain(`${root.aggregator.ws.email}/app_data/${APP}/aggregator/community/stats.json`);
     expect(await readCommunityStats(ws, root.aggregator.ws.email, catalog, silentLogger)).toMatchObject({ participants: root.participants.length });
-  }, 120_000);
+  }, 600_000);
 
   it('reads its blend friend\'s taste summary that sync delivered, without the friend\'s blend syft.pub.yaml', async () => {
     const { ws, synced, participant, ctx } = await onItsOwnMachine(1, false);
@@ -96,5 +96,5 @@ describe('a contributor on a real SyftBox client', () => {
     const view = await blendView({ config: participant.ctx.config, ws, catalog, logger: silentLogger }, 'profile_0');
     expect(view).toMatchObject({ state: 'active' });
     expect(view.lists[0].items.length).toBeGreaterThan(0);
-  }, 120_000);
+  }, 600_000);
 });

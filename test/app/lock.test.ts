@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../../src/shared/config';
 /** Takeover of the app lock, with real processes (test/app/fixtures/lock-holder.ts). */
 
 const HOLDER = path.join(PROJECT_ROOT, 'test', 'app', 'fixtures', 'lock-holder.ts');
-const WAIT_MS = 60_000; // generous: the machine may be loaded
+const WAIT_MS = 240_000; // generous: the machine may be loaded (see install.test.ts)
 
 interface Proc {
   child: ChildProcess;
@@ -68,7 +68,7 @@ describe('the app lock', () => {
     expect(await second.result).toEqual({ acquired: true, replaced: { pid: first.child.pid, how: 'stopped' } });
     expect(await first.exit).toEqual({ code: 0, signal: null });
     expect(holderPid(file)).toBe(second.child.pid);
-  }, 120_000);
+  }, 600_000);
 
   it('kills an earlier copy that does not stop after SIGTERM', async () => {
     const file = lockFile();
@@ -77,7 +77,7 @@ describe('the app lock', () => {
     const second = start([file, 'stop-on-term', '500']);
     expect(await second.result).toEqual({ acquired: true, replaced: { pid: first.child.pid, how: 'killed' } });
     expect(await first.exit).toEqual({ code: null, signal: 'SIGKILL' });
-  }, 120_000);
+  }, 600_000);
 
   it('takes a lock left by a dead process at once', async () => {
     const file = lockFile();
@@ -87,7 +87,7 @@ describe('the app lock', () => {
     writeFileSync(file, `${JSON.stringify({ pid: deadPid, startedAt: 0, startToken: null })}\n`);
     const next = start([file, 'stop-on-term']);
     expect(await next.result).toEqual({ acquired: true, replaced: { pid: deadPid, how: 'stale' } });
-  }, 120_000);
+  }, 600_000);
 
   it('leaves alone a process that reuses the pid of a lock holder', async () => {
     const file = lockFile();
@@ -96,7 +96,7 @@ describe('the app lock', () => {
     const next = start([file, 'stop-on-term']);
     expect(await next.result).toEqual({ acquired: true, replaced: { pid: other.pid, how: 'stale' } });
     expect(alive(other.pid!)).toBe(true);
-  }, 120_000);
+  }, 600_000);
 
   it('a copy that finds a newer copy holding the lock stops instead', async () => {
     const file = lockFile();
@@ -106,5 +106,5 @@ describe('the app lock', () => {
     expect(await older.result).toEqual({ acquired: false, holderPid: newer.child.pid });
     expect(alive(newer.child.pid!)).toBe(true);
     expect(holderPid(file)).toBe(newer.child.pid);
-  }, 120_000);
+  }, 600_000);
 });

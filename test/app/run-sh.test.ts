@@ -99,7 +99,7 @@ describe('run.sh', () => {
     expect(participant.output()).toMatch(/"msg":"stopped"/);
     expect(participant.output()).not.toMatch(/"level":50/);
     expect(participant.output()).toMatch(/waiting for the aggregator to grant access|granted access/);
-    await waitFor(async () => second.output().includes(`http://127.0.0.1:${secondPort}`), 'the second page URL', 60_000);
+    await waitFor(async () => second.output().includes(`http://127.0.0.1:${secondPort}`), 'the second page URL', 240_000);
     const takeover = second.output().split('\n').filter((l) => l.includes('earlier copy'));
     expect(takeover).toHaveLength(1);
     expect(takeover[0]).toContain(`stopped an earlier copy of the app (pid ${participant.child.pid}) and took over`);

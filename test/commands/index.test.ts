@@ -17,5 +17,5 @@ describe('the command table', () => {
       expect(command.usage).toMatch(/^\s*usage: /);
       expect(typeof command.run).toBe('function');
     }
-  }, 120_000);
+  }, 600_000);
 });

@@ -64,7 +64,7 @@ describe('the first run of the demo', () => {
     root = await buildDemoRoot(config, catalog, silentLogger);
     const rounds = await runDemoRounds(root, { minRounds: 1, maxRounds: 4 });
     await publishDemoExtras(root, rounds.at(-1)!, config, catalog);
-  }, 240_000);
+  }, 600_000);
   afterAll(async () => {
     for (const close of closers) await close();
   });
