@@ -128,6 +128,20 @@ export function fileTooLarge(file: string, size: number, maxBytes: number): AppE
   return new AppError('ERR_FILE_TOO_LARGE', `${file} is ${size} bytes; the limit is ${maxBytes}`, { file });
 }
 
+/** An open (O_NOFOLLOW) that failed: null when the file is absent, the refusal for a symlink, else the error itself. */
+function openFailed(file: string, err: unknown): null {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return null;
+  if (code === 'ELOOP') throw notRegularFile(file, 'symlink');
+  throw err;
+}
+
+/** Refuse what an opened file must not be: anything but a regular file, or more than `maxBytes`. */
+function checkRegular(file: string, stat: { isFile(): boolean; size: number }, maxBytes: number): void {
+  if (!stat.isFile()) throw notRegularFile(file, 'other');
+  if (stat.size > maxBytes) throw fileTooLarge(file, stat.size, maxBytes);
+}
+
 /** Open `file` without following symlinks, check it is a regular file of at most `maxBytes`, and run `read` on it. */
 async function withRegularFile<T>(file: string, maxBytes: number, read: (handle: fs.FileHandle, size: number) => Promise<T>): Promise<T | null> {
   let handle: fs.FileHandle;
@@ -135,15 +149,11 @@ async function withRegularFile<T>(file: string, maxBytes: number, read: (handle:
     // O_NONBLOCK: a FIFO put in a file's place must not hang the open (and the process); it is refused below.
     handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP') throw notRegularFile(file, 'symlink');
-    throw err;
+    return openFailed(file, err);
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw notRegularFile(file, 'other');
-    if (stat.size > maxBytes) throw fileTooLarge(file, stat.size, maxBytes);
+    checkRegular(file, stat, maxBytes);
     return await read(handle, stat.size);
   } finally {
     await handle.close();
@@ -167,15 +177,11 @@ export function readRegularFileSync(file: string, { maxBytes }: ReadLimits): Buf
   try {
     fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ELOOP') throw notRegularFile(file, 'symlink');
-    throw err;
+    return openFailed(file, err);
   }
   try {
     const stat = fstatSync(fd);
-    if (!stat.isFile()) throw notRegularFile(file, 'other');
-    if (stat.size > maxBytes) throw fileTooLarge(file, stat.size, maxBytes);
+    checkRegular(file, stat, maxBytes);
     const bytes = Buffer.allocUnsafe(stat.size);
     let filled = 0;
     while (filled < stat.size) {
