@@ -1,5 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { contentKey } from '../shared/atomic';
 import { loadCatalog } from '../shared/catalog';
 import { dotenvPath, loadConfig, requireValue, VARIABLES, type Config } from '../shared/config';
 import { isAppError, type ErrorCode } from '../shared/errors';
@@ -39,7 +40,7 @@ function configFiles(env: NodeJS.ProcessEnv): string[] {
 }
 
 async function fingerprint(files: string[]): Promise<string> {
-  const parts = await Promise.all(files.map((f) => fs.stat(f).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}`, () => '-')));
+  const parts = await Promise.all(files.map((f) => fs.stat(f).then(contentKey, () => '-')));
   return parts.join('|');
 }
 

@@ -119,6 +119,14 @@ export async function readRegularFileInto(file: string, target: Buffer): Promise
   });
 }
 
+/**
+ * What identifies a file's content without reading it: inode, size and mtime.
+ * Writers replace files by rename (a new inode), so an unchanged key means unchanged bytes.
+ */
+export function contentKey(stat: { ino: number; size: number; mtimeMs: number }): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
+
 /** Why a read refused `file`: it is a symlink, or something else that is not a regular file. */
 export function notRegularFile(file: string, kind: 'symlink' | 'other'): AppError {
   return new AppError('ERR_FILE_NOT_REGULAR', kind === 'symlink' ? `${file} is a symlink; only regular files are read` : `${file} is not a regular file`, { file });

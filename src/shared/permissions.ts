@@ -2,7 +2,7 @@ import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { compileTemplate, isTemplate, templateData } from './acl-template';
-import { readRegularFileSync, writeFileAtomic } from './atomic';
+import { contentKey, readRegularFileSync, writeFileAtomic } from './atomic';
 import { globMatch, hasGlobSyntax } from './doublestar';
 import { AppError, isAppError } from './errors';
 import { moduleLogger } from './log';
@@ -533,7 +533,7 @@ async function readCachedPermissions(file: string, parse: (text: string, file: s
   // ENOENT error (with its stack) for each; this returns undefined in microseconds.
   const stat = lstatSync(file, { throwIfNoEntry: false });
   if (stat === undefined || !stat.isFile() || stat.size === 0) return null; // a file never synced: the server has no such file
-  const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  const key = contentKey(stat);
   let value = permissionCache.get(file)?.key === key ? permissionCache.get(file)?.value : undefined;
   if (value === undefined) {
     value = parseFile(file, parse);

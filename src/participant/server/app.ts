@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { contentKey } from '../../shared/atomic';
 import { createMatcher, type Catalog, type Matcher } from '../../shared/catalog';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
 import { AppError, type ErrorCode } from '../../shared/errors';
@@ -148,7 +149,7 @@ function fileInMemory(file: string): () => Promise<{ body: Buffer; etag: string 
   let cached: { key: string; body: Buffer; etag: string } | null = null;
   return async () => {
     const stat = statSync(file); // microseconds for a cached inode; an async stat costs more than the request
-    const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    const key = contentKey(stat);
     if (cached?.key !== key) {
       const body = await fs.readFile(file);
       cached = { key, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { contentKey } from '../../shared/atomic';
 import { matchEvents, type Catalog, type Matcher } from '../../shared/catalog';
 import { communityStatsFile, displayedCommunity, readCommunityStats, type CommunityStats } from '../../shared/community';
 import { PROJECT_ROOT, type Config } from '../../shared/config';
@@ -58,7 +59,7 @@ const INSIGHTS_TTL_MS = 10_000;
 /** What identifies a file's content without reading it: inode, size and mtime ('-' when absent). */
 function fileIdentity(file: string): string {
   const stat = statSync(file, { throwIfNoEntry: false });
-  return stat === undefined ? '-' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  return stat === undefined ? '-' : contentKey(stat);
 }
 
 const NO_HISTORY_MESSAGE =
