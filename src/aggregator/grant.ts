@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { canonicalJson } from '../shared/ledger';
 import { readRegularFile } from '../shared/atomic';
-import { formatPermissions, PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
+import { formatPermissions, isFormattedText, PERMISSION_FILE, parsePermissions, writePermissions, type PermissionFile } from '../shared/permissions';
 
 /**
  * Who may read the aggregator's shared folder (`app_data/<app>/aggregator/`):
@@ -36,6 +36,8 @@ export async function ensurePermissions(dir: string, wanted: PermissionFile): Pr
   if (current !== null) {
     const currentText = current.toString('utf8');
     if (currentText === text) return false;
+    // another text this process formatted says other rules: no need to parse it to know it differs
+    if (isFormattedText(currentText)) return writePermissions(dir, wanted).then(() => true);
     try {
       if (canonicalJson(parsePermissions(currentText, file)) === canonicalJson({ terminal: false, ...wanted })) return false;
     } catch {

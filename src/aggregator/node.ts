@@ -6,6 +6,7 @@ import { DELTA_MANIFEST_NAME } from '../shared/delta';
 import { AppError, formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { cryptoRandom } from '../shared/random';
+import { startFileWorkers } from '../shared/hash-workers';
 import { coalesce, untilAborted } from '../shared/serial';
 import { isEmailFolder, isProfileName, isRoundId, type Workspace } from '../shared/workspace';
 import { advanceSecureRound, secureParams, type SecureContext, type SecureParams, type SecureRoundSummary } from './secagg';
@@ -78,6 +79,7 @@ export function secureParamsOf(config: Config, round: Pick<RoundContext, 'model'
 export async function runAggregator(options: AggregatorOptions): Promise<void> {
   const { round, signal, secure } = options;
   const { ws, logger } = round;
+  void startFileWorkers(); // rounds read and hash their inputs on these threads: up once, for every round
   const state = await loadCommittedState(round);
   /** Content hashes a round has already decided about (merged or refused). */
   const known = new Set(state.applied);

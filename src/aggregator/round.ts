@@ -3,7 +3,7 @@ import type { Config } from '../shared/config';
 import { clipL2, maxPayloadBytes } from '../shared/delta';
 import type { ErrorCode } from '../shared/errors';
 import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
-import { forgetShared } from '../shared/hash-workers';
+import { forgetShared, startFileWorkers } from '../shared/hash-workers';
 import { KernelMemory } from '../shared/kernels';
 import type { Logger } from '../shared/log';
 import type { Random } from '../shared/random';
@@ -88,6 +88,7 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const { ws, model, params, logger, signal } = ctx;
   const startedAt = ctx.now();
   const t0 = performance.now();
+  void startFileWorkers(); // the threads come up while the state is reconciled
   const state = await reconcile(stateContext(ctx));
   // inOrder runs task i + readAhead only once item i was consumed, so item i's buffer is free again by then.
   const readAhead = ctx.readAhead ?? READ_AHEAD;

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fileTooLarge, notRegularFile } from './atomic';
+import { kernelMemoryOf, kernelModule } from './kernels';
 
 /**
  * File reads and sha256 on worker threads, into shared memory: the aggregator reads,
@@ -12,7 +13,8 @@ import { fileTooLarge, notRegularFile } from './atomic';
  * The workers start on first use (a few tens of ms), then stay for the life of the
  * process, keeping it alive only while a job is in flight. Their code is inline, so
  * it runs the same from the sources (tsx) and from the bundled build; its row scan
- * is `scanRows` of delta.ts, written again in plain JavaScript (a test keeps them equal).
+ * is `scanRows` of delta.ts, written again in plain JavaScript and run by the SIMD kernel (kernels.wat
+ * `scanRows`) when the buffer is a kernel memory (tests keep all three equal).
  */
 
 const WORKER_SOURCE = `
@@ -25,8 +27,9 @@ function sha256(view) {
   return createHash('sha256').update(view).digest('hex');
 }
 
-// The float32 rows of an .npy file of rows of 'rank' (its header is checked again by the caller): norms and first non-finite value.
-function scanNpy(buffer, offset, length, rank) {
+// The float32 rows of an .npy file of rows of 'rank' (its header is checked again by the caller): norms and first
+// non-finite value; by the SIMD kernel when the buffer is a kernel memory ('kernels'), else in JavaScript.
+function scanNpy(buffer, kernels, offset, length, rank) {
   if (length < 12 || rank <= 0) return null;
   const bytes = new Uint8Array(buffer, offset, length);
   if (bytes[0] !== 0x93 || bytes[1] !== 0x4e) return null;
@@ -36,6 +39,10 @@ function scanNpy(buffer, offset, length, rank) {
   const dataBytes = length - dataOffset;
   if (dataBytes <= 0 || (offset + dataOffset) % 4 !== 0 || dataBytes % (4 * rank) !== 0) return null;
   const values = new Float32Array(buffer, offset + dataOffset, dataBytes / 4);
+  if (kernels) {
+    const [total, worstSq, worstRow] = kernels.scanRows(offset + dataOffset, values.length, rank);
+    return { dataOffset, nonFinite: Number.isFinite(total) ? -1 : values.findIndex((v) => !Number.isFinite(v)), total, worstRow, worstSq };
+  }
   let total = 0, worstRow = 0, worstSq = 0;
   const whole = rank & ~3;
   for (let off = 0, row = 0; off < values.length; off += rank, row++) {
@@ -83,13 +90,16 @@ function readInto(file, buffer, offset, capacity) {
 // The shared buffers this thread has been sent, by id: the caller sends a buffer once and then
 // its id (posting a SharedArrayBuffer costs a fraction of a millisecond). Both sides keep the
 // same BUFFER_CACHE most recent ids, updated in message order, so they agree on what is cached.
+// A buffer that is a kernel memory comes as the memory and the kernels' module: the row scan runs there in SIMD.
 const buffers = new Map();
 function bufferOf(job) {
-  const buffer = job.buffer ?? buffers.get(job.bufferId);
+  let entry = buffers.get(job.bufferId);
+  if (job.buffer) entry = { buffer: job.buffer, kernels: null };
+  else if (job.memory) entry = { buffer: job.memory.buffer, kernels: new WebAssembly.Instance(job.module, { env: { memory: job.memory } }).exports };
   buffers.delete(job.bufferId);
-  buffers.set(job.bufferId, buffer);
+  buffers.set(job.bufferId, entry);
   if (buffers.size > job.cacheSize) buffers.delete(buffers.keys().next().value);
-  return buffer;
+  return entry;
 }
 
 parentPort.on('message', (job) => {
@@ -97,15 +107,15 @@ parentPort.on('message', (job) => {
     buffers.delete(job.forget);
     return;
   }
-  job.buffer = bufferOf(job);
+  const { buffer, kernels } = bufferOf(job);
   try {
-    const read = readInto(job.file, job.buffer, job.offset, job.length);
+    const read = readInto(job.file, buffer, job.offset, job.length);
     if (read.refused) {
       parentPort.postMessage({ id: job.id, refused: read.refused, size: read.size });
       return;
     }
-    const hex = sha256(new Uint8Array(job.buffer, job.offset, read.length));
-    parentPort.postMessage({ id: job.id, length: read.length, hex, scan: scanNpy(job.buffer, job.offset, read.length, job.rank) });
+    const hex = sha256(new Uint8Array(buffer, job.offset, read.length));
+    parentPort.postMessage({ id: job.id, length: read.length, hex, scan: scanNpy(buffer, kernels, job.offset, read.length, job.rank) });
   } catch (err) {
     parentPort.postMessage({ id: job.id, error: { message: String(err && err.message), code: err && err.code } });
   }
@@ -147,9 +157,12 @@ let nextId = 0;
 /** A round has READ_AHEAD (8) jobs in flight, on at most this many threads (each costs a few MB; more than the cores only contend). */
 const MAX_WORKERS = 4;
 
+/** Resolves once every worker thread is up (startFileWorkers). */
+let online: Promise<void> = Promise.resolve();
+
 function start(): FileWorker[] {
   const count = Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
-  return Array.from({ length: count }, () => {
+  const started = Array.from({ length: count }, () => {
     const entry: FileWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }), busy: 0, cached: new Map() };
     // unref() before the thread is up does not hold (Node 20): once more when it is, unless a job is already in flight
     entry.worker.unref();
@@ -166,6 +179,19 @@ function start(): FileWorker[] {
     entry.worker.on('exit', (code) => fail(new Error(`a file worker exited (code ${code})`)));
     return entry;
   });
+  online = Promise.all(started.map(({ worker }) => new Promise<void>((resolve) => worker.once('online', () => resolve()).once('exit', () => resolve())))).then(() => undefined);
+  return started;
+}
+
+/**
+ * Start the file workers now rather than on the first read (a thread takes tens of
+ * milliseconds to come up, more on a busy machine): the aggregator calls it when it
+ * starts, and a round when it begins, so that the threads come up while it reconciles
+ * its state. Resolves once they are up; they never keep the process alive while idle.
+ */
+export function startFileWorkers(): Promise<void> {
+  workers ??= start();
+  return online;
 }
 
 /** A worker died: every job in flight fails, and the next call starts new workers. */
@@ -189,7 +215,9 @@ function submit(buffer: SharedArrayBuffer, job: Record<string, unknown>): Promis
   return new Promise<Reply>((resolve, reject) => {
     pending.set(id, { resolve, reject });
     if (target.busy++ === 0) target.worker.ref(); // a job in flight keeps the process alive
-    target.worker.postMessage({ ...job, id, bufferId, cacheSize: BUFFER_CACHE, buffer: known ? undefined : buffer });
+    const memory = known ? undefined : kernelMemoryOf(buffer);
+    const first = known ? {} : memory ? { memory, module: kernelModule() } : { buffer };
+    target.worker.postMessage({ ...job, id, bufferId, cacheSize: BUFFER_CACHE, ...first });
   });
 }
 

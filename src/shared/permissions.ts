@@ -134,10 +134,27 @@ export function formatPermissions(file: PermissionFile, target: string): string 
   const known = formatted.get(key);
   if (known !== undefined) return known;
   const text = stringify(normalized);
-  parsePermissions(text, target); // what we publish must be what the server accepts
+  // what we publish must be what the server accepts: checked by parsing it back, unless every string is
+  // made of characters YAML gives no meaning inside a scalar (emails, the app's patterns), the case of
+  // the aggregator's file, whose thousands of contributors would take tens of milliseconds to parse back
+  if (!file.rules.every(isPlainRule)) parsePermissions(text, target);
   if (formatted.size >= FORMATTED_KEPT) formatted.delete(formatted.keys().next().value!);
   formatted.set(key, text);
   return text;
+}
+
+/** Characters of an email or a glob that need no escaping in YAML (the formatter quotes a leading '*' itself). */
+const PLAIN_STRING = /^[A-Za-z0-9_*][A-Za-z0-9_.+@*\/-]*$/;
+
+function isPlainRule(rule: PermissionRule): boolean {
+  const { read = [], write = [], admin = [] } = rule.access;
+  return PLAIN_STRING.test(rule.pattern) && [read, write, admin].every((list) => list.every((entry) => PLAIN_STRING.test(entry)));
+}
+
+/** True when `text` is one `formatPermissions` returned lately (so it parses to the rules it was formatted from). */
+export function isFormattedText(text: string): boolean {
+  for (const known of formatted.values()) if (known === text) return true;
+  return false;
 }
 
 // ---------------------------------------------------------------- parsing

@@ -9,6 +9,7 @@ import {
   accessOf,
   canRead,
   evaluate,
+  formatPermissions,
   grants,
   otherWriters,
   parseLegacyPermissions,
@@ -234,6 +235,20 @@ describe('parsePermissions', () => {
       expect((err as Error).message).toContain(file);
     });
   }
+});
+
+describe('formatPermissions', () => {
+  // strings of the characters it does not parse back (emails, globs), among them ones YAML would read as other types
+  const plain = ['123', 'true', 'null', 'no', '1e3', '0x1F', '**', '*.npy', 'global/**', 'a.b+c@d-e.f', '_x', 'user1000@eval.local'];
+  it('writes plain strings so that they parse back as the same strings', () => {
+    const file: PermissionFile = { terminal: false, rules: plain.map((pattern) => ({ pattern, access: { read: plain, write: [B], admin: [] } })) };
+    expect(parsePermissions(formatPermissions(file, 'plain'), 'plain')).toEqual(file);
+  });
+  it('writes any other string so that it parses back too (checked by parsing)', () => {
+    const odd = ['- dash', '#hash', 'key: value', '"quoted"', "it's", 'tab\there', '[a]', '{b}', '&anchor', '!tag', '%pct', '@at', '|pipe', '>gt', ' lead', 'trail '];
+    const file: PermissionFile = { terminal: true, rules: odd.map((pattern) => ({ pattern, access: { read: odd, write: [], admin: [] } })) };
+    expect(parsePermissions(formatPermissions(file, 'odd'), 'odd')).toEqual(file);
+  });
 });
 
 describe('parseLegacyPermissions', () => {

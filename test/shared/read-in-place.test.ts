@@ -7,6 +7,7 @@ import { readRegularFileInto } from '../../src/shared/atomic';
 import { scanRows, sha256Hex } from '../../src/shared/delta';
 import { isAppError } from '../../src/shared/errors';
 import { forgetShared, readIntoShared } from '../../src/shared/hash-workers';
+import { KernelMemory } from '../../src/shared/kernels';
 import { decodeNpy, encodeNpy } from '../../src/shared/npy';
 import { PROJECT_ROOT } from '../../src/shared/config';
 
@@ -70,30 +71,39 @@ describe('readRegularFileInto', () => {
 });
 
 describe('readIntoShared', () => {
-  it('reads, hashes and scans on a worker exactly as the main thread would', async () => {
-    const values = Float32Array.from({ length: 6 * 4 }, (_, i) => Math.sin(i) * (i + 1));
-    const target = Buffer.from(new SharedArrayBuffer(4096));
-    for (const [name, bad] of [['finite', null], ['nan', 13]] as const) {
-      const v = values.slice();
-      if (bad !== null) v[bad] = Number.NaN;
-      const npy = encodeNpy(v, [6, 4]);
-      await fs.writeFile(path.join(dir, name), npy);
-      const read = await readIntoShared(path.join(dir, name), target.subarray(64), 4);
-      expect(read!.bytes.buffer).toBe(target.buffer);
-      expect(Buffer.compare(read!.bytes, npy)).toBe(0);
-      expect(read!.sha256).toBe(sha256Hex(npy));
-      const local = scanRows(decodeNpy(npy, name, { dtype: '<f4', shape: [6, 4] }).data as Float32Array, 4);
-      const { dataOffset, nonFinite, total, worstRow, worstSq } = read!.scan!;
-      expect(dataOffset).toBe(npy.length - v.byteLength);
-      expect(nonFinite).toBe(local.nonFinite);
-      if (bad === null) expect({ total: Math.sqrt(total), worstRow, worstRowNorm: Math.sqrt(worstSq) }).toEqual(local.norms);
-      else expect(nonFinite).toBe(13);
-    }
-    // not an .npy of rows of this rank: read and hashed, not scanned
-    await fs.writeFile(path.join(dir, 'text'), 'not numbers');
-    expect(await readIntoShared(path.join(dir, 'text'), target, 4)).toMatchObject({ sha256: sha256Hex(Buffer.from('not numbers')), scan: null });
-    expect((await readIntoShared(path.join(dir, 'finite'), target, 5))!.scan).toBeNull();
-  });
+  // a plain shared buffer is scanned in JavaScript, a kernel memory by the SIMD kernel: both must give scanRows's figures, bit for bit
+  const targets = { 'a plain shared buffer': () => Buffer.from(new SharedArrayBuffer(16_384)), 'a kernel memory': () => new KernelMemory(16_384).bytes(16_000) };
+  for (const [kind, makeTarget] of Object.entries(targets)) {
+    it(`reads, hashes and scans on a worker exactly as the main thread would, into ${kind}`, async () => {
+      const target = makeTarget();
+      for (const rank of [4, 7, 32, 1]) {
+        const rows = Math.floor(200 / rank) + 3;
+        const values = Float32Array.from({ length: rows * rank }, (_, i) => Math.sin(i * 1.7) * (i + 1) * 1e-3);
+        for (const [name, bad] of [['finite', null], ['nan', rank + 2], ['inf', 2 * rank - 1]] as const) {
+          const v = values.slice();
+          if (bad !== null) v[bad] = name === 'nan' ? Number.NaN : Number.NEGATIVE_INFINITY;
+          const npy = encodeNpy(v, [rows, rank]);
+          const file = path.join(dir, `${name}-${rank}`);
+          await fs.writeFile(file, npy);
+          const read = await readIntoShared(file, target.subarray(64), rank);
+          expect(read!.bytes.buffer).toBe(target.buffer);
+          expect(Buffer.compare(read!.bytes, npy)).toBe(0);
+          expect(read!.sha256).toBe(sha256Hex(npy));
+          const local = scanRows(decodeNpy(npy, name, { dtype: '<f4', shape: [rows, rank] }).data as Float32Array, rank);
+          const { dataOffset, nonFinite, total, worstRow, worstSq } = read!.scan!;
+          expect(dataOffset).toBe(npy.length - v.byteLength);
+          expect(nonFinite).toBe(bad ?? -1);
+          expect(nonFinite).toBe(local.nonFinite);
+          if (bad === null) expect({ total: Math.sqrt(total), worstRow, worstRowNorm: Math.sqrt(worstSq) }).toEqual(local.norms);
+        }
+      }
+      // not an .npy of rows of this rank: read and hashed, not scanned
+      await fs.writeFile(path.join(dir, 'text'), 'not numbers');
+      expect(await readIntoShared(path.join(dir, 'text'), target, 4)).toMatchObject({ sha256: sha256Hex(Buffer.from('not numbers')), scan: null });
+      expect((await readIntoShared(path.join(dir, 'finite-4'), target, 5))!.scan).toBeNull();
+      forgetShared(target.buffer as SharedArrayBuffer);
+    });
+  }
 
   it('refuses what readRegularFileInto refuses, a FIFO included, and gives null for a missing file', async () => {
     const target = Buffer.from(new SharedArrayBuffer(8));

@@ -14,6 +14,20 @@ const ALIGN = 16;
 
 let compiled: WebAssembly.Module | null = null;
 
+/** The compiled kernels (a file worker instantiates them over a round's memory to scan rows where it read them). */
+export function kernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
+  return compiled;
+}
+
+/** The WebAssembly memory of each KernelMemory's buffer (what a worker needs to run the kernels on it). */
+const memories = new WeakMap<SharedArrayBuffer, WebAssembly.Memory>();
+
+/** The WebAssembly memory whose buffer `buffer` is, when a KernelMemory made it. */
+export function kernelMemoryOf(buffer: SharedArrayBuffer): WebAssembly.Memory | undefined {
+  return memories.get(buffer);
+}
+
 interface Exports {
   addScaled(sum: number, values: number, n: number, weight: number): void;
   addWords(acc: number, x: number, n: number): void;
@@ -29,9 +43,9 @@ export class KernelMemory {
   constructor(bytes: number) {
     const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
-    this.kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Exports;
+    this.kernels = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as Exports;
     this.buffer = memory.buffer as unknown as SharedArrayBuffer; // never grows, so this stays the memory's buffer
+    memories.set(this.buffer, memory);
   }
 
   private take(bytes: number): number {
