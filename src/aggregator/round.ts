@@ -95,7 +95,7 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   const size = model.items * model.rank;
   const payloadBytes = maxPayloadBytes(model);
   // the sum and the read buffers share one memory, where the SIMD kernel adds values in place
-  const kernels = new KernelMemory(size * 8 + (readAhead + 1) * payloadBytes + (readAhead + 2) * 16);
+  const kernels = roundMemory(size * 8 + (readAhead + 1) * payloadBytes + (readAhead + 2) * 16);
   const merger = createMerger(params.mergeMode, size, params.trimFraction, kernels);
   const buffers = Array.from({ length: readAhead + 1 }, () => kernels.bytes(payloadBytes));
   const applied = new Set(state.applied);
@@ -156,7 +156,7 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
       }
     }
   } finally {
-    forgetShared(kernels.buffer); // the file workers hold no memory of past rounds
+    keepForNextRound(kernels);
   }
   flush();
 
@@ -222,6 +222,30 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
   await writeStatus(ws.aggregatorPrivateDir(), summary, ctx.now());
   logger.info({ outcome: summary.outcome, version: summary.version, ...summary.counts, durationMs: summary.durationMs }, 'round finished');
   return summary;
+}
+
+/**
+ * The last round's memory (its sum and read buffers), which the next round of the same
+ * model reuses: the file workers already hold it, and its pages are already touched
+ * (a fresh page costs about 10 µs on some virtual machines: 12 MB are 3,000 of them).
+ * A round that finds none (the first, or one beside another) makes its own.
+ */
+let spareMemory: KernelMemory | null = null;
+
+function roundMemory(bytes: number): KernelMemory {
+  const spare = spareMemory;
+  spareMemory = null;
+  if (spare?.bytesAsked === bytes) {
+    spare.reset();
+    return spare;
+  }
+  if (spare) forgetShared(spare.buffer);
+  return new KernelMemory(bytes);
+}
+
+function keepForNextRound(memory: KernelMemory): void {
+  if (spareMemory) forgetShared(spareMemory.buffer); // the file workers hold no memory a round will not use
+  spareMemory = memory;
 }
 
 /**

@@ -16,7 +16,7 @@ import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
 /**
  * One aggregation round over N published deltas. The deltas are written by one
  * child process and merged in another, so that the second's peak RSS is the
- * round's alone. `childEntry` is the script that dispatches `--child <task>
+ * round's alone (with its one warm-up round over WARM_UP_DELTAS deltas). `childEntry` is the script that dispatches `--child <task>
  * <json>` to `runAggregatorTask`.
  */
 
@@ -44,7 +44,7 @@ export interface AggregatorTaskArgs {
   vocabHash: string;
 }
 
-export type AggregatorTask = 'write-deltas' | 'round';
+export type AggregatorTask = 'write-deltas' | 'round' | 'cold-round';
 
 /** Publish `participants` distinct clipped deltas with their permission files. */
 async function writeDeltas(a: AggregatorTaskArgs): Promise<Record<string, number>> {
@@ -66,18 +66,46 @@ async function writeDeltas(a: AggregatorTaskArgs): Promise<Record<string, number
   return { writeMs: Math.round(performance.now() - start) };
 }
 
-/** One aggregation round over whatever is published; wall time and this process's peak RSS. */
-async function oneRound(a: AggregatorTaskArgs): Promise<Record<string, number>> {
+/** Deltas of the round a warm aggregator process has run before the measured one. */
+const WARM_UP_DELTAS = 16;
+
+/** One aggregation round over whatever is published in `dataDir`; its wall time. */
+async function timedRound(a: AggregatorTaskArgs, dataDir: string): Promise<{ ms: number; accepted: number; rejected: number }> {
   const config = withOverrides(loadConfig({ dotenv: false, env: {} }), { MODEL_RANK: String(a.rank), APP_NAME: EVAL_APP_NAME, LOG_LEVEL: 'silent' });
-  const ws = new Workspace({ email: AGGREGATOR_EMAIL, dataDir: a.dataDir }, EVAL_APP_NAME);
+  const ws = new Workspace({ email: AGGREGATOR_EMAIL, dataDir }, EVAL_APP_NAME);
   const start = performance.now();
   const summary = await runRound({ ws, model: { items: a.items, rank: a.rank, vocabHash: a.vocabHash }, params: roundParams(config), random: createRandom(SEED), now: () => new Date(), logger: silentLogger });
-  return { roundMs: Math.round(performance.now() - start), accepted: summary.counts.accepted, rejected: summary.counts.rejected, peakRssMb: Math.round((process.resourceUsage().maxRSS * 1024) / BYTES_PER_MB) };
+  return { ms: Math.round(performance.now() - start), accepted: summary.counts.accepted, rejected: summary.counts.rejected };
+}
+
+const peakRssMb = () => Math.round((process.resourceUsage().maxRSS * 1024) / BYTES_PER_MB);
+
+/**
+ * The round as a running aggregator runs it: in a process that has run a round before
+ * (over WARM_UP_DELTAS deltas of another root), as every round after a process's first
+ * is, so that thread start-up and JIT warm-up are not counted. Also this process's peak RSS.
+ */
+async function warmRound(a: AggregatorTaskArgs): Promise<Record<string, number>> {
+  const warmUpDir = `${a.dataDir}-warm-up`;
+  try {
+    await writeDeltas({ ...a, dataDir: warmUpDir, participants: WARM_UP_DELTAS });
+    const warmUp = await timedRound(a, warmUpDir);
+    const round = await timedRound(a, a.dataDir);
+    return { roundMs: round.ms, accepted: round.accepted, rejected: round.rejected, warmUpMs: warmUp.ms, peakRssMb: peakRssMb() };
+  } finally {
+    await fs.rm(warmUpDir, { recursive: true, force: true });
+  }
+}
+
+/** The first round of a fresh aggregator process (thread start-up and JIT warm-up included). */
+async function coldRound(a: AggregatorTaskArgs): Promise<Record<string, number>> {
+  const round = await timedRound(a, a.dataDir);
+  return { roundMs: round.ms, accepted: round.accepted, peakRssMb: peakRssMb() };
 }
 
 /** What a child process runs; its result is printed as one JSON line. */
 export function runAggregatorTask(task: AggregatorTask, args: AggregatorTaskArgs): Promise<Record<string, number>> {
-  return task === 'write-deltas' ? writeDeltas(args) : oneRound(args);
+  return task === 'write-deltas' ? writeDeltas(args) : task === 'cold-round' ? coldRound(args) : warmRound(args);
 }
 
 /** Run `childEntry --child <task> <json>` and parse the JSON line it prints. */
@@ -150,6 +178,14 @@ export async function benchAggregator(catalog: Catalog, cases: readonly Aggregat
       const args: AggregatorTaskArgs = { dataDir: path.join(root, 'SyftBox'), participants, items, rank, vocabHash: catalog.hash };
       const { writeMs } = await child(childEntry, 'write-deltas', args);
       const files = await payloadFiles(args.dataDir);
+      // in RAM, the first round of a fresh process too, on a copy of the same files (a round consumes them)
+      let cold: Record<string, number> | null = null;
+      if (!onDisk) {
+        const copy = { ...args, dataDir: path.join(root, 'cold', 'SyftBox') };
+        await fs.cp(args.dataDir, copy.dataDir, { recursive: true });
+        cold = await child(childEntry, 'cold-round', copy);
+        await fs.rm(path.join(root, 'cold'), { recursive: true, force: true });
+      }
       let round: Record<string, number> = {};
       const numpy = await numpyAnchor(['float32'], files, async () => {
         round = await child(childEntry, 'round', args);
@@ -159,12 +195,16 @@ export async function benchAggregator(catalog: Catalog, cases: readonly Aggregat
       const mbs = mbPerSec(bytes, roundMs);
       const numpyMbs = numpy ? mbPerSec(numpy.bytes, numpy.ms) : null;
       const ratioToNumpy = numpyMbs ? round2(mbs / numpyMbs) : null;
-      const row = { participants, items, rank, deltaMb: round1((items * rank * FLOAT32_BYTES) / BYTES_PER_MB), totalMb: Math.round(bytes / BYTES_PER_MB), tempRoot: path.dirname(root), writeMs, roundMs, mbPerSec: mbs, accepted, rejected, peakRssMb, numpyMs: numpy?.ms ?? null, numpyMbPerSec: numpyMbs, ratioToNumpy, loadAverage };
+      const coldRoundMs = cold?.roundMs ?? null;
+      const coldMbPerSec = coldRoundMs ? mbPerSec(bytes, coldRoundMs) : null;
+      const coldRatioToNumpy = numpyMbs && coldMbPerSec ? round2(coldMbPerSec / numpyMbs) : null;
+      const row = { participants, items, rank, deltaMb: round1((items * rank * FLOAT32_BYTES) / BYTES_PER_MB), totalMb: Math.round(bytes / BYTES_PER_MB), tempRoot: path.dirname(root), writeMs, roundMs, mbPerSec: mbs, accepted, rejected, peakRssMb, numpyMs: numpy?.ms ?? null, numpyMbPerSec: numpyMbs, ratioToNumpy, coldRoundMs, coldMbPerSec, coldRatioToNumpy, loadAverage };
       const anchor = numpy ? `${ratioToNumpy}x the numpy loop over the same files (${Math.round(numpy.ms)} ms, ${numpyMbs} MB/s)` : 'no numpy here (python3 -c "import numpy" fails): no anchor in this run';
       // the issue's scale target: 10,000 participants x the catalogue x rank 32 in 15 s, peak RSS within 1 GB
       const atScale = participants >= SCALE_TARGET.participants && rank >= SCALE_TARGET.rank;
       const target = atScale ? `; scale target ${SCALE_TARGET.ms / 1000} s and ${SCALE_TARGET.rssMb} MB: ${round2(roundMs / SCALE_TARGET.ms)}x the time, ${round2(peakRssMb / SCALE_TARGET.rssMb)}x the memory` : '';
-      log(`aggregator round: ${participants} deltas of ${items} x ${rank} (${row.totalMb} MB under ${row.tempRoot}): ${roundMs} ms = ${mbs} MB/s = ${anchor}; peak RSS ${peakRssMb} MB${target}; load average ${loadAverage.join(' ')} (writing them took ${writeMs} ms)`);
+      const coldText = coldRoundMs === null ? '' : `; the first round of a fresh process: ${coldRoundMs} ms = ${coldMbPerSec} MB/s${coldRatioToNumpy === null ? '' : ` = ${coldRatioToNumpy}x`}`;
+      log(`aggregator round: ${participants} deltas of ${items} x ${rank} (${row.totalMb} MB under ${row.tempRoot}), in a process that ran a round before: ${roundMs} ms = ${mbs} MB/s = ${anchor}${coldText}; peak RSS ${peakRssMb} MB${target}; load average ${loadAverage.join(' ')} (writing them took ${writeMs} ms)`);
       out.push(atScale ? { ...row, targetMs: SCALE_TARGET.ms, targetRssMb: SCALE_TARGET.rssMb } : row);
     } finally {
       await fs.rm(root, { recursive: true, force: true });

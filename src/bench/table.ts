@@ -10,7 +10,7 @@ interface Report {
   environment: { node: string; cpus: number; cpuModel: string | null; loadAverageAtStart: number[] };
   startup?: { nodeMs: number; figures: Record<string, { medianMs: number; ratioToNode: number }> };
   page?: { endpoints: Record<string, { requestsPerSec: number; p99Ms: number }> };
-  aggregator?: { participants: number; rank: number; roundMs: number; mbPerSec: number; numpyMbPerSec: number | null; ratioToNumpy: number | null; peakRssMb: number; targetMs?: number; targetRssMb?: number }[];
+  aggregator?: { participants: number; rank: number; roundMs: number; mbPerSec: number; numpyMbPerSec: number | null; ratioToNumpy: number | null; coldMbPerSec?: number | null; coldRatioToNumpy?: number | null; peakRssMb: number; targetMs?: number; targetRssMb?: number }[];
   secureSum?: Record<string, { count: number; mbPerSec: number; numpyMbPerSec: number | null; ratioToNumpy: number | null }>;
   secureAggregation?: {
     rounds: { participants: number; items: number; dropout: number; secure: { memberCpuMs: { total: number }; aggregatorCpuMs: { total: number } }; plain: { aggregatorCpuMs: number }; ratios: { aggregatorCpu: number | null } }[];
@@ -29,6 +29,9 @@ export function benchTable(report: Report): string {
   ];
   for (const a of report.aggregator ?? []) {
     lines.push(row([`aggregator round, ${a.participants.toLocaleString('en')} deltas x rank ${a.rank}`, `${a.mbPerSec} MB/s`, a.numpyMbPerSec === null ? null : `numpy loop ${a.numpyMbPerSec} MB/s`, a.ratioToNumpy === null ? null : `${a.ratioToNumpy}x`]));
+    if (a.coldMbPerSec != null) {
+      lines.push(row([`  the same, as the first round of a fresh process`, `${a.coldMbPerSec} MB/s`, a.numpyMbPerSec === null ? null : `numpy loop ${a.numpyMbPerSec} MB/s`, a.coldRatioToNumpy == null ? null : `${a.coldRatioToNumpy}x`]));
+    }
     if (a.targetMs !== undefined) {
       lines.push(row([`  the same round's time`, `${r2(a.roundMs / 1000)} s`, `target ${a.targetMs / 1000} s`, `${r2(a.roundMs / a.targetMs)}x`]));
       lines.push(row([`  the same round's peak RSS`, `${a.peakRssMb} MB`, `target ${a.targetRssMb} MB`, `${r2(a.peakRssMb / a.targetRssMb!)}x`]));

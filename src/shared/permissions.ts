@@ -478,10 +478,18 @@ function listGrants(list: string[] | undefined, user: string): boolean {
 
 // ---------------------------------------------------------------- files on disk
 
+/** A relative path that path.relative would write otherwise: '.' or '..' segments, empty segments, a leading or trailing '/'. */
+const NOT_NORMALIZED = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\/$/;
+
 /** Path of `target` relative to datasites/, with '/' separators; RangeError when outside. */
 export function toDatasitesRelative(datasitesDir: string, target: string): string {
+  // the common case, a normalized absolute path under datasitesDir, without resolving both (a round asks for thousands)
+  if (path.sep === '/' && path.isAbsolute(datasitesDir) && target.startsWith(datasitesDir) && target[datasitesDir.length] === '/' && !datasitesDir.endsWith('/')) {
+    const tail = target.slice(datasitesDir.length + 1);
+    if (tail !== '' && !NOT_NORMALIZED.test(tail)) return tail;
+  }
   const rel = path.relative(path.resolve(datasitesDir), path.resolve(target));
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new RangeError(`${target} is not inside ${datasitesDir}`);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) throw new RangeError(`${target} is not inside ${datasitesDir}`);
   return rel.split(path.sep).join('/');
 }
 
@@ -600,8 +608,13 @@ export function permissionReader(datasitesDir: string): PermissionReader {
     if (file === undefined) folders.set(folder, (file = readGoverningFolder(datasitesDir, folder)));
     return file;
   };
-  /** The permission files that may govern `rel` (relative to datasites/), by folder. */
-  const governingFiles = async (rel: string) => {
+  /** The permission files that may govern `rel` (relative to datasites/), by folder; the last answer is kept (a round asks twice per file). */
+  let last: { rel: string; files: Promise<Map<string, PermissionFile>> } | null = null;
+  const governingFiles = (rel: string) => {
+    if (last?.rel !== rel) last = { rel, files: collectGoverning(rel) };
+    return last.files;
+  };
+  const collectGoverning = async (rel: string) => {
     const files = new Map<string, PermissionFile>();
     for (const folder of ancestorFolders(rel)) {
       const file = await folderFile(folder);

@@ -78,9 +78,10 @@ function sequentialReference(): Float32Array {
 }
 
 describe('concurrent reading', () => {
-  it('writes a bit-identical Global_V whatever the read-ahead, equal to the sums taken one by one in discovery order', async () => {
+  it('writes a bit-identical Global_V whatever the read-ahead, and in a round after another, equal to the sums taken one by one in discovery order', async () => {
     const written: Buffer[] = [];
-    for (const readAhead of [1, 3, 8]) {
+    // the second round at 8 reuses the memory the first left, sum and buffers full of its values
+    for (const readAhead of [1, 3, 8, 8]) {
       const root = await rootWith(true);
       const summary = await runRound({ ...roundContext(root), readAhead });
       expect(summary.outcome).toBe('merged');
@@ -89,6 +90,7 @@ describe('concurrent reading', () => {
     }
     expect(sha256Hex(written[1])).toBe(sha256Hex(written[0]));
     expect(sha256Hex(written[2])).toBe(sha256Hex(written[0]));
+    expect(sha256Hex(written[3])).toBe(sha256Hex(written[0]));
     expect(written[0].equals(encodeNpy(sequentialReference(), [MODEL.items, MODEL.rank]))).toBe(true);
   });
 

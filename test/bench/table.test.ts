@@ -10,7 +10,7 @@ describe('benchTable', () => {
     startup: { nodeMs: 106, figures: { 'build --help': { medianMs: 131, ratioToNode: 1.2 } } },
     page: { endpoints: { 'GET /': { requestsPerSec: 8335.9, p99Ms: 7.2 } } },
     aggregator: [
-      { participants: 1000, rank: 32, roundMs: 1540, mbPerSec: 698, numpyMbPerSec: 1036, ratioToNumpy: 0.67, peakRssMb: 181 },
+      { participants: 1000, rank: 32, roundMs: 1540, mbPerSec: 698, numpyMbPerSec: 1036, ratioToNumpy: 0.67, coldMbPerSec: 601, coldRatioToNumpy: 0.58, peakRssMb: 181 },
       { participants: 10_000, rank: 32, roundMs: 10_133, mbPerSec: 1061, numpyMbPerSec: null, ratioToNumpy: null, peakRssMb: 254, targetMs: 15_000, targetRssMb: 1024 },
     ],
     secureSum: { maskExpansion: { count: 50, mbPerSec: 300, numpyMbPerSec: 1473, ratioToNumpy: 0.2 } },
@@ -20,7 +20,9 @@ describe('benchTable', () => {
     const lines = benchTable(report).split('\n');
     expect(lines[0]).toContain('Node 20.20.2, 2 CPUs (AMD EPYC), load average 0.6 1.0 2.0');
     expect(lines).toContain('| aggregator round, 1,000 deltas x rank 32 | 698 MB/s | numpy loop 1036 MB/s | 0.67x |');
+    expect(lines).toContain('|   the same, as the first round of a fresh process | 601 MB/s | numpy loop 1036 MB/s | 0.58x |');
     expect(lines).toContain('| aggregator round, 10,000 deltas x rank 32 | 1061 MB/s | n/a | n/a |');
+    expect(lines.filter((l) => l.includes('first round of a fresh process'))).toHaveLength(1); // none for a case measured warm only
     expect(lines).toContain("|   the same round's time | 10.13 s | target 15 s | 0.68x |");
     expect(lines).toContain("|   the same round's peak RSS | 254 MB | target 1024 MB | 0.25x |");
     expect(lines).toContain('| secure aggregation, 50 masks expanded | 300 MB/s | numpy 1473 MB/s | 0.2x |');

@@ -16,6 +16,7 @@ import {
   parsePermissions,
   readPermissionFolder,
   specificity,
+  toDatasitesRelative,
   writePermissions,
   writersBesidesOwner,
   type AccessLevel,
@@ -235,6 +236,26 @@ describe('parsePermissions', () => {
       expect((err as Error).message).toContain(file);
     });
   }
+});
+
+describe('toDatasitesRelative', () => {
+  it('gives what path.relative gives, for normalized paths and for those it must resolve', () => {
+    const dir = '/r/datasites';
+    const reference = (target: string) => {
+      const rel = path.relative(path.resolve(dir), path.resolve(target));
+      return rel === '' || rel === '..' || rel.startsWith('../') ? 'outside' : rel;
+    };
+    const targets = ['a@b/x', '...x/./y', 'a@b/./x', 'a@b/../c/x', '/a', 'a/', 'a//b', '...x/y', '.', '..', 'a/..', '../datasites/a', './a'].map((t) => `${dir}/${t}`);
+    for (const target of [...targets, '/r/datasitesX/a', '/elsewhere/a']) {
+      let got: string;
+      try {
+        got = toDatasitesRelative(dir, target);
+      } catch {
+        got = 'outside';
+      }
+      expect({ target, got }).toEqual({ target, got: reference(target) });
+    }
+  });
 });
 
 describe('formatPermissions', () => {
