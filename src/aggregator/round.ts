@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Config } from '../shared/config';
 import { clipL2, maxPayloadBytes } from '../shared/delta';
 import type { ErrorCode } from '../shared/errors';
-import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
+import type { GlobalExpect } from '../shared/global-model';
 import { forgetShared, startFileWorkers } from '../shared/hash-workers';
 import { KernelMemory } from '../shared/kernels';
 import type { Logger } from '../shared/log';
@@ -11,8 +11,8 @@ import type { Workspace } from '../shared/workspace';
 import { discoverProfiles, discoverSites, type ProfileRef } from './discover';
 import { applyServerUpdate, createMerger, type MergeMode, type Merger } from './merge';
 import { inOrder } from './pipeline';
-import { ROUND_RECORD_FORMAT_VERSION, loadLedgerSecret, participantTag, writeRoundRecord, type AcceptedRecord, type RoundRecord } from './record';
-import { reconcile, type CommittedState } from './state';
+import { ROUND_RECORD_FORMAT_VERSION, loadLedgerSecret, participantTag, type AcceptedRecord, type RoundRecord } from './record';
+import { commitVersion, reconcile, type CommittedState } from './state';
 import { writeStatus, type RejectedDelta, type RoundSummary, type SkippedDelta } from './status';
 import { peekManifest, validateProfile, type Validation, type ValidationPolicy } from './validate';
 
@@ -188,16 +188,7 @@ export async function runRound(ctx: RoundContext): Promise<RoundResult> {
       contributors: [...new Set([...state.contributors, ...accepted.map((a) => a.email)])].sort(),
     };
     signal?.throwIfAborted();
-    await writeRoundRecord(ws.aggregatorPrivateDir(), record);
-    await writeGlobalVersion(ws.globalDir(ws.email), values, {
-      version,
-      round: version,
-      items: model.items,
-      rank: model.rank,
-      vocabHash: model.vocabHash,
-      contributors: records.length,
-      createdAt: startedAt.toISOString(),
-    });
+    await commitVersion(ws, model, record, values, records.length, startedAt.toISOString());
     after = await reconcile(stateContext(ctx));
   }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import type { Config } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
-import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
+import type { GlobalExpect } from '../shared/global-model';
 import type { SecaggRecord } from '../shared/ledger';
 import { forgetShared } from '../shared/hash-workers';
 import { KernelMemory } from '../shared/kernels';
@@ -57,8 +57,9 @@ import { discoverMembers } from './discover';
 import { planDpRound, recordDpRoundOpened, settleDpRun } from './dp-run';
 import { ensurePermissions } from './grant';
 import { inOrder } from './pipeline';
-import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, writeRoundRecord, type RoundRecord } from './record';
+import { loadLedgerSecret, participantTag, ROUND_RECORD_FORMAT_VERSION, type RoundRecord } from './record';
 import { loadCommittedState, publicParams, READ_AHEAD, type RoundContext } from './round';
+import { commitVersion } from './state';
 
 /**
  * The aggregator's side of secure aggregation: a state machine over one round at
@@ -704,16 +705,7 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
     secagg,
   };
   ctx.signal?.throwIfAborted();
-  await writeRoundRecord(ws.aggregatorPrivateDir(), record);
-  await writeGlobalVersion(ws.globalDir(ws.email), values, {
-    version,
-    round: version,
-    items: model.items,
-    rank: model.rank,
-    vocabHash: model.vocabHash,
-    contributors: survivors.length,
-    createdAt: round.createdAt,
-  });
+  await commitVersion(ws, model, record, values, survivors.length, round.createdAt);
   committed = await loadCommittedState(ctx);
   if (secure.dp && round.mechanism.name === 'subspace') await settleDpRun(ctx, committed, secure.dp.periodDays);
   logger.info({ roundId: state.roundId, version: committed.version, survivors: survivors.length, dropped: state.dropped!.length, members: Number(weight.toFixed(3)), mechanism: round.mechanism.name, ...update.report }, 'secure round merged');

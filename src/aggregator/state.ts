@@ -1,13 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../shared/errors';
-import { GLOBAL_MANIFEST, initialItemFactors, listGlobalVersions, readLatestGlobal, type GlobalExpect } from '../shared/global-model';
+import { GLOBAL_MANIFEST, initialItemFactors, listGlobalVersions, readLatestGlobal, writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
 import { appendLedgerEntry, createLedgerEntry, readLedger, verifyLedger, type LedgerEntry } from '../shared/ledger';
 import type { Logger } from '../shared/log';
 import type { Workspace } from '../shared/workspace';
 import { grantContributors } from './grant';
 import { entryExists } from './discover';
-import { ledgerFields, listRoundRecords, readRoundRecord, removeRoundRecord, type RoundRecord } from './record';
+import { ledgerFields, listRoundRecords, readRoundRecord, removeRoundRecord, writeRoundRecord, type RoundRecord } from './record';
 
 /**
  * The aggregator's committed state and crash recovery.
@@ -48,6 +48,24 @@ interface StateContext {
   /** Versions older than MAX_STALENESS + 1 behind the newest are pruned (MAX_STALENESS + 2 are kept). */
   maxStaleness: number;
   logger: Logger;
+}
+
+/**
+ * Steps 1 and 2 of a commit: the round record, then the Global_V version it names (the
+ * commit point). `contributors` is how many contributions the version merges; the caller
+ * then runs `reconcile` (step 3).
+ */
+export async function commitVersion(ws: Workspace, model: GlobalExpect, record: RoundRecord, values: Float32Array, contributors: number, createdAt: string): Promise<void> {
+  await writeRoundRecord(ws.aggregatorPrivateDir(), record);
+  await writeGlobalVersion(ws.globalDir(ws.email), values, {
+    version: record.version,
+    round: record.version,
+    items: model.items,
+    rank: model.rank,
+    vocabHash: model.vocabHash,
+    contributors,
+    createdAt,
+  });
 }
 
 /** Load the committed state and bring the ledger, read permissions and pruning in line with it. Idempotent. */

@@ -119,20 +119,7 @@ export function gaussianSigma(epsilon: number, delta: number, sensitivity: numbe
   if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new RangeError(`epsilon must be a positive number, got ${epsilon}`);
   if (!(delta > 0 && delta < 1)) throw new RangeError(`delta must be within (0, 1), got ${delta}`);
   if (!(sensitivity > 0) || !Number.isFinite(sensitivity)) throw new RangeError(`sensitivity must be a positive number, got ${sensitivity}`);
-  const holds = (sigma: number): boolean => gaussianDelta(sigma / sensitivity, epsilon) <= delta;
-  let hi = sensitivity;
-  while (!holds(hi)) hi *= 2;
-  let lo = hi / 2;
-  while (holds(lo)) {
-    hi = lo;
-    lo /= 2;
-  }
-  for (let step = 0; step < BISECTION_STEPS && hi - lo > hi * BISECTION_RELATIVE_TOLERANCE; step++) {
-    const mid = (lo + hi) / 2;
-    if (holds(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  return smallestHolding((sigma) => gaussianDelta(sigma / sensitivity, epsilon) <= delta, sensitivity);
 }
 
 /** The exact δ of the Gaussian mechanism with noise s = σ/Δ at ε (Balle & Wang 2018, Theorem 8). */
