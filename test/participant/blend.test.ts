@@ -144,6 +144,18 @@ describe('consent and publishing', () => {
     return { config: blendConfig(null, AGG), ws, catalog, logger: silentLogger, now: () => new Date(clockMs), noiseRandom: () => createRandom(seed + 100) };
   }
 
+  /** Alice and Bob, each consenting to the other, after the passes that publish both taste summaries. */
+  async function blendingPair(aliceWatched: number[], bobWatched: number[]) {
+    const alice = await participant(ALICE, 1, aliceWatched);
+    const bob = await participant(BOB, 2, bobWatched);
+    await setBlendConsent(alice, BOB);
+    await setBlendConsent(bob, ALICE);
+    await syncBlend(alice);
+    await syncBlend(bob);
+    await syncBlend(alice);
+    return { alice, bob };
+  }
+
   const files = async (ws: Workspace) => (await fs.readdir(ws.blendDir()).catch(() => [])).sort();
 
   beforeEach(async () => {
@@ -197,13 +209,7 @@ describe('consent and publishing', () => {
   });
 
   it('re-publishes the same summary at no cost until the watched shows change and BLEND_REFRESH_DAYS have passed', async () => {
-    const alice = await participant(ALICE, 1, [0, 1, 2]);
-    const bob = await participant(BOB, 2, [3]);
-    await setBlendConsent(alice, BOB);
-    await setBlendConsent(bob, ALICE);
-    await syncBlend(alice);
-    await syncBlend(bob);
-    await syncBlend(alice);
+    const { alice, bob } = await blendingPair([0, 1, 2], [3]);
     const file = path.join(alice.ws.blendDir(), 'profile_0.json');
     const first = await fs.readFile(file, 'utf8');
     const spends = async () => (await readPrivacyLedger(alice.ws.privateDir('profile_0'))).entries.length;
@@ -239,13 +245,7 @@ describe('consent and publishing', () => {
   });
 
   it('rejects a friend\'s version-1 file (percentiles with the watched shows marked), with an error naming the file', async () => {
-    const alice = await participant(ALICE, 1, [0]);
-    const bob = await participant(BOB, 2, [1]);
-    await setBlendConsent(alice, BOB);
-    await setBlendConsent(bob, ALICE);
-    await syncBlend(alice);
-    await syncBlend(bob);
-    await syncBlend(alice);
+    const { alice, bob } = await blendingPair([0], [1]);
     const old = path.join(bob.ws.blendDir(), 'profile_0.json');
     await fs.writeFile(old, JSON.stringify({ format: 'syftbox-netflix-svd/blend', formatVersion: 1, vocabHash: catalog.hash, items: ITEMS, encoding: 'uint8-percentile-base64', scores: Buffer.alloc(ITEMS).toString('base64') }));
     const log = capture();
@@ -257,13 +257,7 @@ describe('consent and publishing', () => {
   });
 
   it('deletes the blend on withdrawal; the other side then shows none and removes its own scores', async () => {
-    const alice = await participant(ALICE, 1, [0]);
-    const bob = await participant(BOB, 2, [1]);
-    await setBlendConsent(alice, BOB);
-    await setBlendConsent(bob, ALICE);
-    await syncBlend(alice);
-    await syncBlend(bob);
-    await syncBlend(alice);
+    const { alice, bob } = await blendingPair([0], [1]);
     expect((await blendView(bob, 'profile_0')).state).toBe('active');
 
     await setBlendConsent(alice, null);
@@ -277,13 +271,7 @@ describe('consent and publishing', () => {
   });
 
   it('moves to a new friend without leaving scores readable by the old one', async () => {
-    const alice = await participant(ALICE, 1, []);
-    const bob = await participant(BOB, 2, []);
-    await setBlendConsent(alice, BOB);
-    await setBlendConsent(bob, ALICE);
-    await syncBlend(alice);
-    await syncBlend(bob);
-    await syncBlend(alice);
+    const { alice, bob } = await blendingPair([], []);
     expect(await files(alice.ws)).toContain('profile_0.json');
 
     await setBlendConsent(alice, CAROL);

@@ -172,25 +172,18 @@ describe('page views', () => {
     expect(page.columns).toEqual([]);
   });
 
-  it('in plain mode too, keeps the click log on this machine: private, 0600, nothing published', async () => {
-    const { app, fixture } = await setup({ configOverrides: { SECURE_AGGREGATION: 'off', MERGE_MODE: 'fedavg' } });
-    await newPage(app);
-    await app.close();
-    const file = fixture.ws.privateClickLog(PROFILE);
-    expect((await readClickLog(file))!.rows).toHaveLength(1);
-    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
-    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(false);
-  });
-
-  it('with secure aggregation, keeps the click log on this machine: private, 0600, nothing published', async () => {
-    const { app, fixture } = await setup();
-    await newPage(app);
-    await app.close();
-    const file = fixture.ws.privateClickLog(PROFILE);
-    expect((await readClickLog(file))!.rows).toHaveLength(1);
-    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
-    expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(false);
-  });
+  const modes = { 'with secure aggregation': {}, 'in plain mode too': { SECURE_AGGREGATION: 'off', MERGE_MODE: 'fedavg' } };
+  for (const [mode, configOverrides] of Object.entries(modes)) {
+    it(`${mode}, keeps the click log on this machine: private, 0600, nothing published`, async () => {
+      const { app, fixture } = await setup({ configOverrides });
+      await newPage(app);
+      await app.close();
+      const file = fixture.ws.privateClickLog(PROFILE);
+      expect((await readClickLog(file))!.rows).toHaveLength(1);
+      expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+      expect(existsSync(fixture.ws.clickLog(PROFILE))).toBe(false);
+    });
+  }
 
   it('answers a broken model with a JSON error, not a stack trace', async () => {
     const { app, fixture } = await setup();
