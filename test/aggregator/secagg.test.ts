@@ -135,6 +135,18 @@ describe('dropouts', () => {
     expect(verifyLedger(await readLedger(f.root.ws.ledgerFile(AGGREGATOR))).ok).toBe(true);
   }, 600_000);
 
+  it('in one process, merges every member however slowly they take their turns: the round keeps a clock of its own', async () => {
+    fed = await createFederation(4);
+    const f = fed;
+    for (const m of f.members) await runParticipantPass(m);
+    // the callers' clocks jump an hour at every reading: on them, every phase deadline would pass between two turns
+    let hours = 0;
+    const slow = () => new Date(Date.parse('2026-06-01T00:00:00Z') + 3_600_000 * hours++);
+    const summary = await runSecureRoundInProcess({ ...f.aggregator, now: slow }, f.members.map((m) => ({ ...m, now: slow })));
+    expect(summary).toMatchObject({ outcome: 'merged', version: 1, cohort: 4, dropped: 0 });
+    expect(hours).toBe(1); // read once, for the round's start
+  });
+
   it('aborts when fewer than T masked inputs arrive: no unmask.json, no reveal, no Global_V', async () => {
     fed = await createFederation(4);
     const f = fed;
