@@ -60,12 +60,19 @@ export interface GlobalModel {
  * from it when no Global_V exists, so both agree on what version 0 is.
  */
 export function initialItemFactors(items: number, rank: number, seed: number): Float32Array {
-  const random = createRandom(seed);
-  const std = INIT_SCALE / Math.sqrt(rank);
-  const out = new Float32Array(items * rank);
-  for (let i = 0; i < out.length; i++) out[i] = random.normal() * std;
-  return out;
+  const key = `${items}x${rank}/${seed}`;
+  if (lastInitial?.key !== key) {
+    const random = createRandom(seed);
+    const std = INIT_SCALE / Math.sqrt(rank);
+    const values = new Float32Array(items * rank);
+    for (let i = 0; i < values.length; i++) values[i] = random.normal() * std;
+    lastInitial = { key, values };
+  }
+  return lastInitial.values.slice(); // a copy: callers may step it in place
 }
+
+/** The last initialization drawn (hundreds of thousands of normal draws): every round before the first Global_V, and each participant, asks again. */
+let lastInitial: { key: string; values: Float32Array } | null = null;
 
 export function parseGlobalManifest(value: unknown, file: string): GlobalManifest {
   const fail = (what: string): never => {
