@@ -14,6 +14,12 @@ const ALIGN = 16;
 
 let compiled: WebAssembly.Module | null = null;
 
+/** The compiled kernels (compiled once per thread; a worker instantiates them over a memory it is sent). */
+export function kernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
+  return compiled;
+}
+
 interface Exports {
   addScaled(sum: number, values: number, n: number, weight: number): void;
   addWords(acc: number, x: number, n: number): void;
@@ -21,6 +27,8 @@ interface Exports {
 }
 
 export class KernelMemory {
+  /** The shared memory itself: a worker thread given it (and `kernelModule()`) runs the kernels on the same bytes. */
+  readonly memory: WebAssembly.Memory;
   readonly buffer: SharedArrayBuffer;
   private readonly kernels: Exports;
   private used = 0;
@@ -28,10 +36,9 @@ export class KernelMemory {
   /** A memory of at least `bytes` (allocations are 16-byte aligned: count 16 bytes of slack for each). */
   constructor(bytes: number) {
     const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
-    this.kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Exports;
-    this.buffer = memory.buffer as unknown as SharedArrayBuffer; // never grows, so this stays the memory's buffer
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.kernels = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } }).exports as unknown as Exports;
+    this.buffer = this.memory.buffer as unknown as SharedArrayBuffer; // never grows, so this stays the memory's buffer
   }
 
   private take(bytes: number): number {

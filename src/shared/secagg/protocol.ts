@@ -13,6 +13,7 @@
  */
 import { AppError } from '../errors';
 import { generateKeyPair, openShare, pairSeed, publicKeyOf, sealShare, type KeyPair, type SealedShare } from './crypto';
+import { addMasks, type MaskTerm } from './mask-workers';
 import { addMask } from './prg';
 import { combineShares, splitSecret } from './shamir';
 
@@ -228,9 +229,10 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
     const named = short.length > MAX_NAMED ? `${short.slice(0, MAX_NAMED).join(', ')} and ${short.length - MAX_NAMED} more` : short.join(', ');
     throw new AppError('ERR_SECAGG_ABORT', `round ${cohort.roundId}: fewer than t=${cohort.t} shares revealed for ${named}; nobody is unmasked`);
   }
-  const sum = Uint32Array.from(maskedSum);
+  // every seed is rebuilt (and checked) before any mask is expanded; the masks are then removed all at once, on worker threads
+  const masks: MaskTerm[] = [];
   for (const [v, shares] of bShares) {
-    addMask(sum, await rebuild(cohort, shares, `survivor ${v}'s self-mask seed`), -1);
+    masks.push({ seed: await rebuild(cohort, shares, `survivor ${v}'s self-mask seed`), sign: -1 });
   }
   for (const [v, shares] of sShares) {
     const sPrivate = await rebuild(cohort, shares, `dropped member ${v}'s mask key`);
@@ -240,8 +242,10 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
     for (const w of neighboursOf(cohort, v)) {
       if (!survivors.has(w)) continue;
       // Survivor w added +PRG(s_wv) if v > w, −PRG(s_wv) if v < w; take it back out.
-      addMask(sum, pairSeed(sPrivate, memberOf(cohort, w).sPk, cohort.roundId, v, w), v > w ? -1 : 1);
+      masks.push({ seed: pairSeed(sPrivate, memberOf(cohort, w).sPk, cohort.roundId, v, w), sign: v > w ? -1 : 1 });
     }
   }
+  const sum = Uint32Array.from(maskedSum);
+  await addMasks(sum, masks);
   return sum;
 }
