@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
+import { contentKey, readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import type { Config } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import { writeGlobalVersion, type GlobalExpect } from '../shared/global-model';
@@ -249,7 +249,7 @@ export interface AdvanceOptions {
 export async function advanceSecureRound(ctx: SecureContext, options: AdvanceOptions = {}): Promise<SecureStep> {
   const state = await latestState(ctx);
   // a crash may have cut off the last transition's public files: republish them first
-  if (state !== null) await republish(ctx, state);
+  if (state !== null) await republishOnce(ctx, state);
   if (state === null || state.phase === 'finished') return openRound(ctx, state);
   const due = (deadline: string) => options.force === true || ctx.now().getTime() >= Date.parse(deadline);
   const { deadlines } = state.round.params;
@@ -330,8 +330,7 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
   };
   const state: RoundState = { formatVersion: STATE_FORMAT_VERSION, roundId, phase: 'keys', round, invited, cohort: null, u2: null, survivors: null, dropped: null, maskedSha256: null, result: null, weightSum: null };
   if (!purpose && spec.name === 'subspace') await recordDpRoundOpened(ctx, spec.params.phase, roundId);
-  await writeState(ctx, state);
-  await republish(ctx, state);
+  await publishState(ctx, state);
   const phase = spec.name === 'subspace' && !purpose ? spec.params.phase : undefined;
   logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, mechanism: purpose ? undefined : spec.name, phase, scaleBits: encoding.scaleBits, noiseSigma: noise.sigma, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
   return { action: 'opened', roundId };
@@ -392,8 +391,7 @@ async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean):
   const shape = cohortShape(members.length, { fullGraphMax: secure.fullGraphMax, minSurvivors: secure.minSurvivors, survivorFraction: secure.survivorFraction });
   const neighbours = neighbourGraph(members.length, shape.k, (n) => ctx.random.int(n));
   const next: RoundState = { ...state, phase: 'shares', cohort: { members, neighbours, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors, createdAt: ctx.now().toISOString() } };
-  await writeState(ctx, next);
-  await republish(ctx, next);
+  await publishState(ctx, next);
   logger.info({ roundId: state.roundId, cohort: members.length, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors }, 'secure round cohort fixed');
   return { action: 'cohort', roundId: state.roundId };
 }
@@ -443,19 +441,17 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
   const u2 = [...valid.keys()].sort((a, b) => a - b);
   if (u2.length < cohort.minSurvivors) return abort(ctx, state, `only ${u2.length} members sent their shares in time; the round needs ${cohort.minSurvivors}`);
   const next: RoundState = { ...state, phase: 'masked', u2 };
-  await writeState(ctx, next);
-  await republish(ctx, next, valid);
+  await publishState(ctx, next, valid);
   logger.info({ roundId: state.roundId, u2: u2.length, cohort: n }, 'secure round shares routed');
   return { action: 'routed', roundId: state.roundId };
 }
 
 /**
  * The inbox of member `v`: the sealed shares its neighbours in U2 addressed to it. `sent` keeps each
- * member's parsed shares file for the inboxes built in one pass (each file serves k inboxes).
+ * member's parsed shares file for the inboxes built in one pass (each file serves k inboxes); `u2` is state.u2 as a set.
  */
-async function buildInbox(ctx: SecureContext, state: RoundState, v: number, sent: Map<number, SharesFile | null>): Promise<InboxFile> {
+async function buildInbox(ctx: SecureContext, state: RoundState, u2: ReadonlySet<number>, v: number, sent: Map<number, SharesFile | null>): Promise<InboxFile> {
   const cohort = state.cohort!;
-  const u2 = new Set(state.u2!);
   const shares: InboxFile['shares'] = [];
   for (const u of cohort.neighbours[v]) {
     if (!u2.has(u)) continue;
@@ -511,8 +507,7 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
     dropped: u2.filter((u) => !inputs.has(u)),
     maskedSha256: survivors.map((u) => inputs.get(u)!.sha256),
   };
-  await writeState(ctx, next);
-  await republish(ctx, next);
+  await publishState(ctx, next);
   logger.info({ roundId: state.roundId, survivors: survivors.length, dropped: next.dropped!.length }, 'secure round survivors fixed; unmask requested');
   return { action: 'unmask', roundId: state.roundId };
 }
@@ -579,6 +574,7 @@ async function collectReveals(ctx: SecureContext, state: RoundState, due: boolea
   const cohort = state.cohort!;
   const survivors = state.survivors!;
   const dropped = new Set(state.dropped!);
+  const surviving = new Set(survivors);
   const files = survivors.map((u) => answerFile(ctx, state, cohort.members[u].email, REVEAL_FILE));
   const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
   if (!due && answered < survivors.length) return { action: 'waiting', roundId: state.roundId, phase: 'reveal', answered, expected: survivors.length };
@@ -591,7 +587,7 @@ async function collectReveals(ctx: SecureContext, state: RoundState, due: boolea
     const neighbours = new Set(cohort.neighbours[u]);
     const wrong =
       parsed.from !== u ||
-      parsed.bShares.some((s) => !neighbours.has(s.of) || !survivors.includes(s.of)) ||
+      parsed.bShares.some((s) => !neighbours.has(s.of) || !surviving.has(s.of)) ||
       parsed.sShares.some((s) => !neighbours.has(s.of) || !dropped.has(s.of));
     if (wrong) {
       logger.error({ roundId: state.roundId, file }, `${file}: shares must come from member ${u}, b-shares only of surviving neighbours, s-shares only of dropped ones; its reveal is ignored`);
@@ -737,8 +733,7 @@ async function finish(ctx: SecureContext, state: RoundState, end: Pick<ResultFil
     createdAt: ctx.now().toISOString(),
   };
   const next: RoundState = { ...state, phase: 'finished', result };
-  await writeState(ctx, next);
-  await republish(ctx, next);
+  await publishState(ctx, next);
   await pruneRounds(ctx);
   return { action: 'finished', roundId: state.roundId, summary: summarize(next) };
 }
@@ -771,6 +766,7 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
   for (const roundId of ids) {
     await fs.rm(ctx.ws.secaggRoundDir(ctx.ws.email, roundId), { recursive: true, force: true });
     await fs.rm(stateFile(ctx, roundId), { force: true });
+    published.delete(stateFile(ctx, roundId));
     await fs.rm(maskedSumFile(ctx, roundId), { force: true });
   }
 }
@@ -803,7 +799,8 @@ async function republish(ctx: SecureContext, state: RoundState, sent = new Map<n
   }
   if (state.u2 && state.phase !== 'finished') {
     const inboxes: InboxFile[] = [];
-    for (const v of state.u2) if (await missing(inboxFile(dir, v))) inboxes.push(await buildInbox(ctx, state, v, sent));
+    const u2 = new Set(state.u2);
+    for (const v of state.u2) if (await missing(inboxFile(dir, v))) inboxes.push(await buildInbox(ctx, state, u2, v, sent));
     await writeInboxFiles(dir, inboxes);
   }
   if (state.survivors && state.phase !== 'finished' && (await missing(path.join(dir, UNMASK_FILE)))) {
@@ -861,6 +858,34 @@ async function latestState(ctx: Pick<SecureContext, 'ws'>): Promise<RoundState |
 
 async function writeState(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<void> {
   await writeJsonAtomic(stateFile(ctx, state.roundId), state, { private: true });
+}
+
+/**
+ * State files whose public files this process has published in full, by state file, with the
+ * file's content key then: an unchanged state needs no republishing (which checks every inbox
+ * file and the permission file of a round, each step). A restart starts empty, so it republishes.
+ */
+const published = new Map<string, string>();
+
+async function stateKey(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<{ file: string; key: string }> {
+  const file = stateFile(ctx, state.roundId);
+  return { file, key: contentKey(await fs.stat(file)) };
+}
+
+/** A transition: write the new state, then make the public files say it. */
+async function publishState(ctx: SecureContext, state: RoundState, sent?: Map<number, SharesFile | null>): Promise<void> {
+  await writeState(ctx, state);
+  await republish(ctx, state, sent);
+  const { file, key } = await stateKey(ctx, state);
+  published.set(file, key);
+}
+
+/** `republish`, unless this process published this very state file in full already. */
+async function republishOnce(ctx: SecureContext, state: RoundState): Promise<void> {
+  const { file, key } = await stateKey(ctx, state);
+  if (published.get(file) === key) return;
+  await republish(ctx, state);
+  published.set(file, key);
 }
 
 /** The summaries of the finished rounds still kept, oldest first (status, tests). */
