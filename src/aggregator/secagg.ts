@@ -446,6 +446,19 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
   return { action: 'routed', roundId: state.roundId };
 }
 
+/** Each parsed shares file's boxes by recipient, the first box for each (a file serves k inboxes: one look-up each, not a scan). */
+const boxIndex = new WeakMap<SharesFile, Map<number, SharesFile['shares'][number]>>();
+
+function boxesTo(file: SharesFile): Map<number, SharesFile['shares'][number]> {
+  let index = boxIndex.get(file);
+  if (index === undefined) {
+    index = new Map();
+    for (const box of file.shares) if (!index.has(box.to)) index.set(box.to, box);
+    boxIndex.set(file, index);
+  }
+  return index;
+}
+
 /**
  * The inbox of member `v`: the sealed shares its neighbours in U2 addressed to it. `sent` keeps each
  * member's parsed shares file for the inboxes built in one pass (each file serves k inboxes); `u2` is state.u2 as a set.
@@ -459,7 +472,8 @@ async function buildInbox(ctx: SecureContext, state: RoundState, u2: ReadonlySet
       const file = answerFile(ctx, state, cohort.members[u].email, SHARES_FILE);
       sent.set(u, await readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length })));
     }
-    const box = sent.get(u)?.shares.find((s) => s.to === v);
+    const from = sent.get(u);
+    const box = from ? boxesTo(from).get(v) : undefined;
     if (box) shares.push({ from: u, nonce: box.nonce, ciphertext: box.ciphertext, tag: box.tag });
   }
   return { ...header('inbox'), roundId: state.roundId, to: v, u2: state.u2!, shares };
@@ -765,6 +779,7 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
   const ids = (await listStateIds(ctx)).slice(0, -KEEP_FINISHED_ROUNDS);
   for (const roundId of ids) {
     await fs.rm(ctx.ws.secaggRoundDir(ctx.ws.email, roundId), { recursive: true, force: true });
+    ensuredRules.delete(ctx.ws.secaggRoundDir(ctx.ws.email, roundId));
     await fs.rm(stateFile(ctx, roundId), { force: true });
     published.delete(stateFile(ctx, roundId));
     await fs.rm(maskedSumFile(ctx, roundId), { force: true });
@@ -774,6 +789,13 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
 // ---------------------------------------------------------------- publishing
 
 /**
+ * The rules this process last made each round folder's permission file say: the rules change
+ * once a round (when its cohort is fixed), and formatting and comparing them, one per member,
+ * is most of a large round's republishing. A restart starts empty, so it checks the file again.
+ */
+const ensuredRules = new Map<string, string>();
+
+/**
  * Make the round's public files say what the state says: the permission file
  * first (each file readable by exactly who needs it), then every phase file the
  * state implies that is missing. Idempotent: a restart republishes what a crash cut off.
@@ -781,7 +803,12 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
  */
 async function republish(ctx: SecureContext, state: RoundState, sent = new Map<number, SharesFile | null>()): Promise<void> {
   const dir = ctx.ws.secaggRoundDir(ctx.ws.email, state.roundId);
-  await ensurePermissions(dir, roundPermissions(state));
+  const permissions = roundPermissions(state);
+  const rules = JSON.stringify(permissions);
+  if (ensuredRules.get(dir) !== rules) {
+    await ensurePermissions(dir, permissions);
+    ensuredRules.set(dir, rules);
+  }
   const missing = async (file: string) => !(await exists(file));
   if (await missing(path.join(dir, ROUND_FILE))) await writePhaseFile(path.join(dir, ROUND_FILE), state.round);
   const { cohort } = state;

@@ -92,6 +92,7 @@ interface Pending {
 interface MaskWorker {
   worker: Worker;
   busy: number;
+  online: boolean;
 }
 
 /** At most this many threads (each holds a partial sum; more than the cores only contend). */
@@ -121,10 +122,11 @@ function start(): MaskWorker[] {
   const count = Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
   const workerData = { module: kernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES };
   return Array.from({ length: count }, () => {
-    const entry: MaskWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData }), busy: 0 };
+    const entry: MaskWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData }), busy: 0, online: false };
     // unref() before the thread is up does not hold (Node 20): once more when it is, unless a job is already in flight
     entry.worker.unref();
     entry.worker.once('online', () => {
+      entry.online = true;
       if (entry.busy === 0) entry.worker.unref();
     });
     entry.worker.on('message', (reply: Reply) => {
@@ -208,6 +210,16 @@ async function expandOn(pool: MaskWorker[], { memory, partials, scratch }: Regio
   const replies = await Promise.all(jobs);
   const failed = replies.find((r) => r.error !== undefined);
   if (failed) throw new Error(`a mask worker could not expand its masks: ${failed.error}`);
+}
+
+/** Start the worker threads now and wait until they run (they start on first use otherwise): the caller times what follows without their start-up. */
+export async function startMaskWorkers(): Promise<void> {
+  workers ??= start();
+  await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+    if (w.online) return resolve();
+    w.worker.once('online', () => resolve());
+    w.worker.once('exit', (code) => reject(new Error(`a mask worker exited (code ${code})`)));
+  })));
 }
 
 /** End the worker threads (a job in flight fails); the next call starts new ones. */
