@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { addMasks, stopMaskWorkers, type MaskTerm } from '../../../src/shared/secagg/mask-workers';
+import { addMasks, startMaskWorkers, stopMaskWorkers, type MaskTerm } from '../../../src/shared/secagg/mask-workers';
 import { addMod, expandMask } from '../../../src/shared/secagg/prg';
 import { BLOCK_WORDS } from '../../../src/shared/secagg/simd';
 
@@ -60,10 +60,11 @@ describe('addMasks', () => {
   });
 
   it('fails the call when a worker ends mid-job (nothing hangs), and the next call starts new workers', async () => {
-    const length = 281_824;
-    const failed = expect(addMasks(new Uint32Array(length), termsOf(40, 5))).rejects.toThrow(/mask worker exited/);
-    // the job is posted; end the threads under it
-    await stopMaskWorkers();
+    await startMaskWorkers();
+    // the threads are told to end, then handed a job before they have: the job is in flight when they exit
+    const stopping = stopMaskWorkers();
+    const failed = expect(addMasks(new Uint32Array(4 * BLOCK_WORDS), termsOf(8, 5))).rejects.toThrow(/mask worker exited/);
+    await stopping;
     await failed;
     const base = new Uint32Array(BLOCK_WORDS + 9);
     const acc = Uint32Array.from(base);
