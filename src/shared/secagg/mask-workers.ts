@@ -14,8 +14,8 @@ import { addMask, addMod, CHUNK_WORDS, SEED_BYTES } from './prg';
  * Each worker also keeps the keystream's memory warm. `cipher.update` returns a fresh
  * buffer for every chunk, freed only when the garbage collector next runs, and V8 runs
  * it after tens of MB of such buffers: until then every chunk lands on pages the process
- * never touched, and the first touch of a page costs ~10 µs on a Firecracker VM (50x a
- * re-touch), several times the AES itself. A worker collects its young generation
+ * never touched, and the first touch of a page costs ~12 µs on a Firecracker VM (hundreds
+ * of times a re-touch), several times the AES of its 4 KB. A worker collects its young generation
  * (a few objects: microseconds) after each MB of keystream, so the next chunks reuse the
  * last ones' memory, as numpy's loop does with its reference counting. A function to
  * collect is only handed out while the `--expose-gc` flag is on, so the worker turns it
