@@ -8,7 +8,7 @@ import type { SecaggRecord } from '../shared/ledger';
 import { forgetShared } from '../shared/hash-workers';
 import { KernelMemory } from '../shared/kernels';
 import { decodeNpy, encodeNpy } from '../shared/npy';
-import type { PermissionFile, PermissionRule } from '../shared/permissions';
+import { PERMISSION_FILE, type PermissionFile, type PermissionRule } from '../shared/permissions';
 import { mechanism, preconditionedSpec, subspaceSpec, SUBSPACE_DEFAULTS, type MechanismSpec } from '../shared/model/mechanism';
 import { DP_COUNT_SHARE } from '../shared/model/subspace';
 import { sumProblem } from '../shared/secagg/bound';
@@ -789,11 +789,12 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
 // ---------------------------------------------------------------- publishing
 
 /**
- * The rules this process last made each round folder's permission file say: the rules change
- * once a round (when its cohort is fixed), and formatting and comparing them, one per member,
- * is most of a large round's republishing. A restart starts empty, so it checks the file again.
+ * The rules this process last made each round folder's permission file say, and that file's
+ * content key then: the rules change once a round (when its cohort is fixed), and formatting and
+ * comparing them, one per member, is most of a large round's republishing. The file is checked
+ * again when it changed or went (a stat), and after a restart (the map starts empty).
  */
-const ensuredRules = new Map<string, string>();
+const ensuredRules = new Map<string, { rules: string; file: string | null }>();
 
 /**
  * Make the round's public files say what the state says: the permission file
@@ -804,10 +805,13 @@ const ensuredRules = new Map<string, string>();
 async function republish(ctx: SecureContext, state: RoundState, sent = new Map<number, SharesFile | null>()): Promise<void> {
   const dir = ctx.ws.secaggRoundDir(ctx.ws.email, state.roundId);
   const permissions = roundPermissions(state);
+  const permissionFile = path.join(dir, PERMISSION_FILE);
+  const fileKey = () => fs.stat(permissionFile).then(contentKey, () => null);
   const rules = JSON.stringify(permissions);
-  if (ensuredRules.get(dir) !== rules) {
+  const ensured = ensuredRules.get(dir);
+  if (ensured?.rules !== rules || ensured.file !== (await fileKey())) {
     await ensurePermissions(dir, permissions);
-    ensuredRules.set(dir, rules);
+    ensuredRules.set(dir, { rules, file: await fileKey() });
   }
   const missing = async (file: string) => !(await exists(file));
   if (await missing(path.join(dir, ROUND_FILE))) await writePhaseFile(path.join(dir, ROUND_FILE), state.round);
@@ -888,31 +892,35 @@ async function writeState(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Pr
 }
 
 /**
- * State files whose public files this process has published in full, by state file, with the
- * file's content key then: an unchanged state needs no republishing (which checks every inbox
- * file and the permission file of a round, each step). A restart starts empty, so it republishes.
+ * What this process last published in full, by state file: the content keys of the state file, the
+ * round folder, its inbox folder and its permission file then. While none changed, the public files
+ * still say the state and a step need not republish them (a check of every inbox file and the
+ * permission file of a large round, each step); a file removed or replaced in the round folder
+ * changes the folder's key. A restart starts empty, so it republishes.
  */
 const published = new Map<string, string>();
 
-async function stateKey(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<{ file: string; key: string }> {
+async function publishedKey(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<{ file: string; key: string }> {
   const file = stateFile(ctx, state.roundId);
-  return { file, key: contentKey(await fs.stat(file)) };
+  const dir = ctx.ws.secaggRoundDir(ctx.ws.email, state.roundId);
+  const keys = await Promise.all([file, dir, path.join(dir, INBOX_DIR), path.join(dir, PERMISSION_FILE)].map((f) => fs.stat(f).then(contentKey, () => '-')));
+  return { file, key: keys.join(' ') };
 }
 
 /** A transition: write the new state, then make the public files say it. */
 async function publishState(ctx: SecureContext, state: RoundState, sent?: Map<number, SharesFile | null>): Promise<void> {
   await writeState(ctx, state);
   await republish(ctx, state, sent);
-  const { file, key } = await stateKey(ctx, state);
+  const { file, key } = await publishedKey(ctx, state);
   published.set(file, key);
 }
 
-/** `republish`, unless this process published this very state file in full already. */
+/** `republish`, unless this process published this very state in full already and nothing in the round folder changed since. */
 async function republishOnce(ctx: SecureContext, state: RoundState): Promise<void> {
-  const { file, key } = await stateKey(ctx, state);
+  const { file, key } = await publishedKey(ctx, state);
   if (published.get(file) === key) return;
   await republish(ctx, state);
-  published.set(file, key);
+  published.set(file, (await publishedKey(ctx, state)).key);
 }
 
 /** The summaries of the finished rounds still kept, oldest first (status, tests). */
