@@ -14,9 +14,10 @@ import { mbPerSec, numpyAnchor } from './aggregator';
  * The secure round's two data-heavy steps, each beside a numpy loop doing the same
  * work on the same data: summing the members' masked inputs (read, sha256, add mod
  * 2^32: the aggregator's own `sumMaskedInputs`, which hashes on worker threads while
- * it reads and adds) and expanding masks (AES-256-CTR keystream added mod 2^32, as
- * `unmaskSum` does for every survivor's self-mask and every dropped member's pair
- * masks; numpy's side uses the `cryptography` package).
+ * it reads and adds) and expanding masks (AES-256-CTR keystream added mod 2^32 by
+ * `addMasks`, on the mask workers, as `unmaskSum` does for every survivor's self-mask
+ * and every dropped member's pair masks; the workers' start-up, once per process, is
+ * reported apart; numpy's side uses the `cryptography` package).
  */
 
 const ROUND_ID = 'r000001';
