@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
+import { contentKey, readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import type { Config } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import type { GlobalExpect } from '../shared/global-model';
@@ -8,7 +8,7 @@ import type { SecaggRecord } from '../shared/ledger';
 import { forgetShared } from '../shared/hash-workers';
 import { KernelMemory } from '../shared/kernels';
 import { decodeNpy, encodeNpy } from '../shared/npy';
-import type { PermissionFile, PermissionRule } from '../shared/permissions';
+import { PERMISSION_FILE, type PermissionFile, type PermissionRule } from '../shared/permissions';
 import { mechanism, preconditionedSpec, subspaceSpec, SUBSPACE_DEFAULTS, type MechanismSpec } from '../shared/model/mechanism';
 import { DP_COUNT_SHARE } from '../shared/model/subspace';
 import { sumProblem } from '../shared/secagg/bound';
@@ -250,7 +250,7 @@ export interface AdvanceOptions {
 export async function advanceSecureRound(ctx: SecureContext, options: AdvanceOptions = {}): Promise<SecureStep> {
   const state = await latestState(ctx);
   // a crash may have cut off the last transition's public files: republish them first
-  if (state !== null) await republish(ctx, state);
+  if (state !== null) await republishOnce(ctx, state);
   if (state === null || state.phase === 'finished') return openRound(ctx, state);
   const due = (deadline: string) => options.force === true || ctx.now().getTime() >= Date.parse(deadline);
   const { deadlines } = state.round.params;
@@ -331,8 +331,7 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
   };
   const state: RoundState = { formatVersion: STATE_FORMAT_VERSION, roundId, phase: 'keys', round, invited, cohort: null, u2: null, survivors: null, dropped: null, maskedSha256: null, result: null, weightSum: null };
   if (!purpose && spec.name === 'subspace') await recordDpRoundOpened(ctx, spec.params.phase, roundId);
-  await writeState(ctx, state);
-  await republish(ctx, state);
+  await publishState(ctx, state);
   const phase = spec.name === 'subspace' && !purpose ? spec.params.phase : undefined;
   logger.info({ roundId, baseVersion: round.baseVersion, invited: invited.length, mechanism: purpose ? undefined : spec.name, phase, scaleBits: encoding.scaleBits, noiseSigma: noise.sigma, keysBy: round.params.deadlines.keysBy }, 'opened secure round');
   return { action: 'opened', roundId };
@@ -393,8 +392,7 @@ async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean):
   const shape = cohortShape(members.length, { fullGraphMax: secure.fullGraphMax, minSurvivors: secure.minSurvivors, survivorFraction: secure.survivorFraction });
   const neighbours = neighbourGraph(members.length, shape.k, (n) => ctx.random.int(n));
   const next: RoundState = { ...state, phase: 'shares', cohort: { members, neighbours, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors, createdAt: ctx.now().toISOString() } };
-  await writeState(ctx, next);
-  await republish(ctx, next);
+  await publishState(ctx, next);
   logger.info({ roundId: state.roundId, cohort: members.length, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors }, 'secure round cohort fixed');
   return { action: 'cohort', roundId: state.roundId };
 }
@@ -444,19 +442,30 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
   const u2 = [...valid.keys()].sort((a, b) => a - b);
   if (u2.length < cohort.minSurvivors) return abort(ctx, state, `only ${u2.length} members sent their shares in time; the round needs ${cohort.minSurvivors}`);
   const next: RoundState = { ...state, phase: 'masked', u2 };
-  await writeState(ctx, next);
-  await republish(ctx, next, valid);
+  await publishState(ctx, next, valid);
   logger.info({ roundId: state.roundId, u2: u2.length, cohort: n }, 'secure round shares routed');
   return { action: 'routed', roundId: state.roundId };
 }
 
+/** Each parsed shares file's boxes by recipient, the first box for each (a file serves k inboxes: one look-up each, not a scan). */
+const boxIndex = new WeakMap<SharesFile, Map<number, SharesFile['shares'][number]>>();
+
+function boxesTo(file: SharesFile): Map<number, SharesFile['shares'][number]> {
+  let index = boxIndex.get(file);
+  if (index === undefined) {
+    index = new Map();
+    for (const box of file.shares) if (!index.has(box.to)) index.set(box.to, box);
+    boxIndex.set(file, index);
+  }
+  return index;
+}
+
 /**
  * The inbox of member `v`: the sealed shares its neighbours in U2 addressed to it. `sent` keeps each
- * member's parsed shares file for the inboxes built in one pass (each file serves k inboxes).
+ * member's parsed shares file for the inboxes built in one pass (each file serves k inboxes); `u2` is state.u2 as a set.
  */
-async function buildInbox(ctx: SecureContext, state: RoundState, v: number, sent: Map<number, SharesFile | null>): Promise<InboxFile> {
+async function buildInbox(ctx: SecureContext, state: RoundState, u2: ReadonlySet<number>, v: number, sent: Map<number, SharesFile | null>): Promise<InboxFile> {
   const cohort = state.cohort!;
-  const u2 = new Set(state.u2!);
   const shares: InboxFile['shares'] = [];
   for (const u of cohort.neighbours[v]) {
     if (!u2.has(u)) continue;
@@ -464,7 +473,8 @@ async function buildInbox(ctx: SecureContext, state: RoundState, v: number, sent
       const file = answerFile(ctx, state, cohort.members[u].email, SHARES_FILE);
       sent.set(u, await readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length })));
     }
-    const box = sent.get(u)?.shares.find((s) => s.to === v);
+    const from = sent.get(u);
+    const box = from ? boxesTo(from).get(v) : undefined;
     if (box) shares.push({ from: u, nonce: box.nonce, ciphertext: box.ciphertext, tag: box.tag });
   }
   return { ...header('inbox'), roundId: state.roundId, to: v, u2: state.u2!, shares };
@@ -512,8 +522,7 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
     dropped: u2.filter((u) => !inputs.has(u)),
     maskedSha256: survivors.map((u) => inputs.get(u)!.sha256),
   };
-  await writeState(ctx, next);
-  await republish(ctx, next);
+  await publishState(ctx, next);
   logger.info({ roundId: state.roundId, survivors: survivors.length, dropped: next.dropped!.length }, 'secure round survivors fixed; unmask requested');
   return { action: 'unmask', roundId: state.roundId };
 }
@@ -580,6 +589,7 @@ async function collectReveals(ctx: SecureContext, state: RoundState, due: boolea
   const cohort = state.cohort!;
   const survivors = state.survivors!;
   const dropped = new Set(state.dropped!);
+  const surviving = new Set(survivors);
   const files = survivors.map((u) => answerFile(ctx, state, cohort.members[u].email, REVEAL_FILE));
   const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
   if (!due && answered < survivors.length) return { action: 'waiting', roundId: state.roundId, phase: 'reveal', answered, expected: survivors.length };
@@ -592,7 +602,7 @@ async function collectReveals(ctx: SecureContext, state: RoundState, due: boolea
     const neighbours = new Set(cohort.neighbours[u]);
     const wrong =
       parsed.from !== u ||
-      parsed.bShares.some((s) => !neighbours.has(s.of) || !survivors.includes(s.of)) ||
+      parsed.bShares.some((s) => !neighbours.has(s.of) || !surviving.has(s.of)) ||
       parsed.sShares.some((s) => !neighbours.has(s.of) || !dropped.has(s.of));
     if (wrong) {
       logger.error({ roundId: state.roundId, file }, `${file}: shares must come from member ${u}, b-shares only of surviving neighbours, s-shares only of dropped ones; its reveal is ignored`);
@@ -729,8 +739,7 @@ async function finish(ctx: SecureContext, state: RoundState, end: Pick<ResultFil
     createdAt: ctx.now().toISOString(),
   };
   const next: RoundState = { ...state, phase: 'finished', result };
-  await writeState(ctx, next);
-  await republish(ctx, next);
+  await publishState(ctx, next);
   await pruneRounds(ctx);
   return { action: 'finished', roundId: state.roundId, summary: summarize(next) };
 }
@@ -762,12 +771,22 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
   const ids = (await listStateIds(ctx)).slice(0, -KEEP_FINISHED_ROUNDS);
   for (const roundId of ids) {
     await fs.rm(ctx.ws.secaggRoundDir(ctx.ws.email, roundId), { recursive: true, force: true });
+    ensuredRules.delete(ctx.ws.secaggRoundDir(ctx.ws.email, roundId));
     await fs.rm(stateFile(ctx, roundId), { force: true });
+    published.delete(stateFile(ctx, roundId));
     await fs.rm(maskedSumFile(ctx, roundId), { force: true });
   }
 }
 
 // ---------------------------------------------------------------- publishing
+
+/**
+ * The rules this process last made each round folder's permission file say, and that file's
+ * content key then: the rules change once a round (when its cohort is fixed), and formatting and
+ * comparing them, one per member, is most of a large round's republishing. The file is checked
+ * again when it changed or went (a stat), and after a restart (the map starts empty).
+ */
+const ensuredRules = new Map<string, { rules: string; file: string | null }>();
 
 /**
  * Make the round's public files say what the state says: the permission file
@@ -777,7 +796,15 @@ async function pruneRounds(ctx: SecureContext): Promise<void> {
  */
 async function republish(ctx: SecureContext, state: RoundState, sent = new Map<number, SharesFile | null>()): Promise<void> {
   const dir = ctx.ws.secaggRoundDir(ctx.ws.email, state.roundId);
-  await ensurePermissions(dir, roundPermissions(state));
+  const permissions = roundPermissions(state);
+  const permissionFile = path.join(dir, PERMISSION_FILE);
+  const fileKey = () => fs.stat(permissionFile).then(contentKey, () => null);
+  const rules = JSON.stringify(permissions);
+  const ensured = ensuredRules.get(dir);
+  if (ensured?.rules !== rules || ensured.file !== (await fileKey())) {
+    await ensurePermissions(dir, permissions);
+    ensuredRules.set(dir, { rules, file: await fileKey() });
+  }
   const missing = async (file: string) => !(await exists(file));
   if (await missing(path.join(dir, ROUND_FILE))) await writePhaseFile(path.join(dir, ROUND_FILE), state.round);
   const { cohort } = state;
@@ -795,7 +822,8 @@ async function republish(ctx: SecureContext, state: RoundState, sent = new Map<n
   }
   if (state.u2 && state.phase !== 'finished') {
     const inboxes: InboxFile[] = [];
-    for (const v of state.u2) if (await missing(inboxFile(dir, v))) inboxes.push(await buildInbox(ctx, state, v, sent));
+    const u2 = new Set(state.u2);
+    for (const v of state.u2) if (await missing(inboxFile(dir, v))) inboxes.push(await buildInbox(ctx, state, u2, v, sent));
     await writeInboxFiles(dir, inboxes);
   }
   if (state.survivors && state.phase !== 'finished' && (await missing(path.join(dir, UNMASK_FILE)))) {
@@ -853,6 +881,38 @@ async function latestState(ctx: Pick<SecureContext, 'ws'>): Promise<RoundState |
 
 async function writeState(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<void> {
   await writeJsonAtomic(stateFile(ctx, state.roundId), state, { private: true });
+}
+
+/**
+ * What this process last published in full, by state file: the content keys of the state file, the
+ * round folder, its inbox folder and its permission file then. While none changed, the public files
+ * still say the state and a step need not republish them (a check of every inbox file and the
+ * permission file of a large round, each step); a file removed or replaced in the round folder
+ * changes the folder's key. A restart starts empty, so it republishes.
+ */
+const published = new Map<string, string>();
+
+async function publishedKey(ctx: Pick<SecureContext, 'ws'>, state: RoundState): Promise<{ file: string; key: string }> {
+  const file = stateFile(ctx, state.roundId);
+  const dir = ctx.ws.secaggRoundDir(ctx.ws.email, state.roundId);
+  const keys = await Promise.all([file, dir, path.join(dir, INBOX_DIR), path.join(dir, PERMISSION_FILE)].map((f) => fs.stat(f).then(contentKey, () => '-')));
+  return { file, key: keys.join(' ') };
+}
+
+/** A transition: write the new state, then make the public files say it. */
+async function publishState(ctx: SecureContext, state: RoundState, sent?: Map<number, SharesFile | null>): Promise<void> {
+  await writeState(ctx, state);
+  await republish(ctx, state, sent);
+  const { file, key } = await publishedKey(ctx, state);
+  published.set(file, key);
+}
+
+/** `republish`, unless this process published this very state in full already and nothing in the round folder changed since. */
+async function republishOnce(ctx: SecureContext, state: RoundState): Promise<void> {
+  const { file, key } = await publishedKey(ctx, state);
+  if (published.get(file) === key) return;
+  await republish(ctx, state);
+  published.set(file, (await publishedKey(ctx, state)).key);
 }
 
 /** The summaries of the finished rounds still kept, oldest first (status, tests). */

@@ -175,8 +175,8 @@ function start(): FileWorker[] {
       pending.delete(reply.id);
       job?.resolve(reply);
     });
-    entry.worker.on('error', (err) => fail(err));
-    entry.worker.on('exit', (code) => fail(new Error(`a file worker exited (code ${code})`)));
+    entry.worker.on('error', (err) => fail(entry, err));
+    entry.worker.on('exit', (code) => fail(entry, new Error(`a file worker exited (code ${code})`)));
     return entry;
   });
   online = Promise.all(started.map(({ worker }) => new Promise<void>((resolve) => worker.once('online', () => resolve()).once('exit', () => resolve())))).then(() => undefined);
@@ -195,7 +195,8 @@ export function startFileWorkers(): Promise<void> {
 }
 
 /** A worker died: every job in flight fails, and the next call starts new workers. */
-function fail(err: unknown): void {
+function fail(entry: FileWorker, err: unknown): void {
+  if (!workers?.includes(entry)) return; // a thread of a pool already ended (its siblings' exits after a failure)
   const dead = workers;
   workers = null;
   for (const w of dead ?? []) void w.worker.terminate();

@@ -13,7 +13,7 @@ import { initialItemFactors, listGlobalVersions, readLatestGlobal } from '../../
 import { readLedger, verifyLedger } from '../../src/shared/ledger';
 import type { Logger } from '../../src/shared/log';
 import { encodeNpy } from '../../src/shared/npy';
-import { canRead, writePermissions } from '../../src/shared/permissions';
+import { canRead, PERMISSION_FILE, writePermissions } from '../../src/shared/permissions';
 import { createRandom } from '../../src/shared/random';
 import { COHORT_FILE, KEYS_FILE, MASKED_MANIFEST, MAX_SMALL_FILE_BYTES, REVEAL_FILE, SHARES_FILE, UNMASK_FILE } from '../../src/shared/secagg/files';
 import { Workspace } from '../../src/shared/workspace';
@@ -170,6 +170,30 @@ describe('dropouts', () => {
     expect(summary).toMatchObject({ outcome: 'aborted', version: 0 });
     expect(summary.reason).toMatch(/fewer than t=2 shares/);
     expect(await listGlobalVersions(f.root.ws.globalDir(AGGREGATOR))).toEqual([]);
+  });
+});
+
+describe('republishing', () => {
+  it('writes a round\'s permission file again at the next step when it went or was replaced, though the state and its rules did not change', async () => {
+    fed = await createFederation(4);
+    const f = fed;
+    for (const m of f.members) await runParticipantPass(m);
+    const agg = f.aggregator;
+    expect((await advanceSecureRound(agg)).action).toBe('opened');
+    for (const m of f.members) await respondToSecureRound(m);
+    expect((await advanceSecureRound(agg)).action).toBe('cohort');
+    const permissionFile = path.join(agg.ws.secaggRoundDir(AGGREGATOR, 'r000001'), PERMISSION_FILE);
+    const written = await fs.readFile(permissionFile, 'utf8');
+    // the cohort's rules stay the same from here on; the file is removed (the members cannot read the cohort), then replaced by a wider one
+    await fs.rm(permissionFile);
+    for (const m of f.members) await respondToSecureRound(m);
+    expect((await advanceSecureRound(agg)).action).toBe('waiting');
+    expect(await fs.readFile(permissionFile, 'utf8')).toBe(written);
+    for (const m of f.members) await respondToSecureRound(m);
+    expect((await advanceSecureRound(agg)).action).toBe('routed');
+    await writePermissions(path.dirname(permissionFile), { rules: [{ pattern: '**', access: { read: ['*'], write: [], admin: [] } }] });
+    expect((await advanceSecureRound(agg)).action).toBe('waiting');
+    expect(await fs.readFile(permissionFile, 'utf8')).toBe(written);
   });
 });
 

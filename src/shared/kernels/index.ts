@@ -14,13 +14,13 @@ const ALIGN = 16;
 
 let compiled: WebAssembly.Module | null = null;
 
-/** The compiled kernels (a file worker instantiates them over a round's memory to scan rows where it read them). */
+/** The compiled kernels (compiled once per thread; a worker instantiates them over a memory it is sent). */
 export function kernelModule(): WebAssembly.Module {
   compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
   return compiled;
 }
 
-/** The WebAssembly memory of each KernelMemory's buffer (what a worker needs to run the kernels on it). */
+/** The WebAssembly memory of each KernelMemory's buffer (what a file worker needs to run the kernels on it). */
 const memories = new WeakMap<SharedArrayBuffer, WebAssembly.Memory>();
 
 /** The WebAssembly memory whose buffer `buffer` is, when a KernelMemory made it. */
@@ -35,18 +35,19 @@ interface Exports {
 }
 
 export class KernelMemory {
+  /** The shared memory itself: a worker thread given it (and `kernelModule()`) runs the kernels on the same bytes. */
+  readonly memory: WebAssembly.Memory;
   readonly buffer: SharedArrayBuffer;
   private readonly kernels: Exports;
   private used = 0;
 
   /** A memory of at least `bytes` (allocations are 16-byte aligned: count 16 bytes of slack for each). */
   constructor(readonly bytesAsked: number) {
-    const bytes = bytesAsked;
-    const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    this.kernels = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as Exports;
-    this.buffer = memory.buffer as unknown as SharedArrayBuffer; // never grows, so this stays the memory's buffer
-    memories.set(this.buffer, memory);
+    const pages = Math.max(1, Math.ceil(bytesAsked / WASM_PAGE));
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.kernels = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } }).exports as unknown as Exports;
+    this.buffer = this.memory.buffer as unknown as SharedArrayBuffer; // never grows, so this stays the memory's buffer
+    memories.set(this.buffer, this.memory);
   }
 
   /**

@@ -12,9 +12,10 @@ import { createCipheriv, type Cipher } from 'node:crypto';
 import { endianness } from 'node:os';
 import { BLOCK_WORDS, mod32Words } from './simd';
 
-const SEED_BYTES = 32;
+export const SEED_BYTES = 32;
 const ZERO_IV = Buffer.alloc(16);
-const CHUNK_WORDS = BLOCK_WORDS;
+/** Words of keystream per `cipher.update` (mask-workers.ts expands in the same chunks). */
+export const CHUNK_WORDS = BLOCK_WORDS;
 const ZERO_CHUNK = Buffer.alloc(CHUNK_WORDS * 4);
 
 // Typed arrays use the platform byte order; the masks and the .npy files are little-endian.

@@ -13,6 +13,7 @@
  */
 import { AppError } from '../errors';
 import { generateKeyPair, openShare, pairSeed, publicKeyOf, sealShare, type KeyPair, type SealedShare } from './crypto';
+import { addMasks, type MaskTerm } from './mask-workers';
 import { addMask } from './prg';
 import { combineShares, splitSecret } from './shamir';
 
@@ -183,20 +184,29 @@ export function revealFor(
   return reveal;
 }
 
-/** The first t shares of each member's secret, revealed by its surviving neighbours. */
-function collectShares(cohort: CohortView, survivors: Set<number>, reveals: Reveal[], kind: 'bShares' | 'sShares', of: readonly number[]): Map<number, Uint8Array[]> {
-  const wanted = new Set(of);
-  const collected = new Map<number, Uint8Array[]>(of.map((v) => [v, []]));
-  const seen = new Set<string>();
+type ShareKind = 'bShares' | 'sShares';
+
+/**
+ * The first t shares of each member's secret, revealed by its surviving neighbours: b-shares of
+ * `of.bShares`, s-shares of `of.sShares`, each (neighbour, member) pair counted once. One pass over
+ * the reveals for both kinds (a large cohort reveals k shares a survivor).
+ */
+function collectShares(cohort: CohortView, survivors: Set<number>, reveals: Reveal[], of: Record<ShareKind, readonly number[]>): Record<ShareKind, Map<number, Uint8Array[]>> {
+  const n = cohort.members.length;
+  const collected = { bShares: new Map<number, Uint8Array[]>(of.bShares.map((v) => [v, []])), sShares: new Map<number, Uint8Array[]>(of.sShares.map((v) => [v, []])) };
+  // (revealer, member) as revealer·n + member: both are cohort positions (the revealer a survivor, the member wanted)
+  const seen = { bShares: new Set<number>(), sShares: new Set<number>() };
   for (const reveal of reveals) {
     if (!survivors.has(reveal.from)) continue;
     const neighbours = new Set(neighboursOf(cohort, reveal.from));
-    for (const { of: v, share } of reveal[kind]) {
-      const key = `${reveal.from}|${v}`;
-      if (!wanted.has(v) || !neighbours.has(v) || seen.has(key) || share.length !== SHARE_BYTES) continue;
-      seen.add(key);
-      const list = collected.get(v)!;
-      if (list.length < cohort.t) list.push(share);
+    for (const kind of ['bShares', 'sShares'] as const) {
+      for (const { of: v, share } of reveal[kind]) {
+        const list = collected[kind].get(v);
+        const key = reveal.from * n + v;
+        if (list === undefined || !neighbours.has(v) || seen[kind].has(key) || share.length !== SHARE_BYTES) continue;
+        seen[kind].add(key);
+        if (list.length < cohort.t) list.push(share);
+      }
     }
   }
   return collected;
@@ -218,8 +228,7 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
   const problem = requestProblem(cohort, u2, request);
   if (problem !== null) throw new AppError('ERR_SECAGG_ABORT', `round ${cohort.roundId}: the unmask request is inconsistent: ${problem}`);
   const survivors = new Set(request.survivors);
-  const bShares = collectShares(cohort, survivors, reveals, 'bShares', request.survivors);
-  const sShares = collectShares(cohort, survivors, reveals, 'sShares', request.dropped);
+  const { bShares, sShares } = collectShares(cohort, survivors, reveals, { bShares: request.survivors, sShares: request.dropped });
   const short = [
     ...[...bShares].filter(([, list]) => list.length < cohort.t).map(([v, list]) => `survivor ${v} (${list.length} b-shares)`),
     ...[...sShares].filter(([, list]) => list.length < cohort.t).map(([v, list]) => `dropped ${v} (${list.length} s-shares)`),
@@ -228,9 +237,10 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
     const named = short.length > MAX_NAMED ? `${short.slice(0, MAX_NAMED).join(', ')} and ${short.length - MAX_NAMED} more` : short.join(', ');
     throw new AppError('ERR_SECAGG_ABORT', `round ${cohort.roundId}: fewer than t=${cohort.t} shares revealed for ${named}; nobody is unmasked`);
   }
-  const sum = Uint32Array.from(maskedSum);
+  // every seed is rebuilt (and checked) before any mask is expanded; the masks are then removed all at once, on worker threads
+  const masks: MaskTerm[] = [];
   for (const [v, shares] of bShares) {
-    addMask(sum, await rebuild(cohort, shares, `survivor ${v}'s self-mask seed`), -1);
+    masks.push({ seed: await rebuild(cohort, shares, `survivor ${v}'s self-mask seed`), sign: -1 });
   }
   for (const [v, shares] of sShares) {
     const sPrivate = await rebuild(cohort, shares, `dropped member ${v}'s mask key`);
@@ -240,8 +250,10 @@ export async function unmaskSum(maskedSum: Uint32Array, cohort: CohortView, u2: 
     for (const w of neighboursOf(cohort, v)) {
       if (!survivors.has(w)) continue;
       // Survivor w added +PRG(s_wv) if v > w, −PRG(s_wv) if v < w; take it back out.
-      addMask(sum, pairSeed(sPrivate, memberOf(cohort, w).sPk, cohort.roundId, v, w), v > w ? -1 : 1);
+      masks.push({ seed: pairSeed(sPrivate, memberOf(cohort, w).sPk, cohort.roundId, v, w), sign: v > w ? -1 : 1 });
     }
   }
+  const sum = Uint32Array.from(maskedSum);
+  await addMasks(sum, masks);
   return sum;
 }
