@@ -1,7 +1,6 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { fileTooLarge, notRegularFile } from './atomic';
 import { kernelMemoryOf, kernelModule } from './kernels';
+import { WorkerPool, type PoolThread } from './worker-pool';
 
 /**
  * File reads and sha256 on worker threads, into shared memory: the aggregator reads,
@@ -133,55 +132,21 @@ interface Reply {
   error?: { message: string; code?: string };
 }
 
-interface Pending {
-  resolve: (reply: Reply) => void;
-  reject: (err: unknown) => void;
-}
-
-interface FileWorker {
-  worker: Worker;
-  busy: number;
-  /** Ids of the buffers this worker holds, least recently used first (the worker keeps the same list). */
-  cached: Map<number, true>;
-}
-
 /** Shared buffers a worker keeps (a round reads into one memory, and lets go of it when it is over). */
 const BUFFER_CACHE = 4;
 const bufferIds = new WeakMap<SharedArrayBuffer, number>();
 let nextBufferId = 0;
 
-let workers: FileWorker[] | null = null;
-const pending = new Map<number, Pending>();
-let nextId = 0;
+/** One thread per core, at most 4: a round has READ_AHEAD (8) jobs in flight (each thread costs a few MB; more than the cores only contend). */
+const pool = new WorkerPool<Reply>(WORKER_SOURCE, { name: 'file worker', maxThreads: 4 });
 
-/** A round has READ_AHEAD (8) jobs in flight, on at most this many threads (each costs a few MB; more than the cores only contend). */
-const MAX_WORKERS = 4;
-
-/** Resolves once every worker thread is up (startFileWorkers). */
-let online: Promise<void> = Promise.resolve();
-
-function start(): FileWorker[] {
-  const count = Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
-  const started = Array.from({ length: count }, () => {
-    const entry: FileWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }), busy: 0, cached: new Map() };
-    // unref() before the thread is up does not hold (Node 20): once more when it is, unless a job is already in flight
-    entry.worker.unref();
-    entry.worker.once('online', () => {
-      if (entry.busy === 0) entry.worker.unref();
-    });
-    entry.worker.on('message', (reply: Reply) => {
-      if (--entry.busy === 0) entry.worker.unref();
-      const job = pending.get(reply.id);
-      pending.delete(reply.id);
-      job?.resolve(reply);
-    });
-    entry.worker.on('error', (err) => fail(entry, err));
-    entry.worker.on('exit', (code) => fail(entry, new Error(`a file worker exited (code ${code})`)));
-    return entry;
-  });
-  online = Promise.all(started.map(({ worker }) => new Promise<void>((resolve) => worker.once('online', () => resolve()).once('exit', () => resolve())))).then(() => undefined);
-  return started;
-}
+/** Ids of the buffers each thread holds, least recently used first (the thread keeps the same list). */
+const cachedBy = new WeakMap<PoolThread, Map<number, true>>();
+const cachedOn = (thread: PoolThread) => {
+  let cached = cachedBy.get(thread);
+  if (cached === undefined) cachedBy.set(thread, (cached = new Map()));
+  return cached;
+};
 
 /**
  * Start the file workers now rather than on the first read (a thread takes tens of
@@ -190,36 +155,20 @@ function start(): FileWorker[] {
  * its state. Resolves once they are up; they never keep the process alive while idle.
  */
 export function startFileWorkers(): Promise<void> {
-  workers ??= start();
-  return online;
-}
-
-/** A worker died: every job in flight fails, and the next call starts new workers. */
-function fail(entry: FileWorker, err: unknown): void {
-  if (!workers?.includes(entry)) return; // a thread of a pool already ended (its siblings' exits after a failure)
-  const dead = workers;
-  workers = null;
-  for (const w of dead ?? []) void w.worker.terminate();
-  for (const job of pending.values()) job.reject(err);
-  pending.clear();
+  return pool.started();
 }
 
 function submit(buffer: SharedArrayBuffer, job: Record<string, unknown>): Promise<Reply> {
-  workers ??= start();
-  const target = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+  const target = pool.leastBusy();
   let bufferId = bufferIds.get(buffer);
   if (bufferId === undefined) bufferIds.set(buffer, (bufferId = nextBufferId++));
-  const known = target.cached.delete(bufferId);
-  target.cached.set(bufferId, true);
-  if (target.cached.size > BUFFER_CACHE) target.cached.delete(target.cached.keys().next().value!);
-  const id = nextId++;
-  return new Promise<Reply>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    if (target.busy++ === 0) target.worker.ref(); // a job in flight keeps the process alive
-    const memory = known ? undefined : kernelMemoryOf(buffer);
-    const first = known ? {} : memory ? { memory, module: kernelModule() } : { buffer };
-    target.worker.postMessage({ ...job, id, bufferId, cacheSize: BUFFER_CACHE, ...first });
-  });
+  const cached = cachedOn(target);
+  const known = cached.delete(bufferId);
+  cached.set(bufferId, true);
+  if (cached.size > BUFFER_CACHE) cached.delete(cached.keys().next().value!);
+  const memory = known ? undefined : kernelMemoryOf(buffer);
+  const first = known ? {} : memory ? { memory, module: kernelModule() } : { buffer };
+  return pool.submit(target, { ...job, bufferId, cacheSize: BUFFER_CACHE, ...first });
 }
 
 /**
@@ -229,7 +178,7 @@ function submit(buffer: SharedArrayBuffer, job: Record<string, unknown>): Promis
 export function forgetShared(buffer: SharedArrayBuffer): void {
   const id = bufferIds.get(buffer);
   if (id === undefined) return;
-  for (const entry of workers ?? []) if (entry.cached.delete(id)) entry.worker.postMessage({ forget: id });
+  for (const thread of pool.current()) if (cachedOn(thread).delete(id)) thread.worker.postMessage({ forget: id });
 }
 
 /** True when `bytes` can be handed to the workers (they live in a SharedArrayBuffer). */

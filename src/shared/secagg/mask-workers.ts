@@ -1,6 +1,5 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { KernelMemory, kernelModule } from '../kernels';
+import { WorkerPool, type PoolThread } from '../worker-pool';
 import { addMask, addMod, CHUNK_WORDS, SEED_BYTES } from './prg';
 
 /**
@@ -84,19 +83,6 @@ interface Reply {
   error?: string;
 }
 
-interface Pending {
-  resolve: (reply: Reply) => void;
-  reject: (err: unknown) => void;
-}
-
-interface MaskWorker {
-  worker: Worker;
-  busy: number;
-  online: boolean;
-}
-
-/** At most this many threads (each holds a partial sum; more than the cores only contend). */
-const MAX_WORKERS = 4;
 /** Masks worth a worker each: fewer words than this in all are expanded on the calling thread. */
 const MIN_PARALLEL_WORDS = 4 * CHUNK_WORDS;
 /** Keystream bytes between two collections of a worker's young generation (the memory it keeps warm). */
@@ -104,9 +90,13 @@ const COLLECT_BYTES = 1 << 20;
 /** Slack for the 16-byte alignment of each region of the memory. */
 const ALIGN_SLACK = 16;
 
-let workers: MaskWorker[] | null = null;
-const pending = new Map<number, Pending>();
-let nextId = 0;
+/** One thread per core, at most 4 (each holds a partial sum; more than the cores only contend). */
+const pool = new WorkerPool<Reply>(WORKER_SOURCE, {
+  name: 'mask worker',
+  maxThreads: 4,
+  workerData: () => ({ module: kernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES }),
+});
+
 /** The last job's memory, reused by the next job of the same shape (a round's unmasking, the benchmark's loop). */
 let reused: Regions | null = null;
 
@@ -116,48 +106,6 @@ interface Regions {
   partials: Uint32Array[];
   scratch: Uint32Array[];
   inUse: boolean;
-}
-
-function start(): MaskWorker[] {
-  const count = Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
-  const workerData = { module: kernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES };
-  return Array.from({ length: count }, () => {
-    const entry: MaskWorker = { worker: new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData }), busy: 0, online: false };
-    // unref() before the thread is up does not hold (Node 20): once more when it is, unless a job is already in flight
-    entry.worker.unref();
-    entry.worker.once('online', () => {
-      entry.online = true;
-      if (entry.busy === 0) entry.worker.unref();
-    });
-    entry.worker.on('message', (reply: Reply) => {
-      if (--entry.busy === 0) entry.worker.unref();
-      const job = pending.get(reply.id);
-      pending.delete(reply.id);
-      job?.resolve(reply);
-    });
-    entry.worker.on('error', (err) => fail(entry, err));
-    entry.worker.on('exit', (code) => fail(entry, new Error(`a mask worker exited (code ${code})`)));
-    return entry;
-  });
-}
-
-/** A worker of the running pool died: every job in flight fails, and the next call starts new workers. */
-function fail(entry: MaskWorker, err: unknown): void {
-  if (!workers?.includes(entry)) return; // a thread of a pool already ended (its siblings' exits after a failure)
-  const dead = workers;
-  workers = null;
-  for (const w of dead ?? []) void w.worker.terminate();
-  for (const job of pending.values()) job.reject(err);
-  pending.clear();
-}
-
-function submit(target: MaskWorker, job: Record<string, unknown>): Promise<Reply> {
-  const id = nextId++;
-  return new Promise<Reply>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    if (target.busy++ === 0) target.worker.ref(); // a job in flight keeps the process alive
-    target.worker.postMessage({ ...job, id });
-  });
 }
 
 /** A partial sum and a chunk of scratch per worker: the last job's when it has the same shape and is done, else new. */
@@ -182,13 +130,12 @@ export async function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): Pr
     for (const { seed, sign } of terms) addMask(acc, seed, sign);
     return;
   }
-  workers ??= start();
-  const pool = workers.slice(0, terms.length);
-  const regions = regionsFor(acc.length, pool.length);
+  const threads = pool.running().slice(0, terms.length);
+  const regions = regionsFor(acc.length, threads.length);
   const { memory, partials } = regions;
   regions.inUse = true;
   try {
-    await expandOn(pool, regions, acc.length, terms);
+    await expandOn(threads, regions, acc.length, terms);
   } catch (err) {
     if (reused === regions) reused = null; // a worker of the failed job may still be writing there
     throw err;
@@ -199,13 +146,13 @@ export async function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): Pr
   addMod(acc, partials[0]);
 }
 
-async function expandOn(pool: MaskWorker[], { memory, partials, scratch }: Regions, length: number, terms: readonly MaskTerm[]): Promise<void> {
-  const jobs = pool.map((target, w) => {
+async function expandOn(threads: PoolThread[], { memory, partials, scratch }: Regions, length: number, terms: readonly MaskTerm[]): Promise<void> {
+  const jobs = threads.map((target, w) => {
     // contiguous shares of the terms, as even as they divide
-    const mine = terms.slice(Math.floor((w * terms.length) / pool.length), Math.floor(((w + 1) * terms.length) / pool.length));
+    const mine = terms.slice(Math.floor((w * terms.length) / threads.length), Math.floor(((w + 1) * terms.length) / threads.length));
     const seeds = new Uint8Array(mine.length * SEED_BYTES);
     mine.forEach((t, i) => seeds.set(t.seed, i * SEED_BYTES));
-    return submit(target, { memory: memory.memory, acc: partials[w].byteOffset, scratch: scratch[w].byteOffset, length, seeds, signs: Int8Array.from(mine, (t) => t.sign) });
+    return pool.submit(target, { memory: memory.memory, acc: partials[w].byteOffset, scratch: scratch[w].byteOffset, length, seeds, signs: Int8Array.from(mine, (t) => t.sign) });
   });
   const replies = await Promise.all(jobs);
   const failed = replies.find((r) => r.error !== undefined);
@@ -213,18 +160,11 @@ async function expandOn(pool: MaskWorker[], { memory, partials, scratch }: Regio
 }
 
 /** Start the worker threads now and wait until they run (they start on first use otherwise): the caller times what follows without their start-up. */
-export async function startMaskWorkers(): Promise<void> {
-  workers ??= start();
-  await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-    if (w.online) return resolve();
-    w.worker.once('online', () => resolve());
-    w.worker.once('exit', (code) => reject(new Error(`a mask worker exited (code ${code})`)));
-  })));
+export function startMaskWorkers(): Promise<void> {
+  return pool.started();
 }
 
 /** End the worker threads (a job in flight fails); the next call starts new ones. */
-export async function stopMaskWorkers(): Promise<void> {
-  const running = workers;
-  if (running === null) return;
-  await Promise.all(running.map((w) => w.worker.terminate()));
+export function stopMaskWorkers(): Promise<void> {
+  return pool.stop();
 }
