@@ -18,7 +18,8 @@ import { addMask, addMod, CHUNK_WORDS, SEED_BYTES } from './prg';
  * (a few objects: microseconds) after each MB of keystream, so the next chunks reuse the
  * last ones' memory, as numpy's loop does with its reference counting. A function to
  * collect is only handed out while the `--expose-gc` flag is on, so the worker turns it
- * on, takes it and turns it off again.
+ * on, takes it and turns it off again; the flag is the process's, so a thread whose
+ * sibling turned it off meanwhile goes without (slower, the same words).
  *
  * The workers start on first use (a few tens of ms), then stay for the life of the
  * process, keeping it alive only while a job is in flight. Their code is inline, so it
@@ -33,9 +34,17 @@ const { createCipheriv } = require('node:crypto');
 const v8 = require('node:v8');
 const vm = require('node:vm');
 
-v8.setFlagsFromString('--expose-gc');
-const collect = vm.runInNewContext('gc');
-v8.setFlagsFromString('--no-expose-gc');
+// The flag is the process's: threads starting together may turn it off under each other. A thread
+// that misses the function then just does not collect (slower, the same words).
+let collect = null;
+try {
+  v8.setFlagsFromString('--expose-gc');
+  collect = vm.runInNewContext('gc');
+} catch {
+  collect = null;
+} finally {
+  v8.setFlagsFromString('--no-expose-gc');
+}
 
 const { module, chunkWords, seedBytes, collectBytes } = workerData;
 let uncollected = 0;
@@ -56,7 +65,7 @@ function expand(job) {
       add(job.acc + offset * 4, job.scratch, words);
       uncollected += words * 4;
       if (uncollected >= collectBytes) {
-        collect({ type: 'minor' });
+        if (collect) collect({ type: 'minor' });
         uncollected = 0;
       }
     }
