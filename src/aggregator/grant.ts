@@ -33,17 +33,18 @@ export async function ensurePermissions(dir: string, wanted: PermissionFile): Pr
   const file = path.join(dir, PERMISSION_FILE);
   const text = formatPermissions(wanted, file);
   const current = await readRegularFile(file, { maxBytes: MAX_PERMISSION_BYTES }).catch(() => null);
-  if (current !== null) {
-    const currentText = current.toString('utf8');
-    if (currentText === text) return false;
-    // another text this process formatted says other rules: no need to parse it to know it differs
-    if (isFormattedText(currentText)) return writePermissions(dir, wanted).then(() => true);
-    try {
-      if (canonicalJson(parsePermissions(currentText, file)) === canonicalJson({ terminal: false, ...wanted })) return false;
-    } catch {
-      // malformed: overwrite it below
-    }
-  }
+  if (current !== null && saysTheSame(current.toString('utf8'), text, wanted, file)) return false;
   await writePermissions(dir, wanted);
   return true;
+}
+
+/** Whether the text on disk says `wanted` (which formats as `text`): compared as text, and parsed only when this process did not format it. */
+function saysTheSame(currentText: string, text: string, wanted: PermissionFile, file: string): boolean {
+  if (currentText === text) return true;
+  if (isFormattedText(currentText)) return false; // another text this process formatted says other rules
+  try {
+    return canonicalJson(parsePermissions(currentText, file)) === canonicalJson({ terminal: false, ...wanted });
+  } catch {
+    return false; // malformed: overwritten
+  }
 }
