@@ -49,7 +49,7 @@ import {
   type SharesFile,
   type UnmaskFile,
 } from '../shared/secagg/files';
-import { cohortShape, neighbourGraph } from '../shared/secagg/graph';
+import { cohortShape, graphDropout, neighbourGraph } from '../shared/secagg/graph';
 import { addMod } from '../shared/secagg/prg';
 import { unmaskSum, type CohortView, type Reveal } from '../shared/secagg/protocol';
 import { isRoundId } from '../shared/workspace';
@@ -109,6 +109,8 @@ export interface SecureParams {
   /** T floor: max(SECAGG_MIN_SURVIVORS, MIN_DATASITES). */
   minSurvivors: number;
   survivorFraction: number;
+  /** SECAGG_DROPOUT_RATE: the least dropout rate a sparse graph is sized for (`graphDropout`). */
+  dropoutFloor: number;
   fullGraphMax: number;
   /** Datasites discovered before a round opens (MIN_PARTICIPANTS, at least T). */
   minParticipants: number;
@@ -144,6 +146,7 @@ export function secureParams(config: Config, model: Pick<GlobalExpect, 'items' |
     scaleBits: config.SECAGG_SCALE_BITS,
     minSurvivors,
     survivorFraction: config.SECAGG_SURVIVOR_FRACTION,
+    dropoutFloor: config.SECAGG_DROPOUT_RATE,
     fullGraphMax: config.SECAGG_FULL_GRAPH_MAX,
     minParticipants: Math.max(config.MIN_PARTICIPANTS, minSurvivors),
     minDatasites: config.MIN_DATASITES,
@@ -389,11 +392,14 @@ async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean):
   if (members.length < secure.minSurvivors) {
     return abort(ctx, state, `only ${members.length} datasites sent valid keys in time; a secure round needs at least ${secure.minSurvivors}`);
   }
-  const shape = cohortShape(members.length, { fullGraphMax: secure.fullGraphMax, minSurvivors: secure.minSurvivors, survivorFraction: secure.survivorFraction });
+  const recent = (await finishedSecureRounds(ctx)).map((r) => ({ cohort: r.cohort, survivors: r.survivors.length, outcome: r.outcome }));
+  const cap = 1 - secure.survivorFraction;
+  const dropoutRate = graphDropout(recent, { floor: Math.min(secure.dropoutFloor, cap), cap });
+  const shape = cohortShape(members.length, { fullGraphMax: secure.fullGraphMax, minSurvivors: secure.minSurvivors, survivorFraction: secure.survivorFraction, dropoutRate });
   const neighbours = neighbourGraph(members.length, shape.k, (n) => ctx.random.int(n));
   const next: RoundState = { ...state, phase: 'shares', cohort: { members, neighbours, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors, createdAt: ctx.now().toISOString() } };
   await publishState(ctx, next);
-  logger.info({ roundId: state.roundId, cohort: members.length, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors }, 'secure round cohort fixed');
+  logger.info({ roundId: state.roundId, cohort: members.length, k: shape.k, t: shape.t, minSurvivors: shape.minSurvivors, graphDropout: dropoutRate }, 'secure round cohort fixed');
   return { action: 'cohort', roundId: state.roundId };
 }
 

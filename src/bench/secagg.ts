@@ -16,7 +16,7 @@ import { clipL2, writeDelta } from '../shared/delta';
 import { silentLogger } from '../shared/log';
 import { createRandom, cryptoRandom, deriveSeed } from '../shared/random';
 import { pairSeed, publicKeyOf } from '../shared/secagg/crypto';
-import { cohortShape, neighbourGraph, type CohortShape } from '../shared/secagg/graph';
+import { cohortShape, graphDropout, neighbourGraph, type CohortShape } from '../shared/secagg/graph';
 import { addMask, addMod, expandMask } from '../shared/secagg/prg';
 import { makeShares, maskInput, revealFor, unmaskSum, type CohortView, type MemberSecrets, type OpenedShare } from '../shared/secagg/protocol';
 import { splitSecret } from '../shared/secagg/shamir';
@@ -110,6 +110,18 @@ interface Federation {
   emails: string[];
 }
 
+/**
+ * The dropout rate the aggregator sizes its graph for once its rounds lose `c.dropout` of the
+ * cohort (`graphDropout` after one such round): what every round after the first is sized for.
+ * The benchmark's single round gets it as its floor, as if that round had been run before.
+ */
+function settledGraphDropout(c: SecureRoundCase): number {
+  const floor = loadConfig({ dotenv: false, env: {} }).SECAGG_DROPOUT_RATE;
+  const cap = 1 - c.survivorFraction;
+  const lost = Math.round(c.dropout * c.participants);
+  return graphDropout([{ cohort: c.participants, survivors: c.participants - lost, outcome: 'merged' }], { floor: Math.min(floor, cap), cap });
+}
+
 function federation(root: string, c: SecureRoundCase, catalog: Catalog): Federation {
   const dataDir = path.join(root, 'SyftBox');
   const config = withOverrides(loadConfig({ dotenv: false, env: {} }), {
@@ -118,6 +130,7 @@ function federation(root: string, c: SecureRoundCase, catalog: Catalog): Federat
     MODEL_RANK: String(c.rank),
     LOG_LEVEL: 'silent',
     SECAGG_SURVIVOR_FRACTION: String(c.survivorFraction),
+    SECAGG_DROPOUT_RATE: String(settledGraphDropout(c)),
     // the in-process driver closes each phase as soon as everyone answered; a long deadline keeps a slow
     // run (1,000 members on a loaded machine take more than the default 5 × 2 minutes) from expiring
     SECAGG_PHASE_MS: String(DAY_MS),
@@ -334,7 +347,7 @@ async function benchCase(c: SecureRoundCase, catalog: Catalog, log: Log) {
     },
   };
   const kb = (b: number) => `${Math.round(b / BYTES_PER_KB)} KB`;
-  log(`  secure ${row.secure.outcome} (k=${secure.k}, t=${secure.t}, ${secure.survivors} survivors, ${secure.dropped} dropped)`);
+  log(`  secure ${row.secure.outcome} (graph sized for ${Math.round(settledGraphDropout(c) * 100)}% dropout: k=${secure.k}, t=${secure.t}, ${secure.survivors} survivors, ${secure.dropped} dropped)`);
   log(`  member CPU: plain ${row.plain.memberCpuMs} ms; secure ${row.secure.memberCpuMs.total} ms (join ${row.secure.memberCpuMs.join}, share ${row.secure.memberCpuMs.share}, mask ${row.secure.memberCpuMs.mask}, reveal ${row.secure.memberCpuMs.reveal}) = ${row.ratios.memberCpu}x`);
   log(`  member bytes: plain ${kb(plain.memberBytes)}, secure ${kb(secure.memberBytes)} = ${row.ratios.memberBytes}x; total plain ${kb(row.plain.totalBytes)}, secure ${kb(row.secure.totalBytes)}`);
   log(`  aggregator CPU: plain ${row.plain.aggregatorCpuMs} ms; secure ${row.secure.aggregatorCpuMs.total} ms (routing shares ${row.secure.aggregatorCpuMs.route}, sum ${row.secure.aggregatorCpuMs.sum}, unmask + commit ${row.secure.aggregatorCpuMs.unmask}) = ${row.ratios.aggregatorCpu}x`);

@@ -72,6 +72,7 @@ export const VARIABLES = {
   SECAGG_SCALE_BITS: { kind: { type: 'int', min: 4, max: 24 }, default: '16', doc: 'coarsest fixed-point precision: a contribution at the clip bound becomes 2^bits quantization steps; each round takes the finest precision (up to 30 bits) at which its cohort\'s sum, noise included, fits 32 bits' },
   SECAGG_MIN_SURVIVORS: { kind: { type: 'int', min: 3, max: 1000000 }, default: '3', doc: 'fewest members whose masked input must arrive for a secure round to complete' },
   SECAGG_SURVIVOR_FRACTION: { kind: { type: 'number', min: 0.5, max: 1 }, default: '0.7', doc: 'share of the cohort that must survive to the end of a secure round' },
+  SECAGG_DROPOUT_RATE: { kind: { type: 'number', min: 0, max: 0.5 }, default: '0.1', doc: 'least dropout rate a large cohort\'s neighbour graph is sized for; the aggregator sizes it for 1.5x the worst rate of its last rounds (an aborted round: all it may lose), at most 1 - SECAGG_SURVIVOR_FRACTION' },
   SECAGG_FULL_GRAPH_MAX: { kind: { type: 'int', min: 3, max: 255 }, default: '16', doc: 'cohorts up to this size share with every member; larger ones use a random k-regular neighbour graph (SecAgg+)' },
   MIN_DATASITES: { kind: { type: 'int', min: 1, max: 1000000 }, default: '3', doc: 'no Global_V is published from fewer distinct datasites (one datasite counts as one person, whatever its profiles); also the smallest secure cohort' },
   // participant loop

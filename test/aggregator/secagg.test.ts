@@ -135,6 +135,27 @@ describe('dropouts', () => {
     expect(verifyLedger(await readLedger(f.root.ws.ledgerFile(AGGREGATOR))).ok).toBe(true);
   }, 600_000);
 
+  it('sizes each round\'s graph for the dropout of the rounds before: the floor first, 1.5x a merged round\'s loss, the cap after an abort', async () => {
+    const { logger, lines } = captureLogger();
+    fed = await createFederation(7, {}, logger);
+    const f = fed;
+    const dropsPerRound = [[], [0], [0, 1, 2], []];
+    const outcomes: string[] = [];
+    for (const dropping of dropsPerRound) {
+      for (const m of f.members) await runParticipantPass(m);
+      const summary = (await runSecureRoundInProcess(f.aggregator, f.members, { drops: (i, phase) => dropping.includes(i) && phase === 'masked' }))!;
+      outcomes.push(summary.reason ?? summary.outcome);
+    }
+    // 7 members, T = 5: one lost merges, three lost abort
+    expect(outcomes).toEqual(['merged', 'merged', expect.stringMatching(/only 4 masked inputs/), 'merged']);
+    const sizedFor = lines.filter((l) => l.msg === 'secure round cohort fixed').map((l) => (l as { graphDropout?: number }).graphDropout);
+    expect(sizedFor).toHaveLength(4);
+    expect(sizedFor[0]).toBe(f.config.SECAGG_DROPOUT_RATE);
+    expect(sizedFor[1]).toBe(f.config.SECAGG_DROPOUT_RATE);
+    expect(sizedFor[2]).toBeCloseTo(1.5 / 7, 12);
+    expect(sizedFor[3]).toBeCloseTo(1 - f.config.SECAGG_SURVIVOR_FRACTION, 12);
+  });
+
   it('in one process, merges every member however slowly they take their turns: the round keeps a clock of its own', async () => {
     fed = await createFederation(4);
     const f = fed;

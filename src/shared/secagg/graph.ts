@@ -14,6 +14,13 @@
  * The graph is the Harary graph (ring, each member joined to its k/2 nearest on both sides, plus
  * the opposite member when k is odd) under a uniformly random relabelling, as in Google's
  * production SecAgg+; it is k-regular, symmetric and k-connected.
+ *
+ * Which dropout rate the graph is sized for is the aggregator's choice (`graphDropout`): the
+ * rate its recent rounds showed, with a margin, never below a configured floor nor above what
+ * the survivor fraction lets a round lose. k, and with it every member's shares and the pair
+ * masks the aggregator expands per dropped member, grows steeply with that rate (k = 38 at
+ * n = 1,000 for 10%, 212 for 30%), so sizing every round for the worst rate the round could
+ * tolerate costs about 5x where members rarely drop.
  */
 import { MAX_SHARES } from './shamir';
 
@@ -70,6 +77,44 @@ export function cohortShape(n: number, opts: CohortShapeOptions): CohortShape {
     k = Math.min(k, ceiling);
   }
   return { n, k, t: Math.floor(k / 2) + 1, minSurvivors: T };
+}
+
+/** A finished round, as `graphDropout` reads it. */
+export interface RoundDropout {
+  /** Members of the fixed cohort; 0 when the round ended before its cohort was fixed. */
+  cohort: number;
+  /** Members whose masked input arrived. */
+  survivors: number;
+  outcome: 'merged' | 'aborted';
+}
+
+export interface GraphDropoutOptions {
+  /** The least rate a sparse graph is sized for (SECAGG_DROPOUT_RATE). */
+  floor: number;
+  /** The most: what a round may lose and still complete, 1 − survivorFraction. */
+  cap: number;
+}
+
+/** Headroom over the worst dropout rate seen recently: a rate estimated from a few rounds is itself uncertain. */
+const DROPOUT_MARGIN = 1.5;
+
+/**
+ * The dropout rate the next round's graph is sized for, from the rounds finished recently:
+ * DROPOUT_MARGIN x the worst rate among them, within [floor, cap]. A round that aborted
+ * after its cohort was fixed counts as `cap`: whatever stopped it, the next rounds take the
+ * widest graph until rounds complete again. Rounds that never fixed a cohort say nothing
+ * about dropout and are skipped. With no history the floor applies: the first round may
+ * abort if members drop more often than that, and the rounds after it are sized for the cap.
+ */
+export function graphDropout(recent: readonly RoundDropout[], opts: GraphDropoutOptions): number {
+  const { floor, cap } = opts;
+  if (!(floor >= 0 && floor <= cap && cap < 1)) throw new RangeError(`need 0 ≤ floor ≤ cap < 1, got floor ${floor}, cap ${cap}`);
+  let worst = 0;
+  for (const round of recent) {
+    if (round.cohort === 0) continue;
+    worst = Math.max(worst, round.outcome === 'aborted' ? cap : (round.cohort - round.survivors) / round.cohort);
+  }
+  return Math.min(cap, Math.max(floor, DROPOUT_MARGIN * worst));
 }
 
 /** A random symmetric k-regular graph on 0..n−1 (complete when k = n − 1); lists are sorted. */

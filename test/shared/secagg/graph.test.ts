@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../../src/shared/random';
-import { cohortShape, neighbourGraph } from '../../../src/shared/secagg/graph';
+import { cohortShape, graphDropout, neighbourGraph } from '../../../src/shared/secagg/graph';
 
 const seeded = (seed: number) => {
   const random = createRandom(seed);
@@ -120,5 +120,39 @@ describe('cohortShape', () => {
     [10, { ...defaults, minSurvivors: 2 }],
   ])('rejects n=%d with %o', (n, opts) => {
     expect(() => cohortShape(n, opts)).toThrow(RangeError);
+  });
+});
+
+describe('graphDropout', () => {
+  const bounds = { floor: 0.1, cap: 0.3 };
+  const merged = (cohort: number, survivors: number) => ({ cohort, survivors, outcome: 'merged' as const });
+
+  it('is the floor without history, and while the rounds lose less than floor / 1.5', () => {
+    expect(graphDropout([], bounds)).toBe(0.1);
+    expect(graphDropout([merged(1000, 1000), merged(1000, 950)], bounds)).toBe(0.1);
+  });
+
+  it('is 1.5x the worst recent dropout, within the cap', () => {
+    expect(graphDropout([merged(1000, 950), merged(1000, 880), merged(1000, 990)], bounds)).toBeCloseTo(0.18, 12);
+    expect(graphDropout([merged(100, 75)], bounds)).toBe(0.3);
+  });
+
+  it('takes the cap after a round that aborted once its cohort was fixed, and ignores one that never fixed a cohort', () => {
+    expect(graphDropout([merged(1000, 1000), { cohort: 1000, survivors: 0, outcome: 'aborted' }], bounds)).toBe(0.3);
+    expect(graphDropout([merged(1000, 1000), { cohort: 0, survivors: 0, outcome: 'aborted' }], bounds)).toBe(0.1);
+  });
+
+  it('makes the graph of a cohort that rarely drops members several times sparser than the cap\'s', () => {
+    const shape = (dropoutRate: number) => cohortShape(1000, { fullGraphMax: 16, minSurvivors: 3, survivorFraction: 0.7, dropoutRate });
+    expect(shape(graphDropout([merged(1000, 950)], bounds)).k).toBe(38);
+    expect(shape(graphDropout([{ cohort: 1000, survivors: 0, outcome: 'aborted' }], bounds)).k).toBe(212);
+  });
+
+  it.each([
+    { floor: -0.1, cap: 0.3 },
+    { floor: 0.4, cap: 0.3 },
+    { floor: 0.1, cap: 1 },
+  ])('rejects %o', (opts) => {
+    expect(() => graphDropout([], opts)).toThrow(RangeError);
   });
 });
