@@ -67,13 +67,14 @@ interface Plan {
   aggregator: AggregatorCase[];
   /** Closed-loop simulation sizes: one steady-state week each (the second of two). */
   simulation: number[];
-  /** Secure-aggregation rounds: members and the share of the catalogue's items they use. */
-  secureRounds: { participants: number; itemShare: number }[];
+  /** Secure-aggregation rounds: members, the share of the catalogue's items they use, which round, at which dropouts. */
+  secureRounds: { participants: number; itemShare: number; mechanism: SecureRoundCase['mechanism']; dropouts: number[] }[];
   /** Survivor fractions of the protocol-function measurement (at 1,000 members; empty: skipped). */
   secaggCoreFractions: number[];
   /** Secure aggregation's data-heavy steps beside numpy: masked inputs summed, and masks expanded (each of 8,807 x 32 values). */
   secureSum: { members: number; masks: number };
 }
+const SECURE_DROPOUTS = [0, 0.05, 0.2];
 const PLANS: Record<Mode, Plan> = {
   quick: {
     trainingSeconds: 0.5,
@@ -81,7 +82,7 @@ const PLANS: Record<Mode, Plan> = {
     startupRuns: 3,
     aggregator: [{ participants: 200, rank: 32, onDisk: false }, { participants: 1000, rank: 8, onDisk: false }],
     simulation: [50],
-    secureRounds: [{ participants: 100, itemShare: 1 / 8 }],
+    secureRounds: [{ participants: 100, itemShare: 1 / 8, mechanism: 'dp', dropouts: [0.05] }],
     secaggCoreFractions: [],
     secureSum: { members: 100, masks: 20 },
   },
@@ -92,7 +93,13 @@ const PLANS: Record<Mode, Plan> = {
     aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }],
     // a simulated week at 1,000 participants takes over 20 minutes under secure aggregation: --full
     simulation: [200],
-    secureRounds: [{ participants: 100, itemShare: 1 }, { participants: 1000, itemShare: 1 / 8 }],
+    // the optimizer's 1,000-member round at 20% dropout alone takes over 10 minutes (k = 212): --full
+    secureRounds: [
+      { participants: 100, itemShare: 1, mechanism: 'dp', dropouts: SECURE_DROPOUTS },
+      { participants: 1000, itemShare: 1, mechanism: 'dp', dropouts: SECURE_DROPOUTS },
+      { participants: 100, itemShare: 1, mechanism: 'optimizer', dropouts: SECURE_DROPOUTS },
+      { participants: 1000, itemShare: 1, mechanism: 'optimizer', dropouts: [0.05] },
+    ],
     secaggCoreFractions: [0.7, 0.8],
     secureSum: { members: 500, masks: 50 },
   },
@@ -102,12 +109,11 @@ const PLANS: Record<Mode, Plan> = {
     startupRuns: 9,
     aggregator: [{ participants: 1000, rank: 32, onDisk: false }, { participants: 10_000, rank: 32, onDisk: true }],
     simulation: [1000, 5000],
-    secureRounds: [{ participants: 100, itemShare: 1 }, { participants: 1000, itemShare: 1 }],
+    secureRounds: (['dp', 'optimizer'] as const).flatMap((mechanism) => [100, 1000].map((participants) => ({ participants, itemShare: 1, mechanism, dropouts: SECURE_DROPOUTS }))),
     secaggCoreFractions: [0.7, 0.8],
     secureSum: { members: 1000, masks: 100 },
   },
 };
-const SECURE_DROPOUTS = [0, 0.05, 0.2];
 /** Rank of the secure-aggregation measurements: the default MODEL_RANK. */
 const SECURE_RANK = 32;
 /** Dropout of the protocol-function unmasking measurement (the target case). */
@@ -117,8 +123,8 @@ const CORE_PARTICIPANTS = 1000;
 /** The secure-aggregation part of the plan: rounds, then the protocol functions alone. */
 async function benchSecureAggregation(catalog: Catalog, plan: Plan) {
   const survivorFraction = loadConfig({ dotenv: false, env: {} }).SECAGG_SURVIVOR_FRACTION;
-  const cases: SecureRoundCase[] = plan.secureRounds.flatMap(({ participants, itemShare }) =>
-    SECURE_DROPOUTS.map((dropout) => ({ participants, items: Math.round(catalog.items.length * itemShare), rank: SECURE_RANK, dropout, survivorFraction })),
+  const cases: SecureRoundCase[] = plan.secureRounds.flatMap(({ participants, itemShare, mechanism, dropouts }) =>
+    dropouts.map((dropout) => ({ participants, items: Math.round(catalog.items.length * itemShare), rank: SECURE_RANK, dropout, survivorFraction, mechanism })),
   );
   const rounds = await benchSecureRounds(catalog, cases, log);
   const core: CoreCase[] = plan.secaggCoreFractions.map((fraction) => ({ participants: CORE_PARTICIPANTS, length: catalog.items.length * SECURE_RANK + 1, survivorFraction: fraction, dropout: CORE_DROPOUT }));

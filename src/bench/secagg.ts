@@ -16,6 +16,7 @@ import { clipL2, writeDelta } from '../shared/delta';
 import { silentLogger } from '../shared/log';
 import { createRandom, cryptoRandom, deriveSeed } from '../shared/random';
 import { pairSeed, publicKeyOf } from '../shared/secagg/crypto';
+import { MECHANISM_LABEL } from './table';
 import { cohortShape, graphDropout, neighbourGraph, type CohortShape } from '../shared/secagg/graph';
 import { addMask, addMod, expandMask } from '../shared/secagg/prg';
 import { makeShares, maskInput, revealFor, unmaskSum, type CohortView, type MemberSecrets, type OpenedShare } from '../shared/secagg/protocol';
@@ -57,6 +58,13 @@ export interface SecureRoundCase {
   /** Share of the cohort that drops after sharing, before sending its masked input. */
   dropout: number;
   survivorFraction: number;
+  /**
+   * Which secure round: `dp`, a DP training run's first round under the default settings (each
+   * member sends its watched row, one value per item); `optimizer`, a round of the federated
+   * optimizer (DP_EPSILON=0), the longest vector a secure round carries (per item, a rank-sized
+   * gradient and preconditioner: about twice a plain FedAvg delta).
+   */
+  mechanism: 'dp' | 'optimizer';
 }
 
 type Log = (line: string) => void;
@@ -131,6 +139,7 @@ function federation(root: string, c: SecureRoundCase, catalog: Catalog): Federat
     LOG_LEVEL: 'silent',
     SECAGG_SURVIVOR_FRACTION: String(c.survivorFraction),
     SECAGG_DROPOUT_RATE: String(settledGraphDropout(c)),
+    ...(c.mechanism === 'optimizer' ? { DP_EPSILON: '0' } : {}),
     // the in-process driver closes each phase as soon as everyone answered; a long deadline keeps a slow
     // run (1,000 members on a loaded machine take more than the default 5 × 2 minutes) from expiring
     SECAGG_PHASE_MS: String(DAY_MS),
@@ -324,7 +333,7 @@ async function benchCase(c: SecureRoundCase, catalog: Catalog, log: Log) {
       await fs.rm(root, { recursive: true, force: true });
     }
   };
-  const label = `${c.participants} members x ${items} items x rank ${c.rank}, ${Math.round(c.dropout * 100)}% dropout`;
+  const label = `${MECHANISM_LABEL[c.mechanism]}: ${c.participants} members x ${items} items x rank ${c.rank}, ${Math.round(c.dropout * 100)}% dropout`;
   log(`secure aggregation: ${label}`);
   const plain = await run('plain', (root) => plainRound(root, { ...c, items }, catalog, deltaOf, log));
   const secure = await run('secure', (root) => secureRound(root, { ...c, items }, catalog, deltaOf, log));

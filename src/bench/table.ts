@@ -4,6 +4,9 @@
  * as measured value, anchor and ratio. Written to bench-results/bench.md.
  */
 
+/** How the table and the benchmark's log name a secure round's mechanism (`SecureRoundCase.mechanism`). */
+export const MECHANISM_LABEL = { dp: 'DP run (default)', optimizer: 'optimizer, DP_EPSILON=0' } as const;
+
 interface Report {
   createdAt: string;
   mode: string;
@@ -13,7 +16,7 @@ interface Report {
   aggregator?: { participants: number; rank: number; roundMs: number; mbPerSec: number; numpyMbPerSec: number | null; ratioToNumpy: number | null; coldMbPerSec?: number | null; coldRatioToNumpy?: number | null; peakRssMb: number; targetMs?: number; targetRssMb?: number }[];
   secureSum?: Record<string, { count: number; mbPerSec: number; numpyMbPerSec: number | null; ratioToNumpy: number | null }>;
   secureAggregation?: {
-    rounds: { participants: number; items: number; dropout: number; secure: { memberCpuMs: { total: number }; aggregatorCpuMs: { total: number } }; plain: { aggregatorCpuMs: number }; ratios: { aggregatorCpu: number | null } }[];
+    rounds: { participants: number; items: number; dropout: number; mechanism?: keyof typeof MECHANISM_LABEL; secure: { memberCpuMs: { total: number }; aggregatorCpuMs: { total: number } }; plain: { aggregatorCpuMs: number }; ratios: { aggregatorCpu: number | null } }[];
   };
 }
 
@@ -41,7 +44,7 @@ export function benchTable(report: Report): string {
     lines.push(row([`secure aggregation, ${name === 'maskedSum' ? `${f.count} masked inputs summed` : `${f.count} masks expanded`}`, `${f.mbPerSec} MB/s`, f.numpyMbPerSec === null ? null : `numpy ${f.numpyMbPerSec} MB/s`, f.ratioToNumpy === null ? null : `${f.ratioToNumpy}x`]));
   }
   for (const s of report.secureAggregation?.rounds ?? []) {
-    const label = `secure round, ${s.participants} members x ${s.items} items, ${Math.round(s.dropout * 100)}% dropout`;
+    const label = `secure round${s.mechanism ? ` (${MECHANISM_LABEL[s.mechanism]})` : ''}, ${s.participants} members x ${s.items} items, ${Math.round(s.dropout * 100)}% dropout`;
     lines.push(row([`${label}: member CPU`, `${s.secure.memberCpuMs.total} ms`, 'target 1,000 ms', `${r2(s.secure.memberCpuMs.total / 1000)}x`]));
     lines.push(row([`${label}: aggregator CPU`, `${s.secure.aggregatorCpuMs.total} ms`, `plain FedAvg ${s.plain.aggregatorCpuMs} ms`, s.ratios.aggregatorCpu === null ? null : `${s.ratios.aggregatorCpu}x`]));
   }

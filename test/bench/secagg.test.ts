@@ -5,7 +5,8 @@ import { loadCatalog } from '../../src/shared/catalog';
 describe('secure-aggregation benchmark', () => {
   it('runs a plain and a secure round on the same deltas and reports per-phase CPU, bytes, wall time and ratios', async () => {
     const lines: string[] = [];
-    const [row] = await benchSecureRounds(await loadCatalog(), [{ participants: 6, items: 40, rank: 4, dropout: 1 / 6, survivorFraction: 0.7 }], (l) => lines.push(l));
+    const c = { participants: 6, items: 40, rank: 4, dropout: 1 / 6, survivorFraction: 0.7 };
+    const [row, dp] = await benchSecureRounds(await loadCatalog(), [{ ...c, mechanism: 'optimizer' }, { ...c, mechanism: 'dp' }], (l) => lines.push(l));
     expect(row).toMatchObject({ participants: 6, items: 40, rank: 4, plain: { accepted: 6 }, secure: { outcome: 'merged', survivors: 5, dropped: 1, k: 5, t: 3 } });
     for (const phase of ['join', 'share', 'mask', 'reveal', 'total'] as const) expect(row.secure.memberCpuMs[phase]).toBeGreaterThan(0);
     expect(row.secure.aggregatorCpuMs.unmask).toBeGreaterThan(0);
@@ -14,6 +15,11 @@ describe('secure-aggregation benchmark', () => {
     expect(row.secure.memberBytes).toBeGreaterThan(row.plain.memberBytes);
     expect(row.secure.totalBytes).toBeGreaterThan(row.secure.memberBytes * 5);
     for (const key of ['memberCpu', 'memberBytes', 'aggregatorCpu', 'roundWall'] as const) expect(row.ratios[key]).toBeGreaterThan(0);
+    // the DP run's round carries one value per item, the optimizer's two rank-sized statistics per item
+    expect(dp).toMatchObject({ mechanism: 'dp', secure: { outcome: 'merged', survivors: 5 } });
+    expect(dp.secure.memberBytes).toBeLessThan(row.secure.memberBytes);
+    expect(lines.join('\n')).toMatch(/optimizer, DP_EPSILON=0: 6 members x 40 items x rank 4, 17% dropout/);
+    expect(lines.join('\n')).toMatch(/DP run \(default\): 6 members/);
     expect(lines.join('\n')).toMatch(/member CPU: plain .* ms; secure .* \(join .*, share .*, mask .*, reveal .*\) = [\d.]+x/);
     expect(lines.join('\n')).toMatch(/aggregator CPU: plain .*; secure .*\(routing shares .*, sum .*, unmask \+ commit .*\) = [\d.]+x/);
   });

@@ -14,6 +14,9 @@ describe('benchTable', () => {
       { participants: 10_000, rank: 32, roundMs: 10_133, mbPerSec: 1061, numpyMbPerSec: null, ratioToNumpy: null, peakRssMb: 254, targetMs: 15_000, targetRssMb: 1024 },
     ],
     secureSum: { maskExpansion: { count: 50, mbPerSec: 300, numpyMbPerSec: 1473, ratioToNumpy: 0.2 } },
+    secureAggregation: {
+      rounds: [{ participants: 1000, items: 8807, dropout: 0.05, mechanism: 'optimizer' as const, secure: { memberCpuMs: { total: 420.5 }, aggregatorCpuMs: { total: 6100 } }, plain: { aggregatorCpuMs: 2000 }, ratios: { aggregatorCpu: 3.05 } }],
+    },
   };
 
   it('puts every anchored figure in a row with its anchor and ratio', () => {
@@ -26,6 +29,8 @@ describe('benchTable', () => {
     expect(lines).toContain("|   the same round's time | 10.13 s | target 15 s | 0.68x |");
     expect(lines).toContain("|   the same round's peak RSS | 254 MB | target 1024 MB | 0.25x |");
     expect(lines).toContain('| secure aggregation, 50 masks expanded | 300 MB/s | numpy 1473 MB/s | 0.2x |');
+    expect(lines).toContain('| secure round (optimizer, DP_EPSILON=0), 1000 members x 8807 items, 5% dropout: member CPU | 420.5 ms | target 1,000 ms | 0.42x |');
+    expect(lines).toContain('| secure round (optimizer, DP_EPSILON=0), 1000 members x 8807 items, 5% dropout: aggregator CPU | 6100 ms | plain FedAvg 2000 ms | 3.05x |');
     expect(lines).toContain('| page GET /: requests/s | 8335.9 | target 1,000/s | 8.34x |');
     expect(lines).toContain('| page GET /: p99 latency | 7.2 ms | target 20 ms | 0.36x |');
     expect(lines).toContain('| start-up, build --help | 131 ms | node -e 0 106 ms | 1.2x |');
