@@ -8,7 +8,7 @@ import { secureParams, type SecureStep } from '../aggregator/secagg';
 import { AGGREGATOR_EMAIL, createTempRoot, EVAL_APP_NAME, PROFILE, participantEmail } from '../eval/federated';
 import { assignProfiles } from '../participant/profiles';
 import { ensurePublishPermissions } from '../participant/publish';
-import type { MemberContext, MemberStep } from '../participant/secagg';
+import type { MemberContext } from '../participant/secagg';
 import { STATE_FORMAT_VERSION, writeProfileModel } from '../participant/state';
 import type { Catalog } from '../shared/catalog';
 import { loadConfig, withOverrides } from '../shared/config';
@@ -23,7 +23,8 @@ import { makeShares, maskInput, revealFor, unmaskSum, type CohortView, type Memb
 import { splitSecret } from '../shared/secagg/shamir';
 import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
 import { folderBytes } from '../simulate/loop';
-import { runSecureRoundInProcess } from '../simulate/secure-round';
+import { memberPhaseOf, runSecureRoundInProcess, type MemberPhaseName } from '../simulate/secure-round';
+import { formatSeconds, progressTicker } from '../shared/progress';
 
 /**
  * Secure aggregation against plain FedAvg on the same inputs (issue 14, requirement 8).
@@ -47,8 +48,6 @@ const BYTES_PER_KB = 1024;
 const DAY_MS = 86_400_000;
 const MS_PER_US = 1000;
 /** Progress lines per phase of a round with many members. */
-const PROGRESS_LINES = 4;
-const PROGRESS_MIN_MEMBERS = 200;
 
 export interface SecureRoundCase {
   participants: number;
@@ -75,11 +74,6 @@ const median = (values: number[]) => {
   return sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)];
 };
 
-function formatSeconds(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-}
-
 /** The first `items` of the catalogue (its hash names the cut, so no model of the full catalogue matches). */
 function cutCatalog(catalog: Catalog, items: number): Catalog {
   if (items >= catalog.items.length) return catalog;
@@ -96,17 +90,6 @@ function deltaMaker(length: number): (member: number) => Float32Array {
     const delta = Float32Array.from(base);
     delta[(member * 7919) % length] += DELTA_STEP;
     return delta;
-  };
-}
-
-/** Logs "<what> i/n (… s each), ETA …" a few times over a long loop. */
-function progress(log: Log, what: string, total: number): (done: number) => void {
-  const start = performance.now();
-  const every = Math.max(1, Math.ceil(total / PROGRESS_LINES));
-  return (done) => {
-    if (total < PROGRESS_MIN_MEMBERS || done % every !== 0 || done === total) return;
-    const each = (performance.now() - start) / done;
-    log(`  ${what} ${done}/${total} (${round1(each)} ms each), ETA ${formatSeconds(each * (total - done))}`);
   };
 }
 
@@ -178,7 +161,7 @@ async function plainRound(root: string, c: SecureRoundCase, catalog: Catalog, de
   const { model } = f.aggregator;
   const cpu: number[] = [];
   const bytes: number[] = [];
-  const tick = progress(log, 'plain: deltas written', c.participants);
+  const tick = progressTicker((line) => log(`  ${line}`), 'plain: deltas written', c.participants);
   const createdAt = new Date().toISOString();
   let membersMs = 0;
   for (const [m, email] of f.emails.entries()) {
@@ -207,8 +190,6 @@ async function plainRound(root: string, c: SecureRoundCase, catalog: Catalog, de
   };
 }
 
-type MemberPhaseName = 'join' | 'share' | 'mask' | 'reveal';
-const PHASE_OF: Partial<Record<MemberStep['action'], MemberPhaseName>> = { joined: 'join', shared: 'share', masked: 'mask', revealed: 'reveal' };
 
 interface SecureResult {
   outcome: string;
@@ -240,7 +221,7 @@ async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, d
   const f = federation(root, c, catalog);
   const { model } = f.aggregator;
   const members: MemberContext[] = [];
-  const setup = progress(log, 'secure: members set up', c.participants);
+  const setup = progressTicker((line) => log(`  ${line}`), 'secure: members set up', c.participants);
   const trainedAt = new Date().toISOString();
   for (const [m, email] of f.emails.entries()) {
     const ws = await memberWorkspace(f, email);
@@ -264,14 +245,13 @@ async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, d
   const aggregatorCpu = { route: 0, sum: 0, unmask: 0, total: 0 };
   let aggregatorRoundBytes = 0;
   let roundId: string | null = null;
-  const turns = new Map<MemberPhaseName, (done: number) => void>();
-  const done = new Map<MemberPhaseName, number>();
   const t0 = performance.now();
   const summary = await runSecureRoundInProcess({ ...f.aggregator, secure: secureParams(f.config, model) }, members, {
     drops: (index, phase) => leaving.has(index) && phase === 'masked',
+    progress: (line) => log(`  secure: ${line}`),
     afterMember: async ({ index, steps, cpuMicros }) => {
       perMember.set(index, (perMember.get(index) ?? 0) + cpuMicros / MS_PER_US);
-      const phase = steps.map((s) => PHASE_OF[s.action]).find((p) => p !== undefined);
+      const phase = memberPhaseOf(steps);
       if (phase === undefined) return;
       cpu[phase].push(cpuMicros / MS_PER_US);
       if (roundId !== null) {
@@ -282,9 +262,6 @@ async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, d
         });
         bytes.set(index, Math.max(bytes.get(index) ?? 0, answers));
       }
-      if (!turns.has(phase)) turns.set(phase, progress(log, `secure: ${phase}`, c.participants));
-      done.set(phase, (done.get(phase) ?? 0) + 1);
-      turns.get(phase)!(done.get(phase)!);
     },
     afterAggregator: async ({ step, cpuMicros }) => {
       const ms = cpuMicros / MS_PER_US;

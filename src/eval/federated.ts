@@ -183,6 +183,8 @@ export interface SecureRoundReport {
 
 interface SecureSettings extends Omit<FederatedSettings, 'trainer' | 'onRound'> {
   onRound?: (report: SecureRoundReport) => void | Promise<void>;
+  /** Progress within a round of a large cohort: a few lines per phase (`runSecureRoundInProcess`). */
+  progress?: (round: number, line: string) => void;
 }
 
 /**
@@ -257,7 +259,7 @@ export async function runSecureFederated(settings: SecureSettings): Promise<void
       });
     }
     const t1 = performance.now();
-    const summary = await runSecureRoundInProcess(aggregator, members);
+    const summary = await runSecureRoundInProcess(aggregator, members, { progress: settings.progress && ((line) => settings.progress!(round, line)) });
     const t2 = performance.now();
     const merged = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
     if (merged === null || summary?.outcome !== 'merged') {

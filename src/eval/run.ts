@@ -245,6 +245,7 @@ async function runSecureRounds(
     participants,
     rounds,
     logger: o.logger,
+    progress: (round, line) => o.progress(`[${name}] round ${round}/${rounds}: ${line}`),
     onRound: (r: SecureRoundReport) => {
       const shown = onRound(r);
       const elapsed = performance.now() - started;

@@ -1,6 +1,7 @@
 import { cpuUsage } from 'node:process';
 import { advanceSecureRound, type ActivePhase, type SecureContext, type SecureRoundSummary, type SecureStep } from '../aggregator/secagg';
 import { respondToSecureRound, type MemberContext, type MemberStep } from '../participant/secagg';
+import { progressTicker } from '../shared/progress';
 
 /**
  * One complete secure round, in one process, through the real round files: the
@@ -34,6 +35,15 @@ export interface InProcessOptions {
   afterMember?: (turn: { index: number; steps: MemberStep[]; cpuMicros: number }) => Promise<void> | void;
   /** After each aggregator step, with its CPU time (µs). */
   afterAggregator?: (turn: { step: SecureStep; cpuMicros: number }) => Promise<void> | void;
+  /** Where a large cohort's progress goes: a few lines per phase, "mask 250/1000 (… ms each), ETA …". */
+  progress?: (line: string) => void;
+}
+
+/** The member phase a turn's steps belong to, if any (its progress and CPU are counted by phase). */
+export type MemberPhaseName = 'join' | 'share' | 'mask' | 'reveal';
+const PHASE_OF: Partial<Record<MemberStep['action'], MemberPhaseName>> = { joined: 'join', shared: 'share', masked: 'mask', revealed: 'reveal' };
+export function memberPhaseOf(steps: readonly MemberStep[]): MemberPhaseName | undefined {
+  return steps.map((s) => PHASE_OF[s.action]).find((p) => p !== undefined);
 }
 
 const cpuMicrosSince = (start: NodeJS.CpuUsage) => {
@@ -55,6 +65,7 @@ export async function runSecureRoundInProcess(outside: SecureContext, memberCont
   const aggregator: SecureContext = { ...outside, now };
   const members = memberContexts.map((member) => ({ ...member, now }));
   const dropped = new Set<number>();
+  const tickers = new Map<MemberPhaseName, { tick: (done: number) => void; done: number }>();
   const advance = async (force: boolean): Promise<SecureStep> => {
     ticks++;
     const start = cpuUsage();
@@ -79,7 +90,14 @@ export async function runSecureRoundInProcess(outside: SecureContext, memberCont
       ticks++;
       const start = cpuUsage();
       const steps = await respondToSecureRound(member);
-      await options.afterMember?.({ index, steps, cpuMicros: cpuMicrosSince(start) });
+      const cpuMicros = cpuMicrosSince(start);
+      const answered = memberPhaseOf(steps);
+      if (answered !== undefined && options.progress) {
+        if (!tickers.has(answered)) tickers.set(answered, { tick: progressTicker(options.progress, answered, members.length), done: 0 });
+        const ticker = tickers.get(answered)!;
+        ticker.tick(++ticker.done);
+      }
+      await options.afterMember?.({ index, steps, cpuMicros });
       await options.afterStep?.();
     }
     if (step.action === 'finished') return step.summary;
