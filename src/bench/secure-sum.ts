@@ -8,7 +8,7 @@ import { sumMaskedInputs } from '../aggregator/secagg';
 import { isAppError } from '../shared/errors';
 import { writeMaskedInput } from '../shared/secagg/files';
 import { addMasks, startMaskWorkers } from '../shared/secagg/mask-workers';
-import { mbPerSec, numpyAnchor } from './aggregator';
+import { fasterLoop, mbPerSec, numpyAnchor, numpyLoop } from './aggregator';
 
 /**
  * The secure round's two data-heavy steps, each beside a numpy loop doing the same
@@ -47,16 +47,12 @@ function figure(count: number, length: number, ms: number, numpy: { bytes: numbe
 const describeFigure = (f: SecureFigure) =>
   `${f.ms} ms = ${f.mbPerSec} MB/s = ${f.ratioToNumpy === null ? 'no numpy (or cryptography) here: no anchor in this run' : `${f.ratioToNumpy}x the numpy loop (${Math.round(f.numpyMs!)} ms, ${f.numpyMbPerSec} MB/s)`}; load average ${f.loadAverage.join(' ')}`;
 
-/** Masks of `length` words added at once by the mask workers, beside numpy's loop. */
-async function maskFigure(masks: number, length: number): Promise<SecureFigure> {
-  let maskMs = 0;
-  const anchor = await numpyAnchor(['mask', String(length), String(masks)], [], async () => {
-    const started = performance.now();
-    const acc = new Uint32Array(length);
-    await addMasks(acc, Array.from({ length: masks }, (_, i) => ({ seed: randomBytes(32), sign: i % 2 === 0 ? 1 : -1 })));
-    maskMs = performance.now() - started;
-  });
-  return figure(masks, length, maskMs, anchor);
+/** Milliseconds the mask workers take to add `masks` masks of `length` words at once. */
+async function timeMasks(masks: number, length: number): Promise<number> {
+  const started = performance.now();
+  const acc = new Uint32Array(length);
+  await addMasks(acc, Array.from({ length: masks }, (_, i) => ({ seed: randomBytes(32), sign: i % 2 === 0 ? 1 : -1 })));
+  return performance.now() - started;
 }
 
 /** `members` masked inputs, then `masks` and `longMasks` mask expansions, of `length` uint32 values each. */
@@ -84,13 +80,21 @@ export async function benchSecureSum(members: number, masks: number, longMasks: 
     const maskedSum = figure(members, length, sumMs, sumAnchor);
     log(`secure aggregation, masked sum: ${members} inputs of ${length} uint32: ${describeFigure(maskedSum)}`);
 
+    // numpy's runs come before the workers start and after both jobs, not between: starting a process forks this one,
+    // which write-protects every page it has, and the next job faulted its warm memory in again (thousands of faults,
+    // tens of ms on this VM), a cost an aggregator, which starts no processes, never pays
+    const maskArgs = (count: number) => ['mask', String(length), String(count)];
+    const numpyBefore = [await numpyLoop(maskArgs(masks)), await numpyLoop(maskArgs(longMasks))];
     // the aggregator starts its mask workers (and warms them) when it starts: once per process, timed apart
     const startStarted = performance.now();
     await startMaskWorkers();
     const workersStartMs = Math.round(performance.now() - startStarted);
-    const maskExpansion = { ...(await maskFigure(masks, length)), workersStartMs };
+    const shortMs = await timeMasks(masks, length);
+    const longMs = await timeMasks(longMasks, length);
+    const numpyAfter = numpyBefore[0] === null ? [null, null] : [await numpyLoop(maskArgs(masks)), await numpyLoop(maskArgs(longMasks))];
+    const maskExpansion = { ...figure(masks, length, shortMs, fasterLoop(numpyBefore[0], numpyAfter[0])), workersStartMs };
     log(`secure aggregation, mask expansion on the aggregator's mask workers (started and warmed in ${workersStartMs} ms, once per process): ${masks} masks of ${length} uint32: ${describeFigure(maskExpansion)}`);
-    const longMaskExpansion = await maskFigure(longMasks, length);
+    const longMaskExpansion = figure(longMasks, length, longMs, fasterLoop(numpyBefore[1], numpyAfter[1]));
     log(`secure aggregation, mask expansion, a large cohort's unmasking: ${longMasks} masks of ${length} uint32: ${describeFigure(longMaskExpansion)}`);
     return { maskedSum, maskExpansion, longMaskExpansion };
   } finally {

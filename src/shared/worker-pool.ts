@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, type TransferListItem } from 'node:worker_threads';
 
 /**
  * Worker threads running one inline source, one per core up to `maxThreads`: the
@@ -67,13 +67,13 @@ export class WorkerPool<Reply extends { id: number }> {
     return this.running().reduce((a, b) => (b.busy < a.busy ? b : a));
   }
 
-  /** Post `message` with a fresh id to `thread`; resolves with its reply, rejects when the pool dies first. */
-  submit(thread: PoolThread, message: Record<string, unknown>): Promise<Reply> {
+  /** Post `message` with a fresh id to `thread` (moving `transfer` there); resolves with its reply, rejects when the pool dies first. */
+  submit(thread: PoolThread, message: Record<string, unknown>, transfer: readonly TransferListItem[] = []): Promise<Reply> {
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (thread.busy++ === 0) thread.worker.ref(); // a job in flight keeps the process alive
-      thread.worker.postMessage({ ...message, id });
+      thread.worker.postMessage({ ...message, id }, transfer);
     });
   }
 

@@ -1,15 +1,18 @@
-import { KernelMemory, kernelModule } from '../kernels';
+import { unsharedKernelModule } from '../kernels';
 import { WorkerPool, type PoolThread } from '../worker-pool';
 import { addMask, SEED_BYTES } from './prg';
 
 /**
  * Many masks added at once, expanded on worker threads: the aggregator's unmasking (a
  * self-mask per survivor, the pair masks of every dropped member) spread over the cores.
- * The vector is cut into one slice per worker, in one shared WebAssembly memory, and each
- * worker adds every mask's words of its slice there with the SIMD kernel: a CTR keystream
- * starts anywhere (the counter block of word w is w / 4), so a worker expands only its
- * part of each mask, and its slice stays in its core's cache. The result is the same
- * words as `addMask` for each term in turn (a test checks it).
+ * The vector is cut into one slice per worker, and each worker adds every mask's words of
+ * its slice with the SIMD kernel: a CTR keystream starts anywhere (the counter block of
+ * word w is w / 4), so a worker expands only its part of each mask, and its slice stays
+ * in its core's cache. A slice travels as a copy moved (transferred) to the worker and
+ * back, and is added in a WebAssembly memory of the worker's own, unshared: V8 copies
+ * into shared memory word by word, at a third of memcpy's speed, and each chunk of
+ * keystream is copied in. The caller's vector changes only once every slice is back. The
+ * result is the same words as `addMask` for each term in turn (a test checks it).
  *
  * What a worker's time goes to, measured on the 2-core Firecracker VM this was tuned on
  * (a page's first touch costs ~11 µs there, several times the AES of its 4 KB):
@@ -31,8 +34,13 @@ import { addMask, SEED_BYTES } from './prg';
  *   malloc's own; other allocators ignore the gesture.)
  * - A fresh worker's first job grew its heap, faulted its memory in and ran in the
  *   interpreter: 2 to 4 times a warm job. Each worker expands `WARM_BYTES` of keystream
- *   (into a memory of its own, discarded) before it announces itself ready, so
- *   `startMaskWorkers` includes that and the first job runs warm.
+ *   (one-chunk masks, discarded) without collecting, then frees it all, before it
+ *   announces itself ready: its heap has grown to the most a job's chunks hold at once (a
+ *   collection's worth, and the last one's not yet freed), `startMaskWorkers` includes
+ *   that, and the first job runs warm.
+ * - Starting a child process forks this one, which write-protects every page it has: the
+ *   next job faults its warm memory in again (a benchmark that starts numpy between the
+ *   jobs measures that; an aggregator starts no processes).
  *
  * The workers start on first use, or when the aggregator starts (`startMaskWorkers`), then
  * stay for the life of the process, keeping it alive only while a job is in flight. Their
@@ -50,6 +58,8 @@ const vm = require('node:vm');
 
 const { module, chunkWords, seedBytes, collectBytes, retainBytes, warmBytes } = workerData;
 const GC_TRIES = 5;
+const WASM_PAGE = 65536;
+const WASM_MAX_PAGES = 65536;
 
 // The flag is the process's: threads starting together may turn it off under each other.
 function takeCollect() {
@@ -69,6 +79,10 @@ const collect = takeCollect();
 let uncollected = 0;
 const ZERO_CHUNK = Buffer.alloc(chunkWords * 4);
 
+// This thread's memory (unshared): a slice's words, then a chunk of keystream. It grows to the largest slice.
+const memory = new WebAssembly.Memory({ initial: 1, maximum: WASM_MAX_PAGES });
+const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+
 // The keystream's counter block at word 'word' (a multiple of 4): the IV is zero and OpenSSL counts big-endian.
 function counterAt(word) {
   const iv = Buffer.alloc(16);
@@ -76,20 +90,24 @@ function counterAt(word) {
   return iv;
 }
 
-// Words [job.start, job.start + job.length) of the vector, at byte offset job.acc of the memory:
-// += sign·PRG(seed) for each of the job's masks. job.scratch: one chunk of room. The young generation
-// is collected every 'collectEvery' bytes of keystream.
+// job.part (words [job.start, job.start + part.length) of the vector) += sign·PRG(seed) for each of the job's
+// masks, in this thread's memory. The young generation is collected every 'collectEvery' bytes of keystream.
 function expand(job, collectEvery) {
-  const kernels = new WebAssembly.Instance(module, { env: { memory: job.memory } }).exports;
-  const bytes = new Uint8Array(job.memory.buffer);
+  const length = job.part.length;
+  const scratch = Math.ceil((length * 4) / 16) * 16;
+  const need = scratch + chunkWords * 4;
+  if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / WASM_PAGE));
+  const bytes = new Uint8Array(memory.buffer);
+  const part = new Uint8Array(job.part.buffer, job.part.byteOffset, length * 4);
+  bytes.set(part, 0);
   const iv = counterAt(job.start);
   for (let m = 0; m < job.signs.length; m++) {
     const cipher = createCipheriv('aes-256-ctr', job.seeds.subarray(m * seedBytes, (m + 1) * seedBytes), iv);
     const add = job.signs[m] === 1 ? kernels.addWords : kernels.subWords;
-    for (let offset = 0; offset < job.length; offset += chunkWords) {
-      const words = Math.min(chunkWords, job.length - offset);
-      bytes.set(cipher.update(ZERO_CHUNK.subarray(0, words * 4)), job.scratch);
-      add(job.acc + offset * 4, job.scratch, words);
+    for (let offset = 0; offset < length; offset += chunkWords) {
+      const words = Math.min(chunkWords, length - offset);
+      bytes.set(cipher.update(ZERO_CHUNK.subarray(0, words * 4)), scratch);
+      add(offset * 4, scratch, words);
       uncollected += words * 4;
       if (uncollected >= collectEvery) {
         if (collect) collect({ type: 'minor' });
@@ -97,6 +115,7 @@ function expand(job, collectEvery) {
       }
     }
   }
+  part.set(bytes.subarray(0, length * 4));
 }
 
 // A collection frees the dead buffers on a helper thread, later; the next collection waits for that.
@@ -111,20 +130,17 @@ function collectAndFree() {
 let block = Buffer.allocUnsafeSlow(retainBytes);
 block = null;
 collectAndFree();
-// The keystream path run warm (one-chunk masks, added into a memory of this thread's own), without collecting:
-// the heap grows to the most a job's chunks hold at once (a collection's worth, and the last one's not yet freed).
-const WASM_PAGE = 65536;
-const warmPages = Math.ceil((2 * chunkWords * 4) / WASM_PAGE);
-const warm = new WebAssembly.Memory({ initial: warmPages, maximum: warmPages, shared: true });
+// The keystream path run warm (one-chunk masks, discarded) without collecting, then all of it freed: the heap
+// grows to the most a job's chunks hold at once (a collection's worth, and the last one's not yet freed).
 const warmMasks = Math.ceil(warmBytes / (chunkWords * 4));
-expand({ memory: warm, acc: 0, scratch: chunkWords * 4, start: 0, length: chunkWords, seeds: new Uint8Array(warmMasks * seedBytes), signs: new Int8Array(warmMasks).fill(1) }, Infinity);
+expand({ part: new Uint32Array(chunkWords), start: 0, seeds: new Uint8Array(warmMasks * seedBytes), signs: new Int8Array(warmMasks).fill(1) }, Infinity);
 collectAndFree();
 parentPort.postMessage({ ready: true });
 
 parentPort.on('message', (job) => {
   try {
     expand(job, collectBytes);
-    parentPort.postMessage({ id: job.id });
+    parentPort.postMessage({ id: job.id, part: job.part }, [job.part.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: job.id, error: String((err && err.message) || err) });
   }
@@ -138,6 +154,8 @@ export interface MaskTerm {
 
 interface Reply {
   id: number;
+  /** The job's slice with its masks added. */
+  part?: Uint32Array;
   error?: string;
 }
 
@@ -153,39 +171,16 @@ const RETAIN_BYTES = 8 << 20;
 const WARM_BYTES = 2 * COLLECT_BYTES;
 /** Words of the counter block (the unit a slice starts at). */
 const BLOCK_WORDS = 4;
-/** Slack for the 16-byte alignment of each region of the memory. */
-const ALIGN_SLACK = 16;
 
 /** One thread per core, at most 4 (more than the cores only contend). */
 const pool = new WorkerPool<Reply>(WORKER_SOURCE, {
   name: 'mask worker',
   maxThreads: 4,
   announcesReady: true,
-  workerData: () => ({ module: kernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES, retainBytes: RETAIN_BYTES, warmBytes: WARM_BYTES }),
+  workerData: () => ({ module: unsharedKernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES, retainBytes: RETAIN_BYTES, warmBytes: WARM_BYTES }),
 });
 
-/** The last job's memory, reused by the next job of the same shape (a round's unmasking, the benchmark's loop). */
-let reused: Regions | null = null;
-
-interface Regions {
-  key: string;
-  memory: KernelMemory;
-  vector: Uint32Array;
-  scratch: Uint32Array[];
-  inUse: boolean;
-}
-
-/** The vector and a chunk of scratch per worker: the last job's when it has the same shape and is done, else new. */
-function regionsFor(length: number, count: number): Regions {
-  const key = `${length}/${count}`;
-  if (reused?.key === key && !reused.inUse) return reused;
-  const memory = new KernelMemory((length + count * CHUNK_WORDS) * 4 + (count + 1) * ALIGN_SLACK);
-  const regions = { key, memory, vector: memory.uint32(length), scratch: Array.from({ length: count }, () => memory.uint32(CHUNK_WORDS)), inUse: false };
-  if (!reused?.inUse) reused = regions;
-  return regions;
-}
-
-/** Worker w's slice of a vector of `length` words cut in `count`: [start, end), starting on a counter block. */
+/** Slice w of a vector of `length` words cut in `count`: [start, end), starting on a counter block. */
 function sliceOf(w: number, count: number, length: number): [number, number] {
   const blocks = Math.ceil(length / BLOCK_WORDS);
   return [Math.min(length, Math.floor((w * blocks) / count) * BLOCK_WORDS), Math.min(length, Math.floor(((w + 1) * blocks) / count) * BLOCK_WORDS)];
@@ -194,6 +189,7 @@ function sliceOf(w: number, count: number, length: number): [number, number] {
 /**
  * acc ← acc + Σ sign·PRG(seed) (mod 2^32), in place: the same words as `addMask(acc, seed, sign)`
  * for each term in turn, the masks expanded on worker threads (few words in all: on this one).
+ * When it rejects, `acc` is as it was.
  */
 export async function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): Promise<void> {
   for (const { seed } of terms) {
@@ -205,31 +201,20 @@ export async function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): Pr
   }
   // a slice of at least a counter block each
   const threads = pool.running().slice(0, Math.ceil(acc.length / BLOCK_WORDS));
-  const regions = regionsFor(acc.length, threads.length);
-  regions.inUse = true;
-  try {
-    regions.vector.set(acc);
-    await expandOn(threads, regions, terms);
-    acc.set(regions.vector);
-  } catch (err) {
-    if (reused === regions) reused = null; // a worker of the failed job may still be writing there
-    throw err;
-  } finally {
-    regions.inUse = false;
-  }
-}
-
-async function expandOn(threads: PoolThread[], { memory, vector, scratch }: Regions, terms: readonly MaskTerm[]): Promise<void> {
   const seeds = new Uint8Array(terms.length * SEED_BYTES);
   terms.forEach((t, i) => seeds.set(t.seed, i * SEED_BYTES));
   const signs = Int8Array.from(terms, (t) => t.sign);
-  const jobs = threads.map((target, w) => {
-    const [start, end] = sliceOf(w, threads.length, vector.length);
-    return pool.submit(target, { memory: memory.memory, acc: vector.byteOffset + start * 4, scratch: scratch[w].byteOffset, start, length: end - start, seeds, signs });
-  });
-  const replies = await Promise.all(jobs);
+  const slices = threads.map((_, w) => sliceOf(w, threads.length, acc.length));
+  const replies = await Promise.all(
+    threads.map((target: PoolThread, w) => {
+      const [start, end] = slices[w];
+      const part = acc.slice(start, end);
+      return pool.submit(target, { part, start, seeds, signs }, [part.buffer]);
+    }),
+  );
   const failed = replies.find((r) => r.error !== undefined);
   if (failed) throw new Error(`a mask worker could not expand its masks: ${failed.error}`);
+  replies.forEach((r, w) => acc.set(r.part!, slices[w][0]));
 }
 
 /** Start the worker threads now and wait until they are ready, warm-up included (they start on first use otherwise): the aggregator at start, and a caller that times what follows without their start-up. */

@@ -84,13 +84,15 @@ describe('addMasks', () => {
     expect(acc.every((w) => w === 0)).toBe(true);
   });
 
-  it('fails the call when a worker ends mid-job (nothing hangs), and the next call starts new workers', async () => {
+  it('fails the call when a worker ends mid-job (nothing hangs, the vector is left as it was), and the next call starts new workers', async () => {
     await startMaskWorkers();
     // the threads are told to end, then handed a job before they have: the job is in flight when they exit
     const stopping = stopMaskWorkers();
-    const failed = expect(addMasks(new Uint32Array(4 * BLOCK_WORDS), termsOf(8, 5))).rejects.toThrow(/mask worker exited/);
+    const untouched = Uint32Array.from({ length: 4 * BLOCK_WORDS }, (_, i) => i);
+    const failed = expect(addMasks(untouched, termsOf(8, 5))).rejects.toThrow(/mask worker exited/);
     await stopping;
     await failed;
+    expect(untouched.every((w, i) => w === i)).toBe(true); // the vector changes only once every slice is back
     const base = new Uint32Array(BLOCK_WORDS + 9);
     const acc = Uint32Array.from(base);
     const terms = termsOf(4, 6);
