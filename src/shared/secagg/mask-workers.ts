@@ -34,10 +34,10 @@ import { addMask, SEED_BYTES } from './prg';
  *   malloc's own; other allocators ignore the gesture.)
  * - A fresh worker's first job grew its heap, faulted its memory in and ran in the
  *   interpreter: 2 to 4 times a warm job. Each worker expands `WARM_BYTES` of keystream
- *   (one-chunk masks, discarded) without collecting, then frees it all, before it
- *   announces itself ready: its heap has grown to the most a job's chunks hold at once (a
- *   collection's worth, and the last one's not yet freed), `startMaskWorkers` includes
- *   that, and the first job runs warm.
+ *   (masks of `WARM_SLICE_BYTES`, discarded) without collecting, then frees it all, before
+ *   it announces itself ready: its heap has grown to the most a job's chunks hold at once
+ *   (a collection's worth, and the last one's not yet freed), its memory holds a slice of
+ *   that size, `startMaskWorkers` includes that, and the first job runs warm.
  * - Starting a child process forks this one, which write-protects every page it has: the
  *   next job faults its warm memory in again (a benchmark that starts numpy between the
  *   jobs measures that; an aggregator starts no processes).
@@ -56,7 +56,7 @@ const { createCipheriv } = require('node:crypto');
 const v8 = require('node:v8');
 const vm = require('node:vm');
 
-const { module, chunkWords, seedBytes, collectBytes, retainBytes, warmBytes } = workerData;
+const { module, chunkWords, seedBytes, collectBytes, retainBytes, warmBytes, warmSliceBytes } = workerData;
 const GC_TRIES = 5;
 const WASM_PAGE = 65536;
 const WASM_MAX_PAGES = 65536;
@@ -130,10 +130,10 @@ function collectAndFree() {
 let block = Buffer.allocUnsafeSlow(retainBytes);
 block = null;
 collectAndFree();
-// The keystream path run warm (one-chunk masks, discarded) without collecting, then all of it freed: the heap
-// grows to the most a job's chunks hold at once (a collection's worth, and the last one's not yet freed).
-const warmMasks = Math.ceil(warmBytes / (chunkWords * 4));
-expand({ part: new Uint32Array(chunkWords), start: 0, seeds: new Uint8Array(warmMasks * seedBytes), signs: new Int8Array(warmMasks).fill(1) }, Infinity);
+// The keystream path run warm (discarded) without collecting, then all of it freed: the heap grows to the most a
+// job's chunks hold at once (a collection's worth, and the last one's not yet freed), the memory to a slice.
+const warmMasks = Math.ceil(warmBytes / warmSliceBytes);
+expand({ part: new Uint32Array(warmSliceBytes / 4), start: 0, seeds: new Uint8Array(warmMasks * seedBytes), signs: new Int8Array(warmMasks).fill(1) }, Infinity);
 collectAndFree();
 parentPort.postMessage({ ready: true });
 
@@ -169,6 +169,8 @@ const COLLECT_BYTES = 4 << 20;
 const RETAIN_BYTES = 8 << 20;
 /** Keystream each worker expands at start, before its first job: two collections' worth (below twice `RETAIN_BYTES`, so it stays mapped). */
 const WARM_BYTES = 2 * COLLECT_BYTES;
+/** The slice the warm-up adds into: a worker's memory holds one this long without growing (8,807 items × rank 32 on 2 cores: 0.56 MB). */
+const WARM_SLICE_BYTES = 1 << 20;
 /** Words of the counter block (the unit a slice starts at). */
 const BLOCK_WORDS = 4;
 
@@ -177,7 +179,7 @@ const pool = new WorkerPool<Reply>(WORKER_SOURCE, {
   name: 'mask worker',
   maxThreads: 4,
   announcesReady: true,
-  workerData: () => ({ module: unsharedKernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES, retainBytes: RETAIN_BYTES, warmBytes: WARM_BYTES }),
+  workerData: () => ({ module: unsharedKernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES, retainBytes: RETAIN_BYTES, warmBytes: WARM_BYTES, warmSliceBytes: WARM_SLICE_BYTES }),
 });
 
 /** Slice w of a vector of `length` words cut in `count`: [start, end), starting on a counter block. */
