@@ -155,7 +155,7 @@ export interface MaskTerm {
 interface Reply {
   id: number;
   /** The job's slice with its masks added. */
-  part?: Uint32Array;
+  part?: Uint32Array<ArrayBuffer>;
   error?: string;
 }
 
@@ -181,6 +181,15 @@ const pool = new WorkerPool<Reply>(WORKER_SOURCE, {
   announcesReady: true,
   workerData: () => ({ module: unsharedKernelModule(), chunkWords: CHUNK_WORDS, seedBytes: SEED_BYTES, collectBytes: COLLECT_BYTES, retainBytes: RETAIN_BYTES, warmBytes: WARM_BYTES, warmSliceBytes: WARM_SLICE_BYTES }),
 });
+
+/** The slices the last call got back, for the next call to copy its slices into (fresh memory costs a fault a page). */
+let spareParts: Uint32Array<ArrayBuffer>[] = [];
+
+/** A spare slice of `words` words, else a new one. */
+function partOf(words: number): Uint32Array<ArrayBuffer> {
+  const i = spareParts.findIndex((p) => p.length === words);
+  return i < 0 ? new Uint32Array(words) : spareParts.splice(i, 1)[0];
+}
 
 /** Slice w of a vector of `length` words cut in `count`: [start, end), starting on a counter block. */
 function sliceOf(w: number, count: number, length: number): [number, number] {
@@ -210,13 +219,15 @@ export async function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): Pr
   const replies = await Promise.all(
     threads.map((target: PoolThread, w) => {
       const [start, end] = slices[w];
-      const part = acc.slice(start, end);
+      const part = partOf(end - start);
+      part.set(acc.subarray(start, end));
       return pool.submit(target, { part, start, seeds, signs }, [part.buffer]);
     }),
   );
   const failed = replies.find((r) => r.error !== undefined);
   if (failed) throw new Error(`a mask worker could not expand its masks: ${failed.error}`);
   replies.forEach((r, w) => acc.set(r.part!, slices[w][0]));
+  spareParts = replies.map((r) => r.part!);
 }
 
 /** Start the worker threads now and wait until they are ready, warm-up included (they start on first use otherwise): the aggregator at start, and a caller that times what follows without their start-up. */
