@@ -1,5 +1,5 @@
 import { unsharedKernelModule } from '../kernels';
-import { WorkerPool, type PoolThread } from '../worker-pool';
+import { WorkerPool } from '../worker-pool';
 import { addMask, SEED_BYTES } from './prg';
 
 /**
@@ -217,7 +217,7 @@ export async function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): Pr
   const signs = Int8Array.from(terms, (t) => t.sign);
   const slices = threads.map((_, w) => sliceOf(w, threads.length, acc.length));
   const replies = await Promise.all(
-    threads.map((target: PoolThread, w) => {
+    threads.map((target, w) => {
       const [start, end] = slices[w];
       const part = partOf(end - start);
       part.set(acc.subarray(start, end));
