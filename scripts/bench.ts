@@ -71,8 +71,8 @@ interface Plan {
   secureRounds: { participants: number; itemShare: number; mechanism: SecureRoundCase['mechanism']; dropouts: number[] }[];
   /** Survivor fractions of the protocol-function measurement (at 1,000 members; empty: skipped). */
   secaggCoreFractions: number[];
-  /** Secure aggregation's data-heavy steps beside numpy: masked inputs summed, and masks expanded (each of 8,807 x 32 values). */
-  secureSum: { members: number; masks: number };
+  /** Secure aggregation's data-heavy steps beside numpy: masked inputs summed, and masks expanded (each of 8,807 x 32 values) in a short job and a long one. */
+  secureSum: { members: number; masks: number; longMasks: number };
 }
 const SECURE_DROPOUTS = [0, 0.05, 0.2];
 const PLANS: Record<Mode, Plan> = {
@@ -84,7 +84,7 @@ const PLANS: Record<Mode, Plan> = {
     simulation: [50],
     secureRounds: [{ participants: 100, itemShare: 1 / 8, mechanism: 'dp', dropouts: [0.05] }],
     secaggCoreFractions: [],
-    secureSum: { members: 100, masks: 20 },
+    secureSum: { members: 100, masks: 20, longMasks: 200 },
   },
   default: {
     trainingSeconds: 2,
@@ -101,7 +101,7 @@ const PLANS: Record<Mode, Plan> = {
       { participants: 1000, itemShare: 1, mechanism: 'optimizer', dropouts: [0.05] },
     ],
     secaggCoreFractions: [0.7, 0.8],
-    secureSum: { members: 500, masks: 50 },
+    secureSum: { members: 500, masks: 50, longMasks: 1000 },
   },
   full: {
     trainingSeconds: 5,
@@ -111,7 +111,7 @@ const PLANS: Record<Mode, Plan> = {
     simulation: [1000, 5000],
     secureRounds: (['dp', 'optimizer'] as const).flatMap((mechanism) => [100, 1000].map((participants) => ({ participants, itemShare: 1, mechanism, dropouts: SECURE_DROPOUTS }))),
     secaggCoreFractions: [0.7, 0.8],
-    secureSum: { members: 1000, masks: 100 },
+    secureSum: { members: 1000, masks: 100, longMasks: 1000 },
   },
 };
 /** Rank of the secure-aggregation measurements: the default MODEL_RANK. */
@@ -171,7 +171,7 @@ async function main(argv: string[]): Promise<void> {
     await fs.rm(participant.root, { recursive: true, force: true });
   }
   const aggregator = await benchAggregator(catalog, plan.aggregator, fileURLToPath(import.meta.url), log);
-  const secure = await benchSecureSum(plan.secureSum.members, plan.secureSum.masks, catalog.items.length * SECURE_RANK, log);
+  const secure = await benchSecureSum(plan.secureSum.members, plan.secureSum.masks, plan.secureSum.longMasks, catalog.items.length * SECURE_RANK, log);
   await reportLastRatios(aggregator, secure);
   const scale = argv.includes('--scale') || mode === 'full' ? await benchScale(log) : null;
   const simulation = await benchSimulation(catalog, plan.simulation, log);

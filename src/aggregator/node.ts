@@ -7,6 +7,7 @@ import { AppError, formatError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { cryptoRandom } from '../shared/random';
 import { startFileWorkers } from '../shared/hash-workers';
+import { startMaskWorkers } from '../shared/secagg/mask-workers';
 import { coalesce, untilAborted } from '../shared/serial';
 import { isEmailFolder, isProfileName, isRoundId, type Workspace } from '../shared/workspace';
 import { advanceSecureRound, secureParams, type SecureContext, type SecureParams, type SecureRoundSummary } from './secagg';
@@ -80,6 +81,7 @@ export async function runAggregator(options: AggregatorOptions): Promise<void> {
   const { round, signal, secure } = options;
   const { ws, logger } = round;
   void startFileWorkers(); // rounds read and hash their inputs on these threads: up once, for every round
+  if (secure) void startMaskWorkers(); // secure rounds unmask on these: up and warm once, for every round
   const state = await loadCommittedState(round);
   /** Content hashes a round has already decided about (merged or refused). */
   const known = new Set(state.applied);

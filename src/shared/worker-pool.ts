@@ -1,15 +1,17 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, type TransferListItem } from 'node:worker_threads';
 
 /**
  * Worker threads running one inline source, one per core up to `maxThreads`: the
  * file workers (hash-workers.ts) and the mask workers (secagg/mask-workers.ts). The
  * source is a string, so the threads run the same from the sources (tsx) and from the
  * bundled build. A job is a message carrying an id, answered by a message with the same
- * id. The threads start on first use (or `started()`), then stay for the life of the
- * process, keeping it alive only while a job is in flight. When a thread dies, every
- * job in flight fails and the next use starts a new pool; the exits of the dead pool's
- * other threads are ignored (they must not end a pool started since).
+ * id. A source with start-up work of its own (`announcesReady`) posts `{ ready: true }`
+ * once it is done, and `started()` waits for that. The threads start on first use (or
+ * `started()`), then stay for the life of the process, keeping it alive only while a job
+ * is in flight. When a thread dies, every job in flight fails and the next use starts a
+ * new pool; the exits of the dead pool's other threads are ignored (they must not end a
+ * pool started since).
  */
 export interface PoolThread {
   readonly worker: Worker;
@@ -23,6 +25,8 @@ export interface PoolOptions {
   maxThreads: number;
   /** Handed to every thread as `workerData`, computed when a pool starts. */
   workerData?: () => unknown;
+  /** The source's first message is `{ ready: true }`, posted when its start-up work is done (jobs sent before wait for it). */
+  announcesReady?: boolean;
 }
 
 interface Pending<Reply> {
@@ -52,7 +56,7 @@ export class WorkerPool<Reply extends { id: number }> {
     return this.threads ?? [];
   }
 
-  /** Start the threads now (a thread takes tens of milliseconds to come up); resolves once each is up or gone. */
+  /** Start the threads now (a thread takes tens of milliseconds to come up); resolves once each is up (ready, with `announcesReady`) or gone. */
   started(): Promise<void> {
     this.running();
     return this.online;
@@ -63,13 +67,13 @@ export class WorkerPool<Reply extends { id: number }> {
     return this.running().reduce((a, b) => (b.busy < a.busy ? b : a));
   }
 
-  /** Post `message` with a fresh id to `thread`; resolves with its reply, rejects when the pool dies first. */
-  submit(thread: PoolThread, message: Record<string, unknown>): Promise<Reply> {
+  /** Post `message` with a fresh id to `thread` (moving `transfer` there); resolves with its reply, rejects when the pool dies first. */
+  submit(thread: PoolThread, message: Record<string, unknown>, transfer: readonly TransferListItem[] = []): Promise<Reply> {
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (thread.busy++ === 0) thread.worker.ref(); // a job in flight keeps the process alive
-      thread.worker.postMessage({ ...message, id });
+      thread.worker.postMessage({ ...message, id }, transfer);
     });
   }
 
@@ -81,14 +85,32 @@ export class WorkerPool<Reply extends { id: number }> {
   private start(): PoolThread[] {
     const count = Math.min(this.options.maxThreads, Math.max(1, availableParallelism()));
     const workerData = this.options.workerData?.();
+    const ready: Promise<void>[] = [];
     const threads = Array.from({ length: count }, () => {
       const thread: PoolThread = { worker: new Worker(this.source, { eval: true, execArgv: [], workerData }), busy: 0 };
-      // unref() before the thread is up does not hold (Node 20): once more when it is, unless a job is already in flight
-      thread.worker.unref();
-      thread.worker.once('online', () => {
+      // Up: online, or with announcesReady once its first message ({ ready: true }) came; until then the thread keeps
+      // the process alive (its start-up work is not cut short), afterwards only while a job is in flight. unref()
+      // before the thread is online does not hold (Node 20), so it is done (again) once the thread is up.
+      let awaitingReady = this.options.announcesReady === true;
+      if (!awaitingReady) thread.worker.unref();
+      let resolveUp!: () => void;
+      ready.push(
+        new Promise<void>((resolve) => {
+          resolveUp = resolve;
+          thread.worker.once('exit', () => resolve());
+        }),
+      );
+      const up = () => {
         if (thread.busy === 0) thread.worker.unref();
-      });
+        resolveUp();
+      };
+      if (!awaitingReady) thread.worker.once('online', up);
       thread.worker.on('message', (reply: Reply) => {
+        if (awaitingReady) {
+          awaitingReady = false; // { ready: true }: no job's reply
+          up();
+          return;
+        }
         if (--thread.busy === 0) thread.worker.unref();
         const job = this.pending.get(reply.id);
         this.pending.delete(reply.id);
@@ -98,7 +120,7 @@ export class WorkerPool<Reply extends { id: number }> {
       thread.worker.on('exit', (code) => this.fail(thread, new Error(`a ${this.options.name} exited (code ${code})`)));
       return thread;
     });
-    this.online = Promise.all(threads.map(({ worker }) => new Promise<void>((resolve) => worker.once('online', () => resolve()).once('exit', () => resolve())))).then(() => undefined);
+    this.online = Promise.all(ready).then(() => undefined);
     return threads;
   }
 

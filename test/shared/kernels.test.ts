@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { compileKernels } from '../../scripts/build-kernels';
 import { KernelMemory } from '../../src/shared/kernels';
-import { KERNELS_WASM } from '../../src/shared/kernels/kernels-wasm';
+import { KERNELS_WASM, KERNELS_WASM_UNSHARED } from '../../src/shared/kernels/kernels-wasm';
 import { createRandom } from '../../src/shared/random';
 
 describe('the SIMD kernel', () => {
-  it('is the committed compilation of kernels.wat', async () => {
+  it('is the committed compilation of kernels.wat, over a shared memory and over an unshared one', async () => {
     expect(Buffer.from(await compileKernels()).toString('base64')).toBe(KERNELS_WASM);
+    expect(Buffer.from(await compileKernels(false)).toString('base64')).toBe(KERNELS_WASM_UNSHARED);
+    expect(KERNELS_WASM_UNSHARED).not.toBe(KERNELS_WASM);
   });
 
   it('adds weighted values bit-identically to the JavaScript loop, tails and odd lengths included', () => {

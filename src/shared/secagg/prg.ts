@@ -14,8 +14,8 @@ import { BLOCK_WORDS, mod32Words } from './simd';
 
 export const SEED_BYTES = 32;
 const ZERO_IV = Buffer.alloc(16);
-/** Words of keystream per `cipher.update` (mask-workers.ts expands in the same chunks). */
-export const CHUNK_WORDS = BLOCK_WORDS;
+/** Words of keystream per `cipher.update`. */
+const CHUNK_WORDS = BLOCK_WORDS;
 const ZERO_CHUNK = Buffer.alloc(CHUNK_WORDS * 4);
 
 // Typed arrays use the platform byte order; the masks and the .npy files are little-endian.

@@ -22,9 +22,9 @@ describe('addMasks', () => {
   it('gives the same words as expanding each mask and adding it, across chunk boundaries, on the workers and inline', async () => {
     for (const [length, count] of [
       [3 * BLOCK_WORDS + 5, 7], // the workers (several masks, past a chunk, an odd tail)
-      [BLOCK_WORDS, 2],
-      [100, 3], // few words in all: inline
-      [5 * BLOCK_WORDS, 1], // one mask: inline
+      [11 * BLOCK_WORDS + 3, 1], // one long mask: the workers, each on its slice of the vector
+      [BLOCK_WORDS, 2], // few words in all: inline
+      [100, 3],
     ]) {
       const base = Uint32Array.from({ length }, (_, i) => (i * 2654435761) >>> 0);
       const terms = termsOf(count, length);
@@ -32,6 +32,31 @@ describe('addMasks', () => {
       await addMasks(acc, terms);
       expect(same(acc, expected(base, terms)), `${count} masks of ${length} words`).toBe(true);
     }
+  });
+
+  it('starts each slice of the vector where its keystream is, whatever the length (ends mid counter block, slices of one block)', async () => {
+    for (const [length, count] of [
+      [6, 10_923], // two counter blocks, the second half full: a slice each
+      [2 * BLOCK_WORDS + 1, 4],
+      [2 * BLOCK_WORDS + 2, 4],
+      [2 * BLOCK_WORDS + 3, 4],
+    ]) {
+      const base = Uint32Array.from({ length }, (_, i) => (i * 40503) >>> 0);
+      const terms = termsOf(count, length);
+      const acc = Uint32Array.from(base);
+      await addMasks(acc, terms);
+      expect(same(acc, expected(base, terms)), `${count} masks of ${length} words`).toBe(true);
+    }
+  });
+
+  it('gives the same words on a fresh pool, right after its start-up and warm-up', async () => {
+    await stopMaskWorkers();
+    await startMaskWorkers();
+    const base = Uint32Array.from({ length: 4 * BLOCK_WORDS + 1 }, (_, i) => i ^ 0x5a5a5a5a);
+    const terms = termsOf(9, 3);
+    const acc = Uint32Array.from(base);
+    await addMasks(acc, terms);
+    expect(same(acc, expected(base, terms))).toBe(true);
   });
 
   it('cancels a mask added and then taken out, and leaves the vector alone with no masks', async () => {
@@ -44,7 +69,7 @@ describe('addMasks', () => {
     expect(same(acc, base)).toBe(true);
   });
 
-  it('keeps calls that overlap apart (each has its own partial sums while the other runs)', async () => {
+  it('keeps calls that overlap apart (each has its own memory while the other runs)', async () => {
     const length = 2 * BLOCK_WORDS + 1;
     const [x, y] = [new Uint32Array(length), new Uint32Array(length)];
     const [tx, ty] = [termsOf(5, 1), termsOf(6, 2)];
@@ -59,13 +84,15 @@ describe('addMasks', () => {
     expect(acc.every((w) => w === 0)).toBe(true);
   });
 
-  it('fails the call when a worker ends mid-job (nothing hangs), and the next call starts new workers', async () => {
+  it('fails the call when a worker ends mid-job (nothing hangs, the vector is left as it was), and the next call starts new workers', async () => {
     await startMaskWorkers();
     // the threads are told to end, then handed a job before they have: the job is in flight when they exit
     const stopping = stopMaskWorkers();
-    const failed = expect(addMasks(new Uint32Array(4 * BLOCK_WORDS), termsOf(8, 5))).rejects.toThrow(/mask worker exited/);
+    const untouched = Uint32Array.from({ length: 4 * BLOCK_WORDS }, (_, i) => i);
+    const failed = expect(addMasks(untouched, termsOf(8, 5))).rejects.toThrow(/mask worker exited/);
     await stopping;
     await failed;
+    expect(untouched.every((w, i) => w === i)).toBe(true); // the vector changes only once every slice is back
     const base = new Uint32Array(BLOCK_WORDS + 9);
     const acc = Uint32Array.from(base);
     const terms = termsOf(4, 6);
