@@ -56,8 +56,7 @@ import type { Interaction } from '../src/shared/model/feedback';
 import { DEFAULT_STEP, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams, type SegmentScales } from '../src/shared/model/federated';
 import { scoreItems } from '../src/shared/model/recommend';
 import { runSubspaceInMemory } from '../src/eval/subspace';
-import { roundNoiseStd } from '../src/shared/model/subspace';
-import { zcdpRho } from '../src/shared/privacy';
+import { runNoiseMultipliers, subspaceRunLengths } from '../src/shared/secagg/contribution';
 import { createRandom, deriveSeed } from '../src/shared/random';
 
 const OUT = path.resolve('docs/eval/research');
@@ -376,7 +375,7 @@ interface SvdConfig {
 /** Metrics of the DP PureSVD mechanism after its two rounds, mean over noise seeds (one run without noise at ε = 0). */
 function svdMetrics(split: Split, c: SvdConfig, epsilon: number, seeds: number): { mean: Metrics; runs: Metrics[] } {
   const params = { items: split.items, rank: RANK, dimensions: c.dimensions, topItems: c.topItems, power: c.power, diagonal: c.diagonal };
-  const noiseStd = epsilon > 0 ? roundNoiseStd(zcdpRho(epsilon, DP_DELTA), c.countShare) : { count: 0, gram: 0 };
+  const noiseStd = epsilon > 0 ? runNoiseMultipliers({ epsilon, delta: DP_DELTA, countShare: c.countShare }, subspaceRunLengths(params, split.items, RANK)) : { count: 0, gram: 0 };
   const runs: Metrics[] = [];
   for (let s = 1; s <= (epsilon > 0 ? seeds : 1); s++) {
     const V = runSubspaceInMemory(split.trains, initialItemFactors(split.items, RANK, SEED), { params, noiseStd, random: createRandom(deriveSeed(SEED, `svd-noise:${s}`)) });
@@ -442,7 +441,7 @@ async function dpSvd(sets: PreparedSet[], reg: number, alpha: number): Promise<v
     test[set.name] = { federated, dp: dp.mean, runs: dp.runs, noiseOff, ratio: [dp.mean[0] / federated[0], dp.mean[1] / federated[1]] };
     log(`[dp-svd] test ${set.name}: ε ${DP_EPSILON} ${dp.mean[0].toFixed(4)}/${dp.mean[1].toFixed(4)}, federated ${federated[0].toFixed(4)}/${federated[1].toFixed(4)}`);
   }
-  await write('dp-svd.json', { epsilon: DP_EPSILON, delta: DP_DELTA, accounting: 'zCDP: round r has ρ_r = 1/(2σ_r²) (sensitivity 1, add/remove one user), ρ = ρ_1 + ρ_2, ε = ρ + 2√(ρ ln(1/δ))', seeds: SVD_SEEDS, scoring: DP_SCORING, rule: `mean of HR@10 and NDCG@10 over the validation splits, each divided by the non-private federated value at round ${ROUNDS}; ties within ${SCORE_TIE} by the worst`, chosen, ranked, sets: out, test });
+  await write('dp-svd.json', { epsilon: DP_EPSILON, delta: DP_DELTA, accounting: 'the loop\'s (runNoiseMultipliers): the zCDP split ρ_r = share_r·ρ (sensitivity 1, add/remove one user), both σ_r scaled by the one factor with which the two Skellam rounds compose to ε by the ledger\'s RDP accounting', seeds: SVD_SEEDS, scoring: DP_SCORING, rule: `mean of HR@10 and NDCG@10 over the validation splits, each divided by the non-private federated value at round ${ROUNDS}; ties within ${SCORE_TIE} by the worst`, chosen, ranked, sets: out, test });
 }
 
 async function explicit(ratings: string): Promise<void> {

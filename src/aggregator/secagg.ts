@@ -12,7 +12,7 @@ import { PERMISSION_FILE, type PermissionFile, type PermissionRule } from '../sh
 import { mechanism, preconditionedSpec, subspaceSpec, SUBSPACE_DEFAULTS, type MechanismSpec } from '../shared/model/mechanism';
 import { DP_COUNT_SHARE } from '../shared/model/subspace';
 import { sumProblem } from '../shared/secagg/bound';
-import { contributionBound, contributionLayout, roundEncoding, runRoundNoise, splitSum, type RunPrivacy } from '../shared/secagg/contribution';
+import { contributionBound, contributionLayout, roundEncoding, runRoundNoise, splitSum, subspaceRunLengths, type RunPrivacy } from '../shared/secagg/contribution';
 import { decodeSum, maxCohortSize, scaleOf, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
@@ -306,7 +306,8 @@ async function openRound(ctx: SecureContext, previous: RoundState | null): Promi
     const bound = mechanism(spec);
     layout = contributionLayout(bound, ctx.model.items, ctx.model.rank);
     weightScale = bound.membersScale;
-    const noiseAt = (encoding: Encoding): RoundNoise => (dp && spec.name === 'subspace' ? runRoundNoise(encoding, dp, spec.params.phase) : { mechanism: 'none', sigma: 0 });
+    const run = dp && spec.name === 'subspace' ? { privacy: dp, lengths: subspaceRunLengths(spec.params, ctx.model.items, ctx.model.rank), phase: spec.params.phase } : null;
+    const noiseAt = (encoding: Encoding): RoundNoise => (run ? runRoundNoise(encoding, run.privacy, run.lengths, run.phase) : { mechanism: 'none', sigma: 0 });
     chosen = roundEncoding({ length: layoutLength(layout), clipNorm: contributionBound(bound.bound, weightScale) }, secure.scaleBits, invited.length, noiseAt);
   }
   if (chosen === null) {

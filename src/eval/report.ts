@@ -58,9 +58,9 @@ export interface PrivacyRecord {
   clipNorm: number | null;
   /** L2 sensitivity the noise is calibrated to: C (central, add/remove a user) or 2·C (local, replace a history). */
   sensitivity: number | null;
-  /** ε of one round's Gaussian at δ (analytic calibration); for local DP the ε in each delta manifest. */
+  /** ε of one round's Gaussian at δ (analytic calibration; distributed: the Gram round's by the RDP conversion); for local DP the ε in each delta manifest. */
   perRoundEpsilon: number | null;
-  /** ε of all rounds at δ by zCDP composition. */
+  /** ε of all rounds at δ: zCDP composition (central, local), the ledger's RDP accounting (distributed). */
   totalEpsilon: number | null;
   /** Std of the Gaussian noise on each coordinate of the sum of the contributions. */
   noiseStdOfSum?: number;

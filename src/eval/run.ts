@@ -8,8 +8,9 @@ import { writeFileAtomic } from '../shared/atomic';
 import { AppError } from '../shared/errors';
 import { initialItemFactors } from '../shared/global-model';
 import type { Logger } from '../shared/log';
-import { gaussianSigma, zcdpEpsilon, zcdpRho } from '../shared/privacy';
-import { DP_COUNT_SHARE, DP_DIMENSIONS, DP_POWER, DP_TOP_ITEMS, roundNoiseStd, SUBSPACE_ROUNDS, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../shared/model/subspace';
+import { composeRdp, epsilonFromRdp, gaussianRdp, gaussianSigma, rdpCurve } from '../shared/privacy';
+import { DP_COUNT_SHARE, DP_DIMENSIONS, DP_POWER, DP_TOP_ITEMS, SUBSPACE_ROUNDS, SUBSPACE_SENSITIVITY, type SubspaceApplyParams, type SubspacePhase } from '../shared/model/subspace';
+import { runNoiseMultipliers, subspaceRunLengths } from '../shared/secagg/contribution';
 import { gramian, solveUser } from '../shared/model/factorize';
 import { DP_CURVATURE, DP_RIDGE, DP_ROW_THRESHOLD, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams } from '../shared/model/federated';
 import { scoreItems, topK } from '../shared/model/recommend';
@@ -388,7 +389,8 @@ interface DistributedRunSpec {
 
 /**
  * The DP PureSVD mechanism (`subspace.ts`), ε the user's total over its two
- * rounds at δ (zCDP, sensitivity 1 under add/remove one user):
+ * rounds at δ (sensitivity 1 under add/remove one user), each round's noise the
+ * loop's (`runNoiseMultipliers`: calibrated to the ledger's RDP accounting):
  * - mode `distributed`: the real protocol in process (`runSecureFederated` with
  *   DP_EPSILON = ε: round files, Skellam noise shares from every member, masked
  *   fixed-point sums, the loop's mechanism and its defaults);
@@ -407,14 +409,15 @@ function distributedSettings(o: EvalOptions, items: number): DistributedRunSpec[
   }
   return modes.flatMap((mode) =>
     o.epsilons.map((epsilon) => {
-      const rho = zcdpRho(epsilon, o.dpDelta);
-      const noiseStd = roundNoiseStd(rho, o.dpCountShare);
+      const subspace = { dimensions: Math.min(o.dpDimensions, o.rank), topItems: o.dpTopItems, power: DP_POWER };
+      const noiseStd = runNoiseMultipliers({ epsilon, delta: o.dpDelta, countShare: o.dpCountShare }, subspaceRunLengths(subspace, items, o.rank));
+      const spent = (phases: SubspacePhase[]) => epsilonFromRdp(composeRdp(phases.map((phase) => rdpCurve((alpha) => gaussianRdp(alpha, SUBSPACE_SENSITIVITY, noiseStd[phase])))), o.dpDelta).epsilon;
       const protocol = mode === 'distributed';
       return {
         name: `dp-svd-${protocol ? 'distributed' : 'simulated'}-eps${epsilon}`,
         protocol,
         epsilon,
-        params: { items, rank: o.rank, dimensions: Math.min(o.dpDimensions, o.rank), topItems: o.dpTopItems, power: DP_POWER },
+        params: { items, rank: o.rank, ...subspace },
         noiseStd,
         privacy: {
           mode: 'distributed',
@@ -424,10 +427,10 @@ function distributedSettings(o: EvalOptions, items: number): DistributedRunSpec[
           noiseMultiplier: noiseStd.gram,
           clipNorm: SUBSPACE_SENSITIVITY,
           sensitivity: SUBSPACE_SENSITIVITY,
-          perRoundEpsilon: zcdpEpsilon(1 / (2 * noiseStd.gram ** 2), o.dpDelta),
-          totalEpsilon: zcdpEpsilon(rho, o.dpDelta),
+          perRoundEpsilon: spent(['gram']),
+          totalEpsilon: spent(['count', 'gram']),
           noiseStdOfSum: noiseStd.gram,
-          composition: `zCDP over ${SUBSPACE_ROUNDS} rounds (counts σ ${noiseStd.count.toPrecision(4)}, Gram σ ${noiseStd.gram.toPrecision(4)}), δ=${o.dpDelta}${protocol ? ', Skellam shares through the real protocol' : ', simulated Gaussian sum noise'}`,
+          composition: `RDP over ${SUBSPACE_ROUNDS} rounds, the ledger's accounting (counts σ ${noiseStd.count.toPrecision(4)}, Gram σ ${noiseStd.gram.toPrecision(4)}), δ=${o.dpDelta}${protocol ? ', Skellam shares through the real protocol' : ', simulated Gaussian sum noise'}`,
         },
       };
     }),

@@ -9,7 +9,7 @@ import { canSpend, configuredBudget, recordSpend, type PrivacyEntry } from '../s
 import type { Interaction } from '../shared/model/feedback';
 import { mechanism } from '../shared/model/mechanism';
 import { DP_COUNT_SHARE } from '../shared/model/subspace';
-import { buildContribution, contributionBound, contributionLayout, roundSpend, runRoundNoise } from '../shared/secagg/contribution';
+import { buildContribution, contributionBound, contributionLayout, roundSpend, runRoundNoise, subspaceRunLengths } from '../shared/secagg/contribution';
 import { encodeContribution, toModular, type Encoding } from '../shared/secagg/encoding';
 import {
   COHORT_FILE,
@@ -358,7 +358,7 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
   if ('wait' in found) return { action: 'waiting', roundId, reason: found.wait };
   if ('decline' in found) return decline(ctx, roundId, found.decline);
   const encoding: Encoding = { length: layoutLength(round.layout), clipNorm, scaleBits };
-  const tooLittle = noiseProblem(config, round, encoding);
+  const tooLittle = noiseProblem(config, round, encoding, { items, rank });
   if (tooLittle !== null) return decline(ctx, roundId, tooLittle);
   const affordable = await withinBudget(ctx, found, roundSpend(now.toISOString(), encoding, round.params.noise));
   if (affordable.weight === 1 && affordable.profiles.length === 0) {
@@ -374,15 +374,17 @@ async function join(ctx: MemberContext, { roundId, round }: RoundView): Promise<
  * Why this datasite refuses the noise of a model round, or null. The floor comes
  * from its own configuration, never from the round file: with DP_EPSILON > 0 it
  * joins only the rounds of a DP training run (`subspace`), each with at least the
- * noise its own (DP_EPSILON, DP_DELTA) gives that round (`runRoundNoise`).
+ * noise its own (DP_EPSILON, DP_DELTA) gives that round in a run of the round's
+ * mechanism on this model (`runRoundNoise`).
  */
-function noiseProblem(config: MemberContext['config'], round: RoundFile, encoding: Encoding): string | null {
+export function noiseProblem(config: Pick<MemberContext['config'], 'DP_EPSILON' | 'DP_DELTA'>, round: Pick<RoundFile, 'mechanism' | 'params'>, encoding: Encoding, { items, rank }: { items: number; rank: number }): string | null {
   if (config.DP_EPSILON <= 0) return null;
   if (round.mechanism.name !== 'subspace') return `DP_EPSILON=${config.DP_EPSILON}: this datasite joins only the rounds of a differentially private training run, and this round runs the ${round.mechanism.name} mechanism`;
-  const wanted = runRoundNoise(encoding, { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE }, round.mechanism.params.phase);
+  const { phase, ...params } = round.mechanism.params;
+  const wanted = runRoundNoise(encoding, { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE }, subspaceRunLengths(params, items, rank), phase);
   const { noise } = round.params;
   if (noise.mechanism === 'skellam' && noise.sigma >= wanted.sigma * (1 - NOISE_TOLERANCE)) return null;
-  return `the ${round.mechanism.params.phase} round adds noise of sigma ${noise.sigma.toFixed(1)}, less than DP_EPSILON=${config.DP_EPSILON} asks (${wanted.sigma.toFixed(1)})`;
+  return `the ${phase} round adds noise of sigma ${noise.sigma.toFixed(1)}, less than DP_EPSILON=${config.DP_EPSILON} asks (${wanted.sigma.toFixed(1)})`;
 }
 
 /** Keep the encoded contribution and fresh secrets privately, then publish `keys.json`: this datasite is in the round. */

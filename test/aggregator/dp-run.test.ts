@@ -3,8 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readDpRun } from '../../src/aggregator/dp-run';
 import { advanceSecureRound } from '../../src/aggregator/secagg';
 import { runParticipantPass } from '../../src/participant/node';
+import { noiseProblem } from '../../src/participant/secagg';
 import { readPrivacyLedger } from '../../src/participant/state';
-import { readRegularFile } from '../../src/shared/atomic';
+import { readJsonFile, readRegularFile } from '../../src/shared/atomic';
 import { readLatestGlobal } from '../../src/shared/global-model';
 import { readLedger } from '../../src/shared/ledger';
 import { decodeNpy } from '../../src/shared/npy';
@@ -12,6 +13,8 @@ import { privacySpent, zcdpRho } from '../../src/shared/privacy';
 import { createRandom, deriveSeed } from '../../src/shared/random';
 import { topItemsOf } from '../../src/shared/model/subspace';
 import { SUBSPACE_MEMBERS_FRACTION } from '../../src/shared/model/mechanism';
+import { runNoiseMultipliers } from '../../src/shared/secagg/contribution';
+import { layoutLength, MAX_SMALL_FILE_BYTES, parseRoundFile, ROUND_FILE } from '../../src/shared/secagg/files';
 import { runSecureRoundInProcess } from '../../src/simulate/secure-round';
 import { AGGREGATOR } from '../helpers/root';
 import { createFederation, RANK, type Federation } from '../helpers/secagg';
@@ -38,6 +41,19 @@ interface Added {
 async function readVector(file: string, dtype: '<i4' | '<u4'): Promise<Int32Array | Uint32Array> {
   const bytes = (await readRegularFile(file, { maxBytes: 64 * 1024 * 1024 }))!;
   return decodeNpy(bytes, file).data as Int32Array | Uint32Array;
+}
+
+/** Member 0's noise floor (its own DP_EPSILON) holds for the noise of round `roundId` as opened, and not for 1% less. */
+async function expectFloorAt(f: Federation, roundId: string): Promise<void> {
+  const file = path.join(f.root.ws.secaggRoundDir(AGGREGATOR, roundId), ROUND_FILE);
+  const round = parseRoundFile(await readJsonFile(file, { maxBytes: MAX_SMALL_FILE_BYTES }), file, { roundId });
+  const encoding = { length: layoutLength(round.layout), clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
+  const model = { items: f.catalog.items.length, rank: RANK };
+  const { config } = f.members[0];
+  expect(config.DP_EPSILON).toBe(EPSILON);
+  expect(noiseProblem(config, round, encoding, model)).toBeNull();
+  const less = { ...round, params: { ...round.params, noise: { ...round.params.noise, sigma: 0.99 * round.params.noise.sigma } } };
+  expect(noiseProblem(config, less, encoding, model)).toMatch(/less than DP_EPSILON=8 asks/);
 }
 
 describe('a DP training run under secure aggregation (DP_EPSILON=8, the default)', () => {
@@ -72,10 +88,17 @@ describe('a DP training run under secure aggregation (DP_EPSILON=8, the default)
     const L = added[0].encoded.length;
     expect(L).toBe(f.catalog.items.length + 1);
 
-    // the round's sigma (quanta) is the count round's share of the run's zCDP budget on the whole contribution's sensitivity:
-    // σ = Δ/√(2·share·ρ), Δ = 2^scaleBits + √L (members coordinate and rounding included)
+    // the round's sigma (quanta) is the run's count multiplier on the whole contribution's sensitivity Δ = 2^scaleBits + √L
+    // (members coordinate and rounding included), for a run whose gram round has the TOP_ITEMS' co-occurrences: below the
+    // zCDP split's Δ/√(2·share·ρ), by the one factor with which the two rounds spend DP_EPSILON by the ledger's accounting
     const l2 = 2 ** scaleBits + Math.sqrt(L);
-    expect(noise.sigma).toBeCloseTo(l2 / Math.sqrt(2 * COUNT_SHARE * zcdpRho(EPSILON, DELTA)), 3);
+    const lengths = { count: L, gram: (TOP_ITEMS * (TOP_ITEMS - 1)) / 2 + 1 };
+    expect(noise.sigma).toBeCloseTo(runNoiseMultipliers({ epsilon: EPSILON, delta: DELTA, countShare: COUNT_SHARE }, lengths).count * l2, 3);
+    const zcdp = l2 / Math.sqrt(2 * COUNT_SHARE * zcdpRho(EPSILON, DELTA));
+    expect(noise.sigma / zcdp).toBeGreaterThan(0.9);
+    expect(noise.sigma / zcdp).toBeLessThan(0.93);
+    // a member (DP_EPSILON 8 of its own) accepts the round's noise and would refuse 1% less
+    await expectFloorAt(f, count.roundId);
     // every share is Skellam of variance σ²/T, so the 4 survivors' noise has variance 4σ²/3 per coordinate:
     // Σ n_j² / (4σ²/3) ~ χ²(L), within 5 standard deviations (√(2L)) of L
     const variance = (4 * noise.sigma ** 2) / 3;
@@ -119,6 +142,7 @@ describe('a DP training run under secure aggregation (DP_EPSILON=8, the default)
     expect(nonzeroInS).toBeGreaterThan(TOP_ITEMS / 2);
     const [, second] = await readLedger(f.root.ws.ledgerFile(AGGREGATOR));
     expect(second.secagg).toMatchObject({ aggregation: 'subspace', noise: { mechanism: 'skellam' } });
+    await expectFloorAt(f, gram.roundId);
 
     // every member's ledger holds both rounds; together they spend at most DP_EPSILON at DP_DELTA
     for (const m of f.members) {
@@ -126,7 +150,7 @@ describe('a DP training run under secure aggregation (DP_EPSILON=8, the default)
       expect(ledger.entries.map((e) => e.kind)).toEqual(['round', 'round']);
       const spent = privacySpent(ledger, { epsilon: EPSILON, delta: DELTA, periodDays: 365 }, new Date(clock));
       expect(spent.epsilon).toBeLessThanOrEqual(EPSILON * (1 + 1e-9));
-      expect(spent.epsilon).toBeGreaterThan(EPSILON * 0.8);
+      expect(spent.epsilon).toBeGreaterThan(EPSILON * 0.995);
     }
 
     // the run is complete as soon as the gram round merged (its record says when the next is due);

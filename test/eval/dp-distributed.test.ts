@@ -41,17 +41,21 @@ describe('eval --dp distributed and distributed-sim', () => {
     expect(run.stderr).toContain('--dp distributed-sim');
   });
 
-  it('reports the simulated DP PureSVD setting with noise calibrated to the total ε of its two rounds', async () => {
+  it('reports the simulated DP PureSVD setting with the loop\'s noise, calibrated to the total ε of its two rounds', async () => {
     const out = path.join(dir, 'implicit');
     const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed-sim', '--dp-top-items', '50', '--dp-dimensions', '4', '--out', out, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     const dp = report.settings.find((s: { name: string }) => s.name === 'dp-svd-simulated-eps8');
     expect(dp.rounds).toHaveLength(2);
-    const std = roundNoiseStd(zcdpRho(8, 1e-5), 0.1);
+    const zcdp = roundNoiseStd(zcdpRho(8, 1e-5), 0.1);
     expect(dp.privacy).toMatchObject({ mode: 'distributed', budget: 'total', epsilon: 8, delta: 1e-5, sensitivity: 1 });
-    expect(dp.privacy.totalEpsilon).toBeCloseTo(8, 9);
-    expect(dp.privacy.noiseStdOfSum).toBeCloseTo(std.gram, 12);
+    // the loop's noise (runNoiseMultipliers): 0.92 of the zCDP calibration's, spending the whole ε by the ledger's accounting
+    expect(dp.privacy.totalEpsilon).toBeLessThanOrEqual(8);
+    expect(dp.privacy.totalEpsilon).toBeGreaterThan(8 * 0.995);
+    expect(dp.privacy.noiseStdOfSum / zcdp.gram).toBeGreaterThan(0.9);
+    expect(dp.privacy.noiseStdOfSum / zcdp.gram).toBeLessThan(0.93);
+    expect(dp.privacy.composition).toContain(`Gram σ ${dp.privacy.noiseStdOfSum.toPrecision(4)}`);
     expect(dp.metrics.hr10).toBeGreaterThanOrEqual(0);
   });
 

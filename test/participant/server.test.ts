@@ -87,7 +87,7 @@ describe('health and status', () => {
       versions: { global: GLOBAL_VERSION, localBase: GLOBAL_VERSION },
       recsPerColumn: 5,
       protection: expect.stringContaining('secure aggregation'),
-      budget: 'Privacy budget: this profile has spent ε = 0.00 of 12.75 in the last 365 days (δ = 0.00001, every release composed); a round or community week it cannot pay for is sat out until older releases leave the window.',
+      budget: 'Privacy budget: this profile has spent ε = 0.00 of 13.28 in the last 365 days (δ = 0.00001, every release composed); a round or community week it cannot pay for is sat out until older releases leave the window.',
     });
   });
 

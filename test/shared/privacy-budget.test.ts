@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { communityEncoding, communityNoise, communitySpend } from '../../src/shared/community-sum';
 import { loadConfig } from '../../src/shared/config';
-import { SUBSPACE_BOUND, SUBSPACE_MEMBERS_FRACTION } from '../../src/shared/model/mechanism';
-import { DP_COUNT_SHARE, DP_DIMENSIONS, DP_TOP_ITEMS, subspaceSize, type SubspacePhase } from '../../src/shared/model/subspace';
+import { SUBSPACE_BOUND, SUBSPACE_DEFAULTS, SUBSPACE_MEMBERS_FRACTION } from '../../src/shared/model/mechanism';
+import { DP_COUNT_SHARE, type SubspacePhase } from '../../src/shared/model/subspace';
 import { canSpend, emptyLedger, privacySpent, recordSpend, type PrivacyBudget, type PrivacyEntry, type PrivacyLedger } from '../../src/shared/privacy';
-import { contributionBound, roundSpend, runRoundNoise } from '../../src/shared/secagg/contribution';
+import { contributionBound, roundSpend, runRoundNoise, subspaceRunLengths } from '../../src/shared/secagg/contribution';
 import { MAX_SCALE_BITS, type Encoding } from '../../src/shared/secagg/encoding';
 
 /**
@@ -24,10 +24,9 @@ const budget: PrivacyBudget = { epsilon: config.PRIVACY_BUDGET_EPSILON, delta: c
 
 /** The ledger entry of one round of a training run at `scaleBits`, as a member records it. */
 function runRound(phase: SubspacePhase, scaleBits: number, when: string): PrivacyEntry {
-  const m = Math.min(DP_TOP_ITEMS, ITEMS);
-  const length = subspaceSize(phase, { items: ITEMS, rank: 32, dimensions: DP_DIMENSIONS, topItems: m }) + 1;
-  const encoding: Encoding = { length, clipNorm: contributionBound(SUBSPACE_BOUND, SUBSPACE_BOUND * SUBSPACE_MEMBERS_FRACTION), scaleBits };
-  return roundSpend(when, encoding, runRoundNoise(encoding, { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE }, phase))!;
+  const lengths = subspaceRunLengths(SUBSPACE_DEFAULTS, ITEMS, config.MODEL_RANK);
+  const encoding: Encoding = { length: lengths[phase], clipNorm: contributionBound(SUBSPACE_BOUND, SUBSPACE_BOUND * SUBSPACE_MEMBERS_FRACTION), scaleBits };
+  return roundSpend(when, encoding, runRoundNoise(encoding, { epsilon: config.DP_EPSILON, delta: config.DP_DELTA, countShare: DP_COUNT_SHARE }, lengths, phase))!;
 }
 
 function communityWeek(when: string): PrivacyEntry {
@@ -36,8 +35,8 @@ function communityWeek(when: string): PrivacyEntry {
 }
 
 describe('the default privacy budget', () => {
-  it('is DP_EPSILON 8 per run at DP_DELTA 1e-5, PRIVACY_BUDGET_EPSILON 12.75 per 365 days, INSIGHTS_EPSILON 1 per week', () => {
-    expect(config).toMatchObject({ DP_EPSILON: 8, DP_DELTA: 1e-5, PRIVACY_BUDGET_EPSILON: 12.75, PRIVACY_PERIOD_DAYS: 365, INSIGHTS_EPSILON: 1 });
+  it('is DP_EPSILON 8 per run at DP_DELTA 1e-5, PRIVACY_BUDGET_EPSILON 13.28 per 365 days, INSIGHTS_EPSILON 1 per week', () => {
+    expect(config).toMatchObject({ DP_EPSILON: 8, DP_DELTA: 1e-5, PRIVACY_BUDGET_EPSILON: 13.28, PRIVACY_PERIOD_DAYS: 365, INSIGHTS_EPSILON: 1 });
   });
 
   it.each([config.SECAGG_SCALE_BITS, MAX_SCALE_BITS])('admits one training run and a community week every week of the period, not a second run (scale bits %d)', (scaleBits) => {

@@ -46,7 +46,9 @@ import { symmetricEigen } from './linalg';
  * the input (hostile bases, duplicate items, huge confidences: tested), so under add/remove-one-user
  * neighbours each round's sum has L2 sensitivity `SUBSPACE_SENSITIVITY` = 1; a
  * round with noise std σ is ρ = 1/(2σ²)-zCDP, and `roundNoiseStd` splits a total
- * ρ between the two rounds (`countShare` to round 1).
+ * ρ between the two rounds (`countShare` to round 1). A run's noise keeps that
+ * split and scales both stds down to what the ledger's RDP accounting needs for
+ * the run's ε (`runNoiseMultipliers`, `secagg/contribution.ts`).
  *
  * Sizes: round 1 items values (9,742), round 2 m(m−1)/2 (19,900 at m = 200;
  * m(m+1)/2 with the diagonal).

@@ -1,9 +1,9 @@
 import type { Interaction } from '../model/feedback';
-import type { BoundMechanism } from '../model/mechanism';
+import { mechanism, subspaceSpec, type BoundMechanism, type SubspaceSpecParams } from '../model/mechanism';
 import { roundNoiseStd, SUBSPACE_SENSITIVITY, type SubspacePhase } from '../model/subspace';
-import { calibrateRoundNoise, integerL1Bound, skellamSpend, zcdpRho, type PrivacyEntry } from '../privacy';
-import { MAX_SCALE_BITS, maxCohortSize, quantizedSensitivity, type Encoding } from './encoding';
-import type { ContributionLayout, RoundNoise } from './files';
+import { calibrateNoiseScale, calibrateRoundNoise, integerL1Bound, skellamSpend, zcdpRho, type PrivacyEntry } from '../privacy';
+import { MAX_SCALE_BITS, maxCohortSize, MIN_SCALE_BITS, quantizedSensitivity, type Encoding } from './encoding';
+import { layoutLength, type ContributionLayout, type RoundNoise } from './files';
 import { MAX_SHARE_LAMBDA } from './noise';
 
 /**
@@ -84,20 +84,56 @@ export interface RunPrivacy {
   countShare: number;
 }
 
+/** The length of each round's contribution in a DP training run (the mechanism's part and the members coordinate). */
+export type RunLengths = Record<SubspacePhase, number>;
+
+/** The contribution lengths of a run of the subspace mechanism with `params` on a model of `items` x `rank`. */
+export function subspaceRunLengths(params: Omit<SubspaceSpecParams, 'phase'>, items: number, rank: number): RunLengths {
+  const lengthOf = (phase: SubspacePhase): number => layoutLength(contributionLayout(mechanism(subspaceSpec(phase, params)), items, rank));
+  return { count: lengthOf('count'), gram: lengthOf('gram') };
+}
+
 /**
- * The noise of one round of a DP training run (the `subspace` mechanism's two
- * rounds): the run's zCDP budget ρ = zcdpRho(epsilon, delta) is split between
- * the rounds by `countShare` (`roundNoiseStd`), and each round's Skellam sum
- * gets the Gaussian std of its share on the whole contribution's L2 sensitivity
- * in quanta (γ·clipNorm + √length: the mechanism's part, the members
- * coordinate, the rounding). The two rounds' sums are then ρ-zCDP together up to
- * Skellam's small excess over the Gaussian, which the ledger counts
- * (`roundSpend`). None when epsilon is 0.
+ * The noise std of each round of a DP training run (the `subspace` mechanism's
+ * two rounds) per unit of the round's L2 sensitivity (SUBSPACE_SENSITIVITY in
+ * the mechanism's units; its quantized sensitivity in quanta, `runRoundNoise`).
+ * The proportions are the zCDP split (`roundNoiseStd`: `countShare` of
+ * ρ = zcdpRho(epsilon, delta) to the counts); one factor scales both rounds,
+ * the smallest with which their two Skellam sums compose to at most epsilon at
+ * delta by the ledger's own accounting (`calibrateNoiseScale`: the curves and
+ * conversion each round's `roundSpend` is reported with). The zCDP closed form
+ * ε = ρ + 2√(ρ ln(1/δ)) is above that conversion, so the factor is below 1:
+ * ε 8, δ 1e-5 give stds 2.018 (counts) and 0.6727 (Gram), 0.924 of the zCDP
+ * calibration's 2.183 and 0.7277, at the same reported (ε, δ).
+ * The factor is found with both rounds at the coarsest precision
+ * (MIN_SCALE_BITS): at a given std per unit of sensitivity, the Skellam curve
+ * only falls as the precision grows, so the run stays within epsilon whatever
+ * precision each round is encoded at (at SECAGG_SCALE_BITS 16 and above its
+ * ledger reports ε − 0.001).
  */
-export function runRoundNoise(encoding: Encoding, run: RunPrivacy, phase: SubspacePhase): RoundNoise {
+export function runNoiseMultipliers(run: RunPrivacy, lengths: RunLengths): Record<SubspacePhase, number> {
+  const std = roundNoiseStd(zcdpRho(run.epsilon, run.delta), run.countShare);
+  const phases: SubspacePhase[] = ['count', 'gram'];
+  const rounds = phases.map((phase) => {
+    // in quanta at the coarsest precision: 2^MIN_SCALE_BITS + √length, whatever the clip norm
+    const l2 = quantizedSensitivity({ length: lengths[phase], clipNorm: SUBSPACE_SENSITIVITY, scaleBits: MIN_SCALE_BITS });
+    return { l2, l1: integerL1Bound(l2, lengths[phase]), std: (std[phase] / SUBSPACE_SENSITIVITY) * l2 };
+  });
+  const scale = calibrateNoiseScale(rounds, run.epsilon, run.delta);
+  return { count: scale * std.count, gram: scale * std.gram };
+}
+
+/**
+ * The noise of one round of a DP training run whose rounds have `lengths`: the
+ * Skellam sum's std in quanta, `runNoiseMultipliers` times the round's whole
+ * contribution's L2 sensitivity in quanta (γ·clipNorm + √length: the
+ * mechanism's part, the members coordinate, the rounding). None when epsilon
+ * is 0.
+ */
+export function runRoundNoise(encoding: Encoding, run: RunPrivacy, lengths: RunLengths, phase: SubspacePhase): RoundNoise {
   if (run.epsilon <= 0) return { mechanism: 'none', sigma: 0 };
-  const std = roundNoiseStd(zcdpRho(run.epsilon, run.delta), run.countShare)[phase];
-  return { mechanism: 'skellam', sigma: (std / SUBSPACE_SENSITIVITY) * quantizedSensitivity(encoding) };
+  if (encoding.length !== lengths[phase]) throw new RangeError(`the ${phase} round's encoding has ${encoding.length} values, the run's ${phase} round ${lengths[phase]}`);
+  return { mechanism: 'skellam', sigma: (runNoiseMultipliers(run, lengths)[phase] / SUBSPACE_SENSITIVITY) * quantizedSensitivity(encoding) };
 }
 
 /** The privacy spend of contributing to a round with `noise` (null: no noise, nothing to account). */

@@ -24,6 +24,8 @@ export interface Encoding {
 const MODULUS = 2 ** 32;
 const HALF_MODULUS = 2 ** 31;
 export const MAX_SCALE_BITS = 30;
+/** The coarsest precision an encoding can have (a contribution at the clip bound is 2 quanta). */
+export const MIN_SCALE_BITS = 1;
 /** Clip check slack: a vector clipped in float64 may exceed clipNorm by rounding. */
 const CLIP_TOLERANCE = 1e-9;
 /** Noise tail kept clear of the wrap-around point, in noise standard deviations. */
@@ -32,8 +34,8 @@ const NOISE_TAIL_SIGMAS = 12;
 function checkEncoding(e: Encoding): void {
   if (!Number.isInteger(e.length) || e.length < 1) throw new RangeError(`encoding length must be a positive integer, got ${e.length}`);
   if (!(e.clipNorm > 0) || !Number.isFinite(e.clipNorm)) throw new RangeError(`clipNorm must be positive and finite, got ${e.clipNorm}`);
-  if (!Number.isInteger(e.scaleBits) || e.scaleBits < 1 || e.scaleBits > MAX_SCALE_BITS) {
-    throw new RangeError(`scaleBits must be an integer in 1..${MAX_SCALE_BITS}, got ${e.scaleBits}`);
+  if (!Number.isInteger(e.scaleBits) || e.scaleBits < MIN_SCALE_BITS || e.scaleBits > MAX_SCALE_BITS) {
+    throw new RangeError(`scaleBits must be an integer in ${MIN_SCALE_BITS}..${MAX_SCALE_BITS}, got ${e.scaleBits}`);
   }
 }
 

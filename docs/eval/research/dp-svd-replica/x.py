@@ -41,6 +41,8 @@ def build(s,cfg,seed,eps=8,delta=1e-5,rank=32):
     rng=np.random.default_rng(seed)
     if eps>0:
         rho=zrho(eps,delta); s1=1/math.sqrt(2*rho*share); s2=1/math.sqrt(2*rho*(1-share))
+        # 'noise': both stds times a factor (the RDP calibration, runNoiseMultipliers: 0.9244 at eps 8; cal.py)
+        s1*=cfg.get('noise',1.0); s2*=cfg.get('noise',1.0)
     else: s1=s2=0
     ncnt=s.cnt+s1*rng.standard_normal(s.items)
     cp=np.maximum(ncnt,0)
