@@ -27,6 +27,13 @@ afterEach(async () => {
   fed = null;
 });
 
+/** A federation of n members, each having trained once (which also makes its datasite discoverable). */
+async function trainedFederation(n: number): Promise<Federation> {
+  fed = await createFederation(n);
+  for (const m of fed.members) await runParticipantPass(m);
+  return fed;
+}
+
 /** The quantization of the secure sum moves the optimizer's update by less than this fraction of itself. */
 const QUANTIZATION_SHARE = 0.01;
 
@@ -157,9 +164,7 @@ describe('dropouts', () => {
   });
 
   it('in one process, merges every member however slowly they take their turns: the round keeps a clock of its own', async () => {
-    fed = await createFederation(4);
-    const f = fed;
-    for (const m of f.members) await runParticipantPass(m);
+    const f = await trainedFederation(4);
     // the callers' clocks jump an hour at every reading: on them, every phase deadline would pass between two turns
     let hours = 0;
     const slow = () => new Date(Date.parse('2026-06-01T00:00:00Z') + 3_600_000 * hours++);
@@ -169,9 +174,7 @@ describe('dropouts', () => {
   });
 
   it('aborts when fewer than T masked inputs arrive: no unmask.json, no reveal, no Global_V', async () => {
-    fed = await createFederation(4);
-    const f = fed;
-    for (const m of f.members) await runParticipantPass(m);
+    const f = await trainedFederation(4);
     const summary = (await runSecureRoundInProcess(f.aggregator, f.members, { drops: (i, phase) => i < 2 && phase === 'masked' }))!;
     expect(summary).toMatchObject({ outcome: 'aborted', version: 0, cohort: 4 });
     expect(summary.reason).toMatch(/only 2 masked inputs/);
@@ -184,9 +187,7 @@ describe('dropouts', () => {
   });
 
   it('aborts when too few survivors reveal: nothing unmasks anyone, Global_V unchanged', async () => {
-    fed = await createFederation(4);
-    const f = fed;
-    for (const m of f.members) await runParticipantPass(m);
+    const f = await trainedFederation(4);
     const summary = (await runSecureRoundInProcess(f.aggregator, f.members, { drops: (i, phase) => i < 2 && phase === 'reveal' }))!;
     expect(summary).toMatchObject({ outcome: 'aborted', version: 0 });
     expect(summary.reason).toMatch(/fewer than t=2 shares/);
@@ -196,9 +197,7 @@ describe('dropouts', () => {
 
 describe('republishing', () => {
   it('writes a round\'s permission file again at the next step when it went or was replaced, though the state and its rules did not change', async () => {
-    fed = await createFederation(4);
-    const f = fed;
-    for (const m of f.members) await runParticipantPass(m);
+    const f = await trainedFederation(4);
     const agg = f.aggregator;
     expect((await advanceSecureRound(agg)).action).toBe('opened');
     for (const m of f.members) await respondToSecureRound(m);
@@ -220,9 +219,7 @@ describe('republishing', () => {
 
 describe('a member', () => {
   it('refuses an unmask request that differs from the one it answered (never both kinds of shares)', async () => {
-    fed = await createFederation(4);
-    const f = fed;
-    for (const m of f.members) await runParticipantPass(m);
+    const f = await trainedFederation(4);
     // drive the round by hand up to the reveals
     const agg = f.aggregator;
     expect((await advanceSecureRound(agg)).action).toBe('opened');
@@ -253,9 +250,7 @@ describe('a member', () => {
   });
 
   it('refuses a cohort whose threshold t is not a strict majority of its neighbours', async () => {
-    fed = await createFederation(5);
-    const f = fed;
-    for (const m of f.members) await runParticipantPass(m);
+    const f = await trainedFederation(5);
     expect((await advanceSecureRound(f.aggregator)).action).toBe('opened');
     for (const m of f.members) await respondToSecureRound(m);
     expect((await advanceSecureRound(f.aggregator)).action).toBe('cohort');
@@ -327,9 +322,7 @@ describe('hostile members', () => {
 
 describe('audit', () => {
   it('passes after a secure round, and flags a round file or member answer readable by more than it should be', async () => {
-    fed = await createFederation(4);
-    const f = fed;
-    for (const m of f.members) await runParticipantPass(m);
+    const f = await trainedFederation(4);
     const agg = f.aggregator;
     // stop in the middle of the round, with inboxes published
     expect((await advanceSecureRound(agg)).action).toBe('opened');

@@ -18,6 +18,15 @@ function expected(base: Uint32Array, terms: readonly MaskTerm[]): Uint32Array {
 
 afterAll(() => stopMaskWorkers());
 
+/** addMasks of `count` masks onto a vector of `length` words (filled from `multiplier`) gives what expanding each mask and adding it gives. */
+async function expectAddsAsExpanded(length: number, count: number, multiplier: number): Promise<void> {
+  const base = Uint32Array.from({ length }, (_, i) => Math.imul(i, multiplier) >>> 0);
+  const terms = termsOf(count, length);
+  const acc = Uint32Array.from(base);
+  await addMasks(acc, terms);
+  expect(same(acc, expected(base, terms)), `${count} masks of ${length} words`).toBe(true);
+}
+
 describe('addMasks', () => {
   it('gives the same words as expanding each mask and adding it, across chunk boundaries, on the workers and inline', async () => {
     for (const [length, count] of [
@@ -26,11 +35,7 @@ describe('addMasks', () => {
       [BLOCK_WORDS, 2], // few words in all: inline
       [100, 3],
     ]) {
-      const base = Uint32Array.from({ length }, (_, i) => (i * 2654435761) >>> 0);
-      const terms = termsOf(count, length);
-      const acc = Uint32Array.from(base);
-      await addMasks(acc, terms);
-      expect(same(acc, expected(base, terms)), `${count} masks of ${length} words`).toBe(true);
+      await expectAddsAsExpanded(length, count, 2654435761);
     }
   });
 
@@ -41,11 +46,7 @@ describe('addMasks', () => {
       [2 * BLOCK_WORDS + 2, 4],
       [2 * BLOCK_WORDS + 3, 4],
     ]) {
-      const base = Uint32Array.from({ length }, (_, i) => (i * 40503) >>> 0);
-      const terms = termsOf(count, length);
-      const acc = Uint32Array.from(base);
-      await addMasks(acc, terms);
-      expect(same(acc, expected(base, terms)), `${count} masks of ${length} words`).toBe(true);
+      await expectAddsAsExpanded(length, count, 40503);
     }
   });
 
