@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { lstatSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { contentKey, readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
 import type { Config } from '../shared/config';
@@ -354,17 +354,19 @@ function answerFile(ctx: SecureContext, state: RoundState, email: string, name: 
   return path.join(ctx.ws.secaggAnswersDir(state.roundId, email), name);
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fs.lstat(file).then(
-    () => true,
-    () => false,
-  );
+/** Whether `file` exists (a symlink counts; reading it is refused later). Synchronous: a large round checks thousands of answers a step. */
+function exists(file: string): boolean {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean): Promise<SecureStep> {
   const { logger, secure } = ctx;
   const files = state.invited.map((email) => answerFile(ctx, state, email, KEYS_FILE));
-  const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
+  const answered = files.filter(exists).length;
   if (!due && answered < state.invited.length) return { action: 'waiting', roundId: state.roundId, phase: 'keys', answered, expected: state.invited.length };
 
   const keys: CohortMemberState[] = [];
@@ -417,7 +419,7 @@ function shuffle<T>(items: readonly T[], ctx: SecureContext): T[] {
 /** A member's answer, or null when absent or invalid (invalid: logged with the file, the member is left out). */
 async function readAnswer<T>(ctx: SecureContext, file: string, maxBytes: number, parse: (value: unknown, file: string) => T): Promise<T | null> {
   try {
-    return await readPhaseFile(file, maxBytes, parse);
+    return readPhaseFile(file, maxBytes, parse);
   } catch (err) {
     if (!isAppError(err)) throw err;
     ctx.logger.error({ file: err.file ?? file, code: err.code }, `${formatError(err)}; the member is left out of this phase`);
@@ -432,7 +434,7 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
   const cohort = state.cohort!;
   const n = cohort.members.length;
   const files = cohort.members.map((m) => answerFile(ctx, state, m.email, SHARES_FILE));
-  const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
+  const answered = files.filter(exists).length;
   if (!due && answered < n) return { action: 'waiting', roundId: state.roundId, phase: 'shares', answered, expected: n };
 
   const valid = new Map<number, SharesFile>();
@@ -471,14 +473,14 @@ function boxesTo(file: SharesFile): Map<number, SharesFile['shares'][number]> {
  * The inbox of member `v`: the sealed shares its neighbours in U2 addressed to it. `sent` keeps each
  * member's parsed shares file for the inboxes built in one pass (each file serves k inboxes); `u2` is state.u2 as a set.
  */
-async function buildInbox(ctx: SecureContext, state: RoundState, u2: ReadonlySet<number>, v: number, sent: Map<number, SharesFile | null>): Promise<InboxFile> {
+function buildInbox(ctx: SecureContext, state: RoundState, u2: ReadonlySet<number>, v: number, sent: Map<number, SharesFile | null>): InboxFile {
   const cohort = state.cohort!;
   const shares: InboxFile['shares'] = [];
   for (const u of cohort.neighbours[v]) {
     if (!u2.has(u)) continue;
     if (!sent.has(u)) {
       const file = answerFile(ctx, state, cohort.members[u].email, SHARES_FILE);
-      sent.set(u, await readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length })));
+      sent.set(u, readPhaseFile(file, MAX_LIST_FILE_BYTES, (value, f) => parseSharesFile(value, f, { roundId: state.roundId, n: cohort.members.length })));
     }
     const from = sent.get(u);
     const box = from ? boxesTo(from).get(v) : undefined;
@@ -583,8 +585,8 @@ export async function sumMaskedInputs(dirs: readonly string[], expect: { roundId
 /** True when a member's masked input is there to read: its manifest and the payload it names (or a manifest that is wrong: that answer is final too). */
 async function maskedInputArrived(dir: string, expect: { roundId: string; length: number }): Promise<boolean> {
   try {
-    const named = await readMaskedManifest(dir, expect);
-    return named !== null && (await exists(named.payloadFile));
+    const named = readMaskedManifest(dir, expect);
+    return named !== null && exists(named.payloadFile);
   } catch (err) {
     if (!isAppError(err)) throw err;
     return true;
@@ -598,7 +600,7 @@ async function collectReveals(ctx: SecureContext, state: RoundState, due: boolea
   const dropped = new Set(state.dropped!);
   const surviving = new Set(survivors);
   const files = survivors.map((u) => answerFile(ctx, state, cohort.members[u].email, REVEAL_FILE));
-  const answered = (await Promise.all(files.map(exists))).filter(Boolean).length;
+  const answered = files.filter(exists).length;
   if (!due && answered < survivors.length) return { action: 'waiting', roundId: state.roundId, phase: 'reveal', answered, expected: survivors.length };
 
   const reveals: Reveal[] = [];
@@ -812,10 +814,10 @@ async function republish(ctx: SecureContext, state: RoundState, sent = new Map<n
     await ensurePermissions(dir, permissions);
     ensuredRules.set(dir, { rules, file: await fileKey() });
   }
-  const missing = async (file: string) => !(await exists(file));
-  if (await missing(path.join(dir, ROUND_FILE))) await writePhaseFile(path.join(dir, ROUND_FILE), state.round);
+  const missing = (file: string) => !exists(file);
+  if (missing(path.join(dir, ROUND_FILE))) await writePhaseFile(path.join(dir, ROUND_FILE), state.round);
   const { cohort } = state;
-  if (cohort && (await missing(path.join(dir, COHORT_FILE)))) {
+  if (cohort && missing(path.join(dir, COHORT_FILE))) {
     const file: CohortFile = {
       ...header('cohort'),
       roundId: state.roundId,
@@ -830,14 +832,14 @@ async function republish(ctx: SecureContext, state: RoundState, sent = new Map<n
   if (state.u2 && state.phase !== 'finished') {
     const inboxes: InboxFile[] = [];
     const u2 = new Set(state.u2);
-    for (const v of state.u2) if (await missing(inboxFile(dir, v))) inboxes.push(await buildInbox(ctx, state, u2, v, sent));
-    await writeInboxFiles(dir, inboxes);
+    for (const v of state.u2) if (missing(inboxFile(dir, v))) inboxes.push(buildInbox(ctx, state, u2, v, sent));
+    writeInboxFiles(dir, inboxes);
   }
-  if (state.survivors && state.phase !== 'finished' && (await missing(path.join(dir, UNMASK_FILE)))) {
+  if (state.survivors && state.phase !== 'finished' && missing(path.join(dir, UNMASK_FILE))) {
     const unmask: UnmaskFile = { ...header('unmask'), roundId: state.roundId, survivors: state.survivors, dropped: state.dropped! };
     await writePhaseFile(path.join(dir, UNMASK_FILE), unmask);
   }
-  if (state.result && (await missing(path.join(dir, RESULT_FILE)))) await writePhaseFile(path.join(dir, RESULT_FILE), state.result);
+  if (state.result && missing(path.join(dir, RESULT_FILE))) await writePhaseFile(path.join(dir, RESULT_FILE), state.result);
   if (state.phase === 'finished') await fs.rm(path.join(dir, INBOX_DIR), { recursive: true, force: true });
 }
 

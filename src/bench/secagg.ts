@@ -19,6 +19,8 @@ import { pairSeed, publicKeyOf } from '../shared/secagg/crypto';
 import { MECHANISM_LABEL } from './table';
 import { cohortShape, graphDropout, neighbourGraph, type CohortShape } from '../shared/secagg/graph';
 import { addMask, addMod, expandMask } from '../shared/secagg/prg';
+import { startMaskWorkers } from '../shared/secagg/mask-workers';
+import { startFileWorkers } from '../shared/hash-workers';
 import { makeShares, maskInput, revealFor, unmaskSum, type CohortView, type MemberSecrets, type OpenedShare } from '../shared/secagg/protocol';
 import { splitSecret } from '../shared/secagg/shamir';
 import { createEmbeddedDatasite, Workspace } from '../shared/workspace';
@@ -312,6 +314,9 @@ async function benchCase(c: SecureRoundCase, catalog: Catalog, log: Log) {
   };
   const label = `${MECHANISM_LABEL[c.mechanism]}: ${c.participants} members x ${items} items x rank ${c.rank}, ${Math.round(c.dropout * 100)}% dropout`;
   log(`secure aggregation: ${label}`);
+  // a running aggregator starts both thread pools when it starts (aggregator/node.ts): each round here finds them up,
+  // rather than the first plain round paying the file workers' start and the first secure round the mask workers'
+  await Promise.all([startFileWorkers(), startMaskWorkers()]);
   const plain = await run('plain', (root) => plainRound(root, { ...c, items }, catalog, deltaOf, log));
   const secure = await run('secure', (root) => secureRound(root, { ...c, items }, catalog, deltaOf, log));
   const row = {

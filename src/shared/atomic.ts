@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, promises as fs, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
+import { chmodSync, closeSync, promises as fs, constants as fsc, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from './errors';
 
@@ -26,48 +26,97 @@ export const PRIVATE_DIR_MODE = 0o700;
 const SHARED_FILE_MODE = 0o644;
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
-  await writeFilesAtomic(path.dirname(file), [{ name: path.basename(file), data }], options);
+  const dir = path.dirname(file);
+  checkNotEmpty(file, data);
+  await makeFolder(dir, options);
+  const tmp = temporaryName(file);
+  const handle = await fs.open(tmp, 'w', fileMode(options));
+  try {
+    await writeAll(handle, data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
 }
 
 /**
  * Several files of one folder, each written atomically (as `writeFileAtomic`), with the
- * folder created and fsynced once for all of them: when this resolves, every rename is
- * durable. A crash part-way leaves each file old or new, never torn.
+ * folder fsynced once for all of them: when this returns, every rename is durable. A crash
+ * part-way leaves each file old or new, never torn.
+ *
+ * Synchronous I/O, for batches of small files (a large secure round's inbox files, one per
+ * member): an asynchronous call costs a thread-pool round trip per system call, measured at
+ * 0.3–0.6 ms of CPU a file on the development VM against 0.03 ms synchronously. The event loop
+ * waits for the batch's fsyncs (milliseconds each on a disk, nothing on tmpfs); only the
+ * aggregator, which serves no page, writes such batches.
  */
-export async function writeFilesAtomic(dir: string, files: readonly { name: string; data: string | Uint8Array }[], options: WriteOptions = {}): Promise<void> {
+export function writeFilesAtomicSync(dir: string, files: readonly { name: string; data: string | Uint8Array }[], options: WriteOptions = {}): void {
   const entries = files.map(({ name, data }) => ({ file: path.join(dir, name), data }));
-  const empty = entries.find((e) => e.data.length === 0);
-  if (empty) throw new RangeError(`refusing to write an empty file: ${empty.file}`);
+  for (const { file, data } of entries) checkNotEmpty(file, data);
   if (entries.length === 0) return;
+  mkdirSync(dir, { recursive: true, mode: options.private ? PRIVATE_DIR_MODE : undefined });
+  if (options.private) chmodSync(dir, PRIVATE_DIR_MODE);
+  for (const { file, data } of entries) {
+    const tmp = temporaryName(file);
+    const fd = openSync(tmp, 'w', fileMode(options));
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(tmp, file);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+  try {
+    const fd = openSync(dir, fsc.O_RDONLY);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // as syncDir: some filesystems refuse fsync on directories
+  }
+}
+
+function checkNotEmpty(file: string, data: string | Uint8Array): void {
+  if (data.length === 0) throw new RangeError(`refusing to write an empty file: ${file}`);
+}
+
+async function makeFolder(dir: string, options: WriteOptions): Promise<void> {
   if (options.private) {
     await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     await fs.chmod(dir, PRIVATE_DIR_MODE);
   } else {
     await fs.mkdir(dir, { recursive: true });
   }
-  for (const { file, data } of entries) {
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    const handle = await fs.open(tmp, 'w', options.private ? PRIVATE_FILE_MODE : SHARED_FILE_MODE);
-    try {
-      await writeAll(handle, data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await fs.rename(tmp, file);
-    } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
-  }
-  await syncDir(dir);
+}
+
+function fileMode(options: WriteOptions): number {
+  return options.private ? PRIVATE_FILE_MODE : SHARED_FILE_MODE;
+}
+
+/** A hidden temporary name next to `file`, ending in `.tmp` (never synced), unique per process and call. */
+function temporaryName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
 /**
  * All of `data` into a file just opened. A string is written as it is (UTF-8): Node encodes it into
  * memory it frees once the write is done, where Buffer.from would leave each buffer to the garbage
- * collector and the next on fresh pages (a large secure round writes thousands of inbox files).
+ * collector and the next on fresh pages.
  */
 async function writeAll(handle: fs.FileHandle, data: string | Uint8Array): Promise<void> {
   if (typeof data !== 'string') return handle.writeFile(data);

@@ -35,7 +35,7 @@ interface PoisonTarget {
 /** The attacker's target in round `roundId`: what its client would have sent (layout, precision, bound), from the aggregator's round file. */
 export async function poisonTarget(aggregator: Workspace, member: Workspace, roundId: string, cohortSize: number, createdAt: string): Promise<PoisonTarget> {
   const file = path.join(aggregator.secaggRoundDir(aggregator.email, roundId), ROUND_FILE);
-  const round = await readPhaseFile(file, MAX_SMALL_FILE_BYTES, (v, f) => parseRoundFile(v, f, { roundId }));
+  const round = readPhaseFile(file, MAX_SMALL_FILE_BYTES, (v, f) => parseRoundFile(v, f, { roundId }));
   if (round === null) throw new Error(`${file}: no round file`);
   const encoding = { length: layoutLength(round.layout), clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
   return { ws: member, roundId, layout: round.layout, encoding, weightScale: round.params.weightScale, cohortSize, createdAt };

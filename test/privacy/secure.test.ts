@@ -121,8 +121,8 @@ async function observe(root: AttackRoot): Promise<Observation> {
   const { roundId } = summary;
   const inArchive = (dir: string) => path.join(watched.archive, path.relative(ws.datasitesDir, dir));
   const roundDir = inArchive(ws.secaggRoundDir(ws.email, roundId));
-  const round = (await readPhaseFile(path.join(roundDir, ROUND_FILE), MAX_SMALL_FILE_BYTES, (v, f) => parseRoundFile(v, f, { roundId })))!;
-  const cohort = (await readPhaseFile(path.join(roundDir, COHORT_FILE), MAX_LIST_FILE_BYTES, (v, f) => parseCohortFile(v, f, { roundId })))!;
+  const round = (readPhaseFile(path.join(roundDir, ROUND_FILE), MAX_SMALL_FILE_BYTES, (v, f) => parseRoundFile(v, f, { roundId })))!;
+  const cohort = (readPhaseFile(path.join(roundDir, COHORT_FILE), MAX_LIST_FILE_BYTES, (v, f) => parseCohortFile(v, f, { roundId })))!;
   const n = cohort.members.length;
   const length = layoutLength(round.layout);
   const encoding: Encoding = { length, clipNorm: round.params.clipNorm, scaleBits: round.params.scaleBits };
@@ -134,14 +134,14 @@ async function observe(root: AttackRoot): Promise<Observation> {
   const answers = all.map((v) => inArchive(ws.secaggAnswersDir(roundId, v.email)));
   const reveals = [];
   for (const dir of answers) {
-    const reveal = await readPhaseFile(path.join(dir, REVEAL_FILE), MAX_LIST_FILE_BYTES, (v, f) => parseRevealFile(v, f, { roundId, n }));
+    const reveal = readPhaseFile(path.join(dir, REVEAL_FILE), MAX_LIST_FILE_BYTES, (v, f) => parseRevealFile(v, f, { roundId, n }));
     if (reveal !== null) reveals.push(reveal);
     if (await readRegularFile(path.join(dir, SHARES_FILE), { maxBytes: MAX_LIST_FILE_BYTES })) read.shares++;
   }
   read.reveals = reveals.length;
   const members: MemberFiles[] = [];
   for (const [i, victim] of all.entries()) {
-    const keys = (await readPhaseFile(path.join(answers[i], KEYS_FILE), MAX_SMALL_FILE_BYTES, (v, f) => parseKeysFile(v, f, { roundId })))!;
+    const keys = (readPhaseFile(path.join(answers[i], KEYS_FILE), MAX_SMALL_FILE_BYTES, (v, f) => parseKeysFile(v, f, { roundId })))!;
     read.keys++;
     const index = cohort.members.findIndex((m) => m.cPk === keys.cPk && m.sPk === keys.sPk);
     const masked = (await readMaskedInput(answers[i], { roundId, length }))!.values;

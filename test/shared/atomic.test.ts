@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync,
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readJsonFile, readRegularFile, writeFileAtomic, writeFilesAtomic, writeJsonAtomic } from '../../src/shared/atomic';
+import { readJsonFile, readRegularFile, writeFileAtomic, writeFilesAtomicSync, writeJsonAtomic } from '../../src/shared/atomic';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
 
@@ -22,14 +22,14 @@ describe('atomic files', () => {
 
   it('writes a batch of files into one folder, replacing old ones, and refuses a batch with an empty file before writing any', async () => {
     const dir = path.join(tmp(), 'inbox');
-    await writeFilesAtomic(dir, [{ name: '0.json', data: 'old' }]);
-    await writeFilesAtomic(dir, [
+    writeFilesAtomicSync(dir, [{ name: '0.json', data: 'old' }]);
+    writeFilesAtomicSync(dir, [
       { name: '0.json', data: 'zero' },
       { name: '1.json', data: Buffer.from('one') },
     ]);
     expect(readdirSync(dir).sort()).toEqual(['0.json', '1.json']);
     expect([readFileSync(path.join(dir, '0.json'), 'utf8'), readFileSync(path.join(dir, '1.json'), 'utf8')]).toEqual(['zero', 'one']);
-    await expect(writeFilesAtomic(dir, [{ name: '2.json', data: 'two' }, { name: '3.json', data: '' }])).rejects.toThrow(/empty/);
+    expect(() => writeFilesAtomicSync(dir, [{ name: '2.json', data: 'two' }, { name: '3.json', data: '' }])).toThrow(/empty/);
     expect(readdirSync(dir).sort()).toEqual(['0.json', '1.json']);
   });
 

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { jsonFileText, readJsonFile, readRegularFile, readRegularFileInto, writeFileAtomic, writeFilesAtomic, writeJsonAtomic } from '../atomic';
+import { jsonFileText, readJsonFile, readJsonFileSync, readRegularFile, readRegularFileInto, writeFileAtomic, writeFilesAtomicSync, writeJsonAtomic } from '../atomic';
 import { sha256Hex } from '../delta';
 import { AppError } from '../errors';
 import { isShared, readIntoShared } from '../hash-workers';
@@ -514,9 +514,13 @@ export function parseMaskedManifest(value: unknown, file: string, expect: FileEx
 
 // ---------------------------------------------------------------- reading and writing
 
-/** Read and parse one phase file; null when it is absent (not written, or not synced yet). */
-export async function readPhaseFile<T>(file: string, maxBytes: number, parse: (value: unknown, file: string) => T): Promise<T | null> {
-  const raw = await readJsonFile(file, { maxBytes });
+/**
+ * Read and parse one phase file; null when it is absent (not written, or not synced yet).
+ * Synchronous I/O (`readRegularFileSync`): the aggregator reads these by the thousand in a large
+ * round, and each is small (at most `maxBytes`, 8 MiB for the longest lists).
+ */
+export function readPhaseFile<T>(file: string, maxBytes: number, parse: (value: unknown, file: string) => T): T | null {
+  const raw = readJsonFileSync(file, { maxBytes });
   return raw === null ? null : parse(raw, file);
 }
 
@@ -525,9 +529,9 @@ export async function writePhaseFile(file: string, value: object): Promise<void>
   await writeJsonAtomic(file, value);
 }
 
-/** Write members' inbox files of one round, each atomically, as one batch (the inbox folder is synced once). */
-export async function writeInboxFiles(roundDir: string, inboxes: readonly InboxFile[]): Promise<void> {
-  await writeFilesAtomic(path.join(roundDir, INBOX_DIR), inboxes.map((inbox) => ({ name: path.basename(inboxFile(roundDir, inbox.to)), data: jsonFileText(inbox) })));
+/** Write members' inbox files of one round, each atomically, as one synchronous batch (`writeFilesAtomicSync`; the inbox folder is synced once). */
+export function writeInboxFiles(roundDir: string, inboxes: readonly InboxFile[]): void {
+  writeFilesAtomicSync(path.join(roundDir, INBOX_DIR), inboxes.map((inbox) => ({ name: path.basename(inboxFile(roundDir, inbox.to)), data: jsonFileText(inbox) })));
 }
 
 export interface MaskedInput {
@@ -555,8 +559,8 @@ export function maskedPayloadBytes(length: number): number {
 }
 
 /** A masked input's manifest and the payload file it names; null while the manifest is absent, an AppError naming the file for a bad one. */
-export async function readMaskedManifest(dir: string, expect: FileExpect & { length: number }): Promise<{ manifest: MaskedManifest; payloadFile: string } | null> {
-  const manifest = await readPhaseFile(path.join(dir, MASKED_MANIFEST), MAX_SMALL_FILE_BYTES, (v, f) => parseMaskedManifest(v, f, expect));
+export function readMaskedManifest(dir: string, expect: FileExpect & { length: number }): { manifest: MaskedManifest; payloadFile: string } | null {
+  const manifest = readPhaseFile(path.join(dir, MASKED_MANIFEST), MAX_SMALL_FILE_BYTES, (v, f) => parseMaskedManifest(v, f, expect));
   return manifest === null ? null : { manifest, payloadFile: path.join(dir, manifest.payload) };
 }
 
@@ -570,7 +574,7 @@ export async function readMaskedManifest(dir: string, expect: FileExpect & { len
  * small manifest first); an AppError naming the file for anything wrong.
  */
 export async function readMaskedInput(dir: string, expect: FileExpect & { length: number }, buffer?: Buffer): Promise<MaskedInput | null> {
-  const named = await readMaskedManifest(dir, expect);
+  const named = readMaskedManifest(dir, expect);
   if (named === null) return null;
   const { manifest, payloadFile } = named;
   const maxBytes = maskedPayloadBytes(expect.length);
