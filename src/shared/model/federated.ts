@@ -361,7 +361,8 @@ export function applyAggregate(
       let gv = 0;
       for (let b = 0; b < rank; b++) gv += G[a * rank + b] * base[row + b];
       g[a] = gv + R[row + a] / kappa + reg * nj * base[row + a];
-      for (let b = 0; b < rank; b++) P[a * rank + b] = G[a * rank + b] + sj * cov[a * rank + b] + (byMoment && sj > 0 ? (m[row + a] * m[row + b]) / sj : 0);
+      // the lower triangle only: choleskyInPlace reads nothing above the diagonal
+      for (let b = 0; b <= a; b++) P[a * rank + b] = G[a * rank + b] + sj * cov[a * rank + b] + (byMoment && sj > 0 ? (m[row + a] * m[row + b]) / sj : 0);
       P[a * rank + a] += reg * nj + noiseRidge;
     }
     if (!choleskyInPlace(P, rank)) {

@@ -28,7 +28,8 @@ export function mirrorUpper(A: Float64Array, rank: number): void {
 }
 
 /**
- * Cholesky factorization in place: the lower triangle of A becomes L with
+ * Cholesky factorization in place, reading only the lower triangle of A (callers may leave the
+ * upper one unset): the lower triangle of A becomes L with
  * A = L Lᵀ (the upper triangle is left as it was). False when A is not
  * (numerically) positive definite.
  */
