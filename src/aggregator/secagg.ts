@@ -372,7 +372,7 @@ async function collectKeys(ctx: SecureContext, state: RoundState, due: boolean):
   const keys: CohortMemberState[] = [];
   const fileOf = new Map<string, string>();
   for (const [i, email] of state.invited.entries()) {
-    const parsed = await readAnswer(ctx, files[i], MAX_SMALL_FILE_BYTES, (v, f) => parseKeysFile(v, f, { roundId: state.roundId }));
+    const parsed = readAnswer(ctx, files[i], MAX_SMALL_FILE_BYTES, (v, f) => parseKeysFile(v, f, { roundId: state.roundId }));
     if (parsed === null) continue;
     if (parsed.baseVersion !== state.round.baseVersion) {
       logger.error({ roundId: state.roundId, file: files[i] }, `${files[i]}: baseVersion ${parsed.baseVersion} is not the round's ${state.round.baseVersion}; the member is left out`);
@@ -417,7 +417,7 @@ function shuffle<T>(items: readonly T[], ctx: SecureContext): T[] {
 }
 
 /** A member's answer, or null when absent or invalid (invalid: logged with the file, the member is left out). */
-async function readAnswer<T>(ctx: SecureContext, file: string, maxBytes: number, parse: (value: unknown, file: string) => T): Promise<T | null> {
+function readAnswer<T>(ctx: SecureContext, file: string, maxBytes: number, parse: (value: unknown, file: string) => T): T | null {
   try {
     return readPhaseFile(file, maxBytes, parse);
   } catch (err) {
@@ -439,7 +439,7 @@ async function collectShares(ctx: SecureContext, state: RoundState, due: boolean
 
   const valid = new Map<number, SharesFile>();
   for (const [u, file] of files.entries()) {
-    const shares = await readAnswer(ctx, file, MAX_LIST_FILE_BYTES, (v, f) => parseSharesFile(v, f, { roundId: state.roundId, n }));
+    const shares = readAnswer(ctx, file, MAX_LIST_FILE_BYTES, (v, f) => parseSharesFile(v, f, { roundId: state.roundId, n }));
     if (shares === null) continue;
     const to = shares.shares.map((s) => s.to).sort((a, b) => a - b);
     if (shares.from !== u || JSON.stringify(to) !== JSON.stringify(cohort.neighbours[u])) {
@@ -504,7 +504,7 @@ async function collectMasked(ctx: SecureContext, state: RoundState, due: boolean
   const dirOf = (u: number) => ctx.ws.secaggAnswersDir(state.roundId, cohort.members[u].email);
   if (!due) {
     // Counting answers reads the small manifests only: the payloads are read (and hashed) once, when the phase closes.
-    const answered = (await Promise.all(u2.map((u) => maskedInputArrived(dirOf(u), expect)))).filter(Boolean).length;
+    const answered = u2.filter((u) => maskedInputArrived(dirOf(u), expect)).length;
     if (answered < u2.length) return { action: 'waiting', roundId: state.roundId, phase: 'masked', answered, expected: u2.length };
   }
   const { sum, outcomes } = await sumMaskedInputs(u2.map(dirOf), expect);
@@ -583,7 +583,7 @@ export async function sumMaskedInputs(dirs: readonly string[], expect: { roundId
 }
 
 /** True when a member's masked input is there to read: its manifest and the payload it names (or a manifest that is wrong: that answer is final too). */
-async function maskedInputArrived(dir: string, expect: { roundId: string; length: number }): Promise<boolean> {
+function maskedInputArrived(dir: string, expect: { roundId: string; length: number }): boolean {
   try {
     const named = readMaskedManifest(dir, expect);
     return named !== null && exists(named.payloadFile);
@@ -606,7 +606,7 @@ async function collectReveals(ctx: SecureContext, state: RoundState, due: boolea
   const reveals: Reveal[] = [];
   for (const [i, u] of survivors.entries()) {
     const file = files[i];
-    const parsed = await readAnswer(ctx, file, MAX_LIST_FILE_BYTES, (v, f) => parseRevealFile(v, f, { roundId: state.roundId, n: cohort.members.length }));
+    const parsed = readAnswer(ctx, file, MAX_LIST_FILE_BYTES, (v, f) => parseRevealFile(v, f, { roundId: state.roundId, n: cohort.members.length }));
     if (parsed === null) continue;
     const neighbours = new Set(cohort.neighbours[u]);
     const wrong =
