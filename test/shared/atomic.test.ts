@@ -31,6 +31,9 @@ describe('atomic files', () => {
     expect([readFileSync(path.join(dir, '0.json'), 'utf8'), readFileSync(path.join(dir, '1.json'), 'utf8')]).toEqual(['zero', 'one']);
     expect(() => writeFilesAtomicSync(dir, [{ name: '2.json', data: 'two' }, { name: '3.json', data: '' }])).toThrow(/empty/);
     expect(readdirSync(dir).sort()).toEqual(['0.json', '1.json']);
+    const owned = path.join(tmp(), 'owned');
+    writeFilesAtomicSync(owned, [{ name: 'a', data: 'x' }], { private: true });
+    expect([statSync(owned).mode & 0o777, statSync(path.join(owned, 'a')).mode & 0o777, statSync(path.join(dir, '0.json')).mode & 0o777]).toEqual([0o700, 0o600, 0o644]);
   });
 
   it('concurrent writers leave one complete version', async () => {
