@@ -221,7 +221,8 @@ export function readJsonFileSync(file: string, limits: ReadLimits): unknown | nu
   return bytes === null ? null : parseJsonDocument(bytes, file);
 }
 
-function parseJsonDocument(bytes: Buffer, file: string): unknown {
+/** The JSON document in `bytes` read from `file` (ERR_JSON_FORMAT, naming the file, when it is not one, or is null). */
+export function parseJsonDocument(bytes: Buffer, file: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));

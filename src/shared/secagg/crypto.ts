@@ -48,9 +48,15 @@ function checkKey(key: Uint8Array, what: string): void {
 }
 
 // Importing a DER key costs 10x an X25519 agreement (OpenSSL's decoder), and the same key meets
-// k peers: memoize KeyObjects per key array. Raw key arrays are treated as immutable.
+// k peers: memoize KeyObjects. A private key per key array (raw key arrays are treated as
+// immutable; the object goes when the array does). A public key by its bytes, so a key read
+// again from a file (every phase re-reads the cohort; the in-process rounds run hundreds of
+// members, each with its own copy) is imported once: public, so nothing is kept that is not
+// in the round's files. The most recent `PUBLIC_KEYS_KEPT` are kept.
 const privateKeys = new WeakMap<Uint8Array, KeyObject>();
-const publicKeys = new WeakMap<Uint8Array, KeyObject>();
+const publicKeys = new Map<string, KeyObject>();
+/** Public KeyObjects kept: two keys per member of a cohort of 4,096. */
+const PUBLIC_KEYS_KEPT = 8192;
 
 function privateKeyObject(raw: Uint8Array): KeyObject {
   let key = privateKeys.get(raw);
@@ -63,11 +69,13 @@ function privateKeyObject(raw: Uint8Array): KeyObject {
 }
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
-  let key = publicKeys.get(raw);
+  checkKey(raw, 'public key');
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  let key = publicKeys.get(id);
   if (key === undefined) {
-    checkKey(raw, 'public key');
     key = createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, raw]), format: 'der', type: 'spki' });
-    publicKeys.set(raw, key);
+    if (publicKeys.size >= PUBLIC_KEYS_KEPT) publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(id, key);
   }
   return key;
 }
