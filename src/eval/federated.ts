@@ -55,6 +55,13 @@ const SHM_MAX_SHARE = 0.5;
 /** Room for the Global_V versions, manifests and exports on top of the deltas. */
 const ROOT_OVERHEAD = 1.25;
 
+/**
+ * Members taking their turn of a secure round at once (`runSecureRoundInProcess`): each turn
+ * is mostly small file operations (each a thread-pool round trip) between bursts of computing;
+ * several in flight keep the main thread and the mask workers busy.
+ */
+const SECURE_CONCURRENCY = 8;
+
 export function participantEmail(userId: number): string {
   return `user${userId}@eval.local`;
 }
@@ -262,7 +269,7 @@ export async function runSecureFederated(settings: SecureSettings): Promise<void
       });
     }
     const t1 = performance.now();
-    const summary = await runSecureRoundInProcess(aggregator, members, { concurrency: Number(process.env.TMP_CONC ?? 4), progress: settings.progress && ((line) => settings.progress!(round, line)) });
+    const summary = await runSecureRoundInProcess(aggregator, members, { concurrency: SECURE_CONCURRENCY, progress: settings.progress && ((line) => settings.progress!(round, line)) });
     const t2 = performance.now();
     const merged = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
     if (merged === null || summary?.outcome !== 'merged') {

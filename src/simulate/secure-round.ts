@@ -73,7 +73,8 @@ export async function runSecureRoundInProcess(outside: SecureContext, memberCont
   // machine (on the wall clock, 610 members on a busy machine outran the masked phase's deadline);
   // phases close when every member still in has answered, or by force for those who dropped.
   // The members' masks are expanded on the mask workers: started (and warm) before the first member's turn. Their
-  // start-up also keeps malloc from unmapping the megabytes a member's vectors take, turn after turn (mask-workers.ts).
+  // start-up also raises malloc's thresholds for the process (mask-workers.ts), so the megabytes each member's
+  // vectors take are reused turn after turn instead of unmapped and faulted in again.
   await startMaskWorkers();
   const origin = outside.now().getTime();
   let ticks = 0;
@@ -84,9 +85,8 @@ export async function runSecureRoundInProcess(outside: SecureContext, memberCont
   const tickers = new Map<MemberPhaseName, { tick: (done: number) => void; done: number }>();
   const advance = async (force: boolean): Promise<SecureStep> => {
     ticks++;
-    const start = cpuUsage(); const tw = performance.now();
+    const start = cpuUsage();
     const next = await advanceSecureRound(aggregator, { force });
-    if (process.env.TMP_DBG) { const c = cpuUsage(start); console.error(`DBG aggregator ${next.action} wall ${(performance.now() - tw).toFixed(0)} cpu ${((c.user + c.system) / 1000).toFixed(0)}`); }
     await options.afterAggregator?.({ step: next, cpuMicros: cpuMicrosSince(start) });
     await options.afterStep?.();
     return next;
@@ -130,9 +130,7 @@ export async function runSecureRoundInProcess(outside: SecureContext, memberCont
         }
       }
     };
-    const tw = performance.now(); const tc = cpuUsage();
     await Promise.all(Array.from({ length: Math.min(concurrency, turns.length) }, lane));
-    if (process.env.TMP_DBG) { const c = cpuUsage(tc); console.error(`DBG members phase ${phase} wall ${(performance.now() - tw).toFixed(0)} cpu ${((c.user + c.system) / 1000).toFixed(0)} sys ${(c.system / 1000).toFixed(0)}`); }
     if (failures.length > 0) throw failures[0];
     if (step.action === 'finished') return step.summary;
     step = await advance(false);
