@@ -457,6 +457,8 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
   const t0 = performance.now();
   const { catalog, matcher, table, titles, index } = await loadData(o);
   const items = catalog.items.length;
+  // before any setting runs: its usage errors come first
+  const distributed = distributedSettings(o, items);
   const heldOutRows = leaveLastOut(table);
   const isTrain = new Uint8Array(table.rows).fill(1);
   const heldOutOf = new Map<number, number>();
@@ -572,7 +574,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       const rounds = inMemory(run.name, run.rounds, run.params);
       settings.push({ name: run.name, kind: 'federated', description: `the federated optimizer with ${run.privacy.mode} DP: Gaussian noise of std ${run.privacy.noiseStdOfSum!.toPrecision(4)} on the sum`, metrics: rounds.at(-1)!.metrics, rounds, privacy: run.privacy });
     }
-    for (const run of distributedSettings(o, items)) {
+    for (const run of distributed) {
       const entries: RoundEntry<RankingMetrics>[] = [];
       const record = (round: number, V: Float32Array): RankingMetrics => {
         const metrics = evaluate(V);
