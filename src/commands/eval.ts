@@ -29,6 +29,8 @@ const DEFAULT_DP_REG = 0.3;
 const DEFAULT_CENTRAL_ITERATIONS = 10;
 const DEFAULT_FOLDS = 5;
 const DEFAULT_SEED = 42;
+/** The optimizer's rounds also through the real secure-aggregation protocol unless `--secure off` (issue 14 requirement 6). */
+const DEFAULT_SECURE = true;
 
 export const command: Command = {
   usage: `
@@ -193,12 +195,12 @@ model with baselines on the same split. Progress goes to stderr.
 };
 
 /**
- * `--secure on`, `--secure off`, `--secure=on|off`, or `--secure` alone (on: the default, as
- * command lines written before it was are read); the rest of the arguments for `parseOptions`.
+ * `--secure on`, `--secure off`, `--secure=on|off`, or `--secure` alone (on, as command lines
+ * written when it was not the default meant it); the rest of the arguments for `parseOptions`.
  */
 function secureSwitch(args: readonly string[]): { argv: string[]; secure: boolean } {
   const argv: string[] = [];
-  let secure = true;
+  let secure = DEFAULT_SECURE;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--secure') {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseJsonDocument, readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
+import { jsonFileText, parseJsonDocument, readJsonFile, readRegularFile, writeFileAtomic, writeFilesAtomic, writeJsonAtomic } from '../shared/atomic';
 import { requireValue } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import { decodeNpy, encodeNpy } from '../shared/npy';
@@ -393,9 +393,6 @@ async function enterRound(ctx: MemberContext, { roundId, round }: Pick<RoundView
   const now = ctx.now();
   const { encoded } = entry;
   const secrets = createMemberSecrets();
-  const dir = roundPrivateDir(ws, roundId);
-  await writeFileAtomic(path.join(dir, ENCODED_FILE), encodeNpy(encoded, [encoded.length]), { private: true });
-  await writeJsonAtomic(path.join(dir, SECRETS_FILE), storeSecrets(secrets), { private: true });
   const state: MemberRoundState = {
     formatVersion: MEMBER_STATE_VERSION,
     roundId,
@@ -409,7 +406,16 @@ async function enterRound(ctx: MemberContext, { roundId, round }: Pick<RoundView
     maskedSha256: null,
     joinedAt: now.toISOString(),
   };
-  await writeRoundState(ws, state);
+  // the round's private files together (one folder, synced once), all before keys.json
+  await writeFilesAtomic(
+    roundPrivateDir(ws, roundId),
+    [
+      { name: ENCODED_FILE, data: encodeNpy(encoded, [encoded.length]) },
+      { name: SECRETS_FILE, data: jsonFileText(storeSecrets(secrets)) },
+      { name: ROUND_STATE_FILE, data: jsonFileText(state) },
+    ],
+    { private: true },
+  );
   const keys: KeysFile = {
     ...header('keys'),
     roundId,
