@@ -10,7 +10,7 @@ import { AppError } from '../shared/errors';
 import { writeDelta } from '../shared/delta';
 import { GLOBAL_MANIFEST, initialItemFactors, readLatestGlobal, type GlobalExpect } from '../shared/global-model';
 import type { Logger } from '../shared/log';
-import { solveUser } from '../shared/model/factorize';
+import { gramian, solveUser } from '../shared/model/factorize';
 import type { Interaction } from '../shared/model/feedback';
 import { canRead } from '../shared/permissions';
 import { createRandom, deriveSeed } from '../shared/random';
@@ -54,6 +54,13 @@ const SHM_DIR = '/dev/shm';
 const SHM_MAX_SHARE = 0.5;
 /** Room for the Global_V versions, manifests and exports on top of the deltas. */
 const ROOT_OVERHEAD = 1.25;
+
+/**
+ * Members taking their turn of a secure round at once (`runSecureRoundInProcess`): each turn
+ * is mostly small file operations (each a thread-pool round trip) between bursts of computing;
+ * several in flight keep the main thread and the mask workers busy.
+ */
+const SECURE_CONCURRENCY = 8;
 
 export function participantEmail(userId: number): string {
   return `user${userId}@eval.local`;
@@ -231,10 +238,13 @@ export async function runSecureFederated(settings: SecureSettings): Promise<void
     const latest = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
     const manifest = latest ? path.join(aggregatorWs.globalVersionDir(AGGREGATOR_EMAIL, latest.manifest.version), GLOBAL_MANIFEST) : null;
     const trainedAt = new Date().toISOString();
+    // VᵀV of each base once a round (the participant's pass computes it for its own solve)
+    const grams = new Map<Float32Array, Float64Array>();
     for (const [i, p] of participants.entries()) {
       const ws = members[i].ws;
       const granted = latest !== null && manifest !== null && (await canRead(ws.datasitesDir, ws.email, manifest));
       const base = granted ? latest!.values : initial;
+      if (!grams.has(base)) grams.set(base, gramian(base, expect.items, expect.rank));
       const sorted = [...p.train].sort((a, b) => a.item - b.item);
       await writeProfileModel(ws.privateDir(PROFILE), {
         state: {
@@ -253,13 +263,13 @@ export async function runSecureFederated(settings: SecureSettings): Promise<void
           publishBlocked: null,
           inputsSha256: `eval-round-${round}`,
         },
-        u: solveUser(base, expect.rank, sorted, model),
+        u: solveUser(base, expect.rank, sorted, model, grams.get(base)),
         vLocal: base,
         vGlobal: base,
       });
     }
     const t1 = performance.now();
-    const summary = await runSecureRoundInProcess(aggregator, members, { progress: settings.progress && ((line) => settings.progress!(round, line)) });
+    const summary = await runSecureRoundInProcess(aggregator, members, { concurrency: SECURE_CONCURRENCY, progress: settings.progress && ((line) => settings.progress!(round, line)) });
     const t2 = performance.now();
     const merged = await readLatestGlobal(aggregatorWs.globalDir(AGGREGATOR_EMAIL), expect);
     if (merged === null || summary?.outcome !== 'merged') {

@@ -36,9 +36,11 @@ import { implicitTrainer, type LocalTrainer } from './training';
  * turn the users into participants through the real pipeline (`ingest.ts`), run
  * the baselines and the federated optimizer in memory on the pipeline-produced
  * interactions (`inmemory.ts`: contributions summed as secure aggregation sums
- * them, DP noise on the sum), the previous optimizer (FedAvg of local deltas)
- * through SyftBox-layout files with the participant's and the aggregator's code
- * (`federated.ts`), and write the report. Also the two "train on everything"
+ * them, DP noise on the sum), the federated optimizer through the real
+ * secure-aggregation protocol (by default; `federated.ts` `runSecureFederated`),
+ * the previous optimizer (FedAvg of local deltas) through SyftBox-layout files
+ * with the participant's and the aggregator's code (`federated.ts`), and write
+ * the report. Also the two "train on everything"
  * modes: recommendations.jsonl (implicit) and predictions.csv (explicit).
  */
 
@@ -87,7 +89,7 @@ export interface EvalOptions {
   dpDimensions: number;
   dpCountShare: number;
   baselines: ReadonlySet<BaselineName>;
-  /** Also run the optimizer's rounds through the real secure-aggregation protocol (setting `federated-secure`). */
+  /** Implicit: also run the optimizer's rounds through the real secure-aggregation protocol (setting `federated-secure`, beside its in-memory twin `federated-clipped`); the CLI's default. */
   secure: boolean;
   /** CONTRIBUTION_CLIP_NORM of those rounds. */
   secureClipNorm: number;
@@ -455,6 +457,8 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
   const t0 = performance.now();
   const { catalog, matcher, table, titles, index } = await loadData(o);
   const items = catalog.items.length;
+  // before any setting runs: its usage errors come first
+  const distributed = distributedSettings(o, items);
   const heldOutRows = leaveLastOut(table);
   const isTrain = new Uint8Array(table.rows).fill(1);
   const heldOutOf = new Map<number, number>();
@@ -560,7 +564,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       settings.push({
         name: 'federated-secure',
         kind: 'federated',
-        description: `the federated optimizer through the real secure-aggregation protocol in process (round files, masked fixed-point sums, shares; runSecureRoundInProcess), contributions clipped to ${o.secureClipNorm}, no DP`,
+        description: `the federated model as deployed: the optimizer's rounds through the real secure-aggregation protocol in process (round files, keys, Shamir shares, masked fixed-point sums, reveals; runSecureRoundInProcess), contributions clipped to ${o.secureClipNorm} (CONTRIBUTION_CLIP_NORM), no DP; checked against federated-clipped`,
         metrics: result.rounds.at(-1)!.metrics,
         rounds: result.rounds,
         privacy: NO_PRIVACY,
@@ -570,7 +574,7 @@ export async function runImplicit(o: EvalOptions): Promise<{ report: EvalReport<
       const rounds = inMemory(run.name, run.rounds, run.params);
       settings.push({ name: run.name, kind: 'federated', description: `the federated optimizer with ${run.privacy.mode} DP: Gaussian noise of std ${run.privacy.noiseStdOfSum!.toPrecision(4)} on the sum`, metrics: rounds.at(-1)!.metrics, rounds, privacy: run.privacy });
     }
-    for (const run of distributedSettings(o, items)) {
+    for (const run of distributed) {
       const entries: RoundEntry<RankingMetrics>[] = [];
       const record = (round: number, V: Float32Array): RankingMetrics => {
         const metrics = evaluate(V);

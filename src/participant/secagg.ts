@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, readRegularFile, writeFileAtomic, writeJsonAtomic } from '../shared/atomic';
+import { jsonFileText, parseJsonDocument, readJsonFile, readRegularFile, writeFileAtomic, writeFilesAtomic, writeJsonAtomic } from '../shared/atomic';
 import { requireValue } from '../shared/config';
 import { AppError, formatError, isAppError } from '../shared/errors';
 import { decodeNpy, encodeNpy } from '../shared/npy';
@@ -393,9 +393,6 @@ async function enterRound(ctx: MemberContext, { roundId, round }: Pick<RoundView
   const now = ctx.now();
   const { encoded } = entry;
   const secrets = createMemberSecrets();
-  const dir = roundPrivateDir(ws, roundId);
-  await writeFileAtomic(path.join(dir, ENCODED_FILE), encodeNpy(encoded, [encoded.length]), { private: true });
-  await writeJsonAtomic(path.join(dir, SECRETS_FILE), storeSecrets(secrets), { private: true });
   const state: MemberRoundState = {
     formatVersion: MEMBER_STATE_VERSION,
     roundId,
@@ -409,7 +406,16 @@ async function enterRound(ctx: MemberContext, { roundId, round }: Pick<RoundView
     maskedSha256: null,
     joinedAt: now.toISOString(),
   };
-  await writeRoundState(ws, state);
+  // the round's private files together (one folder, synced once), all before keys.json
+  await writeFilesAtomic(
+    roundPrivateDir(ws, roundId),
+    [
+      { name: ENCODED_FILE, data: encodeNpy(encoded, [encoded.length]) },
+      { name: SECRETS_FILE, data: jsonFileText(storeSecrets(secrets)) },
+      { name: ROUND_STATE_FILE, data: jsonFileText(state) },
+    ],
+    { private: true },
+  );
   const keys: KeysFile = {
     ...header('keys'),
     roundId,
@@ -460,14 +466,36 @@ function cohortView(cohort: CohortFile): CohortView {
   };
 }
 
-async function readCohort(ws: Workspace, { dir, roundId }: RoundView): Promise<CohortFile | null> {
-  return readShared(ws, path.join(dir, COHORT_FILE), MAX_LIST_FILE_BYTES, (v, f) => parseCohortFile(v, f, { roundId }));
+interface Cohort {
+  file: CohortFile;
+  view: CohortView;
+}
+
+/**
+ * The cohort file parsed last, by its bytes: a member reads it in three phases, and a round
+ * run in one process (evaluation, demo, simulator) has hundreds of members reading the same
+ * file. Equal bytes of the same round parse to the same value, so it is handed out again
+ * (read-only: nothing changes a parsed cohort).
+ */
+let lastCohort: (Cohort & { roundId: string; bytes: Buffer }) | null = null;
+
+async function readCohort(ws: Workspace, { dir, roundId }: RoundView): Promise<Cohort | null> {
+  const file = path.join(dir, COHORT_FILE);
+  if (!(await readable(ws, file))) return null;
+  const bytes = await readRegularFile(file, { maxBytes: MAX_LIST_FILE_BYTES });
+  if (bytes === null) return null;
+  if (lastCohort?.roundId !== roundId || !lastCohort.bytes.equals(bytes)) {
+    const parsed = parseCohortFile(parseJsonDocument(bytes, file), file, { roundId });
+    lastCohort = { roundId, bytes, file: parsed, view: cohortView(parsed) };
+  }
+  return lastCohort;
 }
 
 async function share(ctx: MemberContext, view: RoundView, state: MemberRoundState): Promise<MemberStep> {
   const { config, ws, logger } = ctx;
-  const cohort = await readCohort(ws, view);
-  if (cohort === null) return { action: 'waiting', roundId: view.roundId, reason: 'the cohort is not fixed yet' };
+  const found = await readCohort(ws, view);
+  if (found === null) return { action: 'waiting', roundId: view.roundId, reason: 'the cohort is not fixed yet' };
+  const { file: cohort, view: cv } = found;
   const file = path.join(view.dir, COHORT_FILE);
   const secrets = await readSecrets(ws, view.roundId);
   const cPk = toBase64(secrets.c.publicKey);
@@ -478,7 +506,7 @@ async function share(ctx: MemberContext, view: RoundView, state: MemberRoundStat
   const ownMinimum = Math.max(config.SECAGG_MIN_SURVIVORS, config.MIN_DATASITES);
   if (2 * cohort.t <= mine) throw new AppError('ERR_SECAGG_FILE', `${file}: t = ${cohort.t} is not a strict majority of this member's ${mine} neighbours, so its shares could unmask it; refusing the round`, { file });
   if (cohort.minSurvivors < ownMinimum) throw new AppError('ERR_SECAGG_FILE', `${file}: minSurvivors ${cohort.minSurvivors} is below this datasite's minimum of ${ownMinimum} (SECAGG_MIN_SURVIVORS, MIN_DATASITES); refusing the round`, { file });
-  const sealed = await makeShares(me, secrets, cohortView(cohort));
+  const sealed = await makeShares(me, secrets, cv);
   const shares: SharesFile = { ...header('shares'), roundId: view.roundId, from: me, shares: sealed.map(({ to, nonce, ciphertext, tag }) => ({ to, nonce, ciphertext, tag })) };
   await writeRoundState(ws, { ...state, phase: 'shares', index: me });
   await writePhaseFile(path.join(ws.secaggAnswersDir(view.roundId), SHARES_FILE), shares);
@@ -489,9 +517,9 @@ async function share(ctx: MemberContext, view: RoundView, state: MemberRoundStat
 
 // ---------------------------------------------------------------- phase 3: masked input
 
-async function readInbox(ws: Workspace, view: RoundView, cohort: CohortFile, me: number) {
+async function readInbox(ws: Workspace, view: RoundView, cohort: Cohort, me: number) {
   const file = inboxFile(view.dir, me);
-  return readShared(ws, file, MAX_LIST_FILE_BYTES, (v, f) => parseInboxFile(v, f, { roundId: view.roundId, n: cohort.members.length, to: me }));
+  return readShared(ws, file, MAX_LIST_FILE_BYTES, (v, f) => parseInboxFile(v, f, { roundId: view.roundId, n: cohort.file.members.length, to: me }));
 }
 
 async function mask(ctx: MemberContext, view: RoundView, state: MemberRoundState): Promise<MemberStep> {
@@ -502,11 +530,10 @@ async function mask(ctx: MemberContext, view: RoundView, state: MemberRoundState
   if (!cohort || !inbox) return { action: 'waiting', roundId: view.roundId, reason: 'the shares have not been routed yet' };
   if (!inbox.u2.includes(me)) return finish(ctx, view, state, { outcome: 'left', reason: 'this datasite\'s shares did not arrive in time' });
   const secrets = await readSecrets(ws, view.roundId);
-  const cv = cohortView(cohort);
   // opening proves every routed share authentic before anything is masked
-  openInbox(me, secrets, cv, inbox.shares.map((s) => ({ ...s, to: me })));
-  const input = await memberInput(ctx, view, state, cohort.minSurvivors);
-  const masked = maskInput(me, input, secrets, cv, inbox.u2);
+  openInbox(me, secrets, cohort.view, inbox.shares.map((s) => ({ ...s, to: me })));
+  const input = await memberInput(ctx, view, state, cohort.file.minSurvivors);
+  const masked = await maskInput(me, input, secrets, cohort.view, inbox.u2);
   const manifest = await writeMaskedInput(ws.secaggAnswersDir(view.roundId), view.roundId, masked, ctx.now().toISOString());
   await writeRoundState(ws, { ...state, phase: 'masked', u2: inbox.u2, maskedSha256: manifest.sha256 });
   await writeMemberStatus(ctx, { current: { roundId: view.roundId, phase: 'masked', weight: state.weight } });
@@ -550,7 +577,7 @@ async function reveal(ctx: MemberContext, view: RoundView, state: MemberRoundSta
   const { ws, logger } = ctx;
   const me = state.index!;
   const cohort = await readCohort(ws, view);
-  const request = cohort && (await readShared(ws, path.join(view.dir, UNMASK_FILE), MAX_LIST_FILE_BYTES, (v, f) => parseUnmaskFile(v, f, { roundId: view.roundId, n: cohort.members.length })));
+  const request = cohort && (await readShared(ws, path.join(view.dir, UNMASK_FILE), MAX_LIST_FILE_BYTES, (v, f) => parseUnmaskFile(v, f, { roundId: view.roundId, n: cohort.file.members.length })));
   const revealFile = path.join(ws.secaggAnswersDir(view.roundId), REVEAL_FILE);
   if (!cohort || !request) return { action: 'waiting', roundId: view.roundId, reason: 'waiting for the survivors list' };
   if (state.phase === 'revealed' && (await readable(ws, revealFile))) return { action: 'waiting', roundId: view.roundId, reason: 'revealed; waiting for the result' };
@@ -559,10 +586,9 @@ async function reveal(ctx: MemberContext, view: RoundView, state: MemberRoundSta
     throw new AppError('ERR_SECAGG_REFUSED', `${inboxFile(view.dir, me)}: the inbox changed (or vanished) after this member masked; refusing to reveal`, { file: inboxFile(view.dir, me) });
   }
   const secrets = await readSecrets(ws, view.roundId);
-  const cv = cohortView(cohort);
-  const opened = openInbox(me, secrets, cv, inbox.shares.map((s) => ({ ...s, to: me })));
+  const opened = openInbox(me, secrets, cohort.view, inbox.shares.map((s) => ({ ...s, to: me })));
   const asked: UnmaskRequest = { survivors: request.survivors, dropped: request.dropped };
-  const answer = revealFor(me, opened, cv, state.u2!, asked, state.answered);
+  const answer = revealFor(me, opened, cohort.view, state.u2!, asked, state.answered);
   // Persisted first: after a crash the same request is answered again, any other one refused.
   await writeRoundState(ws, { ...state, phase: 'revealed', answered: asked });
   const file: RevealFile = {

@@ -26,32 +26,40 @@ export const PRIVATE_DIR_MODE = 0o700;
 const SHARED_FILE_MODE = 0o644;
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
-  const dir = path.dirname(file);
-  checkNotEmpty(file, data);
+  await writeFilesAtomic(path.dirname(file), [{ name: path.basename(file), data }], options);
+}
+
+/**
+ * Several files of one folder, each written atomically (as `writeFileAtomic`), with the
+ * folder created and fsynced once for all of them: when this resolves, every rename is
+ * durable. A crash part-way leaves each file old or new, never torn.
+ */
+export async function writeFilesAtomic(dir: string, files: readonly { name: string; data: string | Uint8Array }[], options: WriteOptions = {}): Promise<void> {
+  const entries = files.map(({ name, data }) => ({ file: path.join(dir, name), data }));
+  for (const { file, data } of entries) checkNotEmpty(file, data);
+  if (entries.length === 0) return;
   await makeFolder(dir, options);
-  const tmp = temporaryName(file);
-  const handle = await fs.open(tmp, 'w', fileMode(options));
-  try {
-    await writeAll(handle, data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
+  for (const { file, data } of entries) {
+    const tmp = temporaryName(file);
+    const handle = await fs.open(tmp, 'w', fileMode(options));
+    try {
+      await writeAll(handle, data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
   }
   await syncDir(dir);
 }
 
 /**
- * Several files of one folder, each written atomically (as `writeFileAtomic`), with the
- * folder fsynced once for all of them: when this returns, every rename is durable. A crash
- * part-way leaves each file old or new, never torn.
- *
- * Synchronous I/O, for batches of small files (a large secure round's inbox files, one per
+ * `writeFilesAtomic` with synchronous I/O, for batches of small files (a large secure round's inbox files, one per
  * member): an asynchronous call costs a thread-pool round trip per system call, measured at
  * 0.3–0.6 ms of CPU a file on the development VM against 0.03 ms synchronously. The event loop
  * waits for the batch's fsyncs (milliseconds each on a disk, nothing on tmpfs); only the
@@ -270,7 +278,8 @@ export function readJsonFileSync(file: string, limits: ReadLimits): unknown | nu
   return bytes === null ? null : parseJsonDocument(bytes, file);
 }
 
-function parseJsonDocument(bytes: Buffer, file: string): unknown {
+/** The JSON document in `bytes` read from `file` (ERR_JSON_FORMAT, naming the file, when it is not one, or is null). */
+export function parseJsonDocument(bytes: Buffer, file: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));

@@ -2,6 +2,7 @@ import { cpuUsage } from 'node:process';
 import { advanceSecureRound, type ActivePhase, type SecureContext, type SecureRoundSummary, type SecureStep } from '../aggregator/secagg';
 import { respondToSecureRound, type MemberContext, type MemberStep } from '../participant/secagg';
 import { progressTicker } from '../shared/progress';
+import { startMaskWorkers } from '../shared/secagg/mask-workers';
 
 /**
  * One complete secure round, in one process, through the real round files: the
@@ -37,6 +38,15 @@ export interface InProcessOptions {
   afterAggregator?: (turn: { step: SecureStep; cpuMicros: number }) => Promise<void> | void;
   /** Where a large cohort's progress goes: a few lines per phase, "mask 250/1000 (… ms each), ETA …". */
   progress?: (line: string) => void;
+  /**
+   * Members taking their turn at once (default 1: one after another). Each member still
+   * does all of its own work; several in flight overlap one's file I/O with another's
+   * computing and keep the mask workers busy. The round's result is the same (a test
+   * checks Global_V bit for bit). With more than one, `afterMember`'s CPU time is the
+   * process's during the turn (overlapping turns included), and `afterStep` is refused (it
+   * copies the files between steps, which only a turn at a time guarantees are whole).
+   */
+  concurrency?: number;
 }
 
 /** The member phase a turn's steps belong to, if any (its progress and CPU are counted by phase). */
@@ -55,10 +65,17 @@ const cpuMicrosSince = (start: NodeJS.CpuUsage) => {
 const MAX_STEPS = 16;
 
 export async function runSecureRoundInProcess(outside: SecureContext, memberContexts: readonly MemberContext[], options: InProcessOptions = {}): Promise<SecureRoundSummary | null> {
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  if (concurrency > 1 && options.afterStep) throw new RangeError('afterStep needs the members one at a time (concurrency 1)');
   // The round's own clock: the aggregator's time at the start, one millisecond more at each turn. No
   // deadline passes while hundreds of members take their turns in one process, however slow the
   // machine (on the wall clock, 610 members on a busy machine outran the masked phase's deadline);
   // phases close when every member still in has answered, or by force for those who dropped.
+  // The members' masks are expanded on the mask workers: started (and warm) before the first member's turn. Their
+  // start-up also raises malloc's thresholds for the process (mask-workers.ts), so the megabytes each member's
+  // vectors take are reused turn after turn instead of unmapped and faulted in again.
+  await startMaskWorkers();
   const origin = outside.now().getTime();
   let ticks = 0;
   const now = () => new Date(origin + ticks);
@@ -81,15 +98,16 @@ export async function runSecureRoundInProcess(outside: SecureContext, memberCont
   }
   for (let i = 0; i < MAX_STEPS; i++) {
     const phase = step.action === 'finished' ? null : step.action === 'waiting' ? step.phase : phaseAfter(step.action);
-    for (const [index, member] of members.entries()) {
-      if (dropped.has(index) || (phase !== null && options.drops?.(index, phase))) {
-        dropped.add(index);
-        continue;
-      }
-      // after the end, each member reads the result (its status, and the clean-up of its round files)
+    const turns: number[] = [];
+    for (const index of members.keys()) {
+      if (dropped.has(index) || (phase !== null && options.drops?.(index, phase))) dropped.add(index);
+      else turns.push(index);
+    }
+    // after the end, each member reads the result (its status, and the clean-up of its round files)
+    const turn = async (index: number): Promise<void> => {
       ticks++;
       const start = cpuUsage();
-      const steps = await respondToSecureRound(member);
+      const steps = await respondToSecureRound(members[index]);
       const cpuMicros = cpuMicrosSince(start);
       const answered = memberPhaseOf(steps);
       if (answered !== undefined && options.progress) {
@@ -99,7 +117,21 @@ export async function runSecureRoundInProcess(outside: SecureContext, memberCont
       }
       await options.afterMember?.({ index, steps, cpuMicros });
       await options.afterStep?.();
-    }
+    };
+    // lanes take the next member in line; after a failure no new turn starts, and the first failure is thrown once all stopped
+    let next = 0;
+    const failures: unknown[] = [];
+    const lane = async (): Promise<void> => {
+      while (next < turns.length && failures.length === 0) {
+        try {
+          await turn(turns[next++]);
+        } catch (err) {
+          failures.push(err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, turns.length) }, lane));
+    if (failures.length > 0) throw failures[0];
     if (step.action === 'finished') return step.summary;
     step = await advance(false);
     // every member still in has answered what it could: close the phase now, as its deadline would

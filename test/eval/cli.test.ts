@@ -47,7 +47,8 @@ describe('eval CLI', () => {
     expect(report.dataset).toMatchObject({ users: USERS, items: ITEMS, participants: USERS, evaluatedUsers: USERS });
     expect(report.matching.rate).toBe(1);
     const names = report.settings.map((s: { name: string }) => s.name);
-    expect(names).toEqual(['popularity', 'local-only', 'central-als', 'fedavg', 'federated', 'federated-dp-central-eps8', 'federated-dp-local-eps8']);
+    // by default the optimizer's rounds also go through the real secure-aggregation protocol (secure.test.ts checks them)
+    expect(names).toEqual(['popularity', 'local-only', 'central-als', 'fedavg', 'federated', 'federated-clipped', 'federated-secure', 'federated-dp-central-eps8', 'federated-dp-local-eps8']);
     for (const s of report.settings) {
       expect(Object.keys(s.metrics).sort()).toEqual(['hr10', 'ndcg10', 'recall20', 'sampledHr10', 'sampledNdcg10', 'users']);
     }

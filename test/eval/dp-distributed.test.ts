@@ -24,7 +24,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('eval --dp distributed and distributed-sim', () => {
   it('runs the DP PureSVD through the real protocol: every participant a member of both rounds, each adding its noise share', async () => {
     const out = path.join(dir, 'protocol');
-    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed', '--out', out, '--json']);
+    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed', '--secure', 'off', '--out', out, '--json']);
     expect(run.code, run.stderr).toBe(0);
     for (const round of [1, 2]) expect(run.stderr).toContain(`[dp-svd-distributed-eps8] round ${round}/2  survivors ${USERS}/${USERS}`);
     const report = JSON.parse(run.stdout);
@@ -43,7 +43,7 @@ describe('eval --dp distributed and distributed-sim', () => {
 
   it('reports the simulated DP PureSVD setting with the loop\'s noise, calibrated to the total ε of its two rounds', async () => {
     const out = path.join(dir, 'implicit');
-    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed-sim', '--dp-top-items', '50', '--dp-dimensions', '4', '--out', out, '--json']);
+    const run = await cli(['--ratings', data, '--rounds', '2', '--baselines', 'none', '--epsilons', '8', '--dp', 'distributed-sim', '--dp-top-items', '50', '--dp-dimensions', '4', '--secure', 'off', '--out', out, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     const dp = report.settings.find((s: { name: string }) => s.name === 'dp-svd-simulated-eps8');

@@ -7,8 +7,8 @@ import { runCli } from '../helpers/process';
 
 /**
  * The evaluation's rounds through the real secure-aggregation protocol (round
- * files, masked fixed-point contributions, Shamir shares, unmasking) give the
- * model of the in-memory sum: issue 14's "within 1%".
+ * files, masked fixed-point contributions, Shamir shares, unmasking), run by
+ * default, give the model of the in-memory sum: issue 14's "within 1%".
  */
 const USERS = 12;
 const ITEMS = 200;
@@ -24,12 +24,13 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('eval --secure', () => {
-  it('runs every round through secure aggregation with every participant counted, within 1% of the in-memory sum with the same clip', async () => {
-    const run = await runCli(
-      ['eval', '--ratings', data, '--rounds', String(ROUNDS), '--rank', '8', '--out', path.join(dir, 'out'), '--baselines', 'none', '--epsilons', 'none', '--secure', '--json'],
-      { ...process.env, LOG_LEVEL: 'silent' },
-    );
+const evalRun = (out: string, secure: string[]) =>
+  runCli(['eval', '--ratings', data, '--rounds', String(ROUNDS), '--rank', '8', '--out', path.join(dir, out), '--baselines', 'none', '--epsilons', 'none', ...secure, '--json'], { ...process.env, LOG_LEVEL: 'silent' });
+
+describe('eval through secure aggregation', () => {
+  it('by default runs every round through secure aggregation with every participant counted, within 1% of the in-memory sum with the same clip', async () => {
+    // no --secure on the command line: the real protocol is the default
+    const run = await evalRun('default', []);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(new RegExp(`\\[federated-secure\\] round ${ROUNDS}/${ROUNDS} +survivors ${USERS}/${USERS} .*HR@10 \\d\\.\\d{4}`));
     const report = JSON.parse(run.stdout);
@@ -50,5 +51,23 @@ describe('eval --secure', () => {
     const checks = report.checks.filter((c: { name: string }) => c.name.startsWith('federated-secure'));
     expect(checks).toHaveLength(2);
     for (const c of checks) expect(c.met, c.name).toBe(true);
+    expect(report.command).not.toMatch(/--secure/);
+  }, 900_000);
+
+  it('--secure off runs the optimizer in memory only; --secure and --secure on are the default', async () => {
+    const off = await evalRun('off', ['--secure', 'off']);
+    expect(off.code, off.stderr).toBe(0);
+    const report = JSON.parse(off.stdout);
+    expect(report.settings.map((s: { name: string }) => s.name)).toEqual(['federated']);
+    expect(report.params).not.toHaveProperty('secureClipNorm');
+    expect(off.stderr).not.toMatch(/federated-secure/);
+    for (const secure of [['--secure'], ['--secure', 'on'], ['--secure=on']]) {
+      const on = await evalRun(`on-${secure.length}-${secure[0].length}`, [...secure, '--rounds', '1']);
+      expect(on.code, on.stderr).toBe(0);
+      expect(JSON.parse(on.stdout).settings.map((s: { name: string }) => s.name), secure.join(' ')).toEqual(['federated', 'federated-clipped', 'federated-secure']);
+    }
+    const bad = await evalRun('bad', ['--secure=maybe']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--secure maybe: expected one of on, off/);
   }, 900_000);
 });

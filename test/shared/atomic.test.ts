@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync,
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readJsonFile, readRegularFile, writeFileAtomic, writeFilesAtomicSync, writeJsonAtomic } from '../../src/shared/atomic';
+import { readJsonFile, readRegularFile, writeFileAtomic, writeFilesAtomic, writeFilesAtomicSync, writeJsonAtomic } from '../../src/shared/atomic';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
 
@@ -31,6 +31,11 @@ describe('atomic files', () => {
     expect([readFileSync(path.join(dir, '0.json'), 'utf8'), readFileSync(path.join(dir, '1.json'), 'utf8')]).toEqual(['zero', 'one']);
     expect(() => writeFilesAtomicSync(dir, [{ name: '2.json', data: 'two' }, { name: '3.json', data: '' }])).toThrow(/empty/);
     expect(readdirSync(dir).sort()).toEqual(['0.json', '1.json']);
+    const batch = path.join(tmp(), 'batch');
+    await writeFilesAtomic(batch, [{ name: 'a', data: 'x' }, { name: 'b', data: Buffer.from('y') }], { private: true });
+    expect([readdirSync(batch).sort(), statSync(batch).mode & 0o777, statSync(path.join(batch, 'b')).mode & 0o777]).toEqual([['a', 'b'], 0o700, 0o600]);
+    await expect(writeFilesAtomic(batch, [{ name: 'c', data: 'z' }, { name: 'd', data: '' }])).rejects.toThrow(/empty/);
+    expect(readdirSync(batch).sort()).toEqual(['a', 'b']);
     const owned = path.join(tmp(), 'owned');
     writeFilesAtomicSync(owned, [{ name: 'a', data: 'x' }], { private: true });
     expect([statSync(owned).mode & 0o777, statSync(path.join(owned, 'a')).mode & 0o777, statSync(path.join(dir, '0.json')).mode & 0o777]).toEqual([0o700, 0o600, 0o644]);

@@ -89,8 +89,11 @@ export interface BoundMechanism {
   /** The members coordinate each contributing datasite adds (`contribution.ts`). */
   readonly membersScale: number;
   layout(items: number, rank: number): ContributionLayout;
-  /** One datasite's contribution from its profiles' interactions, each from `base`; the zero vector without profiles. */
-  contribute(base: Float32Array, profiles: readonly (readonly Interaction[])[], items: number, rank: number): Float64Array;
+  /**
+   * One datasite's contribution from its profiles' interactions, each from `base`; the zero vector without profiles.
+   * Written into `out` when given (zeros, of the layout's length: the caller's larger vector, no copy), else into a new vector.
+   */
+  contribute(base: Float32Array, profiles: readonly (readonly Interaction[])[], items: number, rank: number, out?: Float64Array): Float64Array;
   /** The next Global_V from the base and the decoded sum (not modified). */
   apply(base: Float32Array, sum: Float64Array, items: number, rank: number, noise: AggregateNoise): { V: Float32Array; report: Record<string, number> };
 }
@@ -105,13 +108,19 @@ export function mechanism(spec: MechanismSpec): BoundMechanism {
   }
 }
 
+/** A zero vector of `length` to contribute into: `out` when given (checked), else a new one. */
+function target(out: Float64Array | undefined, length: number): Float64Array {
+  if (out === undefined) return new Float64Array(length);
+  if (out.length !== length) throw new RangeError(`a contribution has ${length} values; the vector given for it has ${out.length}`);
+  return out;
+}
+
 /** The mean of the profiles' vectors, clipped to `bound` exactly (the mean of vectors within it is within it, up to rounding), in place. */
 function meanWithin(x: Float64Array, profiles: number, bound: number): Float64Array {
+  // one profile (a datasite's usual case): the sum is the mean, no division pass
+  if (profiles !== 1) for (let i = 0; i < x.length; i++) x[i] /= profiles;
   let sq = 0;
-  for (let i = 0; i < x.length; i++) {
-    x[i] /= profiles;
-    sq += x[i] * x[i];
-  }
+  for (let i = 0; i < x.length; i++) sq += x[i] * x[i];
   const norm = Math.sqrt(sq);
   if (norm > bound) for (let i = 0; i < x.length; i++) x[i] *= bound / norm;
   return x;
@@ -124,8 +133,8 @@ function preconditioned(p: PreconditionedParams): BoundMechanism {
     bound: p.clipNorm,
     membersScale: p.clipNorm,
     layout: contributionLayout,
-    contribute(base, profiles, items, rank) {
-      const x = new Float64Array(layoutSize(contributionLayout(items, rank)));
+    contribute(base, profiles, items, rank, out) {
+      const x = target(out, layoutSize(contributionLayout(items, rank)));
       if (profiles.length === 0) return x;
       const gram = gramian(base, items, rank);
       for (const interactions of profiles) addContribution(x, base, [...interactions], federated(items, rank), gram);
@@ -148,8 +157,8 @@ function subspace(p: SubspaceSpecParams): BoundMechanism {
     bound: SUBSPACE_BOUND,
     membersScale: SUBSPACE_BOUND * SUBSPACE_MEMBERS_FRACTION,
     layout: (items, rank) => ({ segments: [{ name: phase === 'count' ? 'counts' : 'gram', length: subspaceSize(phase, shape(items, rank)) }] }),
-    contribute(base, profiles, items, rank) {
-      const x = new Float64Array(subspaceSize(phase, shape(items, rank)));
+    contribute(base, profiles, items, rank, out) {
+      const x = target(out, subspaceSize(phase, shape(items, rank)));
       if (profiles.length === 0) return x;
       for (const interactions of profiles) {
         const one = subspaceContribution(base, interactions, round, shape(items, rank));

@@ -51,9 +51,7 @@ export function buildContribution(m: BoundMechanism, base: Float32Array, profile
   const members = membersIndex(layout);
   const x = new Float64Array(members + 1);
   if (profiles.length === 0) return x;
-  const part = m.contribute(base, profiles, shape.items, shape.rank);
-  if (part.length !== members) throw new RangeError(`the mechanism made ${part.length} values, the layout has ${members} before ${MEMBERS_SEGMENT}`);
-  x.set(part);
+  m.contribute(base, profiles, shape.items, shape.rank, x.subarray(0, members));
   x[members] = shape.weightScale;
   return x;
 }

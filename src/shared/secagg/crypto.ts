@@ -48,11 +48,17 @@ function checkKey(key: Uint8Array, what: string): void {
 
 // Importing a key costs more than an X25519 agreement (OpenSSL's decoders: measured 0.6 ms for a
 // PKCS#8 private key, 0.1 ms for an SPKI public key, 37 µs for the same public key as a JWK, against
-// 56 µs an agreement), and the same key meets k peers: memoize KeyObjects per key array. Raw key
-// arrays are treated as immutable. Public keys are imported as JWKs; a private JWK would need
-// the public half too, so private keys go in as PKCS#8.
+// 56 µs an agreement), and the same key meets k peers: memoize KeyObjects. Public keys are imported
+// as JWKs; a private JWK would need the public half too, so private keys go in as PKCS#8.
+// A private key per key array (raw key arrays are treated as immutable; the object goes when
+// the array does). A public key by its bytes, so a key read
+// again from a file (every phase re-reads the cohort; the in-process rounds run hundreds of
+// members, each with its own copy) is imported once: public, so nothing is kept that is not
+// in the round's files. The most recent `PUBLIC_KEYS_KEPT` are kept.
 const privateKeys = new WeakMap<Uint8Array, KeyObject>();
-const publicKeys = new WeakMap<Uint8Array, KeyObject>();
+const publicKeys = new Map<string, KeyObject>();
+/** Public KeyObjects kept: two keys per member of a cohort of 4,096. */
+const PUBLIC_KEYS_KEPT = 8192;
 
 function privateKeyObject(raw: Uint8Array): KeyObject {
   let key = privateKeys.get(raw);
@@ -65,12 +71,14 @@ function privateKeyObject(raw: Uint8Array): KeyObject {
 }
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
-  let key = publicKeys.get(raw);
+  checkKey(raw, 'public key');
+  // the key's bytes in base64url: the cache's key and the JWK's x
+  const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url');
+  let key = publicKeys.get(id);
   if (key === undefined) {
-    checkKey(raw, 'public key');
-    // as a JWK: OpenSSL imports it in a third of the time of the same key in DER
-    key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url') }, format: 'jwk' });
-    publicKeys.set(raw, key);
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: id }, format: 'jwk' });
+    if (publicKeys.size >= PUBLIC_KEYS_KEPT) publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(id, key);
   }
   return key;
 }

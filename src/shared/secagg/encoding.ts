@@ -50,7 +50,10 @@ export function quantizedSensitivity(e: Encoding): number {
   return scaleOf(e) * e.clipNorm + Math.sqrt(e.length);
 }
 
-/** Scale and stochastically round a clipped vector; `uniform` must be the OS CSPRNG outside tests. */
+/**
+ * Scale and stochastically round a clipped vector; `uniform` must be the OS CSPRNG outside tests.
+ * A coordinate already on the grid (zero: most of a sparse contribution) takes no draw.
+ */
 export function encodeContribution(x: Float64Array, e: Encoding, uniform: () => number): Int32Array {
   const gamma = scaleOf(e);
   if (x.length !== e.length) throw new RangeError(`contribution has length ${x.length}, the encoding expects ${e.length}`);
@@ -64,7 +67,8 @@ export function encodeContribution(x: Float64Array, e: Encoding, uniform: () => 
   for (let i = 0; i < x.length; i++) {
     const scaled = x[i] * gamma;
     const low = Math.floor(scaled);
-    q[i] = uniform() < scaled - low ? low + 1 : low;
+    const fraction = scaled - low;
+    q[i] = fraction > 0 && uniform() < fraction ? low + 1 : low;
   }
   return q;
 }

@@ -14,7 +14,6 @@
 import { AppError } from '../errors';
 import { generateKeyPair, openShare, pairSeed, publicKeyOf, sealShare, type KeyPair, type SealedShare } from './crypto';
 import { addMasks, type MaskTerm } from './mask-workers';
-import { addMask } from './prg';
 import { combineShares, splitSecret } from './shamir';
 
 export interface MemberSecrets {
@@ -118,19 +117,24 @@ export function openInbox(me: number, secrets: MemberSecrets, cohort: CohortView
   });
 }
 
-/** y = input + PRG(b) ± PRG(s_uv) for every neighbour v in U2 (+ if v > me), mod 2^32. */
-export function maskInput(me: number, input: Uint32Array, secrets: MemberSecrets, cohort: CohortView, u2: readonly number[]): Uint32Array {
+/**
+ * y = input + PRG(b) ± PRG(s_uv) for every neighbour v in U2 (+ if v > me), mod 2^32. The seeds
+ * are derived here; the masks are expanded on the mask workers (`addMasks`: the same words as
+ * adding them one by one), which is most of a member's round on a long vector.
+ */
+export async function maskInput(me: number, input: Uint32Array, secrets: MemberSecrets, cohort: CohortView, u2: readonly number[]): Promise<Uint32Array> {
   const neighbours = neighboursOf(cohort, me);
   const inU2 = new Set(u2);
   if (!inU2.has(me)) {
     throw new AppError('ERR_SECAGG_REFUSED', `round ${cohort.roundId}: member ${me} is not in U2 (its shares were not delivered), so it does not mask`);
   }
-  const y = Uint32Array.from(input);
-  addMask(y, secrets.selfSeed);
+  const masks: MaskTerm[] = [{ seed: secrets.selfSeed, sign: 1 }];
   for (const v of neighbours) {
     if (!inU2.has(v)) continue;
-    addMask(y, pairSeed(secrets.s.privateKey, memberOf(cohort, v).sPk, cohort.roundId, me, v), v > me ? 1 : -1);
+    masks.push({ seed: pairSeed(secrets.s.privateKey, memberOf(cohort, v).sPk, cohort.roundId, me, v), sign: v > me ? 1 : -1 });
   }
+  const y = Uint32Array.from(input);
+  await addMasks(y, masks);
   return y;
 }
 

@@ -3,6 +3,7 @@ import { initialItemFactors } from '../../../src/shared/global-model';
 import type { Interaction } from '../../../src/shared/model/feedback';
 import { confidenceWeight, gramian, solveUser, trainLocal, weightedLoss, type ModelParams } from '../../../src/shared/model/factorize';
 import { createRandom } from '../../../src/shared/random';
+import { addOuterUpper, mirrorUpper } from '../../../src/shared/model/linalg';
 import { randomInteractions, randomMatrix } from './fixtures';
 
 const params: ModelParams = { rank: 8, reg: 0.1, alpha: 10 };
@@ -33,6 +34,19 @@ describe('gramian and solveUser', () => {
         for (let j = 0; j < 50; j++) s += V[j * 6 + a] * V[j * 6 + b];
         expect(G[a * 6 + b]).toBeCloseTo(s, 10);
       }
+    }
+  });
+
+  it('gramian is bit for bit the sum of the rows\' outer products added one after another', () => {
+    // 203 rows: three full blocks and a partial one; rank 7: a full group of four entries and a tail; exact zeros included
+    for (const rank of [7, 32]) {
+      const random = createRandom(rank);
+      const V = Float32Array.from({ length: 203 * rank }, () => (random.next() < 0.1 ? 0 : random.next() * 2 - 1));
+      const expected = new Float64Array(rank * rank);
+      const scratch = new Float64Array(rank);
+      for (let j = 0; j < 203; j++) addOuterUpper(expected, V, j * rank, rank, 1, scratch);
+      mirrorUpper(expected, rank);
+      expect(Buffer.from(gramian(V, 203, rank).buffer).equals(Buffer.from(expected.buffer))).toBe(true);
     }
   });
 

@@ -47,6 +47,25 @@ describe('the subspace mechanism', () => {
   });
 });
 
+describe('contribute into a given vector', () => {
+  it('writes the same values as into a new vector, for both mechanisms, and refuses a vector of another length', () => {
+    const specs = [subspaceSpec('count', params), subspaceSpec('gram', params), preconditionedSpec({ reg: 1, alpha: 2 }, 5)];
+    for (const spec of specs) {
+      const m = mechanism(spec);
+      for (const profiles of [[watch([0, 1, 2, 30])], [watch([3, 4]), watch([3, 40])]]) {
+        const fresh = m.contribute(base, profiles, ITEMS, RANK);
+        // the caller's larger vector, one value past the part (as buildContribution's members coordinate)
+        const larger = new Float64Array(fresh.length + 1);
+        const out = larger.subarray(0, fresh.length);
+        expect(m.contribute(base, profiles, ITEMS, RANK, out)).toBe(out);
+        expect(Buffer.from(out.slice().buffer).equals(Buffer.from(fresh.buffer))).toBe(true);
+        expect(larger[fresh.length]).toBe(0);
+      }
+      expect(() => m.contribute(base, [watch([1])], ITEMS, RANK, new Float64Array(3))).toThrow(/has 3/);
+    }
+  });
+});
+
 describe('parseMechanismSpec (a hostile round file)', () => {
   it('reads back what the aggregator writes', () => {
     for (const spec of [subspaceSpec('count'), subspaceSpec('gram', params), preconditionedSpec({ reg: 3, alpha: 2 }, 100)]) expect(parseMechanismSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);

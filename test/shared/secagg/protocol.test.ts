@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isAppError, type ErrorCode } from '../../../src/shared/errors';
 import { createRandom } from '../../../src/shared/random';
 import { normalQuantile } from '../../../src/shared/stats';
@@ -169,7 +169,10 @@ describe('a masked contribution', () => {
   const q = encodeContribution(clippedVector(length, 1, random), e, () => random.next());
   const x = toModular(q);
   const test = buildCohort(random, complete(3));
-  const y = maskInput(0, x, test.secrets[0], test.cohort, [0, 1, 2]);
+  let y: Uint32Array;
+  beforeAll(async () => {
+    y = await maskInput(0, x, test.secrets[0], test.cohort, [0, 1, 2]);
+  });
 
   it('looks uniform: χ² of its bytes and of its words’ top bytes stays below the p = 0.001 critical value', () => {
     expect(critical).toBeCloseTo(330.5, 0);
@@ -210,7 +213,7 @@ describe('never both kinds of shares', () => {
     const state = await runPhases(test, inputs);
     const keep: UnmaskRequest = state.request;
     const drop: UnmaskRequest = { survivors: keep.survivors.filter((u) => u !== target), dropped: [target] };
-    const yTarget = maskInput(target, inputs[target], secrets[target], cohort, state.u2);
+    const yTarget = await maskInput(target, inputs[target], secrets[target], cohort, state.u2);
     const neighbours = cohort.neighbours[target];
     const outcomes = [];
     for (let split = 0; split <= neighbours.length; split++) {
@@ -286,6 +289,23 @@ describe('openInbox and maskInput', () => {
     await expectCode('ERR_SECAGG_SHARE', () => openInbox(0, test.secrets[0], test.cohort, [inbox[0], inbox[0]]), 'repeated');
     // a box sealed for member 0 but relabelled by the router as coming from another member
     await expectCode('ERR_SECAGG_SHARE', () => openInbox(0, test.secrets[0], test.cohort, [{ ...inbox[0], from: 2 }]), 'from member 2');
+  });
+
+  it('adds the same words as the masks added one by one on this thread (the long vector goes to the mask workers)', async () => {
+    const sparseTest = buildCohort(createRandom(43), sparse(8, 4));
+    const [x] = randomWords(1, 8807 * 32 + 3, 44);
+    const u2 = [0, 1, 2, 3, 5, 6, 7]; // member 4 dropped before masking: no pair mask with it
+    for (const me of [0, 7]) {
+      const { secrets, cohort } = sparseTest;
+      const expected = Uint32Array.from(x);
+      addMask(expected, secrets[me].selfSeed);
+      for (const v of cohort.neighbours[me]) {
+        if (u2.includes(v)) addMask(expected, pairSeed(secrets[me].s.privateKey, cohort.members[v].sPk, cohort.roundId, me, v), v > me ? 1 : -1);
+      }
+      const y = await maskInput(me, x, secrets[me], cohort, u2);
+      expect(Buffer.from(y.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      expect(y).not.toBe(x);
+    }
   });
 
   it('masks only as a member of U2', async () => {

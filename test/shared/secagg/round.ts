@@ -82,7 +82,7 @@ export async function runPhases({ cohort, secrets }: TestCohort, inputs: Uint32A
   for (const u of u2) opened.set(u, openInbox(u, secrets[u], cohort, boxes.filter((b) => b.to === u)));
   const survivors = u2.filter((u) => !noMask.has(u));
   const maskedSum = new Uint32Array(inputs[0].length);
-  for (const u of survivors) addMod(maskedSum, maskInput(u, inputs[u], secrets[u], cohort, u2));
+  for (const u of survivors) addMod(maskedSum, await maskInput(u, inputs[u], secrets[u], cohort, u2));
   const request = { survivors, dropped: u2.filter((u) => noMask.has(u)) };
   const reveals = survivors.filter((u) => !noReveal.has(u)).map((u) => revealFor(u, opened.get(u)!, cohort, u2, request, null));
   return { u2, request, opened, maskedSum, reveals };
