@@ -37,6 +37,8 @@ import { formatSeconds, progressTicker } from '../shared/progress';
  *   masked input (the case that costs the aggregator most: their pair masks are rebuilt).
  *   Per-member CPU by phase, the aggregator's CPU for the sum and for unmasking + commit,
  *   bytes published per member and in total, the round's wall time; training is not included.
+ *   Timed as a running aggregator's rounds: its worker threads up, and each kind of round
+ *   (plain, each mechanism) run once before, untimed, on a few members.
  * - core: the protocol functions alone at the production length, for cohort shapes the in-process
  *   rounds do not reach in a short run: a member's makeShares + maskInput, and the server's
  *   unmaskSum (shares split and the masked sum built in memory, checked against Σx).
@@ -299,6 +301,11 @@ async function secureRound(root: string, c: SecureRoundCase, catalog: Catalog, d
   };
 }
 
+/** Members of the untimed round that warms each kind of round up (`benchCase`). */
+const WARM_UP_MEMBERS = 8;
+/** The kinds of round this process has run untimed already. */
+const warmed = new Set<'plain' | SecureRoundCase['mechanism']>();
+
 /** One case, plain then secure, each in a fresh temporary root; figures and ratios (secure / plain). */
 async function benchCase(c: SecureRoundCase, catalog: Catalog, log: Log) {
   const items = Math.min(c.items, catalog.items.length);
@@ -317,6 +324,14 @@ async function benchCase(c: SecureRoundCase, catalog: Catalog, log: Log) {
   // a running aggregator starts both thread pools when it starts (aggregator/node.ts): each round here finds them up,
   // rather than the first plain round paying the file workers' start and the first secure round the mask workers'
   await Promise.all([startFileWorkers(), startMaskWorkers()]);
+  // and it has run rounds of both kinds before: one small untimed round of each, once per process and mechanism,
+  // so that no timed round pays for compiling its code (the aggregator bench times its first round apart, too)
+  for (const kind of ['plain', c.mechanism] as const) {
+    if (warmed.has(kind)) continue;
+    const small = { ...c, items, participants: WARM_UP_MEMBERS, dropout: 0 };
+    await run<unknown>(`warm-${kind}`, (root) => (kind === 'plain' ? plainRound(root, small, catalog, deltaOf, () => {}) : secureRound(root, small, catalog, deltaOf, () => {})));
+    warmed.add(kind);
+  }
   const plain = await run('plain', (root) => plainRound(root, { ...c, items }, catalog, deltaOf, log));
   const secure = await run('secure', (root) => secureRound(root, { ...c, items }, catalog, deltaOf, log));
   const row = {
