@@ -67,7 +67,7 @@ export const SUBSPACE_ROUNDS = 2;
  * total ε = 8, δ = 1e-5 (docs/eval/privacy.md): m, k, round 1's share of ρ.
  */
 export const DP_TOP_ITEMS = 200;
-export const DP_DIMENSIONS = 8;
+export const DP_DIMENSIONS = 12;
 export const DP_COUNT_SHARE = 0.1;
 /** Global_V rows of S = eigenvectors · λ^DP_POWER (the `power` of the evaluation and the loop). */
 export const DP_POWER = 0.5;

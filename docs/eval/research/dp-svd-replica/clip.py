@@ -61,8 +61,15 @@ def build(s, cfg, seed, eps=8, delta=1e-5, rank=32):
     if cfg.get('fill'):  # diagonal from round 1's counts (post-processing): fill * mean off-diagonal row sum scale
         d = cp[S]; M[np.diag_indices(m)] = cfg['fill'] * d / d.mean() * np.abs(M).sum(1).mean() / m
     wv, Q = np.linalg.eigh(M); wv = wv[::-1]; Q = Q[:, ::-1]
+    edge = 0
+    if cfg.get('edge') and s2 > 0:
+        # the top eigenvalue of the same denoising applied to noise alone (public: sigma, m, t), from fixed draws
+        Z = np.random.default_rng(99).standard_normal((m, m)) * s2 / math.sqrt(2); Z = np.triu(Z, 1); Z = Z + Z.T
+        if cfg.get('psoft'): Z = np.maximum(Z - cfg['psoft'] * s2 / math.sqrt(2), 0)
+        if cfg.get('clamp'): Z = np.maximum(Z, 0)
+        edge = cfg['edge'] * np.linalg.eigvalsh(Z)[-1]
     for e in range(k):
-        if wv[e] <= 0: break
+        if wv[e] <= max(edge, 0): break
         V[S, e] = Q[:, e] * wv[e] ** p * cfg.get('scale', 1.0)
     return V.astype(np.float32)
 if __name__ == '__main__':
