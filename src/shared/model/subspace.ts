@@ -38,9 +38,10 @@ import { symmetricEigen } from './linalg';
  * before. The aggregator unpacks the noisy Gram matrix M = Σ_u w_u x̃ x̃ᵀ + noise,
  * diagonal 0 (the Analyze Gauss mechanism, Dwork et al. 2014: symmetric noise,
  * off-diagonal std σ/√2), denoises it entry by entry, M_ab ← max(M_ab − t·σ/√2, 0)
- * (t = `threshold`: the co-occurrences are ≥ 0 and most are small, so this removes
- * most of the noise's spectrum at the cost of a small bias; post-processing, no
- * privacy cost), and publishes Global_V with, for
+ * (t = `threshold`: the co-occurrences are ≥ 0 and most are small; at t = 1 the
+ * random part of the noise's spectrum shrinks from 2σ√(m/2) to about a quarter of
+ * it, for a near-constant offset on every entry; post-processing, no privacy
+ * cost), and publishes Global_V with, for
  * the items of S, the top `dimensions` eigenvectors scaled by
  * λ^`power`, and 0 in every other row and column: PureSVD (Cremonesi et al.
  * 2010) restricted to S. Items outside S score 0 under every u.
