@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The denoising defaults on eval's test split (docs/eval/privacy.md, "Clipping, the power method and denoising"):
 # one `eval --dp distributed-sim` per seed, the report's DP, federated and popularity HR@10/NDCG@10 as JSON lines.
-# Usage: docs/eval/research/dp-denoise-test.sh <first seed> <last seed> <out.jsonl>
+# Usage: docs/eval/research/dp-denoise-test.sh <first seed> <last seed> <out.jsonl> [more eval options, e.g. --dp-dimensions 8]
 set -euo pipefail
-first=$1; last=$2; out=$3
+first=$1; last=$2; out=$3; shift 3
 for s in $(seq "$first" "$last"); do
   dir=$(mktemp -d /dev/shm/dp-denoise-XXXXXX)
   nice -n 10 npm run -s cli -- eval --ratings ../shared/data/movielens/ml-latest-small --dp distributed-sim --epsilons 8 \
-    --baselines popularity --seed "$s" --out "$dir" --json 2>/dev/null | tail -1 > "$dir/report.json"
+    --baselines popularity --seed "$s" --out "$dir" --json "$@" 2>/dev/null | tail -1 > "$dir/report.json"
   python3 - "$s" "$dir/report.json" >> "$out" <<'PY'
 import json, sys
 seed, path = int(sys.argv[1]), sys.argv[2]
