@@ -7,6 +7,8 @@
 #  post-processing of the noisy m x m matrix: 'clamp' (entries < 0 -> 0), 'soft' t (soft threshold at t * the
 #     off-diagonal noise std), 'psoft' t (max(M - t * std, 0)), 'hard' t (entries with |M| <= t * std -> 0), 'pgar' t (M - (t std)^2 / M above t * std, 0 below:
 #     the non-negative garrote, which leaves large entries nearly unshrunk).
+#  'edge' c: keep only the directions whose eigenvalue exceeds c x the top eigenvalue of the same denoiser applied
+#     to noise alone (fixed draws; public: sigma, m, t), up to k.
 #  'power' T, 'over' k': the noisy power method (Hardt & Price 2014) instead of the Gram release: public Q0 (m x k',
 #     seeded Gaussian, orthonormalised), T rounds each sending x~ (x~^T Q) (norm <= 1), rho split evenly over them.
 import json, math, sys, time, numpy as np, x
