@@ -56,6 +56,7 @@ import type { Interaction } from '../src/shared/model/feedback';
 import { DEFAULT_STEP, DP_SEGMENT_SCALES, UNIT_SCALES, type AggregateParams, type SegmentScales } from '../src/shared/model/federated';
 import { scoreItems } from '../src/shared/model/recommend';
 import { runSubspaceInMemory } from '../src/eval/subspace';
+import { DP_GRAM_THRESHOLD } from '../src/shared/model/subspace';
 import { runNoiseMultipliers, subspaceRunLengths } from '../src/shared/secagg/contribution';
 import { createRandom, deriveSeed } from '../src/shared/random';
 
@@ -370,11 +371,13 @@ interface SvdConfig {
   power: number;
   /** Round 2 sends the Gram matrix's diagonal too (false: the co-occurrences only). */
   diagonal: boolean;
+  /** The noisy Gram matrix's entries are lowered by threshold times their noise std, negatives to 0. */
+  threshold: number;
 }
 
 /** Metrics of the DP PureSVD mechanism after its two rounds, mean over noise seeds (one run without noise at ε = 0). */
 function svdMetrics(split: Split, c: SvdConfig, epsilon: number, seeds: number): { mean: Metrics; runs: Metrics[] } {
-  const params = { items: split.items, rank: RANK, dimensions: c.dimensions, topItems: c.topItems, power: c.power, diagonal: c.diagonal };
+  const params = { items: split.items, rank: RANK, dimensions: c.dimensions, topItems: c.topItems, power: c.power, diagonal: c.diagonal, threshold: c.threshold };
   const noiseStd = epsilon > 0 ? runNoiseMultipliers({ epsilon, delta: DP_DELTA, countShare: c.countShare }, subspaceRunLengths(params, split.items, RANK)) : { count: 0, gram: 0 };
   const runs: Metrics[] = [];
   for (let s = 1; s <= (epsilon > 0 ? seeds : 1); s++) {
@@ -386,7 +389,7 @@ function svdMetrics(split: Split, c: SvdConfig, epsilon: number, seeds: number):
 
 /** The participant's scoring (u solved against Global_V) with the non-private defaults. */
 const DP_SCORING: ModelParams = { rank: RANK, reg: 3, alpha: 2 };
-const SVD_GRID = { topItems: [100, 200, 400], dimensions: [4, 8, 16], countShare: [0.1, 0.25], power: [0.5], diagonal: [false, true] };
+const SVD_GRID = { topItems: [100, 200, 400], dimensions: [4, 8, 16], countShare: [0.1, 0.25], power: [0.5], diagonal: [false, true], threshold: [0, DP_GRAM_THRESHOLD] };
 const SVD_SEEDS = 3;
 
 /**
@@ -400,7 +403,7 @@ async function dpSvd(sets: PreparedSet[], reg: number, alpha: number): Promise<v
   const params = { rank: RANK, reg, alpha };
   const grid = JSON.parse(process.env.SVD_GRID ?? 'null') ?? SVD_GRID;
   const configs: SvdConfig[] = [];
-  for (const topItems of grid.topItems) for (const dimensions of grid.dimensions) for (const countShare of grid.countShare) for (const power of grid.power) for (const diagonal of grid.diagonal) configs.push({ topItems, dimensions, countShare, power, diagonal });
+  for (const topItems of grid.topItems) for (const dimensions of grid.dimensions) for (const countShare of grid.countShare) for (const power of grid.power) for (const diagonal of grid.diagonal) for (const threshold of grid.threshold) configs.push({ topItems, dimensions, countShare, power, diagonal, threshold });
   const out: Record<string, { reference: Record<string, Metrics>; results: { config: SvdConfig; noiseOff: Metrics; dp: Metrics; runs: Metrics[] }[] }> = {};
   for (const set of sets) {
     const split = set.valid;

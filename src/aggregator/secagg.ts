@@ -677,11 +677,11 @@ async function commit(ctx: SecureContext, state: RoundState, sum: Uint32Array): 
   const outOfBounds = secure.checkSum ? sumProblem(decoded, bounds) : null;
   if (outOfBounds !== null) return abort(ctx, state, outOfBounds);
   const { part, members: weight } = splitSum(decoded, round.layout, round.params.weightScale);
-  // the noise of each decoded coordinate: sigma quantization steps of 1/γ each (shares sized for T; S survivors add S/T of the variance)
-  const noiseStd = round.params.noise.mechanism === 'skellam' ? round.params.noise.sigma / scaleOf(encoding) : 0;
+  // the noise std of each decoded coordinate: sigma quantization steps of 1/γ each, shares sized for T (S survivors add S/T of the variance)
+  const noiseStd = (round.params.noise.mechanism === 'skellam' ? round.params.noise.sigma / scaleOf(encoding) : 0) * Math.sqrt(survivors.length / cohort.minSurvivors);
   // Σ m counts the members that contributed a model (m = 1 each). Under DP noise the count is blurred by the same noise:
   // the floor gives way by MEMBERS_NOISE_SIGMAS of it (every survivor's input is in the sum anyway, and each is DP-protected).
-  const membersNoise = (noiseStd * Math.sqrt(survivors.length / cohort.minSurvivors)) / round.params.weightScale;
+  const membersNoise = noiseStd / round.params.weightScale;
   const minWeight = Math.max(cohort.minSurvivors / 2, secure.minDatasites - 0.5) - MEMBERS_NOISE_SIGMAS * membersNoise;
   if (!(weight >= minWeight)) {
     return abort(ctx, state, `the sum holds the contributions of ${weight.toFixed(2)} datasites; a round needs ${minWeight.toFixed(2)} (MIN_DATASITES${membersNoise > 0 ? ', less the noise' : ''})`);

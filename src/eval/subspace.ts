@@ -8,7 +8,7 @@ import type { Random } from '../shared/random';
  * noise of std `noiseStd[phase]` on every coordinate (the distributed noise: the
  * survivors' Skellam shares sum to a Skellam of that variance, which the Gaussian
  * of the same variance approximates closely at these scales), and
- * `applySubspace` makes the next Global_V.
+ * `applySubspace` makes the next Global_V (knowing that std, as the aggregator does).
  */
 
 export interface SubspaceRunOptions {
@@ -30,7 +30,7 @@ export function runSubspaceInMemory(trains: readonly Interaction[][], V0: Float3
     for (const interactions of trains) addSubspaceContribution(sum, top, interactions, params);
     const std = options.noiseStd[phase];
     if (std > 0) for (let i = 0; i < sum.length; i++) sum[i] += std * options.random.normal();
-    const next = applySubspace(V, sum, round, params);
+    const next = applySubspace(V, sum, round, params, std);
     V = next.V;
     options.onRound?.(round, V, next.report);
   }

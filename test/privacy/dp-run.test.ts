@@ -80,7 +80,7 @@ async function observe(): Promise<Observation> {
   }
   const exactGram = new Float64Array(subspaceContribution(v1, interactions[0], 2, params).length);
   for (const x of interactions) subspaceContribution(v1, x, 2, params).forEach((value, i) => (exactGram[i] += value));
-  const exactV2 = applySubspace(v1, exactGram, 2, params).V;
+  const exactV2 = applySubspace(v1, exactGram, 2, params, 0).V;
   const rows = {
     noisy: { guess: topBy(S, (j) => rowNorm(v2, rank, j), inS.size), truth: inS, population: S.length },
     exact: { guess: topBy(S, (j) => rowNorm(exactV2, rank, j), inS.size), truth: inS, population: S.length },

@@ -5,6 +5,7 @@ import {
   applySubspace,
   DP_DIMENSIONS,
   DP_GRAM_DIAGONAL,
+  DP_GRAM_THRESHOLD,
   DP_POWER,
   DP_TOP_ITEMS,
   subspaceContribution,
@@ -166,8 +167,8 @@ function subspace(p: SubspaceSpecParams): BoundMechanism {
       }
       return meanWithin(x, profiles.length, SUBSPACE_BOUND);
     },
-    apply(base, sum, items, rank) {
-      const { V, report } = applySubspace(base, sum, round, shape(items, rank));
+    apply(base, sum, items, rank, noise) {
+      const { V, report } = applySubspace(base, sum, round, shape(items, rank), noise.noiseStd);
       return { V, report: { dimensions: report.eigenvalues.length, ...(report.eigenvalues.length > 0 ? { topEigenvalue: report.eigenvalues[0] } : {}) } };
     },
   };
@@ -179,7 +180,7 @@ export function preconditionedSpec(model: { reg: number; alpha: number }, clipNo
 }
 
 /** The subspace mechanism's parameters besides the phase: the defaults of `subspace.ts` (docs/eval/privacy.md). */
-export const SUBSPACE_DEFAULTS: Omit<SubspaceSpecParams, 'phase'> = { topItems: DP_TOP_ITEMS, dimensions: DP_DIMENSIONS, power: DP_POWER, diagonal: DP_GRAM_DIAGONAL };
+export const SUBSPACE_DEFAULTS: Omit<SubspaceSpecParams, 'phase'> = { topItems: DP_TOP_ITEMS, dimensions: DP_DIMENSIONS, power: DP_POWER, diagonal: DP_GRAM_DIAGONAL, threshold: DP_GRAM_THRESHOLD };
 
 /** A round of the subspace mechanism in `phase`, with `params` (the defaults unless given). */
 export function subspaceSpec(phase: SubspacePhase, params: Omit<SubspaceSpecParams, 'phase'> = SUBSPACE_DEFAULTS): MechanismSpec {
@@ -196,6 +197,7 @@ const SUBSPACE_RANGES: Record<Exclude<keyof SubspaceSpecParams, 'phase' | 'diago
   topItems: { min: 1, max: 2000, integer: true },
   dimensions: { min: 1, max: 256, integer: true },
   power: { min: 0, max: 4, integer: false },
+  threshold: { min: 0, max: 10, integer: false },
 };
 
 /** Check a mechanism spec read from a round file; throws RangeError naming the field. */

@@ -37,7 +37,11 @@ import { symmetricEigen } from './linalg';
  * `diagonal` true the whole upper triangle is sent (norm |x̃|² = 1, no w), as
  * before. The aggregator unpacks the noisy Gram matrix M = Σ_u w_u x̃ x̃ᵀ + noise,
  * diagonal 0 (the Analyze Gauss mechanism, Dwork et al. 2014: symmetric noise,
- * off-diagonal std σ/√2) and publishes Global_V with, for
+ * off-diagonal std σ/√2), denoises it entry by entry, M_ab ← max(M_ab − t·σ/√2, 0)
+ * (t = `threshold`: the co-occurrences are ≥ 0 and most are small; at t = 1 the
+ * random part of the noise's spectrum shrinks from 2σ√(m/2) to about a quarter of
+ * it, for a near-constant offset on every entry; post-processing, no privacy
+ * cost), and publishes Global_V with, for
  * the items of S, the top `dimensions` eigenvectors scaled by
  * λ^`power`, and 0 in every other row and column: PureSVD (Cremonesi et al.
  * 2010) restricted to S. Items outside S score 0 under every u.
@@ -64,12 +68,14 @@ export const SUBSPACE_ROUNDS = 2;
  * total ε = 8, δ = 1e-5 (docs/eval/privacy.md): m, k, round 1's share of ρ.
  */
 export const DP_TOP_ITEMS = 200;
-export const DP_DIMENSIONS = 8;
+export const DP_DIMENSIONS = 12;
 export const DP_COUNT_SHARE = 0.1;
 /** Global_V rows of S = eigenvectors · λ^DP_POWER (the `power` of the evaluation and the loop). */
 export const DP_POWER = 0.5;
 /** Round 2 sends only the co-occurrences (off-diagonal), reweighted to norm 1 (docs/eval/privacy.md). */
 export const DP_GRAM_DIAGONAL = false;
+/** The noisy Gram matrix's entries are lowered by DP_GRAM_THRESHOLD times their noise std, negatives to 0, before the eigendecomposition. */
+export const DP_GRAM_THRESHOLD = 1;
 
 export type SubspacePhase = 'count' | 'gram';
 
@@ -88,6 +94,8 @@ export interface SubspaceParams {
 export interface SubspaceApplyParams extends SubspaceParams {
   /** Global_V rows of S = eigenvectors · λ^power. */
   power: number;
+  /** t: each entry of the noisy Gram matrix becomes max(M_ab − t·(its noise std), 0) (default `DP_GRAM_THRESHOLD`). */
+  threshold?: number;
 }
 
 /** The phase of a round (1-based): `count` first, then `gram`. */
@@ -205,14 +213,17 @@ export interface SubspaceReport {
 
 /**
  * The next Global_V (items x rank) from the noisy sum of round `round`'s
- * contributions against `base` (see the module comment). Pure.
+ * contributions against `base` (see the module comment), `noiseStd` the noise
+ * std of each value of the sum (0: none). Pure.
  */
-export function applySubspace(base: Float32Array, sum: Float64Array, round: number, params: SubspaceApplyParams): { V: Float32Array; report: SubspaceReport } {
+export function applySubspace(base: Float32Array, sum: Float64Array, round: number, params: SubspaceApplyParams, noiseStd: number): { V: Float32Array; report: SubspaceReport } {
   const { items, rank, dimensions: k } = params;
   if (!(Number.isInteger(k) && k >= 1 && k <= rank)) throw new RangeError(`dimensions must be an integer in [1, ${rank}], got ${k}`);
   const phase = subspacePhase(round);
   const size = subspaceSize(phase, params);
   if (sum.length !== size) throw new RangeError(`the ${phase} sum has ${sum.length} values, expected ${size}`);
+  const threshold = params.threshold ?? DP_GRAM_THRESHOLD;
+  if (!(threshold >= 0 && Number.isFinite(threshold)) || !(noiseStd >= 0 && Number.isFinite(noiseStd))) throw new RangeError(`threshold and noiseStd must be finite and ≥ 0, got ${threshold}, ${noiseStd}`);
   const V = new Float32Array(items * rank);
   if (phase === 'count') {
     for (let j = 0; j < items; j++) V[j * rank] = Math.max(0, sum[j]);
@@ -222,9 +233,11 @@ export function applySubspace(base: Float32Array, sum: Float64Array, round: numb
   const m = top.length;
   const diagonal = withDiagonal(params);
   const M = new Float64Array(m * m);
+  // an off-diagonal entry is its packed value / √2, so its noise std is noiseStd / √2; a diagonal entry's is noiseStd
+  const lower = { offDiagonal: (threshold * noiseStd) / Math.SQRT2, diagonal: threshold * noiseStd };
   for (let a = 0; a < m; a++) {
     for (let b = diagonal ? a : a + 1; b < m; b++) {
-      const value = sum[triangleIndex(a, b, m, diagonal)] / (a === b ? 1 : Math.SQRT2);
+      const value = a === b ? Math.max(sum[triangleIndex(a, a, m, true)] - lower.diagonal, 0) : Math.max(sum[triangleIndex(a, b, m, diagonal)] / Math.SQRT2 - lower.offDiagonal, 0);
       M[a * m + b] = value;
       M[b * m + a] = value;
     }

@@ -22,7 +22,7 @@ import { decodeNpy, encodeNpy } from '../npy';
  *   ```json
  *   { "format": "syftbox-netflix-svd/secagg-round", "formatVersion": 2, "roundId": "r000007",
  *     "baseVersion": 6,
- *     "mechanism": { "name": "subspace", "params": { "phase": "count", "topItems": 200, "dimensions": 8, "power": 0.5, "diagonal": false } },
+ *     "mechanism": { "name": "subspace", "params": { "phase": "count", "topItems": 200, "dimensions": 12, "power": 0.5, "diagonal": false, "threshold": 1 } },
  *     "layout": { "segments": [{ "name": "counts", "length": 8807 }, { "name": "members", "length": 1 }] },
  *     "params": { "modulusBits": 32, "scaleBits": 23, "clipNorm": 1.4142135623730951, "weightScale": 1,
  *                 "noise": { "mechanism": "skellam", "sigma": 18313182.56 },

@@ -30,6 +30,9 @@ describe('the subspace mechanism', () => {
     expect(report.dimensions).toBeGreaterThanOrEqual(1);
     for (let j = 10; j < ITEMS; j++) for (let a = 0; a < RANK; a++) expect(V[j * RANK + a]).toBe(0);
     expect(V[0]).not.toBe(0);
+    // the aggregator's noise std reaches the denoising: at t·σ above every packed value (√2·√1.5/3 = 0.577) nothing is left
+    expect(gram.apply(base, x, ITEMS, RANK, { count: 1, noiseStd: 0.5 / params.threshold! }).report.dimensions).toBe(1);
+    expect(gram.apply(base, x, ITEMS, RANK, { count: 1, noiseStd: 0.6 / params.threshold! }).report).toEqual({ dimensions: 0 });
   });
 
   it('sends the mean of a datasite\'s profiles, within 1 (exactly 1 when they agree), and zeros without profiles', () => {
@@ -80,6 +83,8 @@ describe('parseMechanismSpec (a hostile round file)', () => {
     ['no dimensions', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', dimensions: 0 } }, /dimensions must be/],
     ['a diagonal that is not a boolean', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', diagonal: 'no' } }, /diagonal must be true or false/],
     ['a power that is not a number', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', power: '0.5' } }, /power must be/],
+    ['a negative threshold', { name: 'subspace', params: { ...SUBSPACE_DEFAULTS, phase: 'gram', threshold: -1 } }, /threshold must be a finite number from 0 to 10/],
+    ['no threshold (a round file of the format before it)', { name: 'subspace', params: { phase: 'gram', topItems: 200, dimensions: 8, power: 0.5, diagonal: false } }, /exactly the keys/],
     ['the optimizer with the removed DP levers', { name: 'preconditioned', params: { reg: 3, alpha: 2, clipNorm: 100, step: 0.7, ridge: 0.3 } }, /exactly the keys/],
     ['an unknown mechanism', { name: 'gaussian', params: {} }, /not known \(known: preconditioned, subspace\)/],
   ])('refuses %s', (_, value, message) => {

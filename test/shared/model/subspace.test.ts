@@ -4,7 +4,7 @@ import { initialItemFactors } from '../../../src/shared/global-model';
 import { solveUser } from '../../../src/shared/model/factorize';
 import type { Interaction } from '../../../src/shared/model/feedback';
 import { scoreItems, topK } from '../../../src/shared/model/recommend';
-import { applySubspace, roundNoiseStd, subspaceContribution, subspaceSize, topItemsOf, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../../../src/shared/model/subspace';
+import { applySubspace, DP_GRAM_THRESHOLD, roundNoiseStd, subspaceContribution, subspaceSize, topItemsOf, SUBSPACE_SENSITIVITY, type SubspaceApplyParams } from '../../../src/shared/model/subspace';
 import { gaussianRho, zcdpEpsilon, zcdpRho } from '../../../src/shared/privacy';
 import { createRandom } from '../../../src/shared/random';
 
@@ -73,7 +73,7 @@ describe('DP PureSVD mechanism', () => {
     expect(nonZero).toHaveLength(3);
     for (const v of nonZero) expect(v).toBeCloseTo(Math.SQRT2 / Math.sqrt(6), 12);
     // Unpacked, the pairs land where they belong: the Gram matrix of that one user has rank 1 over S's items 0, 4, 9.
-    const { V, report } = applySubspace(base, x, 2, { ...params, dimensions: 1 });
+    const { V, report } = applySubspace(base, x, 2, { ...params, dimensions: 1 }, 0);
     expect(report.eigenvalues).toHaveLength(1);
     // Zero-diagonal J − I on 3 items, scaled by 1/√6 · √2/√2: top eigenvalue 2/√6, eigenvector uniform on the three items.
     expect(report.eigenvalues[0]).toBeCloseTo(2 / Math.sqrt(6), 9);
@@ -136,14 +136,35 @@ describe('DP PureSVD mechanism', () => {
   it('publishes counts after round 1 and learns only the top items after round 2', () => {
     const base = initialItemFactors(ITEMS, RANK, 2);
     const counts = new Float64Array(ITEMS).map((_, j) => (j < 5 ? 10 - j : -1));
-    const { V } = applySubspace(base, counts, 1, params);
+    const { V } = applySubspace(base, counts, 1, params, 0);
     expect(V[0]).toBe(10);
     expect(V[7 * RANK]).toBe(0);
     expect(topItemsOf(V, { ...params, topItems: 3 })).toEqual([0, 1, 2]);
-    // The noisy Gram matrix's negative directions are dropped, not published.
+    // A noisy Gram matrix with only negative entries is all noise: they are set to 0, and nothing is published.
     const small = { ...params, topItems: 3 };
     const gram = new Float64Array(subspaceSize('gram', small)).fill(-1);
-    const next = applySubspace(V, gram, 2, small);
-    expect(next.report.eigenvalues.every((l) => l > 0)).toBe(true);
+    const next = applySubspace(V, gram, 2, small, 0);
+    expect(next.report.eigenvalues).toEqual([]);
+    expect(next.V.every((v) => v === 0)).toBe(true);
+  });
+
+  it('lowers every entry of the noisy Gram matrix by threshold times its noise std, negatives to 0, before the eigendecomposition', () => {
+    const random = createRandom(5);
+    const base = initialItemFactors(ITEMS, RANK, 2);
+    const noisy = new Float64Array(subspaceSize('gram', params)).map(() => 0.5 + random.normal());
+    for (const [threshold, noiseStd] of [[1, 0.3], [2.5, 0.1], [0, 0.7], [1, 0]]) {
+      // a packed value is √2 times its entry, whose noise std is noiseStd / √2: lowering the entry by t·noiseStd/√2 lowers the value by t·noiseStd
+      const lowered = noisy.map((v) => Math.max(v - threshold * noiseStd, 0));
+      expect(lowered.some((v) => v === 0) && lowered.some((v) => v > 0)).toBe(true);
+      const got = applySubspace(base, noisy, 2, { ...params, threshold }, noiseStd);
+      const expected = applySubspace(base, lowered, 2, { ...params, threshold: 0 }, 0);
+      expect(got.report.eigenvalues).toHaveLength(params.dimensions);
+      got.report.eigenvalues.forEach((l, e) => expect(l).toBeCloseTo(expected.report.eigenvalues[e], 9));
+      got.V.forEach((v, i) => expect(Math.abs(v)).toBeCloseTo(Math.abs(expected.V[i]), 5));
+    }
+    // the default threshold applies when the params name none; the round's noise std must be a finite number ≥ 0
+    expect(applySubspace(base, noisy, 2, params, 0.3).V).toEqual(applySubspace(base, noisy, 2, { ...params, threshold: DP_GRAM_THRESHOLD }, 0.3).V);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => applySubspace(base, noisy, 2, params, bad)).toThrow(RangeError);
+    expect(() => applySubspace(base, noisy, 2, { ...params, threshold: -0.5 }, 0.3)).toThrow(RangeError);
   });
 });
