@@ -15,7 +15,7 @@ import { symmetricEigen } from './linalg';
  * the noise of any release over all 9,742 items (spectral norm of the noise ≈
  * σ·2√items ≈ 136 at σ = 0.7): every item-sized release is mostly noise
  * (docs/eval/privacy.md). Restricting the learned part to the m most-watched
- * items (noise ≈ σ·2√m) and to k = 4–8 directions keeps the part that survives.
+ * items (noise ≈ σ·2√m) and to a few directions (k = DP_DIMENSIONS, 12) keeps the part that survives.
  *
  * Rows. A user's row x: 1 for every watched item (preference > 0), 0 elsewhere.
  *
