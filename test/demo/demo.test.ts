@@ -4,14 +4,18 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditRoot } from '../../src/aggregator/audit';
 import { readLedger, verifyLedger } from '../../src/shared/ledger';
-import { runCli, type CliExit } from '../helpers/process';
+import { freePort, runCli, startCli, waitFor, type CliExit } from '../helpers/process';
 
 const APP = 'syftbox-netflix-svd';
 const AGG = 'aggregator@demo.local';
 
 /** `demo <args>` to its end; no deadline of its own: the test's limit is the only one (the machine may be loaded). */
 function demo(localRoot: string, args: string[]): Promise<CliExit> {
-  return runCli(['demo', ...args], { PATH: process.env.PATH, HOME: localRoot, LOCAL_ROOT: localRoot, OUTPUT_DIR: path.join(localRoot, 'no-own-export'), MODEL_RANK: '8' });
+  return runCli(['demo', ...args], demoEnv(localRoot));
+}
+
+function demoEnv(localRoot: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: localRoot, LOCAL_ROOT: localRoot, OUTPUT_DIR: path.join(localRoot, 'no-own-export'), MODEL_RANK: '8', ...extra };
 }
 
 describe('npm run demo', () => {
@@ -47,4 +51,19 @@ describe('npm run demo', () => {
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toMatch(/done: Global_V v2,/);
   }, 600_000); // three demo runs: 25-30 s alone on 2 cores, 218 s measured in the suite with every core busy
+
+  it('runs one demo per root: a second start stops the one still serving, then runs', async () => {
+    const root = path.join(mkdtempSync(path.join(os.tmpdir(), 'demo-')), 'local-syftbox');
+    const serving = startCli(['demo'], demoEnv(root, { WEB_PORT: String(await freePort()) }));
+    let output = '';
+    serving.child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor(async () => output.includes('to compare local and global recommendations'), 'the first demo to serve its page');
+    const second = await demo(root, ['--no-serve', '--rounds', '1']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(new RegExp(`stopped the demo that was running on ${root} \\(pid ${serving.child.pid}\\)`));
+    expect(second.stdout).toMatch(/done: Global_V v2,/);
+    const first = await serving.done;
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).not.toMatch(/error/i);
+  }, 600_000);
 });
